@@ -1,0 +1,26 @@
+# Every dependency is a Debian 12 package; deploy/install-deps.sh installs them.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(ZMQ REQUIRED IMPORTED_TARGET libzmq>=4.3)
+pkg_check_modules(PROTOBUFC REQUIRED IMPORTED_TARGET libprotobuf-c>=1.4)
+pkg_check_modules(UV REQUIRED IMPORTED_TARGET libuv>=1.44)
+pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
+pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson>=2.14)
+pkg_check_modules(UUID REQUIRED IMPORTED_TARGET uuid)
+pkg_check_modules(INIH REQUIRED IMPORTED_TARGET inih)
+pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
+pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+
+find_path(CSV_INCLUDE_DIR csv.h REQUIRED)
+find_library(CSV_LIBRARY csv REQUIRED)
+add_library(pufa_libcsv INTERFACE)
+target_include_directories(pufa_libcsv INTERFACE ${CSV_INCLUDE_DIR})
+target_link_libraries(pufa_libcsv INTERFACE ${CSV_LIBRARY})
+
+find_program(PROTOC_C protoc-c REQUIRED)
+
+include(CheckSymbolExists)
+set(CMAKE_REQUIRED_LIBRARIES ${ZMQ_LINK_LIBRARIES})
+set(CMAKE_REQUIRED_INCLUDES ${ZMQ_INCLUDE_DIRS})
+check_symbol_exists(ZMQ_ZAP_ENFORCE_DOMAIN zmq.h PUFA_HAVE_ZAP_ENFORCE_DOMAIN)
+unset(CMAKE_REQUIRED_LIBRARIES)
+unset(CMAKE_REQUIRED_INCLUDES)

@@ -1,0 +1,42 @@
+/* Intake: a body of reports (a JSON object or array, JSON Lines, or CSV)
+ * -> decoded and validated reports, one result per item.  Shared by the
+ * collector's HTTP intake and drop folder and by `pufa validate`, so every
+ * door applies the same rules. */
+#ifndef PUFA_INTAKE_H
+#define PUFA_INTAKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "report.h"
+#include "validate.h"
+
+typedef enum pufa_intake_format {
+    PUFA_FMT_JSON,  /* an object, an array of objects, or JSON Lines */
+    PUFA_FMT_CSV,
+} pufa_intake_format;
+
+typedef struct pufa_intake_item {
+    size_t index;           /* 0-based position among the items */
+    size_t line;            /* JSONL line / CSV record (header = 1); 0 in a JSON array */
+    bool ok;
+    pufa_report *report;    /* decoded (and, when ok, valid); the callee may move its
+                               strings out; valid only during the call */
+    const pufa_errors *errs;
+    const char *message;    /* "line 3: participants: must be >= 0 (got -5)" when !ok */
+} pufa_intake_item;
+
+typedef void (*pufa_intake_fn)(void *ctx, const pufa_intake_item *item);
+
+/* From a file name (.csv / .json / .jsonl) or a Content-Type, falling back
+ * to the first byte of the body. */
+pufa_intake_format pufa_intake_guess_format(const char *name_or_type, const char *buf,
+                                            size_t len);
+
+/* Calls fn once per item.  Returns 0, or PUFA_EPARSE when the body as a
+ * whole is unreadable (err says why; no item was reported). */
+int pufa_intake_parse(pufa_intake_format fmt, const char *buf, size_t len,
+                      const pufa_validate_ctx *vctx, pufa_intake_fn fn, void *ctx, char *err,
+                      size_t errsize);
+
+#endif

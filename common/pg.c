@@ -1,0 +1,84 @@
+#include "pg.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+
+void pufa_pg_errcopy(char *err, size_t errsize, const char *prefix, const char *msg) {
+    size_t n = msg ? strlen(msg) : 0;
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        n--;
+    snprintf(err, errsize, "%s%.*s", prefix, (int)n, msg ? msg : "");
+    for (char *p = err; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+}
+
+int pufa_pg_connect(const char *conninfo, PGconn **out, char *err, size_t errsize) {
+    PGconn *c = PQconnectdb(conninfo);
+    if (!c) {
+        snprintf(err, errsize, "database: out of memory");
+        return PUFA_EDBDOWN;
+    }
+    if (PQstatus(c) != CONNECTION_OK) {
+        pufa_pg_errcopy(err, errsize, "database: ", PQerrorMessage(c));
+        PQfinish(c);
+        return PUFA_EDBDOWN;
+    }
+    PGresult *r = PQexec(c, "SET client_encoding = 'UTF8'");
+    PQclear(r);
+    *out = c;
+    return 0;
+}
+
+int pufa_pg_exec(PGconn *conn, const char *sql, char *err, size_t errsize) {
+    PGresult *r = PQexec(conn, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        pufa_pg_errcopy(err, errsize, "database: ", PQresultErrorMessage(r));
+        PQclear(r);
+        return PQstatus(conn) == CONNECTION_OK ? PUFA_EDB : PUFA_EDBDOWN;
+    }
+    PQclear(r);
+    return 0;
+}
+
+void pufa_pgarr_open(pufa_buf *b) {
+    pufa_buf_reset(b);
+    pufa_buf_putc(b, '{');
+}
+
+static void sep(pufa_buf *b) {
+    if (b->len > 1)
+        pufa_buf_putc(b, ',');
+}
+
+void pufa_pgarr_text(pufa_buf *b, const char *s) {
+    sep(b);
+    if (!s) {
+        pufa_buf_puts(b, "NULL");
+        return;
+    }
+    pufa_buf_putc(b, '"');
+    for (const char *p = s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            pufa_buf_putc(b, '\\');
+        pufa_buf_putc(b, *p);
+    }
+    pufa_buf_putc(b, '"');
+}
+
+void pufa_pgarr_int(pufa_buf *b, int64_t v) {
+    sep(b);
+    pufa_buf_printf(b, "%lld", (long long)v);
+}
+
+void pufa_pgarr_bool(pufa_buf *b, bool v) {
+    sep(b);
+    pufa_buf_putc(b, v ? 't' : 'f');
+}
+
+void pufa_pgarr_close(pufa_buf *b) {
+    pufa_buf_putc(b, '}');
+}

@@ -1,0 +1,104 @@
+#include "report.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+
+const char *const pufa_counter_names[PUFA_NCOUNTERS] = {
+#define PUFA_COUNTER_NAME_(up, low) #low,
+    PUFA_COUNTER_MAP(PUFA_COUNTER_NAME_)
+#undef PUFA_COUNTER_NAME_
+};
+
+const char *const pufa_counter_labels[PUFA_NCOUNTERS] = {
+    "场次", "受教育人次", "发放资料(份)", "接受咨询(人次)", "悬挂条幅(条)",
+    "LED屏播放(条)", "线上推送(条)", "阅读量(人次)", "讲师志愿者(人)", "普法经费(分)",
+};
+
+int64_t pufa_counter_max(pufa_counter c) {
+    return c == PUFA_C_FUNDS_FEN ? INT64_MAX : (int64_t)UINT32_MAX;
+}
+
+void pufa_report_init(pufa_report *r) {
+    memset(r, 0, sizeof *r);
+}
+
+void pufa_report_clear(pufa_report *r) {
+    free(r->report_id);
+    free(r->county_code);
+    free(r->township);
+    free(r->unit_code);
+    free(r->unit_name);
+    free(r->occurred_on);
+    free(r->ended_on);
+    free(r->campaign);
+    free(r->title);
+    pufa_report_init(r);
+}
+
+static char *dup_or_null(const char *s) {
+    return s ? pufa_strdup(s) : NULL;
+}
+
+void pufa_report_copy(pufa_report *dst, const pufa_report *src) {
+    *dst = *src;
+    dst->report_id = dup_or_null(src->report_id);
+    dst->county_code = dup_or_null(src->county_code);
+    dst->township = dup_or_null(src->township);
+    dst->unit_code = dup_or_null(src->unit_code);
+    dst->unit_name = dup_or_null(src->unit_name);
+    dst->occurred_on = dup_or_null(src->occurred_on);
+    dst->ended_on = dup_or_null(src->ended_on);
+    dst->campaign = dup_or_null(src->campaign);
+    dst->title = dup_or_null(src->title);
+}
+
+void pufa_report_set_str(char **field, const char *s, size_t len) {
+    free(*field);
+    *field = pufa_strndup(s, len);
+}
+
+void pufa_errors_init(pufa_errors *errs) {
+    errs->count = 0;
+    errs->truncated = false;
+}
+
+void pufa_errors_add(pufa_errors *errs, const char *field, const char *fmt, ...) {
+    if (errs->count >= PUFA_MAX_FIELD_ERRORS) {
+        errs->truncated = true;
+        return;
+    }
+    pufa_field_error *e = &errs->e[errs->count++];
+    snprintf(e->field, sizeof e->field, "%s", field);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+}
+
+bool pufa_errors_has(const pufa_errors *errs, const char *field) {
+    for (int i = 0; i < errs->count; i++)
+        if (strcmp(errs->e[i].field, field) == 0)
+            return true;
+    return false;
+}
+
+const char *pufa_errors_format(const pufa_errors *errs, char *buf, size_t size) {
+    size_t o = 0;
+    if (!size)
+        return buf;
+    buf[0] = '\0';
+    for (int i = 0; i < errs->count && o < size; i++) {
+        int n = snprintf(buf + o, size - o, "%s%s: %s", i ? "; " : "", errs->e[i].field,
+                         errs->e[i].message);
+        if (n < 0)
+            break;
+        o += (size_t)n;
+    }
+    if (errs->truncated && o < size)
+        snprintf(buf + o, size - o, "; ...");
+    return buf;
+}

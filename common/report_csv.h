@@ -1,0 +1,47 @@
+/* CSV <-> report (libcsv).  UTF-8, an optional BOM, a header row naming
+ * the columns (the JSON field names, any order; report_id, revision,
+ * county_code, unit_code, occurred_on, theme, venue, form and title are
+ * required), quoted fields with embedded commas/quotes/newlines, LF or CRLF.
+ * An empty counter cell means 0.  "line" below counts records, the header
+ * being line 1. */
+#ifndef PUFA_REPORT_CSV_H
+#define PUFA_REPORT_CSV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "alloc.h"
+#include "report.h"
+
+typedef struct pufa_csv_reader pufa_csv_reader;
+
+/* Called once per data row.  r and errs belong to the reader and are valid
+ * only during the call (copy what you keep).  errs holds the row's decode
+ * errors (validation is the caller's). */
+typedef void (*pufa_csv_row_fn)(void *ctx, size_t line, pufa_report *r, pufa_errors *errs);
+
+pufa_csv_reader *pufa_csv_reader_new(pufa_csv_row_fn fn, void *ctx);
+void pufa_csv_reader_destroy(pufa_csv_reader **rd);
+/* Feeds bytes; returns 0, or PUFA_EPARSE when the file as a whole cannot
+ * be read (bad header, broken quoting): pufa_csv_reader_error() says why. */
+int pufa_csv_reader_feed(pufa_csv_reader *rd, const char *buf, size_t len);
+/* Ends the input (flushes the last row). */
+int pufa_csv_reader_finish(pufa_csv_reader *rd);
+const char *pufa_csv_reader_error(const pufa_csv_reader *rd);
+/* Data rows seen so far. */
+size_t pufa_csv_reader_rows(const pufa_csv_reader *rd);
+
+/* Convenience: reads a whole buffer. */
+int pufa_csv_each_report(const char *buf, size_t len, pufa_csv_row_fn fn, void *ctx, char *msg,
+                         size_t msgsize);
+
+/* Writing.  The header and one row per report, CRLF line ends, fields
+ * quoted when needed.  Enums are written as ASCII codes. */
+void pufa_csv_write_header(pufa_buf *out);
+void pufa_csv_write_report(pufa_buf *out, const pufa_report *r);
+/* One cell: quoted when it holds , " CR or LF; when guard_formula, a cell
+ * starting with = + - @ (or TAB/CR) gets a leading ' so spreadsheets show
+ * it as text. */
+void pufa_csv_write_cell(pufa_buf *out, const char *s, bool guard_formula);
+
+#endif

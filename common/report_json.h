@@ -1,0 +1,35 @@
+/* JSON <-> report (jansson).  Field names are those of proto/pufa.proto;
+ * theme/venue/form take the ASCII code or the Chinese label; counters are
+ * JSON integers (absent = 0); unknown and duplicate keys are refused. */
+#ifndef PUFA_REPORT_JSON_H
+#define PUFA_REPORT_JSON_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "report.h"
+
+/* Routes jansson's allocations through the pufa allocators (call once). */
+void pufa_json_init(void);
+
+/* Fills r (initialised by the caller) from a JSON object; type errors,
+ * unknown keys and unknown enum values go to errs.  Returns 0 or
+ * PUFA_EVALIDATE (r is still filled as far as it could be, so validation
+ * can add the remaining errors). */
+int pufa_report_from_json(const json_t *obj, pufa_report *r, pufa_errors *errs);
+
+/* A new JSON object for r (codes for enums, every counter).  Caller
+ * json_decref()s it. */
+json_t *pufa_report_to_json(const pufa_report *r);
+
+/* Parses a JSON document: an object, an array of objects, or (when
+ * allow_lines) JSON Lines.  For each element calls fn(ctx, index, line,
+ * element); the element is NULL when that line/element is not even JSON
+ * (then msg says why).  Returns 0, or PUFA_EPARSE with msg filled when the
+ * document as a whole is unreadable (e.g. neither object nor array). */
+typedef void (*pufa_json_each_fn)(void *ctx, size_t index, size_t line, const json_t *elem,
+                                  const char *msg);
+int pufa_json_each_report(const char *buf, size_t len, int allow_lines, pufa_json_each_fn fn,
+                          void *ctx, char *msg, size_t msgsize);
+
+#endif

@@ -1,0 +1,20 @@
+# Generates a C file holding every migration, so binaries need no SQL files
+# at run time.  Invoked as: cmake -DOUT=... -DSQL_DIR=... -P embed.cmake
+file(GLOB files "${SQL_DIR}/[0-9][0-9][0-9]_*.sql")
+list(SORT files)
+set(body "/* Generated from common/sql by embed.cmake; do not edit. */\n#include \"migrate.h\"\n\nconst pufa_migration pufa_migrations[] = {\n")
+set(count 0)
+foreach(f ${files})
+  get_filename_component(name "${f}" NAME_WE)
+  string(SUBSTRING "${name}" 0 3 num)
+  math(EXPR version "${num}")
+  file(READ "${f}" sql HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "\\\\x\\1" sql "${sql}")
+  # Split the string literal so no line gets too long for compilers.
+  string(REGEX REPLACE "((\\\\x[0-9a-f][0-9a-f]){40})" "\\1\"\n    \"" sql "${sql}")
+  string(APPEND body "  {${version}, \"${name}\",\n    \"${sql}\"},\n")
+  math(EXPR count "${count} + 1")
+endforeach()
+string(APPEND body "};\nconst int pufa_migration_count = ${count};\n")
+file(WRITE "${OUT}.tmp" "${body}")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)

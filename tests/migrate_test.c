@@ -1,0 +1,192 @@
+/* Integration test: `pufa migrate` against a throwaway PostgreSQL.
+ * Run by with-pg.sh (PUFA_TEST_DB); argv[1] is the pufa binary. */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "testlib.h"
+
+static const char *pufa_bin;
+
+/* Runs `pufa migrate --db $PUFA_TEST_DB EXTRA`, returns the exit code and
+ * the output (caller frees). */
+static int run_migrate(const char *extra, char **output) {
+    char *cmd = pufa_asprintf("'%s' migrate --db '%s' %s 2>&1", pufa_bin,
+                              getenv("PUFA_TEST_DB"), extra);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    pufa_buf b;
+    pufa_buf_init(&b);
+    char chunk[1024];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0)
+        pufa_buf_append(&b, chunk, n);
+    int st = pclose(p);
+    free(cmd);
+    *output = pufa_buf_steal(&b);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static PGconn *connect_db(const char *user) {
+    char *ci = user ? pufa_asprintf("%s user=%s", getenv("PUFA_TEST_DB"), user)
+                    : pufa_strdup(getenv("PUFA_TEST_DB"));
+    PGconn *c = PQconnectdb(ci);
+    free(ci);
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("connect: %s", PQerrorMessage(c));
+    return c;
+}
+
+static char *scalar(PGconn *c, const char *sql) {
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    char *v = pufa_strdup(PQgetisnull(r, 0, 0) ? "" : PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+/* A fingerprint of everything a migration could change: tables, columns,
+ * constraints, indexes, grants, roles, and the rows of the small tables. */
+static char *fingerprint(PGconn *c) {
+    return scalar(
+        c, "SELECT md5(concat_ws('|',"
+           " (SELECT string_agg(table_name || '.' || column_name || ':' || data_type || ':' ||"
+           "    coalesce(column_default, ''), ',' ORDER BY table_name, ordinal_position)"
+           "  FROM information_schema.columns WHERE table_schema = 'public'),"
+           " (SELECT string_agg(conname || ':' || pg_get_constraintdef(oid), ',' ORDER BY conname)"
+           "  FROM pg_constraint WHERE connamespace = 'public'::regnamespace),"
+           " (SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes"
+           "  WHERE schemaname = 'public'),"
+           " (SELECT string_agg(grantee || ':' || table_name || ':' || privilege_type, ','"
+           "    ORDER BY grantee, table_name, privilege_type)"
+           "  FROM information_schema.role_table_grants WHERE table_schema = 'public'),"
+           " (SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles"
+           "  WHERE rolname LIKE 'pufa%'),"
+           " (SELECT string_agg(version || name || applied_at::text, ',' ORDER BY version)"
+           "  FROM schema_migrations),"
+           " (SELECT string_agg(o::text, ',' ORDER BY code) FROM org_units o),"
+           " (SELECT string_agg(u::text, ',' ORDER BY unit_code) FROM units u),"
+           " (SELECT string_agg(f.seq::text, ',') FROM feed_state f)))");
+}
+
+static void migrate_applies_to_a_fresh_database_then_changes_nothing(void **state) {
+    (void)state;
+    char *extra = pufa_asprintf("--org-units '%s' --units '%s'",
+                                pufa_test_data_path("org_units.csv"),
+                                pufa_test_data_path("units.csv"));
+    char *out;
+    int rc = run_migrate(extra, &out);
+    if (rc != 0)
+        fail_msg("first migrate exited %d: %s", rc, out);
+    assert_contains(out, "migration");
+    assert_contains(out, "org units: 16 in");
+    assert_contains(out, "16 written");
+    assert_contains(out, "responsible units: 12 written");
+    free(out);
+
+    PGconn *c = connect_db(NULL);
+    char *v = scalar(c, "SELECT count(*) FROM org_units WHERE level = 'county'");
+    assert_string_equal(v, "14");
+    free(v);
+    v = scalar(c, "SELECT name FROM org_units WHERE code = '210422'");
+    assert_string_equal(v, "新宾满族自治县");
+    free(v);
+    v = scalar(c, "SELECT parent_code FROM org_units WHERE code = '150823'");
+    assert_string_equal(v, "150800");
+    free(v);
+    v = scalar(c, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename IN"
+                  " ('reports','report_history','rollup_daily','receipt_daily','feed_state',"
+                  "  'org_units','units','schema_migrations')");
+    assert_string_equal(v, "8");
+    free(v);
+    char *before = fingerprint(c);
+
+    rc = run_migrate(extra, &out);
+    if (rc != 0)
+        fail_msg("second migrate exited %d: %s", rc, out);
+    assert_contains(out, "(0 migrations applied now)");
+    assert_contains(out, "0 written");
+    free(out);
+    char *after = fingerprint(c);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    free(extra);
+    PQfinish(c);
+}
+
+static void roles_are_least_privilege(void **state) {
+    (void)state;
+    PGconn *pub = connect_db("pufa_publisher");
+    PGresult *r = PQexec(pub, "SELECT count(*) FROM rollup_daily");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    const char *writes[] = {
+        "INSERT INTO feed_state (singleton, seq) VALUES (false, 1)",
+        "UPDATE feed_state SET seq = 99",
+        "DELETE FROM org_units",
+        "UPDATE rollup_daily SET reports = 0",
+    };
+    for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++) {
+        r = PQexec(pub, writes[i]);
+        if (PQresultStatus(r) != PGRES_FATAL_ERROR)
+            fail_msg("publisher role could run: %s", writes[i]);
+        assert_contains(PQresultErrorField(r, PG_DIAG_SQLSTATE), "42501");
+        PQclear(r);
+    }
+    PQfinish(pub);
+    PGconn *agg = connect_db("pufa_aggregator");
+    r = PQexec(agg, "DELETE FROM reports");
+    assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+    PQclear(r);
+    r = PQexec(agg, "UPDATE org_units SET name = 'x'");
+    assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+    PQclear(r);
+    PQfinish(agg);
+}
+
+static void bad_inputs_give_clear_errors(void **state) {
+    (void)state;
+    char path[] = "/tmp/pufa-ou-XXXXXX";
+    int fd = mkstemp(path);
+    const char *bad = "code,name,level,parent_code\n15080,short,county,150800\n";
+    assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+    close(fd);
+    char *extra = pufa_asprintf("--org-units '%s'", path);
+    char *out;
+    int rc = run_migrate(extra, &out);
+    assert_int_equal(rc, 65);
+    assert_contains(out, "line 2: bad org unit");
+    free(out);
+    free(extra);
+    unlink(path);
+
+    char *cmd = pufa_asprintf("'%s' migrate --db 'host=/nonexistent dbname=x' 2>&1", pufa_bin);
+    FILE *p = popen(cmd, "r");
+    char text[1024] = "";
+    size_t n = fread(text, 1, sizeof text - 1, p);
+    text[n] = '\0';
+    int st = pclose(p);
+    assert_int_equal(WEXITSTATUS(st), 69);
+    assert_contains(text, "pufa migrate: database:");
+    free(cmd);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !getenv("PUFA_TEST_DB")) {
+        fprintf(stderr, "usage: with-pg.sh migrate_test PUFA_BINARY\n");
+        return 2;
+    }
+    pufa_bin = argv[1];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(migrate_applies_to_a_fresh_database_then_changes_nothing),
+        cmocka_unit_test(roles_are_least_privilege),
+        cmocka_unit_test(bad_inputs_give_clear_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

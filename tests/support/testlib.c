@@ -1,0 +1,78 @@
+#include "testlib.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "alloc.h"
+
+const char *pufa_test_data_dir(void) {
+    static char dir[1024];
+    if (dir[0])
+        return dir;
+    const char *shared = getenv("PUFA_SHARED_DATA");
+    struct stat st;
+    char probe[1100];
+    if (shared && *shared) {
+        snprintf(probe, sizeof probe, "%s/org_units.csv", shared);
+        if (stat(probe, &st) == 0) {
+            snprintf(dir, sizeof dir, "%s", shared);
+            return dir;
+        }
+    }
+    const char *src = getenv("PUFA_SOURCE_DIR");
+    snprintf(dir, sizeof dir, "%s/deploy/data", src ? src : ".");
+    return dir;
+}
+
+const char *pufa_test_data_path(const char *name) {
+    /* A few rotating buffers, so that several paths can be used in one call. */
+    static char path[4][2048];
+    static int next;
+    char *p = path[next++ % 4];
+    snprintf(p, sizeof path[0], "%s/%s", pufa_test_data_dir(), name);
+    return p;
+}
+
+char *pufa_test_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    pufa_buf b;
+    pufa_buf_init(&b);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        pufa_buf_append(&b, chunk, n);
+    fclose(f);
+    if (len)
+        *len = b.len;
+    return pufa_buf_steal(&b);
+}
+
+static pufa_orgunits *test_ou;
+
+static void free_ou(void) {
+    pufa_orgunits_destroy(&test_ou);
+}
+
+const pufa_orgunits *pufa_test_orgunits(void) {
+    if (test_ou)
+        return test_ou;
+    char err[256];
+    if (pufa_orgunits_load_csv(pufa_test_data_path("org_units.csv"), &test_ou, err, sizeof err)) {
+        fprintf(stderr, "cannot load org units: %s\n", err);
+        abort();
+    }
+    atexit(free_ou);
+    return test_ou;
+}
+
+void pufa_test_assert_contains(const char *s, const char *needle, const char *file, int line) {
+    if (s && needle && strstr(s, needle))
+        return;
+    print_error("%s:%d: expected \"%s\" to contain \"%s\"\n", file, line, s ? s : "(null)",
+                   needle ? needle : "(null)");
+    _fail(file, line);
+}

@@ -1,0 +1,28 @@
+/* Helpers for the tests: where the sample data is, reading files, the org
+ * units, and a few assertion helpers that print both values. */
+#ifndef PUFA_TESTLIB_H
+#define PUFA_TESTLIB_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "orgunits.h"
+
+/* The folder with org_units.csv, sample_reports.jsonl, ...: $PUFA_SHARED_DATA
+ * when it exists, else deploy/data of the source tree. */
+const char *pufa_test_data_dir(void);
+/* data dir + "/" + name, in one of 4 rotating static buffers. */
+const char *pufa_test_data_path(const char *name);
+/* Whole file, NUL-terminated; NULL when unreadable.  Caller frees. */
+char *pufa_test_read_file(const char *path, size_t *len);
+/* The org units of the sample data (loaded once; do not destroy). */
+const pufa_orgunits *pufa_test_orgunits(void);
+
+/* Asserts that the string s contains needle, printing both when not. */
+#define assert_contains(s, needle) pufa_test_assert_contains((s), (needle), __FILE__, __LINE__)
+void pufa_test_assert_contains(const char *s, const char *needle, const char *file, int line);
+
+#endif
