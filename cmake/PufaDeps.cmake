@@ -1,5 +1,6 @@
 # Every dependency is a Debian 12 package; deploy/install-deps.sh installs them.
 find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
 pkg_check_modules(ZMQ REQUIRED IMPORTED_TARGET libzmq>=4.3)
 pkg_check_modules(PROTOBUFC REQUIRED IMPORTED_TARGET libprotobuf-c>=1.4)
 pkg_check_modules(UV REQUIRED IMPORTED_TARGET libuv>=1.44)

@@ -1,0 +1,343 @@
+#include "ingest.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "alloc.h"
+#include "date.h"
+#include "error.h"
+#include "log.h"
+#include "validate.h"
+#include "wire.h"
+
+struct ingest {
+    ingest_config cfg;
+    void *router;
+    void *pub;
+    pipeline *pl;
+    agg_stats *stats;
+    const pufa_orgunits *orgunits;
+    int64_t last_heartbeat_ms;
+    int64_t last_bad_log_ms;
+    uint64_t bad_since_log;
+};
+
+static int zerr(char *err, size_t errsize, const char *what) {
+    snprintf(err, errsize, "%s: %s", what, zmq_strerror(zmq_errno()));
+    return PUFA_EZMQ;
+}
+
+int ingest_open(const ingest_config *cfg, void *zctx, pipeline *pl, agg_stats *stats,
+                const pufa_orgunits *orgunits, ingest **out, char *err, size_t errsize) {
+    ingest *in = pufa_calloc(1, sizeof *in);
+    in->cfg = *cfg;
+    in->pl = pl;
+    in->stats = stats;
+    in->orgunits = orgunits;
+    int rc = PUFA_EZMQ;
+    in->router = zmq_socket(zctx, ZMQ_ROUTER);
+    in->pub = zmq_socket(zctx, ZMQ_PUB);
+    if (!in->router || !in->pub) {
+        rc = zerr(err, errsize, "zmq_socket");
+        goto fail;
+    }
+    int64_t maxmsg = cfg->max_frame;
+    int one = 1, hwm = (int)cfg->hwm, linger = 2000;
+    /* A full peer is an error we can count, not a silent drop. */
+    if (zmq_setsockopt(in->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) ||
+        zmq_setsockopt(in->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) ||
+        zmq_setsockopt(in->router, ZMQ_SNDHWM, &hwm, sizeof hwm) ||
+        zmq_setsockopt(in->router, ZMQ_RCVHWM, &hwm, sizeof hwm) ||
+        zmq_setsockopt(in->router, ZMQ_LINGER, &linger, sizeof linger) ||
+        zmq_setsockopt(in->pub, ZMQ_SNDHWM, &hwm, sizeof hwm) ||
+        zmq_setsockopt(in->pub, ZMQ_LINGER, &linger, sizeof linger)) {
+        rc = zerr(err, errsize, "zmq_setsockopt");
+        goto fail;
+    }
+    if (zmq_bind(in->router, cfg->listen) != 0) {
+        snprintf(err, errsize, "cannot bind %s: %s", cfg->listen, zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    if (zmq_bind(in->pub, cfg->feed) != 0) {
+        snprintf(err, errsize, "cannot bind feed %s: %s", cfg->feed, zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    char ep[256];
+    size_t len = sizeof ep;
+    zmq_getsockopt(in->router, ZMQ_LAST_ENDPOINT, ep, &len);
+    PLOG_INFO("AGG-LISTEN", "endpoint=%s", ep);
+    len = sizeof ep;
+    zmq_getsockopt(in->pub, ZMQ_LAST_ENDPOINT, ep, &len);
+    PLOG_INFO("AGG-FEED", "endpoint=%s", ep);
+    *out = in;
+    return 0;
+fail:
+    if (in->router)
+        zmq_close(in->router);
+    if (in->pub)
+        zmq_close(in->pub);
+    free(in);
+    return rc;
+}
+
+static void count(ingest *in, uint64_t *field, uint64_t n) {
+    pthread_mutex_lock(&in->stats->mu);
+    *field += n;
+    pthread_mutex_unlock(&in->stats->mu);
+}
+
+/* Logs a refused frame at most once a second, with how many were refused. */
+static void bad_frame(ingest *in, const char *why, size_t len) {
+    in->bad_since_log++;
+    int64_t now = pufa_now_ms();
+    if (now - in->last_bad_log_ms >= 1000) {
+        PLOG_WARN("AGG-FRAME-BAD", "reason=\"%s\" bytes=%zu refused_since_last_log=%llu", why,
+                  len, (unsigned long long)in->bad_since_log);
+        in->last_bad_log_ms = now;
+        in->bad_since_log = 0;
+    }
+}
+
+static void send_to(ingest *in, const uint8_t *id, size_t idlen, const uint8_t *data,
+                    size_t len) {
+    if (zmq_send(in->router, id, idlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(in->router, data, len, ZMQ_DONTWAIT) < 0) {
+        /* Peer gone or its queue full: it resends and gets "duplicate". */
+        count(in, &in->stats->acks_dropped, 1);
+    }
+}
+
+static void send_ack(ingest *in, agg_batch *b) {
+    Pufa__BatchAck ack = PUFA__BATCH_ACK__INIT;
+    ack.has_batch_seq = 1;
+    ack.batch_seq = b->batch_seq;
+    ack.n_results = b->n_reports;
+    Pufa__ReportResult *res = pufa_calloc(b->n_reports ? b->n_reports : 1, sizeof *res);
+    ack.results = pufa_calloc(b->n_reports ? b->n_reports : 1, sizeof(Pufa__ReportResult *));
+    for (size_t i = 0; i < b->n_reports; i++) {
+        Pufa__ReportResult init = PUFA__REPORT_RESULT__INIT;
+        res[i] = init;
+        res[i].report_id = b->ids[i];
+        res[i].has_revision = 1;
+        res[i].revision = b->revisions[i];
+        res[i].has_status = 1;
+        res[i].status = (Pufa__ReportStatus)b->status[i];
+        res[i].reason = b->reason[i];
+        ack.results[i] = &res[i];
+    }
+    size_t len = pufa__batch_ack__get_packed_size(&ack);
+    uint8_t *buf = pufa_malloc(len);
+    pufa__batch_ack__pack(&ack, buf);
+    send_to(in, b->identity, b->identity_len, buf, len);
+    free(buf);
+    free(res);
+    free(ack.results);
+}
+
+static void send_frame_error(ingest *in, const uint8_t *id, size_t idlen, const char *msg) {
+    Pufa__BatchAck ack = PUFA__BATCH_ACK__INIT;
+    ack.error = (char *)msg;
+    size_t len = pufa__batch_ack__get_packed_size(&ack);
+    uint8_t *buf = pufa_malloc(len);
+    pufa__batch_ack__pack(&ack, buf);
+    send_to(in, id, idlen, buf, len);
+    free(buf);
+}
+
+static void publish(ingest *in, const char *topic, const uint8_t *data, size_t len) {
+    zmq_send(in->pub, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(in->pub, data, len, ZMQ_DONTWAIT);
+}
+
+static void publish_heartbeat(ingest *in) {
+    pthread_mutex_lock(&in->stats->mu);
+    uint64_t seq = in->stats->feed_seq;
+    pthread_mutex_unlock(&in->stats->mu);
+    Pufa__CommitDelta d = PUFA__COMMIT_DELTA__INIT;
+    d.has_seq = 1;
+    d.seq = seq;
+    d.has_committed_at_ms = 1;
+    d.committed_at_ms = pufa_now_ms();
+    uint8_t buf[64];
+    size_t len = pufa__commit_delta__pack(&d, buf);
+    publish(in, "hb", buf, len);
+}
+
+/* Decodes one batch frame and validates every report in it. */
+static void handle_batch(ingest *in, const uint8_t *id, size_t idlen, zmq_msg_t *payload) {
+    size_t len = zmq_msg_size(payload);
+    Pufa__ReportBatch *pb = NULL;
+    int rc = pufa_batch_decode(zmq_msg_data(payload), len, &pb);
+    if (rc) {
+        count(in, rc == PUFA_ETOOBIG ? &in->stats->frames_oversize : &in->stats->frames_malformed,
+              1);
+        const char *why = rc == PUFA_ETOOBIG ? "frame too large or too many reports"
+                                             : "not a ReportBatch";
+        bad_frame(in, why, len);
+        send_frame_error(in, id, idlen, why);
+        return;
+    }
+    /* With CURVE, the ZAP handler's user id is the county this key may
+     * report for. */
+    const char *county_key = zmq_msg_gets(payload, "User-Id");
+    if (county_key && !*county_key)
+        county_key = NULL;
+
+    agg_batch *b = agg_batch_new(pb->n_reports);
+    memcpy(b->identity, id, idlen);
+    b->identity_len = idlen;
+    b->batch_seq = pb->has_batch_seq ? pb->batch_seq : 0;
+    snprintf(b->collector_id, sizeof b->collector_id, "%s",
+             pb->collector_id ? pb->collector_id : "");
+    pufa_validate_ctx vctx = {.orgunits = in->orgunits, .today = pufa_city_day(pufa_now_ms())};
+    size_t rejected = 0, mismatched = 0;
+    for (size_t i = 0; i < pb->n_reports; i++) {
+        const Pufa__ActivityReport *m = pb->reports[i];
+        b->ids[i] = pufa_strdup(m->report_id ? m->report_id : "");
+        b->revisions[i] = m->has_revision ? m->revision : 0;
+        agg_item *it = &b->items[b->n_items];
+        pufa_report_init(&it->report);
+        pufa_report_from_pb(m, &it->report);
+        pufa_errors errs;
+        pufa_errors_init(&errs);
+        if (pufa_report_validate(&it->report, &vctx, &errs) != 0) {
+            char msg[1024];
+            b->status[i] = PUFA__REPORT_STATUS__STATUS_REJECTED;
+            b->reason[i] = pufa_strdup(pufa_errors_format(&errs, msg, sizeof msg));
+            pufa_report_clear(&it->report);
+            rejected++;
+            continue;
+        }
+        if (county_key && strcmp(county_key, it->report.county_code) != 0) {
+            b->status[i] = PUFA__REPORT_STATUS__STATUS_REJECTED;
+            b->reason[i] = pufa_asprintf(
+                "county_code: this collector's key may only report for county %s (got %s)",
+                county_key, it->report.county_code);
+            PLOG_WARN("AGG-COUNTY-MISMATCH", "key_county=%s report_county=%s report_id=%s",
+                      county_key, it->report.county_code, it->report.report_id);
+            pufa_report_clear(&it->report);
+            rejected++;
+            mismatched++;
+            continue;
+        }
+        it->batch = b;
+        it->slot = (uint32_t)i;
+        b->n_items++;
+    }
+    pufa__report_batch__free_unpacked(pb, NULL);
+    pthread_mutex_lock(&in->stats->mu);
+    in->stats->batches++;
+    in->stats->reports[PUFA__REPORT_STATUS__STATUS_REJECTED] += rejected;
+    in->stats->county_mismatch += mismatched;
+    pthread_mutex_unlock(&in->stats->mu);
+    if (b->n_items == 0) {
+        send_ack(in, b); /* nothing to write: answer now */
+        agg_batch_destroy(&b);
+        return;
+    }
+    pipeline_submit(in->pl, b);
+}
+
+/* Reads one multipart message: [identity][optional empty][payload]. */
+static bool recv_one(ingest *in) {
+    zmq_msg_t parts[4];
+    int n = 0;
+    bool more = true;
+    bool got_any = false;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, in->router, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        got_any = true;
+        more = zmq_msg_more(&m);
+        if (n < 4)
+            parts[n++] = m;
+        else
+            zmq_msg_close(&m);
+    }
+    if (!got_any)
+        return false;
+    if (n >= 2 && n <= 3 && (n == 2 || zmq_msg_size(&parts[1]) == 0) &&
+        zmq_msg_size(&parts[0]) <= 255) {
+        handle_batch(in, zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]), &parts[n - 1]);
+    } else {
+        count(in, &in->stats->frames_malformed, 1);
+        bad_frame(in, "unexpected message shape (want one ReportBatch frame)",
+                  n ? zmq_msg_size(&parts[n - 1]) : 0);
+        if (n >= 1 && zmq_msg_size(&parts[0]) <= 255)
+            send_frame_error(in, zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]),
+                             "unexpected message shape (want one ReportBatch frame)");
+    }
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&parts[i]);
+    return true;
+}
+
+static void deliver_done(ingest *in) {
+    agg_batch *batches;
+    agg_delta *deltas;
+    pipeline_take_done(in->pl, &batches, &deltas);
+    for (agg_batch *b = batches, *next; b; b = next) {
+        next = b->next;
+        send_ack(in, b);
+        agg_batch_destroy(&b);
+    }
+    for (agg_delta *d = deltas, *next; d; d = next) {
+        next = d->next;
+        publish(in, "delta", d->data, d->len);
+        free(d->data);
+        free(d);
+    }
+}
+
+void ingest_run(ingest *in, volatile sig_atomic_t *stop) {
+    while (!*stop) {
+        bool full = pipeline_full(in->pl);
+        pthread_mutex_lock(&in->stats->mu);
+        in->stats->receiving = !full;
+        pthread_mutex_unlock(&in->stats->mu);
+        zmq_pollitem_t items[2] = {
+            {.socket = in->router, .events = full ? 0 : ZMQ_POLLIN},
+            {.fd = pipeline_notify_fd(in->pl), .events = ZMQ_POLLIN},
+        };
+        int r = zmq_poll(items, 2, 200);
+        if (r < 0 && zmq_errno() != EINTR) {
+            PLOG_ERROR("AGG-POLL", "msg=\"%s\"", zmq_strerror(zmq_errno()));
+            break;
+        }
+        if (r > 0 && (items[0].revents & ZMQ_POLLIN)) {
+            /* Drain (bounded), so one busy peer cannot starve the acks. */
+            for (int i = 0; i < 1000 && !pipeline_full(in->pl); i++)
+                if (!recv_one(in))
+                    break;
+        }
+        deliver_done(in);
+        int64_t now = pufa_now_ms();
+        if (now - in->last_heartbeat_ms >= in->cfg.heartbeat_ms) {
+            publish_heartbeat(in);
+            in->last_heartbeat_ms = now;
+        }
+    }
+}
+
+void ingest_flush(ingest *in) {
+    deliver_done(in);
+    publish_heartbeat(in);
+}
+
+void ingest_close(ingest **pin) {
+    if (!pin || !*pin)
+        return;
+    ingest *in = *pin;
+    zmq_close(in->router);
+    zmq_close(in->pub);
+    free(in);
+    *pin = NULL;
+}

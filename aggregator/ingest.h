@@ -1,0 +1,33 @@
+/* The aggregator's I/O thread: the ROUTER socket collectors send batches
+ * to, the PUB feed of committed deltas, and the hand-off to the writer. */
+#ifndef AGG_INGEST_H
+#define AGG_INGEST_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "orgunits.h"
+#include "pipeline.h"
+
+typedef struct ingest_config {
+    const char *listen;        /* ROUTER endpoint */
+    const char *feed;          /* PUB endpoint */
+    int64_t max_frame;         /* bytes */
+    int64_t hwm;               /* ZeroMQ high-water marks */
+    int64_t heartbeat_ms;      /* feed heartbeat period */
+    bool insecure;             /* no CURVE (explicitly configured) */
+} ingest_config;
+
+typedef struct ingest ingest;
+
+/* Binds both sockets; logs the bound endpoints.  0 or PUFA_EZMQ. */
+int ingest_open(const ingest_config *cfg, void *zctx, pipeline *pl, agg_stats *stats,
+                const pufa_orgunits *orgunits, ingest **out, char *err, size_t errsize);
+/* Runs until *stop becomes non-zero; then flushes what the writer finished.
+ * The caller stops the pipeline between ingest_run and ingest_flush. */
+void ingest_run(ingest *in, volatile sig_atomic_t *stop);
+void ingest_flush(ingest *in);
+void ingest_close(ingest **in);
+
+#endif

@@ -1,0 +1,291 @@
+/* pufa-aggregator: the city's single writer.  Receives ReportBatch frames
+ * from the county collectors over ZeroMQ, writes them to PostgreSQL in
+ * group commits, acknowledges each report only after its transaction
+ * committed, and publishes a gapless feed of committed deltas. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "alloc.h"
+#include "config.h"
+#include "date.h"
+#include "error.h"
+#include "ingest.h"
+#include "log.h"
+#include "metrics.h"
+#include "migrate.h"
+#include "pg.h"
+#include "pipeline.h"
+#include "report_json.h"
+#include "status_http.h"
+#include "store.h"
+
+enum { EX_USAGE_ = 64, EX_UNAVAILABLE_ = 69, EX_SOFTWARE_ = 70, EX_CONFIG_ = 78 };
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+typedef struct settings {
+    char *listen, *feed, *db, *http, *timezone, *log_level;
+    int64_t max_frame, max_pending, max_group, hwm, heartbeat_ms;
+    bool insecure;
+} settings;
+
+typedef struct app {
+    agg_stats stats;
+    bool started;
+} app;
+
+static int on_status(void *ctx, const char *method, const char *path, pufa_buf *body,
+                     const char **ctype) {
+    app *a = ctx;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        pufa_buf_puts(body, "method not allowed\n");
+        return 405;
+    }
+    agg_stats *s = &a->stats;
+    if (!strcmp(path, "/healthz")) {
+        pufa_buf_puts(body, "ok\n");
+        return 200;
+    }
+    if (!strcmp(path, "/readyz")) {
+        pthread_mutex_lock(&s->mu);
+        bool up = s->db_up && a->started;
+        if (up)
+            pufa_buf_puts(body, "ready\n");
+        else
+            pufa_buf_printf(body, "not ready: %s\n",
+                            s->db_error[0] ? s->db_error : "starting");
+        pthread_mutex_unlock(&s->mu);
+        return up ? 200 : 503;
+    }
+    if (!strcmp(path, "/metrics")) {
+        *ctype = "text/plain; version=0.0.4; charset=utf-8";
+        pthread_mutex_lock(&s->mu);
+        static const char *const names[] = {"", "committed", "duplicate", "stale", "rejected"};
+        pufa_metric_help(body, "pufa_aggregator_reports_total", "counter",
+                         "Reports answered, by status.");
+        for (int i = 1; i <= 4; i++) {
+            char label[48];
+            snprintf(label, sizeof label, "status=\"%s\"", names[i]);
+            pufa_metric_u64(body, "pufa_aggregator_reports_total", label, s->reports[i]);
+        }
+        pufa_metric_help(body, "pufa_aggregator_batches_total", "counter",
+                         "ReportBatch frames decoded.");
+        pufa_metric_u64(body, "pufa_aggregator_batches_total", NULL, s->batches);
+        pufa_metric_help(body, "pufa_aggregator_frame_errors_total", "counter",
+                         "Frames refused before decoding any report.");
+        pufa_metric_u64(body, "pufa_aggregator_frame_errors_total", "reason=\"malformed\"",
+                        s->frames_malformed);
+        pufa_metric_u64(body, "pufa_aggregator_frame_errors_total", "reason=\"oversize\"",
+                        s->frames_oversize);
+        pufa_metric_help(body, "pufa_aggregator_county_mismatch_total", "counter",
+                         "Reports refused because the sender's key belongs to another county.");
+        pufa_metric_u64(body, "pufa_aggregator_county_mismatch_total", NULL, s->county_mismatch);
+        pufa_metric_help(body, "pufa_aggregator_acks_dropped_total", "counter",
+                         "Acks that could not be sent (peer gone); the sender resends.");
+        pufa_metric_u64(body, "pufa_aggregator_acks_dropped_total", NULL, s->acks_dropped);
+        pufa_metric_help(body, "pufa_aggregator_transactions_total", "counter",
+                         "Committed group-commit transactions.");
+        pufa_metric_u64(body, "pufa_aggregator_transactions_total", NULL, s->transactions);
+        pufa_metric_histogram(body, "pufa_aggregator_commit_seconds",
+                              "Time from BEGIN to COMMIT of a group commit.",
+                              &s->commit_latency);
+        pufa_metric_help(body, "pufa_aggregator_feed_seq", "gauge",
+                         "Sequence number of the last committed delta.");
+        pufa_metric_u64(body, "pufa_aggregator_feed_seq", NULL, s->feed_seq);
+        pufa_metric_help(body, "pufa_aggregator_db_up", "gauge",
+                         "1 when the database connection works.");
+        pufa_metric_u64(body, "pufa_aggregator_db_up", NULL, s->db_up);
+        pufa_metric_help(body, "pufa_aggregator_receiving", "gauge",
+                         "0 while the write queue is full and intake pauses.");
+        pufa_metric_u64(body, "pufa_aggregator_receiving", NULL, s->receiving);
+        pthread_mutex_unlock(&s->mu);
+        return 200;
+    }
+    pufa_buf_puts(body, "not found: try /metrics, /healthz or /readyz\n");
+    return 404;
+}
+
+/* Loads the org units, waiting for the database (a stop request ends the
+ * wait).  The counties are needed to validate anything. */
+static int load_orgunits(const char *conninfo, pufa_orgunits **out) {
+    int backoff = 100;
+    while (!stop_requested) {
+        char err[512];
+        PGconn *c = NULL;
+        int rc = pufa_pg_connect(conninfo, &c, err, sizeof err);
+        if (rc == 0) {
+            rc = pufa_db_load_orgunits(c, out, err, sizeof err);
+            PQfinish(c);
+            if (rc == 0) {
+                if ((*out)->count == 0) {
+                    PLOG_ERROR("AGG-NO-ORGUNITS",
+                               "msg=\"org_units is empty: load them with pufa migrate "
+                               "--org-units FILE\"");
+                    pufa_orgunits_destroy(out);
+                    return PUFA_ECONFIG;
+                }
+                return 0;
+            }
+        }
+        char q[600];
+        PLOG_WARN("AGG-DB-WAIT", "msg=%s retry_ms=%d", pufa_log_quote(q, sizeof q, err), backoff);
+        struct timespec ts = {backoff / 1000, (long)(backoff % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+    }
+    return PUFA_ECLOSED;
+}
+
+int main(int argc, char **argv) {
+    pufa_json_init();
+    settings s;
+    memset(&s, 0, sizeof s);
+    pufa_cfg_opt opts[] = {
+        {"listen", PUFA_CFG_STRING, &s.listen, "tcp://127.0.0.1:7600", 0, 0,
+         "ZeroMQ endpoint collectors send batches to (ROUTER); port 0 or * picks one", 0},
+        {"feed", PUFA_CFG_STRING, &s.feed, "tcp://127.0.0.1:7601", 0, 0,
+         "ZeroMQ endpoint of the committed-delta feed (PUB)", 0},
+        {"db", PUFA_CFG_STRING, &s.db, "dbname=pufa user=pufa_aggregator", 0, 0,
+         "PostgreSQL conninfo (role pufa_aggregator; passwords via ~/.pgpass)", 0},
+        {"http", PUFA_CFG_STRING, &s.http, "127.0.0.1:7602", 0, 0,
+         "HOST:PORT for /metrics, /healthz, /readyz", 0},
+        {"timezone", PUFA_CFG_STRING, &s.timezone, "Asia/Shanghai", 0, 0,
+         "the city's time zone (Asia/Shanghai or +08:00 style)", 0},
+        {"log_level", PUFA_CFG_STRING, &s.log_level, "info", 0, 0, "debug, info, warn or error",
+         0},
+        {"max_frame", PUFA_CFG_SIZE, &s.max_frame, "4MiB", 1024, 64 * 1024 * 1024,
+         "largest batch frame accepted (ZMQ_MAXMSGSIZE)", 0},
+        {"max_pending", PUFA_CFG_INT, &s.max_pending, "100000", 100, 10000000,
+         "reports queued for the database before intake pauses", 0},
+        {"max_group", PUFA_CFG_INT, &s.max_group, "10000", 1, 1000000,
+         "reports in one transaction at most", 0},
+        {"hwm", PUFA_CFG_INT, &s.hwm, "10000", 10, 10000000, "ZeroMQ high-water marks", 0},
+        {"heartbeat", PUFA_CFG_MS, &s.heartbeat_ms, "1s", 50, 60000,
+         "period of the feed's heartbeat", 0},
+        {"insecure", PUFA_CFG_BOOL, &s.insecure, "false", 0, 0,
+         "accept plaintext collectors (no CURVE): only for tests and single-host demos", 0},
+    };
+    pufa_cfg cfg = {.program = "pufa-aggregator",
+                    .summary = "ZeroMQ batches from the collectors -> PostgreSQL, ack after commit",
+                    .section = "aggregator",
+                    .opts = opts,
+                    .nopts = sizeof opts / sizeof opts[0]};
+    int ex = pufa_cfg_load(&cfg, argc, argv);
+    if (ex) {
+        pufa_cfg_free(&cfg);
+        return ex - 1;
+    }
+    int rc = 0;
+    char err[512];
+    if (pufa_log_set_level(s.log_level)) {
+        fprintf(stderr, "pufa-aggregator: log_level must be debug, info, warn or error\n");
+        rc = EX_CONFIG_;
+        goto out_cfg;
+    }
+    if (pufa_tz_parse(s.timezone, &pufa_city_utc_offset_min)) {
+        fprintf(stderr, "pufa-aggregator: unknown timezone '%s'\n", s.timezone);
+        rc = EX_CONFIG_;
+        goto out_cfg;
+    }
+    struct sockaddr_storage ss;
+    unsigned sslen;
+    if (pufa_parse_hostport(s.http, &ss, &sslen)) {
+        fprintf(stderr, "pufa-aggregator: http: want HOST:PORT (got '%s')\n", s.http);
+        rc = EX_CONFIG_;
+        goto out_cfg;
+    }
+    if (!s.insecure) {
+        fprintf(stderr, "pufa-aggregator: CURVE keys are not configured; this build only "
+                        "supports plaintext collectors, which needs an explicit insecure = "
+                        "true\n");
+        rc = EX_CONFIG_;
+        goto out_cfg;
+    }
+    if (cfg.check_only) {
+        pufa_cfg_dump(&cfg, stdout);
+        printf("# configuration ok\n");
+        goto out_cfg;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    PLOG_INFO("AGG-START", "version=%s pid=%d", PUFA_VERSION, (int)getpid());
+    if (s.insecure)
+        PLOG_WARN("AGG-INSECURE", "msg=\"plaintext ZeroMQ: any host that reaches the listen "
+                                  "endpoint can report for any county\"");
+
+    app a;
+    memset(&a, 0, sizeof a);
+    pthread_mutex_init(&a.stats.mu, NULL);
+    pufa_histogram_init_latency(&a.stats.commit_latency);
+
+    pufa_status_http *http = NULL;
+    int port = 0;
+    if (pufa_status_http_start(s.http, on_status, &a, &http, &port, err, sizeof err)) {
+        PLOG_ERROR("AGG-HTTP", "msg=\"%s\"", err);
+        rc = EX_UNAVAILABLE_;
+        goto out_stats;
+    }
+    PLOG_INFO("AGG-HTTP", "port=%d", port);
+
+    pufa_orgunits *ou = NULL;
+    if ((rc = load_orgunits(s.db, &ou)) != 0) {
+        rc = rc == PUFA_ECLOSED ? 0 : EX_CONFIG_;
+        goto out_http;
+    }
+    PLOG_INFO("AGG-ORGUNITS", "count=%zu", ou->count);
+
+    store *st = store_new(s.db);
+    pipeline *pl = pipeline_new(st, &a.stats, (size_t)s.max_pending, (size_t)s.max_group);
+    void *zctx = zmq_ctx_new();
+    ingest *in = NULL;
+    ingest_config icfg = {.listen = s.listen, .feed = s.feed, .max_frame = s.max_frame,
+                          .hwm = s.hwm, .heartbeat_ms = s.heartbeat_ms, .insecure = s.insecure};
+    if (ingest_open(&icfg, zctx, pl, &a.stats, ou, &in, err, sizeof err)) {
+        PLOG_ERROR("AGG-BIND", "msg=\"%s\"", err);
+        rc = EX_UNAVAILABLE_;
+        goto out_zmq;
+    }
+    if (pipeline_start(pl)) {
+        PLOG_ERROR("AGG-THREAD", "msg=\"cannot start the writer thread\"");
+        rc = EX_SOFTWARE_;
+        goto out_zmq;
+    }
+    a.started = true;
+    PLOG_INFO("AGG-READY", "msg=\"accepting batches\"");
+    ingest_run(in, &stop_requested);
+    PLOG_INFO("AGG-STOP", "msg=\"finishing the current transaction\"");
+    a.started = false;
+    pipeline_stop(pl);
+    ingest_flush(in);
+    PLOG_INFO("AGG-STOPPED", "msg=\"acks sent for everything committed\"");
+out_zmq:
+    ingest_close(&in);
+    pipeline_destroy(&pl);
+    zmq_ctx_term(zctx);
+    store_destroy(&st);
+    pufa_orgunits_destroy(&ou);
+out_http:
+    pufa_status_http_stop(&http);
+out_stats:
+    pthread_mutex_destroy(&a.stats.mu);
+out_cfg:
+    pufa_cfg_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,383 @@
+#include "pipeline.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "error.h"
+#include "log.h"
+#include "pufa.pb-c.h"
+
+struct pipeline {
+    store *st;
+    agg_stats *stats;
+    size_t max_pending, max_group;
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    agg_batch *pending, *pending_tail;
+    size_t pending_reports;
+    agg_batch *done, *done_tail;
+    agg_delta *deltas, *deltas_tail;
+    bool stopping;
+    int pipefd[2];
+};
+
+agg_batch *agg_batch_new(size_t n) {
+    agg_batch *b = pufa_calloc(1, sizeof *b);
+    b->n_reports = n;
+    b->status = pufa_calloc(n ? n : 1, sizeof *b->status);
+    b->reason = pufa_calloc(n ? n : 1, sizeof *b->reason);
+    b->ids = pufa_calloc(n ? n : 1, sizeof *b->ids);
+    b->revisions = pufa_calloc(n ? n : 1, sizeof *b->revisions);
+    b->items = pufa_calloc(n ? n : 1, sizeof *b->items);
+    return b;
+}
+
+void agg_batch_destroy(agg_batch **pb) {
+    if (!pb || !*pb)
+        return;
+    agg_batch *b = *pb;
+    for (size_t i = 0; i < b->n_reports; i++) {
+        free(b->reason[i]);
+        free(b->ids[i]);
+    }
+    for (size_t i = 0; i < b->n_items; i++)
+        pufa_report_clear(&b->items[i].report);
+    free(b->status);
+    free(b->reason);
+    free(b->ids);
+    free(b->revisions);
+    free(b->items);
+    free(b);
+    *pb = NULL;
+}
+
+pipeline *pipeline_new(store *st, agg_stats *stats, size_t max_pending, size_t max_group) {
+    pipeline *p = pufa_calloc(1, sizeof *p);
+    p->st = st;
+    p->stats = stats;
+    p->max_pending = max_pending;
+    p->max_group = max_group;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    if (pipe(p->pipefd) != 0) {
+        PLOG_FATAL("AGG-PIPE", "msg=\"cannot create pipe\" errno=%d", errno);
+        abort();
+    }
+    fcntl(p->pipefd[0], F_SETFL, O_NONBLOCK);
+    fcntl(p->pipefd[1], F_SETFL, O_NONBLOCK);
+    return p;
+}
+
+int pipeline_notify_fd(const pipeline *p) {
+    return p->pipefd[0];
+}
+
+static void notify(pipeline *p) {
+    char c = 1;
+    ssize_t r = write(p->pipefd[1], &c, 1);
+    (void)r; /* a full pipe already means "wake up" */
+}
+
+void pipeline_submit(pipeline *p, agg_batch *b) {
+    pthread_mutex_lock(&p->mu);
+    b->next = NULL;
+    if (p->pending_tail)
+        p->pending_tail->next = b;
+    else
+        p->pending = b;
+    p->pending_tail = b;
+    p->pending_reports += b->n_items;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+bool pipeline_full(pipeline *p) {
+    pthread_mutex_lock(&p->mu);
+    bool full = p->pending_reports >= p->max_pending;
+    pthread_mutex_unlock(&p->mu);
+    return full;
+}
+
+void pipeline_take_done(pipeline *p, agg_batch **batches, agg_delta **deltas) {
+    char buf[64];
+    while (read(p->pipefd[0], buf, sizeof buf) > 0) {
+    }
+    pthread_mutex_lock(&p->mu);
+    *batches = p->done;
+    *deltas = p->deltas;
+    p->done = p->done_tail = NULL;
+    p->deltas = p->deltas_tail = NULL;
+    pthread_mutex_unlock(&p->mu);
+}
+
+static const char *collector_of(const agg_item *it) {
+    return it->batch->collector_id;
+}
+
+/* Fault injection for the tests (tests/aggregator_test.c): with
+ * PUFA_FAULT=agg_kill_after_commit the process kills itself right after a
+ * COMMIT, before any ack leaves - the worst moment for a crash. */
+static bool fault_kill_after_commit(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        const char *f = getenv("PUFA_FAULT");
+        cached = f && !strcmp(f, "agg_kill_after_commit");
+    }
+    return cached == 1;
+}
+
+/* Called by the store after each committed transaction (writer thread). */
+static void on_commit(void *ctx, store_commit *c) {
+    pipeline *p = ctx;
+    if (c->seq && fault_kill_after_commit()) {
+        PLOG_WARN("AGG-FAULT", "msg=\"PUFA_FAULT: killing myself after commit\" seq=%llu",
+                  (unsigned long long)c->seq);
+        raise(SIGKILL);
+    }
+    pthread_mutex_lock(&p->stats->mu);
+    p->stats->reports[PUFA__REPORT_STATUS__STATUS_COMMITTED] += c->committed;
+    p->stats->reports[PUFA__REPORT_STATUS__STATUS_DUPLICATE] += c->duplicate;
+    p->stats->reports[PUFA__REPORT_STATUS__STATUS_STALE] += c->stale;
+    p->stats->reports[PUFA__REPORT_STATUS__STATUS_REJECTED] += c->rejected;
+    if (c->seconds > 0) {
+        p->stats->transactions++;
+        pufa_histogram_observe(&p->stats->commit_latency, c->seconds);
+    }
+    if (c->seq)
+        p->stats->feed_seq = c->seq;
+    pthread_mutex_unlock(&p->stats->mu);
+    if (c->delta) {
+        agg_delta *d = pufa_calloc(1, sizeof *d);
+        d->data = c->delta;
+        d->len = c->delta_len;
+        d->seq = c->seq;
+        c->delta = NULL;
+        pthread_mutex_lock(&p->mu);
+        if (p->deltas_tail)
+            p->deltas_tail->next = d;
+        else
+            p->deltas = d;
+        p->deltas_tail = d;
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+static void set_db_state(pipeline *p, bool up, const char *err) {
+    pthread_mutex_lock(&p->stats->mu);
+    p->stats->db_up = up;
+    snprintf(p->stats->db_error, sizeof p->stats->db_error, "%s", up ? "" : err);
+    pthread_mutex_unlock(&p->stats->mu);
+}
+
+/* Sleeps up to ms, returning early when stopping. */
+static void backoff_wait(pipeline *p, int ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&p->mu);
+    if (!p->stopping)
+        pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static bool is_stopping(pipeline *p) {
+    pthread_mutex_lock(&p->mu);
+    bool s = p->stopping;
+    pthread_mutex_unlock(&p->mu);
+    return s;
+}
+
+static void *writer_main(void *arg) {
+    pipeline *p = arg;
+    char err[512];
+    int backoff_ms = 100;
+    agg_item **items = NULL;
+    size_t items_cap = 0;
+    for (;;) {
+        /* Keep the connection up even when idle, so /readyz tells the truth. */
+        if (!store_connected(p->st)) {
+            int rc = store_connect(p->st, err, sizeof err);
+            if (rc) {
+                set_db_state(p, false, err);
+                char q[600];
+                PLOG_WARN("AGG-DB-DOWN", "msg=%s retry_ms=%d", pufa_log_quote(q, sizeof q, err),
+                          backoff_ms);
+                if (is_stopping(p))
+                    break;
+                backoff_wait(p, backoff_ms);
+                backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
+                continue;
+            }
+            backoff_ms = 100;
+            set_db_state(p, true, "");
+            PLOG_INFO("AGG-DB-UP", "msg=\"connected to PostgreSQL\"");
+        }
+
+        /* Take a group: every batch submitted so far, up to max_group reports. */
+        pthread_mutex_lock(&p->mu);
+        while (!p->pending && !p->stopping) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+            if (!p->pending)
+                break; /* periodic: re-check the connection */
+        }
+        if (p->stopping) {
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+        agg_batch *group = NULL, *tail = NULL;
+        size_t nreports = 0;
+        while (p->pending && (nreports == 0 || nreports + p->pending->n_items <= p->max_group)) {
+            agg_batch *b = p->pending;
+            p->pending = b->next;
+            if (!p->pending)
+                p->pending_tail = NULL;
+            b->next = NULL;
+            if (tail)
+                tail->next = b;
+            else
+                group = b;
+            tail = b;
+            nreports += b->n_items;
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (!group) {
+            if (store_ping(p->st, err, sizeof err) != 0)
+                set_db_state(p, false, err);
+            continue;
+        }
+
+        if (nreports > items_cap) {
+            items_cap = nreports * 2;
+            items = pufa_realloc(items, items_cap * sizeof *items);
+        }
+        /* Apply until every report has a status (or we are told to stop). */
+        for (;;) {
+            size_t n = 0;
+            for (agg_batch *b = group; b; b = b->next)
+                for (size_t i = 0; i < b->n_items; i++)
+                    if (b->items[i].status == 0)
+                        items[n++] = &b->items[i];
+            if (n == 0)
+                break;
+            int rc = store_connect(p->st, err, sizeof err);
+            if (rc == 0)
+                rc = store_apply_all(p->st, items, n, collector_of, on_commit, p, err, sizeof err);
+            if (rc == 0) {
+                backoff_ms = 100;
+                break;
+            }
+            set_db_state(p, false, err);
+            char q[600];
+            PLOG_WARN("AGG-DB-RETRY", "msg=%s reports=%zu retry_ms=%d",
+                      pufa_log_quote(q, sizeof q, err), n, backoff_ms);
+            store_disconnect(p->st);
+            if (is_stopping(p))
+                break;
+            backoff_wait(p, backoff_ms);
+            backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
+            if (store_connect(p->st, err, sizeof err) == 0)
+                set_db_state(p, true, "");
+        }
+
+        /* Hand back what is decided. */
+        pthread_mutex_lock(&p->mu);
+        p->pending_reports -= nreports;
+        for (agg_batch *b = group, *next; b; b = next) {
+            next = b->next;
+            b->next = NULL;
+            bool decided = true;
+            for (size_t i = 0; i < b->n_items; i++) {
+                agg_item *it = &b->items[i];
+                if (it->status == 0) {
+                    decided = false;
+                    continue;
+                }
+                b->status[it->slot] = it->status;
+                if (it->reason[0] && !b->reason[it->slot])
+                    b->reason[it->slot] = pufa_strdup(it->reason);
+            }
+            if (!decided) {
+                agg_batch_destroy(&b); /* stopping: unacked, the sender resends */
+                continue;
+            }
+            if (p->done_tail)
+                p->done_tail->next = b;
+            else
+                p->done = b;
+            p->done_tail = b;
+        }
+        pthread_mutex_unlock(&p->mu);
+        notify(p);
+    }
+    free(items);
+    store_disconnect(p->st);
+    notify(p);
+    return NULL;
+}
+
+int pipeline_start(pipeline *p) {
+    if (pthread_create(&p->thread, NULL, writer_main, p) != 0)
+        return PUFA_ESYS;
+    p->started = true;
+    return 0;
+}
+
+void pipeline_stop(pipeline *p) {
+    pthread_mutex_lock(&p->mu);
+    p->stopping = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    if (p->started) {
+        pthread_join(p->thread, NULL);
+        p->started = false;
+    }
+}
+
+void pipeline_destroy(pipeline **pp) {
+    if (!pp || !*pp)
+        return;
+    pipeline *p = *pp;
+    pipeline_stop(p);
+    agg_batch *b, *done;
+    agg_delta *d;
+    pipeline_take_done(p, &done, &d);
+    for (b = p->pending; b;) {
+        agg_batch *next = b->next;
+        agg_batch_destroy(&b);
+        b = next;
+    }
+    for (b = done; b;) {
+        agg_batch *next = b->next;
+        agg_batch_destroy(&b);
+        b = next;
+    }
+    while (d) {
+        agg_delta *next = d->next;
+        free(d->data);
+        free(d);
+        d = next;
+    }
+    close(p->pipefd[0]);
+    close(p->pipefd[1]);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p);
+    *pp = NULL;
+}

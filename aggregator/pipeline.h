@@ -1,0 +1,82 @@
+/* The hand-off between the I/O thread (ZeroMQ) and the writer thread
+ * (PostgreSQL).  The I/O thread submits decoded batches; the writer takes
+ * everything submitted so far as one group (so the commit rate never limits
+ * the report rate: whatever arrives during a commit goes into the next
+ * one), applies it, and hands back finished batches and feed deltas, waking
+ * the I/O thread through a pipe. */
+#ifndef AGG_PIPELINE_H
+#define AGG_PIPELINE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "metrics.h"
+#include "store.h"
+
+typedef struct agg_batch {
+    uint8_t identity[256]; /* ZeroMQ routing id of the sender */
+    size_t identity_len;
+    uint64_t batch_seq;
+    char collector_id[64];
+    size_t n_reports;      /* reports in the frame */
+    int *status;           /* per report (0 = undecided) */
+    char **reason;         /* per report, heap or NULL */
+    char **ids;            /* per report id as sent (heap or NULL) */
+    uint32_t *revisions;
+    agg_item *items;       /* the valid reports, waiting for the store */
+    size_t n_items;
+    size_t undecided;
+    struct agg_batch *next;
+} agg_batch;
+
+agg_batch *agg_batch_new(size_t n_reports);
+void agg_batch_destroy(agg_batch **b);
+
+typedef struct agg_delta {
+    uint8_t *data;
+    size_t len;
+    uint64_t seq;
+    struct agg_delta *next;
+} agg_delta;
+
+/* Counters shared with /metrics (guarded by mu). */
+typedef struct agg_stats {
+    pthread_mutex_t mu;
+    uint64_t reports[5];       /* by Pufa__ReportStatus */
+    uint64_t batches;
+    uint64_t frames_malformed;
+    uint64_t frames_oversize;
+    uint64_t county_mismatch;
+    uint64_t acks_dropped;
+    uint64_t transactions;
+    uint64_t poison_splits;
+    uint64_t feed_seq;
+    uint64_t pending_reports;
+    bool db_up;
+    bool receiving;            /* false while the queue is full */
+    pufa_histogram commit_latency;
+    char db_error[256];
+} agg_stats;
+
+typedef struct pipeline pipeline;
+
+/* max_pending: reports queued before the I/O thread stops reading;
+ * max_group: reports in one transaction at most. */
+pipeline *pipeline_new(store *st, agg_stats *stats, size_t max_pending, size_t max_group);
+int pipeline_start(pipeline *p);
+/* The fd the I/O thread polls for "something is done". */
+int pipeline_notify_fd(const pipeline *p);
+/* Takes ownership of b (I/O thread). */
+void pipeline_submit(pipeline *p, agg_batch *b);
+bool pipeline_full(pipeline *p);
+/* Moves finished batches and deltas to the caller (who destroys/frees
+ * them), in commit order. */
+void pipeline_take_done(pipeline *p, agg_batch **batches, agg_delta **deltas);
+/* Lets the current transaction finish, then stops the writer; batches not
+ * yet applied are destroyed unacknowledged (their senders resend). */
+void pipeline_stop(pipeline *p);
+void pipeline_destroy(pipeline **p);
+
+#endif

@@ -1,0 +1,400 @@
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "error.h"
+#include "log.h"
+#include "migrate.h"
+#include "pg.h"
+#include "pufa.pb-c.h"
+#include "rollup.h"
+#include "store_sql.h"
+
+#define NARRAYS (NREPORT_PARAMS + 1)
+
+struct store {
+    char *conninfo;
+    PGconn *conn;
+    rollup_set rs;
+    pufa_buf arr[NARRAYS];
+};
+
+/* A row to write: a report, who sent it, and (history only) the revision
+ * that superseded it. */
+typedef struct row_ref {
+    const pufa_report *r;
+    const char *collector_id;
+    int64_t superseded_by;
+} row_ref;
+
+/* The current state of one report id within the transaction. */
+typedef struct id_state {
+    const char *id;
+    const pufa_report *cur;   /* NULL: not stored */
+    const char *cur_collector;
+    const agg_item *final;    /* the item whose row must be written, if any */
+} id_state;
+
+store *store_new(const char *conninfo) {
+    store *s = pufa_calloc(1, sizeof *s);
+    s->conninfo = pufa_strdup(conninfo);
+    rollup_set_init(&s->rs);
+    for (int i = 0; i < NARRAYS; i++)
+        pufa_buf_init(&s->arr[i]);
+    return s;
+}
+
+void store_destroy(store **ps) {
+    if (!ps || !*ps)
+        return;
+    store *s = *ps;
+    store_disconnect(s);
+    rollup_set_free(&s->rs);
+    for (int i = 0; i < NARRAYS; i++)
+        pufa_buf_free(&s->arr[i]);
+    free(s->conninfo);
+    free(s);
+    *ps = NULL;
+}
+
+bool store_connected(const store *s) {
+    return s->conn && PQstatus(s->conn) == CONNECTION_OK;
+}
+
+void store_disconnect(store *s) {
+    if (s->conn)
+        PQfinish(s->conn);
+    s->conn = NULL;
+}
+
+int store_connect(store *s, char *err, size_t errsize) {
+    if (store_connected(s))
+        return 0;
+    store_disconnect(s);
+    int rc = pufa_pg_connect(s->conninfo, &s->conn, err, errsize);
+    if (rc)
+        return rc;
+    int v = pufa_schema_version(s->conn, err, errsize);
+    if (v < 0) {
+        store_disconnect(s);
+        return PUFA_EDBDOWN;
+    }
+    int want = pufa_migrations[pufa_migration_count - 1].version;
+    if (v < want) {
+        snprintf(err, errsize,
+                 "database schema is version %d, this aggregator needs %d: run pufa migrate", v,
+                 want);
+        store_disconnect(s);
+        return PUFA_ECONFIG;
+    }
+    /* Group commits wait for durability: the ack promise depends on it. */
+    pufa_pg_exec(s->conn, "SET synchronous_commit = on", err, errsize);
+    return 0;
+}
+
+int store_ping(store *s, char *err, size_t errsize) {
+    if (!store_connected(s))
+        return PUFA_EDBDOWN;
+    PGresult *r = PQexec(s->conn, "SELECT 1");
+    int rc = store_check(s->conn, r, PGRES_TUPLES_OK, "ping", err, errsize);
+    PQclear(r);
+    if (rc)
+        store_disconnect(s);
+    return rc ? PUFA_EDBDOWN : 0;
+}
+
+int store_check(PGconn *conn, PGresult *r, ExecStatusType want, const char *what, char *err,
+                size_t errsize) {
+    if (PQresultStatus(r) == want)
+        return 0;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%s: ", what);
+    pufa_pg_errcopy(err, errsize, prefix, r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    if (PQstatus(conn) != CONNECTION_OK || !state)
+        return PUFA_EDBDOWN;
+    if (!strncmp(state, "22", 2) || !strncmp(state, "23", 2))
+        return PUFA_EDB;
+    return PUFA_EDBDOWN;
+}
+
+static int exec_simple(store *s, const char *sql, char *err, size_t errsize) {
+    PGresult *r = PQexec(s->conn, sql);
+    int rc = store_check(s->conn, r, PGRES_COMMAND_OK, sql, err, errsize);
+    PQclear(r);
+    return rc;
+}
+
+static int cmp_id_state(const void *a, const void *b) {
+    return strcmp(((const id_state *)a)->id, ((const id_state *)b)->id);
+}
+
+static id_state *find_state(id_state *st, size_t n, const char *id) {
+    id_state key = {.id = id};
+    return bsearch(&key, st, n, sizeof *st, cmp_id_state);
+}
+
+static void open_arrays(store *s, int count) {
+    for (int i = 0; i < count; i++)
+        pufa_pgarr_open(&s->arr[i]);
+}
+
+static void add_row(store *s, const row_ref *row, bool history) {
+    const pufa_report *r = row->r;
+    pufa_buf *a = s->arr;
+    pufa_pgarr_text(&a[0], r->report_id);
+    pufa_pgarr_int(&a[1], r->revision);
+    pufa_pgarr_bool(&a[2], r->retracted);
+    pufa_pgarr_text(&a[3], r->county_code);
+    pufa_pgarr_text(&a[4], r->township ? r->township : "");
+    pufa_pgarr_text(&a[5], r->unit_code);
+    pufa_pgarr_text(&a[6], r->unit_name ? r->unit_name : "");
+    pufa_pgarr_text(&a[7], r->occurred_on);
+    pufa_pgarr_text(&a[8], r->ended_on && *r->ended_on ? r->ended_on : NULL);
+    pufa_pgarr_int(&a[9], r->theme);
+    pufa_pgarr_int(&a[10], r->venue);
+    pufa_pgarr_int(&a[11], r->form);
+    pufa_pgarr_text(&a[12], r->campaign ? r->campaign : "");
+    pufa_pgarr_text(&a[13], r->title);
+    for (int c = 0; c < PUFA_NCOUNTERS; c++)
+        pufa_pgarr_int(&a[14 + c], r->counters[c]);
+    pufa_pgarr_int(&a[24], r->received_at_ms);
+    pufa_pgarr_text(&a[25], row->collector_id ? row->collector_id : "");
+    if (history)
+        pufa_pgarr_int(&a[26], row->superseded_by);
+}
+
+static int write_rows(store *s, const row_ref *rows, size_t n, bool history, char *err,
+                      size_t errsize) {
+    if (n == 0)
+        return 0;
+    int count = history ? NREPORT_PARAMS + 1 : NREPORT_PARAMS;
+    open_arrays(s, count);
+    for (size_t i = 0; i < n; i++)
+        add_row(s, &rows[i], history);
+    const char *params[NARRAYS];
+    for (int i = 0; i < count; i++) {
+        pufa_pgarr_close(&s->arr[i]);
+        params[i] = s->arr[i].data;
+    }
+    PGresult *r = PQexecParams(s->conn, history ? SQL_HISTORY_INSERT : SQL_REPORTS_UPSERT, count,
+                               NULL, params, NULL, NULL, 0);
+    int rc = store_check(s->conn, r, PGRES_COMMAND_OK, history ? "history" : "reports", err,
+                         errsize);
+    PQclear(r);
+    return rc;
+}
+
+/* Parses the locked rows into reports (owned by the caller). */
+static void parse_stored(PGresult *res, pufa_report *rows, char **collectors) {
+    for (int i = 0; i < PQntuples(res); i++) {
+        pufa_report *r = &rows[i];
+        pufa_report_init(r);
+        r->report_id = pufa_strdup(PQgetvalue(res, i, 0));
+        r->revision = atoll(PQgetvalue(res, i, 1));
+        r->retracted = PQgetvalue(res, i, 2)[0] == 't';
+        r->county_code = pufa_strdup(PQgetvalue(res, i, 3));
+        r->township = pufa_strdup(PQgetvalue(res, i, 4));
+        r->unit_code = pufa_strdup(PQgetvalue(res, i, 5));
+        r->unit_name = pufa_strdup(PQgetvalue(res, i, 6));
+        r->occurred_on = pufa_strdup(PQgetvalue(res, i, 7));
+        const char *ended = PQgetvalue(res, i, 8);
+        r->ended_on = *ended ? pufa_strdup(ended) : NULL;
+        r->theme = atoi(PQgetvalue(res, i, 9));
+        r->venue = atoi(PQgetvalue(res, i, 10));
+        r->form = atoi(PQgetvalue(res, i, 11));
+        r->campaign = pufa_strdup(PQgetvalue(res, i, 12));
+        r->title = pufa_strdup(PQgetvalue(res, i, 13));
+        for (int c = 0; c < PUFA_NCOUNTERS; c++)
+            r->counters[c] = atoll(PQgetvalue(res, i, 14 + c));
+        r->received_at_ms = atoll(PQgetvalue(res, i, 24));
+        collectors[i] = pufa_strdup(PQgetvalue(res, i, 25));
+        pufa_date_parse(r->occurred_on, &r->occurred_day);
+        r->ended_day = r->occurred_day;
+    }
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int store_apply(store *s, agg_item **items, size_t n, const char *collector_of(const agg_item *),
+                store_commit *out, char *err, size_t errsize) {
+    memset(out, 0, sizeof *out);
+    if (!store_connected(s)) {
+        snprintf(err, errsize, "not connected");
+        return PUFA_EDBDOWN;
+    }
+    double t0 = now_seconds();
+    int rc;
+    PGresult *res = NULL;
+    pufa_report *stored = NULL;
+    char **stored_collectors = NULL;
+    int nstored = 0;
+    id_state *st = pufa_calloc(n, sizeof *st);
+    row_ref *history = pufa_calloc(n, sizeof *history);
+    row_ref *finals = pufa_calloc(n, sizeof *finals);
+    size_t nhistory = 0, nfinals = 0, nst = 0;
+    rollup_set_reset(&s->rs);
+
+    if ((rc = exec_simple(s, "BEGIN", err, errsize)))
+        goto fail;
+
+    /* The distinct ids, sorted. */
+    for (size_t i = 0; i < n; i++)
+        st[nst++].id = items[i]->report.report_id;
+    qsort(st, nst, sizeof *st, cmp_id_state);
+    size_t u = 0;
+    for (size_t i = 0; i < nst; i++)
+        if (u == 0 || strcmp(st[u - 1].id, st[i].id) != 0)
+            st[u++] = st[i];
+    nst = u;
+
+    /* Lock and read what is stored for them. */
+    pufa_pgarr_open(&s->arr[0]);
+    for (size_t i = 0; i < nst; i++)
+        pufa_pgarr_text(&s->arr[0], st[i].id);
+    pufa_pgarr_close(&s->arr[0]);
+    const char *p[1] = {s->arr[0].data};
+    res = PQexecParams(s->conn, SQL_REPORTS_LOCK, 1, NULL, p, NULL, NULL, 0);
+    if ((rc = store_check(s->conn, res, PGRES_TUPLES_OK, "lock", err, errsize)))
+        goto fail;
+    nstored = PQntuples(res);
+    stored = pufa_calloc((size_t)nstored + 1, sizeof *stored);
+    stored_collectors = pufa_calloc((size_t)nstored + 1, sizeof(char *));
+    parse_stored(res, stored, stored_collectors);
+    PQclear(res);
+    res = NULL;
+    for (int i = 0; i < nstored; i++) {
+        id_state *e = find_state(st, nst, stored[i].report_id);
+        if (e) {
+            e->cur = &stored[i];
+            e->cur_collector = stored_collectors[i];
+        }
+    }
+
+    /* Decide each report in arrival order. */
+    for (size_t i = 0; i < n; i++) {
+        agg_item *it = items[i];
+        pufa_report *r = &it->report;
+        id_state *e = find_state(st, nst, r->report_id);
+        if (!e->cur) {
+            it->status = PUFA__REPORT_STATUS__STATUS_COMMITTED;
+        } else if (strcmp(e->cur->county_code, r->county_code) != 0) {
+            it->status = PUFA__REPORT_STATUS__STATUS_REJECTED;
+            snprintf(it->reason, sizeof it->reason,
+                     "report_id: already used by a report of another county");
+            out->rejected++;
+            continue;
+        } else if (r->revision == e->cur->revision) {
+            it->status = PUFA__REPORT_STATUS__STATUS_DUPLICATE;
+            out->duplicate++;
+            continue;
+        } else if (r->revision < e->cur->revision) {
+            it->status = PUFA__REPORT_STATUS__STATUS_STALE;
+            out->stale++;
+            continue;
+        } else {
+            it->status = PUFA__REPORT_STATUS__STATUS_COMMITTED;
+            history[nhistory++] = (row_ref){e->cur, e->cur_collector, r->revision};
+            if (!e->cur->retracted)
+                rollup_add_report(&s->rs, e->cur, -1);
+        }
+        if (!r->retracted)
+            rollup_add_report(&s->rs, r, +1);
+        rollup_add_receipt(&s->rs, r, r->received_at_ms ? r->received_at_ms : pufa_now_ms());
+        e->cur = r;
+        e->cur_collector = collector_of(it);
+        e->final = it;
+        out->committed++;
+    }
+    for (size_t i = 0; i < nst; i++)
+        if (st[i].final)
+            finals[nfinals++] =
+                (row_ref){&st[i].final->report, collector_of(st[i].final), 0};
+
+    if ((rc = write_rows(s, history, nhistory, true, err, errsize)) ||
+        (rc = write_rows(s, finals, nfinals, false, err, errsize)))
+        goto fail;
+    rollup_fold(&s->rs);
+    if ((rc = rollup_store(s->conn, &s->rs, err, errsize)))
+        goto fail;
+    if (out->committed) {
+        res = PQexec(s->conn, SQL_FEED_NEXT);
+        if ((rc = store_check(s->conn, res, PGRES_TUPLES_OK, "feed", err, errsize)))
+            goto fail;
+        out->seq = (uint64_t)atoll(PQgetvalue(res, 0, 0));
+        PQclear(res);
+        res = NULL;
+    }
+    if ((rc = exec_simple(s, "COMMIT", err, errsize))) {
+        /* The outcome of a COMMIT whose connection broke is unknown: leave
+         * everything unacked; the resend finds it duplicate if it landed. */
+        out->seq = 0;
+        goto fail;
+    }
+    out->seconds = now_seconds() - t0;
+    if (out->seq)
+        rollup_encode_delta(&s->rs, out->seq, pufa_now_ms(), &out->delta, &out->delta_len);
+    rc = 0;
+    goto done;
+
+fail:
+    if (res)
+        PQclear(res);
+    if (PQstatus(s->conn) == CONNECTION_OK)
+        PQclear(PQexec(s->conn, "ROLLBACK"));
+    for (size_t i = 0; i < n; i++) {
+        items[i]->status = 0;
+        items[i]->reason[0] = '\0';
+    }
+    out->committed = out->duplicate = out->stale = out->rejected = 0;
+done:
+    for (int i = 0; i < nstored; i++) {
+        pufa_report_clear(&stored[i]);
+        free(stored_collectors[i]);
+    }
+    free(stored);
+    free(stored_collectors);
+    free(st);
+    free(history);
+    free(finals);
+    return rc;
+}
+
+int store_apply_all(store *s, agg_item **items, size_t n,
+                    const char *collector_of(const agg_item *), store_commit_fn on_commit,
+                    void *ctx, char *err, size_t errsize) {
+    if (n == 0)
+        return 0;
+    store_commit c;
+    int rc = store_apply(s, items, n, collector_of, &c, err, errsize);
+    if (rc == 0) {
+        on_commit(ctx, &c);
+        return 0;
+    }
+    if (rc != PUFA_EDB)
+        return rc;
+    if (n == 1) {
+        /* The poison row: reject it alone, with the database's reason. */
+        items[0]->status = PUFA__REPORT_STATUS__STATUS_REJECTED;
+        snprintf(items[0]->reason, sizeof items[0]->reason, "refused by the database: %s", err);
+        char q[300];
+        PLOG_WARN("AGG-POISON", "report_id=%s reason=%s", items[0]->report.report_id,
+                  pufa_log_quote(q, sizeof q, err));
+        store_commit r = {.rejected = 1};
+        on_commit(ctx, &r);
+        return 0;
+    }
+    size_t half = n / 2;
+    rc = store_apply_all(s, items, half, collector_of, on_commit, ctx, err, errsize);
+    if (rc)
+        return rc;
+    return store_apply_all(s, items + half, n - half, collector_of, on_commit, ctx, err, errsize);
+}

@@ -1,0 +1,63 @@
+/* The aggregator's PostgreSQL side: one transaction applies a range of
+ * validated reports idempotently (insert / duplicate / stale / replace /
+ * retract), writes superseded revisions to report_history, folds the rollup
+ * changes, advances the feed sequence, and commits.  Only the writer thread
+ * touches a store. */
+#ifndef AGG_STORE_H
+#define AGG_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "report.h"
+
+struct agg_batch;
+
+/* One valid report waiting for its transaction. */
+typedef struct agg_item {
+    pufa_report report;
+    int status;        /* 0 = undecided, else a Pufa__ReportStatus */
+    char reason[256];  /* for STATUS_REJECTED */
+    struct agg_batch *batch;
+    uint32_t slot;     /* its index in the batch */
+} agg_item;
+
+/* What one committed transaction produced. */
+typedef struct store_commit {
+    uint64_t seq;      /* 0 when nothing changed (all duplicates/stale) */
+    uint8_t *delta;    /* encoded CommitDelta (caller frees), NULL when seq == 0 */
+    size_t delta_len;
+    size_t committed, duplicate, stale, rejected;
+    double seconds;    /* BEGIN to COMMIT */
+} store_commit;
+
+typedef struct store store;
+
+store *store_new(const char *conninfo);
+void store_destroy(store **s);
+/* Connects if not connected and checks the schema; 0, PUFA_EDBDOWN, or
+ * PUFA_ECONFIG (schema too old: run pufa migrate).  err is filled. */
+int store_connect(store *s, char *err, size_t errsize);
+bool store_connected(const store *s);
+void store_disconnect(store *s);
+/* A cheap round trip ("SELECT 1") to notice a dead server while idle. */
+int store_ping(store *s, char *err, size_t errsize);
+
+/* Applies items[0..n) in one transaction.  On 0 every item has a status
+ * and *out describes the commit.  PUFA_EDB: a data error (a poison row);
+ * nothing was written and statuses are unset: split and retry.
+ * PUFA_EDBDOWN: the connection or server failed; nothing decided. */
+int store_apply(store *s, agg_item **items, size_t n, const char *collector_of(const agg_item *),
+                store_commit *out, char *err, size_t errsize);
+
+/* Applies items, splitting on data errors until the poison rows are alone;
+ * those are rejected with the database's reason.  Calls on_commit after
+ * each committed transaction.  Returns 0 when every item has a status, or
+ * PUFA_EDBDOWN (the undecided items keep status 0). */
+typedef void (*store_commit_fn)(void *ctx, store_commit *c);
+int store_apply_all(store *s, agg_item **items, size_t n,
+                    const char *collector_of(const agg_item *), store_commit_fn on_commit,
+                    void *ctx, char *err, size_t errsize);
+
+#endif

@@ -1,0 +1,126 @@
+#include "status_http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "error.h"
+
+struct pufa_status_http {
+    struct MHD_Daemon *d;
+    pufa_status_fn fn;
+    void *ctx;
+};
+
+int pufa_parse_hostport(const char *addr, struct sockaddr_storage *ss, unsigned *len) {
+    char host[128];
+    const char *port;
+    memset(ss, 0, sizeof *ss);
+    if (!addr)
+        return PUFA_EINVAL;
+    if (addr[0] == '[') {
+        const char *end = strchr(addr, ']');
+        if (!end || end[1] != ':' || (size_t)(end - addr - 1) >= sizeof host)
+            return PUFA_EINVAL;
+        memcpy(host, addr + 1, (size_t)(end - addr - 1));
+        host[end - addr - 1] = '\0';
+        port = end + 2;
+    } else {
+        const char *colon = strrchr(addr, ':');
+        if (!colon || (size_t)(colon - addr) >= sizeof host)
+            return PUFA_EINVAL;
+        memcpy(host, addr, (size_t)(colon - addr));
+        host[colon - addr] = '\0';
+        port = colon + 1;
+    }
+    char *end;
+    long p = strtol(port, &end, 10);
+    if (!*port || *end || p < 0 || p > 65535)
+        return PUFA_EINVAL;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)p);
+        *len = sizeof *v4;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)p);
+        *len = sizeof *v6;
+        return 0;
+    }
+    return PUFA_EINVAL;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+    (void)version;
+    (void)upload_data;
+    pufa_status_http *h = cls;
+    if (*con_cls == NULL) {
+        *con_cls = h; /* first call: headers only */
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        *upload_data_size = 0; /* ignore bodies */
+        return MHD_YES;
+    }
+    pufa_buf body;
+    pufa_buf_init(&body);
+    const char *ctype = "text/plain; charset=utf-8";
+    int status = h->fn(h->ctx, method, url, &body, &ctype);
+    size_t len = body.len;
+    char *data = pufa_buf_steal(&body);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", ctype);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    enum MHD_Result r = MHD_queue_response(conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+int pufa_status_http_start(const char *addr, pufa_status_fn fn, void *ctx,
+                           pufa_status_http **out, int *bound_port, char *err, size_t errsize) {
+    struct sockaddr_storage ss;
+    unsigned len;
+    if (pufa_parse_hostport(addr, &ss, &len)) {
+        snprintf(err, errsize, "bad HTTP address '%s' (want HOST:PORT, e.g. 127.0.0.1:9100)",
+                 addr);
+        return PUFA_EINVAL;
+    }
+    pufa_status_http *h = pufa_calloc(1, sizeof *h);
+    h->fn = fn;
+    h->ctx = ctx;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+    if (!h->d) {
+        snprintf(err, errsize, "cannot listen on %s for HTTP", addr);
+        free(h);
+        return PUFA_EIO;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    *bound_port = info ? info->port : 0;
+    *out = h;
+    return 0;
+}
+
+void pufa_status_http_stop(pufa_status_http **ph) {
+    if (!ph || !*ph)
+        return;
+    MHD_stop_daemon((*ph)->d);
+    free(*ph);
+    *ph = NULL;
+}

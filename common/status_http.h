@@ -1,0 +1,28 @@
+/* A small HTTP server on its own thread (microhttpd) for /metrics, /healthz
+ * and /readyz of services whose main loop is not libuv. */
+#ifndef PUFA_STATUS_HTTP_H
+#define PUFA_STATUS_HTTP_H
+
+#include <stddef.h>
+
+#include "alloc.h"
+
+/* Fills body and returns the HTTP status; *content_type is static text.
+ * Called on the server's thread. */
+typedef int (*pufa_status_fn)(void *ctx, const char *method, const char *path, pufa_buf *body,
+                              const char **content_type);
+
+typedef struct pufa_status_http pufa_status_http;
+
+/* addr is "HOST:PORT" ("127.0.0.1:0", "[::1]:9100"); port 0 picks a free
+ * port.  *bound_port gets the port.  0, PUFA_EINVAL (bad address) or
+ * PUFA_EIO (cannot listen), with err filled. */
+int pufa_status_http_start(const char *addr, pufa_status_fn fn, void *ctx,
+                           pufa_status_http **out, int *bound_port, char *err, size_t errsize);
+void pufa_status_http_stop(pufa_status_http **h);
+
+/* Parses "HOST:PORT" / "[V6]:PORT" into a sockaddr_storage; 0 or PUFA_EINVAL. */
+struct sockaddr_storage;
+int pufa_parse_hostport(const char *addr, struct sockaddr_storage *ss, unsigned *len);
+
+#endif
