@@ -1,0 +1,230 @@
+/* Unit tests: the collector's spool. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "error.h"
+#include "spool.h"
+#include "testlib.h"
+
+static char dir[64];
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/pufa-spool-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static spool *open_spool(uint64_t quota, uint64_t seg, spool_recovery *rec) {
+    spool_config cfg = {.dir = dir, .quota_bytes = quota, .segment_bytes = seg};
+    spool *s = NULL;
+    char err[256];
+    spool_recovery r;
+    if (spool_open(&cfg, &s, rec ? rec : &r, err, sizeof err) != 0)
+        fail_msg("spool_open: %s", err);
+    return s;
+}
+
+static spool_lsn append_n(spool *s, int first, int n) {
+    spool_lsn end = 0;
+    for (int i = 0; i < n; i++) {
+        char rec[64];
+        snprintf(rec, sizeof rec, "record-%06d", first + i);
+        const uint8_t *d = (const uint8_t *)rec;
+        size_t len = strlen(rec);
+        assert_int_equal(spool_append(s, &d, &len, 1, &end), 0);
+    }
+    assert_int_equal(spool_wait_durable(s, end), 0);
+    return end;
+}
+
+/* Reads everything from the cursor; returns the count and checks order. */
+static int read_all(spool *s, int first, spool_lsn *endpos) {
+    spool_lsn pos = spool_cursor(s), at, next;
+    uint8_t *data;
+    size_t len;
+    int n = 0;
+    while (spool_read(s, pos, &data, &len, &at, &next) == 0) {
+        char want[64];
+        snprintf(want, sizeof want, "record-%06d", first + n);
+        assert_int_equal(len, strlen(want));
+        assert_memory_equal(data, want, len);
+        free(data);
+        pos = next;
+        n++;
+    }
+    if (endpos)
+        *endpos = pos;
+    return n;
+}
+
+static void append_read_ack_and_reopen(void **state) {
+    (void)state;
+    spool *s = open_spool(1 << 20, 4096, NULL);
+    append_n(s, 0, 500); /* many segments of 4 KiB */
+    spool_lsn end;
+    assert_int_equal(read_all(s, 0, &end), 500);
+    spool_stats st;
+    spool_get_stats(s, &st);
+    assert_int_equal(st.records, 500);
+    /* Ack the first 300: their segments go away. */
+    spool_lsn pos = spool_cursor(s), at, next;
+    uint8_t *data;
+    size_t len;
+    for (int i = 0; i < 300; i++) {
+        assert_int_equal(spool_read(s, pos, &data, &len, &at, &next), 0);
+        free(data);
+        pos = next;
+    }
+    uint64_t before = st.bytes;
+    spool_ack_upto(s, pos, 300);
+    spool_get_stats(s, &st);
+    assert_int_equal(st.records, 200);
+    assert_true(st.bytes < before);
+    spool_close(&s);
+    /* Reopen: the cursor survived; the 200 unacked come back in order. */
+    spool_recovery rec;
+    s = open_spool(1 << 20, 4096, &rec);
+    assert_int_equal(rec.records, 200);
+    assert_int_equal(rec.torn_bytes, 0);
+    assert_int_equal(read_all(s, 300, NULL), 200);
+    spool_close(&s);
+}
+
+static char *last_segment(void) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "ls %s/*.seg | sort | tail -n 1", dir);
+    FILE *p = popen(cmd, "r");
+    static char path[256];
+    path[0] = '\0';
+    if (fgets(path, sizeof path, p))
+        path[strcspn(path, "\n")] = '\0';
+    pclose(p);
+    return path;
+}
+
+static void torn_tail_is_cut_not_misread(void **state) {
+    (void)state;
+    spool *s = open_spool(1 << 20, 1 << 20, NULL);
+    append_n(s, 0, 10);
+    spool_close(&s);
+    /* A crash in the middle of a write: half a record at the end. */
+    char *seg = last_segment();
+    struct stat st;
+    assert_int_equal(stat(seg, &st), 0);
+    int fd = open(seg, O_WRONLY | O_APPEND);
+    const uint8_t partial[] = {0x50, 0x55, 0x46, 0x52, 0x20, 0x00, 0x00, 0x00, 0xde, 0xad};
+    assert_int_equal(write(fd, partial, sizeof partial), (ssize_t)sizeof partial);
+    close(fd);
+    spool_recovery rec;
+    s = open_spool(1 << 20, 1 << 20, &rec);
+    assert_int_equal(rec.records, 10);
+    assert_int_equal(rec.torn_bytes, sizeof partial);
+    assert_int_equal(stat(seg, &st), 0);
+    assert_int_equal(read_all(s, 0, NULL), 10);
+    /* Appending goes on after the cut. */
+    append_n(s, 10, 5);
+    assert_int_equal(read_all(s, 0, NULL), 15);
+    spool_close(&s);
+}
+
+static void record_cut_mid_payload_is_dropped(void **state) {
+    (void)state;
+    spool *s = open_spool(1 << 20, 1 << 20, NULL);
+    append_n(s, 0, 10);
+    spool_close(&s);
+    char *seg = last_segment();
+    struct stat st;
+    assert_int_equal(stat(seg, &st), 0);
+    assert_int_equal(truncate(seg, st.st_size - 3), 0); /* the last record loses 3 bytes */
+    spool_recovery rec;
+    s = open_spool(1 << 20, 1 << 20, &rec);
+    assert_int_equal(rec.records, 9);
+    assert_true(rec.torn_bytes > 0);
+    assert_int_equal(read_all(s, 0, NULL), 9);
+    spool_close(&s);
+}
+
+static void corrupted_byte_skips_one_record_only(void **state) {
+    (void)state;
+    spool *s = open_spool(1 << 20, 1 << 20, NULL);
+    append_n(s, 0, 10);
+    spool_close(&s);
+    char *seg = last_segment();
+    int fd = open(seg, O_RDWR);
+    /* Each record is 12 + 13 bytes; flip a payload byte of record 3. */
+    uint8_t b;
+    assert_int_equal(pread(fd, &b, 1, 3 * 25 + 14), 1);
+    b ^= 0xFF;
+    assert_int_equal(pwrite(fd, &b, 1, 3 * 25 + 14), 1);
+    close(fd);
+    spool_recovery rec;
+    s = open_spool(1 << 20, 1 << 20, &rec);
+    assert_int_equal(rec.records, 9);
+    assert_int_equal(rec.skipped_bytes, 25);
+    /* The reader skips it too: 0,1,2,4,...,9. */
+    spool_lsn pos = spool_cursor(s), at, next;
+    uint8_t *data;
+    size_t len;
+    int seen = 0;
+    while (spool_read(s, pos, &data, &len, &at, &next) == 0) {
+        assert_true(memcmp(data, "record-000003", 13) != 0);
+        free(data);
+        pos = next;
+        seen++;
+    }
+    assert_int_equal(seen, 9);
+    spool_close(&s);
+}
+
+static void quota_refuses_and_keeps_what_it_has(void **state) {
+    (void)state;
+    spool *s = open_spool(25 * 20, 25 * 5, NULL);
+    append_n(s, 0, 20);
+    const uint8_t *d = (const uint8_t *)"record-999999";
+    size_t len = 13;
+    spool_lsn end;
+    assert_int_equal(spool_append(s, &d, &len, 1, &end), PUFA_EQUOTA);
+    assert_int_equal(read_all(s, 0, NULL), 20);
+    /* Acking makes room again. */
+    spool_lsn last;
+    read_all(s, 0, &last);
+    spool_ack_upto(s, last, 20);
+    assert_int_equal(spool_append(s, &d, &len, 1, &end), 0);
+    spool_close(&s);
+}
+
+static void oversized_record_is_refused(void **state) {
+    (void)state;
+    spool *s = open_spool(1 << 22, 1 << 22, NULL);
+    uint8_t *big = pufa_calloc(1, SPOOL_MAX_RECORD + 1);
+    const uint8_t *d = big;
+    size_t len = SPOOL_MAX_RECORD + 1;
+    spool_lsn end;
+    assert_int_equal(spool_append(s, &d, &len, 1, &end), PUFA_ETOOBIG);
+    free(big);
+    spool_close(&s);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(append_read_ack_and_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(torn_tail_is_cut_not_misread, setup, teardown),
+        cmocka_unit_test_setup_teardown(record_cut_mid_payload_is_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(corrupted_byte_skips_one_record_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(quota_refuses_and_keeps_what_it_has, setup, teardown),
+        cmocka_unit_test_setup_teardown(oversized_record_is_refused, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
