@@ -13,6 +13,7 @@ typedef struct {
 static const command commands[] = {
     {"migrate", cmd_migrate, "create or upgrade the database schema and load org units"},
     {"validate", cmd_validate, "check report files (JSON, JSONL, CSV) without sending them"},
+    {"submit", cmd_submit, "send report files to a county's collector"},
 };
 
 static void usage(FILE *out) {

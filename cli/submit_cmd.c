@@ -1,0 +1,296 @@
+/* pufa submit: sends report files (JSON, JSON Lines, CSV) to a collector in
+ * chunks, with a progress bar on a terminal and a summary; exits non-zero
+ * if anything was rejected. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "cli.h"
+#include "config.h"
+#include "error.h"
+#include "httpc.h"
+#include "intake.h"
+#include "keyfile.h"
+#include "report_csv.h"
+#include "report_json.h"
+
+typedef struct item {
+    const char *file;
+    size_t line;     /* 0 = JSON array element */
+    size_t index;
+    json_t *obj;     /* what is sent; NULL when refused locally */
+    char *error;     /* local refusal */
+} item;
+
+typedef struct items {
+    item *v;
+    size_t n, cap;
+    const char *file;
+} items;
+
+static item *push(items *l) {
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 256;
+        l->v = pufa_realloc(l->v, l->cap * sizeof *l->v);
+    }
+    item *it = &l->v[l->n++];
+    memset(it, 0, sizeof *it);
+    it->file = l->file;
+    return it;
+}
+
+static void on_json(void *ctx, size_t index, size_t line, const json_t *elem, const char *msg) {
+    items *l = ctx;
+    item *it = push(l);
+    it->line = line;
+    it->index = index;
+    if (elem)
+        it->obj = json_deep_copy(elem); /* sent as written: the collector judges it */
+    else
+        it->error = pufa_asprintf("report: %s", msg ? msg : "not valid JSON");
+}
+
+static void on_csv(void *ctx, size_t line, pufa_report *r, pufa_errors *errs) {
+    items *l = ctx;
+    item *it = push(l);
+    it->line = line;
+    if (errs->count) {
+        char buf[900];
+        it->error = pufa_strdup(pufa_errors_format(errs, buf, sizeof buf));
+    } else {
+        it->obj = pufa_report_to_json(r);
+    }
+}
+
+static void where(const item *it, char *buf, size_t size) {
+    if (it->line)
+        snprintf(buf, size, "%s:%zu", it->file, it->line);
+    else
+        snprintf(buf, size, "%s: item %zu", it->file, it->index + 1);
+}
+
+static void progress(size_t done, size_t total, bool tty) {
+    if (!tty || !total)
+        return;
+    int width = 30, fill = (int)((double)done / (double)total * width);
+    fprintf(stderr, "\r[");
+    for (int i = 0; i < width; i++)
+        fputc(i < fill ? '#' : '.', stderr);
+    fprintf(stderr, "] %zu/%zu reports", done, total);
+    if (done == total)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int cmd_submit(int argc, char **argv) {
+    char *url = NULL, *token_file = NULL;
+    int64_t batch = 0, retries = 0, timeout = 0;
+    bool quiet = false;
+    pufa_cfg_opt opts[] = {
+        {"url", PUFA_CFG_STRING, &url, "http://127.0.0.1:7700", 0, 0,
+         "the collector's HTTP address", 0},
+        {"token_file", PUFA_CFG_STRING, &token_file, "", 0, 0,
+         "file holding the collector's bearer token", 0},
+        {"batch", PUFA_CFG_INT, &batch, "500", 1, 10000, "reports per request", 0},
+        {"retries", PUFA_CFG_INT, &retries, "8", 0, 1000,
+         "retries of a request the collector cannot take now (503, connection refused)", 0},
+        {"timeout", PUFA_CFG_MS, &timeout, "60s", 100, 3600000, "per-request timeout", 0},
+        {"quiet", PUFA_CFG_BOOL, &quiet, "false", 0, 0, "no progress bar", 0},
+    };
+    /* FILE arguments are the ones not starting with "--" (and not values). */
+    char **files = pufa_calloc((size_t)argc, sizeof(char *));
+    char **rest = pufa_calloc((size_t)argc + 1, sizeof(char *));
+    int nfiles = 0, nrest = 0;
+    rest[nrest++] = argv[0];
+    for (int i = 1; i < argc; i++) {
+        if (!strncmp(argv[i], "--", 2)) {
+            rest[nrest++] = argv[i];
+            bool takes_value = !strchr(argv[i], '=') && strcmp(argv[i], "--help") &&
+                               strcmp(argv[i], "--version") && strcmp(argv[i], "--quiet") &&
+                               strcmp(argv[i], "--check-config");
+            if (takes_value && i + 1 < argc)
+                rest[nrest++] = argv[++i];
+        } else {
+            files[nfiles++] = argv[i];
+        }
+    }
+    pufa_cfg cfg = {.program = "pufa submit",
+                    .summary = "send report files to a collector; usage: pufa submit [OPTIONS] "
+                               "FILE...",
+                    .section = "submit",
+                    .opts = opts,
+                    .nopts = sizeof opts / sizeof opts[0]};
+    int rc = pufa_cfg_load(&cfg, nrest, rest);
+    char *token = NULL;
+    items all = {0};
+    if (rc) {
+        rc -= 1;
+        goto out;
+    }
+    if (nfiles == 0) {
+        fprintf(stderr, "pufa submit: name at least one FILE (JSON, JSONL or CSV)\n");
+        rc = EX_USAGE_;
+        goto out;
+    }
+    char err[512];
+    if (*token_file && pufa_read_secret_line(token_file, 1, &token, err, sizeof err)) {
+        fprintf(stderr, "pufa submit: %s\n", err);
+        rc = EX_CONFIG_;
+        goto out;
+    }
+    /* Read and decode every file first: errors point at file lines. */
+    for (int f = 0; f < nfiles; f++) {
+        size_t len = 0;
+        FILE *fp = fopen(files[f], "rb");
+        if (!fp) {
+            fprintf(stderr, "pufa submit: cannot read %s\n", files[f]);
+            rc = EX_IOERR_;
+            goto out;
+        }
+        pufa_buf b;
+        pufa_buf_init(&b);
+        char chunk[65536];
+        while ((len = fread(chunk, 1, sizeof chunk, fp)) > 0)
+            pufa_buf_append(&b, chunk, len);
+        fclose(fp);
+        all.file = files[f];
+        pufa_intake_format fmt = pufa_intake_guess_format(files[f], b.data, b.len);
+        int prc = fmt == PUFA_FMT_CSV
+                      ? pufa_csv_each_report(b.data ? b.data : "", b.len, on_csv, &all, err,
+                                             sizeof err)
+                      : pufa_json_each_report(b.data ? b.data : "", b.len, 1, on_json, &all, err,
+                                              sizeof err);
+        pufa_buf_free(&b);
+        if (prc) {
+            fprintf(stderr, "pufa submit: %s: %s\n", files[f], err);
+            rc = EX_DATAERR_;
+            goto out;
+        }
+    }
+    char *headers = token ? pufa_asprintf("Authorization: Bearer %s\r\nContent-Type: "
+                                          "application/json\r\n",
+                                          token)
+                          : pufa_strdup("Content-Type: application/json\r\n");
+    bool tty = !quiet && isatty(2);
+    size_t accepted = 0, rejected = 0, done = 0;
+    pufa_buf rejects;
+    pufa_buf_init(&rejects);
+    progress(0, all.n, tty);
+    for (size_t start = 0; start < all.n && rc == 0;) {
+        /* A chunk of up to `batch` items that can be sent. */
+        json_t *arr = json_array();
+        size_t *map = pufa_calloc((size_t)batch, sizeof *map);
+        size_t k = 0, i = start;
+        for (; i < all.n && k < (size_t)batch; i++) {
+            if (all.v[i].error) {
+                char w[300];
+                where(&all.v[i], w, sizeof w);
+                pufa_buf_printf(&rejects, "%s: %s\n", w, all.v[i].error);
+                rejected++;
+                done++;
+                continue;
+            }
+            json_array_append(arr, all.v[i].obj);
+            map[k++] = i;
+        }
+        start = i;
+        if (k == 0) {
+            json_decref(arr);
+            free(map);
+            progress(done, all.n, tty);
+            continue;
+        }
+        char *body = json_dumps(arr, JSON_COMPACT);
+        json_decref(arr);
+        pufa_http_response resp;
+        char *post_url = pufa_asprintf("%s/v1/reports", url);
+        int attempt = 0;
+        for (;;) {
+            int hrc = pufa_http_request("POST", post_url, headers, body, strlen(body),
+                                        (int)timeout, &resp, err, sizeof err);
+            bool retry = (hrc == PUFA_EIO) || (hrc == 0 && resp.status == 503);
+            if (!retry || attempt >= retries) {
+                if (hrc) {
+                    fprintf(stderr, "%spufa submit: %s\n", tty ? "\n" : "", err);
+                    rc = EX_UNAVAILABLE_;
+                }
+                break;
+            }
+            pufa_buf_free(&resp.body);
+            int wait = 500 << (attempt < 6 ? attempt : 6);
+            attempt++;
+            sleep_ms(wait);
+        }
+        free(post_url);
+        free(body);
+        if (rc) {
+            free(map);
+            break;
+        }
+        json_error_t jerr;
+        json_t *doc = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, &jerr);
+        json_t *results = json_object_get(doc, "results");
+        if (resp.status == 401 || resp.status == 413 || resp.status == 503 || !results) {
+            const char *msg = json_string_value(json_object_get(doc, "error"));
+            fprintf(stderr, "%spufa submit: the collector answered %d: %s\n", tty ? "\n" : "",
+                    resp.status, msg ? msg : "(no details)");
+            rc = resp.status == 503 ? EX_TEMPFAIL_ : EX_UNAVAILABLE_;
+        } else {
+            size_t idx;
+            json_t *res;
+            json_array_foreach(results, idx, res) {
+                if (idx >= k)
+                    break;
+                const char *state = json_string_value(json_object_get(res, "state"));
+                if (state && !strcmp(state, "spooled")) {
+                    accepted++;
+                } else {
+                    rejected++;
+                    char w[300];
+                    where(&all.v[map[idx]], w, sizeof w);
+                    pufa_buf_printf(&rejects, "%s:", w);
+                    size_t e;
+                    json_t *er;
+                    json_array_foreach(json_object_get(res, "errors"), e, er)
+                        pufa_buf_printf(&rejects, "%s %s: %s", e ? ";" : "",
+                                        json_string_value(json_object_get(er, "field")),
+                                        json_string_value(json_object_get(er, "message")));
+                    pufa_buf_putc(&rejects, '\n');
+                }
+                done++;
+            }
+        }
+        json_decref(doc);
+        pufa_buf_free(&resp.body);
+        free(map);
+        progress(done, all.n, tty);
+    }
+    free(headers);
+    if (rejects.len)
+        fputs(rejects.data, stdout);
+    printf("summary: %zu accepted, %zu rejected, %zu reports in %d file%s\n", accepted, rejected,
+           all.n, nfiles, nfiles == 1 ? "" : "s");
+    pufa_buf_free(&rejects);
+    if (rc == 0 && rejected)
+        rc = EX_DATAERR_;
+out:
+    for (size_t i = 0; i < all.n; i++) {
+        json_decref(all.v[i].obj);
+        free(all.v[i].error);
+    }
+    free(all.v);
+    free(token);
+    free(files);
+    free(rest);
+    pufa_cfg_free(&cfg);
+    return rc;
+}

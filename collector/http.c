@@ -1,0 +1,343 @@
+#include "http.h"
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "alloc.h"
+#include "error.h"
+#include "log.h"
+#include "metrics.h"
+#include "status_http.h"
+
+struct col_http {
+    http_config cfg;
+    char *token;
+    accept_ctx *actx;
+    sender *snd;
+    struct MHD_Daemon *d;
+    pthread_mutex_t mu;
+    uint64_t requests[6]; /* 2xx 400 401 413 503 other */
+    uint64_t accepted, rejected;
+};
+
+typedef struct req {
+    pufa_buf body;
+    bool too_big;
+} req;
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *ctype,
+                             char *body, size_t len) {
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, "Content-Type", ctype);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (status == 401)
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"pufa-collector\"");
+    enum MHD_Result rc = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static void count(col_http *h, unsigned status) {
+    int k = status < 300 ? 0 : status == 400 ? 1 : status == 401 ? 2 : status == 413 ? 3
+            : status == 503 ? 4 : 5;
+    pthread_mutex_lock(&h->mu);
+    h->requests[k]++;
+    pthread_mutex_unlock(&h->mu);
+}
+
+static enum MHD_Result reply_json(col_http *h, struct MHD_Connection *c, unsigned status,
+                                  json_t *o) {
+    count(h, status);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(o);
+    size_t len = strlen(text);
+    char *body = pufa_malloc(len + 2);
+    memcpy(body, text, len);
+    body[len] = '\n';
+    free(text);
+    return reply(c, status, "application/json; charset=utf-8", body, len + 1);
+}
+
+static enum MHD_Result reply_error(col_http *h, struct MHD_Connection *c, unsigned status,
+                                   const char *msg) {
+    json_t *o = json_object();
+    json_object_set_new(o, "error", json_string(msg));
+    return reply_json(h, c, status, o);
+}
+
+/* Constant-time comparison, so the token cannot be guessed byte by byte. */
+static bool token_ok(col_http *h, struct MHD_Connection *c) {
+    if (!h->token || !*h->token)
+        return true;
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+        return false;
+    const char *given = auth + 7;
+    size_t a = strlen(given), b = strlen(h->token);
+    unsigned diff = (unsigned)(a ^ b);
+    for (size_t i = 0; i < b; i++)
+        diff |= (unsigned)(given[i % (a ? a : 1)] ^ h->token[i]);
+    return diff == 0 && a == b;
+}
+
+static enum MHD_Result post_reports(col_http *h, struct MHD_Connection *c, req *r) {
+    const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    pufa_intake_format fmt = pufa_intake_guess_format(ctype, r->body.data, r->body.len);
+    accept_result res;
+    int rc = accept_body(h->actx, fmt, r->body.data ? r->body.data : "", r->body.len, &res);
+    if (rc) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "unreadable body: %s", res.error);
+        accept_result_free(&res);
+        return reply_error(h, c, 400, msg);
+    }
+    if (res.spool_rc) {
+        char msg[300];
+        if (res.spool_rc == PUFA_EQUOTA)
+            snprintf(msg, sizeof msg,
+                     "spool quota reached (%lld bytes): the aggregator is unreachable or "
+                     "behind; nothing in this request was accepted, retry later",
+                     (long long)h->cfg.quota_bytes);
+        else if (res.spool_rc == PUFA_ENOSPC)
+            snprintf(msg, sizeof msg, "the spool's disk is full; nothing in this request was "
+                                      "accepted, retry later");
+        else
+            snprintf(msg, sizeof msg, "the spool failed and intake has stopped; nothing in "
+                                      "this request was accepted (operators: see the log)");
+        accept_result_free(&res);
+        return reply_error(h, c, 503, msg);
+    }
+    pthread_mutex_lock(&h->mu);
+    h->accepted += res.accepted;
+    h->rejected += res.rejected;
+    pthread_mutex_unlock(&h->mu);
+    json_t *o = json_object();
+    json_object_set_new(o, "accepted", json_integer((json_int_t)res.accepted));
+    json_object_set_new(o, "rejected", json_integer((json_int_t)res.rejected));
+    json_object_set(o, "results", res.results);
+    unsigned status = 202;
+    if (res.rejected || res.accepted == 0) {
+        status = 400;
+        json_object_set_new(o, "error",
+                            json_string(res.accepted + res.rejected == 0
+                                            ? "the body holds no reports"
+                                            : "some reports were rejected: see results; the "
+                                              "others were accepted"));
+    }
+    accept_result_free(&res);
+    return reply_json(h, c, status, o);
+}
+
+static enum MHD_Result get_report(col_http *h, struct MHD_Connection *c, const char *id) {
+    uint32_t rev;
+    char reason[512];
+    delivery_state st = states_get(h->actx->st, id, &rev, reason, sizeof reason);
+    if (st == DS_UNKNOWN)
+        return reply_error(h, c, 404, "unknown report id (not received by this collector)");
+    json_t *o = json_object();
+    json_object_set_new(o, "report_id", json_string(id));
+    json_object_set_new(o, "revision", json_integer(rev));
+    json_object_set_new(o, "state", json_string(delivery_state_name(st)));
+    if (st == DS_REJECTED)
+        json_object_set_new(o, "reason", json_string(reason));
+    return reply_json(h, c, 200, o);
+}
+
+static enum MHD_Result get_metrics(col_http *h, struct MHD_Connection *c) {
+    pufa_buf b;
+    pufa_buf_init(&b);
+    spool_stats ss;
+    spool_get_stats(h->actx->sp, &ss);
+    sender_stats st;
+    sender_get_stats(h->snd, &st);
+    pufa_metric_help(&b, "pufa_collector_spool_reports", "gauge",
+                     "Reports in the spool not yet acknowledged by the aggregator.");
+    pufa_metric_u64(&b, "pufa_collector_spool_reports", NULL, ss.records);
+    pufa_metric_help(&b, "pufa_collector_spool_bytes", "gauge", "Bytes of spool segments.");
+    pufa_metric_u64(&b, "pufa_collector_spool_bytes", NULL, ss.bytes);
+    pufa_metric_help(&b, "pufa_collector_spool_fsyncs_total", "counter",
+                     "fdatasync calls (each covers every report appended meanwhile).");
+    pufa_metric_u64(&b, "pufa_collector_spool_fsyncs_total", NULL, ss.fsyncs);
+    pufa_metric_help(&b, "pufa_collector_spool_broken", "gauge",
+                     "1 after a failed fsync or write: intake has stopped.");
+    pufa_metric_u64(&b, "pufa_collector_spool_broken", NULL, ss.broken);
+    pufa_metric_help(&b, "pufa_collector_oldest_unacked_seconds", "gauge",
+                     "Age of the oldest report sent but not yet acknowledged.");
+    pufa_metric_f64(&b, "pufa_collector_oldest_unacked_seconds", NULL,
+                    st.oldest_unacked_ms ? (double)(pufa_now_ms() - st.oldest_unacked_ms) / 1e3
+                                         : 0.0);
+    pufa_metric_help(&b, "pufa_collector_batches_total", "counter", "Batches by event.");
+    pufa_metric_u64(&b, "pufa_collector_batches_total", "event=\"sent\"", st.batches_sent);
+    pufa_metric_u64(&b, "pufa_collector_batches_total", "event=\"resent\"", st.batches_resent);
+    pufa_metric_u64(&b, "pufa_collector_batches_total", "event=\"acked\"", st.batches_acked);
+    pufa_metric_help(&b, "pufa_collector_reports_total", "counter",
+                     "Reports by outcome: accepted/refused at intake, then the aggregator's "
+                     "answer.");
+    pthread_mutex_lock(&h->mu);
+    pufa_metric_u64(&b, "pufa_collector_reports_total", "outcome=\"accepted\"", h->accepted);
+    pufa_metric_u64(&b, "pufa_collector_reports_total", "outcome=\"refused_at_intake\"",
+                    h->rejected);
+    uint64_t reqs[6];
+    memcpy(reqs, h->requests, sizeof reqs);
+    pthread_mutex_unlock(&h->mu);
+    pufa_metric_u64(&b, "pufa_collector_reports_total", "outcome=\"committed\"", st.committed);
+    pufa_metric_u64(&b, "pufa_collector_reports_total", "outcome=\"duplicate\"", st.duplicate);
+    pufa_metric_u64(&b, "pufa_collector_reports_total", "outcome=\"stale\"", st.stale);
+    pufa_metric_u64(&b, "pufa_collector_reports_total", "outcome=\"rejected\"", st.rejected);
+    pufa_metric_help(&b, "pufa_collector_in_flight_reports", "gauge",
+                     "Reports sent and awaiting an ack.");
+    pufa_metric_u64(&b, "pufa_collector_in_flight_reports", NULL, st.in_flight_reports);
+    pufa_metric_help(&b, "pufa_collector_aggregator_connected", "gauge",
+                     "1 while connected to the aggregator.");
+    pufa_metric_u64(&b, "pufa_collector_aggregator_connected", NULL, st.connected);
+    pufa_metric_help(&b, "pufa_collector_http_requests_total", "counter",
+                     "HTTP requests by status class.");
+    static const char *const codes[] = {"2xx", "400", "401", "413", "503", "other"};
+    for (int i = 0; i < 6; i++) {
+        char label[32];
+        snprintf(label, sizeof label, "code=\"%s\"", codes[i]);
+        pufa_metric_u64(&b, "pufa_collector_http_requests_total", label, reqs[i]);
+    }
+    size_t len = b.len;
+    return reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", pufa_buf_steal(&b), len);
+}
+
+static enum MHD_Result text(struct MHD_Connection *c, unsigned status, const char *msg) {
+    char *body = pufa_strdup(msg);
+    return reply(c, status, "text/plain; charset=utf-8", body, strlen(body));
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **con_cls) {
+    (void)version;
+    col_http *h = cls;
+    bool is_post = !strcmp(method, "POST");
+    if (*con_cls == NULL) {
+        /* First call: headers only.  Refuse early what we will refuse anyway. */
+        req *r = pufa_calloc(1, sizeof *r);
+        pufa_buf_init(&r->body);
+        *con_cls = r;
+        if (is_post && !strcmp(url, "/v1/reports")) {
+            if (!token_ok(h, c))
+                return reply_error(h, c, 401, "missing or wrong bearer token");
+            const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+            if (cl && strtoll(cl, NULL, 10) > h->cfg.max_body) {
+                char msg[128];
+                snprintf(msg, sizeof msg, "body larger than %lld bytes: split it",
+                         (long long)h->cfg.max_body);
+                return reply_error(h, c, 413, msg);
+            }
+        }
+        return MHD_YES;
+    }
+    req *r = *con_cls;
+    if (*upload_size) {
+        if (r->body.len + *upload_size > (size_t)h->cfg.max_body)
+            r->too_big = true;
+        if (!r->too_big)
+            pufa_buf_append(&r->body, upload_data, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (!strcmp(url, "/v1/reports")) {
+        if (!is_post)
+            return reply_error(h, c, 405, "use POST to send reports");
+        if (!token_ok(h, c))
+            return reply_error(h, c, 401, "missing or wrong bearer token");
+        if (r->too_big) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "body larger than %lld bytes: split it",
+                     (long long)h->cfg.max_body);
+            return reply_error(h, c, 413, msg);
+        }
+        return post_reports(h, c, r);
+    }
+    if (!strncmp(url, "/v1/reports/", 12)) {
+        if (strcmp(method, "GET") != 0)
+            return reply_error(h, c, 405, "use GET");
+        if (!token_ok(h, c))
+            return reply_error(h, c, 401, "missing or wrong bearer token");
+        return get_report(h, c, url + 12);
+    }
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return text(c, 405, "method not allowed\n");
+    if (!strcmp(url, "/metrics"))
+        return get_metrics(h, c);
+    if (!strcmp(url, "/healthz"))
+        return text(c, 200, "ok\n");
+    if (!strcmp(url, "/readyz")) {
+        spool_stats ss;
+        spool_get_stats(h->actx->sp, &ss);
+        if (ss.broken)
+            return text(c, 503, "not ready: the spool failed; intake has stopped\n");
+        if (ss.bytes >= (uint64_t)h->cfg.quota_bytes)
+            return text(c, 503, "not ready: spool quota reached\n");
+        return text(c, 200, "ready\n");
+    }
+    return text(c, 404, "not found: POST /v1/reports, GET /v1/reports/{id}, /metrics, "
+                        "/healthz, /readyz\n");
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    (void)cls;
+    (void)c;
+    (void)toe;
+    req *r = *con_cls;
+    if (r) {
+        pufa_buf_free(&r->body);
+        free(r);
+        *con_cls = NULL;
+    }
+}
+
+int col_http_start(const http_config *cfg, accept_ctx *actx, sender *snd, col_http **out,
+                   int *port, char *err, size_t errsize) {
+    struct sockaddr_storage ss;
+    unsigned sslen;
+    if (pufa_parse_hostport(cfg->addr, &ss, &sslen)) {
+        snprintf(err, errsize, "bad HTTP address '%s' (want HOST:PORT)", cfg->addr);
+        return PUFA_ECONFIG;
+    }
+    col_http *h = pufa_calloc(1, sizeof *h);
+    h->cfg = *cfg;
+    h->token = cfg->token ? pufa_strdup(cfg->token) : NULL;
+    h->actx = actx;
+    h->snd = snd;
+    pthread_mutex_init(&h->mu, NULL);
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
+    if (!h->d) {
+        snprintf(err, errsize, "cannot listen on %s for HTTP", cfg->addr);
+        free(h->token);
+        free(h);
+        return PUFA_EIO;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    *port = info ? info->port : 0;
+    *out = h;
+    return 0;
+}
+
+void col_http_stop(col_http **ph) {
+    if (!ph || !*ph)
+        return;
+    col_http *h = *ph;
+    MHD_stop_daemon(h->d);
+    pthread_mutex_destroy(&h->mu);
+    free(h->token);
+    free(h);
+    *ph = NULL;
+}

@@ -1,0 +1,28 @@
+/* The collector's HTTP API (microhttpd, a thread per connection, so a
+ * request can wait for its fsync):
+ *   POST /v1/reports        JSON object/array, JSON Lines, or text/csv
+ *   GET  /v1/reports/{id}   delivery state
+ *   GET  /metrics, /healthz, /readyz */
+#ifndef COL_HTTP_H
+#define COL_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "accept.h"
+#include "sender.h"
+
+typedef struct http_config {
+    const char *addr;     /* HOST:PORT */
+    const char *token;    /* bearer token; NULL or "" = none (insecure) */
+    int64_t max_body;     /* bytes */
+    int64_t quota_bytes;  /* for messages */
+} http_config;
+
+typedef struct col_http col_http;
+
+int col_http_start(const http_config *cfg, accept_ctx *actx, sender *snd, col_http **out,
+                   int *port, char *err, size_t errsize);
+void col_http_stop(col_http **h);
+
+#endif

@@ -1,0 +1,569 @@
+/* Integration test: pufa-collector with the real aggregator and
+ * PostgreSQL (with-pg.sh).  argv: PUFA_BIN AGGREGATOR_BIN COLLECTOR_BIN. */
+#include <dirent.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "httpc.h"
+#include "proc.h"
+#include "report_json.h"
+#include "testlib.h"
+#include "uuid.h"
+
+static const char *pufa_bin, *agg_bin, *col_bin;
+static pufa_proc agg, col;
+static char agg_port[16], col_port[16];
+static char tmpdir[64];
+static PGconn *db;
+
+/* ---- processes ---- */
+
+static void start_aggregator(void) {
+    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
+    char *listen = agg_port[0] ? pufa_asprintf("tcp://127.0.0.1:%s", agg_port)
+                               : pufa_strdup("tcp://127.0.0.1:0");
+    char *argv[] = {(char *)agg_bin, "--insecure", "--listen", listen, "--feed",
+                    "tcp://127.0.0.1:0", "--http", "127.0.0.1:0", "--db", dbinfo, NULL};
+    pufa_proc_start(&agg, argv, NULL);
+    char ep[128];
+    if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", ep, sizeof ep, 20000) ||
+        !pufa_proc_wait_log(&agg, "id=AGG-READY", NULL, NULL, 0, 10000)) {
+        pufa_proc_dump(&agg);
+        fail_msg("aggregator did not start");
+    }
+    snprintf(agg_port, sizeof agg_port, "%s", strrchr(ep, ':') + 1);
+    free(dbinfo);
+    free(listen);
+}
+
+static void stop_aggregator(void) {
+    int st = pufa_proc_stop(&agg, SIGTERM, 15000);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* extra: NULL-terminated extra flags */
+static void start_collector(const char *spool, const char *drop, const char *quota) {
+    char *aggr = pufa_asprintf("tcp://127.0.0.1:%s", agg_port);
+    const char *argv[32] = {col_bin, "--insecure", "--county", "150821", "--aggregator", aggr,
+                            "--spool", spool, "--http", "127.0.0.1:0", "--org-units",
+                            pufa_test_data_path("org_units.csv"), "--ack-timeout", "1s",
+                            "--backoff-max", "2s", "--heartbeat", "500ms"};
+    int n = 18;
+    if (drop) {
+        argv[n++] = "--drop";
+        argv[n++] = drop;
+    }
+    if (quota) {
+        argv[n++] = "--spool-quota";
+        argv[n++] = quota;
+    }
+    argv[n] = NULL;
+    pufa_proc_start(&col, (char *const *)argv, NULL);
+    if (!pufa_proc_wait_log(&col, "id=COL-HTTP", "port", col_port, sizeof col_port, 10000) ||
+        !pufa_proc_wait_log(&col, "id=COL-READY", NULL, NULL, 0, 10000)) {
+        pufa_proc_dump(&col);
+        fail_msg("collector did not start");
+    }
+    free(aggr);
+}
+
+static void stop_collector(void) {
+    int st = pufa_proc_stop(&col, SIGTERM, 15000);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        pufa_proc_dump(&col);
+        fail_msg("collector did not exit 0 on SIGTERM (status %d)", st);
+    }
+}
+
+/* ---- reports ---- */
+
+static json_t *sample_template(void) {
+    size_t len;
+    char *buf = pufa_test_read_file(pufa_test_data_path("sample_reports.jsonl"), &len);
+    json_error_t jerr;
+    char *nl = strchr(buf, '\n');
+    *nl = '\0';
+    json_t *o = json_loads(buf, 0, &jerr);
+    free(buf);
+    json_object_set_new(o, "county_code", json_string("150821"));
+    return o;
+}
+
+/* n new reports with fresh ids (ids[i] gets each id). */
+static json_t *make_reports(size_t n, char (*ids)[37]) {
+    json_t *tmpl = sample_template();
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_deep_copy(tmpl);
+        uint8_t id[16];
+        pufa_uuid_v7(id);
+        pufa_uuid_format(id, ids[i]);
+        json_object_set_new(o, "report_id", json_string(ids[i]));
+        json_object_set_new(o, "participants", json_integer((json_int_t)(i % 1000)));
+        json_array_append_new(arr, o);
+    }
+    json_decref(tmpl);
+    return arr;
+}
+
+/* POSTs a JSON body; returns the status (0 when the connection failed). */
+static int post(const char *body, size_t len, const char *ctype, json_t **out) {
+    char *url = pufa_asprintf("http://127.0.0.1:%s/v1/reports", col_port);
+    char *hdr = pufa_asprintf("Content-Type: %s\r\n", ctype);
+    pufa_http_response r;
+    char err[256];
+    int rc = pufa_http_request("POST", url, hdr, body, len, 30000, &r, err, sizeof err);
+    free(url);
+    free(hdr);
+    if (rc)
+        return 0;
+    if (out) {
+        json_error_t jerr;
+        *out = json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, &jerr);
+    }
+    pufa_buf_free(&r.body);
+    return r.status;
+}
+
+static int post_json(json_t *arr, json_t **out) {
+    char *body = json_dumps(arr, JSON_COMPACT);
+    int st = post(body, strlen(body), "application/json", out);
+    free(body);
+    return st;
+}
+
+static long long scalar_ll(const char *sql) {
+    PGresult *r = PQexec(db, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    long long v = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+/* How many of ids are stored. */
+static long long count_ids(char (*ids)[37], size_t n) {
+    pufa_buf b;
+    pufa_buf_init(&b);
+    pufa_buf_putc(&b, '{');
+    for (size_t i = 0; i < n; i++)
+        pufa_buf_printf(&b, "%s%s", i ? "," : "", ids[i]);
+    pufa_buf_putc(&b, '}');
+    const char *p[1] = {b.data};
+    PGresult *r = PQexecParams(db, "SELECT count(*) FROM reports WHERE report_id = ANY($1::uuid[])",
+                               1, NULL, p, NULL, NULL, 0);
+    long long v = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    pufa_buf_free(&b);
+    return v;
+}
+
+static long long metric(const char *name) {
+    char *url = pufa_asprintf("http://127.0.0.1:%s/metrics", col_port);
+    pufa_http_response r;
+    char err[256];
+    long long v = -1;
+    if (pufa_http_request("GET", url, NULL, NULL, 0, 5000, &r, err, sizeof err) == 0) {
+        const char *at = strstr(r.body.data ? r.body.data : "", name);
+        while (at && at != r.body.data && at[-1] != '\n')
+            at = strstr(at + 1, name);
+        if (at)
+            v = atoll(at + strlen(name));
+        pufa_buf_free(&r.body);
+    }
+    free(url);
+    return v;
+}
+
+/* Waits until cond() or the deadline. */
+static bool wait_for_ids(char (*ids)[37], size_t n, long long want, int timeout_ms) {
+    long long deadline = pufa_mono_ms() + timeout_ms;
+    while (pufa_mono_ms() < deadline) {
+        if (count_ids(ids, n) == want)
+            return true;
+        pufa_sleep_ms(100);
+    }
+    return false;
+}
+
+static bool wait_spool_empty(int timeout_ms) {
+    long long deadline = pufa_mono_ms() + timeout_ms;
+    while (pufa_mono_ms() < deadline) {
+        if (metric("pufa_collector_spool_reports ") == 0 &&
+            metric("pufa_collector_in_flight_reports ") == 0)
+            return true;
+        pufa_sleep_ms(100);
+    }
+    return false;
+}
+
+static void assert_rollups_match_reports(void) {
+    assert_int_equal(scalar_ll("SELECT coalesce(sum(reports), 0) FROM rollup_daily"),
+                     scalar_ll("SELECT count(*) FROM reports WHERE NOT retracted"));
+    assert_int_equal(scalar_ll("SELECT coalesce(sum(participants), 0) FROM rollup_daily"),
+                     scalar_ll("SELECT coalesce(sum(participants), 0) FROM reports WHERE NOT "
+                               "retracted"));
+}
+
+/* ---- setup ---- */
+
+static int group_setup(void **state) {
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/pufa-col-XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return -1;
+    char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' --units '%s' >/dev/null",
+                              pufa_bin, getenv("PUFA_TEST_DB"),
+                              pufa_test_data_path("org_units.csv"),
+                              pufa_test_data_path("units.csv"));
+    int rc = pufa_sh(cmd);
+    free(cmd);
+    db = PQconnectdb(getenv("PUFA_TEST_DB"));
+    if (rc || PQstatus(db) != CONNECTION_OK)
+        return -1;
+    start_aggregator();
+    return 0;
+}
+
+static int group_teardown(void **state) {
+    (void)state;
+    if (col.pid > 0)
+        pufa_proc_stop(&col, SIGKILL, 5000);
+    if (agg.pid > 0)
+        pufa_proc_stop(&agg, SIGTERM, 15000);
+    PQfinish(db);
+    char *cmd = pufa_asprintf("rm -rf '%s'", tmpdir);
+    pufa_sh(cmd);
+    free(cmd);
+    return 0;
+}
+
+/* ---- tests ---- */
+
+typedef struct {
+    int delay_ms;
+    pid_t pid;
+} killer;
+
+static void *kill_later(void *arg) {
+    killer *k = arg;
+    pufa_sleep_ms(k->delay_ms);
+    kill(k->pid, SIGKILL);
+    return NULL;
+}
+
+static void sigkill_during_10000_posts_loses_nothing_acknowledged(void **state) {
+    (void)state;
+    const size_t N = 10000, PER = 100;
+    char (*ids)[37] = pufa_calloc(N, 37);
+    json_t *all = make_reports(N, ids);
+    char *spool = pufa_asprintf("%s/spool-kill", tmpdir);
+    start_collector(spool, NULL, NULL);
+    bool *acked = pufa_calloc(N / PER, sizeof *acked);
+    unsigned seed = (unsigned)pufa_now_ms();
+    killer k = {.delay_ms = 30 + (int)(rand_r(&seed) % 450), .pid = col.pid};
+    printf("# SIGKILL after %d ms (seed %u)\n", k.delay_ms, seed);
+    pthread_t t;
+    pthread_create(&t, NULL, kill_later, &k);
+    size_t sent_before_kill = 0;
+    for (size_t c = 0; c < N / PER; c++) {
+        json_t *chunk = json_array();
+        for (size_t i = 0; i < PER; i++)
+            json_array_append(chunk, json_array_get(all, c * PER + i));
+        int st = post_json(chunk, NULL);
+        json_decref(chunk);
+        if (st == 202) {
+            acked[c] = true;
+            sent_before_kill++;
+        } else if (st == 0) {
+            break; /* the collector is gone */
+        }
+    }
+    pthread_join(t, NULL);
+    pufa_proc_stop(&col, SIGKILL, 5000);
+    printf("# %zu of %zu requests acknowledged before the kill\n", sent_before_kill, N / PER);
+    /* Restart on the same spool; the county system resends what got no 202. */
+    start_collector(spool, NULL, NULL);
+    for (size_t c = 0; c < N / PER; c++) {
+        if (acked[c])
+            continue;
+        json_t *chunk = json_array();
+        for (size_t i = 0; i < PER; i++)
+            json_array_append(chunk, json_array_get(all, c * PER + i));
+        assert_int_equal(post_json(chunk, NULL), 202);
+        json_decref(chunk);
+        acked[c] = true;
+    }
+    if (!wait_for_ids(ids, N, (long long)N, 60000)) {
+        pufa_proc_dump(&col);
+        fail_msg("only %lld of %zu acknowledged reports reached PostgreSQL", count_ids(ids, N), N);
+    }
+    assert_true(wait_spool_empty(30000));
+    assert_rollups_match_reports();
+    stop_collector();
+    json_decref(all);
+    free(acked);
+    free(ids);
+    free(spool);
+}
+
+static char *last_segment(const char *spool) {
+    char *cmd = pufa_asprintf("ls %s/*.seg | sort | tail -n 1", spool);
+    FILE *p = popen(cmd, "r");
+    static char path[512];
+    path[0] = '\0';
+    if (fgets(path, sizeof path, p))
+        path[strcspn(path, "\n")] = '\0';
+    pclose(p);
+    free(cmd);
+    return path;
+}
+
+static void aggregator_down_intake_goes_on_then_delivers(void **state) {
+    (void)state;
+    char *spool = pufa_asprintf("%s/spool-down", tmpdir);
+    stop_aggregator();
+    start_collector(spool, NULL, NULL);
+    const size_t N = 500;
+    char (*ids)[37] = pufa_calloc(N, 37);
+    json_t *all = make_reports(N, ids);
+    for (size_t c = 0; c < 5; c++) {
+        json_t *chunk = json_array();
+        for (size_t i = 0; i < 100; i++)
+            json_array_append(chunk, json_array_get(all, c * 100 + i));
+        assert_int_equal(post_json(chunk, NULL), 202);
+        json_decref(chunk);
+    }
+    pufa_sleep_ms(1500); /* resends fail meanwhile */
+    assert_int_equal(metric("pufa_collector_spool_reports "), (long long)N);
+    assert_int_equal(count_ids(ids, N), 0);
+    /* Torn tail: stop, cut the last record in half, start again. */
+    stop_collector();
+    char *seg = last_segment(spool);
+    struct stat st;
+    assert_int_equal(stat(seg, &st), 0);
+    assert_int_equal(truncate(seg, st.st_size - 7), 0);
+    start_collector(spool, NULL, NULL);
+    assert_true(pufa_proc_count_log(&col, "COL-SPOOL-TORN") == 1);
+    assert_int_equal(metric("pufa_collector_spool_reports "), (long long)N - 1);
+    start_aggregator();
+    assert_true(wait_for_ids(ids, N, (long long)N - 1, 30000));
+    assert_true(wait_spool_empty(30000));
+    assert_int_equal(count_ids(ids + N - 1, 1), 0); /* the cut one, and only it, is gone */
+    assert_rollups_match_reports();
+    stop_collector();
+    json_decref(all);
+    free(ids);
+    free(spool);
+}
+
+static void quota_reached_answers_503_and_loses_nothing(void **state) {
+    (void)state;
+    char *spool = pufa_asprintf("%s/spool-quota", tmpdir);
+    stop_aggregator();
+    start_collector(spool, NULL, "64KiB");
+    const size_t N = 2000;
+    char (*ids)[37] = pufa_calloc(N, 37);
+    json_t *all = make_reports(N, ids);
+    size_t accepted = 0;
+    json_t *resp = NULL;
+    int st = 0;
+    for (size_t c = 0; c < N / 50; c++) {
+        json_t *chunk = json_array();
+        for (size_t i = 0; i < 50; i++)
+            json_array_append(chunk, json_array_get(all, c * 50 + i));
+        st = post_json(chunk, &resp);
+        json_decref(chunk);
+        if (st != 202)
+            break;
+        accepted += 50;
+        json_decref(resp);
+        resp = NULL;
+    }
+    assert_int_equal(st, 503);
+    assert_contains(json_string_value(json_object_get(resp, "error")), "spool quota reached");
+    json_decref(resp);
+    assert_true(accepted > 0 && accepted < N);
+    start_aggregator();
+    assert_true(wait_for_ids(ids, accepted, (long long)accepted, 30000));
+    assert_true(wait_spool_empty(30000));
+    /* Room again. */
+    json_t *chunk = json_array();
+    json_array_append(chunk, json_array_get(all, N - 1));
+    assert_int_equal(post_json(chunk, NULL), 202);
+    json_decref(chunk);
+    stop_collector();
+    json_decref(all);
+    free(ids);
+    free(spool);
+}
+
+static void drop_folder_csv_with_two_bad_lines(void **state) {
+    (void)state;
+    char *spool = pufa_asprintf("%s/spool-drop", tmpdir);
+    char *drop = pufa_asprintf("%s/drop", tmpdir);
+    start_collector(spool, drop, NULL);
+    /* 20 rows; rows on file lines 5 and 12 are bad. */
+    char (*ids)[37] = pufa_calloc(20, 37);
+    pufa_buf csv;
+    pufa_buf_init(&csv);
+    pufa_buf_puts(&csv, "\xEF\xBB\xBFreport_id,revision,county_code,unit_code,unit_name,"
+                        "occurred_on,theme,venue,form,campaign,title,sessions,participants\r\n");
+    for (int i = 0; i < 20; i++) {
+        uint8_t id[16];
+        pufa_uuid_v7(id);
+        pufa_uuid_format(id, ids[i]);
+        int line = i + 2;
+        const char *participants = line == 5 ? "-3" : "120";
+        const char *theme = line == 12 ? "娱乐" : "宪法";
+        pufa_buf_printf(&csv, "%s,1,150821,SFJ,司法局,2025-12-0%d,%s,社区,讲座,宪法宣传周,"
+                              "\"宪法进社区, 第%d场\",1,%s\r\n",
+                        ids[i], 1 + i % 5, theme, i + 1, participants);
+    }
+    char *tmp = pufa_asprintf("%s/.week.csv.tmp", drop);
+    char *final = pufa_asprintf("%s/week.csv", drop);
+    FILE *f = fopen(tmp, "wb");
+    fwrite(csv.data, 1, csv.len, f);
+    fclose(f);
+    assert_int_equal(rename(tmp, final), 0);
+    assert_true(pufa_proc_wait_log(&col, "COL-DROP-DONE", NULL, NULL, 0, 10000));
+    assert_true(wait_for_ids(ids, 20, 18, 30000));
+    /* done/ holds the file and its .error naming lines 5 and 12. */
+    char *cmd = pufa_asprintf("cat %s/done/*week.csv.error", drop);
+    FILE *p = popen(cmd, "r");
+    char errors[2048] = "";
+    size_t n = fread(errors, 1, sizeof errors - 1, p);
+    errors[n] = '\0';
+    pclose(p);
+    free(cmd);
+    assert_contains(errors, "line 5: participants: must be >= 0 (got -3)");
+    assert_contains(errors, "line 12: theme: must be one of the theme codes or labels (got 娱乐)");
+    /* The same file again: no duplicates. */
+    f = fopen(tmp, "wb");
+    fwrite(csv.data, 1, csv.len, f);
+    fclose(f);
+    assert_int_equal(rename(tmp, final), 0);
+    long long deadline = pufa_mono_ms() + 10000;
+    while (pufa_proc_count_log(&col, "COL-DROP-DONE") < 2 && pufa_mono_ms() < deadline)
+        pufa_sleep_ms(50);
+    assert_int_equal(pufa_proc_count_log(&col, "COL-DROP-DONE"), 2);
+    assert_true(wait_spool_empty(30000));
+    assert_int_equal(count_ids(ids, 20), 18);
+    assert_true(metric("pufa_collector_reports_total{outcome=\"duplicate\"} ") == 18);
+    /* The delivery state of one of them. */
+    char *url = pufa_asprintf("http://127.0.0.1:%s/v1/reports/%s", col_port, ids[0]);
+    pufa_http_response r;
+    char err[256];
+    assert_int_equal(pufa_http_request("GET", url, NULL, NULL, 0, 5000, &r, err, sizeof err), 0);
+    assert_int_equal(r.status, 200);
+    assert_contains(r.body.data, "\"state\":\"duplicate\"");
+    pufa_buf_free(&r.body);
+    free(url);
+    stop_collector();
+    pufa_buf_free(&csv);
+    free(tmp);
+    free(final);
+    free(ids);
+    free(spool);
+    free(drop);
+}
+
+static void submit_sample_csv_prints_24_accepted(void **state) {
+    (void)state;
+    char *spool = pufa_asprintf("%s/spool-submit", tmpdir);
+    start_collector(spool, NULL, NULL);
+    char *cmd = pufa_asprintf("'%s' submit --url http://127.0.0.1:%s '%s' 2>&1", pufa_bin,
+                              col_port, pufa_test_data_path("sample_reports.csv"));
+    FILE *p = popen(cmd, "r");
+    char out[4096] = "";
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_contains(out, "summary: 24 accepted, 0 rejected, 24 reports in 1 file");
+    free(cmd);
+    /* Bad reports: the summary names them and the exit code says so. */
+    cmd = pufa_asprintf("'%s' submit --url http://127.0.0.1:%s '%s' 2>&1", pufa_bin, col_port,
+                        pufa_test_data_path("bad_reports.jsonl"));
+    p = popen(cmd, "r");
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    st = pclose(p);
+    assert_int_equal(WEXITSTATUS(st), 65);
+    assert_contains(out, "rejected");
+    free(cmd);
+    assert_true(wait_spool_empty(30000));
+    stop_collector();
+    free(spool);
+}
+
+static void bad_http_input_gets_clear_errors(void **state) {
+    (void)state;
+    char *spool = pufa_asprintf("%s/spool-bad", tmpdir);
+    start_collector(spool, NULL, NULL);
+    json_t *resp = NULL;
+    /* Not JSON: read as JSON Lines, line 1 is refused with the parser's reason. */
+    assert_int_equal(post("{\"oops\"", 7, "application/json", &resp), 400);
+    json_t *bad = json_array_get(json_object_get(resp, "results"), 0);
+    assert_string_equal(json_string_value(json_object_get(bad, "state")), "rejected");
+    assert_contains(json_string_value(json_object_get(
+                        json_array_get(json_object_get(bad, "errors"), 0), "message")),
+                    "not valid JSON");
+    json_decref(resp);
+    /* Neither object nor array: the body as a whole is unreadable. */
+    assert_int_equal(post("42", 2, "application/json", &resp), 400);
+    assert_contains(json_string_value(json_object_get(resp, "error")), "unreadable body");
+    json_decref(resp);
+    /* Too large: 413 before the body is read. */
+    char *huge = pufa_calloc(1, 17 * 1024 * 1024);
+    memset(huge, ' ', 17 * 1024 * 1024 - 1);
+    assert_int_equal(post(huge, strlen(huge), "application/json", NULL), 413);
+    free(huge);
+    assert_int_equal(post("[]", 2, "application/json", &resp), 400);
+    json_decref(resp);
+    /* One good, one bad: 400, the good one spooled. */
+    char ids[2][37];
+    json_t *two = make_reports(2, ids);
+    json_object_set_new(json_array_get(two, 1), "participants", json_integer(-5));
+    assert_int_equal(post_json(two, &resp), 400);
+    json_t *r0 = json_array_get(json_object_get(resp, "results"), 0);
+    json_t *r1 = json_array_get(json_object_get(resp, "results"), 1);
+    assert_string_equal(json_string_value(json_object_get(r0, "state")), "spooled");
+    assert_string_equal(json_string_value(json_object_get(r1, "state")), "rejected");
+    json_t *e = json_array_get(json_object_get(r1, "errors"), 0);
+    assert_string_equal(json_string_value(json_object_get(e, "field")), "participants");
+    json_decref(resp);
+    json_decref(two);
+    assert_true(wait_for_ids(ids, 1, 1, 30000));
+    assert_true(pufa_proc_alive(&col));
+    stop_collector();
+    free(spool);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 4 || !getenv("PUFA_TEST_DB")) {
+        fprintf(stderr, "usage: with-pg.sh collector_test PUFA_BIN AGGREGATOR_BIN COLLECTOR_BIN\n");
+        return 2;
+    }
+    pufa_json_init();
+    pufa_bin = argv[1];
+    agg_bin = argv[2];
+    col_bin = argv[3];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sigkill_during_10000_posts_loses_nothing_acknowledged),
+        cmocka_unit_test(aggregator_down_intake_goes_on_then_delivers),
+        cmocka_unit_test(quota_reached_answers_503_and_loses_nothing),
+        cmocka_unit_test(drop_folder_csv_with_two_bad_lines),
+        cmocka_unit_test(submit_sample_csv_prints_24_accepted),
+        cmocka_unit_test(bad_http_input_gets_clear_errors),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
