@@ -174,7 +174,7 @@ static void on_commit(void *ctx, store_commit *c) {
 static void set_db_state(pipeline *p, bool up, const char *err) {
     pthread_mutex_lock(&p->stats->mu);
     p->stats->db_up = up;
-    snprintf(p->stats->db_error, sizeof p->stats->db_error, "%s", up ? "" : err);
+    pufa_copy(p->stats->db_error, sizeof p->stats->db_error, up ? "" : err);
     pthread_mutex_unlock(&p->stats->mu);
 }
 

@@ -59,6 +59,17 @@ char *pufa_asprintf(const char *fmt, ...) {
     return pufa_buf_steal(&b);
 }
 
+void pufa_copy(char *dst, size_t size, const char *src) {
+    if (!size)
+        return;
+    size_t n = src ? strlen(src) : 0;
+    if (n >= size)
+        n = size - 1;
+    if (n)
+        memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 void pufa_buf_init(pufa_buf *b) {
     b->data = NULL;
     b->len = 0;

@@ -15,6 +15,10 @@ char *pufa_strndup(const char *s, size_t n);
 /* printf into a new string; caller frees. */
 char *pufa_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Copies src into dst[size], truncating on purpose, always terminated.
+ * (snprintf "%s" would do the same but trips -Wformat-truncation.) */
+void pufa_copy(char *dst, size_t size, const char *src);
+
 /* A growable byte buffer.  Always NUL-terminated after its len bytes. */
 typedef struct pufa_buf {
     char *data;
