@@ -1,0 +1,283 @@
+#include "export.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xlsxwriter.h>
+
+#include "enums.h"
+#include "error.h"
+#include "pg.h"
+#include "report_csv.h"
+
+/* Column headings (Chinese) of the figures, in NFIG order. */
+static const char *const FIG_HEADS[NFIG] = {
+    "报告数", "场次", "受教育人次", "发放资料(份)", "接受咨询(人次)", "悬挂条幅(条)",
+    "LED屏播放(条)", "线上推送(条)", "阅读量(人次)", "讲师志愿者(人)", "普法经费(元)"};
+
+static const char *const DIM_HEADS[NDIM + 1] = {"合计", "主题", "宣传场所", "形式",
+                                                "责任单位", "宣传活动", "县区"};
+
+/* A table of strings and numbers, filled once and written as CSV or XLSX. */
+typedef struct table {
+    size_t ncols, nrows, cap;
+    char **cells;       /* row-major; NULL for a numeric cell */
+    double *numbers;
+    bool *is_number;
+    const char **heads;
+} table;
+
+static void table_init(table *t, size_t ncols, const char **heads) {
+    memset(t, 0, sizeof *t);
+    t->ncols = ncols;
+    t->heads = heads;
+}
+
+static size_t table_row(table *t) {
+    if (t->nrows == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 64;
+        t->cells = pufa_realloc(t->cells, t->cap * t->ncols * sizeof *t->cells);
+        t->numbers = pufa_realloc(t->numbers, t->cap * t->ncols * sizeof *t->numbers);
+        t->is_number = pufa_realloc(t->is_number, t->cap * t->ncols * sizeof *t->is_number);
+    }
+    size_t r = t->nrows++;
+    for (size_t c = 0; c < t->ncols; c++) {
+        t->cells[r * t->ncols + c] = NULL;
+        t->is_number[r * t->ncols + c] = false;
+    }
+    return r;
+}
+
+static void set_text(table *t, size_t r, size_t c, const char *s) {
+    t->cells[r * t->ncols + c] = pufa_strdup(s ? s : "");
+}
+
+static void set_num(table *t, size_t r, size_t c, double v) {
+    t->numbers[r * t->ncols + c] = v;
+    t->is_number[r * t->ncols + c] = true;
+}
+
+static void table_free(table *t) {
+    for (size_t i = 0; i < t->nrows * t->ncols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    free(t->numbers);
+    free(t->is_number);
+}
+
+static void put_figures(table *t, size_t r, size_t c0, const int64_t fig[NFIG]) {
+    for (int k = 0; k < NFIG; k++)
+        set_num(t, r, c0 + (size_t)k, k == NFIG - 1 ? (double)fig[k] / 100.0 : (double)fig[k]);
+}
+
+static const char *totals_heads[2 + NFIG];
+
+static void totals_table(pub_model *m, const export_request *r, pub_dim dim, table *t) {
+    totals_heads[0] = "代码";
+    totals_heads[1] = DIM_HEADS[dim];
+    for (int k = 0; k < NFIG; k++)
+        totals_heads[2 + k] = FIG_HEADS[k];
+    table_init(t, 2 + NFIG, totals_heads);
+    pub_row *rows;
+    int64_t tot[NFIG];
+    pub_model_rdlock(m);
+    size_t n = pub_model_query(m, r->window->from, r->window->to, dim, r->county, &rows, tot);
+    for (size_t i = 1; i < n; i++) { /* rank: descending by the chosen figure */
+        pub_row x = rows[i];
+        size_t j = i;
+        while (j > 0 && rows[j - 1].fig[r->rank] < x.fig[r->rank]) {
+            rows[j] = rows[j - 1];
+            j--;
+        }
+        rows[j] = x;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t row = table_row(t);
+        set_text(t, row, 0, pub_model_key(m, dim, rows[i].value));
+        set_text(t, row, 1, pub_model_label(m, dim, rows[i].value));
+        put_figures(t, row, 2, rows[i].fig);
+    }
+    pub_model_unlock(m);
+    size_t row = table_row(t);
+    set_text(t, row, 0, "");
+    set_text(t, row, 1, "合计");
+    put_figures(t, row, 2, tot);
+    free(rows);
+}
+
+static const char *const DETAIL_HEADS[] = {
+    "报告编号", "版本", "县区代码", "县区", "乡镇(街道)", "责任单位代码", "责任单位",
+    "活动日期", "结束日期", "主题", "宣传场所", "形式", "宣传活动", "标题",
+    "场次", "受教育人次", "发放资料(份)", "接受咨询(人次)", "悬挂条幅(条)", "LED屏播放(条)",
+    "线上推送(条)", "阅读量(人次)", "讲师志愿者(人)", "普法经费(元)"};
+#define NDETAIL (sizeof DETAIL_HEADS / sizeof *DETAIL_HEADS)
+
+static int detail_table(const export_request *r, table *t, char *err, size_t errsize) {
+    table_init(t, NDETAIL, (const char **)DETAIL_HEADS);
+    PGconn *c = NULL;
+    int rc = pufa_pg_connect(r->db, &c, err, errsize);
+    if (rc)
+        return rc;
+    char from[11], to[11], limit[24];
+    pufa_date_format(r->window->from, from);
+    pufa_date_format(r->window->to, to);
+    snprintf(limit, sizeof limit, "%lld", (long long)r->limit);
+    const char *params[4] = {from, to, r->county, limit};
+    PGresult *res = PQexecParams(
+        c,
+        "SELECT r.report_id::text, r.revision, r.county_code, coalesce(o.name, ''), r.township,"
+        " r.unit_code, r.unit_name, r.occurred_on::text, coalesce(r.ended_on::text, ''),"
+        " r.theme, r.venue, r.form, r.campaign, r.title, r.sessions, r.participants,"
+        " r.materials, r.consultations, r.banners, r.led_messages, r.online_posts,"
+        " r.online_views, r.volunteers, r.funds_fen"
+        " FROM reports r LEFT JOIN org_units o ON o.code = r.county_code"
+        " WHERE NOT r.retracted AND r.occurred_on BETWEEN $1::date AND $2::date"
+        " AND ($3::text IS NULL OR r.county_code = $3)"
+        " ORDER BY r.occurred_on, r.county_code, r.report_id LIMIT $4::int8",
+        4, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        pufa_pg_errcopy(err, errsize, "reports: ", PQresultErrorMessage(res));
+        PQclear(res);
+        PQfinish(c);
+        return PUFA_EDB;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        size_t row = table_row(t);
+        for (int k = 0; k < 9; k++)
+            set_text(t, row, (size_t)k, PQgetvalue(res, i, k));
+        set_num(t, row, 1, atof(PQgetvalue(res, i, 1)));
+        set_text(t, row, 9, pufa_enum_label(PUFA_ENUM_THEME, atoi(PQgetvalue(res, i, 9))));
+        set_text(t, row, 10, pufa_enum_label(PUFA_ENUM_VENUE, atoi(PQgetvalue(res, i, 10))));
+        set_text(t, row, 11, pufa_enum_label(PUFA_ENUM_FORM, atoi(PQgetvalue(res, i, 11))));
+        set_text(t, row, 12, PQgetvalue(res, i, 12));
+        set_text(t, row, 13, PQgetvalue(res, i, 13));
+        for (int k = 0; k < PUFA_NCOUNTERS; k++) {
+            double v = atof(PQgetvalue(res, i, 14 + k));
+            set_num(t, row, 14 + (size_t)k, k == PUFA_NCOUNTERS - 1 ? v / 100.0 : v);
+        }
+    }
+    PQclear(res);
+    PQfinish(c);
+    return 0;
+}
+
+static void csv_table(const table *t, pufa_buf *out) {
+    for (size_t c = 0; c < t->ncols; c++) {
+        if (c)
+            pufa_buf_putc(out, ',');
+        pufa_csv_write_cell(out, t->heads[c], true);
+    }
+    pufa_buf_puts(out, "\r\n");
+    for (size_t r = 0; r < t->nrows; r++) {
+        for (size_t c = 0; c < t->ncols; c++) {
+            size_t i = r * t->ncols + c;
+            if (c)
+                pufa_buf_putc(out, ',');
+            if (t->is_number[i]) {
+                double v = t->numbers[i];
+                if (v == (double)(int64_t)v)
+                    pufa_buf_printf(out, "%lld", (long long)v);
+                else
+                    pufa_buf_printf(out, "%.2f", v);
+            } else {
+                pufa_csv_write_cell(out, t->cells[i], true);
+            }
+        }
+        pufa_buf_puts(out, "\r\n");
+    }
+}
+
+int export_csv(pub_model *m, const export_request *r, pufa_buf *out, char *err,
+               size_t errsize) {
+    table t;
+    if (r->detail) {
+        int rc = detail_table(r, &t, err, errsize);
+        if (rc) {
+            table_free(&t);
+            return rc;
+        }
+    } else {
+        totals_table(m, r, r->dim, &t);
+    }
+    pufa_buf_puts(out, "\xEF\xBB\xBF"); /* BOM: Excel then reads UTF-8 */
+    csv_table(&t, out);
+    table_free(&t);
+    return 0;
+}
+
+static void xlsx_sheet(lxw_workbook *wb, const char *name, const char *title, const table *t) {
+    lxw_worksheet *ws = workbook_add_worksheet(wb, name);
+    lxw_format *bold = workbook_add_format(wb);
+    format_set_bold(bold);
+    worksheet_write_string(ws, 0, 0, title, bold);
+    for (size_t c = 0; c < t->ncols; c++) {
+        worksheet_write_string(ws, 1, (lxw_col_t)c, t->heads[c], bold);
+        worksheet_set_column(ws, (lxw_col_t)c, (lxw_col_t)c, c == 13 ? 40 : 14, NULL);
+    }
+    worksheet_freeze_panes(ws, 2, 0);
+    for (size_t r = 0; r < t->nrows; r++)
+        for (size_t c = 0; c < t->ncols; c++) {
+            size_t i = r * t->ncols + c;
+            if (t->is_number[i])
+                worksheet_write_number(ws, (lxw_row_t)(r + 2), (lxw_col_t)c, t->numbers[i], NULL);
+            else /* a string cell, never a formula, whatever it starts with */
+                worksheet_write_string(ws, (lxw_row_t)(r + 2), (lxw_col_t)c, t->cells[i], NULL);
+        }
+}
+
+int export_xlsx(pub_model *m, const export_request *r, pufa_buf *out, char *err,
+                size_t errsize) {
+    /* libxlsxwriter 1.1 writes to files only: a private temp file. */
+    char path[] = "/tmp/pufa-export-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        snprintf(err, errsize, "cannot create a temporary file");
+        return PUFA_EIO;
+    }
+    close(fd);
+    char title[256], a[11], b[11];
+    pufa_date_format(r->window->from, a);
+    pufa_date_format(r->window->to, b);
+    snprintf(title, sizeof title, "普法工作统计 %s(%s 至 %s)", r->window->label, a, b);
+    lxw_workbook_options opts = {.constant_memory = LXW_FALSE, .tmpdir = "/tmp"};
+    lxw_workbook *wb = workbook_new_opt(path, &opts);
+    if (!wb) {
+        unlink(path);
+        snprintf(err, errsize, "cannot start the workbook");
+        return PUFA_EIO;
+    }
+    int rc = 0;
+    table t;
+    if (r->detail) {
+        rc = detail_table(r, &t, err, errsize);
+        if (rc == 0)
+            xlsx_sheet(wb, "明细", title, &t);
+        table_free(&t);
+    } else {
+        totals_table(m, r, r->dim, &t);
+        xlsx_sheet(wb, DIM_HEADS[r->dim], title, &t);
+        table_free(&t);
+        if (r->dim != DIM_THEME) {
+            totals_table(m, r, DIM_THEME, &t);
+            xlsx_sheet(wb, DIM_HEADS[DIM_THEME], title, &t);
+            table_free(&t);
+        }
+    }
+    if (workbook_close(wb) != LXW_NO_ERROR && rc == 0) {
+        snprintf(err, errsize, "cannot write the workbook");
+        rc = PUFA_EIO;
+    }
+    if (rc == 0) {
+        FILE *f = fopen(path, "rb");
+        char chunk[65536];
+        size_t n;
+        while (f && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+            pufa_buf_append(out, chunk, n);
+        if (f)
+            fclose(f);
+    }
+    unlink(path);
+    return rc;
+}

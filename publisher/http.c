@@ -1,0 +1,583 @@
+#include "http.h"
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "assets.h"
+#include "error.h"
+#include "export.h"
+#include "log.h"
+#include "metrics.h"
+#include "orgunits.h"
+#include "status_http.h"
+
+struct pub_http {
+    pub_http_config cfg;
+    char *token;
+    char *db;
+    pub_model *m;
+    pub_stats *st;
+    const pub_windows *w;
+    struct MHD_Daemon *d;
+    _Atomic int streams;
+    _Atomic uint64_t requests, errors;
+};
+
+static const char *const FIG_NAMES[NFIG] = {
+    "reports", "sessions", "participants", "materials", "consultations", "banners",
+    "led_messages", "online_posts", "online_views", "volunteers", "funds_fen"};
+
+static enum MHD_Result reply(pub_http *h, struct MHD_Connection *c, unsigned status,
+                             const char *ctype, char *body, size_t len) {
+    if (status >= 400)
+        h->errors++;
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, "Content-Type", ctype);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result rc = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static enum MHD_Result reply_json(pub_http *h, struct MHD_Connection *c, unsigned status,
+                                  json_t *o) {
+    /* ESCAPE_SLASH: "</script>" in a title can never close a script block. */
+    char *text = json_dumps(o, JSON_COMPACT | JSON_ESCAPE_SLASH);
+    json_decref(o);
+    return reply(h, c, status, "application/json; charset=utf-8", text, strlen(text));
+}
+
+static enum MHD_Result reply_error(pub_http *h, struct MHD_Connection *c, unsigned status,
+                                   const char *msg) {
+    json_t *o = json_object();
+    json_object_set_new(o, "error", json_string(msg));
+    return reply_json(h, c, status, o);
+}
+
+static const char *arg(struct MHD_Connection *c, const char *name, const char *def) {
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+    return v && *v ? v : def;
+}
+
+static json_t *figures_json(const int64_t fig[NFIG]) {
+    json_t *o = json_object();
+    for (int k = 0; k < NFIG; k++)
+        json_object_set_new(o, FIG_NAMES[k], json_integer(fig[k]));
+    return o;
+}
+
+static int figure_index(const char *name) {
+    for (int k = 0; k < NFIG; k++)
+        if (!strcmp(name, FIG_NAMES[k]))
+            return k;
+    return -1;
+}
+
+static int rank_figure;
+static int cmp_rows(const void *a, const void *b) {
+    const pub_row *x = a, *y = b;
+    int64_t p = x->fig[rank_figure], q = y->fig[rank_figure];
+    if (p != q)
+        return p > q ? -1 : 1;
+    return x->value < y->value ? -1 : x->value > y->value;
+}
+
+/* Sorts rows by figure k, descending (a thread-safe insertion sort: few rows). */
+static void rank_rows(pub_row *rows, size_t n, int k) {
+    for (size_t i = 1; i < n; i++) {
+        pub_row r = rows[i];
+        size_t j = i;
+        while (j > 0 && (rows[j - 1].fig[k] < r.fig[k] ||
+                         (rows[j - 1].fig[k] == r.fig[k] && rows[j - 1].value > r.value))) {
+            rows[j] = rows[j - 1];
+            j--;
+        }
+        rows[j] = r;
+    }
+    (void)cmp_rows;
+}
+
+static json_t *window_json(const pub_window *w) {
+    json_t *o = json_object();
+    char a[11], b[11];
+    pufa_date_format(w->from, a);
+    pufa_date_format(w->to, b);
+    json_object_set_new(o, "name", json_string(w->name));
+    json_object_set_new(o, "label", json_string(w->label));
+    json_object_set_new(o, "from", json_string(a));
+    json_object_set_new(o, "to", json_string(b));
+    return o;
+}
+
+/* Resolves ?window=, ?by=, ?county=, ?rank=; replies with 400 itself. */
+static bool query_args(pub_http *h, struct MHD_Connection *c, pub_window *win, int *dim,
+                       const char **county, int *rank, enum MHD_Result *ret) {
+    const char *wname = arg(c, "window", "30d");
+    if (pub_window_resolve(h->w, wname, pufa_city_day(pufa_now_ms()), win)) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "window: unknown (got %.60s); use today, 7d, 30d, month, quarter, ytd, plan, "
+                 "all, campaign:NAME or YYYY-MM-DD..YYYY-MM-DD",
+                 wname);
+        *ret = reply_error(h, c, 400, msg);
+        return false;
+    }
+    *dim = pub_dim_parse(arg(c, "by", "county"));
+    if (*dim < 0) {
+        *ret = reply_error(h, c, 400,
+                           "by: use county, theme, venue, form, unit, campaign or none");
+        return false;
+    }
+    *county = arg(c, "county", NULL);
+    if (*county && !pufa_orgunit_code_valid(*county)) {
+        *ret = reply_error(h, c, 400, "county: a six-digit county code");
+        return false;
+    }
+    *rank = figure_index(arg(c, "rank", "reports"));
+    if (*rank < 0) {
+        *ret = reply_error(h, c, 400, "rank: one of the figure names (reports, sessions, "
+                                      "participants, ...)");
+        return false;
+    }
+    return true;
+}
+
+static enum MHD_Result get_totals(pub_http *h, struct MHD_Connection *c) {
+    pub_window win;
+    int dim, rank;
+    const char *county;
+    enum MHD_Result ret;
+    if (!query_args(h, c, &win, &dim, &county, &rank, &ret))
+        return ret;
+    json_t *o = json_object();
+    json_object_set_new(o, "window", window_json(&win));
+    json_object_set_new(o, "by", json_string(pub_dim_names[dim]));
+    json_object_set_new(o, "county", county ? json_string(county) : json_null());
+    json_object_set_new(o, "rank", json_string(FIG_NAMES[rank]));
+    pub_row *rows;
+    int64_t tot[NFIG];
+    pub_model_rdlock(h->m);
+    json_object_set_new(o, "seq", json_integer((json_int_t)pub_model_seq(h->m)));
+    size_t n = pub_model_query(h->m, win.from, win.to, (pub_dim)dim, county, &rows, tot);
+    rank_rows(rows, n, rank);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *r = json_object();
+        json_object_set_new(r, "rank", json_integer((json_int_t)i + 1));
+        json_object_set_new(r, "key", json_string(pub_model_key(h->m, (pub_dim)dim, rows[i].value)));
+        json_object_set_new(r, "label",
+                            json_string(pub_model_label(h->m, (pub_dim)dim, rows[i].value)));
+        json_object_set_new(r, "figures", figures_json(rows[i].fig));
+        json_array_append_new(arr, r);
+    }
+    pub_model_unlock(h->m);
+    free(rows);
+    json_object_set_new(o, "totals", figures_json(tot));
+    json_object_set_new(o, "rows", arr);
+    json_object_set_new(o, "generated_at_ms", json_integer(pufa_now_ms()));
+    return reply_json(h, c, 200, o);
+}
+
+static enum MHD_Result get_silent(pub_http *h, struct MHD_Connection *c) {
+    const char *ds = arg(c, "days", "7");
+    char *end;
+    long days = strtol(ds, &end, 10);
+    if (*end || days < 1 || days > 3660)
+        return reply_error(h, c, 400, "days: a whole number from 1 to 3660");
+    pufa_day today = pufa_city_day(pufa_now_ms());
+    pufa_day since = today - (pufa_day)days + 1;
+    json_t *o = json_object();
+    char t[11];
+    pufa_date_format(today, t);
+    json_object_set_new(o, "days", json_integer(days));
+    json_object_set_new(o, "today", json_string(t));
+    json_t *counties = json_array(), *units = json_array();
+    size_t silent = 0, silent_units = 0;
+    pub_model_rdlock(h->m);
+    size_t nc = pub_model_counties(h->m), nu = pub_model_units(h->m);
+    for (size_t i = 0; i < nc; i++) {
+        pufa_day last = pub_model_last_report(h->m, (uint32_t)i, NULL);
+        json_t *r = json_object();
+        json_object_set_new(r, "code", json_string(pub_model_key(h->m, DIM_COUNTY, (uint32_t)i)));
+        json_object_set_new(r, "name",
+                            json_string(pub_model_label(h->m, DIM_COUNTY, (uint32_t)i)));
+        if (last >= 0) {
+            char d[11];
+            pufa_date_format(last, d);
+            json_object_set_new(r, "last_report", json_string(d));
+            json_object_set_new(r, "days_since", json_integer(today - last));
+        } else {
+            json_object_set_new(r, "last_report", json_null());
+            json_object_set_new(r, "days_since", json_null());
+        }
+        bool is_silent = last < since;
+        json_object_set_new(r, "silent", json_boolean(is_silent));
+        silent += is_silent;
+        json_array_append_new(counties, r);
+        for (size_t u = 0; u < nu; u++) {
+            const char *code = pub_model_key(h->m, DIM_UNIT, (uint32_t)u);
+            pufa_day ul = pub_model_last_report(h->m, (uint32_t)i, code);
+            if (ul >= since)
+                continue;
+            json_t *x = json_object();
+            json_object_set_new(x, "county", json_string(pub_model_key(h->m, DIM_COUNTY, (uint32_t)i)));
+            json_object_set_new(x, "unit_code", json_string(code));
+            json_object_set_new(x, "unit_name",
+                                json_string(pub_model_label(h->m, DIM_UNIT, (uint32_t)u)));
+            if (ul >= 0) {
+                char d[11];
+                pufa_date_format(ul, d);
+                json_object_set_new(x, "last_report", json_string(d));
+            } else {
+                json_object_set_new(x, "last_report", json_null());
+            }
+            json_array_append_new(units, x);
+            silent_units++;
+        }
+    }
+    pub_model_unlock(h->m);
+    json_object_set_new(o, "silent_counties", json_integer((json_int_t)silent));
+    json_object_set_new(o, "counties", counties);
+    json_object_set_new(o, "silent_units", json_integer((json_int_t)silent_units));
+    json_object_set_new(o, "units", units);
+    return reply_json(h, c, 200, o);
+}
+
+static enum MHD_Result get_meta(pub_http *h, struct MHD_Connection *c) {
+    json_t *o = json_object();
+    pufa_day today = pufa_city_day(pufa_now_ms());
+    json_t *wins = json_array();
+    for (size_t i = 0; i < pub_n_standard_windows; i++) {
+        pub_window w;
+        if (pub_window_resolve(h->w, pub_standard_windows[i], today, &w) == 0)
+            json_array_append_new(wins, window_json(&w));
+    }
+    for (size_t i = 0; i < h->w->ncampaigns; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "campaign:%s", h->w->campaigns[i].name);
+        pub_window w;
+        if (pub_window_resolve(h->w, name, today, &w) == 0)
+            json_array_append_new(wins, window_json(&w));
+    }
+    json_object_set_new(o, "windows", wins);
+    json_t *counties = json_array();
+    pub_model_rdlock(h->m);
+    for (size_t i = 0; i < pub_model_counties(h->m); i++) {
+        json_t *r = json_object();
+        json_object_set_new(r, "code", json_string(pub_model_key(h->m, DIM_COUNTY, (uint32_t)i)));
+        json_object_set_new(r, "name", json_string(pub_model_label(h->m, DIM_COUNTY, (uint32_t)i)));
+        json_array_append_new(counties, r);
+    }
+    json_object_set_new(o, "seq", json_integer((json_int_t)pub_model_seq(h->m)));
+    pub_model_unlock(h->m);
+    json_object_set_new(o, "counties", counties);
+    char t[11];
+    pufa_date_format(today, t);
+    json_object_set_new(o, "today", json_string(t));
+    json_object_set_new(o, "figures", json_array());
+    for (int k = 0; k < NFIG; k++)
+        json_array_append_new(json_object_get(o, "figures"), json_string(FIG_NAMES[k]));
+    return reply_json(h, c, 200, o);
+}
+
+/* ---- SSE ---- */
+
+typedef struct stream {
+    pub_http *h;
+    uint64_t version;
+    int64_t last_send_ms;
+    bool started;
+} stream;
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    (void)pos;
+    stream *s = cls;
+    pub_stats *st = s->h->st;
+    pthread_mutex_lock(&st->mu);
+    if (!s->started) {
+        s->started = true;
+        s->version = st->version;
+        int n = snprintf(buf, max, "retry: 2000\nid: %llu\nevent: update\ndata: %s\n\n",
+                         (unsigned long long)st->version, st->event_json ? st->event_json : "{}");
+        pthread_mutex_unlock(&st->mu);
+        return n > 0 && (size_t)n < max ? n : 0;
+    }
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    int64_t ka = s->h->cfg.keepalive_ms;
+    deadline.tv_sec += ka / 1000;
+    deadline.tv_nsec += (long)(ka % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    while (!st->stopping && st->version == s->version) {
+        if (pthread_cond_timedwait(&st->changed, &st->mu, &deadline) != 0)
+            break;
+    }
+    if (st->stopping) {
+        pthread_mutex_unlock(&st->mu);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    int n;
+    if (st->version != s->version) {
+        s->version = st->version;
+        n = snprintf(buf, max, "id: %llu\nevent: update\ndata: %s\n\n",
+                     (unsigned long long)st->version, st->event_json ? st->event_json : "{}");
+    } else {
+        n = snprintf(buf, max, ": keepalive\n\n");
+    }
+    pthread_mutex_unlock(&st->mu);
+    return n > 0 && (size_t)n < max ? n : 0;
+}
+
+static void stream_free(void *cls) {
+    stream *s = cls;
+    s->h->streams--;
+    free(s);
+}
+
+static enum MHD_Result get_stream(pub_http *h, struct MHD_Connection *c) {
+    if (h->streams >= h->cfg.max_streams)
+        return reply_error(h, c, 503, "too many live streams; try again later");
+    stream *s = pufa_calloc(1, sizeof *s);
+    s->h = h;
+    h->streams++;
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32768, stream_read, s, stream_free);
+    MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "X-Accel-Buffering", "no");
+    enum MHD_Result rc = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* ---- exports ---- */
+
+static enum MHD_Result get_export(pub_http *h, struct MHD_Connection *c, bool xlsx) {
+    pub_window win;
+    int dim, rank;
+    const char *county;
+    enum MHD_Result ret;
+    if (!query_args(h, c, &win, &dim, &county, &rank, &ret))
+        return ret;
+    const char *detail = arg(c, "detail", NULL);
+    if (detail && strcmp(detail, "reports") != 0)
+        return reply_error(h, c, 400, "detail: only 'reports' is supported");
+    export_request req = {.window = &win, .dim = (pub_dim)dim, .county = county,
+                          .rank = rank, .detail = detail != NULL, .db = h->db,
+                          .limit = h->cfg.export_limit};
+    pufa_buf out;
+    pufa_buf_init(&out);
+    char err[512];
+    int rc = xlsx ? export_xlsx(h->m, &req, &out, err, sizeof err)
+                  : export_csv(h->m, &req, &out, err, sizeof err);
+    if (rc) {
+        pufa_buf_free(&out);
+        return reply_error(h, c, rc == PUFA_EDBDOWN ? 503 : 500, err);
+    }
+    size_t len = out.len;
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, pufa_buf_steal(&out), MHD_RESPMEM_MUST_FREE);
+    char disp[256];
+    snprintf(disp, sizeof disp, "attachment; filename=\"pufa-%s-%s.%s\"",
+             detail ? "reports" : pub_dim_names[dim],
+             win.name[0] && !strchr(win.name, ':') ? win.name : "window", xlsx ? "xlsx" : "csv");
+    MHD_add_response_header(r, "Content-Type",
+                            xlsx ? "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                                 : "text/csv; charset=utf-8");
+    MHD_add_response_header(r, "Content-Disposition", disp);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    enum MHD_Result mrc = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return mrc;
+}
+
+/* ---- the rest ---- */
+
+static enum MHD_Result get_metrics(pub_http *h, struct MHD_Connection *c) {
+    pufa_buf b;
+    pufa_buf_init(&b);
+    pub_stats *st = h->st;
+    pthread_mutex_lock(&st->mu);
+    pufa_metric_help(&b, "pufa_publisher_ready", "gauge", "1 once a snapshot is loaded.");
+    pufa_metric_u64(&b, "pufa_publisher_ready", NULL, st->ready);
+    pufa_metric_help(&b, "pufa_publisher_deltas_total", "counter", "Feed deltas by fate.");
+    pufa_metric_u64(&b, "pufa_publisher_deltas_total", "fate=\"applied\"", st->deltas_applied);
+    pufa_metric_u64(&b, "pufa_publisher_deltas_total", "fate=\"dropped_old\"", st->deltas_dropped);
+    pufa_metric_help(&b, "pufa_publisher_gaps_total", "counter",
+                     "Sequence gaps seen (each leads to a resync).");
+    pufa_metric_u64(&b, "pufa_publisher_gaps_total", NULL, st->gaps);
+    pufa_metric_help(&b, "pufa_publisher_snapshots_total", "counter",
+                     "Snapshots loaded from PostgreSQL (start-up and resyncs).");
+    pufa_metric_u64(&b, "pufa_publisher_snapshots_total", NULL, st->resyncs);
+    pufa_metric_help(&b, "pufa_publisher_snapshot_seconds", "gauge",
+                     "Duration of the last snapshot.");
+    pufa_metric_f64(&b, "pufa_publisher_snapshot_seconds", NULL, st->last_snapshot_seconds);
+    pthread_mutex_unlock(&st->mu);
+    pub_model_rdlock(h->m);
+    pufa_metric_help(&b, "pufa_publisher_seq", "gauge", "Last feed sequence applied.");
+    pufa_metric_u64(&b, "pufa_publisher_seq", NULL, pub_model_seq(h->m));
+    pub_model_unlock(h->m);
+    pufa_metric_help(&b, "pufa_publisher_streams", "gauge", "Open SSE streams.");
+    pufa_metric_u64(&b, "pufa_publisher_streams", NULL, (uint64_t)h->streams);
+    pufa_metric_help(&b, "pufa_publisher_http_requests_total", "counter", "HTTP requests.");
+    pufa_metric_u64(&b, "pufa_publisher_http_requests_total", NULL, h->requests);
+    pufa_metric_help(&b, "pufa_publisher_http_errors_total", "counter", "HTTP answers >= 400.");
+    pufa_metric_u64(&b, "pufa_publisher_http_errors_total", NULL, h->errors);
+    size_t len = b.len;
+    return reply(h, c, 200, "text/plain; version=0.0.4; charset=utf-8", pufa_buf_steal(&b), len);
+}
+
+static enum MHD_Result text(pub_http *h, struct MHD_Connection *c, unsigned status,
+                            const char *msg) {
+    char *body = pufa_strdup(msg);
+    return reply(h, c, status, "text/plain; charset=utf-8", body, strlen(body));
+}
+
+static bool token_ok(pub_http *h, struct MHD_Connection *c) {
+    if (!h->token)
+        return true;
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+    const char *given = auth && !strncasecmp(auth, "Bearer ", 7) ? auth + 7 : q;
+    if (!given)
+        return false;
+    size_t a = strlen(given), b = strlen(h->token);
+    unsigned diff = (unsigned)(a ^ b);
+    for (size_t i = 0; i < b; i++)
+        diff |= (unsigned)(given[a ? i % a : 0] ^ h->token[i]);
+    return diff == 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **con_cls) {
+    (void)version;
+    (void)upload_data;
+    pub_http *h = cls;
+    if (*con_cls == NULL) {
+        *con_cls = h;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    h->requests++;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return reply_error(h, c, 405, "the publisher is read-only: use GET");
+    if (!strcmp(url, "/healthz"))
+        return text(h, c, 200, "ok\n");
+    if (!strcmp(url, "/readyz")) {
+        pthread_mutex_lock(&h->st->mu);
+        bool ready = h->st->ready;
+        char why[300];
+        snprintf(why, sizeof why, "not ready: %s\n",
+                 h->st->db_error[0] ? h->st->db_error : "loading the snapshot");
+        pthread_mutex_unlock(&h->st->mu);
+        return ready ? text(h, c, 200, "ready\n") : text(h, c, 503, why);
+    }
+    if (!strcmp(url, "/metrics"))
+        return get_metrics(h, c);
+    if (!strncmp(url, "/v1/", 4)) {
+        if (!token_ok(h, c))
+            return reply_error(h, c, 401, "missing or wrong token");
+        pthread_mutex_lock(&h->st->mu);
+        bool ready = h->st->ready;
+        pthread_mutex_unlock(&h->st->mu);
+        if (!ready)
+            return reply_error(h, c, 503, "loading the snapshot from PostgreSQL");
+        if (!strcmp(url, "/v1/totals"))
+            return get_totals(h, c);
+        if (!strcmp(url, "/v1/stream"))
+            return get_stream(h, c);
+        if (!strcmp(url, "/v1/silent"))
+            return get_silent(h, c);
+        if (!strcmp(url, "/v1/meta"))
+            return get_meta(h, c);
+        if (!strcmp(url, "/v1/export.csv"))
+            return get_export(h, c, false);
+        if (!strcmp(url, "/v1/export.xlsx"))
+            return get_export(h, c, true);
+        return reply_error(h, c, 404, "unknown API path");
+    }
+    const char *path = !strcmp(url, "/") ? "/index.html" : url;
+    for (unsigned long i = 0; i < pufa_n_assets; i++) {
+        if (strcmp(pufa_assets[i].path, path) != 0)
+            continue;
+        struct MHD_Response *r = MHD_create_response_from_buffer(
+            pufa_assets[i].len, (void *)pufa_assets[i].data, MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "Content-Type", pufa_assets[i].content_type);
+        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(r, "Content-Security-Policy",
+                                "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                "img-src 'self' data:");
+        enum MHD_Result rc = MHD_queue_response(c, 200, r);
+        MHD_destroy_response(r);
+        return rc;
+    }
+    return text(h, c, 404, "not found\n");
+}
+
+int pub_http_start(const pub_http_config *cfg, pub_model *m, pub_stats *st,
+                   const pub_windows *w, pub_http **out, int *port, char *err, size_t errsize) {
+    struct sockaddr_storage ss;
+    unsigned sslen;
+    if (pufa_parse_hostport(cfg->addr, &ss, &sslen)) {
+        snprintf(err, errsize, "bad HTTP address '%s' (want HOST:PORT)", cfg->addr);
+        return PUFA_ECONFIG;
+    }
+    pub_http *h = pufa_calloc(1, sizeof *h);
+    h->cfg = *cfg;
+    h->token = cfg->token && *cfg->token ? pufa_strdup(cfg->token) : NULL;
+    h->db = pufa_strdup(cfg->db);
+    h->m = m;
+    h->st = st;
+    h->w = w;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+                            (unsigned)(cfg->max_streams + 64), MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)120, MHD_OPTION_END);
+    if (!h->d) {
+        snprintf(err, errsize, "cannot listen on %s for HTTP", cfg->addr);
+        free(h->token);
+        free(h->db);
+        free(h);
+        return PUFA_EIO;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    *port = info ? info->port : 0;
+    *out = h;
+    return 0;
+}
+
+void pub_http_stop(pub_http **ph) {
+    if (!ph || !*ph)
+        return;
+    pub_http *h = *ph;
+    /* End every stream first: their threads are waiting on the condvar. */
+    pthread_mutex_lock(&h->st->mu);
+    h->st->stopping = true;
+    pthread_cond_broadcast(&h->st->changed);
+    pthread_mutex_unlock(&h->st->mu);
+    MHD_stop_daemon(h->d);
+    free(h->token);
+    free(h->db);
+    free(h);
+    *ph = NULL;
+}

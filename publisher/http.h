@@ -1,0 +1,36 @@
+/* The publisher's HTTP API (microhttpd, a thread per connection: an SSE
+ * stream waits on a condition variable in its own thread).
+ *   GET /                     the web dashboard (embedded files)
+ *   GET /v1/totals            ?window=7d&by=county[&county=CODE][&rank=FIGURE]
+ *   GET /v1/stream            Server-Sent Events: "update" on every change
+ *   GET /v1/silent            ?days=N: who has not reported
+ *   GET /v1/meta              windows, counties, labels for the page
+ *   GET /v1/export.csv|.xlsx  ?window=..&by=.. (totals) or &detail=reports
+ *   GET /metrics, /healthz, /readyz
+ * Nothing writes through the publisher. */
+#ifndef PUB_HTTP_H
+#define PUB_HTTP_H
+
+#include <stdint.h>
+
+#include "feed.h"
+#include "model.h"
+#include "windows.h"
+
+typedef struct pub_http_config {
+    const char *addr;
+    const char *db;        /* for the report-level exports */
+    const char *token;     /* when set, the /v1 API needs it */
+    int64_t max_streams;
+    int64_t export_limit;  /* reports in a detail export at most */
+    int64_t keepalive_ms;
+} pub_http_config;
+
+typedef struct pub_http pub_http;
+
+int pub_http_start(const pub_http_config *cfg, pub_model *m, pub_stats *st,
+                   const pub_windows *w, pub_http **out, int *port, char *err, size_t errsize);
+/* Ends every stream, then stops the server. */
+void pub_http_stop(pub_http **h);
+
+#endif

@@ -1,0 +1,149 @@
+/* pufa-publisher: the city office's live dashboards.  Read-only: a snapshot
+ * of the rollups from PostgreSQL plus the aggregator's committed deltas,
+ * served as a web page, a JSON/SSE API, CSV/XLSX exports and a ZeroMQ PUB
+ * feed of Dashboards. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+#include <zmq.h>
+
+#include "alloc.h"
+#include "config.h"
+#include "date.h"
+#include "error.h"
+#include "feed.h"
+#include "http.h"
+#include "keyfile.h"
+#include "log.h"
+#include "model.h"
+#include "report_json.h"
+#include "windows.h"
+
+enum { EX_UNAVAILABLE_ = 69, EX_SOFTWARE_ = 70, EX_CONFIG_ = 78 };
+
+static void on_signal(uv_signal_t *h, int sig) {
+    PLOG_INFO("PUB-SIGNAL", "signal=%d msg=\"stopping\"", sig);
+    uv_stop(h->loop);
+}
+
+int main(int argc, char **argv) {
+    pufa_json_init();
+    char *feed = NULL, *db = NULL, *http = NULL, *pub = NULL, *timezone = NULL, *log_level = NULL;
+    char *campaigns = NULL, *token_file = NULL;
+    int64_t publish_min = 0, heartbeat = 0, max_streams = 0, export_limit = 0, keepalive = 0;
+    pufa_cfg_opt opts[] = {
+        {"feed", PUFA_CFG_STRING, &feed, "tcp://127.0.0.1:7601", 0, 0,
+         "the aggregator's committed-delta feed (its PUB endpoint)", 0},
+        {"db", PUFA_CFG_STRING, &db, "dbname=pufa user=pufa_publisher", 0, 0,
+         "PostgreSQL conninfo (read-only role pufa_publisher)", 0},
+        {"http", PUFA_CFG_STRING, &http, "127.0.0.1:7800", 0, 0,
+         "HOST:PORT of the dashboard and API; port 0 picks one", 0},
+        {"pub", PUFA_CFG_STRING, &pub, "tcp://127.0.0.1:7801", 0, 0,
+         "ZeroMQ PUB endpoint for Dashboards (topics city, county.CODE); empty: none", 0},
+        {"timezone", PUFA_CFG_STRING, &timezone, "Asia/Shanghai", 0, 0, "the city's time zone",
+         0},
+        {"campaign_windows", PUFA_CFG_STRING, &campaigns,
+         "宪法宣传周:12-01..12-07, 民法典宣传月:05-01..05-31, 国家安全教育日:04-15..04-15", 0, 0,
+         "named windows NAME:MM-DD..MM-DD, comma separated", 0},
+        {"token_file", PUFA_CFG_STRING, &token_file, "", 0, 0,
+         "when set, /v1/ needs this bearer token (or ?token=)", 0},
+        {"log_level", PUFA_CFG_STRING, &log_level, "info", 0, 0, "debug, info, warn or error", 0},
+        {"publish_min", PUFA_CFG_MS, &publish_min, "250ms", 10, 60000,
+         "least time between two Dashboard publications", 0},
+        {"heartbeat", PUFA_CFG_MS, &heartbeat, "5s", 100, 3600000,
+         "Dashboards are published at least this often", 0},
+        {"max_streams", PUFA_CFG_INT, &max_streams, "256", 1, 10000, "open SSE streams at most",
+         0},
+        {"export_limit", PUFA_CFG_INT, &export_limit, "200000", 1, 10000000,
+         "reports in one detail export at most", 0},
+        {"keepalive", PUFA_CFG_MS, &keepalive, "15s", 100, 600000,
+         "SSE keep-alive comment period", 0},
+    };
+    pufa_cfg cfg = {.program = "pufa-publisher",
+                    .summary = "live dashboards for the city office (web, JSON/SSE, exports, "
+                               "ZeroMQ)",
+                    .section = "publisher",
+                    .opts = opts,
+                    .nopts = sizeof opts / sizeof opts[0]};
+    int ex = pufa_cfg_load(&cfg, argc, argv);
+    if (ex) {
+        pufa_cfg_free(&cfg);
+        return ex - 1;
+    }
+    int rc = 0;
+    char err[512];
+    char *token = NULL;
+    pub_windows windows;
+    memset(&windows, 0, sizeof windows);
+    if (pufa_log_set_level(log_level) || pufa_tz_parse(timezone, &pufa_city_utc_offset_min) ||
+        pub_windows_parse_campaigns(&windows, campaigns, err, sizeof err)) {
+        fprintf(stderr, "pufa-publisher: bad log_level, timezone or campaign_windows: %s\n",
+                err[0] ? err : "see --help");
+        rc = EX_CONFIG_;
+        goto out_cfg;
+    }
+    if (*token_file && pufa_read_secret_line(token_file, 1, &token, err, sizeof err)) {
+        fprintf(stderr, "pufa-publisher: token_file: %s\n", err);
+        rc = EX_CONFIG_;
+        goto out_cfg;
+    }
+    if (cfg.check_only) {
+        pufa_cfg_dump(&cfg, stdout);
+        printf("# configuration ok\n");
+        goto out_cfg;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    PLOG_INFO("PUB-START", "version=%s pid=%d", PUFA_VERSION, (int)getpid());
+    pub_model *m = pub_model_new();
+    pub_stats st;
+    memset(&st, 0, sizeof st);
+    pthread_mutex_init(&st.mu, NULL);
+    pthread_cond_init(&st.changed, NULL);
+    void *zctx = zmq_ctx_new();
+    pub_feed *fd = NULL;
+    pub_http *hs = NULL;
+    int port = 0;
+    pub_http_config hc = {.addr = http, .db = db, .token = token, .max_streams = max_streams,
+                          .export_limit = export_limit, .keepalive_ms = keepalive};
+    if (pub_http_start(&hc, m, &st, &windows, &hs, &port, err, sizeof err)) {
+        PLOG_ERROR("PUB-HTTP", "msg=\"%s\"", err);
+        rc = EX_UNAVAILABLE_;
+        goto out;
+    }
+    PLOG_INFO("PUB-HTTP", "port=%d url=http://%s/", port, http);
+    pub_feed_config fc = {.feed = feed, .db = db, .pub = pub, .publish_min_ms = publish_min,
+                          .heartbeat_ms = heartbeat, .windows = &windows};
+    if (pub_feed_start(&fc, zctx, m, &st, &fd, err, sizeof err)) {
+        PLOG_ERROR("PUB-FEED", "msg=\"%s\"", err);
+        rc = EX_UNAVAILABLE_;
+        goto out;
+    }
+    uv_loop_t *loop = uv_default_loop();
+    uv_signal_t sigterm, sigint;
+    uv_signal_init(loop, &sigterm);
+    uv_signal_init(loop, &sigint);
+    uv_signal_start(&sigterm, on_signal, SIGTERM);
+    uv_signal_start(&sigint, on_signal, SIGINT);
+    PLOG_INFO("PUB-READY", "msg=\"serving\"");
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&sigterm, NULL);
+    uv_close((uv_handle_t *)&sigint, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_loop_close(loop);
+out:
+    pub_http_stop(&hs); /* ends the SSE streams first */
+    pub_feed_stop(&fd);
+    zmq_ctx_term(zctx);
+    free(st.event_json);
+    pthread_mutex_destroy(&st.mu);
+    pthread_cond_destroy(&st.changed);
+    pub_model_destroy(&m);
+    PLOG_INFO("PUB-STOPPED", "msg=\"bye\"");
+out_cfg:
+    free(token);
+    pufa_cfg_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,82 @@
+/* The publisher's live totals: for every day, the figures per county and
+ * per county x theme / venue / form / responsible unit / campaign, built
+ * from the rollups and kept current by the aggregator's deltas.  A window
+ * query visits only the days of the window: its cost grows with days x
+ * dimensions, never with the number of reports.  Readers (HTTP threads)
+ * and the writer (the feed thread) share it under a read-write lock. */
+#ifndef PUB_MODEL_H
+#define PUB_MODEL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "date.h"
+#include "report.h"
+
+#define NFIG (1 + PUFA_NCOUNTERS) /* reports + the counters */
+
+typedef enum pub_dim {
+    DIM_TOTAL = 0, /* per county only */
+    DIM_THEME,
+    DIM_VENUE,
+    DIM_FORM,
+    DIM_UNIT,
+    DIM_CAMPAIGN,
+    NDIM,
+    DIM_COUNTY = NDIM, /* a breakdown, served from DIM_TOTAL */
+} pub_dim;
+
+extern const char *const pub_dim_names[NDIM + 1]; /* "total","theme",...,"county" */
+/* Parses a "by" name; -1 if unknown ("none" gives DIM_TOTAL). */
+int pub_dim_parse(const char *name);
+
+typedef struct pub_row {
+    uint32_t value;  /* county index or dimension value */
+    int64_t fig[NFIG];
+} pub_row;
+
+typedef struct pub_model pub_model;
+
+pub_model *pub_model_new(void);
+void pub_model_destroy(pub_model **m);
+
+void pub_model_wrlock(pub_model *m);
+void pub_model_rdlock(pub_model *m);
+void pub_model_unlock(pub_model *m);
+
+/* ---- writes (wrlock held) ---- */
+/* Forgets every figure and receipt (before a snapshot). */
+void pub_model_clear(pub_model *m);
+/* Adds fig to the cell (day, county, theme, venue, form, unit, campaign). */
+void pub_model_add(pub_model *m, pufa_day day, const char *county, int theme, int venue, int form,
+                   const char *unit, const char *campaign, const int64_t fig[NFIG]);
+/* Notes that county/unit reported on day. */
+void pub_model_receipt(pub_model *m, pufa_day day, const char *county, const char *unit);
+void pub_model_set_seq(pub_model *m, uint64_t seq);
+/* Names for labels. */
+void pub_model_set_county_name(pub_model *m, const char *code, const char *name);
+void pub_model_set_unit_name(pub_model *m, const char *code, const char *name);
+
+/* ---- reads (rdlock held) ---- */
+uint64_t pub_model_seq(const pub_model *m);
+/* Sums [from, to] by dim (DIM_COUNTY: by county; DIM_TOTAL: one row).
+ * county: restrict to one county code, or NULL.  Rows with all-zero
+ * figures are left out.  *rows is allocated (caller frees); totals gets
+ * the sum of every row. */
+size_t pub_model_query(const pub_model *m, pufa_day from, pufa_day to, pub_dim dim,
+                       const char *county, pub_row **rows, int64_t totals[NFIG]);
+/* The key and label of a row value of dim (county code + name, enum code +
+ * label, unit code + name, campaign + campaign). */
+const char *pub_model_key(const pub_model *m, pub_dim dim, uint32_t value);
+const char *pub_model_label(const pub_model *m, pub_dim dim, uint32_t value);
+/* Counties known (from org units and data), and the last day each county
+ * (and each of its units) reported; -1 = never. */
+size_t pub_model_counties(const pub_model *m);
+pufa_day pub_model_last_report(const pub_model *m, uint32_t county, const char *unit);
+size_t pub_model_units(const pub_model *m);
+/* County index of a code, or UINT32_MAX. */
+uint32_t pub_model_county_index(const pub_model *m, const char *code);
+
+#endif

@@ -1,0 +1,704 @@
+/* Integration test: pufa-publisher against the real aggregator and a
+ * throwaway PostgreSQL.  Between the aggregator's feed and the publisher
+ * sits a forwarder owned by this test, which can withhold a delta to force
+ * a sequence gap.  argv: PUFA_BIN AGGREGATOR_BIN PUBLISHER_BIN. */
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "alloc.h"
+#include "enums.h"
+#include "httpc.h"
+#include "proc.h"
+#include "report_json.h"
+#include "testlib.h"
+#include "uuid.h"
+#include "wire.h"
+
+static const char *pufa_bin, *agg_bin, *pub_bin;
+static pufa_proc agg, pub;
+static char agg_ep[128], feed_ep[128], pub_port[16], pub_zmq[128];
+static char fwd_ep[64];
+static void *zctx;
+static PGconn *db;
+static pthread_t fwd_thread;
+static _Atomic int fwd_drop_next, fwd_stop;
+static _Atomic int fwd_dropped;
+
+/* ---- the feed forwarder ---- */
+
+static void *forwarder(void *arg) {
+    (void)arg;
+    void *in = zmq_socket(zctx, ZMQ_SUB), *out = zmq_socket(zctx, ZMQ_PUB);
+    int linger = 0, hwm = 1000000;
+    zmq_setsockopt(in, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(out, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(in, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(out, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(in, ZMQ_SUBSCRIBE, "", 0);
+    zmq_connect(in, feed_ep);
+    zmq_bind(out, fwd_ep);
+    while (!fwd_stop) {
+        zmq_pollitem_t it = {.socket = in, .events = ZMQ_POLLIN};
+        if (zmq_poll(&it, 1, 50) <= 0)
+            continue;
+        zmq_msg_t t, b;
+        zmq_msg_init(&t);
+        zmq_msg_init(&b);
+        zmq_msg_recv(&t, in, 0);
+        zmq_msg_recv(&b, in, 0);
+        bool delta = zmq_msg_size(&t) == 5 && !memcmp(zmq_msg_data(&t), "delta", 5);
+        if (delta && fwd_drop_next) {
+            fwd_drop_next = 0;
+            fwd_dropped++;
+        } else {
+            zmq_msg_send(&t, out, ZMQ_SNDMORE);
+            zmq_msg_send(&b, out, 0);
+        }
+        zmq_msg_close(&t);
+        zmq_msg_close(&b);
+    }
+    zmq_close(in);
+    zmq_close(out);
+    return NULL;
+}
+
+/* ---- processes ---- */
+
+static void start_publisher(void) {
+    char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
+    char *argv[] = {(char *)pub_bin, "--feed", fwd_ep, "--db", dbinfo, "--http", "127.0.0.1:0",
+                    "--pub", "tcp://127.0.0.1:0", "--heartbeat", "500ms", NULL};
+    pufa_proc_start(&pub, argv, NULL);
+    free(dbinfo);
+    if (!pufa_proc_wait_log(&pub, "id=PUB-HTTP", "port", pub_port, sizeof pub_port, 10000) ||
+        !pufa_proc_wait_log(&pub, "id=PUB-PUB", "endpoint", pub_zmq, sizeof pub_zmq, 10000) ||
+        !pufa_proc_wait_log(&pub, "id=PUB-SNAPSHOT", NULL, NULL, 0, 20000)) {
+        pufa_proc_dump(&pub);
+        fail_msg("publisher did not start");
+    }
+}
+
+static void stop_publisher(void) {
+    int st = pufa_proc_stop(&pub, SIGTERM, 15000);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        pufa_proc_dump(&pub);
+        fail_msg("publisher did not exit 0 on SIGTERM");
+    }
+}
+
+/* ---- sending reports through the aggregator ---- */
+
+static void *dealer;
+static uint64_t batch_seq = 1;
+
+static void send_reports(pufa_report *r, size_t n) {
+    for (size_t off = 0; off < n; off += 500) {
+        size_t cnt = n - off < 500 ? n - off : 500;
+        Pufa__ReportBatch b = PUFA__REPORT_BATCH__INIT;
+        b.has_batch_seq = 1;
+        b.batch_seq = batch_seq++;
+        b.n_reports = cnt;
+        b.reports = pufa_calloc(cnt, sizeof *b.reports);
+        Pufa__ActivityReport *m = pufa_calloc(cnt, sizeof *m);
+        for (size_t i = 0; i < cnt; i++) {
+            pufa__activity_report__init(&m[i]);
+            pufa_report_to_pb(&r[off + i], &m[i]);
+            b.reports[i] = &m[i];
+        }
+        size_t len = pufa__report_batch__get_packed_size(&b);
+        uint8_t *buf = pufa_malloc(len);
+        pufa__report_batch__pack(&b, buf);
+        zmq_send(dealer, buf, len, 0);
+        free(buf);
+        free(m);
+        free(b.reports);
+        zmq_pollitem_t it = {.socket = dealer, .events = ZMQ_POLLIN};
+        assert_int_equal(zmq_poll(&it, 1, 30000), 1);
+        zmq_msg_t ack;
+        zmq_msg_init(&ack);
+        zmq_msg_recv(&ack, dealer, 0);
+        Pufa__BatchAck *a = pufa__batch_ack__unpack(NULL, zmq_msg_size(&ack), zmq_msg_data(&ack));
+        assert_non_null(a);
+        for (size_t i = 0; i < a->n_results; i++)
+            if (a->results[i]->status != PUFA__REPORT_STATUS__STATUS_COMMITTED &&
+                a->results[i]->status != PUFA__REPORT_STATUS__STATUS_DUPLICATE)
+                fail_msg("report %zu not committed: %s", off + i,
+                         a->results[i]->reason ? a->results[i]->reason : "?");
+        pufa__batch_ack__free_unpacked(a, NULL);
+        zmq_msg_close(&ack);
+    }
+}
+
+static void load_file(const char *name) {
+    size_t len;
+    char *buf = pufa_test_read_file(pufa_test_data_path(name), &len);
+    pufa_report *r = pufa_calloc(64, sizeof *r);
+    size_t n = 0;
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+        json_error_t jerr;
+        json_t *o = json_loads(line, 0, &jerr);
+        pufa_errors errs;
+        pufa_errors_init(&errs);
+        pufa_report_init(&r[n]);
+        pufa_report_from_json(o, &r[n], &errs);
+        json_decref(o);
+        n++;
+    }
+    send_reports(r, n);
+    for (size_t i = 0; i < n; i++)
+        pufa_report_clear(&r[i]);
+    free(r);
+    free(buf);
+}
+
+static const char *const counties[] = {"150802", "150821", "150822", "150823", "150824",
+                                       "150825", "150826", "210402", "210403", "210404",
+                                       "210411", "210421", "210422", "210423"};
+static const char *const units[] = {"SFJ", "FY", "JCY", "GAJ", "SWJ", "JYJ",
+                                    "WJW", "SCJG", "YJGL", "NMJ", "MZZJ", "XCB"};
+static const char *const campaigns[] = {"", "宪法宣传周", "民法典宣传月", "4·15国家安全教育日",
+                                        "6·26国际禁毒日"};
+
+static void generate(size_t n, unsigned seed) {
+    pufa_report *r = pufa_calloc(n, sizeof *r);
+    pufa_day today = pufa_city_day(pufa_now_ms());
+    for (size_t i = 0; i < n; i++) {
+        pufa_report_init(&r[i]);
+        uint8_t id[16];
+        pufa_uuid_v7(id);
+        char ids[37], date[11];
+        pufa_uuid_format(id, ids);
+        r[i].report_id = pufa_strdup(ids);
+        r[i].revision = 1 + rand_r(&seed) % 3;
+        r[i].retracted = rand_r(&seed) % 50 == 0;
+        r[i].county_code = pufa_strdup(counties[rand_r(&seed) % 14]);
+        r[i].unit_code = pufa_strdup(units[rand_r(&seed) % 12]);
+        pufa_date_format(today - (pufa_day)(rand_r(&seed) % 800), date);
+        r[i].occurred_on = pufa_strdup(date);
+        r[i].theme = 1 + (int)(rand_r(&seed) % PUFA_THEME_MAX);
+        r[i].venue = 1 + (int)(rand_r(&seed) % PUFA_VENUE_MAX);
+        r[i].form = 1 + (int)(rand_r(&seed) % PUFA_FORM_MAX);
+        r[i].campaign = pufa_strdup(campaigns[rand_r(&seed) % 5]);
+        r[i].title = pufa_strdup("普法活动");
+        for (int c = 0; c < PUFA_NCOUNTERS; c++)
+            r[i].counters[c] = rand_r(&seed) % 500;
+    }
+    send_reports(r, n);
+    for (size_t i = 0; i < n; i++)
+        pufa_report_clear(&r[i]);
+    free(r);
+}
+
+/* ---- comparing with SQL ---- */
+
+static json_t *get_json(const char *path) {
+    char *url = pufa_asprintf("http://127.0.0.1:%s%s", pub_port, path);
+    pufa_http_response r;
+    char err[256];
+    int rc = pufa_http_request("GET", url, NULL, NULL, 0, 20000, &r, err, sizeof err);
+    free(url);
+    if (rc)
+        fail_msg("GET %s: %s", path, err);
+    if (r.status != 200)
+        fail_msg("GET %s: status %d: %s", path, r.status, r.body.data);
+    json_error_t jerr;
+    json_t *o = json_loadb(r.body.data, r.body.len, 0, &jerr);
+    pufa_buf_free(&r.body);
+    assert_non_null(o);
+    return o;
+}
+
+static const char *const FIGS[] = {"reports", "sessions", "participants", "materials",
+                                   "consultations", "banners", "led_messages", "online_posts",
+                                   "online_views", "volunteers", "funds_fen"};
+
+/* "key:f1,f2,...\n" lines, sorted by key. */
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *api_rows(json_t *doc) {
+    size_t n = json_array_size(json_object_get(doc, "rows"));
+    char **lines = pufa_calloc(n + 1, sizeof *lines);
+    for (size_t i = 0; i < n; i++) {
+        json_t *row = json_array_get(json_object_get(doc, "rows"), i);
+        pufa_buf b;
+        pufa_buf_init(&b);
+        pufa_buf_printf(&b, "%s:", json_string_value(json_object_get(row, "key")));
+        for (int k = 0; k < 11; k++)
+            pufa_buf_printf(&b, "%s%lld", k ? "," : "",
+                            (long long)json_integer_value(
+                                json_object_get(json_object_get(row, "figures"), FIGS[k])));
+        lines[i] = pufa_buf_steal(&b);
+    }
+    qsort(lines, n, sizeof *lines, cmp_str);
+    pufa_buf out;
+    pufa_buf_init(&out);
+    for (size_t i = 0; i < n; i++) {
+        pufa_buf_printf(&out, "%s\n", lines[i]);
+        free(lines[i]);
+    }
+    free(lines);
+    return pufa_buf_steal(&out);
+}
+
+static char *sql_rows(const char *by, const char *from, const char *to) {
+    const char *key = !strcmp(by, "county")   ? "county_code"
+                      : !strcmp(by, "theme")  ? "theme::text"
+                      : !strcmp(by, "venue")  ? "venue::text"
+                      : !strcmp(by, "form")   ? "form::text"
+                      : !strcmp(by, "unit")   ? "unit_code"
+                      : !strcmp(by, "campaign") ? "campaign"
+                                                : "'all'";
+    char *sql = pufa_asprintf(
+        "SELECT %s, count(*), sum(sessions), sum(participants), sum(materials),"
+        " sum(consultations), sum(banners), sum(led_messages), sum(online_posts),"
+        " sum(online_views), sum(volunteers), sum(funds_fen) FROM reports"
+        " WHERE NOT retracted AND occurred_on BETWEEN $1::date AND $2::date GROUP BY 1",
+        key);
+    const char *p[2] = {from, to};
+    PGresult *res = PQexecParams(db, sql, 2, NULL, p, NULL, NULL, 0);
+    free(sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("%s", PQresultErrorMessage(res));
+    size_t n = (size_t)PQntuples(res);
+    char **lines = pufa_calloc(n + 1, sizeof *lines);
+    pufa_enum_kind kind = !strcmp(by, "theme")   ? PUFA_ENUM_THEME
+                          : !strcmp(by, "venue") ? PUFA_ENUM_VENUE
+                                                 : PUFA_ENUM_FORM;
+    bool is_enum = !strcmp(by, "theme") || !strcmp(by, "venue") || !strcmp(by, "form");
+    for (size_t i = 0; i < n; i++) {
+        pufa_buf b;
+        pufa_buf_init(&b);
+        const char *k = PQgetvalue(res, (int)i, 0);
+        pufa_buf_printf(&b, "%s:", is_enum ? pufa_enum_code(kind, atoi(k)) : k);
+        for (int f = 1; f <= 11; f++)
+            pufa_buf_printf(&b, "%s%s", f > 1 ? "," : "", PQgetvalue(res, (int)i, f));
+        lines[i] = pufa_buf_steal(&b);
+    }
+    PQclear(res);
+    qsort(lines, n, sizeof *lines, cmp_str);
+    pufa_buf out;
+    pufa_buf_init(&out);
+    for (size_t i = 0; i < n; i++) {
+        pufa_buf_printf(&out, "%s\n", lines[i]);
+        free(lines[i]);
+    }
+    free(lines);
+    return pufa_buf_steal(&out);
+}
+
+static const char *const WINDOWS[] = {"today", "7d", "30d", "month", "quarter", "ytd", "plan",
+                                      "all", "campaign:宪法宣传周", "campaign:民法典宣传月",
+                                      "2025-01-01..2025-06-30"};
+static const char *const BYS[] = {"county", "theme", "venue", "form", "unit", "campaign", "none"};
+
+/* Every window x breakdown equals SQL over the reports table. */
+static int compare_all(bool verbose) {
+    int compared = 0;
+    for (size_t w = 0; w < sizeof WINDOWS / sizeof *WINDOWS; w++) {
+        for (size_t b = 0; b < sizeof BYS / sizeof *BYS; b++) {
+            char *path = pufa_asprintf("/v1/totals?window=%s&by=%s", WINDOWS[w], BYS[b]);
+            /* URL-encode the Chinese window names. */
+            pufa_buf enc;
+            pufa_buf_init(&enc);
+            for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+                if (*p >= 0x80 || *p == ' ')
+                    pufa_buf_printf(&enc, "%%%02X", *p);
+                else
+                    pufa_buf_putc(&enc, (char)*p);
+            }
+            json_t *doc = get_json(enc.data);
+            json_t *win = json_object_get(doc, "window");
+            char *api = api_rows(doc);
+            char *sql = sql_rows(BYS[b], json_string_value(json_object_get(win, "from")),
+                                 json_string_value(json_object_get(win, "to")));
+            if (strcmp(api, sql) != 0)
+                fail_msg("%s: API and SQL differ\nAPI:\n%s\nSQL:\n%s", path, api, sql);
+            if (verbose && !strcmp(BYS[b], "none"))
+                printf("# %-24s %s..%s %s", WINDOWS[w],
+                       json_string_value(json_object_get(win, "from")),
+                       json_string_value(json_object_get(win, "to")), api);
+            free(api);
+            free(sql);
+            free(path);
+            pufa_buf_free(&enc);
+            json_decref(doc);
+            compared++;
+        }
+    }
+    return compared;
+}
+
+static long long metric(const char *name) {
+    char *url = pufa_asprintf("http://127.0.0.1:%s/metrics", pub_port);
+    pufa_http_response r;
+    char err[256];
+    long long v = -1;
+    if (pufa_http_request("GET", url, NULL, NULL, 0, 5000, &r, err, sizeof err) == 0) {
+        char *at = strstr(r.body.data, name);
+        while (at && at != r.body.data && at[-1] != '\n')
+            at = strstr(at + 1, name);
+        if (at)
+            v = atoll(at + strlen(name));
+        pufa_buf_free(&r.body);
+    }
+    free(url);
+    return v;
+}
+
+static long long seq_of_db(void) {
+    PGresult *r = PQexec(db, "SELECT seq FROM feed_state");
+    long long v = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+static void wait_caught_up(void) {
+    long long want = seq_of_db();
+    long long deadline = pufa_mono_ms() + 20000;
+    while (pufa_mono_ms() < deadline && metric("pufa_publisher_seq ") != want)
+        pufa_sleep_ms(50);
+    assert_int_equal(metric("pufa_publisher_seq "), want);
+}
+
+/* ---- setup ---- */
+
+static int group_setup(void **state) {
+    (void)state;
+    char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' --units '%s' >/dev/null",
+                              pufa_bin, getenv("PUFA_TEST_DB"),
+                              pufa_test_data_path("org_units.csv"),
+                              pufa_test_data_path("units.csv"));
+    int rc = pufa_sh(cmd);
+    free(cmd);
+    db = PQconnectdb(getenv("PUFA_TEST_DB"));
+    if (rc || PQstatus(db) != CONNECTION_OK)
+        return -1;
+    zctx = zmq_ctx_new();
+    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
+    char *argv[] = {(char *)agg_bin, "--insecure", "--listen", "tcp://127.0.0.1:0", "--feed",
+                    "tcp://127.0.0.1:0", "--http", "127.0.0.1:0", "--db", dbinfo,
+                    "--heartbeat", "200ms", NULL};
+    pufa_proc_start(&agg, argv, NULL);
+    free(dbinfo);
+    if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", agg_ep, sizeof agg_ep, 20000) ||
+        !pufa_proc_wait_log(&agg, "id=AGG-FEED", "endpoint", feed_ep, sizeof feed_ep, 5000) ||
+        !pufa_proc_wait_log(&agg, "id=AGG-READY", NULL, NULL, 0, 10000))
+        return -1;
+    snprintf(fwd_ep, sizeof fwd_ep, "inproc://unused");
+    /* The forwarder's PUB side: a free loopback port found by binding 0. */
+    void *probe = zmq_socket(zctx, ZMQ_PUB);
+    zmq_bind(probe, "tcp://127.0.0.1:0");
+    size_t len = sizeof fwd_ep;
+    zmq_getsockopt(probe, ZMQ_LAST_ENDPOINT, fwd_ep, &len);
+    zmq_close(probe);
+    pufa_sleep_ms(50);
+    pthread_create(&fwd_thread, NULL, forwarder, NULL);
+    dealer = zmq_socket(zctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_connect(dealer, agg_ep);
+    start_publisher();
+    return 0;
+}
+
+static int group_teardown(void **state) {
+    (void)state;
+    if (pub.pid > 0)
+        pufa_proc_stop(&pub, SIGTERM, 15000);
+    fwd_stop = 1;
+    pthread_join(fwd_thread, NULL);
+    zmq_close(dealer);
+    if (agg.pid > 0)
+        pufa_proc_stop(&agg, SIGTERM, 15000);
+    zmq_ctx_term(zctx);
+    PQfinish(db);
+    return 0;
+}
+
+/* ---- tests ---- */
+
+static void totals_equal_sql_for_every_window_and_breakdown(void **state) {
+    (void)state;
+    load_file("sample_reports.jsonl");
+    load_file("sample_corrections.jsonl");
+    unsigned seed = (unsigned)pufa_now_ms();
+    printf("# generating 10000 reports, seed %u\n", seed);
+    generate(10000, seed);
+    wait_caught_up();
+    int n = compare_all(true);
+    printf("# %d window x breakdown combinations equal SQL\n", n);
+    assert_int_equal(n, 77);
+}
+
+static void withheld_delta_leads_to_a_resync(void **state) {
+    (void)state;
+    long long gaps = metric("pufa_publisher_gaps_total ");
+    fwd_drop_next = 1;
+    generate(300, 7);
+    /* The forwarder thread sees the delta a moment after our ack. */
+    long long deadline = pufa_mono_ms() + 10000;
+    while (fwd_dropped == 0 && pufa_mono_ms() < deadline)
+        pufa_sleep_ms(10);
+    assert_int_equal(fwd_dropped, 1);
+    wait_caught_up();
+    assert_true(metric("pufa_publisher_gaps_total ") > gaps);
+    assert_true(pufa_proc_count_log(&pub, "PUB-GAP") >= 1);
+    compare_all(false);
+}
+
+static void restart_gives_the_same_totals(void **state) {
+    (void)state;
+    json_t *before = get_json("/v1/totals?window=all&by=county");
+    json_t *before_t = get_json("/v1/totals?window=plan&by=theme");
+    stop_publisher();
+    start_publisher();
+    wait_caught_up();
+    json_t *after = get_json("/v1/totals?window=all&by=county");
+    json_t *after_t = get_json("/v1/totals?window=plan&by=theme");
+    assert_true(json_equal(json_object_get(before, "rows"), json_object_get(after, "rows")));
+    assert_true(json_equal(json_object_get(before_t, "rows"), json_object_get(after_t, "rows")));
+    assert_true(json_equal(json_object_get(before, "totals"), json_object_get(after, "totals")));
+    json_decref(before);
+    json_decref(after);
+    json_decref(before_t);
+    json_decref(after_t);
+}
+
+/* Opens /v1/stream on a raw socket. */
+static int open_stream(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(pub_port))};
+    a.sin_addr.s_addr = htonl(0x7f000001);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    const char *req = "GET /v1/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n";
+    assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+    return fd;
+}
+
+/* Reads until an "update" event whose all-time report total is >= want. */
+static long long wait_event(int fd, pufa_buf *acc, long long want, int timeout_ms) {
+    long long deadline = pufa_mono_ms() + timeout_ms;
+    while (pufa_mono_ms() < deadline) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 50) > 0) {
+            char chunk[8192];
+            ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+            if (n <= 0)
+                return -1;
+            pufa_buf_append(acc, chunk, (size_t)n);
+        }
+        char *d;
+        while (acc->data && (d = strstr(acc->data, "data: "))) {
+            char *end = strchr(d, '\n');
+            if (!end)
+                break;
+            json_error_t jerr;
+            json_t *o = json_loadb(d + 6, (size_t)(end - d - 6), 0, &jerr);
+            long long total = o ? (long long)json_integer_value(json_object_get(
+                                      json_object_get(json_object_get(o, "totals"), "all"),
+                                      "reports"))
+                                : -1;
+            json_decref(o);
+            memmove(acc->data, end + 1, acc->len - (size_t)(end + 1 - acc->data) + 1);
+            acc->len -= (size_t)(end + 1 - acc->data);
+            if (total >= want)
+                return total;
+        }
+    }
+    return -1;
+}
+
+static void sse_client_sees_a_commit_within_a_second(void **state) {
+    (void)state;
+    json_t *t = get_json("/v1/totals?window=all&by=none");
+    long long before = json_integer_value(json_object_get(json_object_get(t, "totals"), "reports"));
+    json_decref(t);
+    int fd = open_stream();
+    pufa_buf acc;
+    pufa_buf_init(&acc);
+    assert_true(wait_event(fd, &acc, before, 5000) >= before); /* the initial event */
+    long long t0 = pufa_mono_ms();
+    generate(1, 99);
+    long long got = wait_event(fd, &acc, before + 1, 5000);
+    long long ms = pufa_mono_ms() - t0;
+    printf("# SSE saw the commit %lld ms after the send\n", ms);
+    assert_int_equal(got, before + 1);
+    assert_true(ms <= 1000);
+    close(fd);
+    pufa_buf_free(&acc);
+}
+
+static void zeromq_dashboards_match_the_api(void **state) {
+    (void)state;
+    void *s = zmq_socket(zctx, ZMQ_SUB);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s, ZMQ_SUBSCRIBE, "city", 4);
+    zmq_connect(s, pub_zmq);
+    zmq_pollitem_t it = {.socket = s, .events = ZMQ_POLLIN};
+    assert_int_equal(zmq_poll(&it, 1, 5000), 1);
+    zmq_msg_t topic, body;
+    zmq_msg_init(&topic);
+    zmq_msg_init(&body);
+    zmq_msg_recv(&topic, s, 0);
+    zmq_msg_recv(&body, s, 0);
+    Pufa__Dashboard *d = pufa__dashboard__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+    assert_non_null(d);
+    assert_string_equal(d->scope, "city");
+    json_t *api = get_json("/v1/totals?window=all&by=county");
+    bool found = false;
+    for (size_t i = 0; i < d->n_windows; i++) {
+        if (strcmp(d->windows[i]->window, "all") != 0)
+            continue;
+        found = true;
+        assert_int_equal(d->windows[i]->totals->participants,
+                         json_integer_value(json_object_get(json_object_get(api, "totals"),
+                                                            "participants")));
+        assert_int_equal(d->windows[i]->n_by_county,
+                         json_array_size(json_object_get(api, "rows")));
+    }
+    assert_true(found);
+    pufa__dashboard__free_unpacked(d, NULL);
+    json_decref(api);
+    zmq_msg_close(&topic);
+    zmq_msg_close(&body);
+    zmq_close(s);
+}
+
+static void exports_are_guarded_and_open(void **state) {
+    (void)state;
+    /* Titles carrying a formula, HTML and SQL are stored verbatim. */
+    pufa_report r[3];
+    const char *titles[3] = {"=1+1", "<script>alert(1)</script>", "'); DROP TABLE reports;--"};
+    for (int i = 0; i < 3; i++) {
+        pufa_report_init(&r[i]);
+        uint8_t id[16];
+        pufa_uuid_v7(id);
+        char ids[37], date[11];
+        pufa_uuid_format(id, ids);
+        pufa_date_format(pufa_city_day(pufa_now_ms()), date);
+        r[i].report_id = pufa_strdup(ids);
+        r[i].revision = 1;
+        r[i].county_code = pufa_strdup("150821");
+        r[i].unit_code = pufa_strdup("SFJ");
+        r[i].occurred_on = pufa_strdup(date);
+        r[i].theme = r[i].venue = r[i].form = 1;
+        r[i].title = pufa_strdup(titles[i]);
+    }
+    send_reports(r, 3);
+    for (int i = 0; i < 3; i++)
+        pufa_report_clear(&r[i]);
+    wait_caught_up();
+    char *url = pufa_asprintf("http://127.0.0.1:%s/v1/export.csv?window=today&detail=reports",
+                              pub_port);
+    pufa_http_response resp;
+    char err[256];
+    assert_int_equal(pufa_http_request("GET", url, NULL, NULL, 0, 10000, &resp, err, sizeof err),
+                     0);
+    free(url);
+    assert_int_equal(resp.status, 200);
+    assert_true(resp.body.len > 3 && !memcmp(resp.body.data, "\xEF\xBB\xBF", 3));
+    /* Every line ends with CRLF. */
+    for (size_t i = 0; i < resp.body.len; i++)
+        if (resp.body.data[i] == '\n')
+            assert_true(i > 0 && resp.body.data[i - 1] == '\r');
+    assert_contains(resp.body.data, "\"'=1+1\"");
+    assert_contains(resp.body.data, "<script>alert(1)</script>"); /* verbatim in CSV */
+    assert_contains(resp.body.data, "'); DROP TABLE reports;--");
+    assert_contains(resp.body.data, "报告编号");
+    pufa_buf_free(&resp.body);
+    /* The title round-trips verbatim through PostgreSQL. */
+    PGresult *q = PQexec(db, "SELECT count(*) FROM reports WHERE title IN ('=1+1',"
+                             " '<script>alert(1)</script>', '''); DROP TABLE reports;--')");
+    assert_string_equal(PQgetvalue(q, 0, 0), "3");
+    PQclear(q);
+    /* XLSX: written, then read back with openpyxl. */
+    const char *sheets[] = {"window=all&by=county", "window=today&detail=reports"};
+    for (int s = 0; s < 2; s++) {
+        char *cmd = pufa_asprintf(
+            "curl -sf -o /tmp/pufa-test-%d.xlsx 'http://127.0.0.1:%s/v1/export.xlsx?%s' && "
+            "/usr/bin/python3 - /tmp/pufa-test-%d.xlsx <<'PY'\n"
+            "import sys, openpyxl\n"
+            "wb = openpyxl.load_workbook(sys.argv[1])\n"
+            "ws = wb.worksheets[0]\n"
+            "heads = [c.value for c in ws[2]]\n"
+            "assert ws.freeze_panes == 'A3', ws.freeze_panes\n"
+            "assert '受教育人次' in heads, heads\n"
+            "vals = [c.value for row in ws.iter_rows(min_row=3) for c in row]\n"
+            "assert any(isinstance(v, (int, float)) for v in vals)\n"
+            "if 'detail' in sys.argv[0] or ws.title == '明细':\n"
+            "    assert '=1+1' in vals, 'formula title not stored as text'\n"
+            "    assert all(ws.cell(row=r, column=14).data_type == 's' for r in range(3, ws.max_row + 1))\n"
+            "print('xlsx ok', ws.title, ws.max_row, 'rows')\n"
+            "PY",
+            (int)getpid() + s, pub_port, sheets[s], (int)getpid() + s);
+        assert_int_equal(pufa_sh(cmd), 0);
+        free(cmd);
+    }
+}
+
+static void bad_requests_get_clear_errors(void **state) {
+    (void)state;
+    const char *paths[] = {"/v1/totals?window=fortnight", "/v1/totals?by=colour",
+                           "/v1/totals?county=abc", "/v1/silent?days=0", "/v1/nope",
+                           "/v1/export.csv?detail=everything"};
+    int want[] = {400, 400, 400, 400, 404, 400};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        char *url = pufa_asprintf("http://127.0.0.1:%s%s", pub_port, paths[i]);
+        pufa_http_response r;
+        char err[256];
+        assert_int_equal(pufa_http_request("GET", url, NULL, NULL, 0, 5000, &r, err, sizeof err),
+                         0);
+        if (r.status != want[i])
+            fail_msg("%s: %d, want %d", paths[i], r.status, want[i]);
+        assert_contains(r.body.data, "\"error\"");
+        pufa_buf_free(&r.body);
+        free(url);
+    }
+    /* Nothing writes through the publisher. */
+    char *url = pufa_asprintf("http://127.0.0.1:%s/v1/totals", pub_port);
+    pufa_http_response r;
+    char err[256];
+    assert_int_equal(pufa_http_request("POST", url, NULL, "{}", 2, 5000, &r, err, sizeof err), 0);
+    assert_int_equal(r.status, 405);
+    pufa_buf_free(&r.body);
+    free(url);
+    json_t *s = get_json("/v1/silent?days=7");
+    assert_int_equal(json_array_size(json_object_get(s, "counties")), 14);
+    json_decref(s);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 4 || !getenv("PUFA_TEST_DB")) {
+        fprintf(stderr, "usage: with-pg.sh publisher_test PUFA_BIN AGGREGATOR_BIN PUBLISHER_BIN\n");
+        return 2;
+    }
+    pufa_json_init();
+    pufa_bin = argv[1];
+    agg_bin = argv[2];
+    pub_bin = argv[3];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(totals_equal_sql_for_every_window_and_breakdown),
+        cmocka_unit_test(withheld_delta_leads_to_a_resync),
+        cmocka_unit_test(restart_gives_the_same_totals),
+        cmocka_unit_test(sse_client_sees_a_commit_within_a_second),
+        cmocka_unit_test(zeromq_dashboards_match_the_api),
+        cmocka_unit_test(exports_are_guarded_and_open),
+        cmocka_unit_test(bad_requests_get_clear_errors),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
