@@ -24,9 +24,15 @@ PKGS=(
     libxlsxwriter-dev libsystemd-dev libcmocka-dev
     # database server (tests and the local stack run their own instance)
     postgresql-15 postgresql-client-15
-    # test tools
+    # test tools; the browser test drives Debian's chromium with npm's
+    # playwright-core (which never downloads a browser of its own)
     python3 python3-openpyxl valgrind procps curl util-linux
+    chromium fonts-wqy-microhei
 )
+# Node.js and npm: Debian's, unless a node with npm is already installed.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    PKGS+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs the real stack (with-pg.sh's PostgreSQL, aggregator, publisher, one
+# collector) on free loopback ports, loads the sample reports, and runs the
+# browser test against it.   usage: with-pg.sh tests/browser/run.sh BUILD_DIR
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "$1" && pwd)
+src=$(cd "$here/../.." && pwd)
+data=${PUFA_SHARED_DATA:-$src/deploy/data}
+[ -f "$data/org_units.csv" ] || data=$src/deploy/data
+chromium=${CHROMIUM:-/usr/bin/chromium}
+if [ ! -x "$chromium" ] || ! command -v node >/dev/null; then
+    echo "browser test: needs chromium and node (deploy/install-deps.sh installs them)" >&2
+    exit 77
+fi
+work=$(mktemp -d /tmp/pufa-browser.XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_log() { # FILE PATTERN
+    for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
+    echo "browser test: '$2' never appeared in $1" >&2; cat "$1" >&2; return 1
+}
+
+"$build/cli/pufa" migrate --db "$PUFA_TEST_DB" --org-units "$data/org_units.csv" \
+    --units "$data/units.csv" >/dev/null
+"$build/aggregator/pufa-aggregator" --insecure --listen tcp://127.0.0.1:0 \
+    --feed tcp://127.0.0.1:0 --http 127.0.0.1:0 --db "$PUFA_TEST_DB user=pufa_aggregator" \
+    2>"$work/agg.log" & pids+=($!)
+wait_log "$work/agg.log" AGG-READY
+listen=$(grep -o 'id=AGG-LISTEN endpoint=[^ ]*' "$work/agg.log" | cut -d= -f3)
+feed=$(grep -o 'id=AGG-FEED endpoint=[^ ]*' "$work/agg.log" | cut -d= -f3)
+"$build/publisher/pufa-publisher" --feed "$feed" --db "$PUFA_TEST_DB user=pufa_publisher" \
+    --http 127.0.0.1:0 --pub tcp://127.0.0.1:0 2>"$work/pub.log" & pids+=($!)
+"$build/collector/pufa-collector" --insecure --county 150821 --aggregator "$listen" \
+    --spool "$work/spool" --http 127.0.0.1:0 --org-units "$data/org_units.csv" \
+    2>"$work/col.log" & pids+=($!)
+wait_log "$work/pub.log" PUB-SNAPSHOT
+wait_log "$work/col.log" COL-READY
+pport=$(grep -o 'id=PUB-HTTP port=[0-9]*' "$work/pub.log" | cut -d= -f3)
+cport=$(grep -o 'id=COL-HTTP port=[0-9]*' "$work/col.log" | cut -d= -f3)
+"$build/cli/pufa" submit --quiet --url "http://127.0.0.1:$cport" "$data/sample_reports.csv"
+
+cd "$here"
+if [ ! -d node_modules/playwright-core ]; then
+    npm ci --no-audit --no-fund --silent
+fi
+mkdir -p "$build/artifacts"
+node dashboard.test.mjs "http://127.0.0.1:$pport/" "http://127.0.0.1:$cport/" \
+    "$build/artifacts/dashboard.png"
