@@ -14,6 +14,11 @@
 #include "validate.h"
 #include "wire.h"
 
+/* The option exists in libzmq 4.3 builds whether or not zmq.h shows it. */
+#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
+#define ZMQ_ZAP_ENFORCE_DOMAIN 93
+#endif
+
 struct ingest {
     ingest_config cfg;
     void *router;
@@ -57,6 +62,18 @@ int ingest_open(const ingest_config *cfg, void *zctx, pipeline *pl, agg_stats *s
         zmq_setsockopt(in->pub, ZMQ_LINGER, &linger, sizeof linger)) {
         rc = zerr(err, errsize, "zmq_setsockopt");
         goto fail;
+    }
+    if (cfg->curve_secret) {
+        /* CURVE with a ZAP handler that must exist: without one, libzmq
+         * would admit anyone who knows the server key. */
+        int server = 1, enforce = 1;
+        if (zmq_setsockopt(in->router, ZMQ_CURVE_SERVER, &server, sizeof server) ||
+            zmq_setsockopt(in->router, ZMQ_CURVE_SECRETKEY, cfg->curve_secret, 40) ||
+            zmq_setsockopt(in->router, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN, strlen(ZAP_DOMAIN)) ||
+            zmq_setsockopt(in->router, ZMQ_ZAP_ENFORCE_DOMAIN, &enforce, sizeof enforce)) {
+            rc = zerr(err, errsize, "CURVE/ZAP options");
+            goto fail;
+        }
     }
     if (zmq_bind(in->router, cfg->listen) != 0) {
         snprintf(err, errsize, "cannot bind %s: %s", cfg->listen, zmq_strerror(zmq_errno()));
@@ -186,6 +203,19 @@ static void handle_batch(ingest *in, const uint8_t *id, size_t idlen, zmq_msg_t 
     const char *county_key = zmq_msg_gets(payload, "User-Id");
     if (county_key && !*county_key)
         county_key = NULL;
+    if (in->cfg.curve_secret) {
+        /* Re-checked per message: a key removed from the allow-list (and
+         * SIGHUP) cannot go on delivering over a connection opened before. */
+        const char *key = zmq_msg_gets(payload, "X-Pufa-Key");
+        if (!county_key || !zap_allowed(in->cfg.zap, key, county_key)) {
+            pufa__report_batch__free_unpacked(pb, NULL);
+            count(in, &in->stats->key_refused, 1);
+            bad_frame(in, "key no longer on the allow-list", len);
+            send_frame_error(in, id, idlen,
+                             "not authorised: this collector's key is not on the allow-list");
+            return;
+        }
+    }
 
     agg_batch *b = agg_batch_new(pb->n_reports);
     memcpy(b->identity, id, idlen);
@@ -297,8 +327,20 @@ static void deliver_done(ingest *in) {
     }
 }
 
-void ingest_run(ingest *in, volatile sig_atomic_t *stop) {
+int ingest_run(ingest *in, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload) {
     while (!*stop) {
+        if (in->cfg.zap && !zap_alive(in->cfg.zap))
+            return PUFA_EAUTH;
+        if (*reload) {
+            *reload = 0;
+            char err[300];
+            if (!in->cfg.zap)
+                PLOG_INFO("AGG-RELOAD", "msg=\"SIGHUP: no allow-list to reload (insecure)\"");
+            else if (zap_reload(in->cfg.zap, err, sizeof err) == 0)
+                PLOG_INFO("AGG-RELOAD", "keys=%zu", zap_keys(in->cfg.zap));
+            else
+                PLOG_ERROR("AGG-RELOAD", "msg=\"%s; the previous list stays\"", err);
+        }
         bool full = pipeline_full(in->pl);
         pthread_mutex_lock(&in->stats->mu);
         in->stats->receiving = !full;
@@ -325,6 +367,7 @@ void ingest_run(ingest *in, volatile sig_atomic_t *stop) {
             in->last_heartbeat_ms = now;
         }
     }
+    return 0;
 }
 
 void ingest_flush(ingest *in) {

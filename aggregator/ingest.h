@@ -9,6 +9,7 @@
 
 #include "orgunits.h"
 #include "pipeline.h"
+#include "zap.h"
 
 typedef struct ingest_config {
     const char *listen;        /* ROUTER endpoint */
@@ -17,6 +18,8 @@ typedef struct ingest_config {
     int64_t hwm;               /* ZeroMQ high-water marks */
     int64_t heartbeat_ms;      /* feed heartbeat period */
     bool insecure;             /* no CURVE (explicitly configured) */
+    const char *curve_secret;  /* server secret key (Z85) or NULL */
+    zap *zap;                  /* the allow-list, with CURVE */
 } ingest_config;
 
 typedef struct ingest ingest;
@@ -24,9 +27,10 @@ typedef struct ingest ingest;
 /* Binds both sockets; logs the bound endpoints.  0 or PUFA_EZMQ. */
 int ingest_open(const ingest_config *cfg, void *zctx, pipeline *pl, agg_stats *stats,
                 const pufa_orgunits *orgunits, ingest **out, char *err, size_t errsize);
-/* Runs until *stop becomes non-zero; then flushes what the writer finished.
- * The caller stops the pipeline between ingest_run and ingest_flush. */
-void ingest_run(ingest *in, volatile sig_atomic_t *stop);
+/* Runs until *stop becomes non-zero (or the ZAP handler died: returns
+ * PUFA_EAUTH); *reload (SIGHUP) re-reads the allow-list.  The caller stops
+ * the pipeline between ingest_run and ingest_flush. */
+int ingest_run(ingest *in, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload);
 void ingest_flush(ingest *in);
 void ingest_close(ingest **in);
 

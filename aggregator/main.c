@@ -16,6 +16,8 @@
 #include "date.h"
 #include "error.h"
 #include "ingest.h"
+#include "keyfile.h"
+#include "zap.h"
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
@@ -27,15 +29,20 @@
 
 enum { EX_USAGE_ = 64, EX_UNAVAILABLE_ = 69, EX_SOFTWARE_ = 70, EX_CONFIG_ = 78 };
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested;
 
 static void on_stop(int sig) {
     (void)sig;
     stop_requested = 1;
 }
 
+static void on_hup(int sig) {
+    (void)sig;
+    reload_requested = 1;
+}
+
 typedef struct settings {
-    char *listen, *feed, *db, *http, *timezone, *log_level;
+    char *listen, *feed, *db, *http, *timezone, *log_level, *curve_secret_file, *allow_list;
     int64_t max_frame, max_pending, max_group, hwm, heartbeat_ms;
     bool insecure;
 } settings;
@@ -43,6 +50,7 @@ typedef struct settings {
 typedef struct app {
     agg_stats stats;
     bool started;
+    zap *zap;
 } app;
 
 static int on_status(void *ctx, const char *method, const char *path, pufa_buf *body,
@@ -91,6 +99,17 @@ static int on_status(void *ctx, const char *method, const char *path, pufa_buf *
         pufa_metric_help(body, "pufa_aggregator_county_mismatch_total", "counter",
                          "Reports refused because the sender's key belongs to another county.");
         pufa_metric_u64(body, "pufa_aggregator_county_mismatch_total", NULL, s->county_mismatch);
+        pufa_metric_help(body, "pufa_aggregator_key_refused_total", "counter",
+                         "Batches refused because the key left the allow-list.");
+        pufa_metric_u64(body, "pufa_aggregator_key_refused_total", NULL, s->key_refused);
+        if (a->zap) {
+            uint64_t ok, denied;
+            zap_counts(a->zap, &ok, &denied);
+            pufa_metric_help(body, "pufa_aggregator_zap_total", "counter",
+                             "CURVE handshakes by ZAP verdict.");
+            pufa_metric_u64(body, "pufa_aggregator_zap_total", "verdict=\"allowed\"", ok);
+            pufa_metric_u64(body, "pufa_aggregator_zap_total", "verdict=\"denied\"", denied);
+        }
         pufa_metric_help(body, "pufa_aggregator_acks_dropped_total", "counter",
                          "Acks that could not be sent (peer gone); the sender resends.");
         pufa_metric_u64(body, "pufa_aggregator_acks_dropped_total", NULL, s->acks_dropped);
@@ -173,6 +192,10 @@ int main(int argc, char **argv) {
         {"hwm", PUFA_CFG_INT, &s.hwm, "10000", 10, 10000000, "ZeroMQ high-water marks", 0},
         {"heartbeat", PUFA_CFG_MS, &s.heartbeat_ms, "1s", 50, 60000,
          "period of the feed's heartbeat", 0},
+        {"curve_secret_file", PUFA_CFG_STRING, &s.curve_secret_file, "", 0, 0,
+         "this aggregator's CURVE secret key (file, mode 0600; pufa keygen makes one)", 0},
+        {"allow_list", PUFA_CFG_STRING, &s.allow_list, "", 0, 0,
+         "file of 'COLLECTOR-PUBLIC-KEY COUNTY' lines (SIGHUP re-reads it)", 0},
         {"insecure", PUFA_CFG_BOOL, &s.insecure, "false", 0, 0,
          "accept plaintext collectors (no CURVE): only for tests and single-host demos", 0},
     };
@@ -205,10 +228,25 @@ int main(int argc, char **argv) {
         rc = EX_CONFIG_;
         goto out_cfg;
     }
-    if (!s.insecure) {
-        fprintf(stderr, "pufa-aggregator: CURVE keys are not configured; this build only "
-                        "supports plaintext collectors, which needs an explicit insecure = "
-                        "true\n");
+    char secret[41] = "", public_key[41] = "";
+    bool curve = *s.curve_secret_file || *s.allow_list;
+    if (curve) {
+        if (!*s.curve_secret_file || !*s.allow_list) {
+            fprintf(stderr, "pufa-aggregator: CURVE needs both curve_secret_file and "
+                            "allow_list\n");
+            rc = EX_CONFIG_;
+            goto out_cfg;
+        }
+        if (pufa_read_curve_key(s.curve_secret_file, 1, secret, err, sizeof err) ||
+            zmq_curve_public(public_key, secret) != 0) {
+            fprintf(stderr, "pufa-aggregator: curve_secret_file: %s\n",
+                    err[0] ? err : "not a CURVE secret key");
+            rc = EX_CONFIG_;
+            goto out_cfg;
+        }
+    } else if (!s.insecure) {
+        fprintf(stderr, "pufa-aggregator: set curve_secret_file and allow_list (CURVE), or "
+                        "insecure = true for plaintext on a single host\n");
         rc = EX_CONFIG_;
         goto out_cfg;
     }
@@ -223,10 +261,12 @@ int main(int argc, char **argv) {
     sa.sa_handler = on_stop;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     PLOG_INFO("AGG-START", "version=%s pid=%d", PUFA_VERSION, (int)getpid());
-    if (s.insecure)
+    if (!curve)
         PLOG_WARN("AGG-INSECURE", "msg=\"plaintext ZeroMQ: any host that reaches the listen "
                                   "endpoint can report for any county\"");
 
@@ -255,8 +295,24 @@ int main(int argc, char **argv) {
     pipeline *pl = pipeline_new(st, &a.stats, (size_t)s.max_pending, (size_t)s.max_group);
     void *zctx = zmq_ctx_new();
     ingest *in = NULL;
+    if (curve) {
+        /* The ZAP handler first: the ROUTER must never be bound without it.
+         * (PUFA_FAULT=agg_no_zap leaves it out, to test that nobody gets in.) */
+        const char *fault = getenv("PUFA_FAULT");
+        if (fault && !strcmp(fault, "agg_no_zap")) {
+            PLOG_WARN("AGG-FAULT", "msg=\"PUFA_FAULT: no ZAP handler\"");
+        } else if (zap_start(zctx, s.allow_list, &a.zap, err, sizeof err)) {
+            PLOG_ERROR("AGG-ZAP", "msg=\"%s\"", err);
+            rc = EX_CONFIG_;
+            goto out_zmq;
+        } else {
+            PLOG_INFO("AGG-CURVE", "public_key=%s allowed_keys=%zu", public_key,
+                      zap_keys(a.zap));
+        }
+    }
     ingest_config icfg = {.listen = s.listen, .feed = s.feed, .max_frame = s.max_frame,
-                          .hwm = s.hwm, .heartbeat_ms = s.heartbeat_ms, .insecure = s.insecure};
+                          .hwm = s.hwm, .heartbeat_ms = s.heartbeat_ms, .insecure = s.insecure,
+                          .curve_secret = curve ? secret : NULL, .zap = a.zap};
     if (ingest_open(&icfg, zctx, pl, &a.stats, ou, &in, err, sizeof err)) {
         PLOG_ERROR("AGG-BIND", "msg=\"%s\"", err);
         rc = EX_UNAVAILABLE_;
@@ -269,7 +325,8 @@ int main(int argc, char **argv) {
     }
     a.started = true;
     PLOG_INFO("AGG-READY", "msg=\"accepting batches\"");
-    ingest_run(in, &stop_requested);
+    if (ingest_run(in, &stop_requested, &reload_requested) == PUFA_EAUTH)
+        rc = EX_SOFTWARE_;
     PLOG_INFO("AGG-STOP", "msg=\"finishing the current transaction\"");
     a.started = false;
     pipeline_stop(pl);
@@ -278,6 +335,7 @@ int main(int argc, char **argv) {
 out_zmq:
     ingest_close(&in);
     pipeline_destroy(&pl);
+    zap_stop(&a.zap);
     zmq_ctx_term(zctx);
     store_destroy(&st);
     pufa_orgunits_destroy(&ou);

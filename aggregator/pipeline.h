@@ -49,6 +49,7 @@ typedef struct agg_stats {
     uint64_t frames_malformed;
     uint64_t frames_oversize;
     uint64_t county_mismatch;
+    uint64_t key_refused;      /* batches from a key no longer on the allow-list */
     uint64_t acks_dropped;
     uint64_t transactions;
     uint64_t poison_splits;

@@ -14,6 +14,7 @@ static const command commands[] = {
     {"migrate", cmd_migrate, "create or upgrade the database schema and load org units"},
     {"validate", cmd_validate, "check report files (JSON, JSONL, CSV) without sending them"},
     {"submit", cmd_submit, "send report files to a county's collector"},
+    {"keygen", cmd_keygen, "write a CURVE key pair for a collector or the aggregator"},
 };
 
 static void usage(FILE *out) {

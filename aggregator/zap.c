@@ -1,0 +1,308 @@
+#include "zap.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "alloc.h"
+#include "error.h"
+#include "log.h"
+#include "orgunits.h"
+
+#define MAX_KEYS 4096
+
+struct zap {
+    void *zctx;
+    void *rep;
+    char *path;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    char (*keys)[41];
+    char (*counties)[7];
+    size_t nkeys;
+    _Atomic bool stopping, alive;
+    _Atomic uint64_t accepted, denied;
+};
+
+int zap_parse_allow_list(const char *text, char (*keys)[41], char (*counties)[7], size_t max,
+                         char *err, size_t errsize) {
+    size_t n = 0;
+    int line = 0;
+    const char *p = text;
+    while (*p) {
+        line++;
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char buf[256];
+        if (len >= sizeof buf) {
+            snprintf(err, errsize, "line %d: too long", line);
+            return PUFA_ECONFIG;
+        }
+        memcpy(buf, p, len);
+        buf[len] = '\0';
+        /* Z85 keys may contain '#': a comment starts at a '#' that begins
+         * the line or follows white space. */
+        for (char *h = buf; *h; h++)
+            if (*h == '#' && (h == buf || h[-1] == ' ' || h[-1] == '\t')) {
+                *h = '\0';
+                break;
+            }
+        char key[64], county[16], extra[8];
+        int got = sscanf(buf, "%63s %15s %7s", key, county, extra);
+        if (got == 2) {
+            if (strlen(key) != 40) {
+                snprintf(err, errsize, "line %d: the key must be 40 Z85 characters", line);
+                return PUFA_ECONFIG;
+            }
+            uint8_t raw[32];
+            if (!zmq_z85_decode(raw, key)) {
+                snprintf(err, errsize, "line %d: the key is not valid Z85", line);
+                return PUFA_ECONFIG;
+            }
+            if (!pufa_orgunit_code_valid(county)) {
+                snprintf(err, errsize, "line %d: the county must be a six-digit code", line);
+                return PUFA_ECONFIG;
+            }
+            for (size_t i = 0; i < n; i++)
+                if (!strcmp(keys[i], key)) {
+                    snprintf(err, errsize, "line %d: this key is listed twice", line);
+                    return PUFA_ECONFIG;
+                }
+            if (n >= max) {
+                snprintf(err, errsize, "line %d: more than %zu keys", line, max);
+                return PUFA_ECONFIG;
+            }
+            memcpy(keys[n], key, 41);
+            memcpy(counties[n], county, 7);
+            n++;
+        } else if (got > 0) {
+            snprintf(err, errsize, "line %d: want 'PUBLICKEY COUNTY'", line);
+            return PUFA_ECONFIG;
+        }
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+    return (int)n;
+}
+
+int zap_reload(zap *z, char *err, size_t errsize) {
+    FILE *f = fopen(z->path, "r");
+    if (!f) {
+        snprintf(err, errsize, "cannot open the allow-list %s", z->path);
+        return PUFA_EIO;
+    }
+    pufa_buf b;
+    pufa_buf_init(&b);
+    char chunk[4096];
+    size_t r;
+    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
+        pufa_buf_append(&b, chunk, r);
+    fclose(f);
+    char(*keys)[41] = pufa_calloc(MAX_KEYS, 41);
+    char(*counties)[7] = pufa_calloc(MAX_KEYS, 7);
+    char e[200];
+    int n = zap_parse_allow_list(b.data ? b.data : "", keys, counties, MAX_KEYS, e, sizeof e);
+    pufa_buf_free(&b);
+    if (n < 0) {
+        snprintf(err, errsize, "%s: %s", z->path, e);
+        free(keys);
+        free(counties);
+        return n;
+    }
+    pthread_mutex_lock(&z->mu);
+    free(z->keys);
+    free(z->counties);
+    z->keys = keys;
+    z->counties = counties;
+    z->nkeys = (size_t)n;
+    pthread_mutex_unlock(&z->mu);
+    return 0;
+}
+
+static const char *lookup(zap *z, const char *key) {
+    for (size_t i = 0; i < z->nkeys; i++)
+        if (!strcmp(z->keys[i], key))
+            return z->counties[i];
+    return NULL;
+}
+
+bool zap_allowed(zap *z, const char *key, const char *county) {
+    if (!key || !county)
+        return false;
+    pthread_mutex_lock(&z->mu);
+    const char *c = lookup(z, key);
+    bool ok = c && !strcmp(c, county);
+    pthread_mutex_unlock(&z->mu);
+    return ok;
+}
+
+static void send_str(void *s, const char *str, bool more) {
+    zmq_send(s, str, strlen(str), more ? ZMQ_SNDMORE : 0);
+}
+
+/* One ZAP request: version, request id, domain, address, routing id,
+ * mechanism, credentials. */
+static void handle(zap *z) {
+    zmq_msg_t f[8];
+    int n = 0;
+    bool more = true;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, z->rep, 0) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        more = zmq_msg_more(&m);
+        if (n < 8)
+            f[n++] = m;
+        else
+            zmq_msg_close(&m);
+    }
+    if (n < 6) {
+        for (int i = 0; i < n; i++)
+            zmq_msg_close(&f[i]);
+        return;
+    }
+    const char *status = "400", *text = "unknown key";
+    char county[7] = "", key[41] = "";
+    bool curve = zmq_msg_size(&f[5]) == 5 && !memcmp(zmq_msg_data(&f[5]), "CURVE", 5);
+    if (!curve) {
+        text = "CURVE required";
+    } else if (n >= 7 && zmq_msg_size(&f[6]) == 32) {
+        zmq_z85_encode(key, zmq_msg_data(&f[6]), 32);
+        pthread_mutex_lock(&z->mu);
+        const char *c = lookup(z, key);
+        if (c) {
+            memcpy(county, c, 7);
+            status = "200";
+            text = "OK";
+        }
+        pthread_mutex_unlock(&z->mu);
+    }
+    char addr[64] = "";
+    size_t alen = zmq_msg_size(&f[3]) < sizeof addr - 1 ? zmq_msg_size(&f[3]) : sizeof addr - 1;
+    memcpy(addr, zmq_msg_data(&f[3]), alen);
+    if (status[0] == '2') {
+        z->accepted++;
+        PLOG_INFO("AGG-ZAP-ALLOW", "county=%s address=%s", county, addr);
+    } else {
+        z->denied++;
+        PLOG_WARN("AGG-ZAP-DENY", "reason=\"%s\" address=%s key=%.8s...", text, addr,
+                  key[0] ? key : "none");
+    }
+    /* Reply: version, request id, status, text, user id, metadata. */
+    zmq_send(z->rep, "1.0", 3, ZMQ_SNDMORE);
+    zmq_send(z->rep, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), ZMQ_SNDMORE);
+    send_str(z->rep, status, true);
+    send_str(z->rep, text, true);
+    send_str(z->rep, county, true);
+    if (status[0] == '2') {
+        /* ZMTP metadata: name length (1 byte), name, value length (4 bytes,
+         * network order), value. */
+        uint8_t meta[64];
+        const char *name = "X-Pufa-Key";
+        size_t nl = strlen(name), o = 0;
+        meta[o++] = (uint8_t)nl;
+        memcpy(meta + o, name, nl);
+        o += nl;
+        meta[o++] = 0;
+        meta[o++] = 0;
+        meta[o++] = 0;
+        meta[o++] = 40;
+        memcpy(meta + o, key, 40);
+        o += 40;
+        zmq_send(z->rep, meta, o, 0);
+    } else {
+        zmq_send(z->rep, "", 0, 0);
+    }
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&f[i]);
+}
+
+static void *zap_main(void *arg) {
+    zap *z = arg;
+    while (!z->stopping) {
+        zmq_pollitem_t it = {.socket = z->rep, .events = ZMQ_POLLIN};
+        int r = zmq_poll(&it, 1, 200);
+        if (r < 0 && zmq_errno() != EINTR)
+            break;
+        if (r > 0)
+            handle(z);
+    }
+    if (!z->stopping)
+        PLOG_FATAL("AGG-ZAP-DEAD", "msg=\"the ZAP handler stopped: the service stops too\"");
+    z->alive = false;
+    return NULL;
+}
+
+int zap_start(void *zctx, const char *allow_list, zap **out, char *err, size_t errsize) {
+    zap *z = pufa_calloc(1, sizeof *z);
+    z->zctx = zctx;
+    z->path = pufa_strdup(allow_list);
+    pthread_mutex_init(&z->mu, NULL);
+    int rc = zap_reload(z, err, errsize);
+    if (rc)
+        goto fail;
+    z->rep = zmq_socket(zctx, ZMQ_REP);
+    int linger = 0;
+    zmq_setsockopt(z->rep, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_bind(z->rep, "inproc://zeromq.zap.01") != 0) {
+        snprintf(err, errsize, "cannot bind the ZAP endpoint: %s", zmq_strerror(zmq_errno()));
+        zmq_close(z->rep);
+        rc = PUFA_EZMQ;
+        goto fail;
+    }
+    z->alive = true;
+    if (pthread_create(&z->thread, NULL, zap_main, z) != 0) {
+        zmq_close(z->rep);
+        snprintf(err, errsize, "cannot start the ZAP thread");
+        rc = PUFA_ESYS;
+        goto fail;
+    }
+    *out = z;
+    return 0;
+fail:
+    free(z->keys);
+    free(z->counties);
+    free(z->path);
+    pthread_mutex_destroy(&z->mu);
+    free(z);
+    return rc;
+}
+
+bool zap_alive(zap *z) {
+    return z->alive;
+}
+
+size_t zap_keys(zap *z) {
+    pthread_mutex_lock(&z->mu);
+    size_t n = z->nkeys;
+    pthread_mutex_unlock(&z->mu);
+    return n;
+}
+
+void zap_counts(zap *z, uint64_t *accepted, uint64_t *denied) {
+    *accepted = z->accepted;
+    *denied = z->denied;
+}
+
+void zap_stop(zap **pz) {
+    if (!pz || !*pz)
+        return;
+    zap *z = *pz;
+    z->stopping = true;
+    pthread_join(z->thread, NULL);
+    zmq_close(z->rep);
+    free(z->keys);
+    free(z->counties);
+    free(z->path);
+    pthread_mutex_destroy(&z->mu);
+    free(z);
+    *pz = NULL;
+}

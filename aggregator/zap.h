@@ -1,0 +1,37 @@
+/* The aggregator's ZAP handler (ZeroMQ RFC 27): admits CURVE clients whose
+ * public key is in the allow-list file, one "PUBLICKEY COUNTY" line each (a
+ * '#' at the start of a line or after white space starts a comment: Z85
+ * keys may themselves contain '#').  The reply's user id is the key's county (read per
+ * message as the "User-Id" property), and the key itself travels as the
+ * "X-Pufa-Key" property so every message can be checked against the
+ * current list: a key removed from the file (then SIGHUP) can no longer
+ * deliver, even on a connection opened before.  Started before the ROUTER
+ * binds; the ROUTER sets ZMQ_ZAP_ENFORCE_DOMAIN so that without a handler
+ * nobody gets in; if the handler's thread ends, the service stops. */
+#ifndef AGG_ZAP_H
+#define AGG_ZAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZAP_DOMAIN "pufa"
+
+typedef struct zap zap;
+
+int zap_start(void *zctx, const char *allow_list, zap **out, char *err, size_t errsize);
+/* Re-reads the allow-list; on error the old list stays. */
+int zap_reload(zap *z, char *err, size_t errsize);
+/* Is key (Z85) still allowed, for this county? */
+bool zap_allowed(zap *z, const char *key, const char *county);
+bool zap_alive(zap *z);
+size_t zap_keys(zap *z);
+void zap_counts(zap *z, uint64_t *accepted, uint64_t *denied);
+void zap_stop(zap **z);
+
+/* Parses an allow-list text; exposed for tests.  Returns the number of keys
+ * or a negative PUFA_E* with err naming the line. */
+int zap_parse_allow_list(const char *text, char (*keys)[41], char (*counties)[7], size_t max,
+                         char *err, size_t errsize);
+
+#endif
