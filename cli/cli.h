@@ -10,5 +10,6 @@ int cmd_migrate(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
+int cmd_loadgen(int argc, char **argv);
 
 #endif

@@ -274,10 +274,27 @@ static int recover_segment(spool *s, uint32_t seg, uint32_t off, bool last, spoo
     return 0;
 }
 
+/* mkdir -p, the last component with mode 0700. */
+static int make_dirs(const char *dir) {
+    char *p = pufa_strdup(dir);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            free(p);
+            return -1;
+        }
+        *s = '/';
+    }
+    free(p);
+    return mkdir(dir, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
 int spool_open(const spool_config *cfg, spool **out, spool_recovery *rec, char *err,
                size_t errsize) {
     memset(rec, 0, sizeof *rec);
-    if (mkdir(cfg->dir, 0700) != 0 && errno != EEXIST) {
+    if (make_dirs(cfg->dir) != 0) {
         snprintf(err, errsize, "cannot create spool folder %s: %s", cfg->dir, strerror(errno));
         return PUFA_EIO;
     }

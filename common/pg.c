@@ -28,6 +28,8 @@ int pufa_pg_connect(const char *conninfo, PGconn **out, char *err, size_t errsiz
     }
     PGresult *r = PQexec(c, "SET client_encoding = 'UTF8'");
     PQclear(r);
+    r = PQexec(c, "SET client_min_messages = warning");
+    PQclear(r);
     *out = c;
     return 0;
 }
