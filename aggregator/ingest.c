@@ -11,6 +11,7 @@
 #include "date.h"
 #include "error.h"
 #include "log.h"
+#include "service.h"
 #include "validate.h"
 #include "wire.h"
 
@@ -329,6 +330,7 @@ static void deliver_done(ingest *in) {
 
 int ingest_run(ingest *in, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload) {
     while (!*stop) {
+        pufa_service_watchdog();
         if (in->cfg.zap && !zap_alive(in->cfg.zap))
             return PUFA_EAUTH;
         if (*reload) {

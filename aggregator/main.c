@@ -24,6 +24,7 @@
 #include "pg.h"
 #include "pipeline.h"
 #include "report_json.h"
+#include "service.h"
 #include "status_http.h"
 #include "store.h"
 
@@ -325,9 +326,11 @@ int main(int argc, char **argv) {
     }
     a.started = true;
     PLOG_INFO("AGG-READY", "msg=\"accepting batches\"");
+    pufa_service_ready("accepting batches");
     if (ingest_run(in, &stop_requested, &reload_requested) == PUFA_EAUTH)
         rc = EX_SOFTWARE_;
     PLOG_INFO("AGG-STOP", "msg=\"finishing the current transaction\"");
+    pufa_service_stopping();
     a.started = false;
     pipeline_stop(pl);
     ingest_flush(in);

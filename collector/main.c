@@ -22,6 +22,7 @@
 #include "orgunits.h"
 #include "report_json.h"
 #include "sender.h"
+#include "service.h"
 #include "spool.h"
 #include "states.h"
 
@@ -37,7 +38,17 @@ typedef struct settings {
 
 static void on_signal(uv_signal_t *h, int sig) {
     PLOG_INFO("COL-SIGNAL", "signal=%d msg=\"stopping\"", sig);
+    pufa_service_stopping();
     uv_stop(h->loop);
+}
+
+/* The watchdog is fed only while the spool works: a broken spool (failed
+ * fsync) lets systemd restart us instead of serving 503 forever. */
+static void on_watchdog(uv_timer_t *t) {
+    spool_stats st;
+    spool_get_stats(t->data, &st);
+    if (!st.broken)
+        pufa_service_watchdog();
 }
 
 static int config_error(const char *fmt, const char *a) {
@@ -233,8 +244,16 @@ int main(int argc, char **argv) {
         }
         PLOG_INFO("COL-DROP", "dir=%s", s.drop);
     }
+    uv_timer_t watchdog;
+    uv_timer_init(loop, &watchdog);
+    watchdog.data = sp;
+    int64_t wd = pufa_service_watchdog_ms();
+    if (wd > 0)
+        uv_timer_start(&watchdog, on_watchdog, 0, (uint64_t)(wd / 4 > 0 ? wd / 4 : 1));
     PLOG_INFO("COL-READY", "aggregator=%s", s.aggregator);
+    pufa_service_ready("accepting reports");
     uv_run(loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&watchdog, NULL);
 out_loop:
     dropdir_stop(drop);
     uv_close((uv_handle_t *)&sigterm, NULL);

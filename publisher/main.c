@@ -20,13 +20,20 @@
 #include "log.h"
 #include "model.h"
 #include "report_json.h"
+#include "service.h"
 #include "windows.h"
 
 enum { EX_UNAVAILABLE_ = 69, EX_SOFTWARE_ = 70, EX_CONFIG_ = 78 };
 
 static void on_signal(uv_signal_t *h, int sig) {
     PLOG_INFO("PUB-SIGNAL", "signal=%d msg=\"stopping\"", sig);
+    pufa_service_stopping();
     uv_stop(h->loop);
+}
+
+static void on_watchdog(uv_timer_t *t) {
+    (void)t;
+    pufa_service_watchdog();
 }
 
 int main(int argc, char **argv) {
@@ -127,8 +134,15 @@ int main(int argc, char **argv) {
     uv_signal_init(loop, &sigint);
     uv_signal_start(&sigterm, on_signal, SIGTERM);
     uv_signal_start(&sigint, on_signal, SIGINT);
+    uv_timer_t watchdog;
+    uv_timer_init(loop, &watchdog);
+    int64_t wd = pufa_service_watchdog_ms();
+    if (wd > 0)
+        uv_timer_start(&watchdog, on_watchdog, 0, (uint64_t)(wd / 4 > 0 ? wd / 4 : 1));
     PLOG_INFO("PUB-READY", "msg=\"serving\"");
+    pufa_service_ready("serving dashboards");
     uv_run(loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&watchdog, NULL);
     uv_close((uv_handle_t *)&sigterm, NULL);
     uv_close((uv_handle_t *)&sigint, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
