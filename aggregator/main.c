@@ -145,6 +145,14 @@ static int load_orgunits(const char *conninfo, pufa_orgunits **out) {
         PGconn *c = NULL;
         int rc = pufa_pg_connect(conninfo, &c, err, sizeof err);
         if (rc == 0) {
+            int have = pufa_schema_version(c, err, sizeof err);
+            int want = pufa_migrations[pufa_migration_count - 1].version;
+            if (have >= 0 && have < want) {
+                PQfinish(c);
+                PLOG_ERROR("AGG-SCHEMA", "have=%d want=%d msg=\"the database schema is older "
+                           "than this aggregator: run pufa migrate\"", have, want);
+                return PUFA_ECONFIG;
+            }
             rc = pufa_db_load_orgunits(c, out, err, sizeof err);
             PQfinish(c);
             if (rc == 0) {
