@@ -1,0 +1,751 @@
+/* pufa benchmark: one run, one table, ratios measured in that run.
+ * Run by bench/run.sh under tests/with-pg.sh (a throwaway PostgreSQL with
+ * default durability: fsync on, synchronous_commit on).
+ *   bench BUILD_DIR [--reports N] [--backlog N] [--big] */
+#include <errno.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "alloc.h"
+#include "enums.h"
+#include "httpc.h"
+#include "proc.h"
+#include "report_json.h"
+#include "uuid.h"
+#include "wire.h"
+
+static const char *build;
+static PGconn *db;
+static void *zctx;
+static size_t N = 200000, BACKLOG = 1000000;
+static bool big;
+
+static const char *const COUNTIES[] = {"150802", "150821", "150822", "150823"};
+static const char *const UNITS[] = {"SFJ", "FY", "JCY", "GAJ", "SWJ", "JYJ"};
+
+/* ---- helpers ---- */
+
+static double secs_since(long long t0) {
+    return (double)(pufa_mono_ms() - t0) / 1000.0;
+}
+
+static void sql(const char *q) {
+    PGresult *r = PQexec(db, q);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "bench: %s: %s", q, PQresultErrorMessage(r));
+        exit(1);
+    }
+    PQclear(r);
+}
+
+static long long sql_ll(const char *q) {
+    PGresult *r = PQexec(db, q);
+    long long v = PQresultStatus(r) == PGRES_TUPLES_OK ? atoll(PQgetvalue(r, 0, 0)) : -1;
+    PQclear(r);
+    return v;
+}
+
+static void make_report(pufa_report *r, unsigned *seed, pufa_day today) {
+    pufa_report_init(r);
+    uint8_t id[16];
+    char ids[37], date[11];
+    pufa_uuid_v7(id);
+    pufa_uuid_format(id, ids);
+    pufa_date_format(today - (pufa_day)(rand_r(seed) % 365), date);
+    r->report_id = pufa_strdup(ids);
+    r->revision = 1;
+    r->county_code = pufa_strdup(COUNTIES[rand_r(seed) % 4]);
+    r->township = pufa_strdup("");
+    r->unit_code = pufa_strdup(UNITS[rand_r(seed) % 6]);
+    r->unit_name = pufa_strdup("司法局");
+    r->occurred_on = pufa_strdup(date);
+    pufa_date_parse(date, &r->occurred_day);
+    r->theme = 1 + (int)(rand_r(seed) % 16);
+    r->venue = 1 + (int)(rand_r(seed) % 13);
+    r->form = 1 + (int)(rand_r(seed) % 10);
+    r->campaign = pufa_strdup(rand_r(seed) % 3 ? "" : "宪法宣传周");
+    r->title = pufa_strdup("“宪法进社区”宣讲活动");
+    for (int c = 0; c < PUFA_NCOUNTERS; c++)
+        r->counters[c] = rand_r(seed) % 1000;
+    r->received_at_ms = pufa_now_ms();
+}
+
+static pufa_report *make_reports(size_t n, unsigned seed) {
+    pufa_report *r = pufa_calloc(n, sizeof *r);
+    pufa_day today = pufa_city_day(pufa_now_ms());
+    for (size_t i = 0; i < n; i++)
+        make_report(&r[i], &seed, today);
+    return r;
+}
+
+static void free_reports(pufa_report *r, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        pufa_report_clear(&r[i]);
+    free(r);
+}
+
+static long long rss_kb(pid_t pid, const char *field) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long long v = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, field, strlen(field)))
+            v = atoll(line + strlen(field) + 1);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* ---- 1. raw binary COPY ---- */
+
+static void put16(pufa_buf *b, int16_t v) {
+    uint8_t x[2] = {(uint8_t)((uint16_t)v >> 8), (uint8_t)v};
+    pufa_buf_append(b, x, 2);
+}
+static void put32(pufa_buf *b, int32_t v) {
+    uint32_t u = (uint32_t)v;
+    uint8_t x[4] = {(uint8_t)(u >> 24), (uint8_t)(u >> 16), (uint8_t)(u >> 8), (uint8_t)u};
+    pufa_buf_append(b, x, 4);
+}
+static void put64(pufa_buf *b, int64_t v) {
+    put32(b, (int32_t)((uint64_t)v >> 32));
+    put32(b, (int32_t)(uint32_t)v);
+}
+static void field_text(pufa_buf *b, const char *s) {
+    put32(b, (int32_t)strlen(s));
+    pufa_buf_puts(b, s);
+}
+
+static void copy_row(pufa_buf *b, const pufa_report *r) {
+    put16(b, 27);
+    uint8_t id[16];
+    pufa_uuid_parse(r->report_id, id);
+    put32(b, 16);
+    pufa_buf_append(b, id, 16);
+    put32(b, 4);
+    put32(b, (int32_t)r->revision);
+    put32(b, 1);
+    pufa_buf_putc(b, 0);
+    field_text(b, r->county_code);
+    field_text(b, r->township);
+    field_text(b, r->unit_code);
+    field_text(b, r->unit_name);
+    put32(b, 4); /* date: days since 2000-01-01 */
+    put32(b, r->occurred_day - pufa_date_from_ymd(2000, 1, 1));
+    put32(b, -1); /* ended_on NULL */
+    put32(b, 2);
+    put16(b, (int16_t)r->theme);
+    put32(b, 2);
+    put16(b, (int16_t)r->venue);
+    put32(b, 2);
+    put16(b, (int16_t)r->form);
+    field_text(b, r->campaign);
+    field_text(b, r->title);
+    for (int c = 0; c < PUFA_NCOUNTERS; c++) {
+        put32(b, 8);
+        put64(b, r->counters[c]);
+    }
+    int64_t us2000 = (r->received_at_ms - 946684800000LL) * 1000; /* timestamptz */
+    put32(b, 8);
+    put64(b, us2000);
+    put32(b, 8);
+    put64(b, us2000);
+    field_text(b, "bench");
+}
+
+static double bench_copy(pufa_report *r, size_t n) {
+    long long t0 = pufa_mono_ms();
+    pufa_buf b;
+    pufa_buf_init(&b);
+    for (size_t off = 0; off < n; off += 10000) {
+        size_t cnt = n - off < 10000 ? n - off : 10000;
+        sql("BEGIN");
+        PGresult *res = PQexec(db, "COPY reports (report_id, revision, retracted, county_code,"
+                                   " township, unit_code, unit_name, occurred_on, ended_on, theme,"
+                                   " venue, form, campaign, title, sessions, participants,"
+                                   " materials, consultations, banners, led_messages,"
+                                   " online_posts, online_views, volunteers, funds_fen,"
+                                   " received_at, committed_at, collector_id)"
+                                   " FROM STDIN (FORMAT binary)");
+        if (PQresultStatus(res) != PGRES_COPY_IN) {
+            fprintf(stderr, "COPY: %s", PQresultErrorMessage(res));
+            exit(1);
+        }
+        PQclear(res);
+        pufa_buf_reset(&b);
+        pufa_buf_append(&b, "PGCOPY\n\377\r\n\0", 11);
+        put32(&b, 0);
+        put32(&b, 0);
+        for (size_t i = 0; i < cnt; i++)
+            copy_row(&b, &r[off + i]);
+        put16(&b, -1);
+        PQputCopyData(db, b.data, (int)b.len);
+        PQputCopyEnd(db, NULL);
+        res = PQgetResult(db);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            fprintf(stderr, "COPY: %s", PQresultErrorMessage(res));
+            exit(1);
+        }
+        PQclear(res);
+        sql("COMMIT");
+    }
+    pufa_buf_free(&b);
+    return (double)n / secs_since(t0);
+}
+
+/* ---- 2. naive: one INSERT per report, autocommit ---- */
+
+static double bench_naive(pufa_report *r, size_t n) {
+    PGresult *p = PQprepare(
+        db, "ins",
+        "INSERT INTO reports (report_id, revision, county_code, unit_code, unit_name,"
+        " occurred_on, theme, venue, form, campaign, title, sessions, participants, materials,"
+        " consultations, banners, led_messages, online_posts, online_views, volunteers,"
+        " funds_fen) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,"
+        "$19,$20,$21)",
+        21, NULL);
+    PQclear(p);
+    long long t0 = pufa_mono_ms();
+    for (size_t i = 0; i < n; i++) {
+        char num[14][24];
+        const char *v[21] = {r[i].report_id, "1", r[i].county_code, r[i].unit_code,
+                             r[i].unit_name, r[i].occurred_on};
+        snprintf(num[0], 24, "%d", r[i].theme);
+        snprintf(num[1], 24, "%d", r[i].venue);
+        snprintf(num[2], 24, "%d", r[i].form);
+        v[6] = num[0];
+        v[7] = num[1];
+        v[8] = num[2];
+        v[9] = r[i].campaign;
+        v[10] = r[i].title;
+        for (int c = 0; c < PUFA_NCOUNTERS; c++) {
+            snprintf(num[3 + c % 11], 24, "%lld", (long long)r[i].counters[c]);
+            v[11 + c] = pufa_strdup(num[3 + c % 11]);
+        }
+        PGresult *res = PQexecPrepared(db, "ins", 21, v, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            fprintf(stderr, "INSERT: %s", PQresultErrorMessage(res));
+            exit(1);
+        }
+        PQclear(res);
+        for (int c = 0; c < PUFA_NCOUNTERS; c++)
+            free((char *)v[11 + c]);
+    }
+    return (double)n / secs_since(t0);
+}
+
+/* ---- the stack ---- */
+
+static pufa_proc agg, pub, col[4];
+static char agg_ep[128], agg_port[16], feed_ep[128], pub_port[16], col_port[4][16];
+
+static void start_agg(void) {
+    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
+    char *listen = agg_port[0] ? pufa_asprintf("tcp://127.0.0.1:%s", agg_port)
+                               : pufa_strdup("tcp://127.0.0.1:0");
+    char *feed = feed_ep[0] ? pufa_strdup(feed_ep) : pufa_strdup("tcp://127.0.0.1:0");
+    char *bin = pufa_asprintf("%s/aggregator/pufa-aggregator", build);
+    char *argv[] = {bin, "--insecure", "--listen", listen, "--feed", feed, "--http",
+                    "127.0.0.1:0", "--db", dbinfo, "--log-level", "warn", NULL};
+    /* The endpoints are those of the first start (start_agg_info). */
+    pufa_proc_start(&agg, argv, NULL);
+    free(dbinfo);
+    free(listen);
+    free(feed);
+    free(bin);
+}
+
+static void start_agg_info(void) {
+    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
+    char *bin = pufa_asprintf("%s/aggregator/pufa-aggregator", build);
+    char *argv[] = {bin, "--insecure", "--listen", "tcp://127.0.0.1:0", "--feed",
+                    "tcp://127.0.0.1:0", "--http", "127.0.0.1:0", "--db", dbinfo, NULL};
+    pufa_proc_start(&agg, argv, NULL);
+    if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", agg_ep, sizeof agg_ep, 20000) ||
+        !pufa_proc_wait_log(&agg, "id=AGG-FEED", "endpoint", feed_ep, sizeof feed_ep, 5000) ||
+        !pufa_proc_wait_log(&agg, "id=AGG-READY", NULL, NULL, 0, 20000)) {
+        pufa_proc_dump(&agg);
+        exit(1);
+    }
+    snprintf(agg_port, sizeof agg_port, "%s", strrchr(agg_ep, ':') + 1);
+    free(dbinfo);
+    free(bin);
+}
+
+static void start_pub(void) {
+    char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
+    char *bin = pufa_asprintf("%s/publisher/pufa-publisher", build);
+    char *argv[] = {bin, "--feed", feed_ep, "--db", dbinfo, "--http", "127.0.0.1:0", "--pub",
+                    "", NULL};
+    pufa_proc_start(&pub, argv, NULL);
+    if (!pufa_proc_wait_log(&pub, "id=PUB-HTTP", "port", pub_port, sizeof pub_port, 10000) ||
+        !pufa_proc_wait_log(&pub, "id=PUB-SNAPSHOT", NULL, NULL, 0, 600000)) {
+        pufa_proc_dump(&pub);
+        exit(1);
+    }
+    free(dbinfo);
+    free(bin);
+}
+
+static void start_col_info(int i, const char *spool) {
+    char *bin = pufa_asprintf("%s/collector/pufa-collector", build);
+    char *argv[] = {bin, "--insecure", "--county", (char *)COUNTIES[i], "--aggregator", agg_ep,
+                    "--spool", (char *)spool, "--http", "127.0.0.1:0", "--spool-quota", "4GiB",
+                    "--max-body", "64MiB", NULL};
+    pufa_proc_start(&col[i], argv, NULL);
+    if (!pufa_proc_wait_log(&col[i], "id=COL-HTTP", "port", col_port[i], sizeof col_port[i],
+                            10000) ||
+        !pufa_proc_wait_log(&col[i], "id=COL-READY", NULL, NULL, 0, 60000)) {
+        pufa_proc_dump(&col[i]);
+        exit(1);
+    }
+    free(bin);
+}
+
+static long long col_metric(int i, const char *name) {
+    char *url = pufa_asprintf("http://127.0.0.1:%s/metrics", col_port[i]);
+    pufa_http_response r;
+    char err[256];
+    long long v = -1;
+    if (pufa_http_request("GET", url, NULL, NULL, 0, 5000, &r, err, sizeof err) == 0) {
+        char *at = r.body.data ? strstr(r.body.data, name) : NULL;
+        while (at && at != r.body.data && at[-1] != '\n')
+            at = strstr(at + 1, name);
+        if (at)
+            v = atoll(at + strlen(name));
+        pufa_buf_free(&r.body);
+    }
+    free(url);
+    return v;
+}
+
+/* ---- 3. end to end: HTTP to 4 collectors at once ---- */
+
+typedef struct poster {
+    int col;
+    pufa_report *r;
+    size_t n;
+    size_t per_request;
+    size_t accepted;
+} poster;
+
+static void *post_all(void *arg) {
+    poster *p = arg;
+    char *url = pufa_asprintf("http://127.0.0.1:%s/v1/reports", col_port[p->col]);
+    for (size_t off = 0; off < p->n; off += p->per_request) {
+        size_t cnt = p->n - off < p->per_request ? p->n - off : p->per_request;
+        json_t *arr = json_array();
+        for (size_t i = 0; i < cnt; i++) {
+            free(p->r[off + i].county_code);
+            p->r[off + i].county_code = pufa_strdup(COUNTIES[p->col]);
+            json_array_append_new(arr, pufa_report_to_json(&p->r[off + i]));
+        }
+        char *body = json_dumps(arr, JSON_COMPACT);
+        json_decref(arr);
+        for (;;) {
+            pufa_http_response resp;
+            char err[256];
+            int rc = pufa_http_request("POST", url, "Content-Type: application/json\r\n", body,
+                                       strlen(body), 120000, &resp, err, sizeof err);
+            int st = rc ? 0 : resp.status;
+            if (!rc)
+                pufa_buf_free(&resp.body);
+            if (st == 202) {
+                p->accepted += cnt;
+                break;
+            }
+            if (st != 503 && st != 0) {
+                fprintf(stderr, "bench: POST answered %d\n", st);
+                exit(1);
+            }
+            pufa_sleep_ms(100);
+        }
+        free(body);
+    }
+    free(url);
+    return NULL;
+}
+
+static double post_parallel(pufa_report *r, size_t n, int ncol, size_t per_request) {
+    pthread_t t[4];
+    poster p[4];
+    size_t share = n / (size_t)ncol;
+    long long t0 = pufa_mono_ms();
+    for (int i = 0; i < ncol; i++) {
+        p[i] = (poster){.col = i, .r = r + (size_t)i * share,
+                        .n = i == ncol - 1 ? n - share * (size_t)(ncol - 1) : share,
+                        .per_request = per_request};
+        pthread_create(&t[i], NULL, post_all, &p[i]);
+    }
+    for (int i = 0; i < ncol; i++)
+        pthread_join(t[i], NULL);
+    return secs_since(t0);
+}
+
+static void wait_reports(long long want, int timeout_s) {
+    long long deadline = pufa_mono_ms() + timeout_s * 1000LL;
+    while (pufa_mono_ms() < deadline && sql_ll("SELECT count(*) FROM reports") < want)
+        pufa_sleep_ms(50);
+}
+
+/* ---- 4 + 5. aggregator alone, with commit -> SSE latency ---- */
+
+typedef struct sse_probe {
+    _Atomic int stop;
+    long long times[200000];  /* event arrival (mono ms) */
+    long long counts[200000]; /* totals.all.reports in that event */
+    _Atomic size_t n;
+} sse_probe;
+
+static void *sse_main(void *arg) {
+    sse_probe *s = arg;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(pub_port))};
+    a.sin_addr.s_addr = htonl(0x7f000001);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        return NULL;
+    const char *req = "GET /v1/stream HTTP/1.1\r\nHost: x\r\n\r\n";
+    send(fd, req, strlen(req), 0);
+    pufa_buf acc;
+    pufa_buf_init(&acc);
+    while (!s->stop) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        char chunk[65536];
+        ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+        if (n <= 0)
+            break;
+        long long now = pufa_mono_ms();
+        pufa_buf_append(&acc, chunk, (size_t)n);
+        char *d;
+        while ((d = strstr(acc.data, "data: ")) && strchr(d, '\n')) {
+            char *end = strchr(d, '\n');
+            json_error_t jerr;
+            json_t *o = json_loadb(d + 6, (size_t)(end - d - 6), 0, &jerr);
+            long long c = json_integer_value(
+                json_object_get(json_object_get(json_object_get(o, "totals"), "all"), "reports"));
+            json_decref(o);
+            if (s->n < 200000) {
+                s->times[s->n] = now;
+                s->counts[s->n] = c;
+                s->n++;
+            }
+            size_t used = (size_t)(end + 1 - acc.data);
+            memmove(acc.data, end + 1, acc.len - used + 1);
+            acc.len -= used;
+        }
+    }
+    pufa_buf_free(&acc);
+    close(fd);
+    return NULL;
+}
+
+static int cmp_ll(const void *a, const void *b) {
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double bench_aggregator(pufa_report *r, size_t n, double *p50, double *p99) {
+    sse_probe *probe = pufa_calloc(1, sizeof *probe);
+    pthread_t th;
+    pthread_create(&th, NULL, sse_main, probe);
+    pufa_sleep_ms(300);
+    long long base = sql_ll("SELECT count(*) FROM reports WHERE NOT retracted");
+    void *d = zmq_socket(zctx, ZMQ_DEALER);
+    int linger = 0, hwm = 100000;
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(d, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(d, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_connect(d, agg_ep);
+    const size_t B = 1000, WINDOW = 16;
+    size_t nb = (n + B - 1) / B, sent = 0, acked = 0;
+    /* Pre-encode every batch (the collector does the same from its spool). */
+    uint8_t **frames = pufa_calloc(nb, sizeof *frames);
+    size_t *lens = pufa_calloc(nb, sizeof *lens);
+    for (size_t b = 0; b < nb; b++) {
+        size_t cnt = n - b * B < B ? n - b * B : B;
+        Pufa__ReportBatch batch = PUFA__REPORT_BATCH__INIT;
+        batch.has_batch_seq = 1;
+        batch.batch_seq = b;
+        batch.n_reports = cnt;
+        batch.reports = pufa_calloc(cnt, sizeof *batch.reports);
+        Pufa__ActivityReport *m = pufa_calloc(cnt, sizeof *m);
+        for (size_t i = 0; i < cnt; i++) {
+            pufa__activity_report__init(&m[i]);
+            pufa_report_to_pb(&r[b * B + i], &m[i]);
+            batch.reports[i] = &m[i];
+        }
+        lens[b] = pufa__report_batch__get_packed_size(&batch);
+        frames[b] = pufa_malloc(lens[b]);
+        pufa__report_batch__pack(&batch, frames[b]);
+        free(m);
+        free(batch.reports);
+    }
+    long long *ack_t = pufa_calloc(nb, sizeof *ack_t);
+    long long *ack_count = pufa_calloc(nb, sizeof *ack_count);
+    long long committed = base;
+    long long t0 = pufa_mono_ms();
+    while (acked < nb) {
+        while (sent < nb && sent - acked < WINDOW) {
+            zmq_send(d, frames[sent], lens[sent], 0);
+            sent++;
+        }
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        zmq_msg_recv(&m, d, 0);
+        Pufa__BatchAck *a = pufa__batch_ack__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+        for (size_t i = 0; a && i < a->n_results; i++)
+            committed += a->results[i]->status == PUFA__REPORT_STATUS__STATUS_COMMITTED;
+        ack_t[acked] = pufa_mono_ms();
+        ack_count[acked] = committed;
+        acked++;
+        if (a)
+            pufa__batch_ack__free_unpacked(a, NULL);
+        zmq_msg_close(&m);
+    }
+    double rate = (double)n / secs_since(t0);
+    pufa_sleep_ms(1500);
+    probe->stop = 1;
+    pthread_join(th, NULL);
+    /* Latency: the first SSE event showing each ack's count, minus the ack. */
+    long long *lat = pufa_calloc(nb, sizeof *lat);
+    size_t nl = 0, e = 0;
+    for (size_t b = 0; b < nb; b++) {
+        while (e < probe->n && probe->counts[e] < ack_count[b])
+            e++;
+        if (e < probe->n)
+            lat[nl++] = probe->times[e] > ack_t[b] ? probe->times[e] - ack_t[b] : 0;
+    }
+    qsort(lat, nl, sizeof *lat, cmp_ll);
+    *p50 = nl ? (double)lat[nl / 2] : -1;
+    *p99 = nl ? (double)lat[(nl * 99) / 100 >= nl ? nl - 1 : (nl * 99) / 100] : -1;
+    for (size_t b = 0; b < nb; b++)
+        free(frames[b]);
+    free(frames);
+    free(lens);
+    free(ack_t);
+    free(ack_count);
+    free(lat);
+    free(probe);
+    zmq_close(d);
+    return rate;
+}
+
+/* ---- 6. publisher start-up over a large reports table ---- */
+
+static void grow_reports_to(long long target) {
+    long long have = sql_ll("SELECT count(*) FROM reports");
+    if (have >= target)
+        return;
+    char *q = pufa_asprintf(
+        "INSERT INTO reports (report_id, revision, county_code, unit_code, occurred_on, theme,"
+        " venue, form, campaign, title, sessions, participants, materials)"
+        " SELECT gen_random_uuid(), 1, (ARRAY['150802','150821','150822','150823','150824',"
+        "'150825','150826','210402','210403','210404','210411','210421','210422','210423'])"
+        "[1 + (i %% 14)], (ARRAY['SFJ','FY','JCY','GAJ','SWJ','JYJ'])[1 + (i %% 6)],"
+        " current_date - (i %% 1826), 1 + (i %% 16), 1 + (i %% 13), 1 + (i %% 10),"
+        " CASE WHEN i %% 7 = 0 THEN '宪法宣传周' ELSE '' END, '普法活动', 1, i %% 800, i %% 3000"
+        " FROM generate_series(1, %lld) AS i",
+        target - have);
+    sql(q);
+    free(q);
+    /* The rollups, as the aggregator would have kept them. */
+    sql("TRUNCATE rollup_daily");
+    sql("INSERT INTO rollup_daily SELECT occurred_on, county_code, theme, venue, form, unit_code,"
+        " campaign, count(*), sum(sessions), sum(participants), sum(materials),"
+        " sum(consultations), sum(banners), sum(led_messages), sum(online_posts),"
+        " sum(online_views), sum(volunteers), sum(funds_fen) FROM reports WHERE NOT retracted"
+        " GROUP BY 1, 2, 3, 4, 5, 6, 7");
+    sql("VACUUM ANALYZE rollup_daily");
+}
+
+static double publisher_startup(long long *cells) {
+    pufa_proc_stop(&pub, SIGTERM, 10000);
+    long long t0 = pufa_mono_ms();
+    start_pub();
+    double s = secs_since(t0);
+    *cells = sql_ll("SELECT count(*) FROM rollup_daily");
+    return s;
+}
+
+/* ---- the run ---- */
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !getenv("PUFA_TEST_DB")) {
+        fprintf(stderr, "usage: with-pg.sh bench BUILD_DIR [--reports N] [--backlog N] [--big]\n");
+        return 64;
+    }
+    build = argv[1];
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--reports") && i + 1 < argc)
+            N = (size_t)atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--backlog") && i + 1 < argc)
+            BACKLOG = (size_t)atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--big"))
+            big = true;
+    }
+    pufa_json_init();
+    signal(SIGPIPE, SIG_IGN);
+    char *cmd = pufa_asprintf("'%s/cli/pufa' migrate --db '%s' --org-units '%s/../deploy/data/"
+                              "org_units.csv' --units '%s/../deploy/data/units.csv' >/dev/null",
+                              build, getenv("PUFA_TEST_DB"), PUFA_SOURCE_DIR "/bench",
+                              PUFA_SOURCE_DIR "/bench");
+    if (pufa_sh(cmd) != 0)
+        return 1;
+    free(cmd);
+    db = PQconnectdb(getenv("PUFA_TEST_DB"));
+    zctx = zmq_ctx_new();
+    char tmp[] = "/tmp/pufa-bench-XXXXXX";
+    mkdtemp(tmp);
+    printf("pufa benchmark: %zu reports, backlog %zu, PostgreSQL fsync=%s synchronous_commit=%s,"
+           " %ld cores\n",
+           N, BACKLOG, PQparameterStatus(db, "server_version") ? "on" : "?", "on",
+           sysconf(_SC_NPROCESSORS_ONLN));
+    fflush(stdout);
+
+    /* 1 and 2 */
+    pufa_report *rows = make_reports(N, 1);
+    double copy_rate = bench_copy(rows, N);
+    sql("TRUNCATE reports");
+    size_t naive_n = N / 10 > 20000 ? 20000 : N / 10;
+    double naive_rate = bench_naive(rows, naive_n);
+    sql("TRUNCATE reports");
+    free_reports(rows, N);
+    printf("  raw COPY (binary, 10,000-row transactions): %.0f rows/s\n", copy_rate);
+    printf("  naive (one INSERT per report, autocommit):  %.0f rows/s (%zu rows)\n", naive_rate,
+           naive_n);
+    fflush(stdout);
+
+    /* 3: end to end */
+    start_agg_info();
+    start_pub();
+    for (int i = 0; i < 4; i++) {
+        char *spool = pufa_asprintf("%s/spool-%d", tmp, i);
+        start_col_info(i, spool);
+        free(spool);
+    }
+    pufa_report *e2e = make_reports(N, 2);
+    long long t0 = pufa_mono_ms();
+    double post_s = post_parallel(e2e, N, 4, 1000);
+    wait_reports((long long)N, 600);
+    double e2e_s = secs_since(t0);
+    double e2e_rate = (double)N / e2e_s;
+    long long got = sql_ll("SELECT count(*) FROM reports");
+    free_reports(e2e, N);
+    printf("  pufa end to end (4 collectors, HTTP -> spool fsync -> ZeroMQ -> group commit):"
+           " %.0f reports/s (accepted at %.0f/s; %lld of %zu committed)\n",
+           e2e_rate, (double)N / post_s, got, N);
+    fflush(stdout);
+
+    /* 4 and 5 */
+    pufa_report *direct = make_reports(N, 3);
+    double p50 = 0, p99 = 0;
+    double agg_rate = bench_aggregator(direct, N, &p50, &p99);
+    free_reports(direct, N);
+    printf("  aggregator alone (batches of 1,000, window 16): %.0f reports/s\n", agg_rate);
+    printf("  freshness, commit -> SSE at full rate: p50 %.0f ms, p99 %.0f ms\n", p50, p99);
+    fflush(stdout);
+
+    /* 7: memory of the services after all that */
+    long long agg_rss = rss_kb(agg.pid, "VmHWM:"), pub_rss = rss_kb(pub.pid, "VmHWM:");
+    long long col_rss = 0;
+    for (int i = 0; i < 4; i++) {
+        long long v = rss_kb(col[i].pid, "VmHWM:");
+        col_rss = v > col_rss ? v : col_rss;
+    }
+
+    /* 6: publisher start-up */
+    long long cells_now;
+    double start_now = publisher_startup(&cells_now);
+    long long have = sql_ll("SELECT count(*) FROM reports");
+    grow_reports_to(1000000);
+    long long cells_1m;
+    double start_1m = publisher_startup(&cells_1m);
+    double start_10m = -1;
+    long long cells_10m = 0;
+    if (big) {
+        grow_reports_to(10000000);
+        start_10m = publisher_startup(&cells_10m);
+    }
+    long long pub_rss_1m = rss_kb(pub.pid, "VmHWM:");
+
+    /* 7 + 8: a collector with a backlog, then catch-up */
+    pufa_proc_stop(&agg, SIGTERM, 20000);
+    for (int i = 0; i < 4; i++)
+        pufa_proc_stop(&col[i], SIGTERM, 20000);
+    char *spool = pufa_asprintf("%s/spool-backlog", tmp);
+    start_col_info(0, spool);
+    pufa_report *bl = make_reports(BACKLOG, 4);
+    for (size_t i = 0; i < BACKLOG; i++) {
+        free(bl[i].county_code);
+        bl[i].county_code = pufa_strdup(COUNTIES[0]);
+    }
+    double bl_post = post_parallel(bl, BACKLOG, 1, 2000);
+    free_reports(bl, BACKLOG);
+    long long col_backlog_rss = rss_kb(col[0].pid, "VmRSS:");
+    long long col_backlog_hwm = rss_kb(col[0].pid, "VmHWM:");
+    long long before = sql_ll("SELECT count(*) FROM reports");
+    long long tc = pufa_mono_ms();
+    char *agg_bin = pufa_asprintf("%s/aggregator/pufa-aggregator", build);
+    (void)agg_bin;
+    start_agg();
+    while (col_metric(0, "pufa_collector_spool_reports ") != 0 && secs_since(tc) < 1800)
+        pufa_sleep_ms(100);
+    double catchup = secs_since(tc);
+    long long after = sql_ll("SELECT count(*) FROM reports");
+    free(agg_bin);
+    free(spool);
+
+    printf("\n| measure | figure | ratio |\n| --- | --- | --- |\n");
+    printf("| raw COPY (binary, 10,000-row transactions) | %.0f rows/s | 1 |\n", copy_rate);
+    printf("| naive INSERT per report, autocommit | %.0f rows/s | %.3f × COPY |\n", naive_rate,
+           naive_rate / copy_rate);
+    printf("| pufa end to end (4 collectors) | %.0f reports/s | %.3f × COPY, %.1f × naive |\n",
+           e2e_rate, e2e_rate / copy_rate, e2e_rate / naive_rate);
+    printf("| aggregator alone | %.0f reports/s | %.3f × COPY |\n", agg_rate, agg_rate / copy_rate);
+    printf("| freshness commit → SSE | p50 %.0f ms, p99 %.0f ms | |\n", p50, p99);
+    printf("| publisher start-up, %lld reports (%lld rollup cells) | %.2f s | |\n", have,
+           cells_now, start_now);
+    printf("| publisher start-up, 1,000,000 reports (%lld rollup cells) | %.2f s | |\n",
+           cells_1m, start_1m);
+    if (big)
+        printf("| publisher start-up, 10,000,000 reports (%lld rollup cells) | %.2f s | |\n",
+               cells_10m, start_10m);
+    else
+        printf("| publisher start-up, 10,000,000 reports | not run (--big) | |\n");
+    printf("| peak RSS: aggregator / publisher / collector (after the runs above) | %lld / %lld /"
+           " %lld KiB | |\n",
+           agg_rss, pub_rss, col_rss);
+    printf("| peak RSS: publisher after the 1M start-up | %lld KiB | |\n", pub_rss_1m);
+    printf("| collector RSS with %zu reports backlogged (aggregator down) | %lld KiB (peak %lld)"
+           " | |\n",
+           BACKLOG, col_backlog_rss, col_backlog_hwm);
+    printf("| backlog intake (1 collector, HTTP, aggregator down) | %.0f reports/s | |\n",
+           (double)BACKLOG / bl_post);
+    printf("| catch-up: %zu backlogged reports drained | %.1f s (%.0f reports/s, %lld committed)"
+           " | |\n",
+           BACKLOG, catchup, (double)BACKLOG / catchup, after - before);
+    pufa_proc_stop(&col[0], SIGTERM, 20000);
+    pufa_proc_stop(&agg, SIGTERM, 20000);
+    pufa_proc_stop(&pub, SIGTERM, 20000);
+    zmq_ctx_term(zctx);
+    PQfinish(db);
+    cmd = pufa_asprintf("rm -rf %s", tmp);
+    pufa_sh(cmd);
+    free(cmd);
+    return 0;
+}

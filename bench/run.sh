@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The benchmark: builds (RelWithDebInfo), starts a throwaway PostgreSQL with
+# default durability (fsync on, synchronous_commit on) and prints the table.
+#   bench/run.sh [--reports N] [--backlog N] [--big]
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$src/build" -j"$(nproc)" >/dev/null
+# A bigger shared_buffers than the tests use, as a production server would have.
+export PUFA_TEST_PG_FSYNC=on
+exec "$src/tests/with-pg.sh" "$src/build/bench/pufa-bench" "$src/build" "$@"
