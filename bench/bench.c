@@ -19,6 +19,7 @@
 #include <zmq.h>
 
 #include "alloc.h"
+#include "copy.h"
 #include "enums.h"
 #include "httpc.h"
 #include "proc.h"
@@ -31,6 +32,7 @@ static PGconn *db;
 static void *zctx;
 static size_t N = 200000, BACKLOG = 1000000;
 static bool big;
+static const char *agg_log_level = "info"; /* --profile: debug, per-transaction timings */
 
 static const char *const COUNTIES[] = {"150802", "150821", "150822", "150823"};
 static const char *const UNITS[] = {"SFJ", "FY", "JCY", "GAJ", "SWJ", "JYJ"};
@@ -109,62 +111,7 @@ static long long rss_kb(pid_t pid, const char *field) {
     return v;
 }
 
-/* ---- 1. raw binary COPY ---- */
-
-static void put16(pufa_buf *b, int16_t v) {
-    uint8_t x[2] = {(uint8_t)((uint16_t)v >> 8), (uint8_t)v};
-    pufa_buf_append(b, x, 2);
-}
-static void put32(pufa_buf *b, int32_t v) {
-    uint32_t u = (uint32_t)v;
-    uint8_t x[4] = {(uint8_t)(u >> 24), (uint8_t)(u >> 16), (uint8_t)(u >> 8), (uint8_t)u};
-    pufa_buf_append(b, x, 4);
-}
-static void put64(pufa_buf *b, int64_t v) {
-    put32(b, (int32_t)((uint64_t)v >> 32));
-    put32(b, (int32_t)(uint32_t)v);
-}
-static void field_text(pufa_buf *b, const char *s) {
-    put32(b, (int32_t)strlen(s));
-    pufa_buf_puts(b, s);
-}
-
-static void copy_row(pufa_buf *b, const pufa_report *r) {
-    put16(b, 27);
-    uint8_t id[16];
-    pufa_uuid_parse(r->report_id, id);
-    put32(b, 16);
-    pufa_buf_append(b, id, 16);
-    put32(b, 4);
-    put32(b, (int32_t)r->revision);
-    put32(b, 1);
-    pufa_buf_putc(b, 0);
-    field_text(b, r->county_code);
-    field_text(b, r->township);
-    field_text(b, r->unit_code);
-    field_text(b, r->unit_name);
-    put32(b, 4); /* date: days since 2000-01-01 */
-    put32(b, r->occurred_day - pufa_date_from_ymd(2000, 1, 1));
-    put32(b, -1); /* ended_on NULL */
-    put32(b, 2);
-    put16(b, (int16_t)r->theme);
-    put32(b, 2);
-    put16(b, (int16_t)r->venue);
-    put32(b, 2);
-    put16(b, (int16_t)r->form);
-    field_text(b, r->campaign);
-    field_text(b, r->title);
-    for (int c = 0; c < PUFA_NCOUNTERS; c++) {
-        put32(b, 8);
-        put64(b, r->counters[c]);
-    }
-    int64_t us2000 = (r->received_at_ms - 946684800000LL) * 1000; /* timestamptz */
-    put32(b, 8);
-    put64(b, us2000);
-    put32(b, 8);
-    put64(b, us2000);
-    field_text(b, "bench");
-}
+/* ---- 1. raw binary COPY (the aggregator's own encoder) ---- */
 
 static double bench_copy(pufa_report *r, size_t n) {
     long long t0 = pufa_mono_ms();
@@ -172,34 +119,16 @@ static double bench_copy(pufa_report *r, size_t n) {
     pufa_buf_init(&b);
     for (size_t off = 0; off < n; off += 10000) {
         size_t cnt = n - off < 10000 ? n - off : 10000;
-        sql("BEGIN");
-        PGresult *res = PQexec(db, "COPY reports (report_id, revision, retracted, county_code,"
-                                   " township, unit_code, unit_name, occurred_on, ended_on, theme,"
-                                   " venue, form, campaign, title, sessions, participants,"
-                                   " materials, consultations, banners, led_messages,"
-                                   " online_posts, online_views, volunteers, funds_fen,"
-                                   " received_at, committed_at, collector_id)"
-                                   " FROM STDIN (FORMAT binary)");
-        if (PQresultStatus(res) != PGRES_COPY_IN) {
-            fprintf(stderr, "COPY: %s", PQresultErrorMessage(res));
-            exit(1);
-        }
-        PQclear(res);
-        pufa_buf_reset(&b);
-        pufa_buf_append(&b, "PGCOPY\n\377\r\n\0", 11);
-        put32(&b, 0);
-        put32(&b, 0);
+        copy_begin(&b);
         for (size_t i = 0; i < cnt; i++)
-            copy_row(&b, &r[off + i]);
-        put16(&b, -1);
-        PQputCopyData(db, b.data, (int)b.len);
-        PQputCopyEnd(db, NULL);
-        res = PQgetResult(db);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            fprintf(stderr, "COPY: %s", PQresultErrorMessage(res));
+            copy_row(&b, &r[off + i], "bench");
+        copy_end(&b);
+        char err[512];
+        sql("BEGIN");
+        if (copy_reports(db, &b, err, sizeof err)) {
+            fprintf(stderr, "bench: %s\n", err);
             exit(1);
         }
-        PQclear(res);
         sql("COMMIT");
     }
     pufa_buf_free(&b);
@@ -272,7 +201,8 @@ static void start_agg_info(void) {
     char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
     char *bin = pufa_asprintf("%s/aggregator/pufa-aggregator", build);
     char *argv[] = {bin, "--insecure", "--listen", "tcp://127.0.0.1:0", "--feed",
-                    "tcp://127.0.0.1:0", "--http", "127.0.0.1:0", "--db", dbinfo, NULL};
+                    "tcp://127.0.0.1:0", "--http", "127.0.0.1:0", "--db", dbinfo,
+                    "--log-level", (char *)agg_log_level, NULL};
     pufa_proc_start(&agg, argv, NULL);
     if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", agg_ep, sizeof agg_ep, 20000) ||
         !pufa_proc_wait_log(&agg, "id=AGG-FEED", "endpoint", feed_ep, sizeof feed_ep, 5000) ||
@@ -597,6 +527,8 @@ int main(int argc, char **argv) {
             BACKLOG = (size_t)atoll(argv[++i]);
         else if (!strcmp(argv[i], "--big"))
             big = true;
+        else if (!strcmp(argv[i], "--profile"))
+            agg_log_level = "debug";
     }
     pufa_json_init();
     signal(SIGPIPE, SIG_IGN);
@@ -657,6 +589,8 @@ int main(int argc, char **argv) {
     double agg_rate = bench_aggregator(direct, N, &p50, &p99);
     free_reports(direct, N);
     printf("  aggregator alone (batches of 1,000, window 16): %.0f reports/s\n", agg_rate);
+    if (!strcmp(agg_log_level, "debug"))
+        printf("  (per-transaction timings: grep AGG-TXN %s)\n", agg.log);
     printf("  freshness, commit -> SSE at full rate: p50 %.0f ms, p99 %.0f ms\n", p50, p99);
     fflush(stdout);
 

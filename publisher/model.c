@@ -62,9 +62,12 @@ typedef struct cell {
     int64_t fig[NFIG];
 } cell;
 
+/* The cells of one day and dimension, with an open-addressing index on
+ * (county, value) so that adding is O(1) however many cells a day has. */
 typedef struct bucket {
     cell *v;
     uint32_t n, cap;
+    uint32_t *index; /* slot -> cell index + 1 (0 = empty); size = 2 * cap */
 } bucket;
 
 /* Last report day per (county, unit). */
@@ -94,8 +97,10 @@ pub_model *pub_model_new(void) {
 
 static void free_days(pub_model *m) {
     for (int d = 0; d < NDIM; d++) {
-        for (size_t i = 0; i < m->ndays && m->days[d]; i++)
+        for (size_t i = 0; i < m->ndays && m->days[d]; i++) {
             free(m->days[d][i].v);
+            free(m->days[d][i].index);
+        }
         free(m->days[d]);
         m->days[d] = NULL;
     }
@@ -151,23 +156,56 @@ static bucket *day_bucket(pub_model *m, int dim, pufa_day day) {
     return &m->days[dim][i];
 }
 
-static void bucket_add(bucket *b, uint32_t county, uint32_t value, const int64_t fig[NFIG]) {
+static uint32_t slot_of(uint32_t county, uint32_t value, uint32_t mask) {
+    uint32_t h = county * 2654435761u ^ (value + 0x9e3779b9u) * 2246822519u;
+    return (h ^ (h >> 15)) & mask;
+}
+
+static void reindex(bucket *b) {
+    uint32_t size = 2 * b->cap, mask = size - 1;
+    free(b->index);
+    b->index = pufa_calloc(size, sizeof *b->index);
     for (uint32_t i = 0; i < b->n; i++) {
-        cell *c = &b->v[i];
-        if (c->county == county && c->value == value) {
-            for (int f = 0; f < NFIG; f++)
-                c->fig[f] += fig[f];
-            return;
+        uint32_t s = slot_of(b->v[i].county, b->v[i].value, mask);
+        while (b->index[s])
+            s = (s + 1) & mask;
+        b->index[s] = i + 1;
+    }
+}
+
+static void bucket_add(bucket *b, uint32_t county, uint32_t value, const int64_t fig[NFIG]) {
+    if (b->cap) {
+        uint32_t mask = 2 * b->cap - 1;
+        for (uint32_t s = slot_of(county, value, mask);; s = (s + 1) & mask) {
+            uint32_t k = b->index[s];
+            if (!k)
+                break;
+            cell *c = &b->v[k - 1];
+            if (c->county == county && c->value == value) {
+                for (int f = 0; f < NFIG; f++)
+                    c->fig[f] += fig[f];
+                return;
+            }
         }
     }
     if (b->n == b->cap) {
         b->cap = b->cap ? b->cap * 2 : 4;
         b->v = pufa_realloc(b->v, b->cap * sizeof *b->v);
+        b->n++; /* reindex the new cell too */
+        b->v[b->n - 1].county = county;
+        b->v[b->n - 1].value = value;
+        memcpy(b->v[b->n - 1].fig, fig, sizeof b->v[0].fig);
+        reindex(b);
+        return;
     }
     cell *c = &b->v[b->n++];
     c->county = county;
     c->value = value;
     memcpy(c->fig, fig, sizeof c->fig);
+    uint32_t mask = 2 * b->cap - 1, s = slot_of(county, value, mask);
+    while (b->index[s])
+        s = (s + 1) & mask;
+    b->index[s] = b->n;
 }
 
 void pub_model_add(pub_model *m, pufa_day day, const char *county, int theme, int venue, int form,
