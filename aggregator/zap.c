@@ -141,6 +141,32 @@ bool zap_allowed(zap *z, const char *key, const char *county) {
     return ok;
 }
 
+int zap_decide(const char (*keys)[41], const char (*counties)[7], size_t nkeys,
+               const uint8_t *const *frames, const size_t *lens, int nframes, char county[7],
+               char key[41], const char **why) {
+    county[0] = key[0] = '\0';
+    *why = "malformed request";
+    if (nframes < 6 || lens[0] != 3 || memcmp(frames[0], "1.0", 3) != 0)
+        return 400;
+    if (lens[5] != 5 || memcmp(frames[5], "CURVE", 5) != 0) {
+        *why = "CURVE required";
+        return 400;
+    }
+    if (nframes < 7 || lens[6] != 32) {
+        *why = "malformed CURVE credentials";
+        return 400;
+    }
+    zmq_z85_encode(key, (uint8_t *)frames[6], 32);
+    for (size_t i = 0; i < nkeys; i++)
+        if (!strcmp(keys[i], key)) {
+            memcpy(county, counties[i], 7);
+            *why = "OK";
+            return 200;
+        }
+    *why = "unknown key";
+    return 400;
+}
+
 static void send_str(void *s, const char *str, bool more) {
     zmq_send(s, str, strlen(str), more ? ZMQ_SNDMORE : 0);
 }
@@ -169,22 +195,19 @@ static void handle(zap *z) {
             zmq_msg_close(&f[i]);
         return;
     }
-    const char *status = "400", *text = "unknown key";
-    char county[7] = "", key[41] = "";
-    bool curve = zmq_msg_size(&f[5]) == 5 && !memcmp(zmq_msg_data(&f[5]), "CURVE", 5);
-    if (!curve) {
-        text = "CURVE required";
-    } else if (n >= 7 && zmq_msg_size(&f[6]) == 32) {
-        zmq_z85_encode(key, zmq_msg_data(&f[6]), 32);
-        pthread_mutex_lock(&z->mu);
-        const char *c = lookup(z, key);
-        if (c) {
-            memcpy(county, c, 7);
-            status = "200";
-            text = "OK";
-        }
-        pthread_mutex_unlock(&z->mu);
+    const uint8_t *frames[8];
+    size_t lens[8];
+    for (int i = 0; i < n; i++) {
+        frames[i] = zmq_msg_data(&f[i]);
+        lens[i] = zmq_msg_size(&f[i]);
     }
+    char county[7], key[41];
+    const char *text;
+    pthread_mutex_lock(&z->mu);
+    int verdict = zap_decide((const char(*)[41])z->keys, (const char(*)[7])z->counties, z->nkeys,
+                             frames, lens, n, county, key, &text);
+    pthread_mutex_unlock(&z->mu);
+    const char *status = verdict == 200 ? "200" : "400";
     char addr[64] = "";
     size_t alen = zmq_msg_size(&f[3]) < sizeof addr - 1 ? zmq_msg_size(&f[3]) : sizeof addr - 1;
     memcpy(addr, zmq_msg_data(&f[3]), alen);

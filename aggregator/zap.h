@@ -29,6 +29,14 @@ size_t zap_keys(zap *z);
 void zap_counts(zap *z, uint64_t *accepted, uint64_t *denied);
 void zap_stop(zap **z);
 
+/* The verdict on one ZAP request (frames as received: version, request id,
+ * domain, address, routing id, mechanism, credentials...), against the
+ * listed keys.  200 with county and key (Z85) filled, or 400 with why.
+ * Pure: exposed for tests and the fuzzer. */
+int zap_decide(const char (*keys)[41], const char (*counties)[7], size_t nkeys,
+               const uint8_t *const *frames, const size_t *lens, int nframes, char county[7],
+               char key[41], const char **why);
+
 /* Parses an allow-list text; exposed for tests.  Returns the number of keys
  * or a negative PUFA_E* with err naming the line. */
 int zap_parse_allow_list(const char *text, char (*keys)[41], char (*counties)[7], size_t max,

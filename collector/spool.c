@@ -68,8 +68,7 @@ static int fsync_dir(spool *s) {
     return fsync(s->dirfd) == 0 ? 0 : PUFA_EIO;
 }
 
-/* Is there a valid record at off of buf[0..len)?  Returns its total size. */
-static size_t valid_at(const uint8_t *buf, size_t len, size_t off) {
+size_t spool_record_at(const uint8_t *buf, size_t len, size_t off) {
     if (off + SPOOL_HEADER > len || get32(buf + off) != MAGIC)
         return 0;
     uint32_t rlen = get32(buf + off + 4);
@@ -216,10 +215,35 @@ static uint32_t *list_segments(spool *s, size_t *n) {
     return segs;
 }
 
+void spool_scan(const uint8_t *buf, size_t len, size_t start, spool_scan_result *out) {
+    memset(out, 0, sizeof *out);
+    size_t pos = start > len ? len : start;
+    out->good_end = pos;
+    while (pos < len) {
+        size_t sz = spool_record_at(buf, len, pos);
+        if (sz) {
+            out->records++;
+            pos += sz;
+            out->good_end = pos;
+            continue;
+        }
+        size_t next = pos + 1;
+        while (next < len && !spool_record_at(buf, len, next))
+            next++;
+        if (next >= len) {
+            out->torn = true;
+            return;
+        }
+        out->skipped_bytes += next - pos;
+        pos = next;
+    }
+}
+
 /* Scans one segment from off: counts valid records, skips corrupted
  * regions, and cuts a torn tail when this is the last segment. */
 static int recover_segment(spool *s, uint32_t seg, uint32_t off, bool last, spool_recovery *rec,
                            uint32_t *size_out) {
+    (void)s;
     char *path = seg_path(s, seg);
     int fd = open(path, O_RDWR | O_CLOEXEC);
     free(path);
@@ -231,42 +255,32 @@ static int recover_segment(spool *s, uint32_t seg, uint32_t off, bool last, spoo
         close(fd);
         return PUFA_EIO;
     }
-    size_t pos = off > len ? len : off;
-    size_t good_end = pos;
-    while (pos < len) {
-        size_t sz = valid_at(buf, len, pos);
-        if (sz) {
-            rec->records++;
-            pos += sz;
-            good_end = pos;
-            continue;
-        }
-        /* Look for the next valid record. */
-        size_t next = pos + 1;
-        while (next < len && !valid_at(buf, len, next))
-            next++;
-        if (next >= len) {
-            if (last) {
-                rec->torn_bytes += len - good_end;
-                PLOG_WARN("COL-SPOOL-TORN", "segment=%u offset=%zu cut_bytes=%zu", seg, good_end,
-                          len - good_end);
-                if (ftruncate(fd, (off_t)good_end) != 0 || fsync(fd) != 0) {
-                    free(buf);
-                    close(fd);
-                    return PUFA_EIO;
-                }
-                len = good_end;
-            } else {
-                rec->skipped_bytes += len - pos;
-                PLOG_ERROR("COL-SPOOL-CORRUPT", "segment=%u offset=%zu skipped_bytes=%zu", seg,
-                           pos, len - pos);
+    spool_scan_result r;
+    spool_scan(buf, len, off, &r);
+    rec->records += r.records;
+    if (r.skipped_bytes) {
+        rec->skipped_bytes += r.skipped_bytes;
+        PLOG_ERROR("COL-SPOOL-CORRUPT", "segment=%u skipped_bytes=%llu msg=\"corrupted bytes "
+                   "skipped; the records around them are kept\"",
+                   seg, (unsigned long long)r.skipped_bytes);
+    }
+    if (r.torn) {
+        size_t cut = len - r.good_end;
+        if (last) {
+            rec->torn_bytes += cut;
+            PLOG_WARN("COL-SPOOL-TORN", "segment=%u offset=%zu cut_bytes=%zu", seg, r.good_end,
+                      cut);
+            if (ftruncate(fd, (off_t)r.good_end) != 0 || fsync(fd) != 0) {
+                free(buf);
+                close(fd);
+                return PUFA_EIO;
             }
-            break;
+            len = r.good_end;
+        } else {
+            rec->skipped_bytes += cut;
+            PLOG_ERROR("COL-SPOOL-CORRUPT", "segment=%u offset=%zu skipped_bytes=%zu", seg,
+                       r.good_end, cut);
         }
-        rec->skipped_bytes += next - pos;
-        PLOG_ERROR("COL-SPOOL-CORRUPT", "segment=%u offset=%zu skipped_bytes=%zu", seg, pos,
-                   next - pos);
-        pos = next;
     }
     free(buf);
     close(fd);
@@ -277,15 +291,15 @@ static int recover_segment(spool *s, uint32_t seg, uint32_t off, bool last, spoo
 /* mkdir -p, the last component with mode 0700. */
 static int make_dirs(const char *dir) {
     char *p = pufa_strdup(dir);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
+    for (char *c = p + 1; *c; c++) {
+        if (*c != '/')
             continue;
-        *s = '\0';
+        *c = '\0';
         if (mkdir(p, 0755) != 0 && errno != EEXIST) {
             free(p);
             return -1;
         }
-        *s = '/';
+        *c = '/';
     }
     free(p);
     return mkdir(dir, 0700) != 0 && errno != EEXIST ? -1 : 0;

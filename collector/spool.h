@@ -71,4 +71,18 @@ int spool_notify_fd(spool *s);
 void spool_drain_notify(spool *s);
 void spool_get_stats(spool *s, spool_stats *st);
 
+/* The record scan recovery runs over a segment's bytes, from start: counts
+ * the valid records, the bytes skipped over corrupted regions (resyncing at
+ * the next valid record), and where the valid data ends (a torn tail starts
+ * there).  Pure: exposed for tests and the fuzzer. */
+typedef struct spool_scan_result {
+    uint64_t records;
+    uint64_t skipped_bytes;
+    size_t good_end;     /* end of the last valid record (>= start) */
+    bool torn;           /* invalid bytes after good_end up to the end */
+} spool_scan_result;
+void spool_scan(const uint8_t *buf, size_t len, size_t start, spool_scan_result *out);
+/* Is there a valid record at off?  Its size, or 0. */
+size_t spool_record_at(const uint8_t *buf, size_t len, size_t off);
+
 #endif
