@@ -348,7 +348,11 @@ void pufa_csv_write_cell(pufa_buf *out, const char *s, bool guard_formula) {
         s = "";
     bool guard = guard_formula && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' ||
                                    s[0] == '\t' || s[0] == '\r');
-    bool quote = guard || strpbrk(s, ",\"\r\n") != NULL;
+    /* Leading/trailing white space is quoted too: some readers trim it
+     * from unquoted fields. */
+    size_t n = strlen(s);
+    bool edge_space = n && (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t');
+    bool quote = guard || edge_space || strpbrk(s, ",\"\r\n") != NULL;
     if (!quote) {
         pufa_buf_puts(out, s);
         return;

@@ -39,7 +39,8 @@ int pufa_csv_each_report(const char *buf, size_t len, pufa_csv_row_fn fn, void *
  * quoted when needed.  Enums are written as ASCII codes. */
 void pufa_csv_write_header(pufa_buf *out);
 void pufa_csv_write_report(pufa_buf *out, const pufa_report *r);
-/* One cell: quoted when it holds , " CR or LF; when guard_formula, a cell
+/* One cell: quoted when it holds , " CR or LF or starts or ends with white
+ * space; when guard_formula, a cell
  * starting with = + - @ (or TAB/CR) gets a leading ' so spreadsheets show
  * it as text. */
 void pufa_csv_write_cell(pufa_buf *out, const char *s, bool guard_formula);

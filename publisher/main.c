@@ -38,7 +38,7 @@ static void on_watchdog(uv_timer_t *t) {
 
 int main(int argc, char **argv) {
     pufa_json_init();
-    char *feed = NULL, *db = NULL, *http = NULL, *pub = NULL, *timezone = NULL, *log_level = NULL;
+    char *feed = NULL, *db = NULL, *http = NULL, *pub = NULL, *tz_name = NULL, *log_level = NULL;
     char *campaigns = NULL, *token_file = NULL;
     int64_t publish_min = 0, heartbeat = 0, max_streams = 0, export_limit = 0, keepalive = 0;
     pufa_cfg_opt opts[] = {
@@ -50,7 +50,7 @@ int main(int argc, char **argv) {
          "HOST:PORT of the dashboard and API; port 0 picks one", 0},
         {"pub", PUFA_CFG_STRING, &pub, "tcp://127.0.0.1:7801", 0, 0,
          "ZeroMQ PUB endpoint for Dashboards (topics city, county.CODE); empty: none", 0},
-        {"timezone", PUFA_CFG_STRING, &timezone, "Asia/Shanghai", 0, 0, "the city's time zone",
+        {"timezone", PUFA_CFG_STRING, &tz_name, "Asia/Shanghai", 0, 0, "the city's time zone",
          0},
         {"campaign_windows", PUFA_CFG_STRING, &campaigns,
          "宪法宣传周:12-01..12-07, 民法典宣传月:05-01..05-31, 国家安全教育日:04-15..04-15", 0, 0,
@@ -85,7 +85,7 @@ int main(int argc, char **argv) {
     char *token = NULL;
     pub_windows windows;
     memset(&windows, 0, sizeof windows);
-    if (pufa_log_set_level(log_level) || pufa_tz_parse(timezone, &pufa_city_utc_offset_min) ||
+    if (pufa_log_set_level(log_level) || pufa_tz_parse(tz_name, &pufa_city_utc_offset_min) ||
         pub_windows_parse_campaigns(&windows, campaigns, err, sizeof err)) {
         fprintf(stderr, "pufa-publisher: bad log_level, timezone or campaign_windows: %s\n",
                 err[0] ? err : "see --help");

@@ -1,0 +1,34 @@
+/* Shared set-up of the fuzz targets: the sample city's counties. */
+#ifndef PUFA_FUZZ_COMMON_H
+#define PUFA_FUZZ_COMMON_H
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "date.h"
+#include "orgunits.h"
+#include "report_json.h"
+#include "validate.h"
+
+static inline pufa_validate_ctx fuzz_ctx(void) {
+    static pufa_orgunits *ou;
+    if (!ou) {
+        pufa_json_init();
+        ou = pufa_orgunits_new();
+        pufa_orgunits_add(ou, "150800", "巴彦淖尔市", "city", "");
+        const char *counties[] = {"150802", "150821", "150822", "150823", "210402"};
+        for (int i = 0; i < 5; i++)
+            pufa_orgunits_add(ou, counties[i], counties[i], "county", "150800");
+    }
+    /* A fixed "today", so a run is reproducible. */
+    pufa_validate_ctx c = {.orgunits = ou, .today = pufa_date_from_ymd(2026, 11, 23)};
+    return c;
+}
+
+#define FUZZ_CHECK(cond)                                                   \
+    do {                                                                   \
+        if (!(cond))                                                       \
+            abort(); /* a broken property: the fuzzer reports the input */ \
+    } while (0)
+
+#endif
