@@ -26,7 +26,7 @@ PKGS=(
     postgresql-15 postgresql-client-15
     # test tools; the browser test drives Debian's chromium with npm's
     # playwright-core (which never downloads a browser of its own)
-    python3 python3-openpyxl valgrind procps curl util-linux systemd
+    python3 python3-openpyxl valgrind procps curl util-linux systemd strace
     chromium fonts-wqy-microhei
 )
 # Node.js and npm: Debian's, unless a node with npm is already installed.
