@@ -3,7 +3,8 @@
 #   1. deploy/install-deps.sh (toolchain, libraries, PostgreSQL 15, test tools)
 #   2. a release build and the whole ctest suite (unit + integration)
 #   3. an ASan+UBSan build and the unit tests under it
-# Options: --no-install (skip step 1), --no-sanitize (skip step 3).
+#   4. a clang/libFuzzer build: every fuzz target for 10 s from its corpus
+# Options: --no-install (skip step 1), --no-sanitize (skip steps 3 and 4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,5 +40,10 @@ if [ $sanitize -eq 1 ]; then
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         ctest --output-on-failure -j"$jobs" -L unit --timeout 600)
+    echo "== fuzz targets (clang, libFuzzer, ASan+UBSan; 10 s each) =="
+    CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPUFA_FUZZ=ON \
+        -DPUFA_SANITIZE=address,undefined >/dev/null
+    cmake --build build-fuzz -j"$jobs"
+    (cd build-fuzz && ctest --output-on-failure -j"$jobs" -L fuzz --timeout 600)
 fi
 echo "== all tests passed =="
