@@ -246,20 +246,7 @@ static void start_col_info(int i, const char *spool) {
 }
 
 static long long col_metric(int i, const char *name) {
-    char *url = pufa_asprintf("http://127.0.0.1:%s/metrics", col_port[i]);
-    pufa_http_response r;
-    char err[256];
-    long long v = -1;
-    if (pufa_http_request("GET", url, NULL, NULL, 0, 5000, &r, err, sizeof err) == 0) {
-        char *at = r.body.data ? strstr(r.body.data, name) : NULL;
-        while (at && at != r.body.data && at[-1] != '\n')
-            at = strstr(at + 1, name);
-        if (at)
-            v = atoll(at + strlen(name));
-        pufa_buf_free(&r.body);
-    }
-    free(url);
-    return v;
+    return pufa_http_metric(col_port[i], name);
 }
 
 /* ---- 3. end to end: HTTP to 4 collectors at once ---- */

@@ -167,20 +167,7 @@ static long long count_ids(char (*ids)[37], size_t n) {
 }
 
 static long long metric(const char *name) {
-    char *url = pufa_asprintf("http://127.0.0.1:%s/metrics", col_port);
-    pufa_http_response r;
-    char err[256];
-    long long v = -1;
-    if (pufa_http_request("GET", url, NULL, NULL, 0, 5000, &r, err, sizeof err) == 0) {
-        const char *at = strstr(r.body.data ? r.body.data : "", name);
-        while (at && at != r.body.data && at[-1] != '\n')
-            at = strstr(at + 1, name);
-        if (at)
-            v = atoll(at + strlen(name));
-        pufa_buf_free(&r.body);
-    }
-    free(url);
-    return v;
+    return pufa_http_metric(col_port, name);
 }
 
 /* Waits until cond() or the deadline. */

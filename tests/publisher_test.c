@@ -343,20 +343,7 @@ static int compare_all(bool verbose) {
 }
 
 static long long metric(const char *name) {
-    char *url = pufa_asprintf("http://127.0.0.1:%s/metrics", pub_port);
-    pufa_http_response r;
-    char err[256];
-    long long v = -1;
-    if (pufa_http_request("GET", url, NULL, NULL, 0, 5000, &r, err, sizeof err) == 0) {
-        char *at = strstr(r.body.data, name);
-        while (at && at != r.body.data && at[-1] != '\n')
-            at = strstr(at + 1, name);
-        if (at)
-            v = atoll(at + strlen(name));
-        pufa_buf_free(&r.body);
-    }
-    free(url);
-    return v;
+    return pufa_http_metric(pub_port, name);
 }
 
 static long long seq_of_db(void) {

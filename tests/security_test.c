@@ -134,20 +134,7 @@ static long long reports_in_db(void) {
 }
 
 static long long agg_metric(const char *name) {
-    char *url = pufa_asprintf("http://127.0.0.1:%s/metrics", agg_http);
-    pufa_http_response r;
-    char err[256];
-    long long v = -1;
-    if (pufa_http_request("GET", url, NULL, NULL, 0, 5000, &r, err, sizeof err) == 0) {
-        char *at = strstr(r.body.data, name);
-        while (at && at != r.body.data && at[-1] != '\n')
-            at = strstr(at + 1, name);
-        if (at)
-            v = atoll(at + strlen(name));
-        pufa_buf_free(&r.body);
-    }
-    free(url);
-    return v;
+    return pufa_http_metric(agg_http, name);
 }
 
 static int group_setup(void **state) {

@@ -1,5 +1,7 @@
 #include "proc.h"
 
+#include "httpc.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -144,6 +146,24 @@ void pufa_proc_dump(const pufa_proc *p) {
     while (fgets(line, sizeof line, f))
         fputs(line, stderr);
     fclose(f);
+}
+
+long long pufa_http_metric(const char *port, const char *name) {
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%s/metrics", port);
+    pufa_http_response r;
+    char err[256];
+    long long v = -1;
+    if (pufa_http_request("GET", url, NULL, NULL, 0, 5000, &r, err, sizeof err) == 0) {
+        const char *body = r.body.data ? r.body.data : "";
+        const char *at = strstr(body, name);
+        while (at && at != body && at[-1] != '\n')
+            at = strstr(at + 1, name);
+        if (at)
+            v = atoll(at + strlen(name));
+        pufa_buf_free(&r.body);
+    }
+    return v;
 }
 
 int pufa_sh(const char *cmd) {

@@ -30,6 +30,11 @@ bool pufa_proc_alive(pufa_proc *p);
 /* Prints the log to stderr (for failing tests). */
 void pufa_proc_dump(const pufa_proc *p);
 
+/* The value of one metric line ("name " or "name{labels} ", at the start
+ * of a line) of http://127.0.0.1:PORT/metrics; -1 when unreachable or
+ * absent. */
+long long pufa_http_metric(const char *port, const char *name);
+
 /* Runs a shell command; returns its exit code. */
 int pufa_sh(const char *cmd);
 /* Sleeps ms milliseconds (for pacing loads and backoff in tests, never for
