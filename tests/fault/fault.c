@@ -168,7 +168,8 @@ static void *generator(void *arg) {
         long long t0 = ms();
         int k = (int)(rand_r(&s) % NCOL);
         json_t *arr = json_array();
-        entry *picked[16];
+        /* Indices, not pointers: new_entry() may move the ledger. */
+        size_t picked[16];
         uint32_t revs[16];
         int n = 0;
         pthread_mutex_lock(&ledger_mu);
@@ -176,10 +177,11 @@ static void *generator(void *arg) {
             entry *e = NULL;
             if (nledger > 50 && rand_r(&s) % 5 == 0) {
                 /* A correction of an earlier report of this county. */
-                entry *c = &ledger[rand_r(&s) % nledger];
+                size_t ci = rand_r(&s) % nledger;
+                entry *c = &ledger[ci];
                 bool dup = false;
                 for (int j = 0; j < n; j++)
-                    dup |= picked[j] == c;
+                    dup |= picked[j] == ci;
                 if (c->county == k && c->attempted >= 1 && c->attempted < MAXREV && !dup &&
                     !c->retracted[c->attempted])
                     e = c;
@@ -191,7 +193,7 @@ static void *generator(void *arg) {
             e->participants[rev] = rand_r(&s) % 900 + 1;
             e->sessions[rev] = rand_r(&s) % 3 + 1;
             e->retracted[rev] = rev > 1 && rand_r(&s) % 10 == 0;
-            picked[n] = e;
+            picked[n] = (size_t)(e - ledger);
             revs[n] = rev;
             json_array_append_new(arr, report_json(e, rev));
             n++;
@@ -212,8 +214,8 @@ static void *generator(void *arg) {
             for (int i = 0; i < n && r.status == 202; i++) {
                 const char *st = json_string_value(
                     json_object_get(json_array_get(res, (size_t)i), "state"));
-                if (st && !strcmp(st, "spooled") && revs[i] > picked[i]->acked)
-                    picked[i]->acked = revs[i];
+                if (st && !strcmp(st, "spooled") && revs[i] > ledger[picked[i]].acked)
+                    ledger[picked[i]].acked = revs[i];
             }
             pthread_mutex_unlock(&ledger_mu);
             json_decref(doc);
