@@ -45,50 +45,74 @@ static int snapshot(pub_feed *f, char *err, size_t errsize) {
     if ((rc = pufa_pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errsize)))
         goto out;
     seq = PQexec(c, "SELECT seq FROM feed_state");
-    char *sql = pufa_asprintf("SELECT day - DATE '2000-01-01', county_code, theme, venue, form,"
-                              " unit_code, campaign, %s FROM rollup_daily",
-                              FIGS);
-    cells = PQexecParams(c, sql, 0, NULL, NULL, NULL, NULL, 0);
-    free(sql);
     seen = PQexec(c, "SELECT max(day) - DATE '2000-01-01', county_code, unit_code"
                      " FROM receipt_daily GROUP BY county_code, unit_code");
     ou = PQexec(c, "SELECT code, name FROM org_units WHERE level = 'county' ORDER BY code");
     units = PQexec(c, "SELECT unit_code, unit_name FROM units ORDER BY unit_code");
-    PGresult *all[] = {seq, cells, seen, ou, units};
-    for (int i = 0; i < 5; i++) {
+    PGresult *all[] = {seq, seen, ou, units};
+    for (int i = 0; i < 4; i++) {
         if (PQresultStatus(all[i]) != PGRES_TUPLES_OK) {
             pufa_pg_errcopy(err, errsize, "snapshot: ", PQresultErrorMessage(all[i]));
             rc = PUFA_EDB;
             goto out;
         }
     }
-    pufa_pg_exec(c, "COMMIT", err, errsize);
+    /* The cells through a cursor, a slice at a time: memory stays bounded
+     * however many cells there are. */
+    char *sql = pufa_asprintf("DECLARE cells NO SCROLL CURSOR FOR SELECT day - DATE '2000-01-01',"
+                              " county_code, theme, venue, form, unit_code, campaign, %s"
+                              " FROM rollup_daily",
+                              FIGS);
+    rc = pufa_pg_exec(c, sql, err, errsize);
+    free(sql);
+    if (rc)
+        goto out;
     pufa_day base = pufa_date_from_ymd(2000, 1, 1);
+    long long ncells = 0;
     pub_model_wrlock(f->m);
     pub_model_clear(f->m);
     for (int i = 0; i < PQntuples(ou); i++)
         pub_model_set_county_name(f->m, PQgetvalue(ou, i, 0), PQgetvalue(ou, i, 1));
     for (int i = 0; i < PQntuples(units); i++)
         pub_model_set_unit_name(f->m, PQgetvalue(units, i, 0), PQgetvalue(units, i, 1));
-    for (int i = 0; i < PQntuples(cells); i++) {
-        int64_t fig[NFIG];
-        for (int k = 0; k < NFIG; k++)
-            fig[k] = atoll(PQgetvalue(cells, i, 7 + k));
-        pub_model_add(f->m, base + atoi(PQgetvalue(cells, i, 0)), PQgetvalue(cells, i, 1),
-                      atoi(PQgetvalue(cells, i, 2)), atoi(PQgetvalue(cells, i, 3)),
-                      atoi(PQgetvalue(cells, i, 4)), PQgetvalue(cells, i, 5),
-                      PQgetvalue(cells, i, 6), fig);
+    for (;;) {
+        cells = PQexec(c, "FETCH 20000 FROM cells");
+        if (PQresultStatus(cells) != PGRES_TUPLES_OK) {
+            pufa_pg_errcopy(err, errsize, "snapshot: ", PQresultErrorMessage(cells));
+            rc = PUFA_EDB;
+            break;
+        }
+        int n = PQntuples(cells);
+        for (int i = 0; i < n; i++) {
+            int64_t fig[NFIG];
+            for (int k = 0; k < NFIG; k++)
+                fig[k] = atoll(PQgetvalue(cells, i, 7 + k));
+            pub_model_add(f->m, base + atoi(PQgetvalue(cells, i, 0)), PQgetvalue(cells, i, 1),
+                          atoi(PQgetvalue(cells, i, 2)), atoi(PQgetvalue(cells, i, 3)),
+                          atoi(PQgetvalue(cells, i, 4)), PQgetvalue(cells, i, 5),
+                          PQgetvalue(cells, i, 6), fig);
+        }
+        ncells += n;
+        PQclear(cells);
+        cells = NULL;
+        if (n == 0)
+            break;
+    }
+    if (rc) {
+        pub_model_unlock(f->m);
+        goto out;
     }
     for (int i = 0; i < PQntuples(seen); i++)
         pub_model_receipt(f->m, base + atoi(PQgetvalue(seen, i, 0)), PQgetvalue(seen, i, 1),
                           PQgetvalue(seen, i, 2));
+    pufa_pg_exec(c, "COMMIT", err, errsize);
     uint64_t s = (uint64_t)atoll(PQgetvalue(seq, 0, 0));
     pub_model_set_seq(f->m, s);
     pub_model_unlock(f->m);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    PLOG_INFO("PUB-SNAPSHOT", "seq=%llu cells=%d seconds=%.3f", (unsigned long long)s,
-              PQntuples(cells), secs);
+    PLOG_INFO("PUB-SNAPSHOT", "seq=%llu cells=%lld seconds=%.3f", (unsigned long long)s,
+              ncells, secs);
     pthread_mutex_lock(&f->st->mu);
     f->st->last_snapshot_seconds = secs;
     pthread_mutex_unlock(&f->st->mu);
