@@ -16,6 +16,8 @@
 #include "store_sql.h"
 
 #define NARRAYS (NREPORT_PARAMS + 1)
+/* The session advisory lock that makes the aggregator the only writer. */
+#define WRITER_LOCK_KEY "4930671528"
 
 struct store {
     char *conninfo;
@@ -95,6 +97,18 @@ int store_connect(store *s, char *err, size_t errsize) {
                  want);
         store_disconnect(s);
         return PUFA_ECONFIG;
+    }
+    /* One writer per database: the COPY fast path ("not stored, so insert")
+     * and the feed's gapless sequence rely on it.  A second aggregator waits
+     * here (not ready, retrying) until the first one's session ends. */
+    PGresult *r = PQexec(s->conn, "SELECT pg_try_advisory_lock(" WRITER_LOCK_KEY ")");
+    bool got = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (!got) {
+        snprintf(err, errsize, "another aggregator is writing to this database; waiting for it "
+                               "to stop");
+        store_disconnect(s);
+        return PUFA_EDBDOWN;
     }
     /* Group commits wait for durability: the ack promise depends on it. */
     pufa_pg_exec(s->conn, "SET synchronous_commit = on", err, errsize);

@@ -633,6 +633,40 @@ static void sigkill_after_commit_before_ack_gives_duplicates_on_resend(void **st
     free(st);
 }
 
+/* A second aggregator on the same database waits, not ready, while the
+ * first one writes: one writer per database. */
+static void a_second_aggregator_waits_for_the_first(void **state) {
+    (void)state;
+    pufa_proc second;
+    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
+    char *argv[] = {(char *)agg_bin, "--insecure", "--listen", "tcp://127.0.0.1:0", "--feed",
+                    "tcp://127.0.0.1:0", "--http", "127.0.0.1:0", "--db", dbinfo, NULL};
+    pufa_proc_start(&second, argv, NULL);
+    free(dbinfo);
+    char port[16];
+    assert_true(pufa_proc_wait_log(&second, "id=AGG-HTTP", "port", port, sizeof port, 20000));
+    assert_true(pufa_proc_wait_log(&second, "another aggregator is writing", NULL, NULL, 0,
+                                   20000));
+    char *cmd = pufa_asprintf("curl -s -o /dev/null -w '%%{http_code}' "
+                              "http://127.0.0.1:%s/readyz | grep -q 503",
+                              port);
+    assert_int_equal(pufa_sh(cmd), 0);
+    free(cmd);
+    /* The first one goes on committing. */
+    pufa_report r;
+    pufa_report_init(&r);
+    pufa_report_copy(&r, &samples.r[5]);
+    uint8_t id[16];
+    pufa_uuid_v7(id);
+    pufa_uuid_format(id, r.report_id);
+    int st[1] = {0};
+    assert_true(deliver(&r, 1, 1, st, 2000, 30000, NULL));
+    assert_int_equal(st[0], PUFA__REPORT_STATUS__STATUS_COMMITTED);
+    pufa_report_clear(&r);
+    int ex = pufa_proc_stop(&second, SIGTERM, 15000);
+    assert_true(WIFEXITED(ex) && WEXITSTATUS(ex) == 0);
+}
+
 static void invalid_reports_are_rejected_with_reasons(void **state) {
     (void)state;
     pufa_report r;
@@ -671,6 +705,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(feed_is_gapless_and_matches_the_database),
         cmocka_unit_test(postgres_restart_while_sending),
         cmocka_unit_test(sigkill_after_commit_before_ack_gives_duplicates_on_resend),
+        cmocka_unit_test(a_second_aggregator_waits_for_the_first),
         cmocka_unit_test(invalid_reports_are_rejected_with_reasons),
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
