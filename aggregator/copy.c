@@ -24,15 +24,38 @@ static void put64(pufa_buf *b, int64_t v) {
     put32(b, (int32_t)(uint32_t)v);
 }
 
-static void text(pufa_buf *b, const char *s) {
+void copy_text(pufa_buf *b, const char *s) {
     size_t n = s ? strlen(s) : 0;
     put32(b, (int32_t)n);
     pufa_buf_append(b, s ? s : "", n);
 }
 
-static void int2(pufa_buf *b, int v) {
+void copy_int2(pufa_buf *b, int v) {
     put32(b, 2);
     put16(b, (int16_t)v);
+}
+
+void copy_int4(pufa_buf *b, int32_t v) {
+    put32(b, 4);
+    put32(b, v);
+}
+
+void copy_int8(pufa_buf *b, int64_t v) {
+    put32(b, 8);
+    put64(b, v);
+}
+
+void copy_date(pufa_buf *b, pufa_day day) {
+    static const pufa_day pg_epoch_day = 10957; /* 2000-01-01 */
+    copy_int4(b, day - pg_epoch_day);
+}
+
+void copy_null(pufa_buf *b) {
+    put32(b, -1);
+}
+
+void copy_tuple(pufa_buf *b, int ncolumns) {
+    put16(b, (int16_t)ncolumns);
 }
 
 void copy_begin(pufa_buf *b) {
@@ -43,65 +66,64 @@ void copy_begin(pufa_buf *b) {
 }
 
 void copy_row(pufa_buf *b, const pufa_report *r, const char *collector) {
-    static const pufa_day pg_epoch_day = 10957; /* 2000-01-01 */
-    put16(b, 26);
+    copy_tuple(b, 26);
     uint8_t id[16] = {0};
     pufa_uuid_parse(r->report_id, id);
     put32(b, 16);
     pufa_buf_append(b, id, 16);
-    put32(b, 4);
-    put32(b, (int32_t)r->revision);
+    copy_int4(b, (int32_t)r->revision);
     put32(b, 1);
     pufa_buf_putc(b, r->retracted ? 1 : 0);
-    text(b, r->county_code);
-    text(b, r->township);
-    text(b, r->unit_code);
-    text(b, r->unit_name);
-    put32(b, 4);
-    put32(b, r->occurred_day - pg_epoch_day);
-    if (r->ended_on && *r->ended_on) {
-        put32(b, 4);
-        put32(b, r->ended_day - pg_epoch_day);
-    } else {
-        put32(b, -1);
-    }
-    int2(b, r->theme);
-    int2(b, r->venue);
-    int2(b, r->form);
-    text(b, r->campaign);
-    text(b, r->title);
-    for (int c = 0; c < PUFA_NCOUNTERS; c++) {
-        put32(b, 8);
-        put64(b, r->counters[c]);
-    }
-    if (r->received_at_ms > 0) { /* timestamptz: microseconds since 2000-01-01 UTC */
-        put32(b, 8);
-        put64(b, (r->received_at_ms - 946684800000LL) * 1000);
-    } else {
-        put32(b, -1);
-    }
-    text(b, collector ? collector : "");
+    copy_text(b, r->county_code);
+    copy_text(b, r->township);
+    copy_text(b, r->unit_code);
+    copy_text(b, r->unit_name);
+    copy_date(b, r->occurred_day);
+    if (r->ended_on && *r->ended_on)
+        copy_date(b, r->ended_day);
+    else
+        copy_null(b);
+    copy_int2(b, r->theme);
+    copy_int2(b, r->venue);
+    copy_int2(b, r->form);
+    copy_text(b, r->campaign);
+    copy_text(b, r->title);
+    for (int c = 0; c < PUFA_NCOUNTERS; c++)
+        copy_int8(b, r->counters[c]);
+    if (r->received_at_ms > 0) /* timestamptz: microseconds since 2000-01-01 UTC */
+        copy_int8(b, (r->received_at_ms - 946684800000LL) * 1000);
+    else
+        copy_null(b);
+    copy_text(b, collector ? collector : "");
 }
 
 void copy_end(pufa_buf *b) {
     put16(b, -1);
 }
 
-int copy_reports(PGconn *conn, const pufa_buf *buf, char *err, size_t errsize) {
-    PGresult *r = PQexec(conn, "COPY reports (" COPY_COLUMNS ") FROM STDIN (FORMAT binary)");
-    int rc = store_check(conn, r, PGRES_COPY_IN, "copy", err, errsize);
+int copy_in(PGconn *conn, const char *copy_sql, const pufa_buf *buf, const char *what,
+            char *err, size_t errsize) {
+    PGresult *r = PQexec(conn, copy_sql);
+    int rc = store_check(conn, r, PGRES_COPY_IN, what, err, errsize);
     PQclear(r);
     if (rc)
         return rc;
     if (PQputCopyData(conn, buf->data, (int)buf->len) != 1 || PQputCopyEnd(conn, NULL) != 1) {
-        pufa_pg_errcopy(err, errsize, "copy: ", PQerrorMessage(conn));
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "%s: ", what);
+        pufa_pg_errcopy(err, errsize, prefix, PQerrorMessage(conn));
         return PUFA_EDBDOWN;
     }
     r = PQgetResult(conn);
-    rc = store_check(conn, r, PGRES_COMMAND_OK, "copy", err, errsize);
+    rc = store_check(conn, r, PGRES_COMMAND_OK, what, err, errsize);
     PQclear(r);
     /* Drain, so the connection is ready for the next command. */
     while ((r = PQgetResult(conn)))
         PQclear(r);
     return rc;
+}
+
+int copy_reports(PGconn *conn, const pufa_buf *buf, char *err, size_t errsize) {
+    return copy_in(conn, "COPY reports (" COPY_COLUMNS ") FROM STDIN (FORMAT binary)", buf,
+                   "copy", err, errsize);
 }

@@ -44,7 +44,8 @@ static void on_hup(int sig) {
 
 typedef struct settings {
     char *listen, *feed, *db, *http, *timezone, *log_level, *curve_secret_file, *allow_list;
-    int64_t max_frame, max_pending, max_group, hwm, heartbeat_ms;
+    int64_t max_frame, max_pending, max_group, hwm, heartbeat_ms, compact_interval_ms,
+        compact_rows;
     bool insecure;
 } settings;
 
@@ -52,6 +53,7 @@ typedef struct app {
     agg_stats stats;
     bool started;
     zap *zap;
+    compactor *compactor;
 } app;
 
 static int on_status(void *ctx, const char *method, const char *path, pufa_buf *body,
@@ -130,6 +132,26 @@ static int on_status(void *ctx, const char *method, const char *path, pufa_buf *
                          "0 while the write queue is full and intake pauses.");
         pufa_metric_u64(body, "pufa_aggregator_receiving", NULL, s->receiving);
         pthread_mutex_unlock(&s->mu);
+        if (a->compactor) {
+            compact_stats cs;
+            compactor_stats(a->compactor, &cs);
+            pufa_metric_help(body, "pufa_aggregator_compactions_total", "counter",
+                             "Rollup journal compactions, by outcome.");
+            pufa_metric_u64(body, "pufa_aggregator_compactions_total", "outcome=\"ok\"",
+                            cs.runs);
+            pufa_metric_u64(body, "pufa_aggregator_compactions_total", "outcome=\"failed\"",
+                            cs.failures);
+            pufa_metric_help(body, "pufa_aggregator_journal_rows_compacted_total", "counter",
+                             "Rollup journal rows folded into rollup_dim.");
+            pufa_metric_u64(body, "pufa_aggregator_journal_rows_compacted_total", NULL,
+                            cs.moved);
+            pufa_metric_help(body, "pufa_aggregator_journal_rows_pending", "gauge",
+                             "Rollup journal rows appended since the last compaction.");
+            pufa_metric_u64(body, "pufa_aggregator_journal_rows_pending", NULL, cs.pending);
+            pufa_metric_help(body, "pufa_aggregator_compaction_seconds", "gauge",
+                             "Duration of the last compaction.");
+            pufa_buf_printf(body, "pufa_aggregator_compaction_seconds %.3f\n", cs.last_seconds);
+        }
         return 200;
     }
     pufa_buf_puts(body, "not found: try /metrics, /healthz or /readyz\n");
@@ -198,6 +220,10 @@ int main(int argc, char **argv) {
          "reports queued for the database before intake pauses", 0},
         {"max_group", PUFA_CFG_INT, &s.max_group, "10000", 1, 1000000,
          "reports in one transaction at most", 0},
+        {"compact_interval", PUFA_CFG_MS, &s.compact_interval_ms, "5s", 100, 3600000,
+         "fold the rollup journal into rollup_dim this long after the last time", 0},
+        {"compact_rows", PUFA_CFG_INT, &s.compact_rows, "100000", 1, 100000000,
+         "... or as soon as the journal holds this many rows", 0},
         {"hwm", PUFA_CFG_INT, &s.hwm, "10000", 10, 10000000, "ZeroMQ high-water marks", 0},
         {"heartbeat", PUFA_CFG_MS, &s.heartbeat_ms, "1s", 50, 60000,
          "period of the feed's heartbeat", 0},
@@ -283,6 +309,8 @@ int main(int argc, char **argv) {
     memset(&a, 0, sizeof a);
     pthread_mutex_init(&a.stats.mu, NULL);
     pufa_histogram_init_latency(&a.stats.commit_latency);
+    /* Made before the status server (which reads its counters), freed after. */
+    a.compactor = compactor_new(s.db, s.compact_interval_ms, s.compact_rows);
 
     pufa_status_http *http = NULL;
     int port = 0;
@@ -327,6 +355,12 @@ int main(int argc, char **argv) {
         rc = EX_UNAVAILABLE_;
         goto out_zmq;
     }
+    pipeline_set_compactor(pl, a.compactor);
+    if (compactor_start(a.compactor)) {
+        PLOG_ERROR("AGG-THREAD", "msg=\"cannot start the compactor thread\"");
+        rc = EX_SOFTWARE_;
+        goto out_zmq;
+    }
     if (pipeline_start(pl)) {
         PLOG_ERROR("AGG-THREAD", "msg=\"cannot start the writer thread\"");
         rc = EX_SOFTWARE_;
@@ -341,11 +375,13 @@ int main(int argc, char **argv) {
     pufa_service_stopping();
     a.started = false;
     pipeline_stop(pl);
+    compactor_stop(a.compactor);
     ingest_flush(in);
     PLOG_INFO("AGG-STOPPED", "msg=\"acks sent for everything committed\"");
 out_zmq:
     ingest_close(&in);
     pipeline_destroy(&pl);
+    compactor_stop(a.compactor);
     zap_stop(&a.zap);
     zmq_ctx_term(zctx);
     store_destroy(&st);
@@ -353,6 +389,7 @@ out_zmq:
 out_http:
     pufa_status_http_stop(&http);
 out_stats:
+    compactor_destroy(&a.compactor);
     pthread_mutex_destroy(&a.stats.mu);
 out_cfg:
     pufa_cfg_free(&cfg);

@@ -16,6 +16,7 @@
 
 struct pipeline {
     store *st;
+    compactor *compactor; /* told of journal rows appended; may be NULL */
     agg_stats *stats;
     size_t max_pending, max_group;
     pthread_t thread;
@@ -75,6 +76,10 @@ pipeline *pipeline_new(store *st, agg_stats *stats, size_t max_pending, size_t m
     fcntl(p->pipefd[0], F_SETFL, O_NONBLOCK);
     fcntl(p->pipefd[1], F_SETFL, O_NONBLOCK);
     return p;
+}
+
+void pipeline_set_compactor(pipeline *p, compactor *c) {
+    p->compactor = c;
 }
 
 int pipeline_notify_fd(const pipeline *p) {
@@ -155,6 +160,7 @@ static void on_commit(void *ctx, store_commit *c) {
     if (c->seq)
         p->stats->feed_seq = c->seq;
     pthread_mutex_unlock(&p->stats->mu);
+    compactor_note(p->compactor, c->journal_rows);
     if (c->delta) {
         agg_delta *d = pufa_calloc(1, sizeof *d);
         d->data = c->delta;

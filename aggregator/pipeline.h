@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "compact.h"
 #include "metrics.h"
 #include "store.h"
 
@@ -66,6 +67,8 @@ typedef struct pipeline pipeline;
 /* max_pending: reports queued before the I/O thread stops reading;
  * max_group: reports in one transaction at most. */
 pipeline *pipeline_new(store *st, agg_stats *stats, size_t max_pending, size_t max_group);
+/* Tells c of every journal row committed (before pipeline_start). */
+void pipeline_set_compactor(pipeline *p, compactor *c);
 int pipeline_start(pipeline *p);
 /* The fd the I/O thread polls for "something is done". */
 int pipeline_notify_fd(const pipeline *p);

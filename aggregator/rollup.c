@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "copy.h"
 #include "error.h"
 #include "pg.h"
 #include "store_sql.h"
@@ -127,40 +128,29 @@ void rollup_fold(rollup_set *s) {
 }
 
 
-int rollup_store(PGconn *conn, const rollup_set *s, char *err, size_t errsize) {
+int rollup_store(PGconn *conn, const rollup_set *s, uint64_t seq, pufa_buf *copybuf, char *err,
+                 size_t errsize) {
     int rc = 0;
     if (s->n) {
-        pufa_buf arr[7 + ROLLUP_NFIG];
-        for (int i = 0; i < 7 + ROLLUP_NFIG; i++) {
-            pufa_buf_init(&arr[i]);
-            pufa_pgarr_open(&arr[i]);
-        }
+        /* The journal is append-only: COPY, no index to update, no conflict
+         * to resolve.  The compactor folds it into rollup_dim later. */
+        copy_begin(copybuf);
         for (size_t i = 0; i < s->n; i++) {
             const rollup_cell *c = &s->cells[i];
-            char day[11];
-            pufa_date_format(c->day, day);
-            pufa_pgarr_text(&arr[0], day);
-            pufa_pgarr_text(&arr[1], c->county);
-            pufa_pgarr_int(&arr[2], c->theme);
-            pufa_pgarr_int(&arr[3], c->venue);
-            pufa_pgarr_int(&arr[4], c->form);
-            pufa_pgarr_text(&arr[5], c->unit_code);
-            pufa_pgarr_text(&arr[6], c->campaign);
+            copy_tuple(copybuf, 8 + ROLLUP_NFIG);
+            copy_int8(copybuf, (int64_t)seq);
+            copy_date(copybuf, c->day);
+            copy_text(copybuf, c->county);
+            copy_int2(copybuf, c->theme);
+            copy_int2(copybuf, c->venue);
+            copy_int2(copybuf, c->form);
+            copy_text(copybuf, c->unit_code);
+            copy_text(copybuf, c->campaign);
             for (int f = 0; f < ROLLUP_NFIG; f++)
-                pufa_pgarr_int(&arr[7 + f], c->fig[f]);
+                copy_int8(copybuf, c->fig[f]);
         }
-        const char *params[7 + ROLLUP_NFIG];
-        for (int i = 0; i < 7 + ROLLUP_NFIG; i++) {
-            pufa_pgarr_close(&arr[i]);
-            params[i] = arr[i].data;
-        }
-        PGresult *r = PQexecParams(conn, SQL_ROLLUP_UPSERT, 7 + ROLLUP_NFIG, NULL, params, NULL,
-                                   NULL, 0);
-        rc = store_check(conn, r, PGRES_COMMAND_OK, "rollups", err, errsize);
-        PQclear(r);
-        for (int i = 0; i < 7 + ROLLUP_NFIG; i++)
-            pufa_buf_free(&arr[i]);
-        if (rc)
+        copy_end(copybuf);
+        if ((rc = copy_in(conn, SQL_JOURNAL_COPY, copybuf, "rollup journal", err, errsize)))
             return rc;
     }
     if (s->nr) {

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alloc.h"
 #include "date.h"
 #include "pufa.pb-c.h"
 #include "report.h"
@@ -49,9 +50,11 @@ void rollup_add_receipt(rollup_set *s, const pufa_report *r, int64_t received_ms
 /* Sorts and merges equal cells, dropping cells whose change is all zero. */
 void rollup_fold(rollup_set *s);
 
-/* Writes the folded cells (one statement each for rollups and receipts).
- * 0, or the SQLSTATE-classified error of pg_result_error(). */
-int rollup_store(PGconn *conn, const rollup_set *s, char *err, size_t errsize);
+/* Writes the folded cells: appends them to rollup_journal under feed
+ * sequence number seq (binary COPY through copybuf), and upserts the
+ * receipts.  0, or an error classified like store_check. */
+int rollup_store(PGconn *conn, const rollup_set *s, uint64_t seq, pufa_buf *copybuf, char *err,
+                 size_t errsize);
 
 /* Encodes the folded set as a CommitDelta with sequence number seq.  Caller
  * frees *out. */

@@ -357,10 +357,7 @@ int store_apply(store *s, agg_item **items, size_t n, const char *collector_of(c
         (ncopy && (rc = copy_reports(s->conn, &s->copybuf, err, errsize))))
         goto fail;
     tp[2] = now_seconds();
-    rollup_fold(&s->rs);
-    if ((rc = rollup_store(s->conn, &s->rs, err, errsize)))
-        goto fail;
-    tp[3] = now_seconds();
+    /* The feed's next number first: the journal rows carry it. */
     if (out->committed) {
         res = PQexec(s->conn, SQL_FEED_NEXT);
         if ((rc = store_check(s->conn, res, PGRES_TUPLES_OK, "feed", err, errsize)))
@@ -369,6 +366,11 @@ int store_apply(store *s, agg_item **items, size_t n, const char *collector_of(c
         PQclear(res);
         res = NULL;
     }
+    rollup_fold(&s->rs);
+    if ((rc = rollup_store(s->conn, &s->rs, out->seq, &s->copybuf, err, errsize)))
+        goto fail;
+    out->journal_rows = s->rs.n;
+    tp[3] = now_seconds();
     if ((rc = exec_simple(s, "COMMIT", err, errsize))) {
         /* The outcome of a COMMIT whose connection broke is unknown: leave
          * everything unacked; the resend finds it duplicate if it landed. */
@@ -396,6 +398,8 @@ fail:
         items[i]->reason[0] = '\0';
     }
     out->committed = out->duplicate = out->stale = out->rejected = 0;
+    out->journal_rows = 0;
+    out->seq = 0;
 done:
     for (int i = 0; i < nstored; i++) {
         pufa_report_clear(&stored[i]);

@@ -29,6 +29,7 @@ typedef struct store_commit {
     uint8_t *delta;    /* encoded CommitDelta (caller frees), NULL when seq == 0 */
     size_t delta_len;
     size_t committed, duplicate, stale, rejected;
+    size_t journal_rows; /* rollup_journal rows appended */
     double seconds;    /* BEGIN to COMMIT */
 } store_commit;
 

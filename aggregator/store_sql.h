@@ -68,26 +68,10 @@
     ", u.superseded_by FROM unnest(" REPORT_ARRAYS ", $27::int4[]) AS u(" REPORT_ALIAS      \
     ", superseded_by)"
 
-#define SQL_ROLLUP_UPSERT                                                                  \
-    "INSERT INTO rollup_daily (day, county_code, theme, venue, form, unit_code, campaign,"  \
+#define SQL_JOURNAL_COPY                                                                   \
+    "COPY rollup_journal (seq, day, county_code, theme, venue, form, unit_code, campaign,"  \
     " reports, sessions, participants, materials, consultations, banners, led_messages,"   \
-    " online_posts, online_views, volunteers, funds_fen)"                                   \
-    " SELECT * FROM unnest($1::date[], $2::text[], $3::int2[], $4::int2[], $5::int2[],"     \
-    " $6::text[], $7::text[], $8::int8[], $9::int8[], $10::int8[], $11::int8[],"           \
-    " $12::int8[], $13::int8[], $14::int8[], $15::int8[], $16::int8[], $17::int8[],"       \
-    " $18::int8[])"                                                                         \
-    " ON CONFLICT (day, county_code, theme, venue, form, unit_code, campaign) DO UPDATE"    \
-    " SET reports = rollup_daily.reports + EXCLUDED.reports,"                              \
-    " sessions = rollup_daily.sessions + EXCLUDED.sessions,"                               \
-    " participants = rollup_daily.participants + EXCLUDED.participants,"                   \
-    " materials = rollup_daily.materials + EXCLUDED.materials,"                            \
-    " consultations = rollup_daily.consultations + EXCLUDED.consultations,"                \
-    " banners = rollup_daily.banners + EXCLUDED.banners,"                                  \
-    " led_messages = rollup_daily.led_messages + EXCLUDED.led_messages,"                   \
-    " online_posts = rollup_daily.online_posts + EXCLUDED.online_posts,"                   \
-    " online_views = rollup_daily.online_views + EXCLUDED.online_views,"                   \
-    " volunteers = rollup_daily.volunteers + EXCLUDED.volunteers,"                         \
-    " funds_fen = rollup_daily.funds_fen + EXCLUDED.funds_fen"
+    " online_posts, online_views, volunteers, funds_fen) FROM STDIN (FORMAT binary)"
 
 #define SQL_RECEIPT_UPSERT                                                                 \
     "INSERT INTO receipt_daily (day, county_code, unit_code, reports, last_received_at)"   \

@@ -33,6 +33,64 @@ static const char *const FIGS =
     "reports, sessions, participants, materials, consultations, banners, led_messages,"
     " online_posts, online_views, volunteers, funds_fen";
 
+static const pufa_day base_day = 10957; /* 2000-01-01, the day numbers' origin */
+
+static void row_figs(const PGresult *r, int row, int col, int64_t fig[NFIG]) {
+    for (int k = 0; k < NFIG; k++)
+        fig[k] = atoll(PQgetvalue(r, row, col + k));
+}
+
+/* A rollup_dim row: day, county, dim, key, figures.  0, or -1 if unknown. */
+static int dim_row(pub_feed *f, const PGresult *r, int i) {
+    int dim = pub_dim_parse(PQgetvalue(r, i, 2));
+    if (dim < 0 || dim >= NDIM)
+        return -1;
+    int64_t fig[NFIG];
+    row_figs(r, i, 4, fig);
+    return pub_model_add_dim(f->m, base_day + atoi(PQgetvalue(r, i, 0)), PQgetvalue(r, i, 1),
+                             (pub_dim)dim, PQgetvalue(r, i, 3), fig);
+}
+
+/* A rollup_journal row: day, county, theme, venue, form, unit, campaign,
+ * figures. */
+static int journal_row(pub_feed *f, const PGresult *r, int i) {
+    int64_t fig[NFIG];
+    row_figs(r, i, 7, fig);
+    pub_model_add(f->m, base_day + atoi(PQgetvalue(r, i, 0)), PQgetvalue(r, i, 1),
+                  atoi(PQgetvalue(r, i, 2)), atoi(PQgetvalue(r, i, 3)), atoi(PQgetvalue(r, i, 4)),
+                  PQgetvalue(r, i, 5), PQgetvalue(r, i, 6), fig);
+    return 0;
+}
+
+/* Declares a cursor (declare_sql) and feeds every row to fn, a slice at a
+ * time, so memory stays bounded however many rows there are.  *rows counts
+ * them, *bad those fn refused. */
+static int fetch_all(PGconn *c, const char *declare_sql, const char *cursor,
+                     int (*fn)(pub_feed *, const PGresult *, int), pub_feed *f, long long *rows,
+                     long long *bad, char *err, size_t errsize) {
+    int rc = pufa_pg_exec(c, declare_sql, err, errsize);
+    if (rc)
+        return rc;
+    char fetch[64];
+    snprintf(fetch, sizeof fetch, "FETCH 20000 FROM %s", cursor);
+    for (;;) {
+        PGresult *r = PQexec(c, fetch);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            pufa_pg_errcopy(err, errsize, "snapshot: ", PQresultErrorMessage(r));
+            PQclear(r);
+            return PUFA_EDB;
+        }
+        int n = PQntuples(r);
+        for (int i = 0; i < n; i++)
+            if (fn(f, r, i))
+                (*bad)++;
+        *rows += n;
+        PQclear(r);
+        if (n == 0)
+            return 0;
+    }
+}
+
 /* Loads everything from PostgreSQL into the model (wrlock taken here). */
 static int snapshot(pub_feed *f, char *err, size_t errsize) {
     struct timespec t0, t1;
@@ -41,7 +99,7 @@ static int snapshot(pub_feed *f, char *err, size_t errsize) {
     int rc = pufa_pg_connect(f->cfg.db, &c, err, errsize);
     if (rc)
         return rc;
-    PGresult *seq = NULL, *cells = NULL, *seen = NULL, *ou = NULL, *units = NULL;
+    PGresult *seq = NULL, *seen = NULL, *ou = NULL, *units = NULL;
     if ((rc = pufa_pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errsize)))
         goto out;
     seq = PQexec(c, "SELECT seq FROM feed_state");
@@ -57,53 +115,37 @@ static int snapshot(pub_feed *f, char *err, size_t errsize) {
             goto out;
         }
     }
-    /* The cells through a cursor, a slice at a time: memory stays bounded
-     * however many cells there are. */
-    char *sql = pufa_asprintf("DECLARE cells NO SCROLL CURSOR FOR SELECT day - DATE '2000-01-01',"
-                              " county_code, theme, venue, form, unit_code, campaign, %s"
-                              " FROM rollup_daily",
-                              FIGS);
-    rc = pufa_pg_exec(c, sql, err, errsize);
-    free(sql);
-    if (rc)
-        goto out;
-    pufa_day base = pufa_date_from_ymd(2000, 1, 1);
-    long long ncells = 0;
     pub_model_wrlock(f->m);
     pub_model_clear(f->m);
     for (int i = 0; i < PQntuples(ou); i++)
         pub_model_set_county_name(f->m, PQgetvalue(ou, i, 0), PQgetvalue(ou, i, 1));
     for (int i = 0; i < PQntuples(units); i++)
         pub_model_set_unit_name(f->m, PQgetvalue(units, i, 0), PQgetvalue(units, i, 1));
-    for (;;) {
-        cells = PQexec(c, "FETCH 20000 FROM cells");
-        if (PQresultStatus(cells) != PGRES_TUPLES_OK) {
-            pufa_pg_errcopy(err, errsize, "snapshot: ", PQresultErrorMessage(cells));
-            rc = PUFA_EDB;
-            break;
-        }
-        int n = PQntuples(cells);
-        for (int i = 0; i < n; i++) {
-            int64_t fig[NFIG];
-            for (int k = 0; k < NFIG; k++)
-                fig[k] = atoll(PQgetvalue(cells, i, 7 + k));
-            pub_model_add(f->m, base + atoi(PQgetvalue(cells, i, 0)), PQgetvalue(cells, i, 1),
-                          atoi(PQgetvalue(cells, i, 2)), atoi(PQgetvalue(cells, i, 3)),
-                          atoi(PQgetvalue(cells, i, 4)), PQgetvalue(cells, i, 5),
-                          PQgetvalue(cells, i, 6), fig);
-        }
-        ncells += n;
-        PQclear(cells);
-        cells = NULL;
-        if (n == 0)
-            break;
+    /* The totals per dimension (bounded by days x counties x dimension
+     * values), then the journal rows not yet folded into them (bounded by
+     * the aggregator's compaction threshold): the snapshot's size does not
+     * grow with the number of reports. */
+    char *sql = pufa_asprintf("DECLARE dims NO SCROLL CURSOR FOR SELECT day - DATE '2000-01-01',"
+                              " county_code, dim, key, %s FROM rollup_dim",
+                              FIGS);
+    long long ndims = 0, njournal = 0, nbad = 0;
+    rc = fetch_all(c, sql, "dims", dim_row, f, &ndims, &nbad, err, errsize);
+    free(sql);
+    if (rc == 0) {
+        sql = pufa_asprintf("DECLARE journal NO SCROLL CURSOR FOR SELECT day - DATE '2000-01-01',"
+                            " county_code, theme, venue, form, unit_code, campaign, %s"
+                            " FROM rollup_journal",
+                            FIGS);
+        rc = fetch_all(c, sql, "journal", journal_row, f, &njournal, &nbad, err, errsize);
+        free(sql);
     }
+    long long ncells = ndims + njournal;
     if (rc) {
         pub_model_unlock(f->m);
         goto out;
     }
     for (int i = 0; i < PQntuples(seen); i++)
-        pub_model_receipt(f->m, base + atoi(PQgetvalue(seen, i, 0)), PQgetvalue(seen, i, 1),
+        pub_model_receipt(f->m, base_day + atoi(PQgetvalue(seen, i, 0)), PQgetvalue(seen, i, 1),
                           PQgetvalue(seen, i, 2));
     pufa_pg_exec(c, "COMMIT", err, errsize);
     uint64_t s = (uint64_t)atoll(PQgetvalue(seq, 0, 0));
@@ -111,14 +153,16 @@ static int snapshot(pub_feed *f, char *err, size_t errsize) {
     pub_model_unlock(f->m);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    PLOG_INFO("PUB-SNAPSHOT", "seq=%llu cells=%lld seconds=%.3f", (unsigned long long)s,
-              ncells, secs);
+    PLOG_INFO("PUB-SNAPSHOT", "seq=%llu cells=%lld dim_rows=%lld journal_rows=%lld seconds=%.3f",
+              (unsigned long long)s, ncells, ndims, njournal, secs);
+    if (nbad)
+        PLOG_WARN("PUB-SNAPSHOT-SKIPPED", "rows=%lld msg=\"rollup rows with an unknown "
+                  "dimension or key were left out\"", nbad);
     pthread_mutex_lock(&f->st->mu);
     f->st->last_snapshot_seconds = secs;
     pthread_mutex_unlock(&f->st->mu);
 out:
     PQclear(seq);
-    PQclear(cells);
     PQclear(seen);
     PQclear(ou);
     PQclear(units);

@@ -56,6 +56,8 @@ static void intern_free(intern *t) {
     memset(t, 0, sizeof *t);
 }
 
+static size_t value_space(const pub_model *m, pub_dim dim);
+
 typedef struct cell {
     uint32_t county;
     uint32_t value;
@@ -217,6 +219,38 @@ void pub_model_add(pub_model *m, pufa_day day, const char *county, int theme, in
                              intern_get(&m->units, unit), intern_get(&m->campaigns, campaign)};
     for (int d = 0; d < NDIM; d++)
         bucket_add(day_bucket(m, d, day), c, values[d], fig);
+}
+
+int pub_model_add_dim(pub_model *m, pufa_day day, const char *county, pub_dim dim,
+                      const char *key, const int64_t fig[NFIG]) {
+    uint32_t value;
+    switch (dim) {
+    case DIM_TOTAL:
+        value = 0;
+        break;
+    case DIM_THEME:
+    case DIM_VENUE:
+    case DIM_FORM: {
+        char *end;
+        long v = strtol(key, &end, 10);
+        if (!*key || *end || v < 0 || (size_t)v >= value_space(m, dim))
+            return -1;
+        value = (uint32_t)v;
+        break;
+    }
+    case DIM_UNIT:
+        value = intern_get(&m->units, key);
+        break;
+    case DIM_CAMPAIGN:
+        value = intern_get(&m->campaigns, key);
+        break;
+    default:
+        return -1;
+    }
+    if (day < m->base)
+        return -1;
+    bucket_add(day_bucket(m, dim, day), intern_get(&m->counties, county), value, fig);
+    return 0;
 }
 
 static void note_seen(pub_model *m, uint32_t county, uint32_t unit, pufa_day day) {

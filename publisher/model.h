@@ -52,6 +52,12 @@ void pub_model_clear(pub_model *m);
 /* Adds fig to the cell (day, county, theme, venue, form, unit, campaign). */
 void pub_model_add(pub_model *m, pufa_day day, const char *county, int theme, int venue, int form,
                    const char *unit, const char *campaign, const int64_t fig[NFIG]);
+/* Adds fig to one dimension's cell (day, county, key): the per-dimension
+ * rollups (rollup_dim).  key: "" for DIM_TOTAL, the enumeration number for
+ * theme/venue/form, the unit code, the campaign.  -1 if dim or key is not
+ * one the model knows (nothing added). */
+int pub_model_add_dim(pub_model *m, pufa_day day, const char *county, pub_dim dim,
+                      const char *key, const int64_t fig[NFIG]);
 /* Notes that county/unit reported on day. */
 void pub_model_receipt(pub_model *m, pufa_day day, const char *county, const char *unit);
 void pub_model_set_seq(pub_model *m, uint64_t seq);

@@ -193,9 +193,9 @@ static bool wait_spool_empty(int timeout_ms) {
 }
 
 static void assert_rollups_match_reports(void) {
-    assert_int_equal(scalar_ll("SELECT coalesce(sum(reports), 0) FROM rollup_daily"),
+    assert_int_equal(scalar_ll("SELECT coalesce(sum(reports), 0) FROM rollup_live WHERE dim = 'total'"),
                      scalar_ll("SELECT count(*) FROM reports WHERE NOT retracted"));
-    assert_int_equal(scalar_ll("SELECT coalesce(sum(participants), 0) FROM rollup_daily"),
+    assert_int_equal(scalar_ll("SELECT coalesce(sum(participants), 0) FROM rollup_live WHERE dim = 'total'"),
                      scalar_ll("SELECT coalesce(sum(participants), 0) FROM reports WHERE NOT "
                                "retracted"));
 }

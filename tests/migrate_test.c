@@ -100,9 +100,9 @@ static void migrate_applies_to_a_fresh_database_then_changes_nothing(void **stat
     assert_string_equal(v, "150800");
     free(v);
     v = scalar(c, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename IN"
-                  " ('reports','report_history','rollup_daily','receipt_daily','feed_state',"
-                  "  'org_units','units','schema_migrations')");
-    assert_string_equal(v, "8");
+                  " ('reports','report_history','rollup_dim','rollup_journal','receipt_daily',"
+                  "  'feed_state','org_units','units','schema_migrations')");
+    assert_string_equal(v, "9");
     free(v);
     char *before = fingerprint(c);
 
@@ -123,14 +123,15 @@ static void migrate_applies_to_a_fresh_database_then_changes_nothing(void **stat
 static void roles_are_least_privilege(void **state) {
     (void)state;
     PGconn *pub = connect_db("pufa_publisher");
-    PGresult *r = PQexec(pub, "SELECT count(*) FROM rollup_daily");
+    PGresult *r = PQexec(pub, "SELECT count(*) FROM rollup_live");
     assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
     PQclear(r);
     const char *writes[] = {
         "INSERT INTO feed_state (singleton, seq) VALUES (false, 1)",
         "UPDATE feed_state SET seq = 99",
         "DELETE FROM org_units",
-        "UPDATE rollup_daily SET reports = 0",
+        "UPDATE rollup_dim SET reports = 0",
+        "DELETE FROM rollup_journal",
     };
     for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++) {
         r = PQexec(pub, writes[i]);
@@ -142,6 +143,9 @@ static void roles_are_least_privilege(void **state) {
     PQfinish(pub);
     PGconn *agg = connect_db("pufa_aggregator");
     r = PQexec(agg, "DELETE FROM reports");
+    assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+    PQclear(r);
+    r = PQexec(agg, "DELETE FROM rollup_dim");
     assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
     PQclear(r);
     r = PQexec(agg, "UPDATE org_units SET name = 'x'");
@@ -177,6 +181,87 @@ static void bad_inputs_give_clear_errors(void **state) {
     free(cmd);
 }
 
+/* A database at schema version 1 (its rollup_daily filled) migrates to the
+ * per-dimension rollups with every total carried over. */
+static void version_1_data_carries_over(void **state) {
+    (void)state;
+    PGconn *super = connect_db(NULL);
+    PQclear(PQexec(super, "DROP DATABASE IF EXISTS pufa_v1"));
+    char *v;
+    PGresult *r = PQexec(super, "CREATE DATABASE pufa_v1");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    PQfinish(super);
+    char *ci = pufa_asprintf("%s dbname=pufa_v1", getenv("PUFA_TEST_DB"));
+    PGconn *c = PQconnectdb(ci);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    const char *src = getenv("PUFA_SOURCE_DIR");
+    char *path = pufa_asprintf("%s/common/sql/001_schema.sql", src ? src : ".");
+    char *v1 = pufa_test_read_file(path, NULL);
+    assert_non_null(v1);
+    const char *setup[] = {
+        "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+        " applied_at timestamptz NOT NULL DEFAULT now())",
+        v1,
+        "INSERT INTO schema_migrations (version, name) VALUES (1, '001_schema')",
+        "INSERT INTO org_units VALUES ('150800', 'c', 'city', NULL),"
+        " ('150802', 'a', 'county', '150800'), ('150821', 'b', 'county', '150800')",
+        /* 500 reports and, as version 1 kept them, their rollup cells. */
+        "INSERT INTO reports (report_id, revision, county_code, unit_code, occurred_on, theme,"
+        " venue, form, campaign, title, participants, funds_fen)"
+        " SELECT gen_random_uuid(), 1, (ARRAY['150802','150821'])[1 + i % 2],"
+        " (ARRAY['SFJ','FY','JCY'])[1 + i % 3], DATE '2026-01-01' + i % 40, 1 + i % 16,"
+        " 1 + i % 13, 1 + i % 10, CASE WHEN i % 5 = 0 THEN '宪法宣传周' ELSE '' END, 't',"
+        " i, i * 10 FROM generate_series(1, 500) AS i",
+        "INSERT INTO rollup_daily SELECT occurred_on, county_code, theme, venue, form, unit_code,"
+        " campaign, count(*), sum(sessions), sum(participants), sum(materials),"
+        " sum(consultations), sum(banners), sum(led_messages), sum(online_posts),"
+        " sum(online_views), sum(volunteers), sum(funds_fen) FROM reports"
+        " GROUP BY 1, 2, 3, 4, 5, 6, 7",
+    };
+    for (size_t i = 0; i < sizeof setup / sizeof setup[0]; i++) {
+        r = PQexec(c, setup[i]);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            fail_msg("setup %zu: %s", i, PQresultErrorMessage(r));
+        PQclear(r);
+    }
+    free(v1);
+    free(path);
+    char *cmd = pufa_asprintf("'%s' migrate --db '%s' 2>&1", pufa_bin, ci);
+    int rc = system(cmd);
+    free(cmd);
+    assert_int_equal(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, 0);
+    v = scalar(c, "SELECT max(version) FROM schema_migrations");
+    assert_string_equal(v, "2");
+    free(v);
+    v = scalar(c, "SELECT to_regclass('rollup_daily') IS NULL");
+    assert_string_equal(v, "t");
+    free(v);
+    /* Every dimension, per county and day, equals the reports. */
+    static const char *const dims[][2] = {
+        {"total", "''"},       {"theme", "theme::text"}, {"venue", "venue::text"},
+        {"form", "form::text"}, {"unit", "unit_code"},    {"campaign", "campaign"},
+    };
+    for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) {
+        char *q = pufa_asprintf(
+            "SELECT count(*) FROM ((SELECT day, county_code, key, reports, participants,"
+            " funds_fen FROM rollup_dim WHERE dim = '%s')"
+            " EXCEPT (SELECT occurred_on, county_code, %s, count(*), sum(participants),"
+            " sum(funds_fen) FROM reports GROUP BY 1, 2, 3)) AS diff",
+            dims[d][0], dims[d][1]);
+        v = scalar(c, q);
+        if (strcmp(v, "0") != 0)
+            fail_msg("dimension %s: %s rows differ", dims[d][0], v);
+        free(v);
+        free(q);
+    }
+    v = scalar(c, "SELECT sum(participants) FROM rollup_live WHERE dim = 'unit'");
+    assert_string_equal(v, "125250");
+    free(v);
+    PQfinish(c);
+    free(ci);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || !getenv("PUFA_TEST_DB")) {
         fprintf(stderr, "usage: with-pg.sh migrate_test PUFA_BINARY\n");
@@ -187,6 +272,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(migrate_applies_to_a_fresh_database_then_changes_nothing),
         cmocka_unit_test(roles_are_least_privilege),
         cmocka_unit_test(bad_inputs_give_clear_errors),
+        cmocka_unit_test(version_1_data_carries_over),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -560,7 +560,8 @@ int main(int argc, char **argv) {
                                        " reports WHERE NOT retracted AND county_code = $1",
                                    1, NULL, p, NULL, NULL, 0);
         PGresult *b = PQexecParams(db, "SELECT coalesce(sum(reports), 0), coalesce(sum("
-                                       "participants), 0) FROM rollup_daily WHERE county_code = $1",
+                                       "participants), 0) FROM rollup_live WHERE dim = 'total'"
+                                       " AND county_code = $1",
                                    1, NULL, p, NULL, NULL, 0);
         long long sql_n = atoll(PQgetvalue(a, 0, 0)), sql_p = atoll(PQgetvalue(a, 0, 1));
         long long ru_n = atoll(PQgetvalue(b, 0, 0)), ru_p = atoll(PQgetvalue(b, 0, 1));
