@@ -8,53 +8,275 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "copy.h"
 #include "error.h"
 #include "log.h"
 #include "pg.h"
 #include "store_sql.h"
 
-/* The journal's cells summed per day x county x dimension: one GROUPING SET
- * per dimension; the set a row came from names its dimension.  Moved in one
- * statement: the DELETE sees only committed rows, and what it deletes is
- * added to rollup_dim in the same transaction. */
-#define FIG_SUMS                                                                           \
-    "sum(reports)::int8, sum(sessions)::int8, sum(participants)::int8,"                   \
-    " sum(materials)::int8, sum(consultations)::int8, sum(banners)::int8,"               \
-    " sum(led_messages)::int8, sum(online_posts)::int8, sum(online_views)::int8,"        \
-    " sum(volunteers)::int8, sum(funds_fen)::int8"
+/* A compaction, in one transaction:
+ *   1. DELETE journal rows (a slice at a time) RETURNING them; only
+ *      committed rows are visible, so what a commit in flight appends waits
+ *      for the next compaction;
+ *   2. fold them here, per day x county x dimension (six entries per row,
+ *      equal keys merged: PostgreSQL's GROUPING SETS took 5x as long);
+ *   3. COPY the folded rows into a temporary table and apply them to
+ *      rollup_dim with one UPDATE ... FROM and one INSERT of the new keys.
+ * The fold is flushed whenever it holds FOLD_FLUSH entries, which bounds
+ * this thread's memory whatever the journal holds. */
+#define SLICE 50000
+#define FOLD_FLUSH 100000
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define NFIGS 11
 
-#define FIG_ADD(f) " " f " = d." f " + EXCLUDED." f
+static const char *const DIMS[6] = {"total", "theme", "venue", "form", "unit", "campaign"};
 
-static const char SQL_COMPACT[] =
-    "WITH moved AS (DELETE FROM rollup_journal RETURNING day, county_code, theme, venue, form,"
-    " unit_code, campaign, reports, sessions, participants, materials, consultations, banners,"
-    " led_messages, online_posts, online_views, volunteers, funds_fen),"
-    " folded AS (SELECT day, county_code,"
-    " CASE WHEN GROUPING(theme) = 0 THEN 'theme' WHEN GROUPING(venue) = 0 THEN 'venue'"
-    " WHEN GROUPING(form) = 0 THEN 'form' WHEN GROUPING(unit_code) = 0 THEN 'unit'"
-    " WHEN GROUPING(campaign) = 0 THEN 'campaign' ELSE 'total' END AS dim,"
-    " coalesce(theme::text, venue::text, form::text, unit_code, campaign, '') AS key, " FIG_SUMS
-    " FROM moved GROUP BY GROUPING SETS ((day, county_code), (day, county_code, theme),"
-    " (day, county_code, venue), (day, county_code, form), (day, county_code, unit_code),"
-    " (day, county_code, campaign))),"
-    " written AS (INSERT INTO rollup_dim AS d SELECT * FROM folded"
-    " ON CONFLICT (day, county_code, dim, key) DO UPDATE SET" FIG_ADD("reports") ","
-    FIG_ADD("sessions") "," FIG_ADD("participants") "," FIG_ADD("materials") ","
-    FIG_ADD("consultations") "," FIG_ADD("banners") "," FIG_ADD("led_messages") ","
-    FIG_ADD("online_posts") "," FIG_ADD("online_views") "," FIG_ADD("volunteers") ","
-    FIG_ADD("funds_fen") " RETURNING 1)"
-    " SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM written)";
+#define FIG_LIST                                                                            \
+    "reports, sessions, participants, materials, consultations, banners, led_messages,"    \
+    " online_posts, online_views, volunteers, funds_fen"
+
+static const char SQL_SLICE[] =
+    "DELETE FROM rollup_journal WHERE ctid = ANY (ARRAY(SELECT ctid FROM rollup_journal"
+    " LIMIT " STR(SLICE) ")) RETURNING day - DATE '2000-01-01', county_code, theme, venue,"
+    " form, unit_code, campaign, " FIG_LIST;
+
+#define FIG_ADD(f) " " f " = d." f " + f." f
+
+static const char SQL_APPLY_UPDATE[] =
+    "UPDATE rollup_dim AS d SET" FIG_ADD("reports") "," FIG_ADD("sessions") ","
+    FIG_ADD("participants") "," FIG_ADD("materials") "," FIG_ADD("consultations") ","
+    FIG_ADD("banners") "," FIG_ADD("led_messages") "," FIG_ADD("online_posts") ","
+    FIG_ADD("online_views") "," FIG_ADD("volunteers") "," FIG_ADD("funds_fen")
+    " FROM compact_fold AS f WHERE d.day = f.day AND d.county_code = f.county_code"
+    " AND d.dim = f.dim AND d.key = f.key";
+
+static const char SQL_APPLY_INSERT[] =
+    "INSERT INTO rollup_dim SELECT * FROM compact_fold AS f WHERE NOT EXISTS (SELECT 1"
+    " FROM rollup_dim AS d WHERE d.day = f.day AND d.county_code = f.county_code"
+    " AND d.dim = f.dim AND d.key = f.key)";
+
+/* Interned strings (counties, units, campaigns, enumeration numbers): few
+ * distinct ones, so entries compare and hash them as pointers. */
+typedef struct strpool {
+    char **slot;
+    size_t cap, n;
+} strpool;
+
+static uint64_t hash_str(const char *s) {
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    return h;
+}
+
+static const char *intern(strpool *p, const char *s) {
+    if (2 * (p->n + 1) > p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 64;
+        char **slot = pufa_calloc(cap, sizeof *slot);
+        for (size_t i = 0; i < p->cap; i++) {
+            if (!p->slot[i])
+                continue;
+            size_t j = hash_str(p->slot[i]) & (cap - 1);
+            while (slot[j])
+                j = (j + 1) & (cap - 1);
+            slot[j] = p->slot[i];
+        }
+        free(p->slot);
+        p->slot = slot;
+        p->cap = cap;
+    }
+    size_t j = hash_str(s) & (p->cap - 1);
+    for (; p->slot[j]; j = (j + 1) & (p->cap - 1))
+        if (!strcmp(p->slot[j], s))
+            return p->slot[j];
+    p->slot[j] = pufa_strdup(s);
+    p->n++;
+    return p->slot[j];
+}
+
+static void strpool_free(strpool *p) {
+    for (size_t i = 0; i < p->cap; i++)
+        free(p->slot[i]);
+    free(p->slot);
+    memset(p, 0, sizeof *p);
+}
+
+typedef struct fold_entry {
+    const char *county, *key; /* interned */
+    int32_t day;              /* days since 2000-01-01 */
+    int32_t dim;              /* index into DIMS */
+    int64_t fig[NFIGS];
+} fold_entry;
+
+typedef struct fold {
+    fold_entry *v;
+    size_t n, cap;
+    uint32_t *index; /* slot -> entry + 1; size 2 * cap */
+    strpool strings;
+} fold;
+
+static uint64_t entry_hash(const char *county, const char *key, int32_t day, int32_t dim) {
+    uint64_t h = (uint64_t)(uintptr_t)county * 0x9E3779B97F4A7C15ULL;
+    h ^= (uint64_t)(uintptr_t)key * 0xC2B2AE3D27D4EB4FULL;
+    h ^= ((uint64_t)(uint32_t)day << 8 | (uint32_t)dim) * 0x165667B19E3779F9ULL;
+    return h ^ (h >> 29);
+}
+
+static void fold_reindex(fold *f) {
+    size_t size = 2 * f->cap;
+    free(f->index);
+    f->index = pufa_calloc(size, sizeof *f->index);
+    for (size_t i = 0; i < f->n; i++) {
+        const fold_entry *e = &f->v[i];
+        size_t j = entry_hash(e->county, e->key, e->day, e->dim) & (size - 1);
+        while (f->index[j])
+            j = (j + 1) & (size - 1);
+        f->index[j] = (uint32_t)i + 1;
+    }
+}
+
+static void fold_add(fold *f, const char *county, const char *key, int32_t day, int32_t dim,
+                     const int64_t fig[NFIGS]) {
+    if (f->cap) {
+        size_t mask = 2 * f->cap - 1;
+        for (size_t j = entry_hash(county, key, day, dim) & mask; f->index[j];
+             j = (j + 1) & mask) {
+            fold_entry *e = &f->v[f->index[j] - 1];
+            if (e->county == county && e->key == key && e->day == day && e->dim == dim) {
+                for (int k = 0; k < NFIGS; k++)
+                    e->fig[k] += fig[k];
+                return;
+            }
+        }
+    }
+    if (f->n == f->cap) {
+        f->cap = f->cap ? f->cap * 2 : 4096;
+        f->v = pufa_realloc(f->v, f->cap * sizeof *f->v);
+        fold_reindex(f); /* the index doubles with the entries */
+    }
+    fold_entry *e = &f->v[f->n++];
+    e->county = county;
+    e->key = key;
+    e->day = day;
+    e->dim = dim;
+    memcpy(e->fig, fig, sizeof e->fig);
+    size_t mask = 2 * f->cap - 1, j = entry_hash(county, key, day, dim) & mask;
+    while (f->index[j])
+        j = (j + 1) & mask;
+    f->index[j] = (uint32_t)f->n;
+}
+
+static void fold_reset(fold *f) {
+    f->n = 0;
+    if (f->index)
+        memset(f->index, 0, 2 * f->cap * sizeof *f->index);
+}
+
+static void fold_free(fold *f) {
+    free(f->v);
+    free(f->index);
+    strpool_free(&f->strings);
+    memset(f, 0, sizeof *f);
+}
+
+/* Six entries per journal row of r. */
+static void fold_rows(fold *f, const PGresult *r) {
+    char num[16];
+    for (int i = 0; i < PQntuples(r); i++) {
+        int32_t day = atoi(PQgetvalue(r, i, 0));
+        const char *county = intern(&f->strings, PQgetvalue(r, i, 1));
+        int64_t fig[NFIGS];
+        for (int k = 0; k < NFIGS; k++)
+            fig[k] = atoll(PQgetvalue(r, i, 7 + k));
+        const char *keys[6];
+        keys[0] = intern(&f->strings, "");
+        for (int d = 1; d <= 3; d++) {
+            snprintf(num, sizeof num, "%d", atoi(PQgetvalue(r, i, 1 + d)));
+            keys[d] = intern(&f->strings, num);
+        }
+        keys[4] = intern(&f->strings, PQgetvalue(r, i, 5));
+        keys[5] = intern(&f->strings, PQgetvalue(r, i, 6));
+        for (int d = 0; d < 6; d++)
+            fold_add(f, county, keys[d], day, d, fig);
+    }
+}
+
+/* Applies the fold to rollup_dim (inside the compaction's transaction). */
+static int fold_flush(PGconn *conn, fold *f, pufa_buf *buf, long long *written, char *err,
+                      size_t errsize) {
+    if (f->n == 0)
+        return 0;
+    static const pufa_day pg_epoch_day = 10957; /* journal days count from 2000-01-01 */
+    copy_begin(buf);
+    for (size_t i = 0; i < f->n; i++) {
+        const fold_entry *e = &f->v[i];
+        copy_tuple(buf, 4 + NFIGS);
+        copy_date(buf, pg_epoch_day + e->day);
+        copy_text(buf, e->county);
+        copy_text(buf, DIMS[e->dim]);
+        copy_text(buf, e->key);
+        for (int k = 0; k < NFIGS; k++)
+            copy_int8(buf, e->fig[k]);
+    }
+    copy_end(buf);
+    int rc = pufa_pg_exec(conn, "TRUNCATE compact_fold", err, errsize);
+    if (rc == 0)
+        rc = copy_in(conn,
+                     "COPY compact_fold (day, county_code, dim, key, " FIG_LIST
+                     ") FROM STDIN (FORMAT binary)",
+                     buf, "compaction", err, errsize);
+    const char *steps[] = {SQL_APPLY_UPDATE, SQL_APPLY_INSERT};
+    for (int s = 0; s < 2 && rc == 0; s++) {
+        PGresult *r = PQexec(conn, steps[s]);
+        rc = store_check(conn, r, PGRES_COMMAND_OK, "compaction", err, errsize);
+        if (rc == 0)
+            *written += atoll(PQcmdTuples(r));
+        PQclear(r);
+    }
+    fold_reset(f);
+    return rc;
+}
 
 int compact_once(PGconn *conn, long long *moved, long long *written, char *err,
                  size_t errsize) {
     *moved = *written = 0;
-    PGresult *r = PQexec(conn, SQL_COMPACT);
-    int rc = store_check(conn, r, PGRES_TUPLES_OK, "compaction", err, errsize);
-    if (rc == 0) {
-        *moved = atoll(PQgetvalue(r, 0, 0));
-        *written = atoll(PQgetvalue(r, 0, 1));
+    int rc = pufa_pg_exec(conn, "BEGIN", err, errsize);
+    if (rc)
+        return PUFA_EDBDOWN;
+    fold f;
+    memset(&f, 0, sizeof f);
+    pufa_buf buf;
+    pufa_buf_init(&buf);
+    rc = pufa_pg_exec(conn, "SET LOCAL client_min_messages = warning", err, errsize);
+    if (rc == 0)
+        rc = pufa_pg_exec(conn,
+                          "CREATE TEMP TABLE IF NOT EXISTS compact_fold (LIKE rollup_dim)"
+                          " ON COMMIT DELETE ROWS",
+                          err, errsize);
+    while (rc == 0) {
+        PGresult *r = PQexec(conn, SQL_SLICE);
+        rc = store_check(conn, r, PGRES_TUPLES_OK, "compaction", err, errsize);
+        int n = rc == 0 ? PQntuples(r) : 0;
+        if (rc == 0)
+            fold_rows(&f, r);
+        PQclear(r);
+        *moved += n;
+        if (rc == 0 && f.n >= FOLD_FLUSH)
+            rc = fold_flush(conn, &f, &buf, written, err, errsize);
+        if (n < SLICE)
+            break;
     }
-    PQclear(r);
+    if (rc == 0)
+        rc = fold_flush(conn, &f, &buf, written, err, errsize);
+    if (rc == 0)
+        rc = pufa_pg_exec(conn, "COMMIT", err, errsize) ? PUFA_EDBDOWN : 0;
+    else if (PQstatus(conn) == CONNECTION_OK)
+        PQclear(PQexec(conn, "ROLLBACK"));
+    if (rc)
+        *moved = *written = 0;
+    fold_free(&f);
+    pufa_buf_free(&buf);
     return rc;
 }
 

@@ -1,6 +1,7 @@
-/* Binary COPY of report rows into the reports table: the fast path for
- * reports that are new (the transaction holds the stored rows locked and
- * the aggregator is the only writer, so "not stored" means "insert").  The
+/* Binary COPY: report rows into the reports table (the fast path for
+ * reports that are new: the transaction holds the stored rows locked and
+ * the aggregator is the only writer, so "not stored" means "insert"), and
+ * the field encoders rollup.c uses for the rollup journal.  The
  * benchmark's raw-COPY baseline uses the same encoder. */
 #ifndef AGG_COPY_H
 #define AGG_COPY_H

@@ -715,6 +715,54 @@ static void invalid_reports_are_rejected_with_reasons(void **state) {
     assert_int_equal(feed_gaps, 0);
 }
 
+/* A journal far larger than one compaction slice and with more distinct
+ * keys than the compactor folds at once (as a long database outage of the
+ * compactor alone would leave it): after compaction rollup_dim holds exactly
+ * what PostgreSQL's own GROUPING SETS fold of the journal (rollup_live)
+ * said before. */
+static void compaction_of_a_large_journal_equals_sql(void **state) {
+    (void)state;
+    /* The journal rows and PostgreSQL's own fold of them (as rollup_live
+     * does it), in one transaction: the compactor cannot take them between. */
+    const char *setup[] = {
+        "BEGIN",
+        "INSERT INTO rollup_journal SELECT 0, DATE '2000-01-01' + i % 5000, 'T' || (i % 37),"
+        " 1 + i % 16, 1 + i % 13, 1 + i % 10, 'U' || (i % 11),"
+        " CASE WHEN i % 3 = 0 THEN '' ELSE 'C' || (i % 4) END, 1, i % 7, i, i % 100,"
+        " 0, 0, 0, 0, 0, 0, i * 3 FROM generate_series(1, 60000) AS i",
+        "CREATE TEMP TABLE want AS SELECT * FROM rollup_live WHERE county_code LIKE 'T%'",
+        "COMMIT",
+    };
+    for (size_t i = 0; i < sizeof setup / sizeof setup[0]; i++) {
+        PGresult *r = PQexec(db, setup[i]);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+            fail_msg("%s: %s", setup[i], PQresultErrorMessage(r));
+        PQclear(r);
+    }
+    assert_true(scalar_ll("SELECT count(*) FROM want") > 300000);
+    long long moved_before =
+        pufa_http_metric(http_port, "pufa_aggregator_journal_rows_compacted_total ");
+    /* The compactor runs after a commit: one more report. */
+    pufa_report extra = samples.r[3];
+    extra.report_id = "019a0000-0000-7000-8000-00000000c0de";
+    int st[1] = {0};
+    assert_true(deliver(&extra, 1, 1, st, 2000, 30000, NULL));
+    assert_int_equal(st[0], PUFA__REPORT_STATUS__STATUS_COMMITTED);
+    bool empty = false;
+    for (int i = 0; i < 300 && !empty; i++) {
+        empty = scalar_ll("SELECT count(*) FROM rollup_journal") == 0;
+        if (!empty)
+            pufa_sleep_ms(100);
+    }
+    assert_true(empty);
+    assert_int_equal(scalar_ll("SELECT count(*) FROM ((SELECT * FROM want EXCEPT SELECT * FROM"
+                               " rollup_dim) UNION ALL (SELECT * FROM rollup_dim WHERE"
+                               " county_code LIKE 'T%' EXCEPT SELECT * FROM want)) AS diff"),
+                     0);
+    assert_true(pufa_http_metric(http_port, "pufa_aggregator_journal_rows_compacted_total ") >=
+                moved_before + 60000);
+}
+
 int main(int argc, char **argv) {
     if (argc < 3 || !getenv("PUFA_TEST_DB")) {
         fprintf(stderr, "usage: with-pg.sh aggregator_test PUFA_BIN AGGREGATOR_BIN\n");
@@ -734,6 +782,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(sigkill_after_commit_before_ack_gives_duplicates_on_resend),
         cmocka_unit_test(a_second_aggregator_waits_for_the_first),
         cmocka_unit_test(invalid_reports_are_rejected_with_reasons),
+        cmocka_unit_test(compaction_of_a_large_journal_equals_sql),
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
     free_list(&samples);
