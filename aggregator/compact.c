@@ -24,7 +24,7 @@
  *      rollup_dim with one UPDATE ... FROM and one INSERT of the new keys.
  * The fold is flushed whenever it holds FOLD_FLUSH entries, which bounds
  * this thread's memory whatever the journal holds. */
-#define SLICE 50000
+#define SLICE 20000
 #define FOLD_FLUSH 100000
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -55,6 +55,12 @@ static const char SQL_APPLY_INSERT[] =
     "INSERT INTO rollup_dim SELECT * FROM compact_fold AS f WHERE NOT EXISTS (SELECT 1"
     " FROM rollup_dim AS d WHERE d.day = f.day AND d.county_code = f.county_code"
     " AND d.dim = f.dim AND d.key = f.key)";
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* Interned strings (counties, units, campaigns, enumeration numbers): few
  * distinct ones, so entries compare and hash them as pointers. */
@@ -203,10 +209,11 @@ static void fold_rows(fold *f, const PGresult *r) {
 }
 
 /* Applies the fold to rollup_dim (inside the compaction's transaction). */
-static int fold_flush(PGconn *conn, fold *f, pufa_buf *buf, long long *written, char *err,
-                      size_t errsize) {
+static int fold_flush(PGconn *conn, fold *f, pufa_buf *buf, long long *written,
+                      double phase[3], char *err, size_t errsize) {
     if (f->n == 0)
         return 0;
+    double t0 = now_s();
     static const pufa_day pg_epoch_day = 10957; /* journal days count from 2000-01-01 */
     copy_begin(buf);
     for (size_t i = 0; i < f->n; i++) {
@@ -226,9 +233,12 @@ static int fold_flush(PGconn *conn, fold *f, pufa_buf *buf, long long *written, 
                      "COPY compact_fold (day, county_code, dim, key, " FIG_LIST
                      ") FROM STDIN (FORMAT binary)",
                      buf, "compaction", err, errsize);
+    phase[0] += now_s() - t0;
     const char *steps[] = {SQL_APPLY_UPDATE, SQL_APPLY_INSERT};
     for (int s = 0; s < 2 && rc == 0; s++) {
+        double ts = now_s();
         PGresult *r = PQexec(conn, steps[s]);
+        phase[1 + s] += now_s() - ts;
         rc = store_check(conn, r, PGRES_COMMAND_OK, "compaction", err, errsize);
         if (rc == 0)
             *written += atoll(PQcmdTuples(r));
@@ -241,6 +251,7 @@ static int fold_flush(PGconn *conn, fold *f, pufa_buf *buf, long long *written, 
 int compact_once(PGconn *conn, long long *moved, long long *written, char *err,
                  size_t errsize) {
     *moved = *written = 0;
+    double phase[5] = {0}; /* delete, fold, copy, update, insert: for the debug log */
     int rc = pufa_pg_exec(conn, "BEGIN", err, errsize);
     if (rc)
         return PUFA_EDBDOWN;
@@ -255,20 +266,27 @@ int compact_once(PGconn *conn, long long *moved, long long *written, char *err,
                           " ON COMMIT DELETE ROWS",
                           err, errsize);
     while (rc == 0) {
+        double t0 = now_s();
         PGresult *r = PQexec(conn, SQL_SLICE);
+        double t1 = now_s();
         rc = store_check(conn, r, PGRES_TUPLES_OK, "compaction", err, errsize);
         int n = rc == 0 ? PQntuples(r) : 0;
         if (rc == 0)
             fold_rows(&f, r);
         PQclear(r);
+        double t2 = now_s();
+        phase[0] += t1 - t0;
+        phase[1] += t2 - t1;
         *moved += n;
         if (rc == 0 && f.n >= FOLD_FLUSH)
-            rc = fold_flush(conn, &f, &buf, written, err, errsize);
+            rc = fold_flush(conn, &f, &buf, written, phase + 2, err, errsize);
         if (n < SLICE)
             break;
     }
     if (rc == 0)
-        rc = fold_flush(conn, &f, &buf, written, err, errsize);
+        rc = fold_flush(conn, &f, &buf, written, phase + 2, err, errsize);
+    PLOG_DEBUG("AGG-COMPACT-PHASES", "delete_s=%.3f fold_s=%.3f copy_s=%.3f update_s=%.3f "
+               "insert_s=%.3f", phase[0], phase[1], phase[2], phase[3], phase[4]);
     if (rc == 0)
         rc = pufa_pg_exec(conn, "COMMIT", err, errsize) ? PUFA_EDBDOWN : 0;
     else if (PQstatus(conn) == CONNECTION_OK)
@@ -340,7 +358,9 @@ static void *compactor_main(void *arg) {
 
         int64_t t0 = mono_ms();
         long long moved = 0, written = 0;
-        int rc = conn ? 0 : pufa_pg_connect(c->conninfo, &conn, err, sizeof err);
+        int rc = 0;
+        if (!conn && (rc = pufa_pg_connect(c->conninfo, &conn, err, sizeof err)) == 0)
+            rc = pufa_pg_exec(conn, "SET jit = off", err, sizeof err); /* never pays here */
         if (rc == 0)
             rc = compact_once(conn, &moved, &written, err, sizeof err);
         double secs = (double)(mono_ms() - t0) / 1000.0;
