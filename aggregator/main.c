@@ -221,9 +221,10 @@ int main(int argc, char **argv) {
         {"max_group", PUFA_CFG_INT, &s.max_group, "10000", 1, 1000000,
          "reports in one transaction at most", 0},
         {"compact_interval", PUFA_CFG_MS, &s.compact_interval_ms, "5s", 100, 3600000,
-         "fold the rollup journal into rollup_dim this long after the last time", 0},
+         "fold the rollup journal into rollup_dim this long after the last fold", 0},
         {"compact_rows", PUFA_CFG_INT, &s.compact_rows, "100000", 1, 100000000,
-         "... or as soon as the journal holds this many rows", 0},
+         "fold at once when the rollup journal holds this many rows (the publisher's start-up "
+         "reads at most about this many)", 0},
         {"hwm", PUFA_CFG_INT, &s.hwm, "10000", 10, 10000000, "ZeroMQ high-water marks", 0},
         {"heartbeat", PUFA_CFG_MS, &s.heartbeat_ms, "1s", 50, 60000,
          "period of the feed's heartbeat", 0},
