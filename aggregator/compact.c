@@ -12,6 +12,7 @@
 #include "error.h"
 #include "log.h"
 #include "pg.h"
+#include "rollup.h"
 #include "store_sql.h"
 
 /* A compaction, in one transaction:
@@ -28,18 +29,12 @@
 #define FOLD_FLUSH 100000
 #define STR_(x) #x
 #define STR(x) STR_(x)
-#define NFIGS 11
-
 static const char *const DIMS[6] = {"total", "theme", "venue", "form", "unit", "campaign"};
-
-#define FIG_LIST                                                                            \
-    "reports, sessions, participants, materials, consultations, banners, led_messages,"    \
-    " online_posts, online_views, volunteers, funds_fen"
 
 static const char SQL_SLICE[] =
     "DELETE FROM rollup_journal WHERE ctid = ANY (ARRAY(SELECT ctid FROM rollup_journal"
-    " LIMIT " STR(SLICE) ")) RETURNING day - DATE '2000-01-01', county_code, theme, venue,"
-    " form, unit_code, campaign, " FIG_LIST;
+    " LIMIT " STR(SLICE) ")) RETURNING day - DATE '1970-01-01', county_code, theme, venue,"
+    " form, unit_code, campaign, " ROLLUP_FIG_COLS;
 
 #define FIG_ADD(f) " " f " = d." f " + f." f
 
@@ -110,9 +105,9 @@ static void strpool_free(strpool *p) {
 
 typedef struct fold_entry {
     const char *county, *key; /* interned */
-    int32_t day;              /* days since 2000-01-01 */
+    pufa_day day;
     int32_t dim;              /* index into DIMS */
-    int64_t fig[NFIGS];
+    int64_t fig[ROLLUP_NFIG];
 } fold_entry;
 
 typedef struct fold {
@@ -122,7 +117,7 @@ typedef struct fold {
     strpool strings;
 } fold;
 
-static uint64_t entry_hash(const char *county, const char *key, int32_t day, int32_t dim) {
+static uint64_t entry_hash(const char *county, const char *key, pufa_day day, int32_t dim) {
     uint64_t h = (uint64_t)(uintptr_t)county * 0x9E3779B97F4A7C15ULL;
     h ^= (uint64_t)(uintptr_t)key * 0xC2B2AE3D27D4EB4FULL;
     h ^= ((uint64_t)(uint32_t)day << 8 | (uint32_t)dim) * 0x165667B19E3779F9ULL;
@@ -142,15 +137,15 @@ static void fold_reindex(fold *f) {
     }
 }
 
-static void fold_add(fold *f, const char *county, const char *key, int32_t day, int32_t dim,
-                     const int64_t fig[NFIGS]) {
+static void fold_add(fold *f, const char *county, const char *key, pufa_day day, int32_t dim,
+                     const int64_t fig[ROLLUP_NFIG]) {
     if (f->cap) {
         size_t mask = 2 * f->cap - 1;
         for (size_t j = entry_hash(county, key, day, dim) & mask; f->index[j];
              j = (j + 1) & mask) {
             fold_entry *e = &f->v[f->index[j] - 1];
             if (e->county == county && e->key == key && e->day == day && e->dim == dim) {
-                for (int k = 0; k < NFIGS; k++)
+                for (int k = 0; k < ROLLUP_NFIG; k++)
                     e->fig[k] += fig[k];
                 return;
             }
@@ -190,10 +185,10 @@ static void fold_free(fold *f) {
 static void fold_rows(fold *f, const PGresult *r) {
     char num[16];
     for (int i = 0; i < PQntuples(r); i++) {
-        int32_t day = atoi(PQgetvalue(r, i, 0));
+        pufa_day day = atoi(PQgetvalue(r, i, 0));
         const char *county = intern(&f->strings, PQgetvalue(r, i, 1));
-        int64_t fig[NFIGS];
-        for (int k = 0; k < NFIGS; k++)
+        int64_t fig[ROLLUP_NFIG];
+        for (int k = 0; k < ROLLUP_NFIG; k++)
             fig[k] = atoll(PQgetvalue(r, i, 7 + k));
         const char *keys[6];
         keys[0] = intern(&f->strings, "");
@@ -214,23 +209,22 @@ static int fold_flush(PGconn *conn, fold *f, pufa_buf *buf, long long *written,
     if (f->n == 0)
         return 0;
     double t0 = now_s();
-    static const pufa_day pg_epoch_day = 10957; /* journal days count from 2000-01-01 */
     copy_begin(buf);
     for (size_t i = 0; i < f->n; i++) {
         const fold_entry *e = &f->v[i];
-        copy_tuple(buf, 4 + NFIGS);
-        copy_date(buf, pg_epoch_day + e->day);
+        copy_tuple(buf, 4 + ROLLUP_NFIG);
+        copy_date(buf, e->day);
         copy_text(buf, e->county);
         copy_text(buf, DIMS[e->dim]);
         copy_text(buf, e->key);
-        for (int k = 0; k < NFIGS; k++)
+        for (int k = 0; k < ROLLUP_NFIG; k++)
             copy_int8(buf, e->fig[k]);
     }
     copy_end(buf);
     int rc = pufa_pg_exec(conn, "TRUNCATE compact_fold", err, errsize);
     if (rc == 0)
         rc = copy_in(conn,
-                     "COPY compact_fold (day, county_code, dim, key, " FIG_LIST
+                     "COPY compact_fold (day, county_code, dim, key, " ROLLUP_FIG_COLS
                      ") FROM STDIN (FORMAT binary)",
                      buf, "compaction", err, errsize);
     phase[0] += now_s() - t0;
@@ -318,12 +312,6 @@ compactor *compactor_new(const char *conninfo, int64_t interval_ms, int64_t rows
     return c;
 }
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits on cv for up to ms (mu held). */
 static void wait_ms(compactor *c, int64_t ms) {
     struct timespec ts;
@@ -341,11 +329,11 @@ static void *compactor_main(void *arg) {
     compactor *c = arg;
     PGconn *conn = NULL;
     bool first = true; /* whatever an earlier run left in the journal */
-    int64_t last = mono_ms();
+    double last = now_s();
     char err[512];
     pthread_mutex_lock(&c->mu);
     while (!c->stopping) {
-        int64_t since = mono_ms() - last;
+        int64_t since = (int64_t)((now_s() - last) * 1000);
         bool due = first || c->st.pending >= (uint64_t)c->rows ||
                    (c->st.pending > 0 && since >= c->interval_ms);
         if (!due) {
@@ -356,14 +344,14 @@ static void *compactor_main(void *arg) {
         uint64_t noted = c->st.pending;
         pthread_mutex_unlock(&c->mu);
 
-        int64_t t0 = mono_ms();
+        double t0 = now_s();
         long long moved = 0, written = 0;
         int rc = 0;
         if (!conn && (rc = pufa_pg_connect(c->conninfo, &conn, err, sizeof err)) == 0)
             rc = pufa_pg_exec(conn, "SET jit = off", err, sizeof err); /* never pays here */
         if (rc == 0)
             rc = compact_once(conn, &moved, &written, err, sizeof err);
-        double secs = (double)(mono_ms() - t0) / 1000.0;
+        double secs = now_s() - t0;
         if (rc == 0) {
             PLOG_DEBUG("AGG-COMPACT", "moved=%lld written=%lld seconds=%.3f", moved, written,
                        secs);
@@ -378,12 +366,11 @@ static void *compactor_main(void *arg) {
         }
 
         pthread_mutex_lock(&c->mu);
-        last = mono_ms();
+        last = now_s();
         if (rc == 0) {
             first = false;
             c->st.runs++;
             c->st.moved += (uint64_t)moved;
-            c->st.written += (uint64_t)written;
             c->st.last_seconds = secs;
             c->st.pending -= noted < c->st.pending ? noted : c->st.pending;
         } else {

@@ -22,7 +22,6 @@ typedef struct compactor compactor;
 typedef struct compact_stats {
     uint64_t runs;          /* compactions committed */
     uint64_t moved;         /* journal rows folded */
-    uint64_t written;       /* rollup_dim rows inserted or updated */
     uint64_t failures;
     uint64_t pending;       /* journal rows appended since the last compaction (about) */
     double last_seconds;

@@ -68,10 +68,14 @@
     ", u.superseded_by FROM unnest(" REPORT_ARRAYS ", $27::int4[]) AS u(" REPORT_ALIAS      \
     ", superseded_by)"
 
+/* The figure columns of the rollup tables, in ROLLUP_NFIG order. */
+#define ROLLUP_FIG_COLS                                                                    \
+    "reports, sessions, participants, materials, consultations, banners, led_messages,"   \
+    " online_posts, online_views, volunteers, funds_fen"
+
 #define SQL_JOURNAL_COPY                                                                   \
-    "COPY rollup_journal (seq, day, county_code, theme, venue, form, unit_code, campaign,"  \
-    " reports, sessions, participants, materials, consultations, banners, led_messages,"   \
-    " online_posts, online_views, volunteers, funds_fen) FROM STDIN (FORMAT binary)"
+    "COPY rollup_journal (seq, day, county_code, theme, venue, form, unit_code, campaign, " \
+    ROLLUP_FIG_COLS ") FROM STDIN (FORMAT binary)"
 
 #define SQL_RECEIPT_UPSERT                                                                 \
     "INSERT INTO receipt_daily (day, county_code, unit_code, reports, last_received_at)"   \

@@ -749,14 +749,11 @@ int main(int argc, char **argv) {
     long long col_backlog_hwm = rss_kb(col[0].pid, "VmHWM:");
     long long before = sql_ll("SELECT count(*) FROM reports");
     long long tc = pufa_mono_ms();
-    char *agg_bin = pufa_asprintf("%s/aggregator/pufa-aggregator", build);
-    (void)agg_bin;
     start_agg();
     while (col_metric(0, "pufa_collector_spool_reports ") != 0 && secs_since(tc) < 1800)
         pufa_sleep_ms(100);
     double catchup = secs_since(tc);
     long long after = sql_ll("SELECT count(*) FROM reports");
-    free(agg_bin);
     free(spool);
 
     printf("\n| measure | figure | ratio |\n| --- | --- | --- |\n");

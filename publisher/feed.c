@@ -33,8 +33,6 @@ static const char *const FIGS =
     "reports, sessions, participants, materials, consultations, banners, led_messages,"
     " online_posts, online_views, volunteers, funds_fen";
 
-static const pufa_day base_day = 10957; /* 2000-01-01, the day numbers' origin */
-
 static void row_figs(const PGresult *r, int row, int col, int64_t fig[NFIG]) {
     for (int k = 0; k < NFIG; k++)
         fig[k] = atoll(PQgetvalue(r, row, col + k));
@@ -47,7 +45,7 @@ static int dim_row(pub_feed *f, const PGresult *r, int i) {
         return -1;
     int64_t fig[NFIG];
     row_figs(r, i, 4, fig);
-    return pub_model_add_dim(f->m, base_day + atoi(PQgetvalue(r, i, 0)), PQgetvalue(r, i, 1),
+    return pub_model_add_dim(f->m, atoi(PQgetvalue(r, i, 0)), PQgetvalue(r, i, 1),
                              (pub_dim)dim, PQgetvalue(r, i, 3), fig);
 }
 
@@ -56,7 +54,7 @@ static int dim_row(pub_feed *f, const PGresult *r, int i) {
 static int journal_row(pub_feed *f, const PGresult *r, int i) {
     int64_t fig[NFIG];
     row_figs(r, i, 7, fig);
-    pub_model_add(f->m, base_day + atoi(PQgetvalue(r, i, 0)), PQgetvalue(r, i, 1),
+    pub_model_add(f->m, atoi(PQgetvalue(r, i, 0)), PQgetvalue(r, i, 1),
                   atoi(PQgetvalue(r, i, 2)), atoi(PQgetvalue(r, i, 3)), atoi(PQgetvalue(r, i, 4)),
                   PQgetvalue(r, i, 5), PQgetvalue(r, i, 6), fig);
     return 0;
@@ -103,7 +101,7 @@ static int snapshot(pub_feed *f, char *err, size_t errsize) {
     if ((rc = pufa_pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errsize)))
         goto out;
     seq = PQexec(c, "SELECT seq FROM feed_state");
-    seen = PQexec(c, "SELECT max(day) - DATE '2000-01-01', county_code, unit_code"
+    seen = PQexec(c, "SELECT max(day) - DATE '1970-01-01', county_code, unit_code"
                      " FROM receipt_daily GROUP BY county_code, unit_code");
     ou = PQexec(c, "SELECT code, name FROM org_units WHERE level = 'county' ORDER BY code");
     units = PQexec(c, "SELECT unit_code, unit_name FROM units ORDER BY unit_code");
@@ -125,14 +123,14 @@ static int snapshot(pub_feed *f, char *err, size_t errsize) {
      * values), then the journal rows not yet folded into them (bounded by
      * the aggregator's compaction threshold): the snapshot's size does not
      * grow with the number of reports. */
-    char *sql = pufa_asprintf("DECLARE dims NO SCROLL CURSOR FOR SELECT day - DATE '2000-01-01',"
+    char *sql = pufa_asprintf("DECLARE dims NO SCROLL CURSOR FOR SELECT day - DATE '1970-01-01',"
                               " county_code, dim, key, %s FROM rollup_dim",
                               FIGS);
     long long ndims = 0, njournal = 0, nbad = 0;
     rc = fetch_all(c, sql, "dims", dim_row, f, &ndims, &nbad, err, errsize);
     free(sql);
     if (rc == 0) {
-        sql = pufa_asprintf("DECLARE journal NO SCROLL CURSOR FOR SELECT day - DATE '2000-01-01',"
+        sql = pufa_asprintf("DECLARE journal NO SCROLL CURSOR FOR SELECT day - DATE '1970-01-01',"
                             " county_code, theme, venue, form, unit_code, campaign, %s"
                             " FROM rollup_journal",
                             FIGS);
@@ -145,7 +143,7 @@ static int snapshot(pub_feed *f, char *err, size_t errsize) {
         goto out;
     }
     for (int i = 0; i < PQntuples(seen); i++)
-        pub_model_receipt(f->m, base_day + atoi(PQgetvalue(seen, i, 0)), PQgetvalue(seen, i, 1),
+        pub_model_receipt(f->m, atoi(PQgetvalue(seen, i, 0)), PQgetvalue(seen, i, 1),
                           PQgetvalue(seen, i, 2));
     pufa_pg_exec(c, "COMMIT", err, errsize);
     uint64_t s = (uint64_t)atoll(PQgetvalue(seq, 0, 0));
