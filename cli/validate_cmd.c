@@ -7,6 +7,7 @@
 #include "alloc.h"
 #include "cli.h"
 #include "config.h"
+#include "datafile.h"
 #include "error.h"
 #include "intake.h"
 
@@ -57,9 +58,10 @@ int cmd_validate(int argc, char **argv) {
             files[nfiles++] = argv[i];
         }
     }
+    char *ou_default = pufa_data_file("org_units.csv");
     pufa_cfg_opt opts[] = {
-        {"org_units", PUFA_CFG_STRING, &org_units, "", 0, 0,
-         "CSV of known org units [default: the sample cities' list]", 0},
+        {"org_units", PUFA_CFG_STRING, &org_units, ou_default, 0, 0,
+         "CSV of known org units (code,name,level,parent_code)", 0},
         {"timezone", PUFA_CFG_STRING, &tz, "Asia/Shanghai", 0, 0,
          "the city's time zone, for 'today'", 0},
     };
@@ -87,7 +89,7 @@ int cmd_validate(int argc, char **argv) {
         goto out;
     }
     pufa_orgunits *ou = NULL;
-    const char *ou_path = *org_units ? org_units : PUFA_DEFAULT_ORG_UNITS;
+    const char *ou_path = org_units;
     if (pufa_orgunits_load_csv(ou_path, &ou, err, sizeof err)) {
         fprintf(stderr, "pufa validate: org units %s: %s\n", ou_path, err);
         rc = EX_CONFIG_;
@@ -124,5 +126,6 @@ out:
     free(files);
     free(rest);
     pufa_cfg_free(&cfg);
+    free(ou_default);
     return rc;
 }

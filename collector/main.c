@@ -13,6 +13,7 @@
 #include "accept.h"
 #include "alloc.h"
 #include "config.h"
+#include "datafile.h"
 #include "date.h"
 #include "dropdir.h"
 #include "error.h"
@@ -62,6 +63,7 @@ int main(int argc, char **argv) {
     pufa_json_init();
     settings s;
     memset(&s, 0, sizeof s);
+    char *org_units_default = pufa_data_file("org_units.csv");
     pufa_cfg_opt opts[] = {
         {"county", PUFA_CFG_STRING, &s.county, "", 0, 0,
          "the county this collector serves (six-digit code); required", 0},
@@ -73,7 +75,7 @@ int main(int argc, char **argv) {
          "HOST:PORT of the HTTP intake; port 0 picks one", 0},
         {"drop", PUFA_CFG_STRING, &s.drop, "", 0, 0,
          "drop folder to watch for .json/.jsonl/.csv files (empty: none)", 0},
-        {"org_units", PUFA_CFG_STRING, &s.org_units, PUFA_DEFAULT_ORG_UNITS, 0, 0,
+        {"org_units", PUFA_CFG_STRING, &s.org_units, org_units_default, 0, 0,
          "CSV of the city's org units (code,name,level,parent_code): the known counties", 0},
         {"timezone", PUFA_CFG_STRING, &s.timezone, "Asia/Shanghai", 0, 0,
          "the city's time zone", 0},
@@ -122,6 +124,7 @@ int main(int argc, char **argv) {
     int ex = pufa_cfg_load(&cfg, argc, argv);
     if (ex) {
         pufa_cfg_free(&cfg);
+        free(org_units_default);
         return ex - 1;
     }
     int rc = 0;
@@ -272,5 +275,6 @@ out_cfg:
     free(token);
     pufa_orgunits_destroy(&ou);
     pufa_cfg_free(&cfg);
+    free(org_units_default);
     return rc;
 }

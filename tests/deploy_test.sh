@@ -64,5 +64,37 @@ done
 printf '[aggregator]\nlisten = a\nlisten = b\n' >"$tmp/bad.ini"
 set +e; "$build/aggregator/pufa-aggregator" --config "$tmp/bad.ini" --check-config >/dev/null 2>&1; rc=$?; set -e
 [ $rc -eq 78 ] && ok "a repeated key exits 78" || notok "a repeated key exited $rc, not 78"
+# 3. `cmake --install`: the binaries, the data files where the installed
+# programs look for them (never in this checkout), the units pointing at the
+# installed binaries.
+prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$build/CMakeCache.txt")
+root=$tmp/root
+if DESTDIR=$root cmake --install "$build" >"$tmp/install.log" 2>&1; then
+    missing=""
+    for f in bin/pufa bin/pufa-aggregator bin/pufa-collector bin/pufa-publisher \
+        share/pufa/org_units.csv share/pufa/units.csv share/pufa/config/collector.ini \
+        share/pufa/sql/roles.sql share/doc/pufa/RUNBOOK.md \
+        lib/systemd/system/pufa-aggregator.service lib/systemd/system/pufa-collector.service \
+        lib/systemd/system/pufa-publisher.service; do
+        [ -e "$root$prefix/$f" ] || missing="$missing $f"
+    done
+    [ -z "$missing" ] && ok "cmake --install lays out binaries, data, units, configs, docs under $prefix" ||
+        notok "cmake --install did not install:$missing"
+    help=$("$root$prefix/bin/pufa-collector" --help 2>&1 || true)
+    if grep -q "default: $prefix/share/pufa/org_units.csv" <<<"$help" && ! grep -qF "$src" <<<"$help"; then
+        ok "the installed collector's default org units are $prefix/share/pufa/org_units.csv"
+    else
+        notok "the installed collector's --help: $(grep -i org <<<"$help")"
+    fi
+    help=$("$build/collector/pufa-collector" --help 2>&1 || true)
+    grep -q "default: $src/deploy/data/org_units.csv" <<<"$help" &&
+        ok "run from the build tree, it uses the checkout's deploy/data" ||
+        notok "the build tree's collector --help: $(grep -i org <<<"$help")"
+    grep -q "^ExecStart=$prefix/bin/pufa-collector " "$root$prefix/lib/systemd/system/pufa-collector.service" &&
+        ok "the installed unit starts $prefix/bin/pufa-collector" ||
+        notok "the installed unit's ExecStart: $(grep ExecStart "$root$prefix/lib/systemd/system/pufa-collector.service")"
+else
+    notok "cmake --install failed: $(tail -5 "$tmp/install.log")"
+fi
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
