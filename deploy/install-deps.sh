@@ -22,6 +22,9 @@ PKGS=(
     libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libpq-dev libuv1-dev
     libmicrohttpd-dev libjansson-dev libcsv-dev uuid-dev libinih-dev
     libxlsxwriter-dev libsystemd-dev libcmocka-dev
+    # what a pkg-config file above names but its package does not pull in:
+    # xlsxwriter.pc links -lz
+    zlib1g-dev
     # database server (tests and the local stack run their own instance)
     postgresql-15 postgresql-client-15
     # test tools; the browser test drives Debian's chromium with npm's

@@ -34,7 +34,9 @@ try {
   const errors = [];
   page.on('pageerror', e => errors.push(String(e)));
   page.on('console', m => { if (m.type() === 'error') errors.push(m.text()); });
-  await page.goto(pubUrl, { waitUntil: 'networkidle' });
+  // 'load', not 'networkidle': the page keeps its SSE stream open for good.
+  await page.goto(pubUrl, { waitUntil: 'load' });
+  await page.waitForSelector('#live.on', { timeout: 15000 });
 
   check((await page.textContent('h1')).includes('普法工作实时统计'), 'the page title is Chinese');
   check(await page.isVisible('text=活动场次'), 'the KPI labels are Chinese (活动场次)');
@@ -43,6 +45,8 @@ try {
   // All the sample reports: the "全部" window.
   await page.click('nav button[data-window="all"]');
   const before = await apiTotal('all');
+  check(before === Number(process.env.EXPECTED_REPORTS),
+    `the API's total before the test (${before}) is the whole sample (${process.env.EXPECTED_REPORTS})`);
   await page.waitForFunction(n => document.getElementById('k-reports').textContent === String(n),
     before, { timeout: 10000 });
   check(true, `the city total shows the API's ${before} reports`);

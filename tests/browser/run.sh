@@ -9,9 +9,14 @@ src=$(cd "$here/../.." && pwd)
 data=${PUFA_SHARED_DATA:-$src/deploy/data}
 [ -f "$data/org_units.csv" ] || data=$src/deploy/data
 chromium=${CHROMIUM:-/usr/bin/chromium}
-if [ ! -x "$chromium" ] || ! command -v node >/dev/null; then
-    echo "browser test: needs chromium and node (deploy/install-deps.sh installs them)" >&2
+if [ ! -x "$chromium" ] || ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "browser test: needs chromium, node and npm (deploy/install-deps.sh installs them)" >&2
     exit 77
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 18 ]; then
+    echo "browser test: node $(node --version) is too old: playwright-core needs 18 or newer" >&2
+    exit 1
 fi
 work=$(mktemp -d /tmp/pufa-browser.XXXXXX)
 pids=()
@@ -46,10 +51,34 @@ pport=$(grep -o 'id=PUB-HTTP port=[0-9]*' "$work/pub.log" | cut -d= -f3)
 cport=$(grep -o 'id=COL-HTTP port=[0-9]*' "$work/col.log" | cut -d= -f3)
 "$build/cli/pufa" submit --quiet --url "http://127.0.0.1:$cport" "$data/sample_reports.csv"
 
+# Wait until every sample report is committed and on the dashboard, so the
+# test's "before" total is the whole sample (the submit above returns once
+# the collector has spooled them, not once the city committed them).
+expected=$(($(wc -l <"$data/sample_reports.csv") - 1))
+got=
+for _ in $(seq 200); do
+    got=$(curl -sf "http://127.0.0.1:$pport/v1/totals?window=all&by=none" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["totals"]["reports"])' || true)
+    [ "$got" = "$expected" ] && break
+    sleep 0.1
+done
+if [ "$got" != "$expected" ]; then
+    echo "browser test: the dashboard shows ${got:-nothing} reports, not the sample's $expected" >&2
+    exit 1
+fi
+
 cd "$here"
-if [ ! -d node_modules/playwright-core ]; then
-    npm ci --no-audit --no-fund --silent
+# The pinned playwright-core (package-lock.json); installed again when the
+# pin changed.  npm's own output is shown when it fails.
+want=$(node -p 'require("./package-lock.json").packages["node_modules/playwright-core"].version')
+have=$(node -p 'try { require("./node_modules/playwright-core/package.json").version } catch (e) { "" }')
+if [ "$want" != "$have" ]; then
+    if ! npm ci --no-audit --no-fund >"$work/npm.log" 2>&1; then
+        echo "browser test: 'npm ci' failed in $here (node $(node --version), npm $(npm --version)):" >&2
+        cat "$work/npm.log" >&2
+        exit 1
+    fi
 fi
 mkdir -p "$build/artifacts"
-node dashboard.test.mjs "http://127.0.0.1:$pport/" "http://127.0.0.1:$cport/" \
+EXPECTED_REPORTS=$expected node dashboard.test.mjs "http://127.0.0.1:$pport/" "http://127.0.0.1:$cport/" \
     "$build/artifacts/dashboard.png"
