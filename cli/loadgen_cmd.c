@@ -345,8 +345,19 @@ static int verify(int argc, char **argv) {
             }
         }
     }
-    if (rc == 0) {
-        printf("verify: %zu figures compared, %zu mismatches\n", checked, bad);
+    json_int_t led_accepted = json_integer_value(json_object_get(led, "accepted"));
+    if (rc == 0 && !json_is_object(json_object_get(api, "totals"))) {
+        fprintf(stderr, "pufa loadgen verify: %s did not answer with totals\n", url);
+        rc = EX_UNAVAILABLE_;
+    } else if (rc == 0 && (led_accepted <= 0 || checked == 0)) {
+        /* Comparing zero with zero proves nothing. */
+        fprintf(stderr, "pufa loadgen verify: the ledger shows %lld accepted reports and %zu "
+                        "figures to compare: nothing was checked\n",
+                (long long)led_accepted, checked);
+        rc = EX_DATAERR_;
+    } else if (rc == 0) {
+        printf("verify: %zu figures compared over %lld accepted reports, %zu mismatches\n",
+               checked, (long long)led_accepted, bad);
         rc = bad ? EX_DATAERR_ : 0;
     }
     json_decref(led);
@@ -502,6 +513,12 @@ int cmd_loadgen(int argc, char **argv) {
         fprintf(stderr, "\npufa loadgen: %s\n", err);
     fprintf(stderr, "%sloadgen: done: %zu sent, %zu accepted, %zu rejected\n", tty ? "\n" : "",
             sent, accepted, rejected);
+    /* A load that no collector accepted has tested nothing: say so, and fail. */
+    if (rc == 0 && sent > 0 && accepted == 0) {
+        fprintf(stderr, "pufa loadgen: no report was accepted: check the collectors' URLs, "
+                        "tokens and logs\n");
+        rc = PUFA_EIO;
+    }
     if (*ledger)
         write_ledger(ledger, targets, nt, all, n, sent, accepted, rejected);
     for (size_t k = 0; k < nt; k++) {

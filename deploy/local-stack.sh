@@ -12,13 +12,20 @@
 # `pufa loadgen` against them.  DATA/stack.json lists every URL and token
 # file.  Running it again reuses DATA (reports, keys, spools).
 #
+# One instance per DATA folder: DATA/stack.lock is held while it runs, and a
+# second instance on the same folder names the first's pid and exits 75,
+# touching nothing.  A lock left by an instance that was killed (kill -9) is
+# taken over: what that instance left running on DATA is stopped first.
+# Ctrl-C and --duration stop everything this instance started, nothing else.
+#
 # Options:
 #   --data DIR         where everything lives            [.local in the checkout]
 #   --base-port N      first of the ports used (0: let the system choose) [17600]
 #   --rate N           loadgen reports per second          [20]
 #   --duration SECS    stop after this long (0: until Ctrl-C) [0]
 #   --verify           after the load: wait for delivery and check the dashboard
-#                      against loadgen's ledger and SQL (non-zero exit on mismatch)
+#                      against loadgen's ledger and SQL (non-zero exit on mismatch,
+#                      on a load that accepted nothing, or when delivery stalls)
 #   --no-install       skip deploy/install-deps.sh
 #   --build-dir DIR    use this build                      [build]
 #   --no-build         use the build as it is
@@ -42,7 +49,7 @@ while [ $# -gt 0 ]; do
         --no-install) install=0; shift ;;
         --build-dir) build=$2; shift 2 ;;
         --no-build) do_build=0; shift ;;
-        -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "local-stack: unknown option $1 (see --help)" >&2; exit 64 ;;
     esac
 done
@@ -62,6 +69,20 @@ pufa=$bin/cli/pufa
 
 mkdir -p "$data"
 data=$(cd "$data" && pwd)
+
+# The folder's lock, held on fd 9 for as long as this script runs.  No child
+# keeps fd 9 (each is started with 9>&-), so the lock dies with this script
+# even when it is killed with -9.
+lock=$data/stack.lock
+exec 9>>"$lock"
+if ! flock -n 9; then
+    holder=$(cat "$lock" 2>/dev/null || true)
+    echo "local-stack: $data is in use by another local-stack (pid ${holder:-unknown});" \
+        "stop it (Ctrl-C there, or kill -INT ${holder:-PID}) or give --data another folder" >&2
+    exit 75
+fi
+stale=$(cat "$lock" 2>/dev/null || true)
+echo $$ >"$lock"
 mkdir -p "$data/keys" "$data/logs" "$data/run"
 chmod 700 "$data/keys"
 # A fresh log per run (the previous one is kept as .prev).
@@ -82,14 +103,44 @@ pgsock=$data/pg/run
 pgport=$([ "$base_port" -eq 0 ] && echo 5432 || echo $((base_port + 50)))
 pids=()
 stopping=0
+pg_started=0
+
+# A lock nobody holds, but with a pid in it: that instance died without
+# cleaning up.  Stop what it left running on this folder (its services are
+# in run/pids; its PostgreSQL is the one in pg/data).
+if [ -n "$stale" ]; then
+    left=()
+    if [ -f "$data/run/pids" ]; then
+        while read -r p; do
+            [ -n "$p" ] && [ -r "/proc/$p/cmdline" ] &&
+                tr '\0' ' ' <"/proc/$p/cmdline" | grep -qF -- "$data/" && left+=("$p")
+        done <"$data/run/pids"
+    fi
+    say "== taking over $data from pid $stale, which is gone (${#left[@]} of its services still running) =="
+    for p in "${left[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${left[@]}"; do
+        for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null || true
+    done
+    if [ -f "$pgdata/postmaster.pid" ] && "${runas[@]}" "$pgbin/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then
+        "${runas[@]}" "$pgbin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null 9>&-
+    fi
+fi
+: >"$data/run/pids"
+started() { pids+=("$1"); echo "$1" >>"$data/run/pids"; } # PID of a service we started
 
 stop_all() {
     [ $stopping -eq 1 ] && return
     stopping=1
     say "== stopping =="
+    [ -n "${loadgen:-}" ] && kill -TERM "$loadgen" 2>/dev/null || true
     for (( i=${#pids[@]}-1; i>=0; i-- )); do kill -TERM "${pids[$i]}" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    "${runas[@]}" "$pgbin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null 2>&1 || true
+    if [ $pg_started -eq 1 ]; then
+        "${runas[@]}" "$pgbin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null 2>&1 9>&- || true
+    fi
+    : >"$data/run/pids"
+    : >"$lock"
     say "stopped; data kept in $data"
 }
 trap 'stop_all; exit 130' INT TERM
@@ -106,8 +157,13 @@ if [ ! -f "$pgdata/PG_VERSION" ]; then
     # services connect through it with their own roles.
     echo "local all all trust" >"$pgdata/pg_hba.conf"
 fi
+if "${runas[@]}" "$pgbin/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then
+    echo "local-stack: a PostgreSQL not started by local-stack runs on $pgdata; stop it first" >&2
+    exit 75
+fi
 "${runas[@]}" "$pgbin/pg_ctl" -D "$pgdata" -l "$data/pg/postgres.log" -w -t 60 \
-    -o "-c listen_addresses='' -c unix_socket_directories='$pgsock' -c unix_socket_permissions=0700 -p $pgport" start >/dev/null
+    -o "-c listen_addresses='' -c unix_socket_directories='$pgsock' -c unix_socket_permissions=0700 -p $pgport" start >/dev/null 9>&-
+pg_started=1
 psql=("${runas[@]}" "$pgbin/psql" -X -q -h "$pgsock" -p "$pgport" -U postgres)
 "${psql[@]}" -d postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'pufa'" | grep -q 1 ||
     "${psql[@]}" -d postgres -c "CREATE DATABASE pufa" >/dev/null
@@ -139,7 +195,7 @@ say "== aggregator =="
 "$bin/aggregator/pufa-aggregator" --db "$db user=pufa_aggregator" \
     --curve-secret-file "$data/keys/aggregator.key" --allow-list "$data/keys/allow.list" \
     --listen "tcp://127.0.0.1:$(port 0)" --feed "tcp://127.0.0.1:$(port 1)" \
-    --http "127.0.0.1:$(port 2)" 2>>"$data/logs/aggregator.log" & pids+=($!)
+    --http "127.0.0.1:$(port 2)" 2>>"$data/logs/aggregator.log" 9>&- & started $!
 : >"$data/logs/aggregator.log.mark"
 wait_log "$data/logs/aggregator.log" "AGG-READY"
 agg_ep=$(logval "$data/logs/aggregator.log" "id=AGG-LISTEN endpoint=")
@@ -149,7 +205,7 @@ agg_http=$(logval "$data/logs/aggregator.log" "id=AGG-HTTP port=")
 say "== publisher =="
 "$bin/publisher/pufa-publisher" --db "$db user=pufa_publisher" --feed "$feed_ep" \
     --http "127.0.0.1:$(port 200)" --pub "tcp://127.0.0.1:$(port 201)" \
-    2>>"$data/logs/publisher.log" & pids+=($!)
+    2>>"$data/logs/publisher.log" 9>&- & started $!
 wait_log "$data/logs/publisher.log" "PUB-SNAPSHOT"
 pub_http=$(logval "$data/logs/publisher.log" "id=PUB-HTTP port=")
 dashboard="http://127.0.0.1:$pub_http/"
@@ -170,7 +226,7 @@ for c in $counties; do
         --org-units "$orgunits" --token-file "$data/keys/token-$c" \
         --curve-server-public-file "$data/keys/aggregator.pub" \
         --curve-public-file "$data/keys/collector-$c.pub" \
-        --curve-secret-file "$data/keys/collector-$c.key" 2>>"$log" & pids+=($!)
+        --curve-secret-file "$data/keys/collector-$c.key" 2>>"$log" 9>&- & started $!
     wait_log "$log" COL-READY
     cport=$(logval "$log" "id=COL-HTTP port=")
     name=$(awk -F, -v c="$c" '$1 == c { print $2 }' "$orgunits")
@@ -192,12 +248,18 @@ say "Loading reports at $rate/s with pufa loadgen$([ "$duration" -gt 0 ] && echo
 
 ledger=$data/run/ledger.json
 "$pufa" loadgen --stack "$data/stack.json" --rate "$rate" --duration "${duration}s" \
-    --ledger "$ledger" $([ -t 2 ] || echo --quiet) & loadgen=$!
-wait $loadgen || true
+    --ledger "$ledger" $([ -t 2 ] || echo --quiet) 9>&- & loadgen=$!
+lg_rc=0
+wait $loadgen || lg_rc=$?
+if [ $lg_rc -ne 0 ]; then
+    echo "local-stack: pufa loadgen failed (exit $lg_rc): see its message above" >&2
+    exit 1
+fi
 
 if [ $verify -eq 1 ]; then
     say "== verifying =="
     # Every collector's spool empty, and the publisher at the feed's sequence.
+    delivered=0
     for _ in $(seq 600); do
         busy=0
         while read -r u; do
@@ -206,9 +268,14 @@ if [ $verify -eq 1 ]; then
         done < <(grep -o '"url": "[^"]*"' "$data/stack.json" | cut -d'"' -f4)
         seq_db=$("${psql[@]}" -d pufa -tAc "SELECT seq FROM feed_state")
         seq_pub=$(curl -sf "${dashboard}metrics" | awk '/^pufa_publisher_seq /{print $2}')
-        [ $busy -eq 0 ] && [ "$seq_db" = "$seq_pub" ] && break
+        [ $busy -eq 0 ] && [ "$seq_db" = "$seq_pub" ] && { delivered=1; break; }
         sleep 0.1
     done
+    if [ $delivered -eq 0 ]; then
+        echo "local-stack: delivery did not finish within 60 s (a spool not empty, or the" \
+            "publisher at seq ${seq_pub:-?} behind the database's ${seq_db:-?})" >&2
+        exit 1
+    fi
     "$pufa" loadgen verify --ledger "$ledger" --dashboard "$dashboard" \
         --baseline "$data/run/baseline.json"
     # And SQL over the reports table agrees with the dashboard.
