@@ -21,7 +21,7 @@
 #include "wire.h"
 
 static const char *pufa_bin, *agg_bin, *col_bin;
-static pufa_proc agg, agg2, col;
+static pufa_proc agg, agg2, agg_before, col;
 static char dir[64], agg_ep[128], agg_http[16];
 static char agg_pub[41], agg_sec[41], a_pub[41], a_sec[41], b_pub[41], b_sec[41];
 static void *zctx;
@@ -263,19 +263,52 @@ static void removed_key_cannot_deliver_after_sighup(void **state) {
         pufa_sleep_ms(20);
 }
 
+/* How many advisory locks sessions of the aggregator's role hold. */
+static long long aggregator_locks(void) {
+    PGresult *r = PQexec(db, "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+                             " WHERE l.locktype = 'advisory' AND l.granted"
+                             " AND a.usename = 'pufa_aggregator'");
+    long long v = PQresultStatus(r) == PGRES_TUPLES_OK ? atoll(PQgetvalue(r, 0, 0)) : -1;
+    PQclear(r);
+    return v;
+}
+
+/* Without a ZAP handler nobody gets in.  The case runs against an
+ * aggregator that could commit and ack: the first one is stopped, so this
+ * one holds the database's writer lock, and a key let in would get its
+ * report stored and acknowledged. */
 static void missing_zap_handler_refuses_everyone(void **state) {
     (void)state;
+    int st = pufa_proc_stop(&agg, SIGTERM, 10000);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    agg_before = agg; /* its log, for the secrets check */
     char ep[128];
     start_agg(&agg2, "PUFA_FAULT=agg_no_zap", ep, sizeof ep);
+    assert_int_equal(pufa_proc_count_log(&agg2, "PUFA_FAULT: no ZAP handler"), 1);
+    if (!pufa_proc_wait_log(&agg2, "id=AGG-DB-UP", NULL, NULL, 0, 10000)) {
+        pufa_proc_dump(&agg2);
+        fail_msg("the aggregator without ZAP never connected to PostgreSQL");
+    }
+    assert_int_equal(pufa_proc_count_log(&agg2, "another aggregator is writing"), 0);
+    assert_int_equal(aggregator_locks(), 1); /* the writer lock, its own */
     long long before = reports_in_db();
     void *d = dealer(ep, a_pub, a_sec);
     pufa_report r = report_for("150821");
-    assert_null(send_one(d, &r, 3000));
+    Pufa__BatchAck *a = send_one(d, &r, 3000);
+    if (a) {
+        fail_msg("a listed key got an answer without a ZAP handler: error=%s, %zu results%s",
+                 a->error ? a->error : "(none)", a->n_results,
+                 a->n_results && a->results[0]->status == PUFA__REPORT_STATUS__STATUS_COMMITTED
+                     ? ", the first committed"
+                     : "");
+    }
     pufa_report_clear(&r);
     zmq_close(d);
     assert_int_equal(reports_in_db(), before);
-    int st = pufa_proc_stop(&agg2, SIGTERM, 10000);
+    st = pufa_proc_stop(&agg2, SIGTERM, 10000);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* The normal aggregator again, for the cases after this one. */
+    start_agg(&agg, NULL, agg_ep, sizeof agg_ep);
 }
 
 static void collector_uses_curve_and_a_token(void **state) {
@@ -341,8 +374,9 @@ static void collector_uses_curve_and_a_token(void **state) {
     assert_int_equal(n, 1);
     free(q);
     /* Secrets are never logged: neither the token nor any secret key. */
-    const pufa_proc *procs[] = {&agg, &col};
-    for (int i = 0; i < 2; i++) {
+    const pufa_proc *procs[] = {&agg_before, &agg2, &agg, &col};
+    for (int i = 0; i < 4; i++) {
+        assert_true(procs[i]->log[0] != '\0');
         assert_int_equal(pufa_proc_count_log(procs[i], "s3cret-token-for-test"), 0);
         assert_int_equal(pufa_proc_count_log(procs[i], a_sec), 0);
         assert_int_equal(pufa_proc_count_log(procs[i], agg_sec), 0);
