@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "cells.h"
 #include "httpc.h"
 #include "proc.h"
 #include "report_json.h"
@@ -193,6 +194,7 @@ static bool wait_spool_empty(int timeout_ms) {
 }
 
 static void assert_rollups_match_reports(void) {
+    assert_cells_equal_reports(db, "rollup_live");
     assert_int_equal(scalar_ll("SELECT coalesce(sum(reports), 0) FROM rollup_live WHERE dim = 'total'"),
                      scalar_ll("SELECT count(*) FROM reports WHERE NOT retracted"));
     assert_int_equal(scalar_ll("SELECT coalesce(sum(participants), 0) FROM rollup_live WHERE dim = 'total'"),
@@ -235,13 +237,34 @@ static int group_teardown(void **state) {
 
 /* ---- tests ---- */
 
+/* SIGKILLs the collector once kill_after requests were acknowledged, and
+ * delay_ms later: mid-stream by construction, while a request may be in
+ * flight. */
 typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t acked, kill_after;
+    bool stop;
     int delay_ms;
     pid_t pid;
 } killer;
 
+static void killer_acked(killer *k) {
+    pthread_mutex_lock(&k->mu);
+    k->acked++;
+    pthread_cond_signal(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+}
+
 static void *kill_later(void *arg) {
     killer *k = arg;
+    pthread_mutex_lock(&k->mu);
+    while (k->acked < k->kill_after && !k->stop)
+        pthread_cond_wait(&k->cv, &k->mu);
+    bool stop = k->stop;
+    pthread_mutex_unlock(&k->mu);
+    if (stop)
+        return NULL;
     pufa_sleep_ms(k->delay_ms);
     kill(k->pid, SIGKILL);
     return NULL;
@@ -256,8 +279,11 @@ static void sigkill_during_10000_posts_loses_nothing_acknowledged(void **state) 
     start_collector(spool, NULL, NULL);
     bool *acked = pufa_calloc(N / PER, sizeof *acked);
     unsigned seed = (unsigned)pufa_now_ms();
-    killer k = {.delay_ms = 30 + (int)(rand_r(&seed) % 450), .pid = col.pid};
-    printf("# SIGKILL after %d ms (seed %u)\n", k.delay_ms, seed);
+    killer k = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+                .kill_after = 5 + rand_r(&seed) % 76, .delay_ms = (int)(rand_r(&seed) % 16),
+                .pid = col.pid};
+    printf("# SIGKILL %d ms after request %zu of %zu was acknowledged (seed %u)\n", k.delay_ms,
+           k.kill_after, N / PER, seed);
     pthread_t t;
     pthread_create(&t, NULL, kill_later, &k);
     size_t sent_before_kill = 0;
@@ -270,15 +296,31 @@ static void sigkill_during_10000_posts_loses_nothing_acknowledged(void **state) 
         if (st == 202) {
             acked[c] = true;
             sent_before_kill++;
+            killer_acked(&k);
         } else if (st == 0) {
             break; /* the collector is gone */
+        } else {
+            fail_msg("request %zu: status %d before the kill", c, st);
         }
     }
+    pthread_mutex_lock(&k.mu);
+    k.stop = true; /* all sent before it fired: the check below fails */
+    pthread_cond_signal(&k.cv);
+    pthread_mutex_unlock(&k.mu);
     pthread_join(t, NULL);
-    pufa_proc_stop(&col, SIGKILL, 5000);
-    printf("# %zu of %zu requests acknowledged before the kill\n", sent_before_kill, N / PER);
+    int died = pufa_proc_stop(&col, SIGKILL, 5000);
+    long long stored_at_kill = count_ids(ids, N);
+    printf("# %zu of %zu requests acknowledged before the kill, %lld reports stored then\n",
+           sent_before_kill, N / PER, stored_at_kill);
+    /* The kill landed mid-stream: some requests acknowledged before it, some
+     * left for after the restart, and the collector died of it. */
+    assert_true(WIFSIGNALED(died) && WTERMSIG(died) == SIGKILL);
+    assert_true(sent_before_kill >= k.kill_after);
+    assert_true(sent_before_kill < N / PER);
+    assert_true(stored_at_kill < (long long)N);
     /* Restart on the same spool; the county system resends what got no 202. */
     start_collector(spool, NULL, NULL);
+    size_t sent_after = 0;
     for (size_t c = 0; c < N / PER; c++) {
         if (acked[c])
             continue;
@@ -288,7 +330,9 @@ static void sigkill_during_10000_posts_loses_nothing_acknowledged(void **state) 
         assert_int_equal(post_json(chunk, NULL), 202);
         json_decref(chunk);
         acked[c] = true;
+        sent_after++;
     }
+    assert_int_equal(sent_before_kill + sent_after, N / PER);
     if (!wait_for_ids(ids, N, (long long)N, 60000)) {
         pufa_proc_dump(&col);
         fail_msg("only %lld of %zu acknowledged reports reached PostgreSQL", count_ids(ids, N), N);

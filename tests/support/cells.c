@@ -38,11 +38,12 @@ long long pufa_test_cells_diff(PGconn *db, const char *table, char *why, size_t 
                         "%sSELECT occurred_on, county_code, '%s'::text, (%s)::text, " SUMS
                         " FROM live GROUP BY 1, 2, 4",
                         d ? " UNION ALL " : "", DIMS[d][0], DIMS[d][1]);
-    pufa_buf_printf(&q, ") SELECT * FROM ("
-                        "SELECT 'only in %s' AS side, * FROM (TABLE cells EXCEPT ALL TABLE want) AS a"
-                        " UNION ALL"
-                        " SELECT 'only in reports', * FROM (TABLE want EXCEPT ALL TABLE cells) AS b"
-                        ") AS diff ORDER BY day, county_code, dim, key, side",
+    pufa_buf_printf(&q,
+                    ") SELECT * FROM ("
+                    "SELECT 'only in %s' AS side, * FROM (TABLE cells EXCEPT ALL TABLE want) AS a"
+                    " UNION ALL"
+                    " SELECT 'only in reports', * FROM (TABLE want EXCEPT ALL TABLE cells) AS b"
+                    ") AS diff ORDER BY day, county_code, dim, key, side",
                     table);
     PGresult *r = PQexec(db, q.data);
     pufa_buf_free(&q);
