@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -35,6 +36,145 @@ static PGconn *db;
 static pthread_t fwd_thread;
 static _Atomic int fwd_drop_next, fwd_stop;
 static _Atomic int fwd_dropped;
+
+/* ---- the test's own calendar ----
+ * Written from the README's rules, not from publisher/windows.c: civil dates
+ * through libc (timegm/gmtime_r at noon UTC), "today" from the wall clock at
+ * the city's UTC offset.  The city here is Asia/Shanghai: +08:00, no daylight
+ * saving. */
+
+#define CITY_TZ "Asia/Shanghai"
+#define CITY_OFFSET_MIN 480
+
+typedef struct {
+    int y, m, d;
+} civil;
+
+static civil civil_of(time_t t) {
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    return (civil){tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday};
+}
+
+static time_t noon_of(civil c) {
+    struct tm tm = {.tm_year = c.y - 1900, .tm_mon = c.m - 1, .tm_mday = c.d, .tm_hour = 12};
+    return timegm(&tm);
+}
+
+static civil plus_days(civil c, int n) {
+    return civil_of(noon_of(c) + (time_t)n * 86400);
+}
+
+static int civil_cmp(civil a, civil b) {
+    return a.y != b.y ? (a.y < b.y ? -1 : 1) : a.m != b.m ? (a.m < b.m ? -1 : 1)
+                                               : a.d != b.d ? (a.d < b.d ? -1 : 1)
+                                                            : 0;
+}
+
+static civil city_today(int offset_min) {
+    return civil_of(time(NULL) + (time_t)offset_min * 60);
+}
+
+static void civil_fmt(civil c, char out[36]) {
+    snprintf(out, 36, "%04d-%02d-%02d", c.y, c.m, c.d);
+}
+
+/* The campaign windows this test configures (NAME:MM-DD..MM-DD): the
+ * README's defaults, one that starts today, one that starts tomorrow (so
+ * still last year's), and one across the new year. */
+typedef struct {
+    char name[64];
+    int from_m, from_d, to_m, to_d;
+} campaign_window;
+
+static campaign_window camps[8];
+static size_t ncamps;
+static char camp_spec[512];
+
+static void add_campaign(const char *name, int fm, int fd, int tm, int td) {
+    campaign_window *c = &camps[ncamps++];
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->from_m = fm;
+    c->from_d = fd;
+    c->to_m = tm;
+    c->to_d = td;
+    size_t len = strlen(camp_spec);
+    snprintf(camp_spec + len, sizeof camp_spec - len, "%s%s:%02d-%02d..%02d-%02d",
+             len ? ", " : "", name, fm, fd, tm, td);
+}
+
+/* 02-29 does not exist every year: the moving windows step past it. */
+static civil not_leap_day(civil c) {
+    return c.m == 2 && c.d == 29 ? plus_days(c, 1) : c;
+}
+
+static void configure_campaigns(void) {
+    civil today = city_today(CITY_OFFSET_MIN);
+    civil tomorrow = not_leap_day(plus_days(today, 1));
+    civil today_end = not_leap_day(plus_days(today, 6));
+    civil tomorrow_end = not_leap_day(plus_days(tomorrow, 6));
+    add_campaign("宪法宣传周", 12, 1, 12, 7);
+    add_campaign("民法典宣传月", 5, 1, 5, 31);
+    add_campaign("国家安全教育日", 4, 15, 4, 15);
+    add_campaign("今日起", today.m, today.d, today_end.m, today_end.d);
+    add_campaign("明日起", tomorrow.m, tomorrow.d, tomorrow_end.m, tomorrow_end.d);
+    add_campaign("跨年", 12, 20, 1, 10);
+}
+
+/* The window's first and last day, by the README's rules, for the city's
+ * today at offset_min; false for a name it does not know. */
+static bool expected_window(const char *name, int offset_min, civil *from, civil *to) {
+    civil t = city_today(offset_min);
+    *to = t;
+    if (!strcmp(name, "today")) {
+        *from = t;
+    } else if (!strcmp(name, "7d")) { /* the last 7 days, today included */
+        *from = plus_days(t, -6);
+    } else if (!strcmp(name, "30d")) {
+        *from = plus_days(t, -29);
+    } else if (!strcmp(name, "month")) {
+        *from = (civil){t.y, t.m, 1};
+    } else if (!strcmp(name, "quarter")) {
+        static const int first_month[] = {1, 1, 1, 4, 4, 4, 7, 7, 7, 10, 10, 10};
+        *from = (civil){t.y, first_month[t.m - 1], 1};
+    } else if (!strcmp(name, "ytd")) {
+        *from = (civil){t.y, 1, 1};
+    } else if (!strcmp(name, "plan")) {
+        /* Five-year law-popularisation plans: 七五 2016-2020, 八五 2021-2025,
+         * 九五 2026-2030, ... */
+        int start = 2016;
+        while (start + 5 <= t.y)
+            start += 5;
+        *from = (civil){start, 1, 1};
+    } else if (!strcmp(name, "all")) {
+        /* Every date a report may carry: 2000-01-01 to tomorrow. */
+        *from = (civil){2000, 1, 1};
+        *to = plus_days(t, 1);
+    } else if (!strncmp(name, "campaign:", 9)) {
+        const campaign_window *c = NULL;
+        for (size_t i = 0; i < ncamps; i++)
+            if (!strcmp(camps[i].name, name + 9))
+                c = &camps[i];
+        if (!c)
+            return false;
+        /* The latest occurrence that has started; it ends on the first
+         * to-date on or after its start (next year's, across the new year). */
+        *from = (civil){t.y, c->from_m, c->from_d};
+        if (civil_cmp(*from, t) > 0)
+            from->y--;
+        *to = (civil){from->y, c->to_m, c->to_d};
+        if (civil_cmp(*to, *from) < 0)
+            to->y++;
+    } else {
+        int y1, m1, d1, y2, m2, d2;
+        char tail;
+        if (sscanf(name, "%4d-%2d-%2d..%4d-%2d-%2d%c", &y1, &m1, &d1, &y2, &m2, &d2, &tail) != 6)
+            return false;
+        *from = (civil){y1, m1, d1};
+        *to = (civil){y2, m2, d2};
+    }
+    return true;
+}
 
 /* ---- the feed forwarder ---- */
 
@@ -76,18 +216,25 @@ static void *forwarder(void *arg) {
 
 /* ---- processes ---- */
 
-static void start_publisher(void) {
+/* Starts a publisher on the forwarder's feed in the given time zone. */
+static void start_publisher_in(pufa_proc *p, const char *tz, char *http_port, size_t http_size,
+                               char *zmq_ep, size_t zmq_size) {
     char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
     char *argv[] = {(char *)pub_bin, "--feed", fwd_ep, "--db", dbinfo, "--http", "127.0.0.1:0",
-                    "--pub", "tcp://127.0.0.1:0", "--heartbeat", "500ms", NULL};
-    pufa_proc_start(&pub, argv, NULL);
+                    "--pub", "tcp://127.0.0.1:0", "--heartbeat", "500ms", "--timezone",
+                    (char *)tz, "--campaign-windows", camp_spec, NULL};
+    pufa_proc_start(p, argv, NULL);
     free(dbinfo);
-    if (!pufa_proc_wait_log(&pub, "id=PUB-HTTP", "port", pub_port, sizeof pub_port, 10000) ||
-        !pufa_proc_wait_log(&pub, "id=PUB-PUB", "endpoint", pub_zmq, sizeof pub_zmq, 10000) ||
-        !pufa_proc_wait_log(&pub, "id=PUB-SNAPSHOT", NULL, NULL, 0, 20000)) {
-        pufa_proc_dump(&pub);
+    if (!pufa_proc_wait_log(p, "id=PUB-HTTP", "port", http_port, http_size, 10000) ||
+        !pufa_proc_wait_log(p, "id=PUB-PUB", "endpoint", zmq_ep, zmq_size, 10000) ||
+        !pufa_proc_wait_log(p, "id=PUB-SNAPSHOT", NULL, NULL, 0, 20000)) {
+        pufa_proc_dump(p);
         fail_msg("publisher did not start");
     }
+}
+
+static void start_publisher(void) {
+    start_publisher_in(&pub, CITY_TZ, pub_port, sizeof pub_port, pub_zmq, sizeof pub_zmq);
 }
 
 static void stop_publisher(void) {
@@ -185,7 +332,8 @@ static void generate(size_t n, unsigned seed) {
         r[i].retracted = rand_r(&seed) % 50 == 0;
         r[i].county_code = pufa_strdup(counties[rand_r(&seed) % 14]);
         r[i].unit_code = pufa_strdup(units[rand_r(&seed) % 12]);
-        pufa_date_format(today - (pufa_day)(rand_r(&seed) % 800), date);
+        /* From 800 days ago to tomorrow (the latest date a report may carry). */
+        pufa_date_format(today + 1 - (pufa_day)(rand_r(&seed) % 801), date);
         r[i].occurred_on = pufa_strdup(date);
         r[i].theme = 1 + (int)(rand_r(&seed) % PUFA_THEME_MAX);
         r[i].venue = 1 + (int)(rand_r(&seed) % PUFA_VENUE_MAX);
@@ -203,8 +351,8 @@ static void generate(size_t n, unsigned seed) {
 
 /* ---- comparing with SQL ---- */
 
-static json_t *get_json(const char *path) {
-    char *url = pufa_asprintf("http://127.0.0.1:%s%s", pub_port, path);
+static json_t *get_json_from(const char *port, const char *path) {
+    char *url = pufa_asprintf("http://127.0.0.1:%s%s", port, path);
     pufa_http_response r;
     char err[256];
     int rc = pufa_http_request("GET", url, NULL, NULL, 0, 20000, &r, err, sizeof err);
@@ -218,6 +366,43 @@ static json_t *get_json(const char *path) {
     pufa_buf_free(&r.body);
     assert_non_null(o);
     return o;
+}
+
+static json_t *get_json(const char *path) {
+    return get_json_from(pub_port, path);
+}
+
+/* path with its non-ASCII bytes and spaces percent-encoded (caller frees). */
+static char *url_encode(const char *path) {
+    pufa_buf enc;
+    pufa_buf_init(&enc);
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (*p >= 0x80 || *p == ' ')
+            pufa_buf_printf(&enc, "%%%02X", *p);
+        else
+            pufa_buf_putc(&enc, (char)*p);
+    }
+    return pufa_buf_steal(&enc);
+}
+
+/* Fails unless the reply's window is name with the test's own bounds
+ * (computed for the city's today at offset_min); fills from/to with them. */
+static void check_window(json_t *doc, const char *name, int offset_min, char from[36],
+                         char to[36]) {
+    civil f = {0, 0, 0}, t = {0, 0, 0};
+    if (!expected_window(name, offset_min, &f, &t))
+        fail_msg("window %s: the test has no rule for it", name);
+    civil_fmt(f, from);
+    civil_fmt(t, to);
+    json_t *win = json_object_get(doc, "window");
+    const char *got_name = json_string_value(json_object_get(win, "name"));
+    const char *got_from = json_string_value(json_object_get(win, "from"));
+    const char *got_to = json_string_value(json_object_get(win, "to"));
+    if (!got_name || strcmp(got_name, name) || !got_from || strcmp(got_from, from) || !got_to ||
+        strcmp(got_to, to))
+        fail_msg("window %s: the publisher says %s %s..%s, the calendar %s..%s", name,
+                 got_name ? got_name : "?", got_from ? got_from : "?", got_to ? got_to : "?",
+                 from, to);
 }
 
 static const char *const FIGS[] = {"reports", "sessions", "participants", "materials",
@@ -300,47 +485,61 @@ static char *sql_rows(const char *by, const char *from, const char *to) {
     return pufa_buf_steal(&out);
 }
 
-static const char *const WINDOWS[] = {"today", "7d", "30d", "month", "quarter", "ytd", "plan",
-                                      "all", "campaign:宪法宣传周", "campaign:民法典宣传月",
-                                      "2025-01-01..2025-06-30"};
+static const char *const STANDARD_WINDOWS[] = {"today", "7d",   "30d", "month",
+                                               "quarter", "ytd", "plan", "all"};
+/* Explicit ranges: a half year, one across the new year, one over a leap day. */
+static const char *const RANGES[] = {"2025-01-01..2025-06-30", "2025-12-25..2026-01-05",
+                                     "2024-02-28..2024-03-01"};
 static const char *const BYS[] = {"county", "theme", "venue", "form", "unit", "campaign", "none"};
 
-/* Every window x breakdown equals SQL over the reports table. */
+/* Every window x breakdown: the publisher's bounds are the test's own, and
+ * its rows equal SQL over the reports table between those bounds.  Returns
+ * the number of combinations compared. */
 static int compare_all(bool verbose) {
+    char names[32][96];
+    size_t nw = 0;
+    for (size_t i = 0; i < sizeof STANDARD_WINDOWS / sizeof *STANDARD_WINDOWS; i++)
+        snprintf(names[nw++], sizeof names[0], "%s", STANDARD_WINDOWS[i]);
+    for (size_t i = 0; i < ncamps; i++)
+        snprintf(names[nw++], sizeof names[0], "campaign:%s", camps[i].name);
+    for (size_t i = 0; i < sizeof RANGES / sizeof *RANGES; i++)
+        snprintf(names[nw++], sizeof names[0], "%s", RANGES[i]);
     int compared = 0;
-    for (size_t w = 0; w < sizeof WINDOWS / sizeof *WINDOWS; w++) {
+    for (size_t w = 0; w < nw; w++) {
         for (size_t b = 0; b < sizeof BYS / sizeof *BYS; b++) {
-            char *path = pufa_asprintf("/v1/totals?window=%s&by=%s", WINDOWS[w], BYS[b]);
-            /* URL-encode the Chinese window names. */
-            pufa_buf enc;
-            pufa_buf_init(&enc);
-            for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-                if (*p >= 0x80 || *p == ' ')
-                    pufa_buf_printf(&enc, "%%%02X", *p);
-                else
-                    pufa_buf_putc(&enc, (char)*p);
+            char *path = pufa_asprintf("/v1/totals?window=%s&by=%s", names[w], BYS[b]);
+            char *enc = url_encode(path);
+            json_t *doc = NULL;
+            char from[36], to[36];
+            /* The city's midnight between the reply and the calendar: ask again. */
+            for (int attempt = 0; attempt < 2; attempt++) {
+                civil before = city_today(CITY_OFFSET_MIN);
+                json_decref(doc);
+                doc = get_json(enc);
+                if (civil_cmp(before, city_today(CITY_OFFSET_MIN)) == 0)
+                    break;
             }
-            json_t *doc = get_json(enc.data);
-            json_t *win = json_object_get(doc, "window");
+            check_window(doc, names[w], CITY_OFFSET_MIN, from, to);
             char *api = api_rows(doc);
-            char *sql = sql_rows(BYS[b], json_string_value(json_object_get(win, "from")),
-                                 json_string_value(json_object_get(win, "to")));
+            char *sql = sql_rows(BYS[b], from, to);
             if (strcmp(api, sql) != 0)
-                fail_msg("%s: API and SQL differ\nAPI:\n%s\nSQL:\n%s", path, api, sql);
+                fail_msg("%s: API and SQL differ (%s..%s)\nAPI:\n%s\nSQL:\n%s", path, from, to,
+                         api, sql);
             if (verbose && !strcmp(BYS[b], "none"))
-                printf("# %-24s %s..%s %s", WINDOWS[w],
-                       json_string_value(json_object_get(win, "from")),
-                       json_string_value(json_object_get(win, "to")), api);
+                printf("# %-28s %s..%s %s", names[w], from, to, *api ? api : "(none)\n");
             free(api);
             free(sql);
             free(path);
-            pufa_buf_free(&enc);
+            free(enc);
             json_decref(doc);
             compared++;
         }
     }
     return compared;
 }
+
+/* 8 standard windows, 6 campaigns, 3 ranges, by 7 breakdowns. */
+#define COMBINATIONS ((8 + 6 + 3) * 7)
 
 static long long metric(const char *name) {
     return pufa_http_metric(pub_port, name);
@@ -399,6 +598,7 @@ static int group_setup(void **state) {
     int linger = 0;
     zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
     zmq_connect(dealer, agg_ep);
+    configure_campaigns();
     start_publisher();
     return 0;
 }
@@ -429,7 +629,7 @@ static void totals_equal_sql_for_every_window_and_breakdown(void **state) {
     wait_caught_up();
     int n = compare_all(true);
     printf("# %d window x breakdown combinations equal SQL\n", n);
-    assert_int_equal(n, 77);
+    assert_int_equal(n, COMBINATIONS);
 }
 
 static void withheld_delta_leads_to_a_resync(void **state) {
@@ -477,7 +677,7 @@ static void restart_gives_the_same_totals(void **state) {
     json_decref(after);
     json_decref(before_t);
     json_decref(after_t);
-    assert_int_equal(compare_all(false), 77);
+    assert_int_equal(compare_all(false), COMBINATIONS);
 }
 
 /* Opens /v1/stream on a raw socket. */
@@ -544,41 +744,179 @@ static void sse_client_sees_a_commit_within_a_second(void **state) {
     pufa_buf_free(&acc);
 }
 
-static void zeromq_dashboards_match_the_api(void **state) {
-    (void)state;
+/* One figure set as api_rows writes it: "f1,...,f11". */
+static void figures_line(pufa_buf *b, const Pufa__Figures *f) {
+    if (!f) {
+        pufa_buf_puts(b, "(no figures)");
+        return;
+    }
+    const int64_t v[11] = {f->reports,      f->sessions,     f->participants, f->materials,
+                           f->consultations, f->banners,     f->led_messages, f->online_posts,
+                           f->online_views,  f->volunteers,  f->funds_fen};
+    for (int k = 0; k < 11; k++)
+        pufa_buf_printf(b, "%s%lld", k ? "," : "", (long long)v[k]);
+}
+
+/* Dashboard rows as api_rows writes them ("key:f1,...,f11\n", sorted). */
+static char *dashboard_rows(Pufa__DashboardRow **rows, size_t n) {
+    char **lines = pufa_calloc(n + 1, sizeof *lines);
+    for (size_t i = 0; i < n; i++) {
+        pufa_buf b;
+        pufa_buf_init(&b);
+        pufa_buf_printf(&b, "%s:", rows[i]->key ? rows[i]->key : "(null)");
+        figures_line(&b, rows[i]->figures);
+        lines[i] = pufa_buf_steal(&b);
+    }
+    qsort(lines, n, sizeof *lines, cmp_str);
+    pufa_buf out;
+    pufa_buf_init(&out);
+    for (size_t i = 0; i < n; i++) {
+        pufa_buf_printf(&out, "%s\n", lines[i]);
+        free(lines[i]);
+    }
+    free(lines);
+    return pufa_buf_steal(&out);
+}
+
+/* The API's "totals" object as "f1,...,f11". */
+static char *api_totals(json_t *doc) {
+    pufa_buf b;
+    pufa_buf_init(&b);
+    json_t *t = json_object_get(doc, "totals");
+    for (int k = 0; k < 11; k++)
+        pufa_buf_printf(&b, "%s%lld", k ? "," : "",
+                        (long long)json_integer_value(json_object_get(t, FIGS[k])));
+    return pufa_buf_steal(&b);
+}
+
+/* Receives one Dashboard of topic (the city, or "county.CODE") and compares
+ * every window it carries, its bounds, totals and every breakdown on every
+ * figure, with the API (for the county with &county=CODE). */
+static void compare_dashboard(const char *topic, const char *county) {
     void *s = zmq_socket(zctx, ZMQ_SUB);
     int linger = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(s, ZMQ_SUBSCRIBE, "city", 4);
+    zmq_setsockopt(s, ZMQ_SUBSCRIBE, topic, strlen(topic));
     zmq_connect(s, pub_zmq);
-    zmq_pollitem_t it = {.socket = s, .events = ZMQ_POLLIN};
-    assert_int_equal(zmq_poll(&it, 1, 5000), 1);
-    zmq_msg_t topic, body;
-    zmq_msg_init(&topic);
-    zmq_msg_init(&body);
-    zmq_msg_recv(&topic, s, 0);
-    zmq_msg_recv(&body, s, 0);
-    Pufa__Dashboard *d = pufa__dashboard__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
-    assert_non_null(d);
-    assert_string_equal(d->scope, "city");
-    json_t *api = get_json("/v1/totals?window=all&by=county");
-    bool found = false;
-    for (size_t i = 0; i < d->n_windows; i++) {
-        if (strcmp(d->windows[i]->window, "all") != 0)
+    Pufa__Dashboard *d = NULL;
+    long long deadline = pufa_mono_ms() + 10000;
+    while (!d && pufa_mono_ms() < deadline) {
+        zmq_pollitem_t it = {.socket = s, .events = ZMQ_POLLIN};
+        if (zmq_poll(&it, 1, 500) != 1)
             continue;
-        found = true;
-        assert_int_equal(d->windows[i]->totals->participants,
-                         json_integer_value(json_object_get(json_object_get(api, "totals"),
-                                                            "participants")));
-        assert_int_equal(d->windows[i]->n_by_county,
-                         json_array_size(json_object_get(api, "rows")));
+        zmq_msg_t t, body;
+        zmq_msg_init(&t);
+        zmq_msg_init(&body);
+        zmq_msg_recv(&t, s, 0);
+        zmq_msg_recv(&body, s, 0);
+        /* Subscriptions match prefixes: "city" only, not "city..." */
+        if (zmq_msg_size(&t) == strlen(topic) && !memcmp(zmq_msg_data(&t), topic, strlen(topic)))
+            d = pufa__dashboard__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+        zmq_msg_close(&t);
+        zmq_msg_close(&body);
     }
-    assert_true(found);
-    pufa__dashboard__free_unpacked(d, NULL);
-    json_decref(api);
-    zmq_msg_close(&topic);
-    zmq_msg_close(&body);
     zmq_close(s);
+    if (!d)
+        fail_msg("no Dashboard on topic %s within 10 s", topic);
+    assert_string_equal(d->scope, county ? county : "city");
+    static const char *const dims[] = {"county", "theme", "venue", "form", "unit", "campaign"};
+    bool seen[8] = {false};
+    int compared = 0;
+    for (size_t i = 0; i < d->n_windows; i++) {
+        const Pufa__DashboardWindow *w = d->windows[i];
+        size_t k = 0;
+        while (k < 8 && (!w->window || strcmp(w->window, STANDARD_WINDOWS[k])))
+            k++;
+        if (k == 8)
+            fail_msg("%s: a window the README does not list: %s", topic,
+                     w->window ? w->window : "(null)");
+        assert_false(seen[k]);
+        seen[k] = true;
+        Pufa__DashboardRow **const by[] = {w->by_county, w->by_theme, w->by_venue,
+                                           w->by_form,   w->by_unit,  w->by_campaign};
+        const size_t n_by[] = {w->n_by_county, w->n_by_theme, w->n_by_venue,
+                               w->n_by_form,   w->n_by_unit,  w->n_by_campaign};
+        for (size_t b = county ? 1 : 0; b < 6; b++) {
+            char *path = pufa_asprintf("/v1/totals?window=%s&by=%s%s%s", w->window, dims[b],
+                                       county ? "&county=" : "", county ? county : "");
+            json_t *api = get_json(path);
+            char from[36], to[36];
+            check_window(api, w->window, CITY_OFFSET_MIN, from, to);
+            if (!w->from_day || strcmp(w->from_day, from) || !w->to_day || strcmp(w->to_day, to))
+                fail_msg("%s %s: the Dashboard says %s..%s, the calendar %s..%s", topic,
+                         w->window, w->from_day ? w->from_day : "?",
+                         w->to_day ? w->to_day : "?", from, to);
+            assert_int_equal(d->seq, json_integer_value(json_object_get(api, "seq")));
+            pufa_buf tot;
+            pufa_buf_init(&tot);
+            figures_line(&tot, w->totals);
+            char *want_tot = api_totals(api);
+            if (strcmp(tot.data, want_tot))
+                fail_msg("%s %s: Dashboard totals %s, API %s", topic, w->window, tot.data,
+                         want_tot);
+            char *got = dashboard_rows(by[b], n_by[b]);
+            char *want = api_rows(api);
+            if (strcmp(got, want))
+                fail_msg("%s: the Dashboard's by_%s differs\nDashboard:\n%s\nAPI:\n%s", path,
+                         dims[b], got, want);
+            free(got);
+            free(want);
+            free(want_tot);
+            pufa_buf_free(&tot);
+            json_decref(api);
+            free(path);
+            compared++;
+        }
+    }
+    for (size_t k = 0; k < 8; k++)
+        if (!seen[k])
+            fail_msg("%s: the Dashboard carries no window %s", topic, STANDARD_WINDOWS[k]);
+    printf("# %s: %d Dashboard window x breakdown lists equal the API\n", topic, compared);
+    pufa__dashboard__free_unpacked(d, NULL);
+}
+
+static void zeromq_dashboards_match_the_api(void **state) {
+    (void)state;
+    wait_caught_up();
+    compare_dashboard("city", NULL);
+    compare_dashboard("county.150821", "150821");
+}
+
+/* A publisher in another zone: its windows follow that zone's today.  The
+ * zone is one whose date differs from the default zone's (Asia/Shanghai)
+ * now, and from UTC's too when that can be had. */
+static void windows_follow_the_configured_zone(void **state) {
+    (void)state;
+    struct tm utc;
+    time_t now = time(NULL);
+    gmtime_r(&now, &utc);
+    const char *tz = utc.tm_hour >= 16 ? "-12:00" : utc.tm_hour >= 10 ? "+14:00" : "-12:00";
+    int offset = tz[0] == '-' ? -720 : 840;
+    pufa_proc other;
+    char port[16], ep[128];
+    start_publisher_in(&other, tz, port, sizeof port, ep, sizeof ep);
+    civil here = city_today(offset), city = city_today(CITY_OFFSET_MIN);
+    assert_int_not_equal(civil_cmp(here, city), 0);
+    char today[36];
+    civil_fmt(here, today);
+    printf("# zone %s: today is %s\n", tz, today);
+    for (size_t w = 0; w < sizeof STANDARD_WINDOWS / sizeof *STANDARD_WINDOWS; w++) {
+        char *path = pufa_asprintf("/v1/totals?window=%s&by=none", STANDARD_WINDOWS[w]);
+        json_t *doc = get_json_from(port, path);
+        char from[36], to[36];
+        if (civil_cmp(here, city_today(offset)) == 0) { /* not across its midnight */
+            check_window(doc, STANDARD_WINDOWS[w], offset, from, to);
+            char *api = api_rows(doc), *sql = sql_rows("none", from, to);
+            if (strcmp(api, sql))
+                fail_msg("zone %s, %s: API %s, SQL %s", tz, path, api, sql);
+            free(api);
+            free(sql);
+        }
+        json_decref(doc);
+        free(path);
+    }
+    int st = pufa_proc_stop(&other, SIGTERM, 15000);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 static void exports_are_guarded_and_open(void **state) {
@@ -699,6 +1037,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(restart_gives_the_same_totals),
         cmocka_unit_test(sse_client_sees_a_commit_within_a_second),
         cmocka_unit_test(zeromq_dashboards_match_the_api),
+        cmocka_unit_test(windows_follow_the_configured_zone),
         cmocka_unit_test(exports_are_guarded_and_open),
         cmocka_unit_test(bad_requests_get_clear_errors),
     };
