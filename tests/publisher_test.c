@@ -19,6 +19,7 @@
 #include <zmq.h>
 
 #include "alloc.h"
+#include "calendar.h"
 #include "enums.h"
 #include "httpc.h"
 #include "proc.h"
@@ -37,143 +38,34 @@ static pthread_t fwd_thread;
 static _Atomic int fwd_drop_next, fwd_stop;
 static _Atomic int fwd_dropped;
 
-/* ---- the test's own calendar ----
- * Written from the README's rules, not from publisher/windows.c: civil dates
- * through libc (timegm/gmtime_r at noon UTC), "today" from the wall clock at
- * the city's UTC offset.  The city here is Asia/Shanghai: +08:00, no daylight
- * saving. */
+/* ---- the windows this test expects (tests/support/calendar.c) ---- */
 
+/* The city: Asia/Shanghai, +08:00, no daylight saving. */
 #define CITY_TZ "Asia/Shanghai"
 #define CITY_OFFSET_MIN 480
 
-typedef struct {
-    int y, m, d;
-} civil;
-
-static civil civil_of(time_t t) {
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    return (civil){tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday};
-}
-
-static time_t noon_of(civil c) {
-    struct tm tm = {.tm_year = c.y - 1900, .tm_mon = c.m - 1, .tm_mday = c.d, .tm_hour = 12};
-    return timegm(&tm);
-}
-
-static civil plus_days(civil c, int n) {
-    return civil_of(noon_of(c) + (time_t)n * 86400);
-}
-
-static int civil_cmp(civil a, civil b) {
-    return a.y != b.y ? (a.y < b.y ? -1 : 1) : a.m != b.m ? (a.m < b.m ? -1 : 1)
-                                               : a.d != b.d ? (a.d < b.d ? -1 : 1)
-                                                            : 0;
-}
-
-static civil city_today(int offset_min) {
-    return civil_of(time(NULL) + (time_t)offset_min * 60);
-}
-
-static void civil_fmt(civil c, char out[36]) {
-    snprintf(out, 36, "%04d-%02d-%02d", c.y, c.m, c.d);
-}
-
-/* The campaign windows this test configures (NAME:MM-DD..MM-DD): the
- * README's defaults, one that starts today, one that starts tomorrow (so
- * still last year's), and one across the new year. */
-typedef struct {
-    char name[64];
-    int from_m, from_d, to_m, to_d;
-} campaign_window;
-
-static campaign_window camps[8];
-static size_t ncamps;
-static char camp_spec[512];
-
-static void add_campaign(const char *name, int fm, int fd, int tm, int td) {
-    campaign_window *c = &camps[ncamps++];
-    snprintf(c->name, sizeof c->name, "%s", name);
-    c->from_m = fm;
-    c->from_d = fd;
-    c->to_m = tm;
-    c->to_d = td;
-    size_t len = strlen(camp_spec);
-    snprintf(camp_spec + len, sizeof camp_spec - len, "%s%s:%02d-%02d..%02d-%02d",
-             len ? ", " : "", name, fm, fd, tm, td);
-}
+static pufa_campaign_windows camps;
 
 /* 02-29 does not exist every year: the moving windows step past it. */
-static civil not_leap_day(civil c) {
-    return c.m == 2 && c.d == 29 ? plus_days(c, 1) : c;
+static pufa_civil not_leap_day(pufa_civil c) {
+    return c.m == 2 && c.d == 29 ? pufa_civil_plus_days(c, 1) : c;
 }
 
+/* The campaign windows this test configures: the README's defaults, one
+ * that starts today, one that starts tomorrow (so still last year's), and
+ * one across the new year. */
 static void configure_campaigns(void) {
-    civil today = city_today(CITY_OFFSET_MIN);
-    civil tomorrow = not_leap_day(plus_days(today, 1));
-    civil today_end = not_leap_day(plus_days(today, 6));
-    civil tomorrow_end = not_leap_day(plus_days(tomorrow, 6));
-    add_campaign("宪法宣传周", 12, 1, 12, 7);
-    add_campaign("民法典宣传月", 5, 1, 5, 31);
-    add_campaign("国家安全教育日", 4, 15, 4, 15);
-    add_campaign("今日起", today.m, today.d, today_end.m, today_end.d);
-    add_campaign("明日起", tomorrow.m, tomorrow.d, tomorrow_end.m, tomorrow_end.d);
-    add_campaign("跨年", 12, 20, 1, 10);
-}
-
-/* The window's first and last day, by the README's rules, for the city's
- * today at offset_min; false for a name it does not know. */
-static bool expected_window(const char *name, int offset_min, civil *from, civil *to) {
-    civil t = city_today(offset_min);
-    *to = t;
-    if (!strcmp(name, "today")) {
-        *from = t;
-    } else if (!strcmp(name, "7d")) { /* the last 7 days, today included */
-        *from = plus_days(t, -6);
-    } else if (!strcmp(name, "30d")) {
-        *from = plus_days(t, -29);
-    } else if (!strcmp(name, "month")) {
-        *from = (civil){t.y, t.m, 1};
-    } else if (!strcmp(name, "quarter")) {
-        static const int first_month[] = {1, 1, 1, 4, 4, 4, 7, 7, 7, 10, 10, 10};
-        *from = (civil){t.y, first_month[t.m - 1], 1};
-    } else if (!strcmp(name, "ytd")) {
-        *from = (civil){t.y, 1, 1};
-    } else if (!strcmp(name, "plan")) {
-        /* Five-year law-popularisation plans: 七五 2016-2020, 八五 2021-2025,
-         * 九五 2026-2030, ... */
-        int start = 2016;
-        while (start + 5 <= t.y)
-            start += 5;
-        *from = (civil){start, 1, 1};
-    } else if (!strcmp(name, "all")) {
-        /* Every date a report may carry: 2000-01-01 to tomorrow. */
-        *from = (civil){2000, 1, 1};
-        *to = plus_days(t, 1);
-    } else if (!strncmp(name, "campaign:", 9)) {
-        const campaign_window *c = NULL;
-        for (size_t i = 0; i < ncamps; i++)
-            if (!strcmp(camps[i].name, name + 9))
-                c = &camps[i];
-        if (!c)
-            return false;
-        /* The latest occurrence that has started; it ends on the first
-         * to-date on or after its start (next year's, across the new year). */
-        *from = (civil){t.y, c->from_m, c->from_d};
-        if (civil_cmp(*from, t) > 0)
-            from->y--;
-        *to = (civil){from->y, c->to_m, c->to_d};
-        if (civil_cmp(*to, *from) < 0)
-            to->y++;
-    } else {
-        int y1, m1, d1, y2, m2, d2;
-        char tail;
-        if (sscanf(name, "%4d-%2d-%2d..%4d-%2d-%2d%c", &y1, &m1, &d1, &y2, &m2, &d2, &tail) != 6)
-            return false;
-        *from = (civil){y1, m1, d1};
-        *to = (civil){y2, m2, d2};
-    }
-    return true;
+    pufa_civil today = pufa_civil_today(CITY_OFFSET_MIN);
+    pufa_civil tomorrow = not_leap_day(pufa_civil_plus_days(today, 1));
+    pufa_civil today_end = not_leap_day(pufa_civil_plus_days(today, 6));
+    pufa_civil tomorrow_end = not_leap_day(pufa_civil_plus_days(tomorrow, 6));
+    pufa_campaign_windows_add(&camps, "宪法宣传周", 12, 1, 12, 7);
+    pufa_campaign_windows_add(&camps, "民法典宣传月", 5, 1, 5, 31);
+    pufa_campaign_windows_add(&camps, "国家安全教育日", 4, 15, 4, 15);
+    pufa_campaign_windows_add(&camps, "今日起", today.m, today.d, today_end.m, today_end.d);
+    pufa_campaign_windows_add(&camps, "明日起", tomorrow.m, tomorrow.d, tomorrow_end.m,
+                              tomorrow_end.d);
+    pufa_campaign_windows_add(&camps, "跨年", 12, 20, 1, 10);
 }
 
 /* ---- the feed forwarder ---- */
@@ -222,7 +114,7 @@ static void start_publisher_in(pufa_proc *p, const char *tz, char *http_port, si
     char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
     char *argv[] = {(char *)pub_bin, "--feed", fwd_ep, "--db", dbinfo, "--http", "127.0.0.1:0",
                     "--pub", "tcp://127.0.0.1:0", "--heartbeat", "500ms", "--timezone",
-                    (char *)tz, "--campaign-windows", camp_spec, NULL};
+                    (char *)tz, "--campaign-windows", camps.spec, NULL};
     pufa_proc_start(p, argv, NULL);
     free(dbinfo);
     if (!pufa_proc_wait_log(p, "id=PUB-HTTP", "port", http_port, http_size, 10000) ||
@@ -387,13 +279,13 @@ static char *url_encode(const char *path) {
 
 /* Fails unless the reply's window is name with the test's own bounds
  * (computed for the city's today at offset_min); fills from/to with them. */
-static void check_window(json_t *doc, const char *name, int offset_min, char from[36],
-                         char to[36]) {
-    civil f = {0, 0, 0}, t = {0, 0, 0};
-    if (!expected_window(name, offset_min, &f, &t))
+static void check_window(json_t *doc, const char *name, int offset_min, char from[PUFA_CIVIL_STRLEN],
+                         char to[PUFA_CIVIL_STRLEN]) {
+    pufa_civil f = {0, 0, 0}, t = {0, 0, 0};
+    if (!pufa_window_bounds(name, offset_min, &camps, &f, &t))
         fail_msg("window %s: the test has no rule for it", name);
-    civil_fmt(f, from);
-    civil_fmt(t, to);
+    pufa_civil_format(f, from);
+    pufa_civil_format(t, to);
     json_t *win = json_object_get(doc, "window");
     const char *got_name = json_string_value(json_object_get(win, "name"));
     const char *got_from = json_string_value(json_object_get(win, "from"));
@@ -500,8 +392,8 @@ static int compare_all(bool verbose) {
     size_t nw = 0;
     for (size_t i = 0; i < sizeof STANDARD_WINDOWS / sizeof *STANDARD_WINDOWS; i++)
         snprintf(names[nw++], sizeof names[0], "%s", STANDARD_WINDOWS[i]);
-    for (size_t i = 0; i < ncamps; i++)
-        snprintf(names[nw++], sizeof names[0], "campaign:%s", camps[i].name);
+    for (size_t i = 0; i < camps.n; i++)
+        snprintf(names[nw++], sizeof names[0], "campaign:%s", camps.c[i].name);
     for (size_t i = 0; i < sizeof RANGES / sizeof *RANGES; i++)
         snprintf(names[nw++], sizeof names[0], "%s", RANGES[i]);
     int compared = 0;
@@ -510,13 +402,13 @@ static int compare_all(bool verbose) {
             char *path = pufa_asprintf("/v1/totals?window=%s&by=%s", names[w], BYS[b]);
             char *enc = url_encode(path);
             json_t *doc = NULL;
-            char from[36], to[36];
+            char from[PUFA_CIVIL_STRLEN], to[PUFA_CIVIL_STRLEN];
             /* The city's midnight between the reply and the calendar: ask again. */
             for (int attempt = 0; attempt < 2; attempt++) {
-                civil before = city_today(CITY_OFFSET_MIN);
+                pufa_civil before = pufa_civil_today(CITY_OFFSET_MIN);
                 json_decref(doc);
                 doc = get_json(enc);
-                if (civil_cmp(before, city_today(CITY_OFFSET_MIN)) == 0)
+                if (pufa_civil_cmp(before, pufa_civil_today(CITY_OFFSET_MIN)) == 0)
                     break;
             }
             check_window(doc, names[w], CITY_OFFSET_MIN, from, to);
@@ -840,7 +732,7 @@ static void compare_dashboard(const char *topic, const char *county) {
             char *path = pufa_asprintf("/v1/totals?window=%s&by=%s%s%s", w->window, dims[b],
                                        county ? "&county=" : "", county ? county : "");
             json_t *api = get_json(path);
-            char from[36], to[36];
+            char from[PUFA_CIVIL_STRLEN], to[PUFA_CIVIL_STRLEN];
             check_window(api, w->window, CITY_OFFSET_MIN, from, to);
             if (!w->from_day || strcmp(w->from_day, from) || !w->to_day || strcmp(w->to_day, to))
                 fail_msg("%s %s: the Dashboard says %s..%s, the calendar %s..%s", topic,
@@ -895,16 +787,16 @@ static void windows_follow_the_configured_zone(void **state) {
     pufa_proc other;
     char port[16], ep[128];
     start_publisher_in(&other, tz, port, sizeof port, ep, sizeof ep);
-    civil here = city_today(offset), city = city_today(CITY_OFFSET_MIN);
-    assert_int_not_equal(civil_cmp(here, city), 0);
-    char today[36];
-    civil_fmt(here, today);
+    pufa_civil here = pufa_civil_today(offset), city = pufa_civil_today(CITY_OFFSET_MIN);
+    assert_int_not_equal(pufa_civil_cmp(here, city), 0);
+    char today[PUFA_CIVIL_STRLEN];
+    pufa_civil_format(here, today);
     printf("# zone %s: today is %s\n", tz, today);
     for (size_t w = 0; w < sizeof STANDARD_WINDOWS / sizeof *STANDARD_WINDOWS; w++) {
         char *path = pufa_asprintf("/v1/totals?window=%s&by=none", STANDARD_WINDOWS[w]);
         json_t *doc = get_json_from(port, path);
-        char from[36], to[36];
-        if (civil_cmp(here, city_today(offset)) == 0) { /* not across its midnight */
+        char from[PUFA_CIVIL_STRLEN], to[PUFA_CIVIL_STRLEN];
+        if (pufa_civil_cmp(here, pufa_civil_today(offset)) == 0) { /* not across its midnight */
             check_window(doc, STANDARD_WINDOWS[w], offset, from, to);
             char *api = api_rows(doc), *sql = sql_rows("none", from, to);
             if (strcmp(api, sql))
