@@ -431,6 +431,9 @@ static void quota_reached_answers_503_and_loses_nothing(void **state) {
     json_array_append(chunk, json_array_get(all, N - 1));
     assert_int_equal(post_json(chunk, NULL), 202);
     json_decref(chunk);
+    assert_true(wait_for_ids(ids + N - 1, 1, 1, 30000));
+    /* Nothing refused with the 503 was stored. */
+    assert_int_equal(count_ids(ids + accepted, N - 1 - accepted), 0);
     stop_collector();
     json_decref(all);
     free(ids);
@@ -511,6 +514,7 @@ static void submit_sample_csv_prints_24_accepted(void **state) {
     (void)state;
     char *spool = pufa_asprintf("%s/spool-submit", tmpdir);
     start_collector(spool, NULL, NULL);
+    long long before = scalar_ll("SELECT count(*) FROM reports");
     char *cmd = pufa_asprintf("'%s' submit --url http://127.0.0.1:%s '%s' 2>&1", pufa_bin,
                               col_port, pufa_test_data_path("sample_reports.csv"));
     FILE *p = popen(cmd, "r");
@@ -532,6 +536,10 @@ static void submit_sample_csv_prints_24_accepted(void **state) {
     assert_contains(out, "rejected");
     free(cmd);
     assert_true(wait_spool_empty(30000));
+    /* The 24 reached PostgreSQL (new ids in this database), the bad file's
+     * reports did not. */
+    assert_int_equal(scalar_ll("SELECT count(*) FROM reports"), before + 24);
+    assert_rollups_match_reports();
     stop_collector();
     free(spool);
 }
@@ -574,6 +582,8 @@ static void bad_http_input_gets_clear_errors(void **state) {
     json_decref(resp);
     json_decref(two);
     assert_true(wait_for_ids(ids, 1, 1, 30000));
+    assert_true(wait_spool_empty(30000));
+    assert_int_equal(count_ids(ids + 1, 1), 0); /* the rejected one never went out */
     assert_true(pufa_proc_alive(&col));
     stop_collector();
     free(spool);

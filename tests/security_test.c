@@ -261,6 +261,7 @@ static void removed_key_cannot_deliver_after_sighup(void **state) {
     deadline = pufa_mono_ms() + 5000;
     while (pufa_proc_count_log(&agg, "AGG-RELOAD keys=1") == 0 && pufa_mono_ms() < deadline)
         pufa_sleep_ms(20);
+    assert_int_equal(pufa_proc_count_log(&agg, "AGG-RELOAD keys=1"), 1);
 }
 
 /* How many advisory locks sessions of the aggregator's role hold. */
