@@ -25,6 +25,14 @@ static void *zctx, *sub;
 static PGconn *db;
 static uint64_t last_feed_seq, feed_deltas;
 static int feed_gaps;
+/* The feed's deltas summed per day x county, all eleven figures, since the
+ * last subscribe(). */
+typedef struct {
+    char day[11], county[7];
+    long long fig[11];
+} feed_sum;
+static feed_sum *feed_sums;
+static size_t n_feed_sums, feed_sums_cap;
 
 /* ---- reports ---- */
 
@@ -306,6 +314,63 @@ static void assert_totals(report_list *sets[], int nsets) {
     pufa_buf_free(&reports);
 }
 
+static void add_feed_sum(const Pufa__RollupDelta *r) {
+    size_t k = 0;
+    while (k < n_feed_sums && (strcmp(feed_sums[k].day, r->day ? r->day : "") ||
+                               strcmp(feed_sums[k].county, r->county_code ? r->county_code : "")))
+        k++;
+    if (k == n_feed_sums) {
+        if (n_feed_sums == feed_sums_cap) {
+            feed_sums_cap = feed_sums_cap ? feed_sums_cap * 2 : 64;
+            feed_sums = pufa_realloc(feed_sums, feed_sums_cap * sizeof *feed_sums);
+        }
+        memset(&feed_sums[k], 0, sizeof feed_sums[k]);
+        snprintf(feed_sums[k].day, sizeof feed_sums[k].day, "%s", r->day ? r->day : "");
+        snprintf(feed_sums[k].county, sizeof feed_sums[k].county, "%s",
+                 r->county_code ? r->county_code : "");
+        n_feed_sums++;
+    }
+    const Pufa__Figures *f = r->delta;
+    if (!f)
+        return;
+    const int64_t v[11] = {f->reports,      f->sessions,    f->participants, f->materials,
+                           f->consultations, f->banners,    f->led_messages, f->online_posts,
+                           f->online_views,  f->volunteers, f->funds_fen};
+    for (int i = 0; i < 11; i++)
+        feed_sums[k].fig[i] += v[i];
+}
+
+static int cmp_lines(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The feed's sums as "day/county,f1,...,f11" lines, sorted, cells whose
+ * figures are all zero left out. */
+static void feed_sum_lines(pufa_buf *out) {
+    char **lines = pufa_calloc(n_feed_sums + 1, sizeof *lines);
+    size_t n = 0;
+    for (size_t k = 0; k < n_feed_sums; k++) {
+        bool any = false;
+        for (int i = 0; i < 11; i++)
+            any = any || feed_sums[k].fig[i] != 0;
+        if (!any)
+            continue;
+        pufa_buf b;
+        pufa_buf_init(&b);
+        pufa_buf_printf(&b, "%s/%s", feed_sums[k].day, feed_sums[k].county);
+        for (int i = 0; i < 11; i++)
+            pufa_buf_printf(&b, ",%lld", feed_sums[k].fig[i]);
+        lines[n++] = pufa_buf_steal(&b);
+    }
+    qsort(lines, n, sizeof *lines, cmp_lines);
+    pufa_buf_reset(out);
+    for (size_t i = 0; i < n; i++) {
+        pufa_buf_printf(out, "%s\n", lines[i]);
+        free(lines[i]);
+    }
+    free(lines);
+}
+
 /* Reads every feed message so far and checks the sequence has no gap. */
 static void drain_feed(void) {
     for (;;) {
@@ -326,6 +391,8 @@ static void drain_feed(void) {
                 feed_gaps++;
             last_feed_seq = d->seq;
             feed_deltas++;
+            for (size_t i = 0; i < d->n_rollups; i++)
+                add_feed_sum(d->rollups[i]);
         }
         pufa__commit_delta__free_unpacked(d, NULL);
         zmq_msg_close(&topic);
@@ -356,6 +423,7 @@ static void start_aggregator(const char *fault) {
 static void subscribe(void) {
     if (sub)
         zmq_close(sub);
+    n_feed_sums = 0;
     sub = zmq_socket(zctx, ZMQ_SUB);
     int hwm = 100000, linger = 0;
     zmq_setsockopt(sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
@@ -558,6 +626,19 @@ static void feed_is_gapless_and_matches_the_database(void **state) {
     assert_int_equal(feed_gaps, 0);
     assert_true(feed_deltas > 0);
     assert_int_equal((long long)last_feed_seq, scalar_ll("SELECT seq FROM feed_state"));
+    /* Every commit since the subscription went out on the feed: summed per
+     * day and county, the deltas are the totals, on every figure. */
+    pufa_buf feed, rollup;
+    pufa_buf_init(&feed);
+    pufa_buf_init(&rollup);
+    feed_sum_lines(&feed);
+    sql_totals("SELECT day::text, county_code, " FIG_SUMS " FROM rollup_live WHERE dim = 'total'"
+               " GROUP BY 1, 2 HAVING " ANY_FIGURE " ORDER BY 1, 2",
+               &rollup);
+    assert_true(feed.len > 0);
+    assert_lines_equal(feed.data, rollup.data, "the feed's sums and rollup_live");
+    pufa_buf_free(&feed);
+    pufa_buf_free(&rollup);
 }
 
 /* PostgreSQL is stopped before the sending starts, and started again
@@ -805,5 +886,6 @@ int main(int argc, char **argv) {
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
     free_list(&samples);
     free_list(&corrections);
+    free(feed_sums);
     return rc;
 }

@@ -76,3 +76,33 @@ void pufa_test_assert_contains(const char *s, const char *needle, const char *fi
                    needle ? needle : "(null)");
     _fail(file, line);
 }
+
+static size_t count_lines(const char *s) {
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+void pufa_test_assert_lines_equal(const char *got, const char *want, const char *what,
+                                  const char *file, int line) {
+    got = got ? got : "";
+    want = want ? want : "";
+    if (!strcmp(got, want))
+        return;
+    const char *g = got, *w = want;
+    size_t no = 1;
+    for (;;) {
+        size_t gl = strcspn(g, "\n"), wl = strcspn(w, "\n");
+        if (gl != wl || memcmp(g, w, gl) || !g[gl] || !w[wl])
+            break;
+        g += gl + 1;
+        w += wl + 1;
+        no++;
+    }
+    print_error("%s:%d: %s differ at line %zu (%zu lines against %zu):\n  got:  %.*s\n"
+                "  want: %.*s\n",
+                file, line, what, no, count_lines(got), count_lines(want), (int)strcspn(g, "\n"),
+                g, (int)strcspn(w, "\n"), w);
+    _fail(file, line);
+}

@@ -25,4 +25,11 @@ const pufa_orgunits *pufa_test_orgunits(void);
 #define assert_contains(s, needle) pufa_test_assert_contains((s), (needle), __FILE__, __LINE__)
 void pufa_test_assert_contains(const char *s, const char *needle, const char *file, int line);
 
+/* Asserts that two texts of lines are equal; when not, prints the first
+ * line where they differ, from each side, and how many lines each has. */
+#define assert_lines_equal(got, want, what)                                              \
+    pufa_test_assert_lines_equal((got), (want), (what), __FILE__, __LINE__)
+void pufa_test_assert_lines_equal(const char *got, const char *want, const char *what,
+                                  const char *file, int line);
+
 #endif
