@@ -248,7 +248,8 @@ static bool same_content(const entry *e, const revision *r, PGresult *q, int i) 
            (PQgetvalue(q, i, 2)[0] == 't') == r->retracted;
 }
 
-void check_ledger(PGconn *db, const char *pub_port, entry *ledger, size_t n, verdict *v) {
+void check_ledger(PGconn *db, const char *pub_port, verdict *v) {
+    size_t n = nledger;
     memset(v, 0, sizeof *v);
     qsort(ledger, n, sizeof *ledger, cmp_entry);
     uint32_t *stored = pufa_calloc(n + 1, sizeof *stored); /* revision in reports, 0 = none */

@@ -11,9 +11,7 @@
  * not assumed) at least once.  A service that dies without being killed by
  * the driver fails the run, named.  Seeds are printed: a failing run
  * replays with --seed. */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,12 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "alloc.h"
-#include "crc32c.h"
 #include "date.h"
 #include "enums.h"
 #include "fault.h"
@@ -61,9 +57,10 @@ static int ncol_logs[NCOL];
 
 /* ---- the ledger ---- */
 
-static pthread_mutex_t ledger_mu = PTHREAD_MUTEX_INITIALIZER;
-static entry *ledger;
-static size_t nledger, ledger_cap;
+pthread_mutex_t ledger_mu = PTHREAD_MUTEX_INITIALIZER;
+entry *ledger;
+size_t nledger;
+static size_t ledger_cap;
 static _Atomic int gen_stop;
 static _Atomic long long posts_ok, posts_failed;
 /* Wall-clock start of the latest post to each collector answered 202. */
@@ -356,214 +353,6 @@ static char proc_state(pid_t pid) {
     return paren && paren[1] == ' ' ? paren[2] : '?';
 }
 
-static uint32_t get32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/* Does the record at off (header + len payload bytes) carry a good CRC? */
-static bool crc_ok(const uint8_t *rec, uint32_t len) {
-    uint32_t crc = pufa_crc32c(0, rec + 4, 4);
-    crc = pufa_crc32c(crc, rec + 12, len);
-    return crc == get32(rec + 8);
-}
-
-static uint8_t *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = pufa_malloc((size_t)(size > 0 ? size : 0) + 1);
-    *len = size > 0 ? fread(buf, 1, (size_t)size, f) : 0;
-    buf[*len] = '\0';
-    fclose(f);
-    return buf;
-}
-
-typedef struct candidate {
-    unsigned seg, off;
-    uint32_t len, rev;
-    char id[37];
-} candidate;
-
-/* Is (id, rev) in the collector's outcomes.log, i.e. did the aggregator
- * answer for it? */
-static bool answered(const char *outcomes, const char *id, uint32_t rev) {
-    char needle[64];
-    snprintf(needle, sizeof needle, "%s %u ", id, rev);
-    return outcomes && strstr(outcomes, needle);
-}
-
-/* Stored revision of a report in the database, 0 when none, -1 on error. */
-static long stored_revision(PGconn *db, const char *id) {
-    const char *p[1] = {id};
-    PGresult *q = PQexecParams(db, "SELECT revision FROM reports WHERE report_id = $1", 1, NULL,
-                               p, NULL, NULL, 0);
-    long rev = PQresultStatus(q) != PGRES_TUPLES_OK ? -1
-               : PQntuples(q)                       ? atol(PQgetvalue(q, 0, 0))
-                                                    : 0;
-    PQclear(q);
-    return rev;
-}
-
-/* Flips a byte of one spool record of collector k (stopped cleanly, so its
- * cursor is exact) that is still undelivered: after the cursor, received
- * after since_ms (when the partition had already cut it off, so it was
- * never sent), no answer for it in outcomes.log, not in the database — and
- * that holds its report's latest acknowledged revision.  The report is
- * frozen (no more revisions) and tagged only once the flip is read back:
- * the byte differs and the record's CRC fails.  False if nothing was
- * flipped. */
-static bool corrupt_spool(int k, unsigned *s, long long since_ms) {
-    char *path = pufa_asprintf("%s/spool-%d/cursor", dir, k);
-    size_t len;
-    uint8_t *text = read_file(path, &len);
-    free(path);
-    unsigned long long cursor = 0;
-    if (text && sscanf((char *)text, "%llx", &cursor) != 1)
-        cursor = 0;
-    free(text);
-    unsigned cseg = (unsigned)(cursor >> 32), coff = (unsigned)(cursor & 0xffffffffu);
-    candidate *cands = pufa_calloc(4096, sizeof *cands);
-    size_t nc = 0;
-    for (unsigned seg = cseg ? cseg : 1; nc < 4096; seg++) {
-        char *spath = pufa_asprintf("%s/spool-%d/%010u.seg", dir, k, seg);
-        uint8_t *buf = read_file(spath, &len);
-        free(spath);
-        if (!buf)
-            break;
-        size_t pos = seg == cseg ? coff : 0;
-        while (pos + 12 <= len && nc < 4096) {
-            uint32_t rlen = get32(buf + pos + 4);
-            if (pos + 12 + rlen > len || !crc_ok(buf + pos, rlen))
-                break;
-            pufa_report r;
-            pufa_report_init(&r);
-            if (pufa_report_decode(buf + pos + 12, rlen, &r) == 0 &&
-                r.received_at_ms >= since_ms) {
-                candidate *c = &cands[nc++];
-                c->seg = seg;
-                c->off = (unsigned)pos;
-                c->len = rlen;
-                c->rev = (uint32_t)r.revision;
-                snprintf(c->id, sizeof c->id, "%s", r.report_id);
-            }
-            pufa_report_clear(&r);
-            pos += 12 + rlen;
-        }
-        free(buf);
-    }
-    path = pufa_asprintf("%s/spool-%d/outcomes.log", dir, k);
-    char *outcomes = (char *)read_file(path, &len);
-    free(path);
-    PGconn *db = PQconnectdb(getenv("PUFA_TEST_DB"));
-    bool done = false;
-    /* Random order; each candidate is looked at once. */
-    for (size_t left = nc; left > 0 && !done; left--) {
-        size_t pick = rand_r(s) % left;
-        candidate c = cands[pick];
-        cands[pick] = cands[left - 1];
-        if (answered(outcomes, c.id, c.rev) || stored_revision(db, c.id) != 0)
-            continue;
-        entry *e = NULL;
-        pthread_mutex_lock(&ledger_mu);
-        for (size_t i = 0; i < nledger && !e; i++)
-            if (!strcmp(ledger[i].id, c.id))
-                e = &ledger[i];
-        bool ok = e && !e->frozen && e->acked == c.rev && e->attempted == c.rev;
-        if (ok)
-            e->frozen = true;
-        size_t idx = e ? (size_t)(e - ledger) : 0;
-        pthread_mutex_unlock(&ledger_mu);
-        if (!ok)
-            continue;
-        char *spath = pufa_asprintf("%s/spool-%d/%010u.seg", dir, k, c.seg);
-        int fd = open(spath, O_RDWR);
-        uint8_t before, after, *rec = pufa_malloc(12 + c.len);
-        off_t victim = (off_t)c.off + 12 + (off_t)(rand_r(s) % c.len);
-        if (fd >= 0 && pread(fd, &before, 1, victim) == 1) {
-            after = before ^ 0x5A;
-            done = pwrite(fd, &after, 1, victim) == 1 && fsync(fd) == 0 &&
-                   pread(fd, &after, 1, victim) == 1 && after != before &&
-                   pread(fd, rec, 12 + c.len, c.off) == (ssize_t)(12 + c.len) &&
-                   !crc_ok(rec, c.len);
-        }
-        if (fd >= 0)
-            close(fd);
-        free(rec);
-        pthread_mutex_lock(&ledger_mu);
-        if (done)
-            ledger[idx].corrupted = c.rev;
-        else
-            ledger[idx].frozen = false;
-        pthread_mutex_unlock(&ledger_mu);
-        if (done) {
-            flips[nflips++] = (flip){k, c.seg, c.off};
-            printf("#   flipped byte %lld of report %s rev %u (undelivered, segment %u offset "
-                   "%u) in %s; read back: CRC fails\n",
-                   (long long)victim, c.id, c.rev, c.seg, c.off, spath);
-        } else {
-            printf("#   flip of report %s rev %u in %s not confirmed\n", c.id, c.rev, spath);
-        }
-        free(spath);
-        break;
-    }
-    if (!done)
-        printf("#   no record flipped (%zu undelivered candidates)\n", nc);
-    PQfinish(db);
-    free(outcomes);
-    free(cands);
-    return done;
-}
-
-/* ENOSPC on every write to collector k's spool segments, for hold ms a
- * round, until strace reports at least one injected (at most 5 rounds). */
-static bool disk_full(int k, int hold) {
-    char *out = pufa_asprintf("%s/strace-%d.out", dir, k);
-    bool hit = false;
-    for (int round = 0; round < 5 && !hit; round++) {
-        /* The segments there are, and the next one, by path: nothing else
-         * (logs, sockets, outcomes.log) gets the error. */
-        char *sdir = pufa_asprintf("%s/spool-%d", dir, k);
-        char *paths = pufa_strdup("");
-        unsigned last = 0;
-        DIR *d = opendir(sdir);
-        for (struct dirent *de = d ? readdir(d) : NULL; de; de = readdir(d)) {
-            unsigned seg;
-            if (strlen(de->d_name) != 14 || sscanf(de->d_name, "%10u.seg", &seg) != 1)
-                continue;
-            last = seg > last ? seg : last;
-            char *p2 = pufa_asprintf("%s -P '%s/%s'", paths, sdir, de->d_name);
-            free(paths);
-            paths = p2;
-        }
-        if (d)
-            closedir(d);
-        char *p2 = pufa_asprintf("%s -P '%s/%010u.seg'", paths, sdir, last + 1);
-        free(paths);
-        paths = p2;
-        free(sdir);
-        char *cmd = pufa_asprintf("timeout -s INT %d.%03d strace -f -qq -y -o '%s' -p %d %s "
-                                  "-e trace=write -e inject=write:error=ENOSPC 2>/dev/null",
-                                  hold / 1000, hold % 1000, out, (int)col[k].pid, paths);
-        pufa_sh(cmd);
-        free(cmd);
-        free(paths);
-        size_t len;
-        char *log = (char *)read_file(out, &len);
-        int n = 0;
-        for (char *at = log ? strstr(log, "(INJECTED)") : NULL; at;
-             at = strstr(at + 1, "(INJECTED)"))
-            n++;
-        free(log);
-        hit = n > 0;
-        printf("#   round %d: %d spool writes failed with ENOSPC\n", round + 1, n);
-    }
-    free(out);
-    return hit;
-}
-
 static int pick_kind(unsigned *s, int i) {
     /* The first faults take each asked kind once, in random order; then any. */
     static int order[NKINDS], norder;
@@ -636,7 +425,9 @@ static void inject(unsigned *s, int i) {
         int k = (int)(rand_r(s) % NCOL);
         printf("# fault %d: disk full (ENOSPC on spool writes) for collector %s, %d ms\n", i,
                COUNTIES[k], hold);
-        ok = disk_full(k, hold);
+        char *spool = pufa_asprintf("%s/spool-%d", dir, k);
+        ok = spool_fault_disk_full(spool, (int)col[k].pid, hold);
+        free(spool);
         break;
     }
     case F_CORRUPT: {
@@ -651,10 +442,15 @@ static void inject(unsigned *s, int i) {
             pufa_sleep_ms(100);
         /* A clean stop saves the exact ack cursor. */
         int st = pufa_proc_stop(&col[k], SIGTERM, 10000);
-        if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
-            ok = corrupt_spool(k, s, since);
-        else
+        char *spool = pufa_asprintf("%s/spool-%d", dir, k);
+        if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+            ok = spool_fault_corrupt(spool, s, since, &flips[nflips].seg, &flips[nflips].off);
+            if (ok)
+                flips[nflips++].k = k;
+        } else {
             printf("#   the collector did not stop cleanly: no corruption\n");
+        }
+        free(spool);
         start_col(k);
         fproxy_heal(proxies[k]);
         break;
@@ -843,7 +639,7 @@ int main(int argc, char **argv) {
     check_alive("after the drain");
 
     verdict v;
-    check_ledger(db, pub_port, ledger, nledger, &v);
+    check_ledger(db, pub_port, &v);
     long long spools = 0, metric_bad = 0, logged_now = 0;
     for (int k = 0; k < NCOL; k++) {
         spools += pufa_http_metric(col_port[k], "pufa_collector_spool_reports ");

@@ -4,6 +4,7 @@
 #define FAULT_FAULT_H
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +40,23 @@ typedef struct entry {
     revision rev[MAXREV + 1];
 } entry;
 
+/* The ledger (fault.c): ledger[0..nledger), under ledger_mu while the
+ * generator runs. */
+extern pthread_mutex_t ledger_mu;
+extern entry *ledger;
+extern size_t nledger;
+
+/* Flips a byte of an undelivered record in the spool folder of a collector
+ * stopped cleanly, one holding its report's latest acknowledged revision,
+ * received after since_ms; freezes and tags that report once the flip is
+ * read back.  The record's position in *seg, *off.  False if none was
+ * flipped (spool_faults.c). */
+bool spool_fault_corrupt(const char *spool, unsigned *s, long long since_ms, unsigned *seg,
+                         unsigned *off);
+/* ENOSPC on the spool's segment writes of process pid for hold ms, in up
+ * to 5 rounds until strace reports one injected.  False if none was. */
+bool spool_fault_disk_full(const char *spool, int pid, int hold);
+
 /* What the database, the rollups and the publisher hold, against the ledger. */
 typedef struct verdict {
     long long acked;          /* reports with an acknowledged revision */
@@ -52,8 +70,9 @@ typedef struct verdict {
     long long figure_mismatches; /* cells (SQL, rollups, publisher) != ledger */
 } verdict;
 
-/* Compares everything with the ledger (sorted here by id), printing each
- * county's totals and the first mismatches. */
-void check_ledger(PGconn *db, const char *pub_port, entry *ledger, size_t n, verdict *v);
+/* Compares everything with the ledger (sorted here by id: call it once the
+ * generator has stopped), printing each county's totals and the first
+ * mismatches (check.c). */
+void check_ledger(PGconn *db, const char *pub_port, verdict *v);
 
 #endif
