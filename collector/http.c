@@ -166,6 +166,10 @@ static enum MHD_Result get_metrics(col_http *h, struct MHD_Connection *c) {
     pufa_metric_help(&b, "pufa_collector_spool_broken", "gauge",
                      "1 after a failed fsync or write: intake has stopped.");
     pufa_metric_u64(&b, "pufa_collector_spool_broken", NULL, ss.broken);
+    pufa_metric_help(&b, "pufa_collector_spool_bad_records_total", "counter",
+                     "Spool records with a bad CRC since start, cut at open or skipped on read "
+                     "(each a lost report; COL-SPOOL-BAD-RECORD names its position).");
+    pufa_metric_u64(&b, "pufa_collector_spool_bad_records_total", NULL, ss.bad_records);
     pufa_metric_help(&b, "pufa_collector_oldest_unacked_seconds", "gauge",
                      "Age of the oldest report sent but not yet acknowledged.");
     pufa_metric_f64(&b, "pufa_collector_oldest_unacked_seconds", NULL,

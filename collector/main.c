@@ -198,9 +198,11 @@ int main(int argc, char **argv) {
         rc = EX_IOERR_;
         goto out_cfg;
     }
-    PLOG_INFO("COL-SPOOL", "dir=%s unacked=%llu segments=%llu torn_bytes=%llu skipped_bytes=%llu",
+    PLOG_INFO("COL-SPOOL", "dir=%s unacked=%llu segments=%llu torn_bytes=%llu skipped_bytes=%llu "
+              "bad_records_cut=%llu",
               s.spool, (unsigned long long)recov.records, (unsigned long long)recov.segments,
-              (unsigned long long)recov.torn_bytes, (unsigned long long)recov.skipped_bytes);
+              (unsigned long long)recov.torn_bytes, (unsigned long long)recov.skipped_bytes,
+              (unsigned long long)recov.bad_records);
     states *st = states_new(s.spool, (size_t)s.state_cache);
     void *zctx = zmq_ctx_new();
     sender *snd = NULL;

@@ -41,6 +41,8 @@ struct spool {
     uint64_t bytes;         /* all segments */
     uint64_t records;       /* unacknowledged */
     uint64_t appended, fsyncs;
+    uint64_t bad_records;   /* whole records with a bad CRC, cut or skipped */
+    spool_lsn bad_seen;     /* bad records before this are already counted */
     int64_t cursor_saved_ms;
     spool_lsn cursor_saved;
     int notify[2];
@@ -77,6 +79,29 @@ size_t spool_record_at(const uint8_t *buf, size_t len, size_t off) {
     uint32_t crc = pufa_crc32c(0, buf + off + 4, 4);
     crc = pufa_crc32c(crc, buf + off + SPOOL_HEADER, rlen);
     return crc == get32(buf + off + 8) ? SPOOL_HEADER + rlen : 0;
+}
+
+/* A whole record (magic, length and payload all there) whose CRC fails:
+ * its report is lost, so it is named, not just counted in bytes. */
+static void log_bad_record(uint32_t seg, uint32_t off, uint32_t rlen, const char *action) {
+    PLOG_ERROR("COL-SPOOL-BAD-RECORD", "segment=%u offset=%u bytes=%u action=%s msg=\"a "
+               "record with a bad CRC: its report is lost\"",
+               seg, off, SPOOL_HEADER + rlen, action);
+}
+
+/* The whole framed records at off, one after another (a bad CRC each, as
+ * the caller knows no valid record starts there); 0 when none is. */
+static uint64_t bad_records_at(const uint8_t *buf, size_t len, size_t off, uint32_t seg) {
+    uint64_t n = 0;
+    while (off + SPOOL_HEADER <= len && get32(buf + off) == MAGIC) {
+        uint32_t rlen = get32(buf + off + 4);
+        if (rlen == 0 || rlen > SPOOL_MAX_RECORD || off + SPOOL_HEADER + rlen > len)
+            break;
+        log_bad_record(seg, (uint32_t)off, rlen, "cut");
+        n++;
+        off += SPOOL_HEADER + rlen;
+    }
+    return n;
 }
 
 static uint8_t *read_whole(int fd, size_t *len) {
@@ -268,6 +293,7 @@ static int recover_segment(spool *s, uint32_t seg, uint32_t off, bool last, spoo
         size_t cut = len - r.good_end;
         if (last) {
             rec->torn_bytes += cut;
+            rec->bad_records += bad_records_at(buf, len, r.good_end, seg);
             PLOG_WARN("COL-SPOOL-TORN", "segment=%u offset=%zu cut_bytes=%zu", seg, r.good_end,
                       cut);
             if (ftruncate(fd, (off_t)r.good_end) != 0 || fsync(fd) != 0) {
@@ -374,6 +400,7 @@ int spool_open(const spool_config *cfg, spool **out, spool_recovery *rec, char *
         s->cursor = LSN(s->first_seg, 0);
     s->written = s->synced = LSN(s->seg, s->seg_size);
     s->records = rec->records;
+    s->bad_records = rec->bad_records;
     s->cursor_saved = s->cursor;
     if (pthread_create(&s->syncer, NULL, syncer_main, s) != 0) {
         snprintf(err, errsize, "cannot start the spool's fsync thread");
@@ -523,6 +550,7 @@ int spool_read(spool *s, spool_lsn pos, uint8_t **data, size_t *len, spool_lsn *
     spool_lsn synced = s->synced;
     uint32_t cur = s->seg;
     pthread_mutex_unlock(&s->mu);
+    spool_lsn due = pos; /* where the next record should start */
     for (;;) {
         if (pos >= synced)
             return PUFA_ENOTFOUND;
@@ -537,7 +565,7 @@ int spool_read(spool *s, spool_lsn pos, uint8_t **data, size_t *len, spool_lsn *
             if (s->rfd < 0) {
                 if (seg >= cur)
                     return PUFA_ENOTFOUND;
-                pos = LSN(seg + 1, 0); /* deleted or missing: go on */
+                pos = due = LSN(seg + 1, 0); /* deleted or missing: go on */
                 continue;
             }
         }
@@ -550,14 +578,17 @@ int spool_read(spool *s, spool_lsn pos, uint8_t **data, size_t *len, spool_lsn *
         if (off >= size) {
             if (seg >= cur)
                 return PUFA_ENOTFOUND;
-            pos = LSN(seg + 1, 0);
+            pos = due = LSN(seg + 1, 0);
             continue;
         }
         uint8_t hdr[SPOOL_HEADER];
+        uint32_t rlen = 0;
+        bool whole = false;
         if (off + SPOOL_HEADER <= size &&
             pread(s->rfd, hdr, SPOOL_HEADER, off) == SPOOL_HEADER && get32(hdr) == MAGIC) {
-            uint32_t rlen = get32(hdr + 4);
-            if (rlen > 0 && rlen <= SPOOL_MAX_RECORD && off + SPOOL_HEADER + rlen <= size) {
+            rlen = get32(hdr + 4);
+            whole = rlen > 0 && rlen <= SPOOL_MAX_RECORD && off + SPOOL_HEADER + rlen <= size;
+            if (whole) {
                 uint8_t *buf = pufa_malloc(rlen);
                 if (pread(s->rfd, buf, rlen, off + SPOOL_HEADER) == (ssize_t)rlen) {
                     uint32_t crc = pufa_crc32c(0, hdr + 4, 4);
@@ -573,7 +604,22 @@ int spool_read(spool *s, spool_lsn pos, uint8_t **data, size_t *len, spool_lsn *
                 free(buf);
             }
         }
-        /* Corrupted here (counted at open): step a byte and look again. */
+        /* Corrupted here (its bytes counted at open).  A whole record where
+         * one was due is a lost report: named once (a read that ran out of
+         * durable data starts again from the same place), then the next
+         * is due after it.  Step a byte and look again. */
+        if (whole && pos == due) {
+            due = LSN(seg, off + SPOOL_HEADER + rlen);
+            pthread_mutex_lock(&s->mu);
+            bool fresh = pos >= s->bad_seen;
+            if (fresh) {
+                s->bad_seen = due;
+                s->bad_records++;
+            }
+            pthread_mutex_unlock(&s->mu);
+            if (fresh)
+                log_bad_record(seg, off, rlen, "skipped");
+        }
         pos = LSN(seg, off + 1);
     }
 }
@@ -643,6 +689,7 @@ void spool_get_stats(spool *s, spool_stats *st) {
     st->records = s->records;
     st->appended = s->appended;
     st->fsyncs = s->fsyncs;
+    st->bad_records = s->bad_records;
     st->broken = s->broken;
     pthread_mutex_unlock(&s->mu);
 }

@@ -32,6 +32,7 @@ typedef struct spool_recovery {
     uint64_t segments;
     uint64_t torn_bytes;    /* cut from the tail of the last segment */
     uint64_t skipped_bytes; /* corrupted bytes skipped elsewhere */
+    uint64_t bad_records;   /* whole records with a bad CRC cut from the tail */
 } spool_recovery;
 
 typedef struct spool_stats {
@@ -39,6 +40,8 @@ typedef struct spool_stats {
     uint64_t records;       /* not yet acknowledged */
     uint64_t appended;      /* since start */
     uint64_t fsyncs;        /* since start */
+    uint64_t bad_records;   /* since start: whole records with a bad CRC, cut at
+                             * open or skipped by spool_read; each a lost report */
     bool broken;
 } spool_stats;
 
@@ -58,6 +61,9 @@ int spool_append(spool *s, const uint8_t *const *data, const size_t *lens, size_
 int spool_wait_durable(spool *s, spool_lsn end);
 
 /* Reads the durable record at or after pos (skipping corrupted bytes).
+ * pos must be a record boundary (the cursor or a previous *next).  A whole
+ * record whose CRC fails is skipped, logged once with its position
+ * (COL-SPOOL-BAD-RECORD segment=.. offset=..) and counted in bad_records.
  * On 0, *data (caller frees) / *len hold the payload, *at its position and
  * *next the position after it.  PUFA_ENOTFOUND: nothing durable there yet. */
 int spool_read(spool *s, spool_lsn pos, uint8_t **data, size_t *len, spool_lsn *at,

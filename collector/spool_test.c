@@ -49,6 +49,20 @@ static spool_lsn append_n(spool *s, int first, int n) {
     return end;
 }
 
+/* Reads everything from the cursor; returns the count. */
+static int read_all_count(spool *s) {
+    spool_lsn pos = spool_cursor(s), at, next;
+    uint8_t *data;
+    size_t len;
+    int n = 0;
+    while (spool_read(s, pos, &data, &len, &at, &next) == 0) {
+        free(data);
+        pos = next;
+        n++;
+    }
+    return n;
+}
+
 /* Reads everything from the cursor; returns the count and checks order. */
 static int read_all(spool *s, int first, spool_lsn *endpos) {
     spool_lsn pos = spool_cursor(s), at, next;
@@ -185,6 +199,56 @@ static void corrupted_byte_skips_one_record_only(void **state) {
         seen++;
     }
     assert_int_equal(seen, 9);
+    /* Counted once as a lost record, however often it is read past. */
+    spool_stats st;
+    spool_get_stats(s, &st);
+    assert_int_equal(st.bad_records, 1);
+    assert_int_equal(read_all_count(s), 9);
+    spool_get_stats(s, &st);
+    assert_int_equal(st.bad_records, 1);
+    spool_close(&s);
+}
+
+/* The last record, whole but with a flipped payload byte, looks like a torn
+ * tail and is cut: counted as a bad record, not only as torn bytes. */
+static void corrupted_last_record_is_cut_and_counted(void **state) {
+    (void)state;
+    spool *s = open_spool(1 << 20, 1 << 20, NULL);
+    append_n(s, 0, 10);
+    spool_close(&s);
+    char *seg = last_segment();
+    int fd = open(seg, O_RDWR);
+    uint8_t b;
+    assert_int_equal(pread(fd, &b, 1, 9 * 25 + 20), 1);
+    b ^= 0x5A;
+    assert_int_equal(pwrite(fd, &b, 1, 9 * 25 + 20), 1);
+    close(fd);
+    spool_recovery rec;
+    s = open_spool(1 << 20, 1 << 20, &rec);
+    assert_int_equal(rec.records, 9);
+    assert_int_equal(rec.torn_bytes, 25);
+    assert_int_equal(rec.bad_records, 1);
+    spool_stats st;
+    spool_get_stats(s, &st);
+    assert_int_equal(st.bad_records, 1);
+    assert_int_equal(read_all(s, 0, NULL), 9);
+    spool_close(&s);
+}
+
+/* A half-written record at the tail is torn, not a bad record. */
+static void torn_write_is_not_a_bad_record(void **state) {
+    (void)state;
+    spool *s = open_spool(1 << 20, 1 << 20, NULL);
+    append_n(s, 0, 10);
+    spool_close(&s);
+    char *seg = last_segment();
+    struct stat st;
+    assert_int_equal(stat(seg, &st), 0);
+    assert_int_equal(truncate(seg, st.st_size - 3), 0);
+    spool_recovery rec;
+    s = open_spool(1 << 20, 1 << 20, &rec);
+    assert_int_equal(rec.records, 9);
+    assert_int_equal(rec.bad_records, 0);
     spool_close(&s);
 }
 
@@ -223,6 +287,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(torn_tail_is_cut_not_misread, setup, teardown),
         cmocka_unit_test_setup_teardown(record_cut_mid_payload_is_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(corrupted_byte_skips_one_record_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(corrupted_last_record_is_cut_and_counted, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(torn_write_is_not_a_bad_record, setup, teardown),
         cmocka_unit_test_setup_teardown(quota_refuses_and_keeps_what_it_has, setup, teardown),
         cmocka_unit_test_setup_teardown(oversized_record_is_refused, setup, teardown),
     };

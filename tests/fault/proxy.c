@@ -18,6 +18,7 @@ struct fproxy {
     int lfd;
     _Atomic int target;
     _Atomic bool cut, stop;
+    _Atomic long severed; /* connections dropped or refused by a cut */
     pthread_t thread;
     int a[MAXC], b[MAXC]; /* client side, target side; -1 = free */
 };
@@ -46,8 +47,10 @@ static void *run(void *arg) {
     while (!p->stop) {
         if (p->cut)
             for (int i = 0; i < MAXC; i++)
-                if (p->a[i] >= 0)
+                if (p->a[i] >= 0) {
                     drop(p, i);
+                    p->severed++;
+                }
         struct pollfd fds[1 + 2 * MAXC];
         int map[1 + 2 * MAXC], n = 0;
         fds[n] = (struct pollfd){.fd = p->lfd, .events = POLLIN};
@@ -72,6 +75,8 @@ static void *run(void *arg) {
                 p->a[slot] = c;
                 p->b[slot] = t;
             } else {
+                if (c >= 0 && p->cut)
+                    p->severed++;
                 if (c >= 0)
                     close(c);
                 if (t >= 0)
@@ -127,6 +132,10 @@ fproxy *fproxy_start(int target_port, int *port) {
 
 void fproxy_cut(fproxy *p) {
     p->cut = true;
+}
+
+long fproxy_severed(fproxy *p) {
+    return p->severed;
 }
 
 void fproxy_heal(fproxy *p) {

@@ -13,6 +13,8 @@ fproxy *fproxy_start(int target_port, int *port);
 /* Cuts all connections and refuses new ones until fproxy_heal. */
 void fproxy_cut(fproxy *p);
 void fproxy_heal(fproxy *p);
+/* Connections a cut has dropped or refused so far: proof that it bit. */
+long fproxy_severed(fproxy *p);
 void fproxy_retarget(fproxy *p, int target_port);
 void fproxy_stop(fproxy **p);
 
