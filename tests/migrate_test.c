@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "migrate.h"
 #include "testlib.h"
 
 static const char *pufa_bin;
@@ -237,7 +238,7 @@ static void version_1_data_carries_over(void **state) {
     free(cmd);
     assert_int_equal(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, 0);
     v = scalar(c, "SELECT max(version) FROM schema_migrations");
-    assert_string_equal(v, "2");
+    assert_int_equal(atoi(v), pufa_migrations[pufa_migration_count - 1].version);
     free(v);
     v = scalar(c, "SELECT to_regclass('rollup_daily') IS NULL");
     assert_string_equal(v, "t");
@@ -287,6 +288,168 @@ static void version_1_data_carries_over(void **state) {
     free(ci);
 }
 
+/* Runs SQL that must fail; returns the error message (caller frees). */
+static char *must_fail(PGconn *c, const char *sql) {
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_FATAL_ERROR)
+        fail_msg("should have failed: %s", sql);
+    char *msg = pufa_strdup(PQresultErrorMessage(r));
+    PQclear(r);
+    return msg;
+}
+
+/* Makes database NAME at schema version 2 (001 + 002 as released), with
+ * the demo cities' org units and 300 reports; returns its conninfo. */
+static char *make_v2_database(const char *name, const char *org_units_sql) {
+    PGconn *super = connect_db(NULL);
+    char *q = pufa_asprintf("DROP DATABASE IF EXISTS %s", name);
+    PQclear(PQexec(super, q));
+    free(q);
+    q = pufa_asprintf("CREATE DATABASE %s", name);
+    PGresult *r = PQexec(super, q);
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    free(q);
+    PQfinish(super);
+    char *ci = pufa_asprintf("%s dbname=%s", getenv("PUFA_TEST_DB"), name);
+    PGconn *c = PQconnectdb(ci);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    const char *src = getenv("PUFA_SOURCE_DIR");
+    char *p1 = pufa_asprintf("%s/common/sql/001_schema.sql", src ? src : ".");
+    char *p2 = pufa_asprintf("%s/common/sql/002_rollup_dims.sql", src ? src : ".");
+    char *v1 = pufa_test_read_file(p1, NULL), *v2 = pufa_test_read_file(p2, NULL);
+    assert_non_null(v1);
+    assert_non_null(v2);
+    const char *setup[] = {
+        "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+        " applied_at timestamptz NOT NULL DEFAULT now())",
+        v1,
+        "INSERT INTO schema_migrations (version, name) VALUES (1, '001_schema')",
+        v2,
+        "INSERT INTO schema_migrations (version, name) VALUES (2, '002_rollup_dims')",
+        org_units_sql,
+        "INSERT INTO reports (report_id, revision, county_code, unit_code, occurred_on, theme,"
+        " venue, form, title, participants)"
+        " SELECT gen_random_uuid(), 1, (ARRAY['150802','150821','210402'])[1 + i % 3], 'SFJ',"
+        " DATE '2026-01-01' + i % 40, 1 + i % 16, 1 + i % 13, 1 + i % 10, 't', i"
+        " FROM generate_series(1, 300) AS i",
+    };
+    for (size_t i = 0; i < sizeof setup / sizeof setup[0]; i++) {
+        r = PQexec(c, setup[i]);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            fail_msg("setup %zu: %s", i, PQresultErrorMessage(r));
+        PQclear(r);
+    }
+    free(v1);
+    free(v2);
+    free(p1);
+    free(p2);
+    PQfinish(c);
+    return ci;
+}
+
+static const char v2_org_units[] =
+    "INSERT INTO org_units VALUES ('150800', '巴彦淖尔市', 'city', NULL),"
+    " ('210400', '抚顺市', 'city', NULL), ('150802', '临河区', 'county', '150800'),"
+    " ('150821', '五原县', 'county', '150800'), ('210402', '新抚区', 'county', '210400')";
+
+/* A database at schema version 2 with org units and reports upgrades to
+ * the four levels: every row kept, and the parent rules hold from then on. */
+static void version_2_org_units_carry_over_to_four_levels(void **state) {
+    (void)state;
+    char *ci = make_v2_database("pufa_v2", v2_org_units);
+    PGconn *c = PQconnectdb(ci);
+    char *before = scalar(c, "SELECT string_agg(concat_ws(',', code, name, level, parent_code),"
+                             " ';' ORDER BY code) FROM org_units");
+    char *reports_before = scalar(c, "SELECT count(*) || ':' || sum(participants) FROM reports");
+    char *cmd = pufa_asprintf("'%s' migrate --db '%s' 2>&1", pufa_bin, ci);
+    int rc = system(cmd);
+    free(cmd);
+    assert_int_equal(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, 0);
+    char *v = scalar(c, "SELECT max(version) FROM schema_migrations");
+    assert_int_equal(atoi(v), pufa_migrations[pufa_migration_count - 1].version);
+    free(v);
+    v = scalar(c, "SELECT string_agg(concat_ws(',', code, name, level, parent_code), ';'"
+                  " ORDER BY code) FROM org_units");
+    assert_string_equal(v, before);
+    free(v);
+    v = scalar(c, "SELECT count(*) || ':' || sum(participants) FROM reports");
+    assert_string_equal(v, reports_before);
+    free(v);
+    free(before);
+    free(reports_before);
+
+    /* The levels above the city now fit, and attach the existing cities. */
+    const char *ok[] = {
+        "INSERT INTO org_units (code, name, level, parent_code) VALUES"
+        " ('100000', '全国', 'nation', NULL), ('150000', '内蒙古自治区', 'province', '100000')",
+        "UPDATE org_units SET parent_code = '150000' WHERE code = '150800'",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        PGresult *r = PQexec(c, ok[i]);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            fail_msg("%s: %s", ok[i], PQresultErrorMessage(r));
+        PQclear(r);
+    }
+    /* Each rule, broken once. */
+    static const char *const bad[][2] = {
+        {"INSERT INTO org_units (code, name, level, parent_code)"
+         " VALUES ('150803', 'x', 'county', '150802')", "org_units_parent_level_fkey"},
+        {"INSERT INTO org_units (code, name, level, parent_code)"
+         " VALUES ('150900', 'x', 'city', '100000')", "org_units_parent_level_fkey"},
+        {"INSERT INTO org_units (code, name, level, parent_code)"
+         " VALUES ('210000', 'x', 'province', '150800')", "org_units_parent_level_fkey"},
+        {"UPDATE org_units SET level = 'province' WHERE code = '150800'",
+         "org_units_code_level_check"},
+        {"UPDATE org_units SET parent_code = '150000' WHERE code = '100000'",
+         "org_units_nation_root_check"},
+        {"INSERT INTO org_units (code, name, level, parent_code)"
+         " VALUES ('200000', 'x', 'nation', NULL)", "org_units_code_level_check"},
+        {"INSERT INTO org_units (code, name, level, parent_code)"
+         " VALUES ('150900', 'x', 'county', '150800')", "org_units_code_level_check"},
+        {"INSERT INTO org_units (code, name, level, parent_code)"
+         " VALUES ('150901', 'x', 'township', '150800')", "org_units_level_check"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *msg = must_fail(c, bad[i][0]);
+        if (!strstr(msg, bad[i][1]))
+            fail_msg("%s: want %s, got %s", bad[i][0], bad[i][1], msg);
+        free(msg);
+    }
+    PQfinish(c);
+    free(ci);
+}
+
+/* Version-2 org units that break a parent rule stop the migration, which
+ * names the rule and leaves the database at version 2. */
+static void version_2_breaking_a_parent_rule_stops_the_migration(void **state) {
+    (void)state;
+    char *ci = make_v2_database(
+        "pufa_v2_bad", "INSERT INTO org_units VALUES ('150800', '巴彦淖尔市', 'city', NULL),"
+                       " ('150802', '临河区', 'county', '150800'),"
+                       " ('150821', '五原县', 'county', '150802'),"
+                       " ('210400', '抚顺市', 'city', NULL), ('210402', '新抚区', 'county', '210400')");
+    char *cmd = pufa_asprintf("'%s' migrate --db '%s' 2>&1", pufa_bin, ci);
+    FILE *p = popen(cmd, "r");
+    char text[2048] = "";
+    size_t n = fread(text, 1, sizeof text - 1, p);
+    text[n] = '\0';
+    int st = pclose(p);
+    free(cmd);
+    assert_int_not_equal(WEXITSTATUS(st), 0);
+    assert_contains(text, "migration 003_org_levels");
+    assert_contains(text, "org_units_parent_level_fkey");
+    PGconn *c = PQconnectdb(ci);
+    char *v = scalar(c, "SELECT max(version) FROM schema_migrations");
+    assert_string_equal(v, "2");
+    free(v);
+    v = scalar(c, "SELECT to_regclass('org_units_parent') IS NULL");
+    assert_string_equal(v, "t");
+    free(v);
+    PQfinish(c);
+    free(ci);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || !getenv("PUFA_TEST_DB")) {
         fprintf(stderr, "usage: with-pg.sh migrate_test PUFA_BINARY\n");
@@ -298,6 +461,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(roles_are_least_privilege),
         cmocka_unit_test(bad_inputs_give_clear_errors),
         cmocka_unit_test(version_1_data_carries_over),
+        cmocka_unit_test(version_2_org_units_carry_over_to_four_levels),
+        cmocka_unit_test(version_2_breaking_a_parent_rule_stops_the_migration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
