@@ -3,11 +3,57 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "cli.h"
 #include "config.h"
 #include "error.h"
 #include "migrate.h"
 #include "pg.h"
+
+/* Prints an error text of one or more lines, each after the prefix. */
+static void print_lines(const char *prefix, const char *text) {
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        int len = nl ? (int)(nl - p) : (int)strlen(p);
+        fprintf(stderr, "%s%.*s\n", prefix, len, p);
+        p += len + (nl ? 1 : 0);
+    }
+}
+
+/* Loads the file, resolves its parents within it or in the database, and
+ * upserts it: every bad line is named, and then nothing is written. */
+static int load_org_units(PGconn *conn, const char *path) {
+    char err[8192];
+    char *prefix = pufa_asprintf("pufa migrate: %s: ", path);
+    pufa_orgunits *ou = NULL, *db = NULL;
+    int rc = EX_DATAERR_;
+    int changed = 0;
+    if (pufa_db_load_orgunits(conn, &db, err, sizeof err)) {
+        fprintf(stderr, "pufa migrate: %s\n", err);
+        rc = EX_UNAVAILABLE_;
+        goto out;
+    }
+    if (pufa_orgunits_load_csv_within(path, db, &ou, err, sizeof err)) {
+        print_lines(prefix, err);
+        goto out;
+    }
+    if (pufa_db_store_orgunits(conn, ou, &changed, err, sizeof err)) {
+        fprintf(stderr, "pufa migrate: %s\n", err);
+        goto out;
+    }
+    size_t per_level[4] = {0};
+    for (size_t i = 0; i < ou->count; i++)
+        per_level[pufa_orgunit_level_rank(ou->units[i].level)]++;
+    printf("org units: %zu in %s (nation %zu, provinces %zu, cities %zu, counties %zu), "
+           "%d written\n",
+           ou->count, path, per_level[0], per_level[1], per_level[2], per_level[3], changed);
+    rc = EX_OK_;
+out:
+    pufa_orgunits_destroy(&ou);
+    pufa_orgunits_destroy(&db);
+    free(prefix);
+    return rc;
+}
 
 int cmd_migrate(int argc, char **argv) {
     char *db = NULL, *org_units = NULL, *units = NULL;
@@ -15,7 +61,8 @@ int cmd_migrate(int argc, char **argv) {
         {"db", PUFA_CFG_STRING, &db, "", 0, 0,
          "PostgreSQL conninfo of an owner role (passwords: use ~/.pgpass or PGPASSFILE)", 0},
         {"org_units", PUFA_CFG_STRING, &org_units, "", 0, 0,
-         "CSV of the city's org units (code,name,level,parent_code) to load", 0},
+         "CSV of org units to load (code,name,level,parent_code; levels nation, province, "
+         "city, county; any depth, any line order)", 0},
         {"units", PUFA_CFG_STRING, &units, "", 0, 0,
          "CSV of responsible units (unit_code,unit_name,kind) to load", 0},
     };
@@ -52,22 +99,9 @@ int cmd_migrate(int argc, char **argv) {
     printf("schema: version %d (%d migration%s applied now)\n", version, applied,
            applied == 1 ? "" : "s");
     if (*org_units) {
-        pufa_orgunits *ou = NULL;
-        int changed = 0;
-        if (pufa_orgunits_load_csv(org_units, &ou, err, sizeof err)) {
-            fprintf(stderr, "pufa migrate: %s: %s\n", org_units, err);
-            rc = EX_DATAERR_;
+        rc = load_org_units(conn, org_units);
+        if (rc)
             goto out;
-        }
-        int r = pufa_db_store_orgunits(conn, ou, &changed, err, sizeof err);
-        size_t count = ou->count;
-        pufa_orgunits_destroy(&ou);
-        if (r) {
-            fprintf(stderr, "pufa migrate: %s\n", err);
-            rc = EX_DATAERR_;
-            goto out;
-        }
-        printf("org units: %zu in %s, %d written\n", count, org_units, changed);
     }
     if (*units) {
         int changed = 0;

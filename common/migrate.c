@@ -137,9 +137,10 @@ static int upsert_orgunit_level(PGconn *conn, const pufa_orgunits *ou, const cha
             "INSERT INTO org_units (code, name, level, parent_code)"
             " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])"
             " ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, level = EXCLUDED.level,"
-            "  parent_code = EXCLUDED.parent_code"
+            "  parent_code = coalesce(EXCLUDED.parent_code, org_units.parent_code)"
             " WHERE (org_units.name, org_units.level, org_units.parent_code)"
-            "  IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.level, EXCLUDED.parent_code)",
+            "  IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.level,"
+            "   coalesce(EXCLUDED.parent_code, org_units.parent_code))",
             4, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             pufa_pg_errcopy(err, errsize, "org units: ", PQresultErrorMessage(r));
@@ -162,12 +163,13 @@ int pufa_db_store_orgunits(PGconn *conn, const pufa_orgunits *ou, int *changed, 
     int rc = pufa_pg_exec(conn, "BEGIN", err, errsize);
     if (rc)
         return rc;
-    /* Parents first: the foreign key wants the city before its counties. */
-    if ((rc = upsert_orgunit_level(conn, ou, "city", &n, err, errsize)) ||
-        (rc = upsert_orgunit_level(conn, ou, "county", &n, err, errsize))) {
-        rollback(conn);
-        return rc;
-    }
+    /* Parents first: the foreign keys want each level before the next. */
+    static const char *const levels[] = {"nation", "province", "city", "county"};
+    for (int i = 0; i < 4; i++)
+        if ((rc = upsert_orgunit_level(conn, ou, levels[i], &n, err, errsize))) {
+            rollback(conn);
+            return rc;
+        }
     if ((rc = pufa_pg_exec(conn, "COMMIT", err, errsize)))
         return rc;
     if (changed)

