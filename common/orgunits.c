@@ -110,9 +110,9 @@ bool pufa_orgunits_is_county(const pufa_orgunits *ou, const char *code) {
     return u && strcmp(u->level, "county") == 0;
 }
 
-bool pufa_orgunits_is_under(const pufa_orgunits *ou, const char *county, const char *unit) {
-    const pufa_orgunit *u = pufa_orgunits_find(ou, county);
-    if (!u || strcmp(u->level, "county") != 0 || !unit)
+bool pufa_orgunits_within(const pufa_orgunits *ou, const char *code, const char *unit) {
+    const pufa_orgunit *u = pufa_orgunits_find(ou, code);
+    if (!unit)
         return false;
     /* Levels strictly rise on the way up, so four steps end any walk. */
     for (int step = 0; u && step < 4; step++) {
@@ -121,6 +121,10 @@ bool pufa_orgunits_is_under(const pufa_orgunits *ou, const char *county, const c
         u = u->parent_code[0] ? pufa_orgunits_find(ou, u->parent_code) : NULL;
     }
     return false;
+}
+
+bool pufa_orgunits_is_under(const pufa_orgunits *ou, const char *county, const char *unit) {
+    return pufa_orgunits_is_county(ou, county) && pufa_orgunits_within(ou, county, unit);
 }
 
 size_t pufa_orgunits_counties_under(const pufa_orgunits *ou, const char *unit) {

@@ -52,6 +52,9 @@ bool pufa_orgunits_is_county(const pufa_orgunits *ou, const char *code);
  * most three lookups of O(log n) each (about 12 comparisons apiece for the
  * 3,349 units of the whole country). */
 bool pufa_orgunits_is_under(const pufa_orgunits *ou, const char *county, const char *unit);
+/* true if code is a unit of the set and unit is that unit or one of its
+ * ancestors (the same walk, at any level). */
+bool pufa_orgunits_within(const pufa_orgunits *ou, const char *code, const char *unit);
 /* How many counties of the set are under unit (O(n) walks; for start-up). */
 size_t pufa_orgunits_counties_under(const pufa_orgunits *ou, const char *unit);
 /* true if code is six ASCII digits. */
