@@ -199,8 +199,8 @@ static void handle_batch(ingest *in, const uint8_t *id, size_t idlen, zmq_msg_t 
         send_frame_error(in, id, idlen, why);
         return;
     }
-    /* With CURVE, the ZAP handler's user id is the county this key may
-     * report for. */
+    /* With CURVE, the ZAP handler's user id is the org unit this key is
+     * bound to: it may report for the counties under it. */
     const char *county_key = zmq_msg_gets(payload, "User-Id");
     if (county_key && !*county_key)
         county_key = NULL;
@@ -225,7 +225,7 @@ static void handle_batch(ingest *in, const uint8_t *id, size_t idlen, zmq_msg_t 
     snprintf(b->collector_id, sizeof b->collector_id, "%s",
              pb->collector_id ? pb->collector_id : "");
     pufa_validate_ctx vctx = {.orgunits = in->orgunits, .today = pufa_city_day(pufa_now_ms())};
-    size_t rejected = 0, mismatched = 0;
+    size_t rejected = 0, mismatched = 0, outside = 0;
     for (size_t i = 0; i < pb->n_reports; i++) {
         const Pufa__ActivityReport *m = pb->reports[i];
         b->ids[i] = pufa_strdup(m->report_id ? m->report_id : "");
@@ -243,13 +243,34 @@ static void handle_batch(ingest *in, const uint8_t *id, size_t idlen, zmq_msg_t 
             rejected++;
             continue;
         }
-        if (county_key && strcmp(county_key, it->report.county_code) != 0) {
+        const char *county = it->report.county_code;
+        if (!pufa_orgunits_is_under(in->orgunits, county, in->cfg.home)) {
+            const pufa_orgunit *h = pufa_orgunits_find(in->orgunits, in->cfg.home);
+            const pufa_orgunit *c = pufa_orgunits_find(in->orgunits, county);
             b->status[i] = PUFA__REPORT_STATUS__STATUS_REJECTED;
             b->reason[i] = pufa_asprintf(
-                "county_code: this collector's key may only report for county %s (got %s)",
-                county_key, it->report.county_code);
-            PLOG_WARN("AGG-COUNTY-MISMATCH", "key_county=%s report_county=%s report_id=%s",
-                      county_key, it->report.county_code, it->report.report_id);
+                "county_code: county %s %s is not under this aggregator's home %s %s", county,
+                c ? c->name : "", in->cfg.home, h ? h->name : "");
+            PLOG_WARN("AGG-OUTSIDE-HOME", "home=%s report_county=%s report_id=%s", in->cfg.home,
+                      county, it->report.report_id);
+            pufa_report_clear(&it->report);
+            rejected++;
+            outside++;
+            continue;
+        }
+        if (county_key && !pufa_orgunits_is_under(in->orgunits, county, county_key)) {
+            const pufa_orgunit *k = pufa_orgunits_find(in->orgunits, county_key);
+            b->status[i] = PUFA__REPORT_STATUS__STATUS_REJECTED;
+            if (!k || !strcmp(k->level, "county"))
+                b->reason[i] = pufa_asprintf(
+                    "county_code: this collector's key may only report for county %s (got %s)",
+                    county_key, county);
+            else
+                b->reason[i] = pufa_asprintf(
+                    "county_code: this key may only report for the counties under %s %s %s "
+                    "(got %s)", k->level, k->code, k->name, county);
+            PLOG_WARN("AGG-COUNTY-MISMATCH", "key_unit=%s report_county=%s report_id=%s",
+                      county_key, county, it->report.report_id);
             pufa_report_clear(&it->report);
             rejected++;
             mismatched++;
@@ -264,6 +285,7 @@ static void handle_batch(ingest *in, const uint8_t *id, size_t idlen, zmq_msg_t 
     in->stats->batches++;
     in->stats->reports[PUFA__REPORT_STATUS__STATUS_REJECTED] += rejected;
     in->stats->county_mismatch += mismatched;
+    in->stats->outside_home += outside;
     pthread_mutex_unlock(&in->stats->mu);
     if (b->n_items == 0) {
         send_ack(in, b); /* nothing to write: answer now */

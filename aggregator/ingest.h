@@ -20,6 +20,7 @@ typedef struct ingest_config {
     bool insecure;             /* no CURVE (explicitly configured) */
     const char *curve_secret;  /* server secret key (Z85) or NULL */
     zap *zap;                  /* the allow-list, with CURVE */
+    const char *home;          /* org unit code: reports only for counties under it */
 } ingest_config;
 
 typedef struct ingest ingest;

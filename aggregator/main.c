@@ -43,7 +43,8 @@ static void on_hup(int sig) {
 }
 
 typedef struct settings {
-    char *listen, *feed, *db, *http, *timezone, *log_level, *curve_secret_file, *allow_list;
+    char *listen, *feed, *db, *http, *timezone, *log_level, *curve_secret_file, *allow_list,
+        *home;
     int64_t max_frame, max_pending, max_group, hwm, heartbeat_ms, compact_interval_ms,
         compact_rows;
     bool insecure;
@@ -100,8 +101,13 @@ static int on_status(void *ctx, const char *method, const char *path, pufa_buf *
         pufa_metric_u64(body, "pufa_aggregator_frame_errors_total", "reason=\"oversize\"",
                         s->frames_oversize);
         pufa_metric_help(body, "pufa_aggregator_county_mismatch_total", "counter",
-                         "Reports refused because the sender's key belongs to another county.");
+                         "Reports refused because the county is not under the org unit the "
+                         "sender's key is bound to.");
         pufa_metric_u64(body, "pufa_aggregator_county_mismatch_total", NULL, s->county_mismatch);
+        pufa_metric_help(body, "pufa_aggregator_outside_home_total", "counter",
+                         "Reports refused because the county is not under this aggregator's "
+                         "home unit.");
+        pufa_metric_u64(body, "pufa_aggregator_outside_home_total", NULL, s->outside_home);
         pufa_metric_help(body, "pufa_aggregator_key_refused_total", "counter",
                          "Batches refused because the key left the allow-list.");
         pufa_metric_u64(body, "pufa_aggregator_key_refused_total", NULL, s->key_refused);
@@ -197,6 +203,50 @@ static int load_orgunits(const char *conninfo, pufa_orgunits **out) {
     return PUFA_ECLOSED;
 }
 
+/* The home unit: the configured code, or else the one city of org_units.
+ * It must be a city, province or nation the org units know.  0, or
+ * PUFA_ECONFIG with err saying what to set. */
+static int resolve_home(const pufa_orgunits *ou, const char *want, char home[7], char *err,
+                        size_t errsize) {
+    if (!*want) {
+        const pufa_orgunit *city = NULL;
+        size_t cities = 0;
+        pufa_buf names;
+        pufa_buf_init(&names);
+        for (size_t i = 0; i < ou->count; i++)
+            if (!strcmp(ou->units[i].level, "city")) {
+                city = &ou->units[i];
+                if (cities++ < 5)
+                    pufa_buf_printf(&names, "%s%s %s", cities > 1 ? ", " : "", city->code,
+                                    city->name);
+            }
+        if (cities != 1) {
+            snprintf(err, errsize, "home: required, since org_units holds %zu cities%s%s%s: set "
+                     "the city, province or nation this aggregator serves", cities,
+                     cities ? " (" : "", names.data ? names.data : "",
+                     cities > 5 ? ", ...)" : cities ? ")" : "");
+            pufa_buf_free(&names);
+            return PUFA_ECONFIG;
+        }
+        pufa_buf_free(&names);
+        memcpy(home, city->code, 7);
+        return 0;
+    }
+    const pufa_orgunit *u = pufa_orgunits_find(ou, want);
+    if (!u) {
+        snprintf(err, errsize, "home: %s is not in org_units (load it with pufa migrate "
+                 "--org-units)", want);
+        return PUFA_ECONFIG;
+    }
+    if (!strcmp(u->level, "county")) {
+        snprintf(err, errsize, "home: %s %s is a county; the home is a city, a province or the "
+                 "nation", u->code, u->name);
+        return PUFA_ECONFIG;
+    }
+    memcpy(home, u->code, 7);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     pufa_json_init();
     settings s;
@@ -231,7 +281,12 @@ int main(int argc, char **argv) {
         {"curve_secret_file", PUFA_CFG_STRING, &s.curve_secret_file, "", 0, 0,
          "this aggregator's CURVE secret key (file, mode 0600; pufa keygen makes one)", 0},
         {"allow_list", PUFA_CFG_STRING, &s.allow_list, "", 0, 0,
-         "file of 'COLLECTOR-PUBLIC-KEY COUNTY' lines (SIGHUP re-reads it)", 0},
+         "file of 'PUBLIC-KEY CODE' lines: the key may report for the counties under that "
+         "county, city, province or nation (SIGHUP re-reads it)", 0},
+        {"home", PUFA_CFG_STRING, &s.home, "", 0, 0,
+         "the org unit this aggregator serves (a city, province or nation code): reports are "
+         "accepted for the counties under it only; empty: the one city in org_units, if there "
+         "is exactly one", 0},
         {"insecure", PUFA_CFG_BOOL, &s.insecure, "false", 0, 0,
          "accept plaintext collectors (no CURVE): only for tests and single-host demos", 0},
     };
@@ -254,6 +309,12 @@ int main(int argc, char **argv) {
     }
     if (pufa_tz_parse(s.timezone, &pufa_city_utc_offset_min)) {
         fprintf(stderr, "pufa-aggregator: unknown timezone '%s'\n", s.timezone);
+        rc = EX_CONFIG_;
+        goto out_cfg;
+    }
+    if (*s.home && !pufa_orgunit_code_valid(s.home)) {
+        fprintf(stderr, "pufa-aggregator: home: must be a six-digit org-unit code (got '%s')\n",
+                s.home);
         rc = EX_CONFIG_;
         goto out_cfg;
     }
@@ -328,6 +389,21 @@ int main(int argc, char **argv) {
         goto out_http;
     }
     PLOG_INFO("AGG-ORGUNITS", "count=%zu", ou->count);
+    char home[7];
+    if (resolve_home(ou, s.home, home, err, sizeof err)) {
+        char q[600];
+        PLOG_ERROR("AGG-HOME", "msg=%s", pufa_log_quote(q, sizeof q, err));
+        pufa_orgunits_destroy(&ou);
+        rc = EX_CONFIG_;
+        goto out_http;
+    }
+    {
+        const pufa_orgunit *h = pufa_orgunits_find(ou, home);
+        char q[300];
+        PLOG_INFO("AGG-HOME", "home=%s name=%s level=%s counties=%zu", home,
+                  pufa_log_quote(q, sizeof q, h->name), h->level,
+                  pufa_orgunits_counties_under(ou, home));
+    }
 
     store *st = store_new(s.db);
     pipeline *pl = pipeline_new(st, &a.stats, (size_t)s.max_pending, (size_t)s.max_group);
@@ -339,7 +415,7 @@ int main(int argc, char **argv) {
         const char *fault = getenv("PUFA_FAULT");
         if (fault && !strcmp(fault, "agg_no_zap")) {
             PLOG_WARN("AGG-FAULT", "msg=\"PUFA_FAULT: no ZAP handler\"");
-        } else if (zap_start(zctx, s.allow_list, &a.zap, err, sizeof err)) {
+        } else if (zap_start(zctx, s.allow_list, ou, home, &a.zap, err, sizeof err)) {
             PLOG_ERROR("AGG-ZAP", "msg=\"%s\"", err);
             rc = EX_CONFIG_;
             goto out_zmq;
@@ -350,7 +426,7 @@ int main(int argc, char **argv) {
     }
     ingest_config icfg = {.listen = s.listen, .feed = s.feed, .max_frame = s.max_frame,
                           .hwm = s.hwm, .heartbeat_ms = s.heartbeat_ms, .insecure = s.insecure,
-                          .curve_secret = curve ? secret : NULL, .zap = a.zap};
+                          .curve_secret = curve ? secret : NULL, .zap = a.zap, .home = home};
     if (ingest_open(&icfg, zctx, pl, &a.stats, ou, &in, err, sizeof err)) {
         PLOG_ERROR("AGG-BIND", "msg=\"%s\"", err);
         rc = EX_UNAVAILABLE_;

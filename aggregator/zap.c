@@ -22,8 +22,10 @@ struct zap {
     pthread_t thread;
     pthread_mutex_t mu;
     char (*keys)[41];
-    char (*counties)[7];
+    char (*counties)[7]; /* the org unit each key is bound to */
     size_t nkeys;
+    const pufa_orgunits *orgunits; /* the aggregator's, to check the codes; may be NULL */
+    char home[7];
     _Atomic bool stopping, alive;
     _Atomic uint64_t accepted, denied;
 };
@@ -64,7 +66,7 @@ int zap_parse_allow_list(const char *text, char (*keys)[41], char (*counties)[7]
                 return PUFA_ECONFIG;
             }
             if (!pufa_orgunit_code_valid(county)) {
-                snprintf(err, errsize, "line %d: the county must be a six-digit code", line);
+                snprintf(err, errsize, "line %d: the org unit must be a six-digit code", line);
                 return PUFA_ECONFIG;
             }
             for (size_t i = 0; i < n; i++)
@@ -80,12 +82,51 @@ int zap_parse_allow_list(const char *text, char (*keys)[41], char (*counties)[7]
             memcpy(counties[n], county, 7);
             n++;
         } else if (got > 0) {
-            snprintf(err, errsize, "line %d: want 'PUBLICKEY COUNTY'", line);
+            snprintf(err, errsize, "line %d: want 'PUBLICKEY CODE' (a county, city, province or "
+                                   "nation code)", line);
             return PUFA_ECONFIG;
         }
         if (!nl)
             break;
         p = nl + 1;
+    }
+    return (int)n;
+}
+
+/* The line of text on which key is listed (keys are unique in a valid
+ * list; a key starts its line, after white space). */
+static int line_of(const char *text, const char *key) {
+    int line = 1;
+    for (const char *p = text; *p; p++) {
+        if (*p == '\n')
+            line++;
+        else if ((p == text || p[-1] == '\n' || p[-1] == ' ' || p[-1] == '\t') &&
+                 !strncmp(p, key, 40))
+            return line;
+    }
+    return 0;
+}
+
+/* Every key's unit must be an org unit of this aggregator, and one whose
+ * counties overlap the home: the home itself, under it or above it.  The
+ * number of keys, or PUFA_ECONFIG with err naming the line. */
+static int check_units(const zap *z, const char *text, char (*keys)[41], char (*units)[7],
+                       size_t n, char *err, size_t errsize) {
+    const pufa_orgunit *home = pufa_orgunits_find(z->orgunits, z->home);
+    for (size_t i = 0; i < n; i++) {
+        const pufa_orgunit *u = pufa_orgunits_find(z->orgunits, units[i]);
+        if (!u) {
+            snprintf(err, errsize, "line %d: %s is not an org unit of this aggregator (load it "
+                     "with pufa migrate --org-units)", line_of(text, keys[i]), units[i]);
+            return PUFA_ECONFIG;
+        }
+        if (home && !pufa_orgunits_within(z->orgunits, u->code, home->code) &&
+            !pufa_orgunits_within(z->orgunits, home->code, u->code)) {
+            snprintf(err, errsize, "line %d: %s %s is neither under this aggregator's home %s %s "
+                     "nor above it: its key could report for no county here",
+                     line_of(text, keys[i]), u->code, u->name, home->code, home->name);
+            return PUFA_ECONFIG;
+        }
     }
     return (int)n;
 }
@@ -107,6 +148,8 @@ int zap_reload(zap *z, char *err, size_t errsize) {
     char(*counties)[7] = pufa_calloc(MAX_KEYS, 7);
     char e[200];
     int n = zap_parse_allow_list(b.data ? b.data : "", keys, counties, MAX_KEYS, e, sizeof e);
+    if (n >= 0 && z->orgunits)
+        n = check_units(z, b.data ? b.data : "", keys, counties, (size_t)n, e, sizeof e);
     pufa_buf_free(&b);
     if (n < 0) {
         snprintf(err, errsize, "%s: %s", z->path, e);
@@ -213,7 +256,7 @@ static void handle(zap *z) {
     memcpy(addr, zmq_msg_data(&f[3]), alen);
     if (status[0] == '2') {
         z->accepted++;
-        PLOG_INFO("AGG-ZAP-ALLOW", "county=%s address=%s", county, addr);
+        PLOG_INFO("AGG-ZAP-ALLOW", "unit=%s address=%s", county, addr);
     } else {
         z->denied++;
         PLOG_WARN("AGG-ZAP-DENY", "reason=\"%s\" address=%s key=%.8s...", text, addr,
@@ -264,10 +307,13 @@ static void *zap_main(void *arg) {
     return NULL;
 }
 
-int zap_start(void *zctx, const char *allow_list, zap **out, char *err, size_t errsize) {
+int zap_start(void *zctx, const char *allow_list, const pufa_orgunits *orgunits,
+              const char *home, zap **out, char *err, size_t errsize) {
     zap *z = pufa_calloc(1, sizeof *z);
     z->zctx = zctx;
     z->path = pufa_strdup(allow_list);
+    z->orgunits = orgunits;
+    snprintf(z->home, sizeof z->home, "%s", home ? home : "");
     pthread_mutex_init(&z->mu, NULL);
     int rc = zap_reload(z, err, errsize);
     if (rc)

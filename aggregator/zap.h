@@ -1,8 +1,10 @@
 /* The aggregator's ZAP handler (ZeroMQ RFC 27): admits CURVE clients whose
- * public key is in the allow-list file, one "PUBLICKEY COUNTY" line each (a
+ * public key is in the allow-list file, one "PUBLICKEY CODE" line each (a
  * '#' at the start of a line or after white space starts a comment: Z85
- * keys may themselves contain '#').  The reply's user id is the key's county (read per
- * message as the "User-Id" property), and the key itself travels as the
+ * keys may themselves contain '#').  CODE is the org unit the key is bound
+ * to: a county, city, province or the nation; the key may report for every
+ * county under it (ingest.c checks each report).  The reply's user id is
+ * that code (read per message as the "User-Id" property), and the key itself travels as the
  * "X-Pufa-Key" property so every message can be checked against the
  * current list: a key removed from the file (then SIGHUP) can no longer
  * deliver, even on a connection opened before.  Started before the ROUTER
@@ -15,14 +17,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "orgunits.h"
+
 #define ZAP_DOMAIN "pufa"
 
 typedef struct zap zap;
 
-int zap_start(void *zctx, const char *allow_list, zap **out, char *err, size_t errsize);
+/* orgunits (kept, not copied: it must outlive the handler) and home, when
+ * given, check every code of the list: an org unit whose counties overlap
+ * the home's. */
+int zap_start(void *zctx, const char *allow_list, const pufa_orgunits *orgunits,
+              const char *home, zap **out, char *err, size_t errsize);
 /* Re-reads the allow-list; on error the old list stays. */
 int zap_reload(zap *z, char *err, size_t errsize);
-/* Is key (Z85) still allowed, for this county? */
+/* Is key (Z85) still allowed, bound to this org unit? */
 bool zap_allowed(zap *z, const char *key, const char *county);
 bool zap_alive(zap *z);
 size_t zap_keys(zap *z);

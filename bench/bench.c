@@ -191,7 +191,8 @@ static void start_agg(void) {
     char *feed = feed_ep[0] ? pufa_strdup(feed_ep) : pufa_strdup("tcp://127.0.0.1:0");
     char *bin = pufa_asprintf("%s/aggregator/pufa-aggregator", build);
     char *argv[] = {bin, "--insecure", "--listen", listen, "--feed", feed, "--http",
-                    "127.0.0.1:0", "--db", dbinfo, "--log-level", "warn", NULL};
+                    "127.0.0.1:0", "--db", dbinfo, "--log-level", "warn", "--home", "100000",
+                    NULL};
     /* The endpoints are those of the first start (start_agg_info). */
     pufa_proc_start(&agg, argv, NULL);
     free(dbinfo);
@@ -206,7 +207,8 @@ static void start_agg_info(void) {
     char *argv[] = {bin, "--insecure", "--listen", "tcp://127.0.0.1:0", "--feed",
                     "tcp://127.0.0.1:0", "--http", "127.0.0.1:0", "--db", dbinfo,
                     "--log-level", (char *)agg_log_level, "--compact-rows",
-                    (char *)compact_rows, "--compact-interval", (char *)compact_interval, NULL};
+                    (char *)compact_rows, "--compact-interval", (char *)compact_interval,
+                    "--home", "100000", NULL};
     pufa_proc_start(&agg, argv, NULL);
     if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", agg_ep, sizeof agg_ep, 20000) ||
         !pufa_proc_wait_log(&agg, "id=AGG-FEED", "endpoint", feed_ep, sizeof feed_ep, 5000) ||
@@ -613,7 +615,7 @@ int main(int argc, char **argv) {
     pufa_json_init();
     signal(SIGPIPE, SIG_IGN);
     char *cmd = pufa_asprintf("'%s/cli/pufa' migrate --db '%s' --org-units '%s/../deploy/data/"
-                              "org_units.csv' --units '%s/../deploy/data/units.csv' >/dev/null",
+                              "demo_tree.csv' --units '%s/../deploy/data/units.csv' >/dev/null",
                               build, getenv("PUFA_TEST_DB"), PUFA_SOURCE_DIR "/bench",
                               PUFA_SOURCE_DIR "/bench");
     if (pufa_sh(cmd) != 0)

@@ -88,6 +88,9 @@ chmod 700 "$data/keys"
 # A fresh log per run (the previous one is kept as .prev).
 for f in "$data"/logs/*.log; do [ -f "$f" ] && mv "$f" "$f.prev"; done
 orgunits=$src/deploy/data/org_units.csv
+# The same two cities under their provinces and the nation, so that one home
+# (100000) covers both: what the database is loaded with.
+orgtree=$src/deploy/data/demo_tree.csv
 units=$src/deploy/data/units.csv
 
 # PostgreSQL refuses to run as root: as root, it runs as `postgres`.
@@ -168,7 +171,7 @@ psql=("${runas[@]}" "$pgbin/psql" -X -q -h "$pgsock" -p "$pgport" -U postgres)
 "${psql[@]}" -d postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'pufa'" | grep -q 1 ||
     "${psql[@]}" -d postgres -c "CREATE DATABASE pufa" >/dev/null
 db="host=$pgsock port=$pgport dbname=pufa"
-"${runas[@]}" "$pufa" migrate --db "$db user=postgres" --org-units "$orgunits" \
+"${runas[@]}" "$pufa" migrate --db "$db user=postgres" --org-units "$orgtree" \
     --units "$units" >&2
 
 say "== keys and tokens =="
@@ -195,7 +198,7 @@ say "== aggregator =="
 "$bin/aggregator/pufa-aggregator" --db "$db user=pufa_aggregator" \
     --curve-secret-file "$data/keys/aggregator.key" --allow-list "$data/keys/allow.list" \
     --listen "tcp://127.0.0.1:$(port 0)" --feed "tcp://127.0.0.1:$(port 1)" \
-    --http "127.0.0.1:$(port 2)" 2>>"$data/logs/aggregator.log" 9>&- & started $!
+    --http "127.0.0.1:$(port 2)" --home 100000 2>>"$data/logs/aggregator.log" 9>&- & started $!
 : >"$data/logs/aggregator.log.mark"
 wait_log "$data/logs/aggregator.log" "AGG-READY"
 agg_ep=$(logval "$data/logs/aggregator.log" "id=AGG-LISTEN endpoint=")

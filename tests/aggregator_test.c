@@ -407,7 +407,7 @@ static void start_aggregator(const char *fault) {
     char *argv[] = {(char *)agg_bin, "--insecure", "--listen", "tcp://127.0.0.1:0",
                     "--feed", "tcp://127.0.0.1:0", "--http", "127.0.0.1:0",
                     "--db", dbinfo, "--max-frame", "256KiB", "--compact-interval", "300ms",
-                    NULL};
+                    "--home", PUFA_TEST_HOME, NULL};
     pufa_proc_start(&agg, argv, fault);
     free(dbinfo);
     if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", listen_ep, sizeof listen_ep,
@@ -445,8 +445,7 @@ static int group_setup(void **state) {
     (void)state;
     char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' --units '%s' >/dev/null",
                               pufa_bin, getenv("PUFA_TEST_DB"),
-                              pufa_test_data_path("org_units.csv"),
-                              pufa_test_data_path("units.csv"));
+                              pufa_test_demo_tree_path(), pufa_test_data_path("units.csv"));
     int rc = pufa_sh(cmd);
     free(cmd);
     if (rc != 0)
@@ -766,7 +765,8 @@ static void a_second_aggregator_waits_for_the_first(void **state) {
     pufa_proc second;
     char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
     char *argv[] = {(char *)agg_bin, "--insecure", "--listen", "tcp://127.0.0.1:0", "--feed",
-                    "tcp://127.0.0.1:0", "--http", "127.0.0.1:0", "--db", dbinfo, NULL};
+                    "tcp://127.0.0.1:0", "--http", "127.0.0.1:0", "--db", dbinfo, "--home",
+                    PUFA_TEST_HOME, NULL};
     pufa_proc_start(&second, argv, NULL);
     free(dbinfo);
     char port[16];

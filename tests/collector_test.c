@@ -32,7 +32,8 @@ static void start_aggregator(void) {
     char *listen = agg_port[0] ? pufa_asprintf("tcp://127.0.0.1:%s", agg_port)
                                : pufa_strdup("tcp://127.0.0.1:0");
     char *argv[] = {(char *)agg_bin, "--insecure", "--listen", listen, "--feed",
-                    "tcp://127.0.0.1:0", "--http", "127.0.0.1:0", "--db", dbinfo, NULL};
+                    "tcp://127.0.0.1:0", "--http", "127.0.0.1:0", "--db", dbinfo, "--home",
+                    PUFA_TEST_HOME, NULL};
     pufa_proc_start(&agg, argv, NULL);
     char ep[128];
     if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", ep, sizeof ep, 20000) ||
@@ -211,8 +212,7 @@ static int group_setup(void **state) {
         return -1;
     char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' --units '%s' >/dev/null",
                               pufa_bin, getenv("PUFA_TEST_DB"),
-                              pufa_test_data_path("org_units.csv"),
-                              pufa_test_data_path("units.csv"));
+                              pufa_test_demo_tree_path(), pufa_test_data_path("units.csv"));
     int rc = pufa_sh(cmd);
     free(cmd);
     db = PQconnectdb(getenv("PUFA_TEST_DB"));

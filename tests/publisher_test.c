@@ -458,8 +458,7 @@ static int group_setup(void **state) {
     (void)state;
     char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' --units '%s' >/dev/null",
                               pufa_bin, getenv("PUFA_TEST_DB"),
-                              pufa_test_data_path("org_units.csv"),
-                              pufa_test_data_path("units.csv"));
+                              pufa_test_demo_tree_path(), pufa_test_data_path("units.csv"));
     int rc = pufa_sh(cmd);
     free(cmd);
     db = PQconnectdb(getenv("PUFA_TEST_DB"));
@@ -470,7 +469,7 @@ static int group_setup(void **state) {
     char *argv[] = {(char *)agg_bin, "--insecure", "--listen", "tcp://127.0.0.1:0", "--feed",
                     "tcp://127.0.0.1:0", "--http", "127.0.0.1:0", "--db", dbinfo,
                     "--heartbeat", "200ms", "--compact-rows", "2000", "--compact-interval",
-                    "1h", NULL};
+                    "1h", "--home", PUFA_TEST_HOME, NULL};
     pufa_proc_start(&agg, argv, NULL);
     free(dbinfo);
     if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", agg_ep, sizeof agg_ep, 20000) ||

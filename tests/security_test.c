@@ -55,7 +55,7 @@ static void start_agg(pufa_proc *p, const char *fault, char *ep, size_t epsize) 
     char *sec = pufa_asprintf("%s/aggregator.key", dir), *allow = pufa_asprintf("%s/allow.list", dir);
     char *argv[] = {(char *)agg_bin, "--curve-secret-file", sec, "--allow-list", allow,
                     "--listen", "tcp://127.0.0.1:0", "--feed", "tcp://127.0.0.1:0",
-                    "--http", "127.0.0.1:0", "--db", dbinfo, NULL};
+                    "--http", "127.0.0.1:0", "--db", dbinfo, "--home", PUFA_TEST_HOME, NULL};
     pufa_proc_start(p, argv, fault);
     if (!pufa_proc_wait_log(p, "id=AGG-LISTEN", "endpoint", ep, epsize, 20000) ||
         !pufa_proc_wait_log(p, "id=AGG-READY", NULL, NULL, 0, 10000)) {
@@ -143,7 +143,7 @@ static int group_setup(void **state) {
     if (!mkdtemp(dir))
         return -1;
     char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' >/dev/null", pufa_bin,
-                              getenv("PUFA_TEST_DB"), pufa_test_data_path("org_units.csv"));
+                              getenv("PUFA_TEST_DB"), pufa_test_demo_tree_path());
     int rc = pufa_sh(cmd);
     free(cmd);
     db = PQconnectdb(getenv("PUFA_TEST_DB"));

@@ -19,10 +19,11 @@ vg=(valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect
 wait_log() { for _ in $(seq 600); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
              echo "valgrind test: '$2' not in $1" >&2; cat "$1" >&2; return 1; }
 
-"$build/cli/pufa" migrate --db "$PUFA_TEST_DB" --org-units "$data/org_units.csv" \
+# The demo cities under their provinces and the nation: home 100000 covers both.
+"$build/cli/pufa" migrate --db "$PUFA_TEST_DB" --org-units "$src/deploy/data/demo_tree.csv" \
     --units "$data/units.csv" >/dev/null
 "${vg[@]}" --log-file="$work/vg-agg.txt" "$build/aggregator/pufa-aggregator" --insecure \
-    --listen tcp://127.0.0.1:0 --feed tcp://127.0.0.1:0 --http 127.0.0.1:0 \
+    --listen tcp://127.0.0.1:0 --feed tcp://127.0.0.1:0 --http 127.0.0.1:0 --home 100000 \
     --db "$PUFA_TEST_DB user=pufa_aggregator" 2>"$work/agg.log" & pids+=($!)
 wait_log "$work/agg.log" AGG-READY
 listen=$(grep -o 'id=AGG-LISTEN endpoint=[^ ]*' "$work/agg.log" | sed 's/.*endpoint=//')

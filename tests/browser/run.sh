@@ -32,11 +32,12 @@ wait_log() { # FILE PATTERN
     echo "browser test: '$2' never appeared in $1" >&2; cat "$1" >&2; return 1
 }
 
-"$build/cli/pufa" migrate --db "$PUFA_TEST_DB" --org-units "$data/org_units.csv" \
+# The demo cities under their provinces and the nation: home 100000 covers both.
+"$build/cli/pufa" migrate --db "$PUFA_TEST_DB" --org-units "$src/deploy/data/demo_tree.csv" \
     --units "$data/units.csv" >/dev/null
 "$build/aggregator/pufa-aggregator" --insecure --listen tcp://127.0.0.1:0 \
     --feed tcp://127.0.0.1:0 --http 127.0.0.1:0 --db "$PUFA_TEST_DB user=pufa_aggregator" \
-    2>"$work/agg.log" & pids+=($!)
+    --home 100000 2>"$work/agg.log" & pids+=($!)
 wait_log "$work/agg.log" AGG-READY
 listen=$(grep -o 'id=AGG-LISTEN endpoint=[^ ]*' "$work/agg.log" | cut -d= -f3)
 feed=$(grep -o 'id=AGG-FEED endpoint=[^ ]*' "$work/agg.log" | cut -d= -f3)

@@ -78,7 +78,7 @@ static void start_agg(void) {
     char *feed = pufa_strdup(feed_ep[0] ? feed_ep : "tcp://127.0.0.1:0");
     char *bin = pufa_asprintf("%s/aggregator/pufa-aggregator", build);
     char *argv[] = {bin, "--insecure", "--listen", listen, "--feed", feed, "--http",
-                    "127.0.0.1:0", "--db", dbinfo, NULL};
+                    "127.0.0.1:0", "--db", dbinfo, "--home", "100000", NULL};
     pufa_proc_start(&agg, argv, NULL);
     char ep[128];
     if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", ep, sizeof ep, 30000)) {
@@ -580,7 +580,7 @@ int main(int argc, char **argv) {
     if (!mkdtemp(dir))
         return 2;
     char *cmd = pufa_asprintf("'%s/cli/pufa' migrate --db '%s' --org-units '%s/deploy/data/"
-                              "org_units.csv' >/dev/null",
+                              "demo_tree.csv' >/dev/null",
                               build, getenv("PUFA_TEST_DB"), PUFA_SOURCE_DIR);
     if (pufa_sh(cmd) != 0)
         return 2;

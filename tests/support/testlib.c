@@ -51,6 +51,13 @@ char *pufa_test_read_file(const char *path, size_t *len) {
     return pufa_buf_steal(&b);
 }
 
+const char *pufa_test_demo_tree_path(void) {
+    static char path[1100];
+    const char *src = getenv("PUFA_SOURCE_DIR");
+    snprintf(path, sizeof path, "%s/deploy/data/demo_tree.csv", src ? src : ".");
+    return path;
+}
+
 static pufa_orgunits *test_ou;
 
 static void free_ou(void) {

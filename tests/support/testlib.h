@@ -20,6 +20,11 @@ const char *pufa_test_data_path(const char *name);
 char *pufa_test_read_file(const char *path, size_t *len);
 /* The org units of the sample data (loaded once; do not destroy). */
 const pufa_orgunits *pufa_test_orgunits(void);
+/* deploy/data/demo_tree.csv of the checkout: the demo cities under their
+ * provinces and the nation, so that one aggregator home, PUFA_TEST_HOME,
+ * covers both. */
+const char *pufa_test_demo_tree_path(void);
+#define PUFA_TEST_HOME "100000"
 
 /* Asserts that the string s contains needle, printing both when not. */
 #define assert_contains(s, needle) pufa_test_assert_contains((s), (needle), __FILE__, __LINE__)
