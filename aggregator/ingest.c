@@ -248,9 +248,9 @@ static void handle_batch(ingest *in, const uint8_t *id, size_t idlen, zmq_msg_t 
             const pufa_orgunit *h = pufa_orgunits_find(in->orgunits, in->cfg.home);
             const pufa_orgunit *c = pufa_orgunits_find(in->orgunits, county);
             b->status[i] = PUFA__REPORT_STATUS__STATUS_REJECTED;
-            b->reason[i] = pufa_asprintf(
-                "county_code: county %s %s is not under this aggregator's home %s %s", county,
-                c ? c->name : "", in->cfg.home, h ? h->name : "");
+            b->reason[i] =
+                pufa_asprintf("county_code: county %s %s is not under this aggregator's home %s %s",
+                              county, c ? c->name : "", in->cfg.home, h ? h->name : "");
             PLOG_WARN("AGG-OUTSIDE-HOME", "home=%s report_county=%s report_id=%s", in->cfg.home,
                       county, it->report.report_id);
             pufa_report_clear(&it->report);
@@ -268,7 +268,8 @@ static void handle_batch(ingest *in, const uint8_t *id, size_t idlen, zmq_msg_t 
             else
                 b->reason[i] = pufa_asprintf(
                     "county_code: this key may only report for the counties under %s %s %s "
-                    "(got %s)", k->level, k->code, k->name, county);
+                    "(got %s)",
+                    k->level, k->code, k->name, county);
             PLOG_WARN("AGG-COUNTY-MISMATCH", "key_unit=%s report_county=%s report_id=%s",
                       county_key, county, it->report.report_id);
             pufa_report_clear(&it->report);

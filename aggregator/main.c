@@ -43,8 +43,7 @@ static void on_hup(int sig) {
 }
 
 typedef struct settings {
-    char *listen, *feed, *db, *http, *timezone, *log_level, *curve_secret_file, *allow_list,
-        *home;
+    char *listen, *feed, *db, *http, *timezone, *log_level, *curve_secret_file, *allow_list, *home;
     int64_t max_frame, max_pending, max_group, hwm, heartbeat_ms, compact_interval_ms,
         compact_rows;
     bool insecure;
@@ -221,10 +220,12 @@ static int resolve_home(const pufa_orgunits *ou, const char *want, char home[7],
                                     city->name);
             }
         if (cities != 1) {
-            snprintf(err, errsize, "home: required, since org_units holds %zu cities%s%s%s: set "
-                     "the city, province or nation this aggregator serves", cities,
-                     cities ? " (" : "", names.data ? names.data : "",
-                     cities > 5 ? ", ...)" : cities ? ")" : "");
+            if (cities > 5)
+                pufa_buf_puts(&names, ", ...");
+            snprintf(err, errsize,
+                     "home: required, since org_units holds %zu cities%s%s%s: set the city, "
+                     "province or nation this aggregator serves",
+                     cities, cities ? " (" : "", cities ? names.data : "", cities ? ")" : "");
             pufa_buf_free(&names);
             return PUFA_ECONFIG;
         }
@@ -234,13 +235,17 @@ static int resolve_home(const pufa_orgunits *ou, const char *want, char home[7],
     }
     const pufa_orgunit *u = pufa_orgunits_find(ou, want);
     if (!u) {
-        snprintf(err, errsize, "home: %s is not in org_units (load it with pufa migrate "
-                 "--org-units)", want);
+        snprintf(err, errsize,
+                 "home: %s is not in org_units (load it with pufa migrate "
+                 "--org-units)",
+                 want);
         return PUFA_ECONFIG;
     }
     if (!strcmp(u->level, "county")) {
-        snprintf(err, errsize, "home: %s %s is a county; the home is a city, a province or the "
-                 "nation", u->code, u->name);
+        snprintf(err, errsize,
+                 "home: %s %s is a county; the home is a city, a province or the "
+                 "nation",
+                 u->code, u->name);
         return PUFA_ECONFIG;
     }
     memcpy(home, u->code, 7);
@@ -262,8 +267,7 @@ int main(int argc, char **argv) {
          "HOST:PORT for /metrics, /healthz, /readyz", 0},
         {"timezone", PUFA_CFG_STRING, &s.timezone, "Asia/Shanghai", 0, 0,
          "the city's time zone (Asia/Shanghai or +08:00 style)", 0},
-        {"log_level", PUFA_CFG_STRING, &s.log_level, "info", 0, 0, "debug, info, warn or error",
-         0},
+        {"log_level", PUFA_CFG_STRING, &s.log_level, "info", 0, 0, "debug, info, warn or error", 0},
         {"max_frame", PUFA_CFG_SIZE, &s.max_frame, "4MiB", 1024, 64 * 1024 * 1024,
          "largest batch frame accepted (ZMQ_MAXMSGSIZE)", 0},
         {"max_pending", PUFA_CFG_INT, &s.max_pending, "100000", 100, 10000000,
@@ -274,7 +278,8 @@ int main(int argc, char **argv) {
          "fold the rollup journal into rollup_dim this long after the last fold", 0},
         {"compact_rows", PUFA_CFG_INT, &s.compact_rows, "100000", 1, 100000000,
          "fold at once when the rollup journal holds this many rows (the publisher's start-up "
-         "reads at most about this many)", 0},
+         "reads at most about this many)",
+         0},
         {"hwm", PUFA_CFG_INT, &s.hwm, "10000", 10, 10000000, "ZeroMQ high-water marks", 0},
         {"heartbeat", PUFA_CFG_MS, &s.heartbeat_ms, "1s", 50, 60000,
          "period of the feed's heartbeat", 0},
@@ -282,11 +287,13 @@ int main(int argc, char **argv) {
          "this aggregator's CURVE secret key (file, mode 0600; pufa keygen makes one)", 0},
         {"allow_list", PUFA_CFG_STRING, &s.allow_list, "", 0, 0,
          "file of 'PUBLIC-KEY CODE' lines: the key may report for the counties under that "
-         "county, city, province or nation (SIGHUP re-reads it)", 0},
+         "county, city, province or nation (SIGHUP re-reads it)",
+         0},
         {"home", PUFA_CFG_STRING, &s.home, "", 0, 0,
          "the org unit this aggregator serves (a city, province or nation code): reports are "
          "accepted for the counties under it only; empty: the one city in org_units, if there "
-         "is exactly one", 0},
+         "is exactly one",
+         0},
         {"insecure", PUFA_CFG_BOOL, &s.insecure, "false", 0, 0,
          "accept plaintext collectors (no CURVE): only for tests and single-host demos", 0},
     };
@@ -424,9 +431,15 @@ int main(int argc, char **argv) {
                       zap_keys(a.zap));
         }
     }
-    ingest_config icfg = {.listen = s.listen, .feed = s.feed, .max_frame = s.max_frame,
-                          .hwm = s.hwm, .heartbeat_ms = s.heartbeat_ms, .insecure = s.insecure,
-                          .curve_secret = curve ? secret : NULL, .zap = a.zap, .home = home};
+    ingest_config icfg = {.listen = s.listen,
+                          .feed = s.feed,
+                          .max_frame = s.max_frame,
+                          .hwm = s.hwm,
+                          .heartbeat_ms = s.heartbeat_ms,
+                          .insecure = s.insecure,
+                          .curve_secret = curve ? secret : NULL,
+                          .zap = a.zap,
+                          .home = home};
     if (ingest_open(&icfg, zctx, pl, &a.stats, ou, &in, err, sizeof err)) {
         PLOG_ERROR("AGG-BIND", "msg=\"%s\"", err);
         rc = EX_UNAVAILABLE_;

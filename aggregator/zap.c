@@ -82,8 +82,10 @@ int zap_parse_allow_list(const char *text, char (*keys)[41], char (*counties)[7]
             memcpy(counties[n], county, 7);
             n++;
         } else if (got > 0) {
-            snprintf(err, errsize, "line %d: want 'PUBLICKEY CODE' (a county, city, province or "
-                                   "nation code)", line);
+            snprintf(err, errsize,
+                     "line %d: want 'PUBLICKEY CODE' (a county, city, province or "
+                     "nation code)",
+                     line);
             return PUFA_ECONFIG;
         }
         if (!nl)
@@ -110,19 +112,22 @@ static int line_of(const char *text, const char *key) {
 /* Every key's unit must be an org unit of this aggregator, and one whose
  * counties overlap the home: the home itself, under it or above it.  The
  * number of keys, or PUFA_ECONFIG with err naming the line. */
-static int check_units(const zap *z, const char *text, char (*keys)[41], char (*units)[7],
-                       size_t n, char *err, size_t errsize) {
+static int check_units(const zap *z, const char *text, char (*keys)[41], char (*units)[7], size_t n,
+                       char *err, size_t errsize) {
     const pufa_orgunit *home = pufa_orgunits_find(z->orgunits, z->home);
     for (size_t i = 0; i < n; i++) {
         const pufa_orgunit *u = pufa_orgunits_find(z->orgunits, units[i]);
         if (!u) {
-            snprintf(err, errsize, "line %d: %s is not an org unit of this aggregator (load it "
-                     "with pufa migrate --org-units)", line_of(text, keys[i]), units[i]);
+            snprintf(err, errsize,
+                     "line %d: %s is not an org unit of this aggregator (load it "
+                     "with pufa migrate --org-units)",
+                     line_of(text, keys[i]), units[i]);
             return PUFA_ECONFIG;
         }
         if (home && !pufa_orgunits_within(z->orgunits, u->code, home->code) &&
             !pufa_orgunits_within(z->orgunits, home->code, u->code)) {
-            snprintf(err, errsize, "line %d: %s %s is neither under this aggregator's home %s %s "
+            snprintf(err, errsize,
+                     "line %d: %s %s is neither under this aggregator's home %s %s "
                      "nor above it: its key could report for no county here",
                      line_of(text, keys[i]), u->code, u->name, home->code, home->name);
             return PUFA_ECONFIG;
@@ -307,8 +312,8 @@ static void *zap_main(void *arg) {
     return NULL;
 }
 
-int zap_start(void *zctx, const char *allow_list, const pufa_orgunits *orgunits,
-              const char *home, zap **out, char *err, size_t errsize) {
+int zap_start(void *zctx, const char *allow_list, const pufa_orgunits *orgunits, const char *home,
+              zap **out, char *err, size_t errsize) {
     zap *z = pufa_calloc(1, sizeof *z);
     z->zctx = zctx;
     z->path = pufa_strdup(allow_list);

@@ -26,8 +26,8 @@ typedef struct zap zap;
 /* orgunits (kept, not copied: it must outlive the handler) and home, when
  * given, check every code of the list: an org unit whose counties overlap
  * the home's. */
-int zap_start(void *zctx, const char *allow_list, const pufa_orgunits *orgunits,
-              const char *home, zap **out, char *err, size_t errsize);
+int zap_start(void *zctx, const char *allow_list, const pufa_orgunits *orgunits, const char *home,
+              zap **out, char *err, size_t errsize);
 /* Re-reads the allow-list; on error the old list stays. */
 int zap_reload(zap *z, char *err, size_t errsize);
 /* Is key (Z85) still allowed, bound to this org unit? */

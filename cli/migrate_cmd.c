@@ -62,7 +62,8 @@ int cmd_migrate(int argc, char **argv) {
          "PostgreSQL conninfo of an owner role (passwords: use ~/.pgpass or PGPASSFILE)", 0},
         {"org_units", PUFA_CFG_STRING, &org_units, "", 0, 0,
          "CSV of org units to load (code,name,level,parent_code; levels nation, province, "
-         "city, county; any depth, any line order)", 0},
+         "city, county; any depth, any line order)",
+         0},
         {"units", PUFA_CFG_STRING, &units, "", 0, 0,
          "CSV of responsible units (unit_code,unit_name,kind) to load", 0},
     };

@@ -147,8 +147,8 @@ typedef struct {
     size_t count;
 } err_sink;
 
-__attribute__((format(printf, 3, 4))) static void sink_add(err_sink *s, long line,
-                                                           const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static void sink_add(err_sink *s, long line, const char *fmt,
+                                                           ...) {
     char text[512];
     va_list ap;
     va_start(ap, fmt);
@@ -274,14 +274,12 @@ static void check_line(load_state *st, char **f) {
         sink_add(s, line, "name: must be UTF-8 without control characters");
     int rank = pufa_orgunit_level_rank(level);
     if (rank < 0)
-        sink_add(s, line, "level: must be nation, province, city or county (got \"%.20s\")",
-                 level);
+        sink_add(s, line, "level: must be nation, province, city or county (got \"%.20s\")", level);
     const char *rule = code_ok && rank >= 0 ? code_rule_broken(code, rank) : NULL;
     if (rule)
         sink_add(s, line, "code: %s (got %s)", rule, code);
     if (*parent && !pufa_orgunit_code_valid(parent))
-        sink_add(s, line, "parent_code: must be six digits or empty (got \"%.20s\")",
-                 parent);
+        sink_add(s, line, "parent_code: must be six digits or empty (got \"%.20s\")", parent);
     else if (rank == 0 && *parent)
         sink_add(s, line, "parent_code: the nation has no parent (got %s)", parent);
     else if (rank == 3 && !*parent)
@@ -289,8 +287,7 @@ static void check_line(load_state *st, char **f) {
     if (code_ok) {
         const pufa_orgunit *dup = pufa_orgunits_find(st->ou, code);
         if (dup)
-            sink_add(s, line, "code: %s is listed twice (first on line %ld)", code,
-                     dup->line);
+            sink_add(s, line, "code: %s is listed twice (first on line %ld)", code, dup->line);
     }
     if (s->count != before)
         return;
@@ -326,8 +323,8 @@ static void on_record(int c, void *data) {
     st->nfields = 0;
 }
 
-static int load(const char *path, const pufa_orgunits *known, bool require,
-                pufa_orgunits **out, char *err, size_t errsize) {
+static int load(const char *path, const pufa_orgunits *known, bool require, pufa_orgunits **out,
+                char *err, size_t errsize) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errsize, "cannot open %s", path);
@@ -378,7 +375,7 @@ int pufa_orgunits_load_csv(const char *path, pufa_orgunits **out, char *err, siz
     return load(path, NULL, false, out, err, errsize);
 }
 
-int pufa_orgunits_load_csv_within(const char *path, const pufa_orgunits *known,
-                                  pufa_orgunits **out, char *err, size_t errsize) {
+int pufa_orgunits_load_csv_within(const char *path, const pufa_orgunits *known, pufa_orgunits **out,
+                                  char *err, size_t errsize) {
     return load(path, known, true, out, err, errsize);
 }

@@ -13,7 +13,7 @@
 typedef struct pufa_orgunit {
     char code[7];
     char *name;
-    char level[10]; /* "nation", "province", "city" or "county" */
+    char level[10];      /* "nation", "province", "city" or "county" */
     char parent_code[7]; /* "" when none */
     long line;           /* the CSV line it came from; 0 when not from a file */
 } pufa_orgunit;
@@ -33,8 +33,8 @@ typedef struct pufa_orgunits {
 int pufa_orgunits_load_csv(const char *path, pufa_orgunits **out, char *err, size_t errsize);
 /* The same, and every parent must be in the file or in known (e.g. the
  * database's units; may be NULL), one level up. */
-int pufa_orgunits_load_csv_within(const char *path, const pufa_orgunits *known,
-                                  pufa_orgunits **out, char *err, size_t errsize);
+int pufa_orgunits_load_csv_within(const char *path, const pufa_orgunits *known, pufa_orgunits **out,
+                                  char *err, size_t errsize);
 
 /* Builds a set unit by unit (e.g. rows read from PostgreSQL).  add copies
  * its arguments; PUFA_EINVAL for a malformed code, an empty name, an

@@ -112,8 +112,7 @@ static void load_within_resolves_parents_in_known_units(void **state) {
     char err[1024];
     assert_int_equal(pufa_orgunits_load_csv_within(path, known, &ou, err, sizeof err), 0);
     pufa_orgunits_destroy(&ou);
-    assert_int_equal(pufa_orgunits_load_csv_within(path, NULL, &ou, err, sizeof err),
-                     PUFA_EPARSE);
+    assert_int_equal(pufa_orgunits_load_csv_within(path, NULL, &ou, err, sizeof err), PUFA_EPARSE);
     assert_string_equal(err, "line 2: parent_code: 150800 is neither in this file nor in the "
                              "database");
     /* Without require, a parent outside the file is the caller's business. */

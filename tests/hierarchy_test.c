@@ -52,9 +52,17 @@ static void write_allow_list(const char *text) {
  * (or --insecure) and home (NULL: none given). */
 static void start_agg_proc(pufa_proc *p, const char *conninfo, bool curve, const char *home) {
     char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", conninfo);
-    char *sec = pufa_asprintf("%s/aggregator.key", dir), *allow = pufa_asprintf("%s/allow.list", dir);
-    char *argv[20] = {(char *)agg_bin, "--listen", "tcp://127.0.0.1:0", "--feed",
-                      "tcp://127.0.0.1:0", "--http", "127.0.0.1:0", "--db", dbinfo};
+    char *sec = pufa_asprintf("%s/aggregator.key", dir),
+         *allow = pufa_asprintf("%s/allow.list", dir);
+    char *argv[20] = {(char *)agg_bin,
+                      "--listen",
+                      "tcp://127.0.0.1:0",
+                      "--feed",
+                      "tcp://127.0.0.1:0",
+                      "--http",
+                      "127.0.0.1:0",
+                      "--db",
+                      dbinfo};
     int n = 9;
     if (curve) {
         argv[n++] = "--curve-secret-file";
@@ -92,8 +100,7 @@ static void stop_agg(void) {
 
 /* Starts an aggregator that must refuse to start: exit 78 with want in its
  * log. */
-static void refuses_to_start(const char *conninfo, bool curve, const char *home,
-                             const char *want) {
+static void refuses_to_start(const char *conninfo, bool curve, const char *home, const char *want) {
     pufa_proc p;
     start_agg_proc(&p, conninfo, curve, home);
     if (!pufa_proc_wait_log(&p, want, NULL, NULL, 0, 20000)) {
@@ -242,9 +249,9 @@ static void keys_report_for_the_counties_under_their_unit(void **state) {
     assert_int_equal(pufa_proc_count_log(&agg, "id=AGG-HOME home=100000"), 1);
     void *p = dealer(prov_pub, prov_sec), *c = dealer(city_pub, city_sec),
          *k = dealer(cnty_pub, cnty_sec);
-    accepted(p, "150821");  /* 五原县, 巴彦淖尔市 */
-    accepted(p, "150921");  /* 卓资县, 乌兰察布市: another city of the province */
-    rejected(p, "210402",   /* 新抚区, 辽宁省 */
+    accepted(p, "150821"); /* 五原县, 巴彦淖尔市 */
+    accepted(p, "150921"); /* 卓资县, 乌兰察布市: another city of the province */
+    rejected(p, "210402",  /* 新抚区, 辽宁省 */
              "county_code: this key may only report for the counties under province 150000 "
              "内蒙古自治区 (got 210402)");
     accepted(c, "150802");
@@ -319,8 +326,8 @@ static void the_one_city_is_the_default_home(void **state) {
     FILE *f = fopen(file, "w");
     fputs("code,name,level,parent_code\n210402,新抚区,county,210400\n210400,抚顺市,city,\n", f);
     fclose(f);
-    char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' >/dev/null", pufa_bin, ci,
-                              file);
+    char *cmd =
+        pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' >/dev/null", pufa_bin, ci, file);
     assert_int_equal(pufa_sh(cmd), 0);
     free(cmd);
     start_agg_proc(&agg, ci, false, NULL);

@@ -395,21 +395,27 @@ static void version_2_org_units_carry_over_to_four_levels(void **state) {
     /* Each rule, broken once. */
     static const char *const bad[][2] = {
         {"INSERT INTO org_units (code, name, level, parent_code)"
-         " VALUES ('150803', 'x', 'county', '150802')", "org_units_parent_level_fkey"},
+         " VALUES ('150803', 'x', 'county', '150802')",
+         "org_units_parent_level_fkey"},
         {"INSERT INTO org_units (code, name, level, parent_code)"
-         " VALUES ('150900', 'x', 'city', '100000')", "org_units_parent_level_fkey"},
+         " VALUES ('150900', 'x', 'city', '100000')",
+         "org_units_parent_level_fkey"},
         {"INSERT INTO org_units (code, name, level, parent_code)"
-         " VALUES ('210000', 'x', 'province', '150800')", "org_units_parent_level_fkey"},
+         " VALUES ('210000', 'x', 'province', '150800')",
+         "org_units_parent_level_fkey"},
         {"UPDATE org_units SET level = 'province' WHERE code = '150800'",
          "org_units_code_level_check"},
         {"UPDATE org_units SET parent_code = '150000' WHERE code = '100000'",
          "org_units_nation_root_check"},
         {"INSERT INTO org_units (code, name, level, parent_code)"
-         " VALUES ('200000', 'x', 'nation', NULL)", "org_units_code_level_check"},
+         " VALUES ('200000', 'x', 'nation', NULL)",
+         "org_units_code_level_check"},
         {"INSERT INTO org_units (code, name, level, parent_code)"
-         " VALUES ('150900', 'x', 'county', '150800')", "org_units_code_level_check"},
+         " VALUES ('150900', 'x', 'county', '150800')",
+         "org_units_code_level_check"},
         {"INSERT INTO org_units (code, name, level, parent_code)"
-         " VALUES ('150901', 'x', 'township', '150800')", "org_units_level_check"},
+         " VALUES ('150901', 'x', 'township', '150800')",
+         "org_units_level_check"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *msg = must_fail(c, bad[i][0]);
@@ -426,10 +432,11 @@ static void version_2_org_units_carry_over_to_four_levels(void **state) {
 static void version_2_breaking_a_parent_rule_stops_the_migration(void **state) {
     (void)state;
     char *ci = make_v2_database(
-        "pufa_v2_bad", "INSERT INTO org_units VALUES ('150800', '巴彦淖尔市', 'city', NULL),"
-                       " ('150802', '临河区', 'county', '150800'),"
-                       " ('150821', '五原县', 'county', '150802'),"
-                       " ('210400', '抚顺市', 'city', NULL), ('210402', '新抚区', 'county', '210400')");
+        "pufa_v2_bad",
+        "INSERT INTO org_units VALUES ('150800', '巴彦淖尔市', 'city', NULL),"
+        " ('150802', '临河区', 'county', '150800'),"
+        " ('150821', '五原县', 'county', '150802'),"
+        " ('210400', '抚顺市', 'city', NULL), ('210402', '新抚区', 'county', '210400')");
     char *cmd = pufa_asprintf("'%s' migrate --db '%s' 2>&1", pufa_bin, ci);
     FILE *p = popen(cmd, "r");
     char text[2048] = "";
@@ -601,21 +608,21 @@ static void every_bad_org_unit_line_is_named(void **state) {
     char path[] = "/tmp/pufa-ou-XXXXXX";
     int fd = mkstemp(path);
     const char *bad = "code,name,level,parent_code\n"
-                      "150831,ok,county,150800\n"        /* 2: fine, but not written */
-                      "15080,short,county,150800\n"      /* 3 */
-                      "150832,,county,150800\n"          /* 4 */
-                      "150833,x,township,150800\n"       /* 5 */
-                      "150834,x,county,\n"               /* 6 */
-                      "150900,x,county,150800\n"         /* 7 */
-                      "150835,x,county,15080x\n"         /* 8 */
-                      "100000,x,nation,150000\n"         /* 9 */
-                      "150831,again,county,150800\n"     /* 10 */
-                      "150836,x,county,150802\n"         /* 11: parent in the database */
-                      "150837,x,county,999900\n"         /* 12 */
-                      "150838,x,county,150839\n"         /* 13: parent on line 14 */
-                      "150839,x,county,150800\n"         /* 14 */
-                      "150840,x,county\n"                /* 15 */
-                      "151000,x,city,150800\n"           /* 16 */
+                      "150831,ok,county,150800\n"         /* 2: fine, but not written */
+                      "15080,short,county,150800\n"       /* 3 */
+                      "150832,,county,150800\n"           /* 4 */
+                      "150833,x,township,150800\n"        /* 5 */
+                      "150834,x,county,\n"                /* 6 */
+                      "150900,x,county,150800\n"          /* 7 */
+                      "150835,x,county,15080x\n"          /* 8 */
+                      "100000,x,nation,150000\n"          /* 9 */
+                      "150831,again,county,150800\n"      /* 10 */
+                      "150836,x,county,150802\n"          /* 11: parent in the database */
+                      "150837,x,county,999900\n"          /* 12 */
+                      "150838,x,county,150839\n"          /* 13: parent on line 14 */
+                      "150839,x,county,150800\n"          /* 14 */
+                      "150840,x,county\n"                 /* 15 */
+                      "151000,x,city,150800\n"            /* 16 */
                       "150841,\"a\x01\",county,150800\n"; /* 17 */
     assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
     close(fd);
