@@ -786,6 +786,24 @@ static void windows_follow_the_configured_zone(void **state) {
     pufa_proc other;
     char port[16], ep[128];
     start_publisher_in(&other, tz, port, sizeof port, ep, sizeof ep);
+    /* Ready and caught up before asking: right after its snapshot, a publisher
+     * may still resync (a delta published while it subscribed), answering 503. */
+    long long want = seq_of_db(), deadline = pufa_mono_ms() + 20000;
+    char *readyz = pufa_asprintf("http://127.0.0.1:%s/readyz", port);
+    int ready = 0;
+    while (!ready && pufa_mono_ms() < deadline) {
+        pufa_http_response r;
+        char err[256];
+        if (pufa_http_request("GET", readyz, NULL, NULL, 0, 5000, &r, err, sizeof err) == 0) {
+            ready = r.status == 200 && pufa_http_metric(port, "pufa_publisher_seq ") == want;
+            pufa_buf_free(&r.body);
+        }
+        if (!ready)
+            pufa_sleep_ms(50);
+    }
+    free(readyz);
+    if (!ready)
+        fail_msg("the publisher in zone %s was not ready at seq %lld within 20 s", tz, want);
     pufa_civil here = pufa_civil_today(offset), city = pufa_civil_today(CITY_OFFSET_MIN);
     assert_int_not_equal(pufa_civil_cmp(here, city), 0);
     char today[PUFA_CIVIL_STRLEN];
