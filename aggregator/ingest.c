@@ -130,38 +130,19 @@ static void send_to(ingest *in, const uint8_t *id, size_t idlen, const uint8_t *
 }
 
 static void send_ack(ingest *in, agg_batch *b) {
-    Pufa__BatchAck ack = PUFA__BATCH_ACK__INIT;
-    ack.has_batch_seq = 1;
-    ack.batch_seq = b->batch_seq;
-    ack.n_results = b->n_reports;
-    Pufa__ReportResult *res = pufa_calloc(b->n_reports ? b->n_reports : 1, sizeof *res);
-    ack.results = pufa_calloc(b->n_reports ? b->n_reports : 1, sizeof(Pufa__ReportResult *));
-    for (size_t i = 0; i < b->n_reports; i++) {
-        Pufa__ReportResult init = PUFA__REPORT_RESULT__INIT;
-        res[i] = init;
-        res[i].report_id = b->ids[i];
-        res[i].has_revision = 1;
-        res[i].revision = b->revisions[i];
-        res[i].has_status = 1;
-        res[i].status = (Pufa__ReportStatus)b->status[i];
-        res[i].reason = b->reason[i];
-        ack.results[i] = &res[i];
-    }
-    size_t len = pufa__batch_ack__get_packed_size(&ack);
-    uint8_t *buf = pufa_malloc(len);
-    pufa__batch_ack__pack(&ack, buf);
+    pufa_ack_result *res = pufa_calloc(b->n_reports ? b->n_reports : 1, sizeof *res);
+    for (size_t i = 0; i < b->n_reports; i++)
+        res[i] = (pufa_ack_result){b->ids[i], b->revisions[i], b->status[i], b->reason[i]};
+    size_t len;
+    uint8_t *buf = pufa_ack_encode(b->batch_seq, res, b->n_reports, NULL, &len);
     send_to(in, b->identity, b->identity_len, buf, len);
     free(buf);
     free(res);
-    free(ack.results);
 }
 
 static void send_frame_error(ingest *in, const uint8_t *id, size_t idlen, const char *msg) {
-    Pufa__BatchAck ack = PUFA__BATCH_ACK__INIT;
-    ack.error = (char *)msg;
-    size_t len = pufa__batch_ack__get_packed_size(&ack);
-    uint8_t *buf = pufa_malloc(len);
-    pufa__batch_ack__pack(&ack, buf);
+    size_t len;
+    uint8_t *buf = pufa_ack_encode(0, NULL, 0, msg, &len);
     send_to(in, id, idlen, buf, len);
     free(buf);
 }
@@ -175,14 +156,12 @@ static void publish_heartbeat(ingest *in) {
     pthread_mutex_lock(&in->stats->mu);
     uint64_t seq = in->stats->feed_seq;
     pthread_mutex_unlock(&in->stats->mu);
-    Pufa__CommitDelta d = PUFA__COMMIT_DELTA__INIT;
-    d.has_seq = 1;
-    d.seq = seq;
-    d.has_committed_at_ms = 1;
-    d.committed_at_ms = pufa_now_ms();
-    uint8_t buf[64];
-    size_t len = pufa__commit_delta__pack(&d, buf);
+    /* A CommitDelta without cells repeats the last sequence number. */
+    pufa_delta d = {.seq = seq, .committed_at_ms = pufa_now_ms()};
+    size_t len;
+    uint8_t *buf = pufa_delta_encode(&d, &len);
     publish(in, "hb", buf, len);
+    free(buf);
 }
 
 /* Decodes one batch frame and validates every report in it. */
@@ -209,7 +188,7 @@ static void handle_batch(ingest *in, const uint8_t *id, size_t idlen, zmq_msg_t 
          * SIGHUP) cannot go on delivering over a connection opened before. */
         const char *key = zmq_msg_gets(payload, "X-Pufa-Key");
         if (!county_key || !zap_allowed(in->cfg.zap, key, county_key)) {
-            pufa__report_batch__free_unpacked(pb, NULL);
+            pufa_batch_free(&pb);
             count(in, &in->stats->key_refused, 1);
             bad_frame(in, "key no longer on the allow-list", len);
             send_frame_error(in, id, idlen,
@@ -281,7 +260,7 @@ static void handle_batch(ingest *in, const uint8_t *id, size_t idlen, zmq_msg_t 
         it->slot = (uint32_t)i;
         b->n_items++;
     }
-    pufa__report_batch__free_unpacked(pb, NULL);
+    pufa_batch_free(&pb);
     pthread_mutex_lock(&in->stats->mu);
     in->stats->batches++;
     in->stats->reports[PUFA__REPORT_STATUS__STATUS_REJECTED] += rejected;

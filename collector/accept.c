@@ -16,6 +16,8 @@ typedef struct {
     size_t *lens;
     size_t n, cap;
     json_t **pending; /* result objects of good reports, state set after fsync */
+    char **ids;       /* their report ids (heap) and revisions, for the states */
+    uint32_t *revs;
     pufa_buf messages;
     int64_t now_ms;
 } run;
@@ -96,7 +98,11 @@ static void on_item(void *c, const pufa_intake_item *item) {
         r->payloads = pufa_realloc(r->payloads, r->cap * sizeof *r->payloads);
         r->lens = pufa_realloc(r->lens, r->cap * sizeof *r->lens);
         r->pending = pufa_realloc(r->pending, r->cap * sizeof *r->pending);
+        r->ids = pufa_realloc(r->ids, r->cap * sizeof *r->ids);
+        r->revs = pufa_realloc(r->revs, r->cap * sizeof *r->revs);
     }
+    r->ids[r->n] = pufa_strdup(rep->report_id);
+    r->revs[r->n] = (uint32_t)rep->revision;
     r->payloads[r->n] = payload;
     r->lens[r->n] = len;
     r->pending[r->n] = res;
@@ -122,9 +128,7 @@ int accept_body(accept_ctx *ctx, pufa_intake_format fmt, const char *buf, size_t
             for (size_t i = 0; i < r.n; i++) {
                 json_t *res = r.pending[i];
                 json_object_set_new(res, "state", json_string("spooled"));
-                states_set(ctx->st, json_string_value(json_object_get(res, "report_id")),
-                           (uint32_t)json_integer_value(json_object_get(res, "revision")),
-                           DS_SPOOLED);
+                states_set(ctx->st, r.ids[i], r.revs[i], DS_SPOOLED);
             }
         } else {
             out->spool_rc = rc;
@@ -136,9 +140,13 @@ int accept_body(accept_ctx *ctx, pufa_intake_format fmt, const char *buf, size_t
         /* Unreadable as a whole: nothing was accepted. */
         out->rejected = 0;
     }
-    for (size_t i = 0; i < r.n; i++)
+    for (size_t i = 0; i < r.n; i++) {
         free(r.payloads[i]);
+        free(r.ids[i]);
+    }
     free(r.payloads);
+    free(r.ids);
+    free(r.revs);
     free(r.lens);
     free(r.pending);
     out->messages = pufa_buf_steal(&r.messages);

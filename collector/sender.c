@@ -12,8 +12,6 @@
 #include "date.h"
 #include "error.h"
 #include "log.h"
-#include "pufa.pb-c.h"
-#include "report_json.h"
 #include "wire.h"
 
 typedef struct inflight {
@@ -133,14 +131,6 @@ static int64_t backoff(sender *s, int attempts) {
     return jittered(s, t);
 }
 
-static void put_varint(pufa_buf *b, uint64_t v) {
-    while (v >= 0x80) {
-        pufa_buf_putc(b, (char)((v & 0x7F) | 0x80));
-        v >>= 7;
-    }
-    pufa_buf_putc(b, (char)v);
-}
-
 /* Fills a new window slot from the spool; false when nothing is there. */
 static bool fill_batch(sender *s, inflight *f) {
     size_t cap = (size_t)s->cfg.batch_max;
@@ -152,18 +142,9 @@ static bool fill_batch(sender *s, inflight *f) {
     f->first = pos;
     pufa_buf frame;
     pufa_buf_init(&frame);
-    /* The batch header, then each stored record as field 3 (repeated
-     * ActivityReport): the spool already holds the encoded reports. */
-    Pufa__ReportBatch hdr = PUFA__REPORT_BATCH__INIT;
-    hdr.collector_id = (char *)s->cfg.collector_id;
-    hdr.has_batch_seq = 1;
-    hdr.batch_seq = s->next_seq;
-    hdr.has_sent_at_ms = 1;
-    hdr.sent_at_ms = pufa_now_ms();
-    size_t hlen = pufa__report_batch__get_packed_size(&hdr);
-    pufa_buf_reserve(&frame, hlen);
-    pufa__report_batch__pack(&hdr, (uint8_t *)frame.data);
-    frame.len = hlen;
+    /* The spool already holds the encoded reports: the frame is the batch
+     * header and each record as it is. */
+    pufa_batch_begin(&frame, s->cfg.collector_id, s->next_seq, pufa_now_ms());
     while (f->n < cap) {
         uint8_t *data;
         size_t len;
@@ -172,17 +153,13 @@ static bool fill_batch(sender *s, inflight *f) {
             break;
         if (f->n == 0)
             f->first = at;
-        Pufa__ActivityReport *m = pufa__activity_report__unpack(NULL, len, data);
-        f->ids[f->n] = pufa_strdup(m && m->report_id ? m->report_id : "");
-        f->revs[f->n] = m && m->has_revision ? m->revision : 0;
-        int64_t recv_ms = m && m->has_received_at_ms ? m->received_at_ms : 0;
+        char id[64];
+        int64_t recv_ms;
+        pufa_report_peek(data, len, id, sizeof id, &f->revs[f->n], &recv_ms);
+        f->ids[f->n] = pufa_strdup(id);
         if (recv_ms && (!f->oldest_ms || recv_ms < f->oldest_ms))
             f->oldest_ms = recv_ms;
-        if (m)
-            pufa__activity_report__free_unpacked(m, NULL);
-        pufa_buf_putc(&frame, 0x1A);
-        put_varint(&frame, len);
-        pufa_buf_append(&frame, data, len);
+        pufa_batch_add(&frame, data, len);
         f->payloads[f->n] = data;
         f->plens[f->n] = len;
         f->n++;
@@ -226,28 +203,16 @@ static void send_due(sender *s) {
     }
 }
 
-static char *payload_json(const uint8_t *data, size_t len) {
-    pufa_report r;
-    pufa_report_init(&r);
-    if (pufa_report_decode(data, len, &r) != 0)
-        return NULL;
-    json_t *o = pufa_report_to_json(&r);
-    char *text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    pufa_report_clear(&r);
-    return text;
-}
-
 static void handle_ack(sender *s, const uint8_t *data, size_t len) {
-    Pufa__BatchAck *a = pufa__batch_ack__unpack(NULL, len, data);
-    if (!a) {
+    Pufa__BatchAck *a = NULL;
+    if (pufa_ack_decode(data, len, &a) != 0) {
         PLOG_WARN("COL-ACK-BAD", "msg=\"undecodable ack ignored\" bytes=%zu", len);
         return;
     }
     if (a->error) {
         char q[300];
         PLOG_ERROR("COL-BATCH-REFUSED", "msg=%s", pufa_log_quote(q, sizeof q, a->error));
-        pufa__batch_ack__free_unpacked(a, NULL);
+        pufa_ack_free(&a);
         return;
     }
     inflight *f = NULL;
@@ -260,7 +225,7 @@ static void handle_ack(sender *s, const uint8_t *data, size_t len) {
     }
     if (!f || a->n_results != f->n) {
         /* An answer to a resend already acked, or from a previous run. */
-        pufa__batch_ack__free_unpacked(a, NULL);
+        pufa_ack_free(&a);
         return;
     }
     uint64_t counts[5] = {0};
@@ -271,15 +236,18 @@ static void handle_ack(sender *s, const uint8_t *data, size_t len) {
                             : st == PUFA__REPORT_STATUS__STATUS_DUPLICATE ? DS_DUPLICATE
                             : st == PUFA__REPORT_STATUS__STATUS_STALE     ? DS_STALE
                                                                           : DS_REJECTED;
-        char *json = NULL;
+        pufa_report rep;
+        pufa_report_init(&rep);
+        bool have_report = false;
         if (ds == DS_REJECTED) {
-            json = payload_json(f->payloads[i], f->plens[i]);
+            /* The dead letter keeps the report as sent. */
+            have_report = pufa_report_decode(f->payloads[i], f->plens[i], &rep) == 0;
             char q[400];
             PLOG_WARN("COL-REJECTED", "report_id=%s revision=%u reason=%s", f->ids[i], f->revs[i],
                       pufa_log_quote(q, sizeof q, r->reason ? r->reason : "no reason given"));
         }
-        states_final(s->st, f->ids[i], f->revs[i], ds, r->reason, json);
-        free(json);
+        states_final(s->st, f->ids[i], f->revs[i], ds, r->reason, have_report ? &rep : NULL);
+        pufa_report_clear(&rep);
         if (st >= 1 && st <= 4)
             counts[st]++;
         else
@@ -293,7 +261,7 @@ static void handle_ack(sender *s, const uint8_t *data, size_t len) {
     s->stats.stale += counts[3];
     s->stats.rejected += counts[4];
     pthread_mutex_unlock(&s->mu);
-    pufa__batch_ack__free_unpacked(a, NULL);
+    pufa_ack_free(&a);
 
     /* Pop acknowledged batches from the head; the cursor follows. */
     uint64_t popped = 0;

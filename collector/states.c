@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "report_json.h"
 #include "date.h"
 #include "uuid.h"
 
@@ -143,7 +144,7 @@ void states_set(states *s, const char *report_id, uint32_t revision, delivery_st
 }
 
 void states_final(states *s, const char *report_id, uint32_t revision, delivery_state st,
-                  const char *reason, const char *report_json) {
+                  const char *reason, const pufa_report *report) {
     uint8_t id[16];
     if (pufa_uuid_parse(report_id, id))
         return;
@@ -160,12 +161,8 @@ void states_final(states *s, const char *report_id, uint32_t revision, delivery_
         json_object_set_new(o, "revision", json_integer(revision));
         json_object_set_new(o, "reason", json_string(reason ? reason : ""));
         json_object_set_new(o, "rejected_at_ms", json_integer(pufa_now_ms()));
-        if (report_json) {
-            json_error_t jerr;
-            json_t *r = json_loads(report_json, 0, &jerr);
-            if (r)
-                json_object_set_new(o, "report", r);
-        }
+        if (report)
+            json_object_set_new(o, "report", pufa_report_to_json(report));
         char *line = json_dumps(o, JSON_COMPACT);
         json_decref(o);
         if (s->dead_fd >= 0 && line) {

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "report.h"
+
 typedef enum delivery_state {
     DS_UNKNOWN = 0,
     DS_SPOOLED,
@@ -33,10 +35,10 @@ void states_destroy(states **s);
 /* Thread-safe. */
 void states_set(states *s, const char *report_id, uint32_t revision, delivery_state st);
 /* Records a final outcome (and appends it to outcomes.log); for
- * DS_REJECTED, reason and the report's JSON go to dead-letter.jsonl, which
- * is fsynced before this returns. */
+ * DS_REJECTED, reason and the report (may be NULL) go to dead-letter.jsonl,
+ * which is fsynced before this returns. */
 void states_final(states *s, const char *report_id, uint32_t revision, delivery_state st,
-                  const char *reason, const char *report_json);
+                  const char *reason, const pufa_report *report);
 /* Looks up an id; reason (may be NULL) gets the rejection reason. */
 delivery_state states_get(states *s, const char *report_id, uint32_t *revision, char *reason,
                           size_t reason_size);

@@ -8,18 +8,31 @@
 #include "alloc.h"
 
 const char *const pufa_counter_names[PUFA_NCOUNTERS] = {
-#define PUFA_COUNTER_NAME_(up, low) #low,
+#define PUFA_COUNTER_NAME_(up, low, label, max) #low,
     PUFA_COUNTER_MAP(PUFA_COUNTER_NAME_)
 #undef PUFA_COUNTER_NAME_
 };
 
 const char *const pufa_counter_labels[PUFA_NCOUNTERS] = {
-    "场次", "受教育人次", "发放资料(份)", "接受咨询(人次)", "悬挂条幅(条)",
-    "LED屏播放(条)", "线上推送(条)", "阅读量(人次)", "讲师志愿者(人)", "普法经费(分)",
+#define PUFA_COUNTER_LABEL_(up, low, label, max) label,
+    PUFA_COUNTER_MAP(PUFA_COUNTER_LABEL_)
+#undef PUFA_COUNTER_LABEL_
+};
+
+const char *const pufa_figure_names[PUFA_NFIGURES] = {
+    "reports",
+#define PUFA_FIGURE_NAME_(up, low, label, max) #low,
+    PUFA_COUNTER_MAP(PUFA_FIGURE_NAME_)
+#undef PUFA_FIGURE_NAME_
 };
 
 int64_t pufa_counter_max(pufa_counter c) {
-    return c == PUFA_C_FUNDS_FEN ? INT64_MAX : (int64_t)UINT32_MAX;
+    static const int64_t max[PUFA_NCOUNTERS] = {
+#define PUFA_COUNTER_MAX_(up, low, label, m) (int64_t)(m),
+        PUFA_COUNTER_MAP(PUFA_COUNTER_MAX_)
+#undef PUFA_COUNTER_MAX_
+    };
+    return (unsigned)c < PUFA_NCOUNTERS ? max[c] : 0;
 }
 
 void pufa_report_init(pufa_report *r) {

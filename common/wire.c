@@ -1,5 +1,6 @@
 #include "wire.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -30,19 +31,11 @@ void pufa_report_to_pb(const pufa_report *r, Pufa__ActivityReport *m) {
     m->form = (Pufa__Form)(r->form > 0 ? r->form : 0);
     m->campaign = s(r->campaign);
     m->title = s(r->title);
-    int64_t *const dst[PUFA_NCOUNTERS] = {
-        &m->sessions, &m->participants, &m->materials, &m->consultations, &m->banners,
-        &m->led_messages, &m->online_posts, &m->online_views, &m->volunteers, &m->funds_fen,
-    };
-    protobuf_c_boolean *const has[PUFA_NCOUNTERS] = {
-        &m->has_sessions, &m->has_participants, &m->has_materials, &m->has_consultations,
-        &m->has_banners, &m->has_led_messages, &m->has_online_posts, &m->has_online_views,
-        &m->has_volunteers, &m->has_funds_fen,
-    };
-    for (int c = 0; c < PUFA_NCOUNTERS; c++) {
-        *dst[c] = r->counters[c];
-        *has[c] = r->counters[c] != 0;
-    }
+#define PUFA_WIRE_COUNTER_(up, low, label, max)      \
+    m->low = r->counters[PUFA_C_##up];                \
+    m->has_##low = r->counters[PUFA_C_##up] != 0;
+    PUFA_COUNTER_MAP(PUFA_WIRE_COUNTER_)
+#undef PUFA_WIRE_COUNTER_
     m->has_received_at_ms = r->received_at_ms != 0;
     m->received_at_ms = r->received_at_ms;
 }
@@ -66,12 +59,9 @@ void pufa_report_from_pb(const Pufa__ActivityReport *m, pufa_report *r) {
     r->form = m->has_form ? (int)m->form : 0;
     r->campaign = dup_opt(m->campaign);
     r->title = dup_opt(m->title);
-    const int64_t src[PUFA_NCOUNTERS] = {
-        m->sessions, m->participants, m->materials, m->consultations, m->banners,
-        m->led_messages, m->online_posts, m->online_views, m->volunteers, m->funds_fen,
-    };
-    for (int c = 0; c < PUFA_NCOUNTERS; c++)
-        r->counters[c] = src[c];
+#define PUFA_WIRE_COUNTER_(up, low, label, max) r->counters[PUFA_C_##up] = m->low;
+    PUFA_COUNTER_MAP(PUFA_WIRE_COUNTER_)
+#undef PUFA_WIRE_COUNTER_
     r->received_at_ms = m->has_received_at_ms ? m->received_at_ms : 0;
 }
 
@@ -95,6 +85,58 @@ int pufa_report_decode(const uint8_t *buf, size_t len, pufa_report *r) {
     return 0;
 }
 
+int pufa_report_peek(const uint8_t *buf, size_t len, char *id, size_t idsize,
+                     uint32_t *revision, int64_t *received_at_ms) {
+    if (idsize)
+        id[0] = '\0';
+    *revision = 0;
+    *received_at_ms = 0;
+    if (len > PUFA_MAX_FRAME_BYTES)
+        return PUFA_EPARSE;
+    Pufa__ActivityReport *m = pufa__activity_report__unpack(NULL, len, buf);
+    if (!m)
+        return PUFA_EPARSE;
+    pufa_copy(id, idsize, m->report_id ? m->report_id : "");
+    *revision = m->has_revision ? m->revision : 0;
+    *received_at_ms = m->has_received_at_ms ? m->received_at_ms : 0;
+    pufa__activity_report__free_unpacked(m, NULL);
+    return 0;
+}
+
+/* ---- ReportBatch ---- */
+
+static void put_varint(pufa_buf *b, uint64_t v) {
+    while (v >= 0x80) {
+        pufa_buf_putc(b, (char)((v & 0x7F) | 0x80));
+        v >>= 7;
+    }
+    pufa_buf_putc(b, (char)v);
+}
+
+void pufa_batch_begin(pufa_buf *frame, const char *collector_id, uint64_t batch_seq,
+                      int64_t sent_at_ms) {
+    Pufa__ReportBatch hdr = PUFA__REPORT_BATCH__INIT;
+    hdr.collector_id = s(collector_id);
+    hdr.has_batch_seq = 1;
+    hdr.batch_seq = batch_seq;
+    hdr.has_sent_at_ms = 1;
+    hdr.sent_at_ms = sent_at_ms;
+    size_t hlen = pufa__report_batch__get_packed_size(&hdr);
+    pufa_buf_reset(frame);
+    pufa_buf_reserve(frame, hlen);
+    pufa__report_batch__pack(&hdr, (uint8_t *)frame->data);
+    frame->len = hlen;
+}
+
+void pufa_batch_add(pufa_buf *frame, const uint8_t *report, size_t len) {
+    /* Field 3 (repeated ActivityReport), length-delimited: a message's
+     * fields may come in any order, and repeated ones append. */
+    enum { REPORTS_FIELD = 3 }; /* ReportBatch.reports in proto/pufa.proto */
+    pufa_buf_putc(frame, (char)((REPORTS_FIELD << 3) | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED));
+    put_varint(frame, len);
+    pufa_buf_append(frame, report, len);
+}
+
 int pufa_batch_decode(const uint8_t *buf, size_t len, Pufa__ReportBatch **out) {
     if (len > PUFA_MAX_FRAME_BYTES)
         return PUFA_ETOOBIG;
@@ -107,4 +149,289 @@ int pufa_batch_decode(const uint8_t *buf, size_t len, Pufa__ReportBatch **out) {
     }
     *out = b;
     return 0;
+}
+
+void pufa_batch_free(Pufa__ReportBatch **b) {
+    if (!b || !*b)
+        return;
+    pufa__report_batch__free_unpacked(*b, NULL);
+    *b = NULL;
+}
+
+/* ---- BatchAck ---- */
+
+uint8_t *pufa_ack_encode(uint64_t batch_seq, const pufa_ack_result *results, size_t n,
+                         const char *error, size_t *len) {
+    Pufa__BatchAck ack = PUFA__BATCH_ACK__INIT;
+    Pufa__ReportResult *res = NULL;
+    if (error) {
+        ack.error = s(error);
+    } else {
+        ack.has_batch_seq = 1;
+        ack.batch_seq = batch_seq;
+        ack.n_results = n;
+        res = pufa_calloc(n ? n : 1, sizeof *res);
+        ack.results = pufa_calloc(n ? n : 1, sizeof *ack.results);
+        for (size_t i = 0; i < n; i++) {
+            pufa__report_result__init(&res[i]);
+            res[i].report_id = s(results[i].report_id);
+            res[i].has_revision = 1;
+            res[i].revision = results[i].revision;
+            res[i].has_status = 1;
+            res[i].status = (Pufa__ReportStatus)results[i].status;
+            res[i].reason = s(results[i].reason);
+            ack.results[i] = &res[i];
+        }
+    }
+    *len = pufa__batch_ack__get_packed_size(&ack);
+    uint8_t *buf = pufa_malloc(*len ? *len : 1);
+    pufa__batch_ack__pack(&ack, buf);
+    free(res);
+    free(ack.results);
+    return buf;
+}
+
+int pufa_ack_decode(const uint8_t *buf, size_t len, Pufa__BatchAck **out) {
+    if (len > PUFA_MAX_FRAME_BYTES)
+        return PUFA_ETOOBIG;
+    Pufa__BatchAck *a = pufa__batch_ack__unpack(NULL, len, buf);
+    if (!a)
+        return PUFA_EPARSE;
+    *out = a;
+    return 0;
+}
+
+void pufa_ack_free(Pufa__BatchAck **a) {
+    if (!a || !*a)
+        return;
+    pufa__batch_ack__free_unpacked(*a, NULL);
+    *a = NULL;
+}
+
+/* ---- Figures ---- */
+
+void pufa_figures_to_pb(const int64_t fig[PUFA_NFIGURES], bool all, Pufa__Figures *g) {
+    pufa__figures__init(g);
+    g->reports = fig[PUFA_FIG_REPORTS];
+    g->has_reports = all || g->reports != 0;
+#define PUFA_WIRE_FIGURE_(up, low, label, max) \
+    g->low = fig[PUFA_FIG(PUFA_C_##up)];        \
+    g->has_##low = all || g->low != 0;
+    PUFA_COUNTER_MAP(PUFA_WIRE_FIGURE_)
+#undef PUFA_WIRE_FIGURE_
+}
+
+void pufa_figures_from_pb(const Pufa__Figures *g, int64_t fig[PUFA_NFIGURES]) {
+    fig[PUFA_FIG_REPORTS] = g->reports;
+#define PUFA_WIRE_FIGURE_(up, low, label, max) fig[PUFA_FIG(PUFA_C_##up)] = g->low;
+    PUFA_COUNTER_MAP(PUFA_WIRE_FIGURE_)
+#undef PUFA_WIRE_FIGURE_
+}
+
+/* ---- CommitDelta ---- */
+
+uint8_t *pufa_delta_encode(const pufa_delta *d, size_t *len) {
+    Pufa__CommitDelta m = PUFA__COMMIT_DELTA__INIT;
+    m.has_seq = 1;
+    m.seq = d->seq;
+    m.has_committed_at_ms = 1;
+    m.committed_at_ms = d->committed_at_ms;
+    size_t n = d->n_cells, nr = d->n_receipts;
+    Pufa__RollupDelta *rd = NULL;
+    Pufa__Figures *fg = NULL;
+    Pufa__Receipt *rc = NULL;
+    char(*days)[11] = NULL;
+    if (n + nr) {
+        days = pufa_calloc(n + nr, sizeof *days);
+        m.n_rollups = n;
+        m.rollups = pufa_calloc(n ? n : 1, sizeof *m.rollups);
+        rd = pufa_calloc(n ? n : 1, sizeof *rd);
+        fg = pufa_calloc(n ? n : 1, sizeof *fg);
+        m.n_receipts = nr;
+        m.receipts = pufa_calloc(nr ? nr : 1, sizeof *m.receipts);
+        rc = pufa_calloc(nr ? nr : 1, sizeof *rc);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const pufa_cell *c = &d->cells[i];
+        pufa__rollup_delta__init(&rd[i]);
+        pufa_date_format(c->day, days[i]);
+        rd[i].day = days[i];
+        rd[i].county_code = s(c->county);
+        rd[i].has_theme = rd[i].has_venue = rd[i].has_form = 1;
+        rd[i].theme = (Pufa__Theme)c->theme;
+        rd[i].venue = (Pufa__Venue)c->venue;
+        rd[i].form = (Pufa__Form)c->form;
+        rd[i].unit_code = s(c->unit_code);
+        rd[i].campaign = s(c->campaign);
+        pufa_figures_to_pb(c->fig, false, &fg[i]);
+        rd[i].delta = &fg[i];
+        m.rollups[i] = &rd[i];
+    }
+    for (size_t i = 0; i < nr; i++) {
+        const pufa_receipt *r = &d->receipts[i];
+        pufa__receipt__init(&rc[i]);
+        pufa_date_format(r->day, days[n + i]);
+        rc[i].day = days[n + i];
+        rc[i].county_code = s(r->county);
+        rc[i].unit_code = s(r->unit_code);
+        rc[i].has_reports = 1;
+        rc[i].reports = r->reports;
+        m.receipts[i] = &rc[i];
+    }
+    *len = pufa__commit_delta__get_packed_size(&m);
+    uint8_t *buf = pufa_malloc(*len);
+    pufa__commit_delta__pack(&m, buf);
+    free(m.rollups);
+    free(rd);
+    free(fg);
+    free(m.receipts);
+    free(rc);
+    free(days);
+    return buf;
+}
+
+int pufa_delta_decode(const uint8_t *buf, size_t len, pufa_delta *out) {
+    memset(out, 0, sizeof *out);
+    if (len > PUFA_MAX_FEED_BYTES)
+        return PUFA_ETOOBIG;
+    Pufa__CommitDelta *m = pufa__commit_delta__unpack(NULL, len, buf);
+    if (!m)
+        return PUFA_EPARSE;
+    if (!m->has_seq) {
+        pufa__commit_delta__free_unpacked(m, NULL);
+        return PUFA_EPARSE;
+    }
+    out->msg = m;
+    out->seq = m->seq;
+    out->committed_at_ms = m->has_committed_at_ms ? m->committed_at_ms : 0;
+    if (m->n_rollups)
+        out->cells = pufa_calloc(m->n_rollups, sizeof *out->cells);
+    for (size_t i = 0; i < m->n_rollups; i++) {
+        const Pufa__RollupDelta *r = m->rollups[i];
+        pufa_cell *c = &out->cells[out->n_cells];
+        if (!r->day || pufa_date_parse(r->day, &c->day) || !r->county_code || !r->delta) {
+            out->skipped++;
+            continue;
+        }
+        c->county = r->county_code;
+        c->theme = (int16_t)(r->has_theme ? r->theme : 0);
+        c->venue = (int16_t)(r->has_venue ? r->venue : 0);
+        c->form = (int16_t)(r->has_form ? r->form : 0);
+        c->unit_code = r->unit_code ? r->unit_code : "";
+        c->campaign = r->campaign ? r->campaign : "";
+        pufa_figures_from_pb(r->delta, c->fig);
+        out->n_cells++;
+    }
+    if (m->n_receipts)
+        out->receipts = pufa_calloc(m->n_receipts, sizeof *out->receipts);
+    for (size_t i = 0; i < m->n_receipts; i++) {
+        const Pufa__Receipt *r = m->receipts[i];
+        pufa_receipt *c = &out->receipts[out->n_receipts];
+        if (!r->day || pufa_date_parse(r->day, &c->day) || !r->county_code) {
+            out->skipped++;
+            continue;
+        }
+        c->county = r->county_code;
+        c->unit_code = r->unit_code ? r->unit_code : "";
+        c->reports = r->has_reports ? r->reports : 0;
+        out->n_receipts++;
+    }
+    return 0;
+}
+
+void pufa_delta_free(pufa_delta *d) {
+    free(d->cells);
+    free(d->receipts);
+    if (d->msg)
+        pufa__commit_delta__free_unpacked(d->msg, NULL);
+    memset(d, 0, sizeof *d);
+}
+
+/* ---- Dashboard ---- */
+
+uint8_t *pufa_dashboard_encode(const pufa_dashboard *d, size_t *len) {
+    Pufa__Dashboard m = PUFA__DASHBOARD__INIT;
+    m.scope = s(d->scope);
+    m.has_seq = 1;
+    m.seq = d->seq;
+    m.has_generated_at_ms = 1;
+    m.generated_at_ms = d->generated_at_ms;
+    size_t nw = d->n_windows, nrows = 0;
+    for (size_t i = 0; i < nw; i++)
+        for (int k = 0; k < PUFA_NBY; k++)
+            nrows += d->windows[i].n_by[k];
+    /* Everything in a few arrays, freed at the end. */
+    Pufa__DashboardWindow *wins = pufa_calloc(nw ? nw : 1, sizeof *wins);
+    m.windows = pufa_calloc(nw ? nw : 1, sizeof *m.windows);
+    m.n_windows = nw;
+    Pufa__Figures *totals = pufa_calloc(nw ? nw : 1, sizeof *totals);
+    char(*days)[11] = pufa_calloc(2 * nw + 1, sizeof *days);
+    Pufa__DashboardRow *rows = pufa_calloc(nrows ? nrows : 1, sizeof *rows);
+    Pufa__DashboardRow **rowp = pufa_calloc(nrows ? nrows : 1, sizeof *rowp);
+    Pufa__Figures *figs = pufa_calloc(nrows ? nrows : 1, sizeof *figs);
+    size_t next = 0;
+    for (size_t i = 0; i < nw; i++) {
+        const pufa_dash_window *in = &d->windows[i];
+        Pufa__DashboardWindow *w = &wins[i];
+        pufa__dashboard_window__init(w);
+        m.windows[i] = w;
+        if (!in->window)
+            continue;
+        w->window = s(in->window);
+        pufa_date_format(in->from, days[2 * i]);
+        pufa_date_format(in->to, days[2 * i + 1]);
+        w->from_day = days[2 * i];
+        w->to_day = days[2 * i + 1];
+        if (in->has_totals) {
+            pufa_figures_to_pb(in->totals, true, &totals[i]);
+            w->totals = &totals[i];
+        }
+        Pufa__DashboardRow ***field[PUFA_NBY] = {&w->by_county, &w->by_theme, &w->by_venue,
+                                                  &w->by_form,   &w->by_unit,  &w->by_campaign};
+        size_t *count[PUFA_NBY] = {&w->n_by_county, &w->n_by_theme, &w->n_by_venue,
+                                   &w->n_by_form,   &w->n_by_unit,  &w->n_by_campaign};
+        for (int k = 0; k < PUFA_NBY; k++) {
+            if (!in->n_by[k])
+                continue;
+            *field[k] = &rowp[next];
+            *count[k] = in->n_by[k];
+            for (size_t j = 0; j < in->n_by[k]; j++, next++) {
+                const pufa_dash_row *r = &in->by[k][j];
+                pufa__dashboard_row__init(&rows[next]);
+                rows[next].key = s(r->key);
+                rows[next].label = s(r->label);
+                pufa_figures_to_pb(r->fig, true, &figs[next]);
+                rows[next].figures = &figs[next];
+                rowp[next] = &rows[next];
+            }
+        }
+    }
+    *len = pufa__dashboard__get_packed_size(&m);
+    uint8_t *buf = pufa_malloc(*len ? *len : 1);
+    pufa__dashboard__pack(&m, buf);
+    free(wins);
+    free(m.windows);
+    free(totals);
+    free(days);
+    free(rows);
+    free(rowp);
+    free(figs);
+    return buf;
+}
+
+int pufa_dashboard_decode(const uint8_t *buf, size_t len, Pufa__Dashboard **out) {
+    if (len > PUFA_MAX_FEED_BYTES)
+        return PUFA_ETOOBIG;
+    Pufa__Dashboard *d = pufa__dashboard__unpack(NULL, len, buf);
+    if (!d)
+        return PUFA_EPARSE;
+    *out = d;
+    return 0;
+}
+
+void pufa_dashboard_free(Pufa__Dashboard **d) {
+    if (!d || !*d)
+        return;
+    pufa__dashboard__free_unpacked(*d, NULL);
+    *d = NULL;
 }
