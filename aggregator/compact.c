@@ -12,8 +12,7 @@
 #include "error.h"
 #include "log.h"
 #include "pg.h"
-#include "rollup.h"
-#include "store_sql.h"
+#include "report.h"
 
 /* A compaction, in one transaction:
  *   1. DELETE journal rows (a slice at a time) RETURNING them; only
@@ -34,15 +33,12 @@ static const char *const DIMS[6] = {"total", "theme", "venue", "form", "unit", "
 static const char SQL_SLICE[] =
     "DELETE FROM rollup_journal WHERE ctid = ANY (ARRAY(SELECT ctid FROM rollup_journal"
     " LIMIT " STR(SLICE) ")) RETURNING day - DATE '1970-01-01', county_code, theme, venue,"
-    " form, unit_code, campaign, " ROLLUP_FIG_COLS;
+    " form, unit_code, campaign, " PUFA_FIGURE_COLS;
 
-#define FIG_ADD(f) " " f " = d." f " + f." f
+#define FIG_ADD_(up, low, label, max) ", " #low " = d." #low " + f." #low
 
 static const char SQL_APPLY_UPDATE[] =
-    "UPDATE rollup_dim AS d SET" FIG_ADD("reports") "," FIG_ADD("sessions") ","
-    FIG_ADD("participants") "," FIG_ADD("materials") "," FIG_ADD("consultations") ","
-    FIG_ADD("banners") "," FIG_ADD("led_messages") "," FIG_ADD("online_posts") ","
-    FIG_ADD("online_views") "," FIG_ADD("volunteers") "," FIG_ADD("funds_fen")
+    "UPDATE rollup_dim AS d SET reports = d.reports + f.reports" PUFA_COUNTER_MAP(FIG_ADD_)
     " FROM compact_fold AS f WHERE d.day = f.day AND d.county_code = f.county_code"
     " AND d.dim = f.dim AND d.key = f.key";
 
@@ -107,7 +103,7 @@ typedef struct fold_entry {
     const char *county, *key; /* interned */
     pufa_day day;
     int32_t dim;              /* index into DIMS */
-    int64_t fig[ROLLUP_NFIG];
+    int64_t fig[PUFA_NFIGURES];
 } fold_entry;
 
 typedef struct fold {
@@ -138,14 +134,14 @@ static void fold_reindex(fold *f) {
 }
 
 static void fold_add(fold *f, const char *county, const char *key, pufa_day day, int32_t dim,
-                     const int64_t fig[ROLLUP_NFIG]) {
+                     const int64_t fig[PUFA_NFIGURES]) {
     if (f->cap) {
         size_t mask = 2 * f->cap - 1;
         for (size_t j = entry_hash(county, key, day, dim) & mask; f->index[j];
              j = (j + 1) & mask) {
             fold_entry *e = &f->v[f->index[j] - 1];
             if (e->county == county && e->key == key && e->day == day && e->dim == dim) {
-                for (int k = 0; k < ROLLUP_NFIG; k++)
+                for (int k = 0; k < PUFA_NFIGURES; k++)
                     e->fig[k] += fig[k];
                 return;
             }
@@ -187,8 +183,8 @@ static void fold_rows(fold *f, const PGresult *r) {
     for (int i = 0; i < PQntuples(r); i++) {
         pufa_day day = atoi(PQgetvalue(r, i, 0));
         const char *county = intern(&f->strings, PQgetvalue(r, i, 1));
-        int64_t fig[ROLLUP_NFIG];
-        for (int k = 0; k < ROLLUP_NFIG; k++)
+        int64_t fig[PUFA_NFIGURES];
+        for (int k = 0; k < PUFA_NFIGURES; k++)
             fig[k] = atoll(PQgetvalue(r, i, 7 + k));
         const char *keys[6];
         keys[0] = intern(&f->strings, "");
@@ -212,28 +208,28 @@ static int fold_flush(PGconn *conn, fold *f, pufa_buf *buf, long long *written,
     copy_begin(buf);
     for (size_t i = 0; i < f->n; i++) {
         const fold_entry *e = &f->v[i];
-        copy_tuple(buf, 4 + ROLLUP_NFIG);
+        copy_tuple(buf, 4 + PUFA_NFIGURES);
         copy_date(buf, e->day);
         copy_text(buf, e->county);
         copy_text(buf, DIMS[e->dim]);
         copy_text(buf, e->key);
-        for (int k = 0; k < ROLLUP_NFIG; k++)
+        for (int k = 0; k < PUFA_NFIGURES; k++)
             copy_int8(buf, e->fig[k]);
     }
     copy_end(buf);
     int rc = pufa_pg_exec(conn, "TRUNCATE compact_fold", err, errsize);
     if (rc == 0)
-        rc = copy_in(conn,
-                     "COPY compact_fold (day, county_code, dim, key, " ROLLUP_FIG_COLS
-                     ") FROM STDIN (FORMAT binary)",
-                     buf, "compaction", err, errsize);
+        rc = pufa_pg_copy_in(conn,
+                             "COPY compact_fold (day, county_code, dim, key, " PUFA_FIGURE_COLS
+                             ") FROM STDIN (FORMAT binary)",
+                             buf->data, buf->len, "compaction", err, errsize);
     phase[0] += now_s() - t0;
     const char *steps[] = {SQL_APPLY_UPDATE, SQL_APPLY_INSERT};
     for (int s = 0; s < 2 && rc == 0; s++) {
         double ts = now_s();
         PGresult *r = PQexec(conn, steps[s]);
         phase[1 + s] += now_s() - ts;
-        rc = store_check(conn, r, PGRES_COMMAND_OK, "compaction", err, errsize);
+        rc = pufa_pg_check(conn, r, PGRES_COMMAND_OK, "compaction", err, errsize);
         if (rc == 0)
             *written += atoll(PQcmdTuples(r));
         PQclear(r);
@@ -263,7 +259,7 @@ int compact_once(PGconn *conn, long long *moved, long long *written, char *err,
         double t0 = now_s();
         PGresult *r = PQexec(conn, SQL_SLICE);
         double t1 = now_s();
-        rc = store_check(conn, r, PGRES_TUPLES_OK, "compaction", err, errsize);
+        rc = pufa_pg_check(conn, r, PGRES_TUPLES_OK, "compaction", err, errsize);
         int n = rc == 0 ? PQntuples(r) : 0;
         if (rc == 0)
             fold_rows(&f, r);

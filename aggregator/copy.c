@@ -1,11 +1,7 @@
 #include "copy.h"
 
-#include <stdio.h>
 #include <string.h>
 
-#include "error.h"
-#include "pg.h"
-#include "store_sql.h"
 #include "uuid.h"
 
 static void put16(pufa_buf *b, int16_t v) {
@@ -66,7 +62,7 @@ void copy_begin(pufa_buf *b) {
 }
 
 void copy_row(pufa_buf *b, const pufa_report *r, const char *collector) {
-    copy_tuple(b, 26);
+    copy_tuple(b, COPY_NCOLUMNS);
     uint8_t id[16] = {0};
     pufa_uuid_parse(r->report_id, id);
     put32(b, 16);
@@ -101,29 +97,16 @@ void copy_end(pufa_buf *b) {
     put16(b, -1);
 }
 
-int copy_in(PGconn *conn, const char *copy_sql, const pufa_buf *buf, const char *what,
-            char *err, size_t errsize) {
-    PGresult *r = PQexec(conn, copy_sql);
-    int rc = store_check(conn, r, PGRES_COPY_IN, what, err, errsize);
-    PQclear(r);
-    if (rc)
-        return rc;
-    if (PQputCopyData(conn, buf->data, (int)buf->len) != 1 || PQputCopyEnd(conn, NULL) != 1) {
-        char prefix[64];
-        snprintf(prefix, sizeof prefix, "%s: ", what);
-        pufa_pg_errcopy(err, errsize, prefix, PQerrorMessage(conn));
-        return PUFA_EDBDOWN;
-    }
-    r = PQgetResult(conn);
-    rc = store_check(conn, r, PGRES_COMMAND_OK, what, err, errsize);
-    PQclear(r);
-    /* Drain, so the connection is ready for the next command. */
-    while ((r = PQgetResult(conn)))
-        PQclear(r);
-    return rc;
-}
-
-int copy_reports(PGconn *conn, const pufa_buf *buf, char *err, size_t errsize) {
-    return copy_in(conn, "COPY reports (" COPY_COLUMNS ") FROM STDIN (FORMAT binary)", buf,
-                   "copy", err, errsize);
+void copy_journal_row(pufa_buf *b, uint64_t seq, const pufa_cell *c) {
+    copy_tuple(b, 8 + PUFA_NFIGURES);
+    copy_int8(b, (int64_t)seq);
+    copy_date(b, c->day);
+    copy_text(b, c->county);
+    copy_int2(b, c->theme);
+    copy_int2(b, c->venue);
+    copy_int2(b, c->form);
+    copy_text(b, c->unit_code);
+    copy_text(b, c->campaign);
+    for (int f = 0; f < PUFA_NFIGURES; f++)
+        copy_int8(b, c->fig[f]);
 }

@@ -14,6 +14,7 @@
 #include "pufa.pb-c.h"
 #include "rollup.h"
 #include "store_sql.h"
+#include "wire.h"
 
 #define NARRAYS (NREPORT_PARAMS + 1)
 /* The session advisory lock that makes the aggregator the only writer. */
@@ -21,6 +22,7 @@
 
 struct store {
     char *conninfo;
+    char *sql_upsert, *sql_history; /* built once: see store_sql.h */
     PGconn *conn;
     rollup_set rs;
     pufa_buf arr[NARRAYS];
@@ -44,9 +46,28 @@ typedef struct id_state {
     const agg_item *final;    /* the item whose row must be written, if any */
 } id_state;
 
+/* "$1::uuid[], $2::int4[], ..." for the report arrays, then extra. */
+static char *report_arrays(const char *extra) {
+    static const char *const types[NREPORT_PARAMS] = {REPORT_ARRAY_TYPES};
+    pufa_buf b;
+    pufa_buf_init(&b);
+    for (int i = 0; i < NREPORT_PARAMS; i++)
+        pufa_buf_printf(&b, "%s$%d::%s[]", i ? ", " : "", i + 1, types[i]);
+    pufa_buf_puts(&b, extra);
+    return pufa_buf_steal(&b);
+}
+
 store *store_new(const char *conninfo) {
     store *s = pufa_calloc(1, sizeof *s);
     s->conninfo = pufa_strdup(conninfo);
+    char *arrays = report_arrays("");
+    s->sql_upsert = pufa_asprintf(SQL_REPORTS_UPSERT_FMT, arrays);
+    free(arrays);
+    char superseded[32];
+    snprintf(superseded, sizeof superseded, ", $%d::int4[]", NREPORT_PARAMS + 1);
+    arrays = report_arrays(superseded);
+    s->sql_history = pufa_asprintf(SQL_HISTORY_INSERT_FMT, arrays);
+    free(arrays);
     rollup_set_init(&s->rs);
     for (int i = 0; i < NARRAYS; i++)
         pufa_buf_init(&s->arr[i]);
@@ -63,6 +84,8 @@ void store_destroy(store **ps) {
     for (int i = 0; i < NARRAYS; i++)
         pufa_buf_free(&s->arr[i]);
     pufa_buf_free(&s->copybuf);
+    free(s->sql_upsert);
+    free(s->sql_history);
     free(s->conninfo);
     free(s);
     *ps = NULL;
@@ -129,31 +152,16 @@ int store_ping(store *s, char *err, size_t errsize) {
     if (!store_connected(s))
         return PUFA_EDBDOWN;
     PGresult *r = PQexec(s->conn, "SELECT 1");
-    int rc = store_check(s->conn, r, PGRES_TUPLES_OK, "ping", err, errsize);
+    int rc = pufa_pg_check(s->conn, r, PGRES_TUPLES_OK, "ping", err, errsize);
     PQclear(r);
     if (rc)
         store_disconnect(s);
     return rc ? PUFA_EDBDOWN : 0;
 }
 
-int store_check(PGconn *conn, PGresult *r, ExecStatusType want, const char *what, char *err,
-                size_t errsize) {
-    if (PQresultStatus(r) == want)
-        return 0;
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, "%s: ", what);
-    pufa_pg_errcopy(err, errsize, prefix, r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
-    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    if (PQstatus(conn) != CONNECTION_OK || !state)
-        return PUFA_EDBDOWN;
-    if (!strncmp(state, "22", 2) || !strncmp(state, "23", 2))
-        return PUFA_EDB;
-    return PUFA_EDBDOWN;
-}
-
 static int exec_simple(store *s, const char *sql, char *err, size_t errsize) {
     PGresult *r = PQexec(s->conn, sql);
-    int rc = store_check(s->conn, r, PGRES_COMMAND_OK, sql, err, errsize);
+    int rc = pufa_pg_check(s->conn, r, PGRES_COMMAND_OK, sql, err, errsize);
     PQclear(r);
     return rc;
 }
@@ -190,11 +198,12 @@ static void add_row(store *s, const row_ref *row, bool history) {
     pufa_pgarr_text(&a[12], r->campaign ? r->campaign : "");
     pufa_pgarr_text(&a[13], r->title);
     for (int c = 0; c < PUFA_NCOUNTERS; c++)
-        pufa_pgarr_int(&a[14 + c], r->counters[c]);
-    pufa_pgarr_int(&a[24], r->received_at_ms);
-    pufa_pgarr_text(&a[25], row->collector_id ? row->collector_id : "");
+        pufa_pgarr_int(&a[REPORT_COL_COUNTER0 + c], r->counters[c]);
+    pufa_pgarr_int(&a[REPORT_COL_COUNTER0 + PUFA_NCOUNTERS], r->received_at_ms);
+    pufa_pgarr_text(&a[REPORT_COL_COUNTER0 + PUFA_NCOUNTERS + 1],
+                    row->collector_id ? row->collector_id : "");
     if (history)
-        pufa_pgarr_int(&a[26], row->superseded_by);
+        pufa_pgarr_int(&a[NREPORT_PARAMS], row->superseded_by);
 }
 
 static int write_rows(store *s, const row_ref *rows, size_t n, bool history, char *err,
@@ -210,9 +219,9 @@ static int write_rows(store *s, const row_ref *rows, size_t n, bool history, cha
         pufa_pgarr_close(&s->arr[i]);
         params[i] = s->arr[i].data;
     }
-    PGresult *r = PQexecParams(s->conn, history ? SQL_HISTORY_INSERT : SQL_REPORTS_UPSERT, count,
+    PGresult *r = PQexecParams(s->conn, history ? s->sql_history : s->sql_upsert, count,
                                NULL, params, NULL, NULL, 0);
-    int rc = store_check(s->conn, r, PGRES_COMMAND_OK, history ? "history" : "reports", err,
+    int rc = pufa_pg_check(s->conn, r, PGRES_COMMAND_OK, history ? "history" : "reports", err,
                          errsize);
     PQclear(r);
     return rc;
@@ -239,12 +248,54 @@ static void parse_stored(PGresult *res, pufa_report *rows, char **collectors) {
         r->campaign = pufa_strdup(PQgetvalue(res, i, 12));
         r->title = pufa_strdup(PQgetvalue(res, i, 13));
         for (int c = 0; c < PUFA_NCOUNTERS; c++)
-            r->counters[c] = atoll(PQgetvalue(res, i, 14 + c));
-        r->received_at_ms = atoll(PQgetvalue(res, i, 24));
-        collectors[i] = pufa_strdup(PQgetvalue(res, i, 25));
+            r->counters[c] = atoll(PQgetvalue(res, i, REPORT_COL_COUNTER0 + c));
+        r->received_at_ms = atoll(PQgetvalue(res, i, REPORT_COL_COUNTER0 + PUFA_NCOUNTERS));
+        collectors[i] = pufa_strdup(PQgetvalue(res, i, REPORT_COL_COUNTER0 + PUFA_NCOUNTERS + 1));
         pufa_date_parse(r->occurred_on, &r->occurred_day);
         r->ended_day = r->occurred_day;
     }
+}
+
+/* The folded rollup set: its cells appended to rollup_journal under feed
+ * sequence seq, its receipts upserted. */
+static int write_rollups(store *s, uint64_t seq, char *err, size_t errsize) {
+    const rollup_set *rs = &s->rs;
+    int rc = 0;
+    if (rs->n) {
+        /* The journal is append-only: COPY, no index to update, no conflict
+         * to resolve.  The compactor folds it into rollup_dim later. */
+        copy_begin(&s->copybuf);
+        for (size_t i = 0; i < rs->n; i++)
+            copy_journal_row(&s->copybuf, seq, &rs->cells[i]);
+        copy_end(&s->copybuf);
+        rc = pufa_pg_copy_in(s->conn, SQL_JOURNAL_COPY, s->copybuf.data, s->copybuf.len,
+                             "rollup journal", err, errsize);
+        if (rc)
+            return rc;
+    }
+    if (rs->nr) {
+        pufa_buf *a = s->arr;
+        open_arrays(s, 5);
+        for (size_t i = 0; i < rs->nr; i++) {
+            const pufa_receipt *c = &rs->receipts[i];
+            char day[11];
+            pufa_date_format(c->day, day);
+            pufa_pgarr_text(&a[0], day);
+            pufa_pgarr_text(&a[1], c->county);
+            pufa_pgarr_text(&a[2], c->unit_code);
+            pufa_pgarr_int(&a[3], c->reports);
+            pufa_pgarr_int(&a[4], c->last_ms);
+        }
+        const char *params[5];
+        for (int i = 0; i < 5; i++) {
+            pufa_pgarr_close(&a[i]);
+            params[i] = a[i].data;
+        }
+        PGresult *r = PQexecParams(s->conn, SQL_RECEIPT_UPSERT, 5, NULL, params, NULL, NULL, 0);
+        rc = pufa_pg_check(s->conn, r, PGRES_COMMAND_OK, "receipts", err, errsize);
+        PQclear(r);
+    }
+    return rc;
 }
 
 static double now_seconds(void) {
@@ -293,7 +344,7 @@ int store_apply(store *s, agg_item **items, size_t n, const char *collector_of(c
     pufa_pgarr_close(&s->arr[0]);
     const char *p[1] = {s->arr[0].data};
     res = PQexecParams(s->conn, SQL_REPORTS_LOCK, 1, NULL, p, NULL, NULL, 0);
-    if ((rc = store_check(s->conn, res, PGRES_TUPLES_OK, "lock", err, errsize)))
+    if ((rc = pufa_pg_check(s->conn, res, PGRES_TUPLES_OK, "lock", err, errsize)))
         goto fail;
     tp[0] = now_seconds();
     nstored = PQntuples(res);
@@ -364,20 +415,21 @@ int store_apply(store *s, agg_item **items, size_t n, const char *collector_of(c
     tp[1] = now_seconds();
     if ((rc = write_rows(s, history, nhistory, true, err, errsize)) ||
         (rc = write_rows(s, finals, nfinals, false, err, errsize)) ||
-        (ncopy && (rc = copy_reports(s->conn, &s->copybuf, err, errsize))))
+        (ncopy && (rc = pufa_pg_copy_in(s->conn, SQL_REPORTS_COPY, s->copybuf.data,
+                                        s->copybuf.len, "copy", err, errsize))))
         goto fail;
     tp[2] = now_seconds();
     /* The feed's next number first: the journal rows carry it. */
     if (out->committed) {
         res = PQexec(s->conn, SQL_FEED_NEXT);
-        if ((rc = store_check(s->conn, res, PGRES_TUPLES_OK, "feed", err, errsize)))
+        if ((rc = pufa_pg_check(s->conn, res, PGRES_TUPLES_OK, "feed", err, errsize)))
             goto fail;
         out->seq = (uint64_t)atoll(PQgetvalue(res, 0, 0));
         PQclear(res);
         res = NULL;
     }
     rollup_fold(&s->rs);
-    if ((rc = rollup_store(s->conn, &s->rs, out->seq, &s->copybuf, err, errsize)))
+    if ((rc = write_rollups(s, out->seq, err, errsize)))
         goto fail;
     out->journal_rows = s->rs.n;
     tp[3] = now_seconds();
@@ -393,8 +445,11 @@ int store_apply(store *s, agg_item **items, size_t n, const char *collector_of(c
                "rollups_s=%.3f commit_s=%.3f",
                n, s->rs.n, tp[0] - t0, tp[1] - tp[0], tp[2] - tp[1], tp[3] - tp[2],
                tp[4] - tp[3]);
-    if (out->seq)
-        rollup_encode_delta(&s->rs, out->seq, pufa_now_ms(), &out->delta, &out->delta_len);
+    if (out->seq) {
+        pufa_delta d;
+        rollup_delta(&s->rs, out->seq, pufa_now_ms(), &d);
+        out->delta = pufa_delta_encode(&d, &out->delta_len);
+    }
     rc = 0;
     goto done;
 

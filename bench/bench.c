@@ -22,6 +22,7 @@
 #include "copy.h"
 #include "enums.h"
 #include "httpc.h"
+#include "pg.h"
 #include "proc.h"
 #include "report_json.h"
 #include "uuid.h"
@@ -115,7 +116,7 @@ static long long rss_kb(pid_t pid, const char *field) {
 /* ---- 1. raw binary COPY (the aggregator's own encoder) ---- */
 
 static double bench_copy(const char *table, pufa_report *r, size_t n) {
-    char *copy_sql = pufa_asprintf("COPY %s (" COPY_COLUMNS ") FROM STDIN (FORMAT binary)", table);
+    char *copy_sql = pufa_asprintf("COPY %s (" REPORT_COLS ") FROM STDIN (FORMAT binary)", table);
     long long t0 = pufa_mono_ms();
     pufa_buf b;
     pufa_buf_init(&b);
@@ -127,7 +128,7 @@ static double bench_copy(const char *table, pufa_report *r, size_t n) {
         copy_end(&b);
         char err[512];
         sql("BEGIN");
-        if (copy_in(db, copy_sql, &b, "copy", err, sizeof err)) {
+        if (pufa_pg_copy_in(db, copy_sql, b.data, b.len, "copy", err, sizeof err)) {
             fprintf(stderr, "bench: %s\n", err);
             exit(1);
         }
@@ -141,20 +142,23 @@ static double bench_copy(const char *table, pufa_report *r, size_t n) {
 /* ---- 2. naive: one INSERT per report, autocommit ---- */
 
 static double bench_naive(pufa_report *r, size_t n) {
-    PGresult *p = PQprepare(
-        db, "ins",
-        "INSERT INTO reports (report_id, revision, county_code, unit_code, unit_name,"
-        " occurred_on, theme, venue, form, campaign, title, sessions, participants, materials,"
-        " consultations, banners, led_messages, online_posts, online_views, volunteers,"
-        " funds_fen) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,"
-        "$19,$20,$21)",
-        21, NULL);
+    enum { NFIXED = 11, NPARAM = NFIXED + PUFA_NCOUNTERS };
+    pufa_buf q;
+    pufa_buf_init(&q);
+    pufa_buf_puts(&q, "INSERT INTO reports (report_id, revision, county_code, unit_code, unit_name,"
+                      " occurred_on, theme, venue, form, campaign, title" PUFA_COUNTER_COLS
+                      ") VALUES (");
+    for (int i = 1; i <= NPARAM; i++)
+        pufa_buf_printf(&q, "%s$%d", i > 1 ? "," : "", i);
+    pufa_buf_puts(&q, ")");
+    PGresult *p = PQprepare(db, "ins", q.data, NPARAM, NULL);
     PQclear(p);
+    pufa_buf_free(&q);
     long long t0 = pufa_mono_ms();
     for (size_t i = 0; i < n; i++) {
-        char num[14][24];
-        const char *v[21] = {r[i].report_id, "1", r[i].county_code, r[i].unit_code,
-                             r[i].unit_name, r[i].occurred_on};
+        char num[3 + PUFA_NCOUNTERS][24];
+        const char *v[NPARAM] = {r[i].report_id, "1", r[i].county_code, r[i].unit_code,
+                                 r[i].unit_name, r[i].occurred_on};
         snprintf(num[0], 24, "%d", r[i].theme);
         snprintf(num[1], 24, "%d", r[i].venue);
         snprintf(num[2], 24, "%d", r[i].form);
@@ -164,17 +168,15 @@ static double bench_naive(pufa_report *r, size_t n) {
         v[9] = r[i].campaign;
         v[10] = r[i].title;
         for (int c = 0; c < PUFA_NCOUNTERS; c++) {
-            snprintf(num[3 + c % 11], 24, "%lld", (long long)r[i].counters[c]);
-            v[11 + c] = pufa_strdup(num[3 + c % 11]);
+            snprintf(num[3 + c], 24, "%lld", (long long)r[i].counters[c]);
+            v[NFIXED + c] = num[3 + c];
         }
-        PGresult *res = PQexecPrepared(db, "ins", 21, v, NULL, NULL, 0);
+        PGresult *res = PQexecPrepared(db, "ins", NPARAM, v, NULL, NULL, 0);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             fprintf(stderr, "INSERT: %s", PQresultErrorMessage(res));
             exit(1);
         }
         PQclear(res);
-        for (int c = 0; c < PUFA_NCOUNTERS; c++)
-            free((char *)v[11 + c]);
     }
     return (double)n / secs_since(t0);
 }
@@ -515,15 +517,14 @@ static void grow_reports_to(long long target) {
     sql(q);
     free(q);
     /* The rollups, as the aggregator's compactor would have left them. */
+#define BENCH_SUM_(up, low, label, max) ", sum(" #low ")"
     sql("TRUNCATE rollup_dim, rollup_journal");
     sql("INSERT INTO rollup_dim SELECT occurred_on, county_code,"
         " CASE WHEN GROUPING(theme) = 0 THEN 'theme' WHEN GROUPING(venue) = 0 THEN 'venue'"
         " WHEN GROUPING(form) = 0 THEN 'form' WHEN GROUPING(unit_code) = 0 THEN 'unit'"
         " WHEN GROUPING(campaign) = 0 THEN 'campaign' ELSE 'total' END,"
         " coalesce(theme::text, venue::text, form::text, unit_code, campaign, ''),"
-        " count(*), sum(sessions), sum(participants), sum(materials),"
-        " sum(consultations), sum(banners), sum(led_messages), sum(online_posts),"
-        " sum(online_views), sum(volunteers), sum(funds_fen) FROM reports WHERE NOT retracted"
+        " count(*)" PUFA_COUNTER_MAP(BENCH_SUM_) " FROM reports WHERE NOT retracted"
         " GROUP BY GROUPING SETS ((1, 2), (1, 2, theme), (1, 2, venue), (1, 2, form),"
         " (1, 2, unit_code), (1, 2, campaign))");
     sql("VACUUM ANALYZE rollup_dim");

@@ -1,5 +1,6 @@
 #include "pg.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,6 +45,45 @@ int pufa_pg_exec(PGconn *conn, const char *sql, char *err, size_t errsize) {
     }
     PQclear(r);
     return 0;
+}
+
+int pufa_pg_check(PGconn *conn, PGresult *r, ExecStatusType want, const char *what, char *err,
+                  size_t errsize) {
+    if (PQresultStatus(r) == want)
+        return 0;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%s: ", what);
+    pufa_pg_errcopy(err, errsize, prefix, r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    if (PQstatus(conn) != CONNECTION_OK || !state)
+        return PUFA_EDBDOWN;
+    if (!strncmp(state, "22", 2) || !strncmp(state, "23", 2))
+        return PUFA_EDB;
+    return PUFA_EDBDOWN;
+}
+
+int pufa_pg_copy_in(PGconn *conn, const char *copy_sql, const void *data, size_t len,
+                    const char *what, char *err, size_t errsize) {
+    PGresult *r = PQexec(conn, copy_sql);
+    int rc = pufa_pg_check(conn, r, PGRES_COPY_IN, what, err, errsize);
+    PQclear(r);
+    if (rc)
+        return rc;
+    if (len > INT_MAX || PQputCopyData(conn, data, (int)len) != 1 ||
+        PQputCopyEnd(conn, NULL) != 1) {
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "%s: ", what);
+        pufa_pg_errcopy(err, errsize, prefix,
+                        len > INT_MAX ? "COPY data over 2 GiB" : PQerrorMessage(conn));
+        return PUFA_EDBDOWN;
+    }
+    r = PQgetResult(conn);
+    rc = pufa_pg_check(conn, r, PGRES_COMMAND_OK, what, err, errsize);
+    PQclear(r);
+    /* Drain, so the connection is ready for the next command. */
+    while ((r = PQgetResult(conn)))
+        PQclear(r);
+    return rc;
 }
 
 void pufa_pgarr_open(pufa_buf *b) {
