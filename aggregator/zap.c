@@ -10,10 +10,13 @@
 
 #include "alloc.h"
 #include "error.h"
+#include "file.h"
 #include "log.h"
 #include "orgunits.h"
 
 #define MAX_KEYS 4096
+/* Far more than MAX_KEYS lines of "KEY COUNTY" with comments need. */
+#define MAX_LIST_BYTES (16u * 1024u * 1024u)
 
 struct zap {
     void *zctx;
@@ -137,25 +140,23 @@ static int check_units(const zap *z, const char *text, char (*keys)[41], char (*
 }
 
 int zap_reload(zap *z, char *err, size_t errsize) {
-    FILE *f = fopen(z->path, "r");
-    if (!f) {
+    char *text, why[300];
+    int rc = pufa_read_file(z->path, MAX_LIST_BYTES, &text, NULL, why, sizeof why);
+    if (rc == PUFA_ETOOBIG) {
+        snprintf(err, errsize, "the allow-list %s", why);
+        return PUFA_EIO;
+    }
+    if (rc) {
         snprintf(err, errsize, "cannot open the allow-list %s", z->path);
         return PUFA_EIO;
     }
-    pufa_buf b;
-    pufa_buf_init(&b);
-    char chunk[4096];
-    size_t r;
-    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
-        pufa_buf_append(&b, chunk, r);
-    fclose(f);
     char(*keys)[41] = pufa_calloc(MAX_KEYS, 41);
     char(*counties)[7] = pufa_calloc(MAX_KEYS, 7);
     char e[200];
-    int n = zap_parse_allow_list(b.data ? b.data : "", keys, counties, MAX_KEYS, e, sizeof e);
+    int n = zap_parse_allow_list(text, keys, counties, MAX_KEYS, e, sizeof e);
     if (n >= 0 && z->orgunits)
-        n = check_units(z, b.data ? b.data : "", keys, counties, (size_t)n, e, sizeof e);
-    pufa_buf_free(&b);
+        n = check_units(z, text, keys, counties, (size_t)n, e, sizeof e);
+    free(text);
     if (n < 0) {
         snprintf(err, errsize, "%s: %s", z->path, e);
         free(keys);

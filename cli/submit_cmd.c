@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "config.h"
 #include "error.h"
+#include "file.h"
 #include "httpc.h"
 #include "intake.h"
 #include "keyfile.h"
@@ -149,27 +150,19 @@ int cmd_submit(int argc, char **argv) {
     }
     /* Read and decode every file first: errors point at file lines. */
     for (int f = 0; f < nfiles; f++) {
-        size_t len = 0;
-        FILE *fp = fopen(files[f], "rb");
-        if (!fp) {
+        char *body;
+        size_t len;
+        if (pufa_read_file(files[f], 0, &body, &len, NULL, 0)) {
             fprintf(stderr, "pufa submit: cannot read %s\n", files[f]);
             rc = EX_IOERR_;
             goto out;
         }
-        pufa_buf b;
-        pufa_buf_init(&b);
-        char chunk[65536];
-        while ((len = fread(chunk, 1, sizeof chunk, fp)) > 0)
-            pufa_buf_append(&b, chunk, len);
-        fclose(fp);
         all.file = files[f];
-        pufa_intake_format fmt = pufa_intake_guess_format(files[f], b.data, b.len);
+        pufa_intake_format fmt = pufa_intake_guess_format(files[f], body, len);
         int prc = fmt == PUFA_FMT_CSV
-                      ? pufa_csv_each_report(b.data ? b.data : "", b.len, on_csv, &all, err,
-                                             sizeof err)
-                      : pufa_json_each_report(b.data ? b.data : "", b.len, 1, on_json, &all, err,
-                                              sizeof err);
-        pufa_buf_free(&b);
+                      ? pufa_csv_each_report(body, len, on_csv, &all, err, sizeof err)
+                      : pufa_json_each_report(body, len, 1, on_json, &all, err, sizeof err);
+        free(body);
         if (prc) {
             fprintf(stderr, "pufa submit: %s: %s\n", files[f], err);
             rc = EX_DATAERR_;

@@ -9,21 +9,8 @@
 #include "config.h"
 #include "datafile.h"
 #include "error.h"
+#include "file.h"
 #include "intake.h"
-
-static int read_all(const char *path, pufa_buf *b) {
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f)
-        return PUFA_EIO;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        pufa_buf_append(b, chunk, n);
-    int bad = ferror(f);
-    if (f != stdin)
-        fclose(f);
-    return bad ? PUFA_EIO : 0;
-}
 
 typedef struct {
     const char *path;
@@ -98,24 +85,23 @@ int cmd_validate(int argc, char **argv) {
     pufa_validate_ctx vctx = {.orgunits = ou, .today = pufa_city_day(pufa_now_ms())};
     size_t good = 0, bad = 0;
     for (int i = 0; i < nfiles; i++) {
-        pufa_buf b;
-        pufa_buf_init(&b);
-        if (read_all(files[i], &b)) {
+        char *body;
+        size_t len;
+        if (pufa_read_file(files[i], 0, &body, &len, NULL, 0)) {
             fprintf(stderr, "pufa validate: cannot read %s\n", files[i]);
-            pufa_buf_free(&b);
             rc = EX_IOERR_;
             continue;
         }
         tally t = {.path = files[i]};
-        pufa_intake_format fmt = pufa_intake_guess_format(files[i], b.data, b.len);
-        if (pufa_intake_parse(fmt, b.data, b.len, &vctx, on_report, &t, err, sizeof err)) {
+        pufa_intake_format fmt = pufa_intake_guess_format(files[i], body, len);
+        if (pufa_intake_parse(fmt, body, len, &vctx, on_report, &t, err, sizeof err)) {
             printf("%s: %s\n", files[i], err);
             t.bad++;
         }
         printf("%s: %zu valid, %zu invalid\n", files[i], t.good, t.bad);
         good += t.good;
         bad += t.bad;
-        pufa_buf_free(&b);
+        free(body);
     }
     if (nfiles > 1)
         printf("total: %zu valid, %zu invalid\n", good, bad);

@@ -13,6 +13,7 @@
 
 #include "alloc.h"
 #include "error.h"
+#include "file.h"
 #include "log.h"
 
 struct dropdir {
@@ -74,6 +75,13 @@ static void file_away(dropdir *d, const char *name, const char *sub, const char 
     free(to);
 }
 
+static void too_big(dropdir *d, const char *name, long long bytes) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "file: larger than %lld bytes: split it\n", (long long)d->max_file);
+    PLOG_WARN("COL-DROP-TOOBIG", "file=%s bytes=%lld", name, bytes);
+    file_away(d, name, "failed", msg);
+}
+
 static void process_file(dropdir *d, const char *name) {
     char *path = pufa_asprintf("%s/%s", d->dir, name);
     struct stat st;
@@ -82,29 +90,24 @@ static void process_file(dropdir *d, const char *name) {
         return;
     }
     if (st.st_size > d->max_file) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "file: larger than %lld bytes: split it\n",
-                 (long long)d->max_file);
-        PLOG_WARN("COL-DROP-TOOBIG", "file=%s bytes=%lld", name, (long long)st.st_size);
-        file_away(d, name, "failed", msg);
+        too_big(d, name, (long long)st.st_size);
         free(path);
         return;
     }
-    FILE *f = fopen(path, "rb");
+    char *body;
+    size_t len;
+    int rrc = pufa_read_file(path, (size_t)d->max_file, &body, &len, NULL, 0);
     free(path);
-    if (!f)
+    if (rrc == PUFA_ETOOBIG) { /* it grew since the stat */
+        too_big(d, name, (long long)d->max_file + 1);
         return;
-    pufa_buf b;
-    pufa_buf_init(&b);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        pufa_buf_append(&b, chunk, n);
-    fclose(f);
-    pufa_intake_format fmt = pufa_intake_guess_format(name, b.data, b.len);
+    }
+    if (rrc)
+        return;
+    pufa_intake_format fmt = pufa_intake_guess_format(name, body, len);
     accept_result res;
-    int rc = accept_body(d->actx, fmt, b.data ? b.data : "", b.len, &res);
-    pufa_buf_free(&b);
+    int rc = accept_body(d->actx, fmt, body, len, &res);
+    free(body);
     if (rc) {
         char *msg = pufa_asprintf("file: %s\n", res.error);
         PLOG_WARN("COL-DROP-FAILED", "file=%s reason=\"%s\"", name, res.error);

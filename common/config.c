@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "error.h"
+#include "file.h"
 
 enum { EX_USAGE_ = 64, EX_CONFIG_ = 78 };
 
@@ -241,26 +242,14 @@ int pufa_cfg_parse_ini(pufa_cfg *cfg, const char *text, const char *origin, char
 }
 
 static char *read_file(const char *path, char *err, size_t errsize) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errsize, "cannot open config file %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    pufa_buf b;
-    pufa_buf_init(&b);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        pufa_buf_append(&b, chunk, n);
-        if (b.len > 1024 * 1024) {
-            snprintf(err, errsize, "config file %s is larger than 1 MiB", path);
-            fclose(f);
-            pufa_buf_free(&b);
-            return NULL;
-        }
-    }
-    fclose(f);
-    return pufa_buf_steal(&b);
+    char *text;
+    char why[300];
+    int rc = pufa_read_file(path, 1024 * 1024, &text, NULL, why, sizeof why);
+    if (rc == PUFA_ETOOBIG)
+        snprintf(err, errsize, "config file %s is larger than 1 MiB", path);
+    else if (rc)
+        snprintf(err, errsize, "cannot open config file %s", why);
+    return rc ? NULL : text;
 }
 
 static const char *type_hint(pufa_cfg_type t) {

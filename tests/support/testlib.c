@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "alloc.h"
+#include "file.h"
 
 const char *pufa_test_data_dir(void) {
     static char dir[1024];
@@ -36,19 +37,8 @@ const char *pufa_test_data_path(const char *name) {
 }
 
 char *pufa_test_read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    pufa_buf b;
-    pufa_buf_init(&b);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        pufa_buf_append(&b, chunk, n);
-    fclose(f);
-    if (len)
-        *len = b.len;
-    return pufa_buf_steal(&b);
+    char *text;
+    return pufa_read_file(path, 0, &text, len, NULL, 0) == 0 ? text : NULL;
 }
 
 const char *pufa_test_demo_tree_path(void) {
