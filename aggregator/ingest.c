@@ -188,7 +188,7 @@ static void handle_batch(ingest *in, const uint8_t *id, size_t idlen, zmq_msg_t 
          * SIGHUP) cannot go on delivering over a connection opened before. */
         const char *key = zmq_msg_gets(payload, "X-Pufa-Key");
         if (!county_key || !zap_allowed(in->cfg.zap, key, county_key)) {
-            pufa_batch_free(&pb);
+            pufa_batch_destroy(&pb);
             count(in, &in->stats->key_refused, 1);
             bad_frame(in, "key no longer on the allow-list", len);
             send_frame_error(in, id, idlen,
@@ -260,7 +260,7 @@ static void handle_batch(ingest *in, const uint8_t *id, size_t idlen, zmq_msg_t 
         it->slot = (uint32_t)i;
         b->n_items++;
     }
-    pufa_batch_free(&pb);
+    pufa_batch_destroy(&pb);
     pthread_mutex_lock(&in->stats->mu);
     in->stats->batches++;
     in->stats->reports[PUFA__REPORT_STATUS__STATUS_REJECTED] += rejected;

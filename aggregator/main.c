@@ -383,7 +383,7 @@ int main(int argc, char **argv) {
 
     pufa_status_http *http = NULL;
     int port = 0;
-    if (pufa_status_http_start(s.http, on_status, &a, &http, &port, err, sizeof err)) {
+    if (pufa_status_http_open(s.http, on_status, &a, &http, &port, err, sizeof err)) {
         PLOG_ERROR("AGG-HTTP", "msg=\"%s\"", err);
         rc = EX_UNAVAILABLE_;
         goto out_stats;
@@ -413,16 +413,22 @@ int main(int argc, char **argv) {
     }
 
     store *st = store_new(s.db);
-    pipeline *pl = pipeline_new(st, &a.stats, (size_t)s.max_pending, (size_t)s.max_group);
+    pipeline *pl = NULL;
     void *zctx = zmq_ctx_new();
     ingest *in = NULL;
+    if (pipeline_new(st, &a.stats, (size_t)s.max_pending, (size_t)s.max_group, &pl, err,
+                     sizeof err)) {
+        PLOG_ERROR("AGG-PIPE", "msg=\"%s\"", err);
+        rc = EX_SOFTWARE_;
+        goto out_zmq;
+    }
     if (curve) {
         /* The ZAP handler first: the ROUTER must never be bound without it.
          * (PUFA_FAULT=agg_no_zap leaves it out, to test that nobody gets in.) */
         const char *fault = getenv("PUFA_FAULT");
         if (fault && !strcmp(fault, "agg_no_zap")) {
             PLOG_WARN("AGG-FAULT", "msg=\"PUFA_FAULT: no ZAP handler\"");
-        } else if (zap_start(zctx, s.allow_list, ou, home, &a.zap, err, sizeof err)) {
+        } else if (zap_open(zctx, s.allow_list, ou, home, &a.zap, err, sizeof err)) {
             PLOG_ERROR("AGG-ZAP", "msg=\"%s\"", err);
             rc = EX_CONFIG_;
             goto out_zmq;
@@ -465,19 +471,20 @@ int main(int argc, char **argv) {
     pufa_service_stopping();
     a.started = false;
     pipeline_stop(pl);
-    compactor_stop(a.compactor);
     ingest_flush(in);
     PLOG_INFO("AGG-STOPPED", "msg=\"acks sent for everything committed\"");
 out_zmq:
     ingest_close(&in);
     pipeline_destroy(&pl);
+    /* The one stop: the status server still reads its counters until
+     * compactor_destroy below. */
     compactor_stop(a.compactor);
-    zap_stop(&a.zap);
+    zap_close(&a.zap);
     zmq_ctx_term(zctx);
     store_destroy(&st);
     pufa_orgunits_destroy(&ou);
 out_http:
-    pufa_status_http_stop(&http);
+    pufa_status_http_close(&http);
 out_stats:
     compactor_destroy(&a.compactor);
     pthread_mutex_destroy(&a.stats.mu);

@@ -61,21 +61,26 @@ void agg_batch_destroy(agg_batch **pb) {
     *pb = NULL;
 }
 
-pipeline *pipeline_new(store *st, agg_stats *stats, size_t max_pending, size_t max_group) {
+int pipeline_new(store *st, agg_stats *stats, size_t max_pending, size_t max_group,
+                 pipeline **out, char *err, size_t errsize) {
+    int fds[2];
+    if (pipe(fds) != 0) {
+        snprintf(err, errsize, "cannot create the writer's wake-up pipe: %s", strerror(errno));
+        return PUFA_ESYS;
+    }
     pipeline *p = pufa_calloc(1, sizeof *p);
+    p->pipefd[0] = fds[0];
+    p->pipefd[1] = fds[1];
     p->st = st;
     p->stats = stats;
     p->max_pending = max_pending;
     p->max_group = max_group;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
-    if (pipe(p->pipefd) != 0) {
-        PLOG_FATAL("AGG-PIPE", "msg=\"cannot create pipe\" errno=%d", errno);
-        abort();
-    }
     fcntl(p->pipefd[0], F_SETFL, O_NONBLOCK);
     fcntl(p->pipefd[1], F_SETFL, O_NONBLOCK);
-    return p;
+    *out = p;
+    return 0;
 }
 
 void pipeline_set_compactor(pipeline *p, compactor *c) {

@@ -313,8 +313,8 @@ static void *zap_main(void *arg) {
     return NULL;
 }
 
-int zap_start(void *zctx, const char *allow_list, const pufa_orgunits *orgunits, const char *home,
-              zap **out, char *err, size_t errsize) {
+int zap_open(void *zctx, const char *allow_list, const pufa_orgunits *orgunits, const char *home,
+             zap **out, char *err, size_t errsize) {
     zap *z = pufa_calloc(1, sizeof *z);
     z->zctx = zctx;
     z->path = pufa_strdup(allow_list);
@@ -367,7 +367,7 @@ void zap_counts(zap *z, uint64_t *accepted, uint64_t *denied) {
     *denied = z->denied;
 }
 
-void zap_stop(zap **pz) {
+void zap_close(zap **pz) {
     if (!pz || !*pz)
         return;
     zap *z = *pz;

@@ -23,11 +23,13 @@
 
 typedef struct zap zap;
 
-/* orgunits (kept, not copied: it must outlive the handler) and home, when
- * given, check every code of the list: an org unit whose counties overlap
- * the home's. */
-int zap_start(void *zctx, const char *allow_list, const pufa_orgunits *orgunits, const char *home,
-              zap **out, char *err, size_t errsize);
+/* Loads the allow-list and starts the handler thread; close with zap_close
+ * (stops and joins it, frees, sets *z to NULL; accepts NULL).  orgunits
+ * (kept, not copied: it must outlive the handler) and home, when given,
+ * check every code of the list: an org unit whose counties overlap the
+ * home's. */
+int zap_open(void *zctx, const char *allow_list, const pufa_orgunits *orgunits, const char *home,
+             zap **out, char *err, size_t errsize);
 /* Re-reads the allow-list; on error the old list stays. */
 int zap_reload(zap *z, char *err, size_t errsize);
 /* Is key (Z85) still allowed, bound to this org unit? */
@@ -35,7 +37,7 @@ bool zap_allowed(zap *z, const char *key, const char *county);
 bool zap_alive(zap *z);
 size_t zap_keys(zap *z);
 void zap_counts(zap *z, uint64_t *accepted, uint64_t *denied);
-void zap_stop(zap **z);
+void zap_close(zap **z);
 
 /* The verdict on one ZAP request (frames as received: version, request id,
  * domain, address, routing id, mechanism, credentials...), against the

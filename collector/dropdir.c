@@ -167,8 +167,8 @@ static void on_event(uv_fs_event_t *h, const char *filename, int events, int sta
     uv_timer_start(&d->debounce, on_debounce, 50, 0);
 }
 
-int dropdir_start(uv_loop_t *loop, const char *dir, int64_t max_file, accept_ctx *actx,
-                  dropdir **out, char *err, size_t errsize) {
+int dropdir_open(uv_loop_t *loop, const char *dir, int64_t max_file, accept_ctx *actx,
+                 dropdir **out, char *err, size_t errsize) {
     const char *subs[] = {"", "/done", "/failed"};
     for (int i = 0; i < 3; i++) {
         char *p = pufa_asprintf("%s%s", dir, subs[i]);
@@ -206,9 +206,11 @@ static void on_close(uv_handle_t *h) {
     }
 }
 
-void dropdir_stop(dropdir *d) {
-    if (!d)
+void dropdir_close(dropdir **pd) {
+    if (!pd || !*pd)
         return;
+    dropdir *d = *pd;
+    *pd = NULL;
     uv_fs_event_stop(&d->event);
     uv_close((uv_handle_t *)&d->event, on_close);
     uv_close((uv_handle_t *)&d->rescan, on_close);

@@ -15,9 +15,12 @@
 
 typedef struct dropdir dropdir;
 
-int dropdir_start(uv_loop_t *loop, const char *dir, int64_t max_file, accept_ctx *actx,
-                  dropdir **out, char *err, size_t errsize);
-/* Closes the handles; the struct is freed in their close callbacks. */
-void dropdir_stop(dropdir *d);
+/* Creates the folder (and done/, failed/) if needed and starts watching it
+ * on loop.  Close with dropdir_close. */
+int dropdir_open(uv_loop_t *loop, const char *dir, int64_t max_file, accept_ctx *actx,
+                 dropdir **out, char *err, size_t errsize);
+/* Closes the handles and sets *d to NULL; the struct is freed in their
+ * close callbacks (run the loop once more).  Accepts NULL. */
+void dropdir_close(dropdir **d);
 
 #endif

@@ -301,8 +301,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
-int col_http_start(const http_config *cfg, accept_ctx *actx, sender *snd, col_http **out,
-                   int *port, char *err, size_t errsize) {
+int col_http_open(const http_config *cfg, accept_ctx *actx, sender *snd, col_http **out,
+                  int *port, char *err, size_t errsize) {
     struct sockaddr_storage ss;
     unsigned sslen;
     if (pufa_parse_hostport(cfg->addr, &ss, &sslen)) {
@@ -335,7 +335,7 @@ int col_http_start(const http_config *cfg, accept_ctx *actx, sender *snd, col_ht
     return 0;
 }
 
-void col_http_stop(col_http **ph) {
+void col_http_close(col_http **ph) {
     if (!ph || !*ph)
         return;
     col_http *h = *ph;

@@ -225,7 +225,7 @@ int main(int argc, char **argv) {
     int port = 0;
     http_config hc = {.addr = s.http, .token = token, .max_body = s.max_body,
                       .quota_bytes = s.quota};
-    if (col_http_start(&hc, &actx, snd, &http, &port, err, sizeof err)) {
+    if (col_http_open(&hc, &actx, snd, &http, &port, err, sizeof err)) {
         PLOG_ERROR("COL-HTTP", "msg=\"%s\"", err);
         rc = EX_UNAVAILABLE_;
         goto out_spool;
@@ -242,7 +242,7 @@ int main(int argc, char **argv) {
     uv_signal_start(&sigterm, on_signal, SIGTERM);
     uv_signal_start(&sigint, on_signal, SIGINT);
     if (*s.drop) {
-        if (dropdir_start(loop, s.drop, s.max_file, &actx, &drop, err, sizeof err)) {
+        if (dropdir_open(loop, s.drop, s.max_file, &actx, &drop, err, sizeof err)) {
             PLOG_ERROR("COL-DROP", "msg=\"%s\"", err);
             rc = EX_IOERR_;
             goto out_loop;
@@ -260,14 +260,14 @@ int main(int argc, char **argv) {
     uv_run(loop, UV_RUN_DEFAULT);
     uv_close((uv_handle_t *)&watchdog, NULL);
 out_loop:
-    dropdir_stop(drop);
+    dropdir_close(&drop);
     uv_close((uv_handle_t *)&sigterm, NULL);
     uv_close((uv_handle_t *)&sigint, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
 out_spool:
     /* Intake first (no new reports), then the sender, then the spool. */
-    col_http_stop(&http);
+    col_http_close(&http);
     sender_destroy(&snd);
     zmq_ctx_term(zctx);
     states_destroy(&st);

@@ -212,7 +212,7 @@ static void handle_ack(sender *s, const uint8_t *data, size_t len) {
     if (a->error) {
         char q[300];
         PLOG_ERROR("COL-BATCH-REFUSED", "msg=%s", pufa_log_quote(q, sizeof q, a->error));
-        pufa_ack_free(&a);
+        pufa_ack_destroy(&a);
         return;
     }
     inflight *f = NULL;
@@ -225,7 +225,7 @@ static void handle_ack(sender *s, const uint8_t *data, size_t len) {
     }
     if (!f || a->n_results != f->n) {
         /* An answer to a resend already acked, or from a previous run. */
-        pufa_ack_free(&a);
+        pufa_ack_destroy(&a);
         return;
     }
     uint64_t counts[5] = {0};
@@ -261,7 +261,7 @@ static void handle_ack(sender *s, const uint8_t *data, size_t len) {
     s->stats.stale += counts[3];
     s->stats.rejected += counts[4];
     pthread_mutex_unlock(&s->mu);
-    pufa_ack_free(&a);
+    pufa_ack_destroy(&a);
 
     /* Pop acknowledged batches from the head; the cursor follows. */
     uint64_t popped = 0;

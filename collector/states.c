@@ -1,5 +1,6 @@
 #include "states.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -79,7 +80,13 @@ states *states_new(const char *dir, size_t cap) {
     s->outcomes_path = pufa_asprintf("%s/outcomes.log", dir);
     s->dead_path = pufa_asprintf("%s/dead-letter.jsonl", dir);
     s->outcomes = fopen(s->outcomes_path, "a");
+    if (!s->outcomes)
+        PLOG_ERROR("COL-OUTCOMES-OPEN", "path=%s error=\"%s\" msg=\"final states are not "
+                   "recorded on disk\"", s->outcomes_path, strerror(errno));
     s->dead_fd = open(s->dead_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (s->dead_fd < 0)
+        PLOG_ERROR("COL-DEADLETTER-OPEN", "path=%s error=\"%s\" msg=\"rejected reports "
+                   "cannot be kept\"", s->dead_path, strerror(errno));
     /* Count the dead letters already there. */
     FILE *f = fopen(s->dead_path, "r");
     if (f) {
@@ -165,14 +172,13 @@ void states_final(states *s, const char *report_id, uint32_t revision, delivery_
             json_object_set_new(o, "report", pufa_report_to_json(report));
         char *line = json_dumps(o, JSON_COMPACT);
         json_decref(o);
-        if (s->dead_fd >= 0 && line) {
-            size_t len = strlen(line);
-            line[len] = '\n';
-            if (write(s->dead_fd, line, len + 1) != (ssize_t)(len + 1) ||
-                fdatasync(s->dead_fd) != 0)
-                PLOG_ERROR("COL-DEADLETTER", "msg=\"cannot write dead-letter.jsonl\" "
-                           "report_id=%s", canon);
-        }
+        size_t len = line ? strlen(line) : 0;
+        if (line)
+            line[len] = '\n'; /* in place of the NUL: written as one line */
+        if (s->dead_fd < 0 || !line || write(s->dead_fd, line, len + 1) != (ssize_t)(len + 1) ||
+            fdatasync(s->dead_fd) != 0)
+            PLOG_ERROR("COL-DEADLETTER", "msg=\"cannot write dead-letter.jsonl\" "
+                       "report_id=%s", canon);
         free(line);
     }
     pthread_mutex_unlock(&s->mu);

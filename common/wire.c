@@ -151,7 +151,7 @@ int pufa_batch_decode(const uint8_t *buf, size_t len, Pufa__ReportBatch **out) {
     return 0;
 }
 
-void pufa_batch_free(Pufa__ReportBatch **b) {
+void pufa_batch_destroy(Pufa__ReportBatch **b) {
     if (!b || !*b)
         return;
     pufa__report_batch__free_unpacked(*b, NULL);
@@ -201,7 +201,7 @@ int pufa_ack_decode(const uint8_t *buf, size_t len, Pufa__BatchAck **out) {
     return 0;
 }
 
-void pufa_ack_free(Pufa__BatchAck **a) {
+void pufa_ack_destroy(Pufa__BatchAck **a) {
     if (!a || !*a)
         return;
     pufa__batch_ack__free_unpacked(*a, NULL);
@@ -429,7 +429,7 @@ int pufa_dashboard_decode(const uint8_t *buf, size_t len, Pufa__Dashboard **out)
     return 0;
 }
 
-void pufa_dashboard_free(Pufa__Dashboard **d) {
+void pufa_dashboard_destroy(Pufa__Dashboard **d) {
     if (!d || !*d)
         return;
     pufa__dashboard__free_unpacked(*d, NULL);

@@ -58,9 +58,9 @@ void pufa_batch_begin(pufa_buf *frame, const char *collector_id, uint64_t batch_
  * as the spool keeps them) to the frame. */
 void pufa_batch_add(pufa_buf *frame, const uint8_t *report, size_t len);
 /* Decodes a ReportBatch frame: PUFA_ETOOBIG over the cap or with too many
- * reports, PUFA_EPARSE when undecodable.  Free with pufa_batch_free. */
+ * reports, PUFA_EPARSE when undecodable.  Free with pufa_batch_destroy. */
 int pufa_batch_decode(const uint8_t *buf, size_t len, Pufa__ReportBatch **out);
-void pufa_batch_free(Pufa__ReportBatch **b);
+void pufa_batch_destroy(Pufa__ReportBatch **b);
 
 /* ---- BatchAck ---- */
 
@@ -77,9 +77,9 @@ typedef struct pufa_ack_result {
  * the refusal of a whole frame (then results are ignored). */
 uint8_t *pufa_ack_encode(uint64_t batch_seq, const pufa_ack_result *results, size_t n,
                          const char *error, size_t *len);
-/* 0, PUFA_ETOOBIG or PUFA_EPARSE.  Free with pufa_ack_free. */
+/* 0, PUFA_ETOOBIG or PUFA_EPARSE.  Free with pufa_ack_destroy. */
 int pufa_ack_decode(const uint8_t *buf, size_t len, Pufa__BatchAck **out);
-void pufa_ack_free(Pufa__BatchAck **a);
+void pufa_ack_destroy(Pufa__BatchAck **a);
 
 /* ---- CommitDelta ---- */
 
@@ -162,9 +162,9 @@ typedef struct pufa_dashboard {
 } pufa_dashboard;
 
 uint8_t *pufa_dashboard_encode(const pufa_dashboard *d, size_t *len);
-/* 0, PUFA_ETOOBIG or PUFA_EPARSE.  Free with pufa_dashboard_free. */
+/* 0, PUFA_ETOOBIG or PUFA_EPARSE.  Free with pufa_dashboard_destroy. */
 int pufa_dashboard_decode(const uint8_t *buf, size_t len, Pufa__Dashboard **out);
-void pufa_dashboard_free(Pufa__Dashboard **d);
+void pufa_dashboard_destroy(Pufa__Dashboard **d);
 
 /* Figures <-> the figure array (PUFA_NFIGURES, report.h order).  all: mark
  * every field present (else only the non-zero ones). */

@@ -137,15 +137,15 @@ static void test_batch_round_trip(void **state) {
         pufa_report_clear(&back);
         pufa_report_clear(&r[i]);
     }
-    pufa_batch_free(&b);
+    pufa_batch_destroy(&b);
     assert_null(b);
-    pufa_batch_free(&b); /* harmless */
+    pufa_batch_destroy(&b); /* harmless */
 
     /* A batch with no reports is still a batch. */
     pufa_batch_begin(&frame, "c", 1, 2);
     assert_int_equal(pufa_batch_decode((const uint8_t *)frame.data, frame.len, &b), 0);
     assert_int_equal(b->n_reports, 0);
-    pufa_batch_free(&b);
+    pufa_batch_destroy(&b);
     pufa_buf_free(&frame);
 }
 
@@ -190,7 +190,7 @@ static void test_ack_round_trip(void **state) {
         assert_int_equal(a->results[i]->status, res[i].status);
         assert_str_eq_opt(a->results[i]->reason, res[i].reason);
     }
-    pufa_ack_free(&a);
+    pufa_ack_destroy(&a);
     assert_null(a);
 
     /* The refusal of a whole frame carries the reason and no results. */
@@ -199,7 +199,7 @@ static void test_ack_round_trip(void **state) {
     free(buf);
     assert_string_equal(a->error, "not a ReportBatch");
     assert_int_equal(a->n_results, 0);
-    pufa_ack_free(&a);
+    pufa_ack_destroy(&a);
 
     static const uint8_t junk[] = {0x12, 0x05, 0x00};
     assert_int_equal(pufa_ack_decode(junk, sizeof junk, &a), PUFA_EPARSE);
@@ -348,7 +348,7 @@ static void test_dashboard_round_trip(void **state) {
     assert_string_equal(b->from_day, "2026-11-21");
     assert_null(b->totals);
     assert_int_equal(b->n_by_county, 0);
-    pufa_dashboard_free(&m);
+    pufa_dashboard_destroy(&m);
     assert_null(m);
 
     static const uint8_t junk[] = {0x22, 0x7F};
