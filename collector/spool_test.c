@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "crc32c.h"
 #include "error.h"
 #include "spool.h"
 #include "testlib.h"
@@ -281,6 +282,85 @@ static void oversized_record_is_refused(void **state) {
     spool_close(&s);
 }
 
+/* ---- spool_scan over bytes in memory (no files) ---- */
+
+/* Appends one framed record with payload p[0..n) to b. */
+static void frame(pufa_buf *b, const char *p, uint32_t n) {
+    uint8_t h[SPOOL_HEADER];
+    const uint32_t magic = 0x52465550u, v[2] = {magic, n};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 4; i++)
+            h[4 * k + i] = (uint8_t)(v[k] >> (8 * i));
+    uint32_t crc = pufa_crc32c(0, h + 4, 4);
+    crc = pufa_crc32c(crc, p, n);
+    for (int i = 0; i < 4; i++)
+        h[8 + i] = (uint8_t)(crc >> (8 * i));
+    pufa_buf_append(b, h, sizeof h);
+    pufa_buf_append(b, p, n);
+}
+
+static void scan_counts_records_and_finds_the_end(void **state) {
+    (void)state;
+    pufa_buf b;
+    pufa_buf_init(&b);
+    frame(&b, "alpha", 5);
+    size_t second = b.len;
+    frame(&b, "beta-beta", 9);
+    frame(&b, "c", 1);
+    size_t end = b.len;
+    spool_scan_result r;
+    spool_scan((const uint8_t *)b.data, b.len, 0, &r);
+    assert_int_equal(r.records, 3);
+    assert_int_equal(r.skipped_bytes, 0);
+    assert_int_equal(r.good_end, end);
+    assert_false(r.torn);
+    /* From the second record on (the ack cursor's offset). */
+    spool_scan((const uint8_t *)b.data, b.len, second, &r);
+    assert_int_equal(r.records, 2);
+    assert_int_equal(spool_record_at((const uint8_t *)b.data, b.len, second), SPOOL_HEADER + 9);
+    assert_int_equal(spool_record_at((const uint8_t *)b.data, b.len, second + 1), 0);
+    /* A start past the end finds nothing, and says so without reading. */
+    spool_scan((const uint8_t *)b.data, b.len, b.len + 100, &r);
+    assert_int_equal(r.records, 0);
+    assert_int_equal(r.good_end, b.len);
+    assert_false(r.torn);
+
+    /* A half-written record at the end is a torn tail, not a record. */
+    frame(&b, "torn-record", 11);
+    b.len -= 4;
+    spool_scan((const uint8_t *)b.data, b.len, 0, &r);
+    assert_int_equal(r.records, 3);
+    assert_int_equal(r.good_end, end);
+    assert_true(r.torn);
+    pufa_buf_free(&b);
+}
+
+static void scan_skips_a_corrupted_region_to_the_next_record(void **state) {
+    (void)state;
+    pufa_buf b;
+    pufa_buf_init(&b);
+    frame(&b, "one", 3);
+    size_t bad = b.len;
+    frame(&b, "two-two", 7);
+    size_t third = b.len;
+    frame(&b, "three", 5);
+    pufa_buf_append(&b, "garbage", 7); /* junk between records */
+    frame(&b, "four", 4);
+    size_t end = b.len;
+    b.data[bad + SPOOL_HEADER + 2] ^= 0x40; /* a flipped bit in "two-two" */
+    spool_scan_result r;
+    spool_scan((const uint8_t *)b.data, b.len, 0, &r);
+    assert_int_equal(r.records, 3);
+    assert_int_equal(r.skipped_bytes, (third - bad) + 7);
+    assert_int_equal(r.good_end, end);
+    assert_false(r.torn);
+    /* A wrong length field is caught by the CRC too. */
+    b.data[third + 4] = 4;
+    spool_scan((const uint8_t *)b.data, b.len, 0, &r);
+    assert_int_equal(r.records, 2);
+    pufa_buf_free(&b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(append_read_ack_and_reopen, setup, teardown),
@@ -292,6 +372,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(torn_write_is_not_a_bad_record, setup, teardown),
         cmocka_unit_test_setup_teardown(quota_refuses_and_keeps_what_it_has, setup, teardown),
         cmocka_unit_test_setup_teardown(oversized_record_is_refused, setup, teardown),
+        cmocka_unit_test(scan_counts_records_and_finds_the_end),
+        cmocka_unit_test(scan_skips_a_corrupted_region_to_the_next_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
