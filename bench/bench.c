@@ -431,22 +431,17 @@ static double bench_aggregator(pufa_report *r, size_t n, double *p50, double *p9
     size_t *lens = pufa_calloc(nb, sizeof *lens);
     for (size_t b = 0; b < nb; b++) {
         size_t cnt = n - b * B < B ? n - b * B : B;
-        Pufa__ReportBatch batch = PUFA__REPORT_BATCH__INIT;
-        batch.has_batch_seq = 1;
-        batch.batch_seq = b;
-        batch.n_reports = cnt;
-        batch.reports = pufa_calloc(cnt, sizeof *batch.reports);
-        Pufa__ActivityReport *m = pufa_calloc(cnt, sizeof *m);
+        pufa_buf frame;
+        pufa_buf_init(&frame);
+        pufa_batch_begin(&frame, NULL, b, pufa_now_ms());
         for (size_t i = 0; i < cnt; i++) {
-            pufa__activity_report__init(&m[i]);
-            pufa_report_to_pb(&r[b * B + i], &m[i]);
-            batch.reports[i] = &m[i];
+            size_t len;
+            uint8_t *rep = pufa_report_encode(&r[b * B + i], &len);
+            pufa_batch_add(&frame, rep, len);
+            free(rep);
         }
-        lens[b] = pufa__report_batch__get_packed_size(&batch);
-        frames[b] = pufa_malloc(lens[b]);
-        pufa__report_batch__pack(&batch, frames[b]);
-        free(m);
-        free(batch.reports);
+        lens[b] = frame.len;
+        frames[b] = (uint8_t *)pufa_buf_steal(&frame);
     }
     long long *ack_t = pufa_calloc(nb, sizeof *ack_t);
     long long *ack_count = pufa_calloc(nb, sizeof *ack_count);
@@ -460,14 +455,14 @@ static double bench_aggregator(pufa_report *r, size_t n, double *p50, double *p9
         zmq_msg_t m;
         zmq_msg_init(&m);
         zmq_msg_recv(&m, d, 0);
-        Pufa__BatchAck *a = pufa__batch_ack__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+        Pufa__BatchAck *a = NULL;
+        pufa_ack_decode(zmq_msg_data(&m), zmq_msg_size(&m), &a);
         for (size_t i = 0; a && i < a->n_results; i++)
             committed += a->results[i]->status == PUFA__REPORT_STATUS__STATUS_COMMITTED;
         ack_t[acked] = pufa_mono_ms();
         ack_count[acked] = committed;
         acked++;
-        if (a)
-            pufa__batch_ack__free_unpacked(a, NULL);
+        pufa_ack_destroy(&a);
         zmq_msg_close(&m);
     }
     double rate = (double)n / secs_since(t0);
