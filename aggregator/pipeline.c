@@ -61,8 +61,8 @@ void agg_batch_destroy(agg_batch **pb) {
     *pb = NULL;
 }
 
-int pipeline_new(store *st, agg_stats *stats, size_t max_pending, size_t max_group,
-                 pipeline **out, char *err, size_t errsize) {
+int pipeline_new(store *st, agg_stats *stats, size_t max_pending, size_t max_group, pipeline **out,
+                 char *err, size_t errsize) {
     int fds[2];
     if (pipe(fds) != 0) {
         snprintf(err, errsize, "cannot create the writer's wake-up pipe: %s", strerror(errno));

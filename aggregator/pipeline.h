@@ -47,8 +47,8 @@ typedef struct pipeline pipeline;
 /* max_pending: reports queued before the I/O thread stops reading;
  * max_group: reports in one transaction at most.  0, or PUFA_ESYS (no pipe
  * for the wake-ups) with err filled. */
-int pipeline_new(store *st, agg_stats *stats, size_t max_pending, size_t max_group,
-                 pipeline **out, char *err, size_t errsize);
+int pipeline_new(store *st, agg_stats *stats, size_t max_pending, size_t max_group, pipeline **out,
+                 char *err, size_t errsize);
 /* Tells c of every journal row committed (before pipeline_start). */
 void pipeline_set_compactor(pipeline *p, compactor *c);
 int pipeline_start(pipeline *p);

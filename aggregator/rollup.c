@@ -123,7 +123,6 @@ void rollup_fold(rollup_set *s) {
     }
 }
 
-
 void rollup_delta(const rollup_set *s, uint64_t seq, int64_t committed_ms, pufa_delta *out) {
     *out = (pufa_delta){
         .seq = seq,

@@ -7,8 +7,8 @@
 #include "rollup.h"
 #include "testlib.h"
 
-static void make(pufa_report *r, const char *county, const char *day, int theme,
-                 const char *unit, const char *campaign, int64_t participants) {
+static void make(pufa_report *r, const char *county, const char *day, int theme, const char *unit,
+                 const char *campaign, int64_t participants) {
     pufa_report_init(r);
     r->county_code = pufa_strdup(county);
     r->occurred_on = pufa_strdup(day);
@@ -24,8 +24,7 @@ static void make(pufa_report *r, const char *county, const char *day, int theme,
     r->counters[PUFA_C_FUNDS_FEN] = 100 * participants;
 }
 
-static const pufa_cell *find(const rollup_set *s, const char *county, const char *day,
-                             int theme) {
+static const pufa_cell *find(const rollup_set *s, const char *county, const char *day, int theme) {
     pufa_day d;
     pufa_date_parse(day, &d);
     for (size_t i = 0; i < s->n; i++)
@@ -105,8 +104,7 @@ static void test_fold_corrections(void **state) {
     assert_int_equal(s.n, 2);
     assert_int_equal(find(&s, "150821", "2026-11-20", 2)->fig[PUFA_FIG_REPORTS], -1);
     assert_int_equal(find(&s, "150821", "2026-11-21", 2)->fig[PUFA_FIG_REPORTS], 1);
-    assert_int_equal(find(&s, "150821", "2026-11-20", 2)->fig[PUFA_FIG(PUFA_C_PARTICIPANTS)],
-                     -120);
+    assert_int_equal(find(&s, "150821", "2026-11-20", 2)->fig[PUFA_FIG(PUFA_C_PARTICIPANTS)], -120);
     rollup_set_free(&s);
     pufa_report_clear(&old);
     pufa_report_clear(&same);

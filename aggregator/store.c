@@ -219,10 +219,10 @@ static int write_rows(store *s, const row_ref *rows, size_t n, bool history, cha
         pufa_pgarr_close(&s->arr[i]);
         params[i] = s->arr[i].data;
     }
-    PGresult *r = PQexecParams(s->conn, history ? s->sql_history : s->sql_upsert, count,
-                               NULL, params, NULL, NULL, 0);
-    int rc = pufa_pg_check(s->conn, r, PGRES_COMMAND_OK, history ? "history" : "reports", err,
-                         errsize);
+    PGresult *r = PQexecParams(s->conn, history ? s->sql_history : s->sql_upsert, count, NULL,
+                               params, NULL, NULL, 0);
+    int rc =
+        pufa_pg_check(s->conn, r, PGRES_COMMAND_OK, history ? "history" : "reports", err, errsize);
     PQclear(r);
     return rc;
 }
@@ -415,8 +415,8 @@ int store_apply(store *s, agg_item **items, size_t n, const char *collector_of(c
     tp[1] = now_seconds();
     if ((rc = write_rows(s, history, nhistory, true, err, errsize)) ||
         (rc = write_rows(s, finals, nfinals, false, err, errsize)) ||
-        (ncopy && (rc = pufa_pg_copy_in(s->conn, SQL_REPORTS_COPY, s->copybuf.data,
-                                        s->copybuf.len, "copy", err, errsize))))
+        (ncopy && (rc = pufa_pg_copy_in(s->conn, SQL_REPORTS_COPY, s->copybuf.data, s->copybuf.len,
+                                        "copy", err, errsize))))
         goto fail;
     tp[2] = now_seconds();
     /* The feed's next number first: the journal rows carry it. */

@@ -301,8 +301,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
-int col_http_open(const http_config *cfg, accept_ctx *actx, sender *snd, col_http **out,
-                  int *port, char *err, size_t errsize) {
+int col_http_open(const http_config *cfg, accept_ctx *actx, sender *snd, col_http **out, int *port,
+                  char *err, size_t errsize) {
     struct sockaddr_storage ss;
     unsigned sslen;
     if (pufa_parse_hostport(cfg->addr, &ss, &sslen)) {

@@ -23,8 +23,8 @@ typedef struct col_http col_http;
 
 /* Starts the intake server (its own threads); *port gets the bound port.
  * Close with col_http_close, which stops it, frees it and sets *h to NULL. */
-int col_http_open(const http_config *cfg, accept_ctx *actx, sender *snd, col_http **out,
-                  int *port, char *err, size_t errsize);
+int col_http_open(const http_config *cfg, accept_ctx *actx, sender *snd, col_http **out, int *port,
+                  char *err, size_t errsize);
 void col_http_close(col_http **h);
 
 #endif

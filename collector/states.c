@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "date.h"
 #include "log.h"
 #include "report_json.h"
-#include "date.h"
 #include "uuid.h"
 
 typedef struct entry {
@@ -81,12 +81,14 @@ states *states_new(const char *dir, size_t cap) {
     s->dead_path = pufa_asprintf("%s/dead-letter.jsonl", dir);
     s->outcomes = fopen(s->outcomes_path, "a");
     if (!s->outcomes)
-        PLOG_ERROR("COL-OUTCOMES-OPEN", "path=%s error=\"%s\" msg=\"final states are not "
-                   "recorded on disk\"", s->outcomes_path, strerror(errno));
+        PLOG_ERROR("COL-OUTCOMES-OPEN",
+                   "path=%s error=\"%s\" msg=\"final states are not recorded on disk\"",
+                   s->outcomes_path, strerror(errno));
     s->dead_fd = open(s->dead_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (s->dead_fd < 0)
-        PLOG_ERROR("COL-DEADLETTER-OPEN", "path=%s error=\"%s\" msg=\"rejected reports "
-                   "cannot be kept\"", s->dead_path, strerror(errno));
+        PLOG_ERROR("COL-DEADLETTER-OPEN",
+                   "path=%s error=\"%s\" msg=\"rejected reports cannot be kept\"",
+                   s->dead_path, strerror(errno));
     /* Count the dead letters already there. */
     FILE *f = fopen(s->dead_path, "r");
     if (f) {
@@ -177,8 +179,8 @@ void states_final(states *s, const char *report_id, uint32_t revision, delivery_
             line[len] = '\n'; /* in place of the NUL: written as one line */
         if (s->dead_fd < 0 || !line || write(s->dead_fd, line, len + 1) != (ssize_t)(len + 1) ||
             fdatasync(s->dead_fd) != 0)
-            PLOG_ERROR("COL-DEADLETTER", "msg=\"cannot write dead-letter.jsonl\" "
-                       "report_id=%s", canon);
+            PLOG_ERROR("COL-DEADLETTER", "msg=\"cannot write dead-letter.jsonl\" report_id=%s",
+                       canon);
         free(line);
     }
     pthread_mutex_unlock(&s->mu);

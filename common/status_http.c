@@ -88,8 +88,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return r;
 }
 
-int pufa_status_http_open(const char *addr, pufa_status_fn fn, void *ctx,
-                          pufa_status_http **out, int *bound_port, char *err, size_t errsize) {
+int pufa_status_http_open(const char *addr, pufa_status_fn fn, void *ctx, pufa_status_http **out,
+                          int *bound_port, char *err, size_t errsize) {
     struct sockaddr_storage ss;
     unsigned len;
     if (pufa_parse_hostport(addr, &ss, &len)) {

@@ -17,8 +17,8 @@ typedef struct pufa_status_http pufa_status_http;
 /* addr is "HOST:PORT" ("127.0.0.1:0", "[::1]:9100"); port 0 picks a free
  * port.  *bound_port gets the port.  0, PUFA_EINVAL (bad address) or
  * PUFA_EIO (cannot listen), with err filled. */
-int pufa_status_http_open(const char *addr, pufa_status_fn fn, void *ctx,
-                          pufa_status_http **out, int *bound_port, char *err, size_t errsize);
+int pufa_status_http_open(const char *addr, pufa_status_fn fn, void *ctx, pufa_status_http **out,
+                          int *bound_port, char *err, size_t errsize);
 /* Stops the server, frees it and sets *h to NULL; accepts NULL. */
 void pufa_status_http_close(pufa_status_http **h);
 

@@ -31,8 +31,8 @@ void pufa_report_to_pb(const pufa_report *r, Pufa__ActivityReport *m) {
     m->form = (Pufa__Form)(r->form > 0 ? r->form : 0);
     m->campaign = s(r->campaign);
     m->title = s(r->title);
-#define PUFA_WIRE_COUNTER_(up, low, label, max)      \
-    m->low = r->counters[PUFA_C_##up];                \
+#define PUFA_WIRE_COUNTER_(up, low, label, max)                                                    \
+    m->low = r->counters[PUFA_C_##up];                                                             \
     m->has_##low = r->counters[PUFA_C_##up] != 0;
     PUFA_COUNTER_MAP(PUFA_WIRE_COUNTER_)
 #undef PUFA_WIRE_COUNTER_
@@ -85,8 +85,8 @@ int pufa_report_decode(const uint8_t *buf, size_t len, pufa_report *r) {
     return 0;
 }
 
-int pufa_report_peek(const uint8_t *buf, size_t len, char *id, size_t idsize,
-                     uint32_t *revision, int64_t *received_at_ms) {
+int pufa_report_peek(const uint8_t *buf, size_t len, char *id, size_t idsize, uint32_t *revision,
+                     int64_t *received_at_ms) {
     if (idsize)
         id[0] = '\0';
     *revision = 0;
@@ -214,8 +214,8 @@ void pufa_figures_to_pb(const int64_t fig[PUFA_NFIGURES], bool all, Pufa__Figure
     pufa__figures__init(g);
     g->reports = fig[PUFA_FIG_REPORTS];
     g->has_reports = all || g->reports != 0;
-#define PUFA_WIRE_FIGURE_(up, low, label, max) \
-    g->low = fig[PUFA_FIG(PUFA_C_##up)];        \
+#define PUFA_WIRE_FIGURE_(up, low, label, max)                                                     \
+    g->low = fig[PUFA_FIG(PUFA_C_##up)];                                                           \
     g->has_##low = all || g->low != 0;
     PUFA_COUNTER_MAP(PUFA_WIRE_FIGURE_)
 #undef PUFA_WIRE_FIGURE_
@@ -387,7 +387,7 @@ uint8_t *pufa_dashboard_encode(const pufa_dashboard *d, size_t *len) {
             w->totals = &totals[i];
         }
         Pufa__DashboardRow ***field[PUFA_NBY] = {&w->by_county, &w->by_theme, &w->by_venue,
-                                                  &w->by_form,   &w->by_unit,  &w->by_campaign};
+                                                 &w->by_form,   &w->by_unit,  &w->by_campaign};
         size_t *count[PUFA_NBY] = {&w->n_by_county, &w->n_by_theme, &w->n_by_venue,
                                    &w->n_by_form,   &w->n_by_unit,  &w->n_by_campaign};
         for (int k = 0; k < PUFA_NBY; k++) {

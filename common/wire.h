@@ -46,8 +46,8 @@ int pufa_report_decode(const uint8_t *buf, size_t len, pufa_report *r);
 /* The id and revision of an encoded report, without copying the rest:
  * 0, or PUFA_EPARSE (then id is "" and *revision 0).  id gets at most
  * idsize - 1 bytes. */
-int pufa_report_peek(const uint8_t *buf, size_t len, char *id, size_t idsize,
-                     uint32_t *revision, int64_t *received_at_ms);
+int pufa_report_peek(const uint8_t *buf, size_t len, char *id, size_t idsize, uint32_t *revision,
+                     int64_t *received_at_ms);
 
 /* ---- ReportBatch ---- */
 
@@ -112,7 +112,7 @@ typedef struct pufa_delta {
     size_t n_cells;
     pufa_receipt *receipts;
     size_t n_receipts;
-    size_t skipped;      /* decoded cells/receipts without a valid day or county */
+    size_t skipped;         /* decoded cells/receipts without a valid day or county */
     Pufa__CommitDelta *msg; /* decoded only */
 } pufa_delta;
 

@@ -101,8 +101,7 @@ static void test_report_round_trip(void **state) {
 
     static const uint8_t junk[] = {0xFF, 0xFF, 0xFF};
     assert_int_equal(pufa_report_decode(junk, sizeof junk, &b), PUFA_EPARSE);
-    assert_int_equal(pufa_report_peek(junk, sizeof junk, id, sizeof id, &rev, &recv),
-                     PUFA_EPARSE);
+    assert_int_equal(pufa_report_peek(junk, sizeof junk, id, sizeof id, &rev, &recv), PUFA_EPARSE);
     assert_string_equal(id, "");
     pufa_report_clear(&a);
     pufa_report_clear(&b);
@@ -161,8 +160,7 @@ static void test_batch_caps(void **state) {
     pufa_batch_begin(&frame, "c", 1, 2);
     for (unsigned i = 0; i <= PUFA_MAX_BATCH_REPORTS; i++)
         pufa_batch_add(&frame, (const uint8_t *)"", 0);
-    assert_int_equal(pufa_batch_decode((const uint8_t *)frame.data, frame.len, &b),
-                     PUFA_ETOOBIG);
+    assert_int_equal(pufa_batch_decode((const uint8_t *)frame.data, frame.len, &b), PUFA_ETOOBIG);
     assert_null(b);
     pufa_buf_free(&frame);
 }
@@ -209,9 +207,17 @@ static void test_ack_round_trip(void **state) {
 static void test_delta_round_trip(void **state) {
     (void)state;
     pufa_cell cells[2] = {
-        {.county = "150821", .theme = 2, .venue = 3, .form = 1, .unit_code = "SFJ",
+        {.county = "150821",
+         .theme = 2,
+         .venue = 3,
+         .form = 1,
+         .unit_code = "SFJ",
          .campaign = "宪法宣传周"},
-        {.county = "150822", .theme = 16, .venue = 13, .form = 10, .unit_code = "FY",
+        {.county = "150822",
+         .theme = 16,
+         .venue = 13,
+         .form = 10,
+         .unit_code = "FY",
          .campaign = ""},
     };
     assert_int_equal(pufa_date_parse("2026-11-20", &cells[0].day), 0);
@@ -222,8 +228,12 @@ static void test_delta_round_trip(void **state) {
     }
     pufa_receipt rc[1] = {{.county = "150821", .unit_code = "SFJ", .reports = 12}};
     assert_int_equal(pufa_date_parse("2026-11-27", &rc[0].day), 0);
-    pufa_delta d = {.seq = 1234567890123ULL, .committed_at_ms = 1795000000999LL,
-                    .cells = cells, .n_cells = 2, .receipts = rc, .n_receipts = 1};
+    pufa_delta d = {.seq = 1234567890123ULL,
+                    .committed_at_ms = 1795000000999LL,
+                    .cells = cells,
+                    .n_cells = 2,
+                    .receipts = rc,
+                    .n_receipts = 1};
     size_t len;
     uint8_t *buf = pufa_delta_encode(&d, &len);
     pufa_delta back;
@@ -300,8 +310,7 @@ static void test_dashboard_round_trip(void **state) {
         counties[1].fig[f] = 0; /* zeros are sent, not left out */
         themes[0].fig[f] = 100 * f;
     }
-    pufa_dash_window w[2] = {{.window = "today", .has_totals = true},
-                             {.window = "7d"}};
+    pufa_dash_window w[2] = {{.window = "today", .has_totals = true}, {.window = "7d"}};
     assert_int_equal(pufa_date_parse("2026-11-27", &w[0].from), 0);
     w[0].to = w[0].from;
     w[1].from = w[0].from - 6;
@@ -312,8 +321,11 @@ static void test_dashboard_round_trip(void **state) {
     w[0].n_by[PUFA_BY_COUNTY] = 2;
     w[0].by[PUFA_BY_THEME] = themes;
     w[0].n_by[PUFA_BY_THEME] = 1;
-    pufa_dashboard d = {.scope = "city", .seq = 9, .generated_at_ms = 1795000000000LL,
-                        .windows = w, .n_windows = 2};
+    pufa_dashboard d = {.scope = "city",
+                        .seq = 9,
+                        .generated_at_ms = 1795000000000LL,
+                        .windows = w,
+                        .n_windows = 2};
     size_t len;
     uint8_t *buf = pufa_dashboard_encode(&d, &len);
     Pufa__Dashboard *m = NULL;
@@ -387,9 +399,9 @@ static void test_figures_map(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_report_round_trip), cmocka_unit_test(test_batch_round_trip),
-        cmocka_unit_test(test_batch_caps),        cmocka_unit_test(test_ack_round_trip),
-        cmocka_unit_test(test_delta_round_trip),  cmocka_unit_test(test_delta_bad),
+        cmocka_unit_test(test_report_round_trip),    cmocka_unit_test(test_batch_round_trip),
+        cmocka_unit_test(test_batch_caps),           cmocka_unit_test(test_ack_round_trip),
+        cmocka_unit_test(test_delta_round_trip),     cmocka_unit_test(test_delta_bad),
         cmocka_unit_test(test_dashboard_round_trip), cmocka_unit_test(test_figures_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
