@@ -23,17 +23,13 @@ struct pub_http {
     pub_http_config cfg;
     char *token;
     char *db;
+    pub_live *live;
     pub_model *m;
-    pub_stats *st;
     const pub_windows *w;
     struct MHD_Daemon *d;
     _Atomic int streams;
     _Atomic uint64_t requests, errors;
 };
-
-static const char *const FIG_NAMES[NFIG] = {
-    "reports", "sessions", "participants", "materials", "consultations", "banners",
-    "led_messages", "online_posts", "online_views", "volunteers", "funds_fen"};
 
 static enum MHD_Result reply(pub_http *h, struct MHD_Connection *c, unsigned status,
                              const char *ctype, char *body, size_t len) {
@@ -71,15 +67,8 @@ static const char *arg(struct MHD_Connection *c, const char *name, const char *d
 static json_t *figures_json(const int64_t fig[NFIG]) {
     json_t *o = json_object();
     for (int k = 0; k < NFIG; k++)
-        json_object_set_new(o, FIG_NAMES[k], json_integer(fig[k]));
+        json_object_set_new(o, pub_figure_names[k], json_integer(fig[k]));
     return o;
-}
-
-static int figure_index(const char *name) {
-    for (int k = 0; k < NFIG; k++)
-        if (!strcmp(name, FIG_NAMES[k]))
-            return k;
-    return -1;
 }
 
 static int rank_figure;
@@ -142,7 +131,7 @@ static bool query_args(pub_http *h, struct MHD_Connection *c, pub_window *win, i
         *ret = reply_error(h, c, 400, "county: a six-digit county code");
         return false;
     }
-    *rank = figure_index(arg(c, "rank", "reports"));
+    *rank = pub_figure_parse(arg(c, "rank", "reports"));
     if (*rank < 0) {
         *ret = reply_error(h, c, 400, "rank: one of the figure names (reports, sessions, "
                                       "participants, ...)");
@@ -162,7 +151,7 @@ static enum MHD_Result get_totals(pub_http *h, struct MHD_Connection *c) {
     json_object_set_new(o, "window", window_json(&win));
     json_object_set_new(o, "by", json_string(pub_dim_names[dim]));
     json_object_set_new(o, "county", county ? json_string(county) : json_null());
-    json_object_set_new(o, "rank", json_string(FIG_NAMES[rank]));
+    json_object_set_new(o, "rank", json_string(pub_figure_names[rank]));
     pub_row *rows;
     int64_t tot[NFIG];
     pub_model_rdlock(h->m);
@@ -285,7 +274,7 @@ static enum MHD_Result get_meta(pub_http *h, struct MHD_Connection *c) {
     json_object_set_new(o, "today", json_string(t));
     json_object_set_new(o, "figures", json_array());
     for (int k = 0; k < NFIG; k++)
-        json_array_append_new(json_object_get(o, "figures"), json_string(FIG_NAMES[k]));
+        json_array_append_new(json_object_get(o, "figures"), json_string(pub_figure_names[k]));
     return reply_json(h, c, 200, o);
 }
 
@@ -301,42 +290,27 @@ typedef struct stream {
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
     (void)pos;
     stream *s = cls;
-    pub_stats *st = s->h->st;
-    pthread_mutex_lock(&st->mu);
+    char *ev = NULL;
+    int n;
     if (!s->started) {
         s->started = true;
-        s->version = st->version;
-        int n = snprintf(buf, max, "retry: 2000\nid: %llu\nevent: update\ndata: %s\n\n",
-                         (unsigned long long)st->version, st->event_json ? st->event_json : "{}");
-        pthread_mutex_unlock(&st->mu);
-        return n > 0 && (size_t)n < max ? n : 0;
-    }
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    int64_t ka = s->h->cfg.keepalive_ms;
-    deadline.tv_sec += ka / 1000;
-    deadline.tv_nsec += (long)(ka % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    while (!st->stopping && st->version == s->version) {
-        if (pthread_cond_timedwait(&st->changed, &st->mu, &deadline) != 0)
-            break;
-    }
-    if (st->stopping) {
-        pthread_mutex_unlock(&st->mu);
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    }
-    int n;
-    if (st->version != s->version) {
-        s->version = st->version;
-        n = snprintf(buf, max, "id: %llu\nevent: update\ndata: %s\n\n",
-                     (unsigned long long)st->version, st->event_json ? st->event_json : "{}");
+        ev = pub_live_event(s->h->live, &s->version);
+        n = snprintf(buf, max, "retry: 2000\nid: %llu\nevent: update\ndata: %s\n\n",
+                     (unsigned long long)s->version, ev);
     } else {
-        n = snprintf(buf, max, ": keepalive\n\n");
+        switch (pub_live_wait(s->h->live, &s->version, s->h->cfg.keepalive_ms, &ev)) {
+        case PUB_LIVE_STOPPED:
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        case PUB_LIVE_CHANGED:
+            n = snprintf(buf, max, "id: %llu\nevent: update\ndata: %s\n\n",
+                         (unsigned long long)s->version, ev);
+            break;
+        default:
+            n = snprintf(buf, max, ": keepalive\n\n");
+            break;
+        }
     }
-    pthread_mutex_unlock(&st->mu);
+    free(ev);
     return n > 0 && (size_t)n < max ? n : 0;
 }
 
@@ -408,23 +382,22 @@ static enum MHD_Result get_export(pub_http *h, struct MHD_Connection *c, bool xl
 static enum MHD_Result get_metrics(pub_http *h, struct MHD_Connection *c) {
     pufa_buf b;
     pufa_buf_init(&b);
-    pub_stats *st = h->st;
-    pthread_mutex_lock(&st->mu);
+    pub_live_stats st;
+    pub_live_get_stats(h->live, &st);
     pufa_metric_help(&b, "pufa_publisher_ready", "gauge", "1 once a snapshot is loaded.");
-    pufa_metric_u64(&b, "pufa_publisher_ready", NULL, st->ready);
+    pufa_metric_u64(&b, "pufa_publisher_ready", NULL, st.ready);
     pufa_metric_help(&b, "pufa_publisher_deltas_total", "counter", "Feed deltas by fate.");
-    pufa_metric_u64(&b, "pufa_publisher_deltas_total", "fate=\"applied\"", st->deltas_applied);
-    pufa_metric_u64(&b, "pufa_publisher_deltas_total", "fate=\"dropped_old\"", st->deltas_dropped);
+    pufa_metric_u64(&b, "pufa_publisher_deltas_total", "fate=\"applied\"", st.deltas_applied);
+    pufa_metric_u64(&b, "pufa_publisher_deltas_total", "fate=\"dropped_old\"", st.deltas_dropped);
     pufa_metric_help(&b, "pufa_publisher_gaps_total", "counter",
                      "Sequence gaps seen (each leads to a resync).");
-    pufa_metric_u64(&b, "pufa_publisher_gaps_total", NULL, st->gaps);
+    pufa_metric_u64(&b, "pufa_publisher_gaps_total", NULL, st.gaps);
     pufa_metric_help(&b, "pufa_publisher_snapshots_total", "counter",
                      "Snapshots loaded from PostgreSQL (start-up and resyncs).");
-    pufa_metric_u64(&b, "pufa_publisher_snapshots_total", NULL, st->resyncs);
+    pufa_metric_u64(&b, "pufa_publisher_snapshots_total", NULL, st.snapshots);
     pufa_metric_help(&b, "pufa_publisher_snapshot_seconds", "gauge",
                      "Duration of the last snapshot.");
-    pufa_metric_f64(&b, "pufa_publisher_snapshot_seconds", NULL, st->last_snapshot_seconds);
-    pthread_mutex_unlock(&st->mu);
+    pufa_metric_f64(&b, "pufa_publisher_snapshot_seconds", NULL, st.last_snapshot_seconds);
     pub_model_rdlock(h->m);
     pufa_metric_help(&b, "pufa_publisher_seq", "gauge", "Last feed sequence applied.");
     pufa_metric_u64(&b, "pufa_publisher_seq", NULL, pub_model_seq(h->m));
@@ -480,23 +453,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!strcmp(url, "/healthz"))
         return text(h, c, 200, "ok\n");
     if (!strcmp(url, "/readyz")) {
-        pthread_mutex_lock(&h->st->mu);
-        bool ready = h->st->ready;
+        pub_live_stats st;
+        pub_live_get_stats(h->live, &st);
         char why[300];
         snprintf(why, sizeof why, "not ready: %s\n",
-                 h->st->db_error[0] ? h->st->db_error : "loading the snapshot");
-        pthread_mutex_unlock(&h->st->mu);
-        return ready ? text(h, c, 200, "ready\n") : text(h, c, 503, why);
+                 st.db_error[0] ? st.db_error : "loading the snapshot");
+        return st.ready ? text(h, c, 200, "ready\n") : text(h, c, 503, why);
     }
     if (!strcmp(url, "/metrics"))
         return get_metrics(h, c);
     if (!strncmp(url, "/v1/", 4)) {
         if (!token_ok(h, c))
             return reply_error(h, c, 401, "missing or wrong token");
-        pthread_mutex_lock(&h->st->mu);
-        bool ready = h->st->ready;
-        pthread_mutex_unlock(&h->st->mu);
-        if (!ready)
+        if (!pub_live_ready(h->live))
             return reply_error(h, c, 503, "loading the snapshot from PostgreSQL");
         if (!strcmp(url, "/v1/totals"))
             return get_totals(h, c);
@@ -530,8 +499,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return text(h, c, 404, "not found\n");
 }
 
-int pub_http_start(const pub_http_config *cfg, pub_model *m, pub_stats *st,
-                   const pub_windows *w, pub_http **out, int *port, char *err, size_t errsize) {
+int pub_http_start(const pub_http_config *cfg, pub_live *live, const pub_windows *w, pub_http **out, int *port, char *err, size_t errsize) {
     struct sockaddr_storage ss;
     unsigned sslen;
     if (pufa_parse_hostport(cfg->addr, &ss, &sslen)) {
@@ -542,8 +510,8 @@ int pub_http_start(const pub_http_config *cfg, pub_model *m, pub_stats *st,
     h->cfg = *cfg;
     h->token = cfg->token && *cfg->token ? pufa_strdup(cfg->token) : NULL;
     h->db = pufa_strdup(cfg->db);
-    h->m = m;
-    h->st = st;
+    h->live = live;
+    h->m = pub_live_model(live);
     h->w = w;
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_ERROR_LOG;
@@ -570,11 +538,8 @@ void pub_http_stop(pub_http **ph) {
     if (!ph || !*ph)
         return;
     pub_http *h = *ph;
-    /* End every stream first: their threads are waiting on the condvar. */
-    pthread_mutex_lock(&h->st->mu);
-    h->st->stopping = true;
-    pthread_cond_broadcast(&h->st->changed);
-    pthread_mutex_unlock(&h->st->mu);
+    /* End every stream first: their threads are waiting on the live state. */
+    pub_live_stop(h->live);
     MHD_stop_daemon(h->d);
     free(h->token);
     free(h->db);

@@ -13,8 +13,7 @@
 
 #include <stdint.h>
 
-#include "feed.h"
-#include "model.h"
+#include "live.h"
 #include "windows.h"
 
 typedef struct pub_http_config {
@@ -28,9 +27,11 @@ typedef struct pub_http_config {
 
 typedef struct pub_http pub_http;
 
-int pub_http_start(const pub_http_config *cfg, pub_model *m, pub_stats *st,
-                   const pub_windows *w, pub_http **out, int *port, char *err, size_t errsize);
-/* Ends every stream, then stops the server. */
+/* live and w must outlive the server. */
+int pub_http_start(const pub_http_config *cfg, pub_live *live, const pub_windows *w,
+                   pub_http **out, int *port, char *err, size_t errsize);
+/* Ends every stream (pub_live_stop), then stops the server and frees;
+ * accepts NULL and sets *h to NULL. */
 void pub_http_stop(pub_http **h);
 
 #endif

@@ -12,13 +12,14 @@
 
 #include "alloc.h"
 #include "config.h"
+#include "dashboard_pub.h"
 #include "date.h"
 #include "error.h"
 #include "feed.h"
 #include "http.h"
 #include "keyfile.h"
+#include "live.h"
 #include "log.h"
-#include "model.h"
 #include "report_json.h"
 #include "service.h"
 #include "windows.h"
@@ -104,26 +105,29 @@ int main(int argc, char **argv) {
     }
     signal(SIGPIPE, SIG_IGN);
     PLOG_INFO("PUB-START", "version=%s pid=%d", PUFA_VERSION, (int)getpid());
-    pub_model *m = pub_model_new();
-    pub_stats st;
-    memset(&st, 0, sizeof st);
-    pthread_mutex_init(&st.mu, NULL);
-    pthread_cond_init(&st.changed, NULL);
+    pub_live *live = pub_live_new();
     void *zctx = zmq_ctx_new();
     pub_feed *fd = NULL;
+    pub_dashboard_pub *dp = NULL;
     pub_http *hs = NULL;
     int port = 0;
     pub_http_config hc = {.addr = http, .db = db, .token = token, .max_streams = max_streams,
                           .export_limit = export_limit, .keepalive_ms = keepalive};
-    if (pub_http_start(&hc, m, &st, &windows, &hs, &port, err, sizeof err)) {
+    if (pub_http_start(&hc, live, &windows, &hs, &port, err, sizeof err)) {
         PLOG_ERROR("PUB-HTTP", "msg=\"%s\"", err);
         rc = EX_UNAVAILABLE_;
         goto out;
     }
     PLOG_INFO("PUB-HTTP", "port=%d url=http://%s/", port, http);
-    pub_feed_config fc = {.feed = feed, .db = db, .pub = pub, .publish_min_ms = publish_min,
-                          .heartbeat_ms = heartbeat, .windows = &windows};
-    if (pub_feed_start(&fc, zctx, m, &st, &fd, err, sizeof err)) {
+    pub_dashboard_pub_config dc = {.endpoint = pub, .publish_min_ms = publish_min,
+                                   .heartbeat_ms = heartbeat, .windows = &windows};
+    if (*pub && pub_dashboard_pub_start(&dc, zctx, live, &dp, err, sizeof err)) {
+        PLOG_ERROR("PUB-PUB", "msg=\"%s\"", err);
+        rc = EX_UNAVAILABLE_;
+        goto out;
+    }
+    pub_feed_config fc = {.feed = feed, .db = db};
+    if (pub_feed_start(&fc, zctx, live, &fd, err, sizeof err)) {
         PLOG_ERROR("PUB-FEED", "msg=\"%s\"", err);
         rc = EX_UNAVAILABLE_;
         goto out;
@@ -149,12 +153,10 @@ int main(int argc, char **argv) {
     uv_loop_close(loop);
 out:
     pub_http_stop(&hs); /* ends the SSE streams first */
+    pub_dashboard_pub_stop(&dp);
     pub_feed_stop(&fd);
     zmq_ctx_term(zctx);
-    free(st.event_json);
-    pthread_mutex_destroy(&st.mu);
-    pthread_cond_destroy(&st.changed);
-    pub_model_destroy(&m);
+    pub_live_destroy(&live);
     PLOG_INFO("PUB-STOPPED", "msg=\"bye\"");
 out_cfg:
     free(token);

@@ -6,6 +6,20 @@
 #include "alloc.h"
 #include "enums.h"
 
+const char *const pub_figure_names[NFIG] = {
+    "reports",
+#define FIG_NAME_(up, low, label, max) #low,
+    PUFA_COUNTER_MAP(FIG_NAME_)
+#undef FIG_NAME_
+};
+
+int pub_figure_parse(const char *name) {
+    for (int k = 0; k < NFIG; k++)
+        if (!strcmp(name, pub_figure_names[k]))
+            return k;
+    return -1;
+}
+
 const char *const pub_dim_names[NDIM + 1] = {"none", "theme", "venue", "form",
                                              "unit", "campaign", "county"};
 

@@ -15,7 +15,16 @@
 #include "date.h"
 #include "report.h"
 
-#define NFIG (1 + PUFA_NCOUNTERS) /* reports + the counters */
+/* The figures of a cell: the number of live reports, then the counters in
+ * PUFA_COUNTER_MAP order (fig[PUB_FIG_COUNTER(PUFA_C_SESSIONS)], ...). */
+#define NFIG                  (1 + PUFA_NCOUNTERS)
+#define PUB_FIG_REPORTS       0
+#define PUB_FIG_COUNTER(c)    (1 + (c))
+
+/* "reports", then the counter names: the JSON names of the figures. */
+extern const char *const pub_figure_names[NFIG];
+/* Index of a figure name; -1 if unknown. */
+int pub_figure_parse(const char *name);
 
 typedef enum pub_dim {
     DIM_TOTAL = 0, /* per county only */

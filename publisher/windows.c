@@ -92,7 +92,7 @@ int pub_window_resolve(const pub_windows *w, const char *name, pufa_day today, p
     } else if (!strncmp(name, "campaign:", 9)) {
         const char *cname = name + 9;
         const pub_campaign_window *c = NULL;
-        for (size_t i = 0; i < w->ncampaigns; i++)
+        for (size_t i = 0; w && i < w->ncampaigns; i++)
             if (!strcmp(w->campaigns[i].name, cname))
                 c = &w->campaigns[i];
         if (!c)

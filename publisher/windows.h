@@ -29,7 +29,8 @@ typedef struct pub_windows {
 
 /* Parses "NAME:MM-DD..MM-DD, NAME:MM-DD..MM-DD" (0 or PUFA_ECONFIG). */
 int pub_windows_parse_campaigns(pub_windows *w, const char *spec, char *err, size_t errsize);
-/* Resolves a window name for the given today; 0 or PUFA_EINVAL. */
+/* Resolves a window name for the given today; 0 or PUFA_EINVAL.  w: the
+ * campaign windows, or NULL for none. */
 int pub_window_resolve(const pub_windows *w, const char *name, pufa_day today, pub_window *out);
 /* The standard windows, in display order (for dashboards and streams). */
 extern const char *const pub_standard_windows[];
