@@ -12,7 +12,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "log.h"
-#include "pufa.pb-c.h"
+#include "wire.h"
 
 struct pub_dashboard_pub {
     pub_dashboard_pub_config cfg;
@@ -28,105 +28,38 @@ static int64_t mono_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Everything allocated for one message, freed together. */
-typedef struct owned {
-    void **p;
-    size_t n, cap;
-} owned;
-
-static void *own(owned *o, void *p) {
-    if (o->n == o->cap) {
-        o->cap = o->cap ? o->cap * 2 : 64;
-        o->p = pufa_realloc(o->p, o->cap * sizeof *o->p);
-    }
-    o->p[o->n++] = p;
-    return p;
-}
-
-static void owned_free(owned *o) {
-    for (size_t i = 0; i < o->n; i++)
-        free(o->p[i]);
-    free(o->p);
-}
-
-static void fill_figures(Pufa__Figures *g, const int64_t fig[NFIG]) {
-    pufa__figures__init(g);
-    g->reports = fig[PUB_FIG_REPORTS];
-    g->has_reports = 1;
-#define FIG_SET_(up, low, label, max)                                                                          \
-    g->low = fig[PUB_FIG_COUNTER(PUFA_C_##up)];                                                    \
-    g->has_##low = 1;
-    PUFA_COUNTER_MAP(FIG_SET_)
-#undef FIG_SET_
-}
-
-static void set_breakdown(Pufa__DashboardWindow *w, pub_dim dim, Pufa__DashboardRow **rows,
-                          size_t n) {
-    switch (dim) {
-    case DIM_COUNTY:
-        w->by_county = rows;
-        w->n_by_county = n;
-        break;
-    case DIM_THEME:
-        w->by_theme = rows;
-        w->n_by_theme = n;
-        break;
-    case DIM_VENUE:
-        w->by_venue = rows;
-        w->n_by_venue = n;
-        break;
-    case DIM_FORM:
-        w->by_form = rows;
-        w->n_by_form = n;
-        break;
-    case DIM_UNIT:
-        w->by_unit = rows;
-        w->n_by_unit = n;
-        break;
-    case DIM_CAMPAIGN:
-        w->by_campaign = rows;
-        w->n_by_campaign = n;
-        break;
-    default:
-        break;
-    }
-}
+/* The breakdown of each dimension in a Dashboard window, in field order. */
+static const pub_dim BY_DIM[PUFA_NBY] = {
+    [PUFA_BY_COUNTY] = DIM_COUNTY, [PUFA_BY_THEME] = DIM_THEME, [PUFA_BY_VENUE] = DIM_VENUE,
+    [PUFA_BY_FORM] = DIM_FORM,     [PUFA_BY_UNIT] = DIM_UNIT,   [PUFA_BY_CAMPAIGN] = DIM_CAMPAIGN};
 
 /* Fills one window of a Dashboard: totals and a breakdown per dimension
- * (no county breakdown within a county).  rdlock held. */
+ * (no county breakdown within a county).  The rows are allocated into
+ * rows[k] (the caller frees); keys and labels are the model's (rdlock
+ * held until encoded). */
 static void fill_window(pub_model *m, const pub_window *win, const char *county,
-                        Pufa__DashboardWindow *w, char from[11], char to[11], owned *o) {
-    static const pub_dim dims[] = {DIM_COUNTY, DIM_THEME, DIM_VENUE,
-                                   DIM_FORM,   DIM_UNIT,  DIM_CAMPAIGN};
-    w->window = (char *)win->name;
-    pufa_date_format(win->from, from);
-    pufa_date_format(win->to, to);
-    w->from_day = from;
-    w->to_day = to;
-    for (size_t k = 0; k < sizeof dims / sizeof *dims; k++) {
-        if (county && dims[k] == DIM_COUNTY)
+                        pufa_dash_window *w, pufa_dash_row *rows[PUFA_NBY]) {
+    *w = (pufa_dash_window){.window = win->name, .from = win->from, .to = win->to};
+    for (int k = 0; k < PUFA_NBY; k++) {
+        rows[k] = NULL;
+        if (county && BY_DIM[k] == DIM_COUNTY)
             continue;
-        pub_row *rows;
+        pub_row *r;
         int64_t tot[NFIG];
-        size_t n = pub_model_query(m, win->from, win->to, dims[k], county, &rows, tot);
-        Pufa__DashboardRow **rp = own(o, pufa_calloc(n ? n : 1, sizeof *rp));
-        Pufa__DashboardRow *rv = own(o, pufa_calloc(n ? n : 1, sizeof *rv));
-        Pufa__Figures *fv = own(o, pufa_calloc(n ? n : 1, sizeof *fv));
+        size_t n = pub_model_query(m, win->from, win->to, BY_DIM[k], county, &r, tot);
+        rows[k] = pufa_calloc(n ? n : 1, sizeof *rows[k]);
         for (size_t j = 0; j < n; j++) {
-            pufa__dashboard_row__init(&rv[j]);
-            rv[j].key = (char *)pub_model_key(m, dims[k], rows[j].value);
-            rv[j].label = (char *)pub_model_label(m, dims[k], rows[j].value);
-            fill_figures(&fv[j], rows[j].fig);
-            rv[j].figures = &fv[j];
-            rp[j] = &rv[j];
+            rows[k][j].key = pub_model_key(m, BY_DIM[k], r[j].value);
+            rows[k][j].label = pub_model_label(m, BY_DIM[k], r[j].value);
+            memcpy(rows[k][j].fig, r[j].fig, sizeof rows[k][j].fig);
         }
-        free(rows);
-        if (!w->totals) {
-            Pufa__Figures *t = own(o, pufa_calloc(1, sizeof *t));
-            fill_figures(t, tot);
-            w->totals = t;
+        free(r);
+        w->by[k] = rows[k];
+        w->n_by[k] = n;
+        if (!w->has_totals) {
+            memcpy(w->totals, tot, sizeof w->totals);
+            w->has_totals = true;
         }
-        set_breakdown(w, dims[k], rp, n);
     }
 }
 
@@ -134,35 +67,29 @@ static void fill_window(pub_model *m, const pub_window *win, const char *county,
 static void publish_scope(pub_dashboard_pub *d, pub_model *m, const char *county,
                           pufa_day today) {
     enum { NWIN = 16 };
-    Pufa__Dashboard dash = PUFA__DASHBOARD__INIT;
-    dash.scope = (char *)(county ? county : "city");
-    dash.has_seq = 1;
-    dash.seq = pub_model_seq(m);
-    dash.has_generated_at_ms = 1;
-    dash.generated_at_ms = pufa_now_ms();
     pub_window wins[NWIN];
-    Pufa__DashboardWindow dw[NWIN];
-    Pufa__DashboardWindow *dwp[NWIN];
-    char days[NWIN][2][11];
-    owned o = {0};
-    dash.windows = dwp;
+    pufa_dash_window dw[NWIN];
+    pufa_dash_row *rows[NWIN][PUFA_NBY];
+    pufa_dashboard dash = {.scope = county ? county : "city",
+                           .seq = pub_model_seq(m),
+                           .generated_at_ms = pufa_now_ms(),
+                           .windows = dw};
     for (size_t i = 0; i < pub_n_standard_windows && i < NWIN; i++) {
         if (pub_window_resolve(d->cfg.windows, pub_standard_windows[i], today, &wins[i]))
             continue;
-        Pufa__DashboardWindow *w = &dw[dash.n_windows];
-        pufa__dashboard_window__init(w);
-        fill_window(m, &wins[i], county, w, days[i][0], days[i][1], &o);
-        dwp[dash.n_windows++] = w;
+        fill_window(m, &wins[i], county, &dw[dash.n_windows], rows[dash.n_windows]);
+        dash.n_windows++;
     }
-    size_t len = pufa__dashboard__get_packed_size(&dash);
-    uint8_t *buf = pufa_malloc(len);
-    pufa__dashboard__pack(&dash, buf);
+    size_t len;
+    uint8_t *buf = pufa_dashboard_encode(&dash, &len);
     char topic[32];
     snprintf(topic, sizeof topic, county ? "county.%s" : "city", county);
     zmq_send(d->sock, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT);
     zmq_send(d->sock, buf, len, ZMQ_DONTWAIT);
     free(buf);
-    owned_free(&o);
+    for (size_t i = 0; i < dash.n_windows; i++)
+        for (int k = 0; k < PUFA_NBY; k++)
+            free(rows[i][k]);
 }
 
 /* The city's Dashboard, then each county's. */

@@ -12,10 +12,19 @@
 #include "pg.h"
 #include "report_csv.h"
 
-/* Column headings (Chinese) of the figures, in NFIG order. */
-static const char *const FIG_HEADS[NFIG] = {
-    "报告数", "场次", "受教育人次", "发放资料(份)", "接受咨询(人次)", "悬挂条幅(条)",
-    "LED屏播放(条)", "线上推送(条)", "阅读量(人次)", "讲师志愿者(人)", "普法经费(元)"};
+/* Funds are kept in fen and exported in yuan, under a heading that says
+ * so; every other figure as it is, under its heading from report.h. */
+#define FUNDS_FIG PUFA_FIG(PUFA_C_FUNDS_FEN)
+
+static const char *fig_head(int k) {
+    if (k == PUFA_FIG_REPORTS)
+        return "报告数";
+    return k == FUNDS_FIG ? "普法经费(元)" : pufa_counter_labels[k - 1];
+}
+
+static double fig_value(int k, double v) {
+    return k == FUNDS_FIG ? v / 100.0 : v;
+}
 
 static const char *const DIM_HEADS[NDIM + 1] = {"合计", "主题", "宣传场所", "形式",
                                                 "责任单位", "宣传活动", "县区"};
@@ -26,13 +35,13 @@ typedef struct table {
     char **cells;       /* row-major; NULL for a numeric cell */
     double *numbers;
     bool *is_number;
-    const char **heads;
+    const char **heads; /* ncols static strings, set by the caller */
 } table;
 
-static void table_init(table *t, size_t ncols, const char **heads) {
+static void table_init(table *t, size_t ncols) {
     memset(t, 0, sizeof *t);
     t->ncols = ncols;
-    t->heads = heads;
+    t->heads = pufa_calloc(ncols, sizeof *t->heads);
 }
 
 static size_t table_row(table *t) {
@@ -65,21 +74,20 @@ static void table_free(table *t) {
     free(t->cells);
     free(t->numbers);
     free(t->is_number);
+    free(t->heads);
 }
 
 static void put_figures(table *t, size_t r, size_t c0, const int64_t fig[NFIG]) {
     for (int k = 0; k < NFIG; k++)
-        set_num(t, r, c0 + (size_t)k, k == NFIG - 1 ? (double)fig[k] / 100.0 : (double)fig[k]);
+        set_num(t, r, c0 + (size_t)k, fig_value(k, (double)fig[k]));
 }
 
-static const char *totals_heads[2 + NFIG];
-
 static void totals_table(pub_model *m, const export_request *r, pub_dim dim, table *t) {
-    totals_heads[0] = "代码";
-    totals_heads[1] = DIM_HEADS[dim];
+    table_init(t, 2 + NFIG);
+    t->heads[0] = "代码";
+    t->heads[1] = DIM_HEADS[dim];
     for (int k = 0; k < NFIG; k++)
-        totals_heads[2 + k] = FIG_HEADS[k];
-    table_init(t, 2 + NFIG, totals_heads);
+        t->heads[2 + k] = fig_head(k);
     pub_row *rows;
     int64_t tot[NFIG];
     pub_model_rdlock(m);
@@ -107,15 +115,19 @@ static void totals_table(pub_model *m, const export_request *r, pub_dim dim, tab
     free(rows);
 }
 
-static const char *const DETAIL_HEADS[] = {
+/* The report list: these text columns, then the counters. */
+static const char *const DETAIL_TEXT_HEADS[] = {
     "报告编号", "版本", "县区代码", "县区", "乡镇(街道)", "责任单位代码", "责任单位",
-    "活动日期", "结束日期", "主题", "宣传场所", "形式", "宣传活动", "标题",
-    "场次", "受教育人次", "发放资料(份)", "接受咨询(人次)", "悬挂条幅(条)", "LED屏播放(条)",
-    "线上推送(条)", "阅读量(人次)", "讲师志愿者(人)", "普法经费(元)"};
-#define NDETAIL (sizeof DETAIL_HEADS / sizeof *DETAIL_HEADS)
+    "活动日期", "结束日期", "主题", "宣传场所", "形式", "宣传活动", "标题"};
+#define NDETAIL_TEXT (sizeof DETAIL_TEXT_HEADS / sizeof *DETAIL_TEXT_HEADS)
+#define NDETAIL (NDETAIL_TEXT + PUFA_NCOUNTERS)
+#define DETAIL_COUNTER_COL_(up, low, label, max) ", r." #low
 
 static int detail_table(const export_request *r, table *t, char *err, size_t errsize) {
-    table_init(t, NDETAIL, (const char **)DETAIL_HEADS);
+    table_init(t, NDETAIL);
+    for (size_t c = 0; c < NDETAIL; c++)
+        t->heads[c] = c < NDETAIL_TEXT ? DETAIL_TEXT_HEADS[c]
+                                       : fig_head(PUFA_FIG((int)(c - NDETAIL_TEXT)));
     PGconn *c = NULL;
     int rc = pufa_pg_connect(r->db, &c, err, errsize);
     if (rc)
@@ -129,9 +141,7 @@ static int detail_table(const export_request *r, table *t, char *err, size_t err
         c,
         "SELECT r.report_id::text, r.revision, r.county_code, coalesce(o.name, ''), r.township,"
         " r.unit_code, r.unit_name, r.occurred_on::text, coalesce(r.ended_on::text, ''),"
-        " r.theme, r.venue, r.form, r.campaign, r.title, r.sessions, r.participants,"
-        " r.materials, r.consultations, r.banners, r.led_messages, r.online_posts,"
-        " r.online_views, r.volunteers, r.funds_fen"
+        " r.theme, r.venue, r.form, r.campaign, r.title" PUFA_COUNTER_MAP(DETAIL_COUNTER_COL_)
         " FROM reports r LEFT JOIN org_units o ON o.code = r.county_code"
         " WHERE NOT r.retracted AND r.occurred_on BETWEEN $1::date AND $2::date"
         " AND ($3::text IS NULL OR r.county_code = $3)"
@@ -153,10 +163,9 @@ static int detail_table(const export_request *r, table *t, char *err, size_t err
         set_text(t, row, 11, pufa_enum_label(PUFA_ENUM_FORM, atoi(PQgetvalue(res, i, 11))));
         set_text(t, row, 12, PQgetvalue(res, i, 12));
         set_text(t, row, 13, PQgetvalue(res, i, 13));
-        for (int k = 0; k < PUFA_NCOUNTERS; k++) {
-            double v = atof(PQgetvalue(res, i, 14 + k));
-            set_num(t, row, 14 + (size_t)k, k == PUFA_NCOUNTERS - 1 ? v / 100.0 : v);
-        }
+        for (int k = 0; k < PUFA_NCOUNTERS; k++)
+            set_num(t, row, NDETAIL_TEXT + (size_t)k,
+                    fig_value(PUFA_FIG(k), atof(PQgetvalue(res, i, (int)NDETAIL_TEXT + k))));
     }
     PQclear(res);
     PQfinish(c);

@@ -13,8 +13,8 @@
 #include "alloc.h"
 #include "error.h"
 #include "log.h"
-#include "pufa.pb-c.h"
 #include "snapshot.h"
+#include "wire.h"
 
 struct pub_feed {
     pub_feed_config cfg;
@@ -27,27 +27,16 @@ struct pub_feed {
 };
 
 /* Adds one committed transaction's changes to the model. */
-static void apply_delta(pub_model *m, const Pufa__CommitDelta *d) {
+static void apply_delta(pub_model *m, const pufa_delta *d) {
     pub_model_wrlock(m);
-    for (size_t i = 0; i < d->n_rollups; i++) {
-        const Pufa__RollupDelta *r = d->rollups[i];
-        pufa_day day;
-        if (!r->day || pufa_date_parse(r->day, &day) || !r->county_code || !r->delta)
-            continue;
-        const Pufa__Figures *g = r->delta;
-        int64_t fig[NFIG];
-        fig[PUB_FIG_REPORTS] = g->reports;
-#define FIG_GET_(up, low, label, max) fig[PUB_FIG_COUNTER(PUFA_C_##up)] = g->low;
-        PUFA_COUNTER_MAP(FIG_GET_)
-#undef FIG_GET_
-        pub_model_add(m, day, r->county_code, (int)r->theme, (int)r->venue, (int)r->form,
-                      r->unit_code ? r->unit_code : "", r->campaign ? r->campaign : "", fig);
+    for (size_t i = 0; i < d->n_cells; i++) {
+        const pufa_cell *c = &d->cells[i];
+        pub_model_add(m, c->day, c->county, c->theme, c->venue, c->form, c->unit_code,
+                      c->campaign, c->fig);
     }
     for (size_t i = 0; i < d->n_receipts; i++) {
-        const Pufa__Receipt *r = d->receipts[i];
-        pufa_day day;
-        if (r->day && !pufa_date_parse(r->day, &day) && r->county_code)
-            pub_model_receipt(m, day, r->county_code, r->unit_code ? r->unit_code : "");
+        const pufa_receipt *r = &d->receipts[i];
+        pub_model_receipt(m, r->day, r->county, r->unit_code);
     }
     pub_model_set_seq(m, d->seq);
     pub_model_unlock(m);
@@ -78,7 +67,7 @@ static bool resync(pub_feed *f) {
 }
 
 /* Applies, drops or flags a gap for one decoded message. */
-static void sequence(pub_feed *f, const Pufa__CommitDelta *d, bool is_delta) {
+static void sequence(pub_feed *f, const pufa_delta *d, bool is_delta) {
     pub_model_rdlock(f->m);
     uint64_t have = pub_model_seq(f->m);
     pub_model_unlock(f->m);
@@ -118,20 +107,16 @@ static bool handle_message(pub_feed *f) {
         return true;
     }
     bool is_delta = zmq_msg_size(&topic) == 5 && !memcmp(zmq_msg_data(&topic), "delta", 5);
-    Pufa__CommitDelta *d = zmq_msg_size(&body) <= 64u * 1024 * 1024
-                               ? pufa__commit_delta__unpack(NULL, zmq_msg_size(&body),
-                                                            zmq_msg_data(&body))
-                               : NULL;
+    pufa_delta d;
+    int rc = pufa_delta_decode(zmq_msg_data(&body), zmq_msg_size(&body), &d);
     zmq_msg_close(&topic);
     zmq_msg_close(&body);
-    if (!d || !d->has_seq) {
+    if (rc) {
         PLOG_WARN("PUB-FEED-BAD", "msg=\"undecodable feed message ignored\"");
-        if (d)
-            pufa__commit_delta__free_unpacked(d, NULL);
         return true;
     }
-    sequence(f, d, is_delta);
-    pufa__commit_delta__free_unpacked(d, NULL);
+    sequence(f, &d, is_delta);
+    pufa_delta_free(&d);
     return true;
 }
 

@@ -67,7 +67,7 @@ static const char *arg(struct MHD_Connection *c, const char *name, const char *d
 static json_t *figures_json(const int64_t fig[NFIG]) {
     json_t *o = json_object();
     for (int k = 0; k < NFIG; k++)
-        json_object_set_new(o, pub_figure_names[k], json_integer(fig[k]));
+        json_object_set_new(o, pufa_figure_names[k], json_integer(fig[k]));
     return o;
 }
 
@@ -131,10 +131,16 @@ static bool query_args(pub_http *h, struct MHD_Connection *c, pub_window *win, i
         *ret = reply_error(h, c, 400, "county: a six-digit county code");
         return false;
     }
-    *rank = pub_figure_parse(arg(c, "rank", "reports"));
+    const char *rname = arg(c, "rank", "reports");
+    *rank = pub_figure_parse(rname);
     if (*rank < 0) {
-        *ret = reply_error(h, c, 400, "rank: one of the figure names (reports, sessions, "
-                                      "participants, ...)");
+        pufa_buf msg;
+        pufa_buf_init(&msg);
+        pufa_buf_printf(&msg, "rank: unknown figure (got %.60s); use", rname);
+        for (int k = 0; k < NFIG; k++)
+            pufa_buf_printf(&msg, "%s %s", k ? "," : "", pufa_figure_names[k]);
+        *ret = reply_error(h, c, 400, msg.data);
+        pufa_buf_free(&msg);
         return false;
     }
     return true;
@@ -151,7 +157,7 @@ static enum MHD_Result get_totals(pub_http *h, struct MHD_Connection *c) {
     json_object_set_new(o, "window", window_json(&win));
     json_object_set_new(o, "by", json_string(pub_dim_names[dim]));
     json_object_set_new(o, "county", county ? json_string(county) : json_null());
-    json_object_set_new(o, "rank", json_string(pub_figure_names[rank]));
+    json_object_set_new(o, "rank", json_string(pufa_figure_names[rank]));
     pub_row *rows;
     int64_t tot[NFIG];
     pub_model_rdlock(h->m);
@@ -274,7 +280,7 @@ static enum MHD_Result get_meta(pub_http *h, struct MHD_Connection *c) {
     json_object_set_new(o, "today", json_string(t));
     json_object_set_new(o, "figures", json_array());
     for (int k = 0; k < NFIG; k++)
-        json_array_append_new(json_object_get(o, "figures"), json_string(pub_figure_names[k]));
+        json_array_append_new(json_object_get(o, "figures"), json_string(pufa_figure_names[k]));
     return reply_json(h, c, 200, o);
 }
 

@@ -58,7 +58,7 @@ static char *event_json(pub_model *m) {
     free(rows);
     json_t *figures = json_object();
     for (int k = 0; k < NFIG; k++)
-        json_object_set_new(figures, pub_figure_names[k], json_integer(tot[k]));
+        json_object_set_new(figures, pufa_figure_names[k], json_integer(tot[k]));
     json_t *o = json_object();
     json_object_set_new(o, "seq", json_integer((json_int_t)seq));
     json_object_set_new(o, "generated_at_ms", json_integer(pufa_now_ms()));

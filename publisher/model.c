@@ -6,16 +6,9 @@
 #include "alloc.h"
 #include "enums.h"
 
-const char *const pub_figure_names[NFIG] = {
-    "reports",
-#define FIG_NAME_(up, low, label, max) #low,
-    PUFA_COUNTER_MAP(FIG_NAME_)
-#undef FIG_NAME_
-};
-
 int pub_figure_parse(const char *name) {
     for (int k = 0; k < NFIG; k++)
-        if (!strcmp(name, pub_figure_names[k]))
+        if (!strcmp(name, pufa_figure_names[k]))
             return k;
     return -1;
 }

@@ -15,15 +15,12 @@
 #include "date.h"
 #include "report.h"
 
-/* The figures of a cell: the number of live reports, then the counters in
- * PUFA_COUNTER_MAP order (fig[PUB_FIG_COUNTER(PUFA_C_SESSIONS)], ...). */
-#define NFIG                  (1 + PUFA_NCOUNTERS)
-#define PUB_FIG_REPORTS       0
-#define PUB_FIG_COUNTER(c)    (1 + (c))
+/* The figures of a cell: the number of live reports, then the counters
+ * (report.h: PUFA_FIG_REPORTS, PUFA_FIG(PUFA_C_SESSIONS), ...; their names
+ * are pufa_figure_names). */
+#define NFIG PUFA_NFIGURES
 
-/* "reports", then the counter names: the JSON names of the figures. */
-extern const char *const pub_figure_names[NFIG];
-/* Index of a figure name; -1 if unknown. */
+/* Index of a figure name ("reports", "sessions", ...); -1 if unknown. */
 int pub_figure_parse(const char *name);
 
 typedef enum pub_dim {

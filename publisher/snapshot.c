@@ -10,11 +10,6 @@
 #include "log.h"
 #include "pg.h"
 
-/* The figure columns of rollup_dim and rollup_journal, in NFIG order. */
-#define FIG_COLUMN_(up, low, label, max) ", " #low
-static const char *const FIG_COLUMNS = "reports" PUFA_COUNTER_MAP(FIG_COLUMN_);
-#undef FIG_COLUMN_
-
 typedef struct load {
     pub_model *m;
     long long rows, bad;
@@ -82,19 +77,16 @@ static int fetch_all(PGconn *c, const char *declare_sql, const char *cursor,
 static int load_rollups(PGconn *c, pub_model *m, pub_snapshot_info *info, char *err,
                         size_t errsize) {
     load dims = {.m = m}, journal = {.m = m};
-    char *sql = pufa_asprintf("DECLARE dims NO SCROLL CURSOR FOR SELECT day - DATE '1970-01-01',"
-                              " county_code, dim, key, %s FROM rollup_dim",
-                              FIG_COLUMNS);
-    int rc = fetch_all(c, sql, "dims", dim_row, &dims, err, errsize);
-    free(sql);
-    if (rc == 0) {
-        sql = pufa_asprintf("DECLARE journal NO SCROLL CURSOR FOR SELECT day - DATE '1970-01-01',"
-                            " county_code, theme, venue, form, unit_code, campaign, %s"
-                            " FROM rollup_journal",
-                            FIG_COLUMNS);
-        rc = fetch_all(c, sql, "journal", journal_row, &journal, err, errsize);
-        free(sql);
-    }
+    int rc = fetch_all(c,
+                       "DECLARE dims NO SCROLL CURSOR FOR SELECT day - DATE '1970-01-01',"
+                       " county_code, dim, key, " PUFA_FIGURE_COLS " FROM rollup_dim",
+                       "dims", dim_row, &dims, err, errsize);
+    if (rc == 0)
+        rc = fetch_all(c,
+                       "DECLARE journal NO SCROLL CURSOR FOR SELECT day - DATE '1970-01-01',"
+                       " county_code, theme, venue, form, unit_code, campaign, " PUFA_FIGURE_COLS
+                       " FROM rollup_journal",
+                       "journal", journal_row, &journal, err, errsize);
     info->dim_rows = dims.rows;
     info->journal_rows = journal.rows;
     info->skipped = dims.bad + journal.bad;
