@@ -9,6 +9,7 @@
 
 #include "enums.h"
 #include "error.h"
+#include "file.h"
 #include "pg.h"
 #include "report_csv.h"
 
@@ -278,14 +279,12 @@ int export_xlsx(pub_model *m, const export_request *r, pufa_buf *out, char *err,
         snprintf(err, errsize, "cannot write the workbook");
         rc = PUFA_EIO;
     }
-    if (rc == 0) {
-        FILE *f = fopen(path, "rb");
-        char chunk[65536];
-        size_t n;
-        while (f && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-            pufa_buf_append(out, chunk, n);
-        if (f)
-            fclose(f);
+    char *data;
+    size_t len;
+    /* Our own temporary file: no cap beyond what export_limit gives it. */
+    if (rc == 0 && (rc = pufa_read_file(path, 0, &data, &len, err, errsize)) == 0) {
+        pufa_buf_append(out, data, len);
+        free(data);
     }
     unlink(path);
     return rc;
