@@ -12,9 +12,11 @@ const char *const pub_standard_windows[] = {"today", "7d", "30d", "month", "quar
                                             "ytd", "plan", "all"};
 const size_t pub_n_standard_windows = sizeof pub_standard_windows / sizeof *pub_standard_windows;
 
+/* "MM-DD" of a day that exists in some year (02-29 does; 02-30 never). */
 static bool parse_md(const char *s, int *m, int *d) {
+    static const int longest[13] = {0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     return strlen(s) == 5 && s[2] == '-' && sscanf(s, "%2d-%2d", m, d) == 2 && *m >= 1 &&
-           *m <= 12 && *d >= 1 && *d <= 31;
+           *m <= 12 && *d >= 1 && *d <= longest[*m];
 }
 
 int pub_windows_parse_campaigns(pub_windows *w, const char *spec, char *err, size_t errsize) {
@@ -30,28 +32,55 @@ int pub_windows_parse_campaigns(pub_windows *w, const char *spec, char *err, siz
             *--end = '\0';
         if (!*item)
             continue;
+        if (w->ncampaigns >= PUB_MAX_CAMPAIGNS) {
+            snprintf(err, errsize, "campaign windows: at most %d", PUB_MAX_CAMPAIGNS);
+            rc = PUFA_ECONFIG;
+            break;
+        }
+        pub_campaign_window *c = &w->campaigns[w->ncampaigns];
         char *colon = strrchr(item, ':');
         char *dots = colon ? strstr(colon, "..") : NULL;
-        if (!colon || !dots || w->ncampaigns >= PUB_MAX_CAMPAIGNS) {
-            snprintf(err, errsize, "campaign window '%s': want NAME:MM-DD..MM-DD", item);
+        bool ok = colon && dots && colon > item && (size_t)(colon - item) < sizeof c->name;
+        if (ok) {
+            *dots = '\0';
+            ok = parse_md(colon + 1, &c->from_month, &c->from_day) &&
+                 parse_md(dots + 2, &c->to_month, &c->to_day);
+            *dots = '.';
+        }
+        if (!ok) {
+            snprintf(err, errsize,
+                     "campaign window '%s': want NAME:MM-DD..MM-DD (a name of at most %zu "
+                     "bytes, days that exist)",
+                     item, sizeof c->name - 1);
             rc = PUFA_ECONFIG;
             break;
         }
         *colon = '\0';
-        *dots = '\0';
-        pub_campaign_window *c = &w->campaigns[w->ncampaigns];
-        if (!parse_md(colon + 1, &c->from_month, &c->from_day) ||
-            !parse_md(dots + 2, &c->to_month, &c->to_day) || strlen(item) >= sizeof c->name ||
-            !*item) {
-            snprintf(err, errsize, "campaign window '%s': want NAME:MM-DD..MM-DD", item);
-            rc = PUFA_ECONFIG;
-            break;
-        }
         pufa_copy(c->name, sizeof c->name, item);
         w->ncampaigns++;
     }
     free(copy);
     return rc;
+}
+
+/* Month m, day d of year y; 02-29 is 02-28 in a common year. */
+static pufa_day md_of_year(int y, int m, int d) {
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (m == 2 && d == 29 && !leap)
+        d = 28;
+    return pufa_date_from_ymd(y, m, d);
+}
+
+/* The five-year law-popularisation plan containing year y: 一五 1986-1990,
+ * ..., 八五 2021-2025, 九五 2026-2030. */
+static void plan_of_year(int y, int *start, char *label, size_t size) {
+    static const char *const numerals[] = {"一五",   "二五",   "三五",   "四五",  "五五",
+                                           "六五",   "七五",   "八五",   "九五",  "十五",
+                                           "十一五", "十二五", "十三五", "十四五", "十五五"};
+    int k = (y - 1986) >= 0 ? (y - 1986) / 5 : -1 - (1985 - y) / 5; /* floor */
+    *start = 1986 + 5 * k;
+    const char *n = k >= 0 && k < (int)(sizeof numerals / sizeof *numerals) ? numerals[k] : "";
+    snprintf(label, size, "%s普法(%d–%d)", n, *start, *start + 4);
 }
 
 static void set(pub_window *out, const char *name, const char *label, pufa_day from,
@@ -78,14 +107,9 @@ int pub_window_resolve(const pub_windows *w, const char *name, pufa_day today, p
     } else if (!strcmp(name, "ytd")) {
         set(out, name, "本年", pufa_date_from_ymd(y, 1, 1), today);
     } else if (!strcmp(name, "plan")) {
-        /* 七五 2016-2020, 八五 2021-2025, 九五 2026-2030, ... */
-        int start = 2016 + (y - 2016) / 5 * 5;
-        static const char *const numerals[] = {"七五", "八五", "九五", "十五", "十一五",
-                                               "十二五", "十三五"};
-        int k = (start - 2016) / 5;
+        int start;
         char label[96];
-        snprintf(label, sizeof label, "%s普法(%d–%d)", k >= 0 && k < 7 ? numerals[k] : "",
-                 start, start + 4);
+        plan_of_year(y, &start, label, sizeof label);
         set(out, name, label, pufa_date_from_ymd(start, 1, 1), today);
     } else if (!strcmp(name, "all")) {
         set(out, name, "全部", pufa_date_from_ymd(PUFA_MIN_YEAR, 1, 1), today + 1);
@@ -97,13 +121,15 @@ int pub_window_resolve(const pub_windows *w, const char *name, pufa_day today, p
                 c = &w->campaigns[i];
         if (!c)
             return PUFA_EINVAL;
-        /* The latest occurrence that has started. */
+        /* The latest occurrence that has started; one whose end comes
+         * before its start in the calendar ends the next year. */
         int year = y;
-        if (pufa_date_from_ymd(year, c->from_month, c->from_day) > today)
+        if (md_of_year(year, c->from_month, c->from_day) > today)
             year--;
-        pufa_day from = pufa_date_from_ymd(year, c->from_month, c->from_day);
-        int to_year = (c->to_month < c->from_month) ? year + 1 : year;
-        pufa_day to = pufa_date_from_ymd(to_year, c->to_month, c->to_day);
+        pufa_day from = md_of_year(year, c->from_month, c->from_day);
+        bool wraps = c->to_month < c->from_month ||
+                     (c->to_month == c->from_month && c->to_day < c->from_day);
+        pufa_day to = md_of_year(wraps ? year + 1 : year, c->to_month, c->to_day);
         char label[96];
         snprintf(label, sizeof label, "%s %d", cname, year);
         set(out, name, label, from, to);
