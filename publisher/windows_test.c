@@ -96,10 +96,10 @@ static void campaign_windows_and_their_roll_over(void **state) {
     assert_int_equal(pub_windows_parse_campaigns(&w,
                                                  " 宪法宣传周:12-01..12-07, 民法典宣传月:05-01..05-31,"
                                                  "国家安全教育日:04-15..04-15,跨年:12-25..01-05,"
-                                                 "闰日:02-29..03-01 ",
+                                                 "闰日:02-29..03-01,回环:03-10..03-01 ",
                                                  err, sizeof err),
                      0);
-    assert_int_equal(w.ncampaigns, 5);
+    assert_int_equal(w.ncampaigns, 6);
     assert_string_equal(w.campaigns[0].name, "宪法宣传周");
     assert_string_equal(w.campaigns[4].name, "闰日");
     /* The occurrence that has started most recently. */
@@ -119,6 +119,9 @@ static void campaign_windows_and_their_roll_over(void **state) {
     check(&w, "campaign:闰日", "2024-03-01", "2024-02-29", "2024-03-01", NULL);
     check(&w, "campaign:闰日", "2025-03-01", "2025-02-28", "2025-03-01", NULL);
     check(&w, "campaign:闰日", "2025-02-27", "2024-02-29", "2024-03-01", NULL);
+    /* An end day before the start day in the same month: the next year. */
+    check(&w, "campaign:回环", "2026-03-15", "2026-03-10", "2027-03-01", NULL);
+    check(&w, "campaign:回环", "2026-03-05", "2025-03-10", "2026-03-01", NULL);
     /* Unknown names, and campaign windows with none configured. */
     refused(&w, "campaign:普法周");
     refused(&w, "campaign:");
