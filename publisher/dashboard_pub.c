@@ -142,7 +142,7 @@ static void *dashboard_main(void *arg) {
     return NULL;
 }
 
-int pub_dashboard_pub_start(const pub_dashboard_pub_config *cfg, void *zctx, pub_live *live,
+int pub_dashboard_pub_open(const pub_dashboard_pub_config *cfg, void *zctx, pub_live *live,
                             pub_dashboard_pub **out, char *err, size_t errsize) {
     pub_dashboard_pub *d = pufa_calloc(1, sizeof *d);
     d->cfg = *cfg;
@@ -170,7 +170,7 @@ int pub_dashboard_pub_start(const pub_dashboard_pub_config *cfg, void *zctx, pub
     return 0;
 }
 
-void pub_dashboard_pub_stop(pub_dashboard_pub **pd) {
+void pub_dashboard_pub_close(pub_dashboard_pub **pd) {
     if (!pd || !*pd)
         return;
     pub_dashboard_pub *d = *pd;

@@ -142,7 +142,7 @@ static void *feed_main(void *arg) {
     return NULL;
 }
 
-int pub_feed_start(const pub_feed_config *cfg, void *zctx, pub_live *live, pub_feed **out,
+int pub_feed_open(const pub_feed_config *cfg, void *zctx, pub_live *live, pub_feed **out,
                    char *err, size_t errsize) {
     pub_feed *f = pufa_calloc(1, sizeof *f);
     f->cfg = *cfg;
@@ -170,7 +170,7 @@ int pub_feed_start(const pub_feed_config *cfg, void *zctx, pub_live *live, pub_f
     return 0;
 }
 
-void pub_feed_stop(pub_feed **pf) {
+void pub_feed_close(pub_feed **pf) {
     if (!pf || !*pf)
         return;
     pub_feed *f = *pf;

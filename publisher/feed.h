@@ -20,10 +20,10 @@ typedef struct pub_feed pub_feed;
 
 /* Subscribes and starts the feed thread; 0, or PUFA_ECONFIG/PUFA_ESYS with
  * err filled.  live must outlive the feed. */
-int pub_feed_start(const pub_feed_config *cfg, void *zctx, pub_live *live, pub_feed **out,
+int pub_feed_open(const pub_feed_config *cfg, void *zctx, pub_live *live, pub_feed **out,
                    char *err, size_t errsize);
 /* Stops the thread, closes the socket and frees; accepts NULL and sets *f
  * to NULL. */
-void pub_feed_stop(pub_feed **f);
+void pub_feed_close(pub_feed **f);
 
 #endif

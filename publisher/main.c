@@ -113,7 +113,7 @@ int main(int argc, char **argv) {
     int port = 0;
     pub_http_config hc = {.addr = http, .db = db, .token = token, .max_streams = max_streams,
                           .export_limit = export_limit, .keepalive_ms = keepalive};
-    if (pub_http_start(&hc, live, &windows, &hs, &port, err, sizeof err)) {
+    if (pub_http_open(&hc, live, &windows, &hs, &port, err, sizeof err)) {
         PLOG_ERROR("PUB-HTTP", "msg=\"%s\"", err);
         rc = EX_UNAVAILABLE_;
         goto out;
@@ -121,13 +121,13 @@ int main(int argc, char **argv) {
     PLOG_INFO("PUB-HTTP", "port=%d url=http://%s/", port, http);
     pub_dashboard_pub_config dc = {.endpoint = pub, .publish_min_ms = publish_min,
                                    .heartbeat_ms = heartbeat, .windows = &windows};
-    if (*pub && pub_dashboard_pub_start(&dc, zctx, live, &dp, err, sizeof err)) {
+    if (*pub && pub_dashboard_pub_open(&dc, zctx, live, &dp, err, sizeof err)) {
         PLOG_ERROR("PUB-PUB", "msg=\"%s\"", err);
         rc = EX_UNAVAILABLE_;
         goto out;
     }
     pub_feed_config fc = {.feed = feed, .db = db};
-    if (pub_feed_start(&fc, zctx, live, &fd, err, sizeof err)) {
+    if (pub_feed_open(&fc, zctx, live, &fd, err, sizeof err)) {
         PLOG_ERROR("PUB-FEED", "msg=\"%s\"", err);
         rc = EX_UNAVAILABLE_;
         goto out;
@@ -152,9 +152,9 @@ int main(int argc, char **argv) {
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
 out:
-    pub_http_stop(&hs); /* ends the SSE streams first */
-    pub_dashboard_pub_stop(&dp);
-    pub_feed_stop(&fd);
+    pub_http_close(&hs); /* ends the SSE streams first */
+    pub_dashboard_pub_close(&dp);
+    pub_feed_close(&fd);
     zmq_ctx_term(zctx);
     pub_live_destroy(&live);
     PLOG_INFO("PUB-STOPPED", "msg=\"bye\"");
