@@ -93,15 +93,7 @@ static void totals_table(pub_model *m, const export_request *r, pub_dim dim, tab
     int64_t tot[NFIG];
     pub_model_rdlock(m);
     size_t n = pub_model_query(m, r->window->from, r->window->to, dim, r->county, &rows, tot);
-    for (size_t i = 1; i < n; i++) { /* rank: descending by the chosen figure */
-        pub_row x = rows[i];
-        size_t j = i;
-        while (j > 0 && rows[j - 1].fig[r->rank] < x.fig[r->rank]) {
-            rows[j] = rows[j - 1];
-            j--;
-        }
-        rows[j] = x;
-    }
+    pub_rows_rank(rows, n, r->rank);
     for (size_t i = 0; i < n; i++) {
         size_t row = table_row(t);
         set_text(t, row, 0, pub_model_key(m, dim, rows[i].value));

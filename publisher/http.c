@@ -8,7 +8,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "alloc.h"
 #include "assets.h"
@@ -69,30 +68,6 @@ static json_t *figures_json(const int64_t fig[NFIG]) {
     for (int k = 0; k < NFIG; k++)
         json_object_set_new(o, pufa_figure_names[k], json_integer(fig[k]));
     return o;
-}
-
-static int rank_figure;
-static int cmp_rows(const void *a, const void *b) {
-    const pub_row *x = a, *y = b;
-    int64_t p = x->fig[rank_figure], q = y->fig[rank_figure];
-    if (p != q)
-        return p > q ? -1 : 1;
-    return x->value < y->value ? -1 : x->value > y->value;
-}
-
-/* Sorts rows by figure k, descending (a thread-safe insertion sort: few rows). */
-static void rank_rows(pub_row *rows, size_t n, int k) {
-    for (size_t i = 1; i < n; i++) {
-        pub_row r = rows[i];
-        size_t j = i;
-        while (j > 0 && (rows[j - 1].fig[k] < r.fig[k] ||
-                         (rows[j - 1].fig[k] == r.fig[k] && rows[j - 1].value > r.value))) {
-            rows[j] = rows[j - 1];
-            j--;
-        }
-        rows[j] = r;
-    }
-    (void)cmp_rows;
 }
 
 static json_t *window_json(const pub_window *w) {
@@ -163,7 +138,7 @@ static enum MHD_Result get_totals(pub_http *h, struct MHD_Connection *c) {
     pub_model_rdlock(h->m);
     json_object_set_new(o, "seq", json_integer((json_int_t)pub_model_seq(h->m)));
     size_t n = pub_model_query(h->m, win.from, win.to, (pub_dim)dim, county, &rows, tot);
-    rank_rows(rows, n, rank);
+    pub_rows_rank(rows, n, rank);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
         json_t *r = json_object();

@@ -3,7 +3,6 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "alloc.h"

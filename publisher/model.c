@@ -391,6 +391,20 @@ size_t pub_model_query(const pub_model *m, pufa_day from, pufa_day to, pub_dim d
     return n;
 }
 
+void pub_rows_rank(pub_row *rows, size_t n, int fig) {
+    /* Insertion sort: a breakdown has few rows, and it is stable. */
+    for (size_t i = 1; i < n; i++) {
+        pub_row r = rows[i];
+        size_t j = i;
+        while (j > 0 && (rows[j - 1].fig[fig] < r.fig[fig] ||
+                         (rows[j - 1].fig[fig] == r.fig[fig] && rows[j - 1].value > r.value))) {
+            rows[j] = rows[j - 1];
+            j--;
+        }
+        rows[j] = r;
+    }
+}
+
 const char *pub_model_key(const pub_model *m, pub_dim dim, uint32_t value) {
     switch (dim) {
     case DIM_TOTAL:

@@ -79,6 +79,9 @@ uint64_t pub_model_seq(const pub_model *m);
  * the sum of every row. */
 size_t pub_model_query(const pub_model *m, pufa_day from, pufa_day to, pub_dim dim,
                        const char *county, pub_row **rows, int64_t totals[NFIG]);
+/* Sorts rows by figure fig, largest first, ties by value (the order of
+ * pub_model_query). */
+void pub_rows_rank(pub_row *rows, size_t n, int fig);
 /* The key and label of a row value of dim (county code + name, enum code +
  * label, unit code + name, campaign + campaign). */
 const char *pub_model_key(const pub_model *m, pub_dim dim, uint32_t value);

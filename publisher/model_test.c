@@ -409,6 +409,26 @@ static void figure_and_dimension_names(void **state) {
     assert_int_equal(pub_dim_parse("colour"), -1);
 }
 
+static void rows_rank_by_a_figure_then_by_value(void **state) {
+    (void)state;
+    pub_row rows[5];
+    memset(rows, 0, sizeof rows);
+    const int64_t participants[5] = {10, 30, 10, 50, 30};
+    for (uint32_t i = 0; i < 5; i++) {
+        rows[i].value = i;
+        rows[i].fig[PUFA_FIG(PUFA_C_PARTICIPANTS)] = participants[i];
+        rows[i].fig[PUFA_FIG_REPORTS] = 5 - i;
+    }
+    pub_rows_rank(rows, 5, PUFA_FIG(PUFA_C_PARTICIPANTS));
+    const uint32_t want[5] = {3, 1, 4, 0, 2};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(rows[i].value, want[i]);
+    pub_rows_rank(rows, 5, PUFA_FIG_REPORTS);
+    for (uint32_t i = 0; i < 5; i++)
+        assert_int_equal(rows[i].value, i);
+    pub_rows_rank(rows, 0, PUFA_FIG_REPORTS); /* nothing to do */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(windows_sum_the_days_they_cover),
@@ -419,6 +439,7 @@ int main(void) {
         cmocka_unit_test(receipts_clear_and_names),
         cmocka_unit_test(many_cells_on_one_day),
         cmocka_unit_test(figure_and_dimension_names),
+        cmocka_unit_test(rows_rank_by_a_figure_then_by_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
