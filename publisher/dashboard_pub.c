@@ -64,8 +64,7 @@ static void fill_window(pub_model *m, const pub_window *win, const char *county,
 }
 
 /* Builds and sends the Dashboard of one scope (NULL = city).  rdlock held. */
-static void publish_scope(pub_dashboard_pub *d, pub_model *m, const char *county,
-                          pufa_day today) {
+static void publish_scope(pub_dashboard_pub *d, pub_model *m, const char *county, pufa_day today) {
     enum { NWIN = 16 };
     pub_window wins[NWIN];
     pufa_dash_window dw[NWIN];
@@ -132,8 +131,7 @@ static void *dashboard_main(void *arg) {
         if (!ready && !(ready = pub_live_ready(d->live)))
             continue;
         now = mono_ms();
-        if ((dirty && now - last >= d->cfg.publish_min_ms) ||
-            now - last >= d->cfg.heartbeat_ms) {
+        if ((dirty && now - last >= d->cfg.publish_min_ms) || now - last >= d->cfg.heartbeat_ms) {
             publish_all(d);
             last = now;
             dirty = false;
@@ -143,7 +141,7 @@ static void *dashboard_main(void *arg) {
 }
 
 int pub_dashboard_pub_open(const pub_dashboard_pub_config *cfg, void *zctx, pub_live *live,
-                            pub_dashboard_pub **out, char *err, size_t errsize) {
+                           pub_dashboard_pub **out, char *err, size_t errsize) {
     pub_dashboard_pub *d = pufa_calloc(1, sizeof *d);
     d->cfg = *cfg;
     d->live = live;

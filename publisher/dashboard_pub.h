@@ -24,7 +24,7 @@ typedef struct pub_dashboard_pub pub_dashboard_pub;
 /* Binds the socket and starts the thread; 0, or PUFA_EZMQ/PUFA_ESYS with
  * err filled.  live and cfg->windows must outlive it. */
 int pub_dashboard_pub_open(const pub_dashboard_pub_config *cfg, void *zctx, pub_live *live,
-                            pub_dashboard_pub **out, char *err, size_t errsize);
+                           pub_dashboard_pub **out, char *err, size_t errsize);
 /* Stops the thread, closes the socket and frees; accepts NULL and sets *d
  * to NULL. */
 void pub_dashboard_pub_close(pub_dashboard_pub **d);

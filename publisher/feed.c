@@ -31,8 +31,8 @@ static void apply_delta(pub_model *m, const pufa_delta *d) {
     pub_model_wrlock(m);
     for (size_t i = 0; i < d->n_cells; i++) {
         const pufa_cell *c = &d->cells[i];
-        pub_model_add(m, c->day, c->county, c->theme, c->venue, c->form, c->unit_code,
-                      c->campaign, c->fig);
+        pub_model_add(m, c->day, c->county, c->theme, c->venue, c->form, c->unit_code, c->campaign,
+                      c->fig);
     }
     for (size_t i = 0; i < d->n_receipts; i++) {
         const pufa_receipt *r = &d->receipts[i];
@@ -142,8 +142,8 @@ static void *feed_main(void *arg) {
     return NULL;
 }
 
-int pub_feed_open(const pub_feed_config *cfg, void *zctx, pub_live *live, pub_feed **out,
-                   char *err, size_t errsize) {
+int pub_feed_open(const pub_feed_config *cfg, void *zctx, pub_live *live, pub_feed **out, char *err,
+                  size_t errsize) {
     pub_feed *f = pufa_calloc(1, sizeof *f);
     f->cfg = *cfg;
     f->live = live;

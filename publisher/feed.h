@@ -20,8 +20,8 @@ typedef struct pub_feed pub_feed;
 
 /* Subscribes and starts the feed thread; 0, or PUFA_ECONFIG/PUFA_ESYS with
  * err filled.  live must outlive the feed. */
-int pub_feed_open(const pub_feed_config *cfg, void *zctx, pub_live *live, pub_feed **out,
-                   char *err, size_t errsize);
+int pub_feed_open(const pub_feed_config *cfg, void *zctx, pub_live *live, pub_feed **out, char *err,
+                  size_t errsize);
 /* Stops the thread, closes the socket and frees; accepts NULL and sets *f
  * to NULL. */
 void pub_feed_close(pub_feed **f);

@@ -480,7 +480,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return text(h, c, 404, "not found\n");
 }
 
-int pub_http_open(const pub_http_config *cfg, pub_live *live, const pub_windows *w, pub_http **out, int *port, char *err, size_t errsize) {
+int pub_http_open(const pub_http_config *cfg, pub_live *live, const pub_windows *w,
+                  pub_http **out, int *port, char *err, size_t errsize) {
     struct sockaddr_storage ss;
     unsigned sslen;
     if (pufa_parse_hostport(cfg->addr, &ss, &sslen)) {

@@ -29,7 +29,7 @@ typedef struct pub_http pub_http;
 
 /* live and w must outlive the server. */
 int pub_http_open(const pub_http_config *cfg, pub_live *live, const pub_windows *w,
-                   pub_http **out, int *port, char *err, size_t errsize);
+                  pub_http **out, int *port, char *err, size_t errsize);
 /* Ends every stream (pub_live_stop), then stops the server and frees;
  * accepts NULL and sets *h to NULL. */
 void pub_http_close(pub_http **h);

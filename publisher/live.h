@@ -18,7 +18,7 @@ typedef struct pub_live pub_live;
 typedef struct pub_live_stats {
     uint64_t version; /* bumps on every applied change or snapshot */
     uint64_t deltas_applied, deltas_dropped, snapshots, gaps;
-    bool ready;       /* a snapshot is loaded */
+    bool ready; /* a snapshot is loaded */
     double last_snapshot_seconds;
     char db_error[256]; /* why the last snapshot failed; "" after a success */
 } pub_live_stats;

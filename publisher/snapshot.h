@@ -12,10 +12,10 @@
 #include "model.h"
 
 typedef struct pub_snapshot_info {
-    uint64_t seq;            /* the feed sequence the snapshot contains */
-    long long dim_rows;      /* rollup_dim rows read */
-    long long journal_rows;  /* rollup_journal rows read */
-    long long skipped;       /* rows with an unknown dimension or key, left out */
+    uint64_t seq;           /* the feed sequence the snapshot contains */
+    long long dim_rows;     /* rollup_dim rows read */
+    long long journal_rows; /* rollup_journal rows read */
+    long long skipped;      /* rows with an unknown dimension or key, left out */
     double seconds;
 } pub_snapshot_info;
 
