@@ -11,9 +11,12 @@
 #include <zmq.h>
 
 #include "alloc.h"
+#include "date.h"
+#include "enums.h"
 #include "error.h"
 #include "log.h"
 #include "snapshot.h"
+#include "pufa.pb-c.h"
 #include "wire.h"
 
 struct pub_feed {
@@ -26,13 +29,99 @@ struct pub_feed {
     bool need_resync;
 };
 
-/* Adds one committed transaction's changes to the model. */
-static void apply_delta(pub_model *m, const pufa_delta *d) {
+#define FEED_DAYS_AHEAD 7
+#define FEED_COUNTY_MAX 15 /* bytes; what the Dashboard topics' buffers hold */
+
+/* Checks a day of a delta: a date from PUFA_MIN_YEAR to a week past today. */
+static bool delta_day(const char *text, pufa_day today) {
+    pufa_day day;
+    return text && !pufa_date_parse(text, &day) &&
+           day >= pufa_date_from_ymd(PUFA_MIN_YEAR, 1, 1) && day <= today + FEED_DAYS_AHEAD;
+}
+
+static bool delta_county(const char *code) {
+    return code && *code && strlen(code) <= FEED_COUNTY_MAX;
+}
+
+static bool delta_unit(const char *code) {
+    return !code || strlen(code) <= PUFA_UNIT_CODE_MAX;
+}
+
+/* The first field of rollup r the model cannot take as it is, or NULL.
+ * (On the message itself: the decoder leaves such rollups out, and casts
+ * the enumerations to 16 bits.) */
+static const char *rollup_fault(const Pufa__RollupDelta *r, pufa_day today) {
+    if (!delta_day(r->day, today))
+        return "day";
+    if (!delta_county(r->county_code))
+        return "county_code";
+    if ((unsigned)r->theme > PUFA_THEME_MAX)
+        return "theme";
+    if ((unsigned)r->venue > PUFA_VENUE_MAX)
+        return "venue";
+    if ((unsigned)r->form > PUFA_FORM_MAX)
+        return "form";
+    if (!delta_unit(r->unit_code))
+        return "unit_code";
+    if (!r->delta)
+        return "delta";
+    int64_t fig[NFIG];
+    pufa_figures_from_pb(r->delta, fig);
+    for (int k = 0; k < NFIG; k++)
+        if (fig[k] == INT64_MIN) /* no cell change is that, and it could not be undone */
+            return "delta";
+    return NULL;
+}
+
+static const char *receipt_fault(const Pufa__Receipt *r, pufa_day today) {
+    if (!delta_day(r->day, today))
+        return "day";
+    if (!delta_county(r->county_code))
+        return "county_code";
+    if (!delta_unit(r->unit_code))
+        return "unit_code";
+    return NULL;
+}
+
+/* Every rollup and receipt of d well formed (so none was left out by the
+ * decoder)?  Else why names the first that is not. */
+static bool delta_valid(const pufa_delta *d, pufa_day today, char *why, size_t whysize) {
+    const Pufa__CommitDelta *m = d->msg;
+    const char *bad;
+    for (size_t i = 0; i < m->n_rollups; i++)
+        if ((bad = rollup_fault(m->rollups[i], today))) {
+            snprintf(why, whysize, "rollups[%zu].%s: missing or out of range", i, bad);
+            return false;
+        }
+    for (size_t i = 0; i < m->n_receipts; i++)
+        if ((bad = receipt_fault(m->receipts[i], today))) {
+            snprintf(why, whysize, "receipts[%zu].%s: missing or out of range", i, bad);
+            return false;
+        }
+    return d->skipped == 0;
+}
+
+static int cell_add(pub_model *m, const pufa_cell *c, int sign) {
+    int64_t fig[NFIG];
+    for (int k = 0; k < NFIG; k++)
+        fig[k] = sign * c->fig[k];
+    return pub_model_add(m, c->day, c->county, c->theme, c->venue, c->form, c->unit_code,
+                         c->campaign, fig);
+}
+
+/* Adds one committed transaction's changes to the model, validated, whole
+ * or (a figure would overflow) not at all: what was added is taken back
+ * under the same lock. */
+static int apply_delta(pub_model *m, const pufa_delta *d, char *why, size_t whysize) {
     pub_model_wrlock(m);
     for (size_t i = 0; i < d->n_cells; i++) {
-        const pufa_cell *c = &d->cells[i];
-        pub_model_add(m, c->day, c->county, c->theme, c->venue, c->form, c->unit_code, c->campaign,
-                      c->fig);
+        if (cell_add(m, &d->cells[i], 1) == 0)
+            continue;
+        snprintf(why, whysize, "rollups[%zu].delta: a figure would overflow its cell", i);
+        while (i-- > 0)
+            cell_add(m, &d->cells[i], -1);
+        pub_model_unlock(m);
+        return PUFA_ETOOBIG;
     }
     for (size_t i = 0; i < d->n_receipts; i++) {
         const pufa_receipt *r = &d->receipts[i];
@@ -40,6 +129,36 @@ static void apply_delta(pub_model *m, const pufa_delta *d) {
     }
     pub_model_set_seq(m, d->seq);
     pub_model_unlock(m);
+    return 0;
+}
+
+pub_feed_verdict pub_feed_apply(pub_model *m, const void *topic, size_t topic_len,
+                                const void *body, size_t body_len, pufa_day today,
+                                uint64_t *seq, char *why, size_t whysize) {
+    *seq = 0;
+    snprintf(why, whysize, "undecodable");
+    bool is_delta = topic_len == 5 && !memcmp(topic, "delta", 5);
+    pufa_delta d;
+    if (pufa_delta_decode(body, body_len, &d) != 0)
+        return PUB_FEED_UNDECODABLE;
+    *seq = d.seq;
+    why[0] = '\0';
+    pub_model_rdlock(m);
+    uint64_t have = pub_model_seq(m);
+    pub_model_unlock(m);
+    pub_feed_verdict v;
+    if (!is_delta)
+        v = d.seq > have ? PUB_FEED_GAP : PUB_FEED_HEARTBEAT;
+    else if (d.seq <= have)
+        v = PUB_FEED_DROPPED;
+    else if (d.seq != have + 1)
+        v = PUB_FEED_GAP;
+    else if (!delta_valid(&d, today, why, whysize) || apply_delta(m, &d, why, whysize) != 0)
+        v = PUB_FEED_REFUSED;
+    else
+        v = PUB_FEED_APPLIED;
+    pufa_delta_free(&d);
+    return v;
 }
 
 /* Loads a snapshot, retrying with backoff until it succeeds; false when
@@ -66,32 +185,6 @@ static bool resync(pub_feed *f) {
     return false;
 }
 
-/* Applies, drops or flags a gap for one decoded message. */
-static void sequence(pub_feed *f, const pufa_delta *d, bool is_delta) {
-    pub_model_rdlock(f->m);
-    uint64_t have = pub_model_seq(f->m);
-    pub_model_unlock(f->m);
-    if (is_delta) {
-        if (d->seq <= have) {
-            pub_live_delta_dropped(f->live);
-        } else if (d->seq == have + 1) {
-            apply_delta(f->m, d);
-            pub_live_delta_applied(f->live);
-        } else {
-            PLOG_WARN("PUB-GAP", "have=%llu got=%llu msg=\"resync from PostgreSQL\"",
-                      (unsigned long long)have, (unsigned long long)d->seq);
-            f->need_resync = true;
-        }
-    } else if (d->seq > have) {
-        /* A heartbeat announcing a delta we never got. */
-        PLOG_WARN("PUB-GAP", "have=%llu heartbeat=%llu msg=\"resync from PostgreSQL\"",
-                  (unsigned long long)have, (unsigned long long)d->seq);
-        f->need_resync = true;
-    }
-    if (f->need_resync)
-        pub_live_gap(f->live);
-}
-
 /* Handles one feed message; false when none was waiting. */
 static bool handle_message(pub_feed *f) {
     zmq_msg_t topic, body;
@@ -106,17 +199,45 @@ static bool handle_message(pub_feed *f) {
         zmq_msg_close(&body);
         return true;
     }
+    pub_model_rdlock(f->m);
+    uint64_t have = pub_model_seq(f->m);
+    pub_model_unlock(f->m);
     bool is_delta = zmq_msg_size(&topic) == 5 && !memcmp(zmq_msg_data(&topic), "delta", 5);
-    pufa_delta d;
-    int rc = pufa_delta_decode(zmq_msg_data(&body), zmq_msg_size(&body), &d);
+    uint64_t seq;
+    char why[160], q[200];
+    pub_feed_verdict v =
+        pub_feed_apply(f->m, zmq_msg_data(&topic), zmq_msg_size(&topic), zmq_msg_data(&body),
+                       zmq_msg_size(&body), pufa_city_day(pufa_now_ms()), &seq, why, sizeof why);
     zmq_msg_close(&topic);
     zmq_msg_close(&body);
-    if (rc) {
+    switch (v) {
+    case PUB_FEED_UNDECODABLE:
         PLOG_WARN("PUB-FEED-BAD", "msg=\"undecodable feed message ignored\"");
-        return true;
+        break;
+    case PUB_FEED_HEARTBEAT:
+        break;
+    case PUB_FEED_DROPPED:
+        pub_live_delta_dropped(f->live);
+        break;
+    case PUB_FEED_APPLIED:
+        pub_live_delta_applied(f->live);
+        break;
+    case PUB_FEED_GAP:
+        /* A delta past the next, or a heartbeat announcing one we never got. */
+        PLOG_WARN("PUB-GAP", "have=%llu %s=%llu msg=\"resync from PostgreSQL\"",
+                  (unsigned long long)have, is_delta ? "got" : "heartbeat",
+                  (unsigned long long)seq);
+        f->need_resync = true;
+        break;
+    case PUB_FEED_REFUSED:
+        /* Its figures are in PostgreSQL: take them from there. */
+        PLOG_ERROR("PUB-FEED-REFUSED", "seq=%llu why=%s msg=\"delta not applied; resync from "
+                   "PostgreSQL\"", (unsigned long long)seq, pufa_log_quote(q, sizeof q, why));
+        f->need_resync = true;
+        break;
     }
-    sequence(f, &d, is_delta);
-    pufa_delta_free(&d);
+    if (f->need_resync)
+        pub_live_gap(f->live);
     return true;
 }
 

@@ -9,7 +9,9 @@
 
 #include <stddef.h>
 
+#include "date.h"
 #include "live.h"
+#include "model.h"
 
 typedef struct pub_feed_config {
     const char *feed; /* aggregator PUB endpoint */
@@ -25,5 +27,26 @@ int pub_feed_open(const pub_feed_config *cfg, void *zctx, pub_live *live, pub_fe
 /* Stops the thread, closes the socket and frees; accepts NULL and sets *f
  * to NULL. */
 void pub_feed_close(pub_feed **f);
+
+/* What one feed message did. */
+typedef enum pub_feed_verdict {
+    PUB_FEED_UNDECODABLE, /* not a CommitDelta with a seq: ignored */
+    PUB_FEED_HEARTBEAT,   /* a heartbeat at or below our seq: nothing to do */
+    PUB_FEED_DROPPED,     /* a delta at or below our seq: already in the model */
+    PUB_FEED_APPLIED,     /* the next delta, applied whole */
+    PUB_FEED_GAP,         /* a delta or heartbeat past the next one: resync */
+    PUB_FEED_REFUSED,     /* the next delta, malformed or overflowing a figure:
+                           * nothing of it applied; resync */
+} pub_feed_verdict;
+
+/* Decodes one feed message (topic "delta" or "hb", and its body) and, when
+ * it is the next delta, applies it to m whole or not at all (locks taken
+ * inside).  today: a delta's days may run at most a week past it.  *seq
+ * gets the message's seq (0 if undecodable); why (for REFUSED) names the
+ * rollup or receipt and its field.  Separate from the socket for the
+ * fuzzer (tests/fuzz/fuzz_feed.c). */
+pub_feed_verdict pub_feed_apply(pub_model *m, const void *topic, size_t topic_len,
+                                const void *body, size_t body_len, pufa_day today,
+                                uint64_t *seq, char *why, size_t whysize);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "alloc.h"
 #include "enums.h"
+#include "error.h"
 
 int pub_figure_parse(const char *name) {
     for (int k = 0; k < NFIG; k++)
@@ -107,6 +108,8 @@ pub_model *pub_model_new(void) {
 static void free_days(pub_model *m) {
     for (int d = 0; d < NDIM; d++) {
         for (size_t i = 0; i < m->ndays && m->days[d]; i++) {
+            if (!m->days[d][i].cap) /* most days: nothing to free */
+                continue;
             free(m->days[d][i].v);
             free(m->days[d][i].index);
         }
@@ -182,20 +185,39 @@ static void reindex(bucket *b) {
     }
 }
 
+/* The cell (county, value) of b, or NULL. */
+static cell *bucket_find(const bucket *b, uint32_t county, uint32_t value) {
+    if (!b->cap)
+        return NULL;
+    uint32_t mask = 2 * b->cap - 1;
+    for (uint32_t s = slot_of(county, value, mask);; s = (s + 1) & mask) {
+        uint32_t k = b->index[s];
+        if (!k)
+            return NULL;
+        cell *c = &b->v[k - 1];
+        if (c->county == county && c->value == value)
+            return c;
+    }
+}
+
+/* Can fig be added to the cell (county, value) without a figure leaving
+ * int64?  (PostgreSQL refuses such a sum, so only a corrupt delta asks.) */
+static bool bucket_fits(const bucket *b, uint32_t county, uint32_t value,
+                        const int64_t fig[NFIG]) {
+    const cell *c = bucket_find(b, county, value);
+    int64_t sum;
+    for (int f = 0; c && f < NFIG; f++)
+        if (__builtin_add_overflow(c->fig[f], fig[f], &sum))
+            return false;
+    return true;
+}
+
 static void bucket_add(bucket *b, uint32_t county, uint32_t value, const int64_t fig[NFIG]) {
-    if (b->cap) {
-        uint32_t mask = 2 * b->cap - 1;
-        for (uint32_t s = slot_of(county, value, mask);; s = (s + 1) & mask) {
-            uint32_t k = b->index[s];
-            if (!k)
-                break;
-            cell *c = &b->v[k - 1];
-            if (c->county == county && c->value == value) {
-                for (int f = 0; f < NFIG; f++)
-                    c->fig[f] += fig[f];
-                return;
-            }
-        }
+    cell *found = bucket_find(b, county, value);
+    if (found) {
+        for (int f = 0; f < NFIG; f++)
+            found->fig[f] += fig[f];
+        return;
     }
     if (b->n == b->cap) {
         b->cap = b->cap ? b->cap * 2 : 4;
@@ -217,15 +239,19 @@ static void bucket_add(bucket *b, uint32_t county, uint32_t value, const int64_t
     b->index[s] = b->n;
 }
 
-void pub_model_add(pub_model *m, pufa_day day, const char *county, int theme, int venue, int form,
-                   const char *unit, const char *campaign, const int64_t fig[NFIG]) {
+int pub_model_add(pub_model *m, pufa_day day, const char *county, int theme, int venue, int form,
+                  const char *unit, const char *campaign, const int64_t fig[NFIG]) {
     if (day < m->base)
-        return;
+        return 0;
     uint32_t c = intern_get(&m->counties, county);
     uint32_t values[NDIM] = {0, (uint32_t)theme, (uint32_t)venue, (uint32_t)form,
                              intern_get(&m->units, unit), intern_get(&m->campaigns, campaign)};
     for (int d = 0; d < NDIM; d++)
+        if (!bucket_fits(day_bucket(m, d, day), c, values[d], fig))
+            return PUFA_ETOOBIG;
+    for (int d = 0; d < NDIM; d++)
         bucket_add(day_bucket(m, d, day), c, values[d], fig);
+    return 0;
 }
 
 int pub_model_add_dim(pub_model *m, pufa_day day, const char *county, pub_dim dim,

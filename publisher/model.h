@@ -55,9 +55,10 @@ void pub_model_unlock(pub_model *m);
 /* ---- writes (wrlock held) ---- */
 /* Forgets every figure and receipt (before a snapshot). */
 void pub_model_clear(pub_model *m);
-/* Adds fig to the cell (day, county, theme, venue, form, unit, campaign). */
-void pub_model_add(pub_model *m, pufa_day day, const char *county, int theme, int venue, int form,
-                   const char *unit, const char *campaign, const int64_t fig[NFIG]);
+/* Adds fig to the cell (day, county, theme, venue, form, unit, campaign).
+ * PUFA_ETOOBIG, with nothing added, if a figure would leave int64. */
+int pub_model_add(pub_model *m, pufa_day day, const char *county, int theme, int venue, int form,
+                  const char *unit, const char *campaign, const int64_t fig[NFIG]);
 /* Adds fig to one dimension's cell (day, county, key): the per-dimension
  * rollups (rollup_dim).  key: "" for DIM_TOTAL, the enumeration number for
  * theme/venue/form, the unit code, the campaign.  -1 if dim or key is not
