@@ -114,9 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     /* A context per input: closing it reaps every socket of the run. */
     void *zctx = zmq_ctx_new();
-    const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/dev/shm";
-    char *dir = pufa_asprintf("%s/fuzz-ack-XXXXXX", base);
-    FUZZ_CHECK(mkdtemp(dir));
+    char *dir = fuzz_tmpdir("fuzz-ack");
     spool_config scfg = {.dir = dir, .quota_bytes = 1u << 20, .segment_bytes = 1u << 20};
     spool *sp;
     spool_recovery rec;

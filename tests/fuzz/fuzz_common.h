@@ -4,6 +4,9 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+#include "alloc.h"
 
 #include "date.h"
 #include "orgunits.h"
@@ -23,6 +26,18 @@ static inline pufa_validate_ctx fuzz_ctx(void) {
     /* A fixed "today", so a run is reproducible. */
     pufa_validate_ctx c = {.orgunits = ou, .today = pufa_date_from_ymd(2026, 11, 23)};
     return c;
+}
+
+/* A fresh folder for one input's files (caller frees the path): under
+ * $TMPDIR, else /dev/shm (no disk writes), else /tmp. */
+static inline char *fuzz_tmpdir(const char *name) {
+    const char *base = getenv("TMPDIR");
+    if (!base || !*base)
+        base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    char *dir = pufa_asprintf("%s/%s-XXXXXX", base, name);
+    if (!mkdtemp(dir))
+        abort(); /* nowhere to put the input: the run cannot mean anything */
+    return dir;
 }
 
 #define FUZZ_CHECK(cond)                                                   \

@@ -78,9 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         coff = data[0] & 31;
     }
 
-    const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/dev/shm";
-    char *dir = pufa_asprintf("%s/fuzz-spool-read-XXXXXX", base);
-    FUZZ_CHECK(mkdtemp(dir));
+    char *dir = fuzz_tmpdir("fuzz-spool-read");
     for (size_t i = 0; i < nseg; i++) {
         char name[32];
         snprintf(name, sizeof name, "%010zu.seg", i + 1);
