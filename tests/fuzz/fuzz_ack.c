@@ -59,6 +59,8 @@ static void check_ack(sender *s, const uint8_t *frame, size_t len) {
         }
     sender_stats st0 = s->stats;
     spool_lsn cursor0 = spool_cursor(s->sp);
+    spool_stats sp0, sp1;
+    spool_get_stats(s->sp, &sp0);
 
     /* Which batch the frame answers, if any. */
     Pufa__BatchAck *a = pufa__batch_ack__unpack(NULL, len, frame);
@@ -79,6 +81,17 @@ static void check_ack(sender *s, const uint8_t *frame, size_t len) {
     for (size_t k = popped; k < count; k++)
         FUZZ_CHECK(s->win[(head + k) % w].acked == acked[k]);
     FUZZ_CHECK(spool_cursor(s->sp) == (popped ? before[popped - 1].end : cursor0));
+    uint64_t popped_reports = 0;
+    for (size_t k = 0; k < popped; k++)
+        popped_reports += before[k].n;
+    spool_get_stats(s->sp, &sp1);
+    FUZZ_CHECK(sp1.records == sp0.records - popped_reports);
+    /* The other batches' reports are still in flight. */
+    for (size_t k = 0; k < count; k++)
+        for (size_t i = 0; !acked[k] && i < before[k].n; i++) {
+            uint32_t rev;
+            FUZZ_CHECK(states_get(s->st, ids[k][i], &rev, NULL, 0) == DS_IN_FLIGHT);
+        }
     if (match == SIZE_MAX) {
         FUZZ_CHECK(s->stats.batches_acked == st0.batches_acked);
         FUZZ_CHECK(s->stats.committed + s->stats.duplicate + s->stats.stale + s->stats.rejected ==
