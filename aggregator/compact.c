@@ -24,23 +24,23 @@
  *      rollup_dim with one UPDATE ... FROM and one INSERT of the new keys.
  * The fold is flushed whenever it holds FOLD_FLUSH entries, which bounds
  * this thread's memory whatever the journal holds. */
-#define SLICE 20000
+#define SLICE      20000
 #define FOLD_FLUSH 100000
-#define STR_(x) #x
-#define STR(x) STR_(x)
+#define STR_(x)    #x
+#define STR(x)     STR_(x)
 static const char *const DIMS[6] = {"total", "theme", "venue", "form", "unit", "campaign"};
 
 static const char SQL_SLICE[] =
     "DELETE FROM rollup_journal WHERE ctid = ANY (ARRAY(SELECT ctid FROM rollup_journal"
     " LIMIT " STR(SLICE) ")) RETURNING day - DATE '1970-01-01', county_code, theme, venue,"
-    " form, unit_code, campaign, " PUFA_FIGURE_COLS;
+                         " form, unit_code, campaign, " PUFA_FIGURE_COLS;
 
 #define FIG_ADD_(up, low, label, max) ", " #low " = d." #low " + f." #low
 
 static const char SQL_APPLY_UPDATE[] =
-    "UPDATE rollup_dim AS d SET reports = d.reports + f.reports" PUFA_COUNTER_MAP(FIG_ADD_)
-    " FROM compact_fold AS f WHERE d.day = f.day AND d.county_code = f.county_code"
-    " AND d.dim = f.dim AND d.key = f.key";
+    "UPDATE rollup_dim AS d SET reports = d.reports + f.reports" PUFA_COUNTER_MAP(
+        FIG_ADD_) " FROM compact_fold AS f WHERE d.day = f.day AND d.county_code = f.county_code"
+                  " AND d.dim = f.dim AND d.key = f.key";
 
 static const char SQL_APPLY_INSERT[] =
     "INSERT INTO rollup_dim SELECT * FROM compact_fold AS f WHERE NOT EXISTS (SELECT 1"
@@ -102,7 +102,7 @@ static void strpool_free(strpool *p) {
 typedef struct fold_entry {
     const char *county, *key; /* interned */
     pufa_day day;
-    int32_t dim;              /* index into DIMS */
+    int32_t dim; /* index into DIMS */
     int64_t fig[PUFA_NFIGURES];
 } fold_entry;
 
@@ -137,8 +137,7 @@ static void fold_add(fold *f, const char *county, const char *key, pufa_day day,
                      const int64_t fig[PUFA_NFIGURES]) {
     if (f->cap) {
         size_t mask = 2 * f->cap - 1;
-        for (size_t j = entry_hash(county, key, day, dim) & mask; f->index[j];
-             j = (j + 1) & mask) {
+        for (size_t j = entry_hash(county, key, day, dim) & mask; f->index[j]; j = (j + 1) & mask) {
             fold_entry *e = &f->v[f->index[j] - 1];
             if (e->county == county && e->key == key && e->day == day && e->dim == dim) {
                 for (int k = 0; k < PUFA_NFIGURES; k++)
@@ -200,8 +199,8 @@ static void fold_rows(fold *f, const PGresult *r) {
 }
 
 /* Applies the fold to rollup_dim (inside the compaction's transaction). */
-static int fold_flush(PGconn *conn, fold *f, pufa_buf *buf, long long *written,
-                      double phase[3], char *err, size_t errsize) {
+static int fold_flush(PGconn *conn, fold *f, pufa_buf *buf, long long *written, double phase[3],
+                      char *err, size_t errsize) {
     if (f->n == 0)
         return 0;
     double t0 = now_s();
@@ -238,8 +237,7 @@ static int fold_flush(PGconn *conn, fold *f, pufa_buf *buf, long long *written,
     return rc;
 }
 
-int compact_once(PGconn *conn, long long *moved, long long *written, char *err,
-                 size_t errsize) {
+int compact_once(PGconn *conn, long long *moved, long long *written, char *err, size_t errsize) {
     *moved = *written = 0;
     double phase[5] = {0}; /* delete, fold, copy, update, insert: for the debug log */
     int rc = pufa_pg_exec(conn, "BEGIN", err, errsize);
@@ -275,8 +273,10 @@ int compact_once(PGconn *conn, long long *moved, long long *written, char *err,
     }
     if (rc == 0)
         rc = fold_flush(conn, &f, &buf, written, phase + 2, err, errsize);
-    PLOG_DEBUG("AGG-COMPACT-PHASES", "delete_s=%.3f fold_s=%.3f copy_s=%.3f update_s=%.3f "
-               "insert_s=%.3f", phase[0], phase[1], phase[2], phase[3], phase[4]);
+    PLOG_DEBUG("AGG-COMPACT-PHASES",
+               "delete_s=%.3f fold_s=%.3f copy_s=%.3f update_s=%.3f "
+               "insert_s=%.3f",
+               phase[0], phase[1], phase[2], phase[3], phase[4]);
     if (rc == 0)
         rc = pufa_pg_exec(conn, "COMMIT", err, errsize) ? PUFA_EDBDOWN : 0;
     else if (PQstatus(conn) == CONNECTION_OK)
@@ -349,12 +349,11 @@ static void *compactor_main(void *arg) {
             rc = compact_once(conn, &moved, &written, err, sizeof err);
         double secs = now_s() - t0;
         if (rc == 0) {
-            PLOG_DEBUG("AGG-COMPACT", "moved=%lld written=%lld seconds=%.3f", moved, written,
-                       secs);
+            PLOG_DEBUG("AGG-COMPACT", "moved=%lld written=%lld seconds=%.3f", moved, written, secs);
         } else {
             char q[600];
-            PLOG_WARN("AGG-COMPACT-FAIL", "msg=%s retry_ms=%lld",
-                      pufa_log_quote(q, sizeof q, err), (long long)c->interval_ms);
+            PLOG_WARN("AGG-COMPACT-FAIL", "msg=%s retry_ms=%lld", pufa_log_quote(q, sizeof q, err),
+                      (long long)c->interval_ms);
             if (conn && PQstatus(conn) != CONNECTION_OK) {
                 PQfinish(conn);
                 conn = NULL;

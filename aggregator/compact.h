@@ -20,10 +20,10 @@ typedef struct compactor compactor;
 
 /* Counters for /metrics. */
 typedef struct compact_stats {
-    uint64_t runs;          /* compactions committed */
-    uint64_t moved;         /* journal rows folded */
+    uint64_t runs;  /* compactions committed */
+    uint64_t moved; /* journal rows folded */
     uint64_t failures;
-    uint64_t pending;       /* journal rows appended since the last compaction (about) */
+    uint64_t pending; /* journal rows appended since the last compaction (about) */
     double last_seconds;
 } compact_stats;
 
@@ -39,7 +39,6 @@ void compactor_destroy(compactor **c);
 /* One compaction on conn (its own transaction): everything committed in the
  * journal moves into rollup_dim.  *moved and *written get the row counts.
  * 0, or PUFA_EDB / PUFA_EDBDOWN with err filled. */
-int compact_once(PGconn *conn, long long *moved, long long *written, char *err,
-                 size_t errsize);
+int compact_once(PGconn *conn, long long *moved, long long *written, char *err, size_t errsize);
 
 #endif

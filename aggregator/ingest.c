@@ -113,15 +113,14 @@ static void bad_frame(ingest *in, const char *why, size_t len) {
     in->bad_since_log++;
     int64_t now = pufa_now_ms();
     if (now - in->last_bad_log_ms >= 1000) {
-        PLOG_WARN("AGG-FRAME-BAD", "reason=\"%s\" bytes=%zu refused_since_last_log=%llu", why,
-                  len, (unsigned long long)in->bad_since_log);
+        PLOG_WARN("AGG-FRAME-BAD", "reason=\"%s\" bytes=%zu refused_since_last_log=%llu", why, len,
+                  (unsigned long long)in->bad_since_log);
         in->last_bad_log_ms = now;
         in->bad_since_log = 0;
     }
 }
 
-static void send_to(ingest *in, const uint8_t *id, size_t idlen, const uint8_t *data,
-                    size_t len) {
+static void send_to(ingest *in, const uint8_t *id, size_t idlen, const uint8_t *data, size_t len) {
     if (zmq_send(in->router, id, idlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
         zmq_send(in->router, data, len, ZMQ_DONTWAIT) < 0) {
         /* Peer gone or its queue full: it resends and gets "duplicate". */
@@ -172,8 +171,8 @@ static void handle_batch(ingest *in, const uint8_t *id, size_t idlen, zmq_msg_t 
     if (rc) {
         count(in, rc == PUFA_ETOOBIG ? &in->stats->frames_oversize : &in->stats->frames_malformed,
               1);
-        const char *why = rc == PUFA_ETOOBIG ? "frame too large or too many reports"
-                                             : "not a ReportBatch";
+        const char *why =
+            rc == PUFA_ETOOBIG ? "frame too large or too many reports" : "not a ReportBatch";
         bad_frame(in, why, len);
         send_frame_error(in, id, idlen, why);
         return;

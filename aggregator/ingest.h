@@ -12,15 +12,15 @@
 #include "zap.h"
 
 typedef struct ingest_config {
-    const char *listen;        /* ROUTER endpoint */
-    const char *feed;          /* PUB endpoint */
-    int64_t max_frame;         /* bytes */
-    int64_t hwm;               /* ZeroMQ high-water marks */
-    int64_t heartbeat_ms;      /* feed heartbeat period */
-    bool insecure;             /* no CURVE (explicitly configured) */
-    const char *curve_secret;  /* server secret key (Z85) or NULL */
-    zap *zap;                  /* the allow-list, with CURVE */
-    const char *home;          /* org unit code: reports only for counties under it */
+    const char *listen;       /* ROUTER endpoint */
+    const char *feed;         /* PUB endpoint */
+    int64_t max_frame;        /* bytes */
+    int64_t hwm;              /* ZeroMQ high-water marks */
+    int64_t heartbeat_ms;     /* feed heartbeat period */
+    bool insecure;            /* no CURVE (explicitly configured) */
+    const char *curve_secret; /* server secret key (Z85) or NULL */
+    zap *zap;                 /* the allow-list, with CURVE */
+    const char *home;         /* org unit code: reports only for counties under it */
 } ingest_config;
 
 typedef struct ingest ingest;

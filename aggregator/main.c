@@ -17,7 +17,6 @@
 #include "error.h"
 #include "ingest.h"
 #include "keyfile.h"
-#include "zap.h"
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
@@ -27,6 +26,7 @@
 #include "service.h"
 #include "status_http.h"
 #include "store.h"
+#include "zap.h"
 
 enum { EX_USAGE_ = 64, EX_UNAVAILABLE_ = 69, EX_SOFTWARE_ = 70, EX_CONFIG_ = 78 };
 
@@ -44,8 +44,7 @@ static void on_hup(int sig) {
 
 typedef struct settings {
     char *listen, *feed, *db, *http, *timezone, *log_level, *curve_secret_file, *allow_list, *home;
-    int64_t max_frame, max_pending, max_group, hwm, heartbeat_ms, compact_interval_ms,
-        compact_rows;
+    int64_t max_frame, max_pending, max_group, hwm, heartbeat_ms, compact_interval_ms, compact_rows;
     bool insecure;
 } settings;
 
@@ -74,8 +73,7 @@ static int on_status(void *ctx, const char *method, const char *path, pufa_buf *
         if (up)
             pufa_buf_puts(body, "ready\n");
         else
-            pufa_buf_printf(body, "not ready: %s\n",
-                            s->db_error[0] ? s->db_error : "starting");
+            pufa_buf_printf(body, "not ready: %s\n", s->db_error[0] ? s->db_error : "starting");
         pthread_mutex_unlock(&s->mu);
         return up ? 200 : 503;
     }
@@ -125,8 +123,7 @@ static int on_status(void *ctx, const char *method, const char *path, pufa_buf *
                          "Committed group-commit transactions.");
         pufa_metric_u64(body, "pufa_aggregator_transactions_total", NULL, s->transactions);
         pufa_metric_histogram(body, "pufa_aggregator_commit_seconds",
-                              "Time from BEGIN to COMMIT of a group commit.",
-                              &s->commit_latency);
+                              "Time from BEGIN to COMMIT of a group commit.", &s->commit_latency);
         pufa_metric_help(body, "pufa_aggregator_feed_seq", "gauge",
                          "Sequence number of the last committed delta.");
         pufa_metric_u64(body, "pufa_aggregator_feed_seq", NULL, s->feed_seq);
@@ -142,14 +139,12 @@ static int on_status(void *ctx, const char *method, const char *path, pufa_buf *
             compactor_stats(a->compactor, &cs);
             pufa_metric_help(body, "pufa_aggregator_compactions_total", "counter",
                              "Rollup journal compactions, by outcome.");
-            pufa_metric_u64(body, "pufa_aggregator_compactions_total", "outcome=\"ok\"",
-                            cs.runs);
+            pufa_metric_u64(body, "pufa_aggregator_compactions_total", "outcome=\"ok\"", cs.runs);
             pufa_metric_u64(body, "pufa_aggregator_compactions_total", "outcome=\"failed\"",
                             cs.failures);
             pufa_metric_help(body, "pufa_aggregator_journal_rows_compacted_total", "counter",
                              "Rollup journal rows folded into rollup_dim.");
-            pufa_metric_u64(body, "pufa_aggregator_journal_rows_compacted_total", NULL,
-                            cs.moved);
+            pufa_metric_u64(body, "pufa_aggregator_journal_rows_compacted_total", NULL, cs.moved);
             pufa_metric_help(body, "pufa_aggregator_journal_rows_pending", "gauge",
                              "Rollup journal rows appended since the last compaction.");
             pufa_metric_u64(body, "pufa_aggregator_journal_rows_pending", NULL, cs.pending);
@@ -176,8 +171,10 @@ static int load_orgunits(const char *conninfo, pufa_orgunits **out) {
             int want = pufa_migrations[pufa_migration_count - 1].version;
             if (have >= 0 && have < want) {
                 PQfinish(c);
-                PLOG_ERROR("AGG-SCHEMA", "have=%d want=%d msg=\"the database schema is older "
-                           "than this aggregator: run pufa migrate\"", have, want);
+                PLOG_ERROR("AGG-SCHEMA",
+                           "have=%d want=%d msg=\"the database schema is older "
+                           "than this aggregator: run pufa migrate\"",
+                           have, want);
                 return PUFA_ECONFIG;
             }
             rc = pufa_db_load_orgunits(c, out, err, sizeof err);
@@ -433,8 +430,7 @@ int main(int argc, char **argv) {
             rc = EX_CONFIG_;
             goto out_zmq;
         } else {
-            PLOG_INFO("AGG-CURVE", "public_key=%s allowed_keys=%zu", public_key,
-                      zap_keys(a.zap));
+            PLOG_INFO("AGG-CURVE", "public_key=%s allowed_keys=%zu", public_key, zap_keys(a.zap));
         }
     }
     ingest_config icfg = {.listen = s.listen,

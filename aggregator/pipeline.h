@@ -21,12 +21,12 @@ typedef struct agg_batch {
     size_t identity_len;
     uint64_t batch_seq;
     char collector_id[64];
-    size_t n_reports;      /* reports in the frame */
-    int *status;           /* per report (0 = undecided) */
-    char **reason;         /* per report, heap or NULL */
-    char **ids;            /* per report id as sent (heap or NULL) */
+    size_t n_reports; /* reports in the frame */
+    int *status;      /* per report (0 = undecided) */
+    char **reason;    /* per report, heap or NULL */
+    char **ids;       /* per report id as sent (heap or NULL) */
     uint32_t *revisions;
-    agg_item *items;       /* the valid reports, waiting for the store */
+    agg_item *items; /* the valid reports, waiting for the store */
     size_t n_items;
     size_t undecided;
     struct agg_batch *next;

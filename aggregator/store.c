@@ -40,10 +40,10 @@ typedef struct row_ref {
 /* The current state of one report id within the transaction. */
 typedef struct id_state {
     const char *id;
-    bool was_stored;          /* a row existed before this transaction */
-    const pufa_report *cur;   /* NULL: not stored */
+    bool was_stored;        /* a row existed before this transaction */
+    const pufa_report *cur; /* NULL: not stored */
     const char *cur_collector;
-    const agg_item *final;    /* the item whose row must be written, if any */
+    const agg_item *final; /* the item whose row must be written, if any */
 } id_state;
 
 /* "$1::uuid[], $2::int4[], ..." for the report arrays, then extra. */
@@ -128,8 +128,9 @@ int store_connect(store *s, char *err, size_t errsize) {
     bool got = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
     if (!got) {
-        snprintf(err, errsize, "another aggregator is writing to this database; waiting for it "
-                               "to stop");
+        snprintf(err, errsize,
+                 "another aggregator is writing to this database; waiting for it "
+                 "to stop");
         store_disconnect(s);
         return PUFA_EDBDOWN;
     }
@@ -441,10 +442,10 @@ int store_apply(store *s, agg_item **items, size_t n, const char *collector_of(c
     }
     out->seconds = now_seconds() - t0;
     tp[4] = now_seconds();
-    PLOG_DEBUG("AGG-TXN", "reports=%zu cells=%zu lock_s=%.3f decide_s=%.3f rows_s=%.3f "
+    PLOG_DEBUG("AGG-TXN",
+               "reports=%zu cells=%zu lock_s=%.3f decide_s=%.3f rows_s=%.3f "
                "rollups_s=%.3f commit_s=%.3f",
-               n, s->rs.n, tp[0] - t0, tp[1] - tp[0], tp[2] - tp[1], tp[3] - tp[2],
-               tp[4] - tp[3]);
+               n, s->rs.n, tp[0] - t0, tp[1] - tp[0], tp[2] - tp[1], tp[3] - tp[2], tp[4] - tp[3]);
     if (out->seq) {
         pufa_delta d;
         rollup_delta(&s->rs, out->seq, pufa_now_ms(), &d);

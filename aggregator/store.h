@@ -17,20 +17,20 @@ struct agg_batch;
 /* One valid report waiting for its transaction. */
 typedef struct agg_item {
     pufa_report report;
-    int status;        /* 0 = undecided, else a Pufa__ReportStatus */
-    char reason[256];  /* for STATUS_REJECTED */
+    int status;       /* 0 = undecided, else a Pufa__ReportStatus */
+    char reason[256]; /* for STATUS_REJECTED */
     struct agg_batch *batch;
-    uint32_t slot;     /* its index in the batch */
+    uint32_t slot; /* its index in the batch */
 } agg_item;
 
 /* What one committed transaction produced. */
 typedef struct store_commit {
-    uint64_t seq;      /* 0 when nothing changed (all duplicates/stale) */
-    uint8_t *delta;    /* encoded CommitDelta (caller frees), NULL when seq == 0 */
+    uint64_t seq;   /* 0 when nothing changed (all duplicates/stale) */
+    uint8_t *delta; /* encoded CommitDelta (caller frees), NULL when seq == 0 */
     size_t delta_len;
     size_t committed, duplicate, stale, rejected;
     size_t journal_rows; /* rollup_journal rows appended */
-    double seconds;    /* BEGIN to COMMIT */
+    double seconds;      /* BEGIN to COMMIT */
 } store_commit;
 
 typedef struct store store;

@@ -157,8 +157,9 @@ static double bench_naive(pufa_report *r, size_t n) {
     long long t0 = pufa_mono_ms();
     for (size_t i = 0; i < n; i++) {
         char num[3 + PUFA_NCOUNTERS][24];
-        const char *v[NPARAM] = {r[i].report_id, "1", r[i].county_code, r[i].unit_code,
-                                 r[i].unit_name, r[i].occurred_on};
+        const char *v[NPARAM] = {r[i].report_id,   "1",
+                                 r[i].county_code, r[i].unit_code,
+                                 r[i].unit_name,   r[i].occurred_on};
         snprintf(num[0], 24, "%d", r[i].theme);
         snprintf(num[1], 24, "%d", r[i].venue);
         snprintf(num[2], 24, "%d", r[i].form);
@@ -192,9 +193,9 @@ static void start_agg(void) {
                                : pufa_strdup("tcp://127.0.0.1:0");
     char *feed = feed_ep[0] ? pufa_strdup(feed_ep) : pufa_strdup("tcp://127.0.0.1:0");
     char *bin = pufa_asprintf("%s/aggregator/pufa-aggregator", build);
-    char *argv[] = {bin, "--insecure", "--listen", listen, "--feed", feed, "--http",
-                    "127.0.0.1:0", "--db", dbinfo, "--log-level", "warn", "--home", "100000",
-                    NULL};
+    char *argv[] = {bin,           "--insecure", "--listen",    listen,   "--feed",
+                    feed,          "--http",     "127.0.0.1:0", "--db",   dbinfo,
+                    "--log-level", "warn",       "--home",      "100000", NULL};
     /* The endpoints are those of the first start (start_agg_info). */
     pufa_proc_start(&agg, argv, NULL);
     free(dbinfo);
@@ -206,11 +207,25 @@ static void start_agg(void) {
 static void start_agg_info(void) {
     char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
     char *bin = pufa_asprintf("%s/aggregator/pufa-aggregator", build);
-    char *argv[] = {bin, "--insecure", "--listen", "tcp://127.0.0.1:0", "--feed",
-                    "tcp://127.0.0.1:0", "--http", "127.0.0.1:0", "--db", dbinfo,
-                    "--log-level", (char *)agg_log_level, "--compact-rows",
-                    (char *)compact_rows, "--compact-interval", (char *)compact_interval,
-                    "--home", "100000", NULL};
+    char *argv[] = {bin,
+                    "--insecure",
+                    "--listen",
+                    "tcp://127.0.0.1:0",
+                    "--feed",
+                    "tcp://127.0.0.1:0",
+                    "--http",
+                    "127.0.0.1:0",
+                    "--db",
+                    dbinfo,
+                    "--log-level",
+                    (char *)agg_log_level,
+                    "--compact-rows",
+                    (char *)compact_rows,
+                    "--compact-interval",
+                    (char *)compact_interval,
+                    "--home",
+                    "100000",
+                    NULL};
     pufa_proc_start(&agg, argv, NULL);
     if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", agg_ep, sizeof agg_ep, 20000) ||
         !pufa_proc_wait_log(&agg, "id=AGG-FEED", "endpoint", feed_ep, sizeof feed_ep, 5000) ||
@@ -226,8 +241,8 @@ static void start_agg_info(void) {
 static void start_pub(void) {
     char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
     char *bin = pufa_asprintf("%s/publisher/pufa-publisher", build);
-    char *argv[] = {bin, "--feed", feed_ep, "--db", dbinfo, "--http", "127.0.0.1:0", "--pub",
-                    "", NULL};
+    char *argv[] = {bin,      "--feed",      feed_ep, "--db", dbinfo,
+                    "--http", "127.0.0.1:0", "--pub", "",     NULL};
     pufa_proc_start(&pub, argv, NULL);
     if (!pufa_proc_wait_log(&pub, "id=PUB-HTTP", "port", pub_port, sizeof pub_port, 10000) ||
         !pufa_proc_wait_log(&pub, "id=PUB-SNAPSHOT", NULL, NULL, 0, 600000)) {
@@ -240,9 +255,10 @@ static void start_pub(void) {
 
 static void start_col_info(int i, const char *spool) {
     char *bin = pufa_asprintf("%s/collector/pufa-collector", build);
-    char *argv[] = {bin, "--insecure", "--county", (char *)COUNTIES[i], "--aggregator", agg_ep,
-                    "--spool", (char *)spool, "--http", "127.0.0.1:0", "--spool-quota", "4GiB",
-                    "--max-body", "64MiB", NULL};
+    char *argv[] = {
+        bin,          "--insecure",  "--county", (char *)COUNTIES[i], "--aggregator",  agg_ep,
+        "--spool",    (char *)spool, "--http",   "127.0.0.1:0",       "--spool-quota", "4GiB",
+        "--max-body", "64MiB",       NULL};
     pufa_proc_start(&col[i], argv, NULL);
     if (!pufa_proc_wait_log(&col[i], "id=COL-HTTP", "port", col_port[i], sizeof col_port[i],
                             10000) ||
@@ -326,7 +342,8 @@ static double post_parallel(pufa_report *r, size_t n, int ncol, size_t per_reque
     poster p[4];
     size_t share = n / (size_t)ncol;
     for (int i = 0; i < ncol; i++) {
-        p[i] = (poster){.col = i, .r = r + (size_t)i * share,
+        p[i] = (poster){.col = i,
+                        .r = r + (size_t)i * share,
                         .n = i == ncol - 1 ? n - share * (size_t)(ncol - 1) : share,
                         .per_request = per_request};
         encode_bodies(&p[i]);
@@ -520,8 +537,9 @@ static void grow_reports_to(long long target) {
         " WHEN GROUPING(campaign) = 0 THEN 'campaign' ELSE 'total' END,"
         " coalesce(theme::text, venue::text, form::text, unit_code, campaign, ''),"
         " count(*)" PUFA_COUNTER_MAP(BENCH_SUM_) " FROM reports WHERE NOT retracted"
-        " GROUP BY GROUPING SETS ((1, 2), (1, 2, theme), (1, 2, venue), (1, 2, form),"
-        " (1, 2, unit_code), (1, 2, campaign))");
+                                                 " GROUP BY GROUPING SETS ((1, 2), (1, 2, theme), "
+                                                 "(1, 2, venue), (1, 2, form),"
+                                                 " (1, 2, unit_code), (1, 2, campaign))");
     sql("VACUUM ANALYZE rollup_dim");
 }
 
@@ -582,8 +600,7 @@ static void print_profile(const char *log) {
         printf("  profile: %ld compactions moved %.0f journal rows into %.0f rollup_dim rows in"
                " %.2f s (off the commit path): delete %.2f, fold %.2f, copy %.2f, update %.2f,"
                " insert %.2f\n",
-               ncomp, comp[0], comp[1], comp[2], phase[0], phase[1], phase[2], phase[3],
-               phase[4]);
+               ncomp, comp[0], comp[1], comp[2], phase[0], phase[1], phase[2], phase[3], phase[4]);
 }
 
 /* ---- the run ---- */
@@ -673,8 +690,7 @@ int main(int argc, char **argv) {
     sql("ALTER TABLE bench_raw ADD FOREIGN KEY (county_code) REFERENCES org_units (code)");
     sql("INSERT INTO bench_raw SELECT * FROM reports"); /* the same size to start with */
     sql("VACUUM ANALYZE bench_raw");
-    double agg_rates[ROUNDS], round_copy[ROUNDS], round_ratio[ROUNDS], p50s[ROUNDS],
-        p99s[ROUNDS];
+    double agg_rates[ROUNDS], round_copy[ROUNDS], round_ratio[ROUNDS], p50s[ROUNDS], p99s[ROUNDS];
     for (int k = 0; k < ROUNDS; k++) {
         pufa_report *raw = make_reports(N, 10 + (unsigned)k);
         round_copy[k] = bench_copy("bench_raw", raw, N);
@@ -764,10 +780,10 @@ int main(int argc, char **argv) {
            " in that round) |\n",
            ROUNDS, agg_rate, agg_rate / agg_copy, agg_copy);
     printf("| freshness commit → SSE | p50 %.0f ms, p99 %.0f ms (worst round) | |\n", p50, p99);
-    printf("| publisher start-up, %lld reports (%lld rollup cells) | %.2f s | |\n", have,
-           cells_now, start_now);
-    printf("| publisher start-up, 1,000,000 reports (%lld rollup cells) | %.2f s | |\n",
-           cells_1m, start_1m);
+    printf("| publisher start-up, %lld reports (%lld rollup cells) | %.2f s | |\n", have, cells_now,
+           start_now);
+    printf("| publisher start-up, 1,000,000 reports (%lld rollup cells) | %.2f s | |\n", cells_1m,
+           start_1m);
     if (big)
         printf("| publisher start-up, 10,000,000 reports (%lld rollup cells) | %.2f s | |\n",
                cells_10m, start_10m);

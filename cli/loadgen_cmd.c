@@ -37,7 +37,7 @@ typedef struct target {
  * revision says). */
 typedef struct gen {
     char id[37];
-    uint32_t county;   /* index into targets */
+    uint32_t county; /* index into targets */
     uint32_t revision;
     bool retracted;
     bool accepted;
@@ -47,17 +47,16 @@ typedef struct gen {
     int64_t counters[PUFA_NCOUNTERS];
 } gen;
 
-static const char *const UNITS[] = {"SFJ", "FY", "JCY", "GAJ", "SWJ", "JYJ",
+static const char *const UNITS[] = {"SFJ", "FY",   "JCY",  "GAJ", "SWJ",  "JYJ",
                                     "WJW", "SCJG", "YJGL", "NMJ", "MZZJ", "XCB"};
-static const char *const UNIT_NAMES[] = {"司法局", "人民法院", "人民检察院", "公安局",
-                                         "税务局", "教育局", "卫生健康委员会",
-                                         "市场监督管理局", "应急管理局", "农牧局",
-                                         "民族宗教事务局", "党委宣传部"};
-static const char *const CAMPAIGNS[] = {"", "宪法宣传周", "民法典宣传月", "4·15国家安全教育日",
-                                        "6·26国际禁毒日", "安全生产月"};
+static const char *const UNIT_NAMES[] = {
+    "司法局",         "人民法院",       "人民检察院", "公安局", "税务局",         "教育局",
+    "卫生健康委员会", "市场监督管理局", "应急管理局", "农牧局", "民族宗教事务局", "党委宣传部"};
+static const char *const CAMPAIGNS[] = {
+    "", "宪法宣传周", "民法典宣传月", "4·15国家安全教育日", "6·26国际禁毒日", "安全生产月"};
 static const char *const TITLES[] = {"“宪法进社区”宣讲活动", "民法典专题讲座", "法律咨询进乡村",
-                                     "以案释法进校园", "普法文艺演出", "反诈知识竞赛",
-                                     "法治副校长开学第一课", "禁毒主题展览", "线上普法推送",
+                                     "以案释法进校园",       "普法文艺演出",   "反诈知识竞赛",
+                                     "法治副校长开学第一课", "禁毒主题展览",   "线上普法推送",
                                      "安全生产法专题培训"};
 
 static volatile sig_atomic_t interrupted;
@@ -296,7 +295,9 @@ static int verify(int argc, char **argv) {
     };
     pufa_cfg cfg = {.program = "pufa loadgen verify",
                     .summary = "compare a loadgen ledger with the dashboard's totals",
-                    .section = "verify", .opts = opts, .nopts = sizeof opts / sizeof opts[0]};
+                    .section = "verify",
+                    .opts = opts,
+                    .nopts = sizeof opts / sizeof opts[0]};
     int rc = pufa_cfg_load(&cfg, argc, argv);
     if (rc) {
         pufa_cfg_free(&cfg);
@@ -326,12 +327,12 @@ static int verify(int argc, char **argv) {
         const json_t *got = NULL, *before = NULL;
         size_t i;
         json_t *row;
-        json_array_foreach(json_object_get(api, "rows"), i, row) if (
-            !strcmp(json_string_value(json_object_get(row, "key")), county)) got =
-            json_object_get(row, "figures");
-        json_array_foreach(json_object_get(base, "rows"), i, row) if (
-            !strcmp(json_string_value(json_object_get(row, "key")), county)) before =
-            json_object_get(row, "figures");
+        json_array_foreach(json_object_get(api, "rows"), i,
+                           row) if (!strcmp(json_string_value(json_object_get(row, "key")), county))
+            got = json_object_get(row, "figures");
+        json_array_foreach(json_object_get(base, "rows"), i,
+                           row) if (!strcmp(json_string_value(json_object_get(row, "key")), county))
+            before = json_object_get(row, "figures");
         const char *k;
         json_t *v;
         json_object_foreach(want, k, v) {
@@ -351,13 +352,14 @@ static int verify(int argc, char **argv) {
         rc = EX_UNAVAILABLE_;
     } else if (rc == 0 && (led_accepted <= 0 || checked == 0)) {
         /* Comparing zero with zero proves nothing. */
-        fprintf(stderr, "pufa loadgen verify: the ledger shows %lld accepted reports and %zu "
-                        "figures to compare: nothing was checked\n",
+        fprintf(stderr,
+                "pufa loadgen verify: the ledger shows %lld accepted reports and %zu "
+                "figures to compare: nothing was checked\n",
                 (long long)led_accepted, checked);
         rc = EX_DATAERR_;
     } else if (rc == 0) {
-        printf("verify: %zu figures compared over %lld accepted reports, %zu mismatches\n",
-               checked, (long long)led_accepted, bad);
+        printf("verify: %zu figures compared over %lld accepted reports, %zu mismatches\n", checked,
+               (long long)led_accepted, bad);
         rc = bad ? EX_DATAERR_ : 0;
     }
     json_decref(led);
@@ -381,22 +383,19 @@ int cmd_loadgen(int argc, char **argv) {
         {"url", PUFA_CFG_STRING, &url, "", 0, 0, "one collector's URL (instead of --stack)", 0},
         {"token_file", PUFA_CFG_STRING, &token_file, "", 0, 0, "its token (with --url)", 0},
         {"county", PUFA_CFG_STRING, &county, "", 0, 0, "its county (with --url)", 0},
-        {"rate", PUFA_CFG_INT, &rate, "20", 0, 1000000, "reports per second (0: as fast as "
-                                                         "possible)", 0},
-        {"count", PUFA_CFG_INT, &count, "0", 0, 100000000, "stop after this many (0: no limit)",
+        {"rate", PUFA_CFG_INT, &rate, "20", 0, 1000000,
+         "reports per second (0: as fast as "
+         "possible)",
          0},
+        {"count", PUFA_CFG_INT, &count, "0", 0, 100000000, "stop after this many (0: no limit)", 0},
         {"duration", PUFA_CFG_MS, &duration, "0", 0, 365LL * 86400000,
          "stop after this long (0: until Ctrl-C)", 0},
-        {"days", PUFA_CFG_INT, &span, "400", 1, 3650, "activities spread over the last N days",
-         0},
-        {"corrections", PUFA_CFG_INT, &corrections, "5", 0, 100, "percent sent again revised",
-         0},
+        {"days", PUFA_CFG_INT, &span, "400", 1, 3650, "activities spread over the last N days", 0},
+        {"corrections", PUFA_CFG_INT, &corrections, "5", 0, 100, "percent sent again revised", 0},
         {"retractions", PUFA_CFG_INT, &retractions, "1", 0, 100, "percent later retracted", 0},
         {"bad", PUFA_CFG_INT, &bad_share, "1", 0, 100, "percent deliberately invalid", 0},
-        {"batch", PUFA_CFG_INT, &per_post, "50", 1, 5000, "reports per HTTP request at most",
-         0},
-        {"seed", PUFA_CFG_INT, &seed, "0", 0, 4294967295LL, "random seed (0: from the clock)",
-         0},
+        {"batch", PUFA_CFG_INT, &per_post, "50", 1, 5000, "reports per HTTP request at most", 0},
+        {"seed", PUFA_CFG_INT, &seed, "0", 0, 4294967295LL, "random seed (0: from the clock)", 0},
         {"ledger", PUFA_CFG_STRING, &ledger, "", 0, 0,
          "write the expected totals (what was accepted) to this JSON file", 0},
         {"quiet", PUFA_CFG_BOOL, &quiet, "false", 0, 0, "no progress line", 0},
@@ -404,7 +403,9 @@ int cmd_loadgen(int argc, char **argv) {
     pufa_cfg cfg = {.program = "pufa loadgen",
                     .summary = "realistic reports to the collectors; 'pufa loadgen verify' "
                                "checks the dashboard against the ledger",
-                    .section = "loadgen", .opts = opts, .nopts = sizeof opts / sizeof opts[0]};
+                    .section = "loadgen",
+                    .opts = opts,
+                    .nopts = sizeof opts / sizeof opts[0]};
     int rc = pufa_cfg_load(&cfg, argc, argv);
     if (rc) {
         pufa_cfg_free(&cfg);

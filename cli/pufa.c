@@ -15,7 +15,8 @@ static const command commands[] = {
     {"validate", cmd_validate, "check report files (JSON, JSONL, CSV) without sending them"},
     {"submit", cmd_submit, "send report files to a county's collector"},
     {"keygen", cmd_keygen, "write a CURVE key pair for a collector or the aggregator"},
-    {"loadgen", cmd_loadgen, "send realistic reports to collectors; 'loadgen verify' checks totals"},
+    {"loadgen", cmd_loadgen,
+     "send realistic reports to collectors; 'loadgen verify' checks totals"},
 };
 
 static void usage(FILE *out) {

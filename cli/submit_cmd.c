@@ -21,10 +21,10 @@
 
 typedef struct item {
     const char *file;
-    size_t line;     /* 0 = JSON array element */
+    size_t line; /* 0 = JSON array element */
     size_t index;
-    json_t *obj;     /* what is sent; NULL when refused locally */
-    char *error;     /* local refusal */
+    json_t *obj; /* what is sent; NULL when refused locally */
+    char *error; /* local refusal */
 } item;
 
 typedef struct items {
@@ -208,8 +208,8 @@ int cmd_submit(int argc, char **argv) {
         char *post_url = pufa_asprintf("%s/v1/reports", url);
         int attempt = 0;
         for (;;) {
-            int hrc = pufa_http_request("POST", post_url, headers, body, strlen(body),
-                                        (int)timeout, &resp, err, sizeof err);
+            int hrc = pufa_http_request("POST", post_url, headers, body, strlen(body), (int)timeout,
+                                        &resp, err, sizeof err);
             bool retry = (hrc == PUFA_EIO) || (hrc == 0 && resp.status == 503);
             if (!retry || attempt >= retries) {
                 if (hrc) {

@@ -58,20 +58,21 @@ static void on_item(void *c, const pufa_intake_item *item) {
         for (int i = 0; i < extra.count; i++)
             if (!strcmp(extra.e[i].field, "county_code"))
                 snprintf(extra.e[i].message, sizeof extra.e[i].message,
-                         "this collector takes reports for county %s only (got %s)",
-                         r->ctx->county, rep->county_code);
+                         "this collector takes reports for county %s only (got %s)", r->ctx->county,
+                         rep->county_code);
         errs = &extra;
         char detail[500], where[32];
         if (item->line)
             snprintf(where, sizeof where, "line %zu", item->line);
         else
             snprintf(where, sizeof where, "item %zu", item->index + 1);
-        snprintf(msg, sizeof msg, "%s: %s", where, pufa_errors_format(&extra, detail, sizeof detail));
+        snprintf(msg, sizeof msg, "%s: %s", where,
+                 pufa_errors_format(&extra, detail, sizeof detail));
         message = msg;
     } else if (ok && other_county) {
         pufa_errors_add(&extra, "county_code",
-                        "this collector takes reports for county %s only (got %s)",
-                        r->ctx->county, rep->county_code);
+                        "this collector takes reports for county %s only (got %s)", r->ctx->county,
+                        rep->county_code);
         errs = &extra;
         ok = false;
         char where[32];

@@ -22,10 +22,10 @@ typedef struct accept_ctx {
 
 typedef struct accept_result {
     size_t accepted, rejected;
-    json_t *results;  /* array: one object per report (index, line, report_id, state, errors) */
-    int spool_rc;     /* 0, or PUFA_EQUOTA / PUFA_ENOSPC / PUFA_EIO: nothing was accepted */
-    char error[512];  /* the body as a whole was unreadable (then nothing was accepted) */
-    char *messages;   /* "line 3: field: rule\n..." for each rejected report (caller frees) */
+    json_t *results; /* array: one object per report (index, line, report_id, state, errors) */
+    int spool_rc;    /* 0, or PUFA_EQUOTA / PUFA_ENOSPC / PUFA_EIO: nothing was accepted */
+    char error[512]; /* the body as a whole was unreadable (then nothing was accepted) */
+    char *messages;  /* "line 3: field: rule\n..." for each rejected report (caller frees) */
 } accept_result;
 
 /* Returns 0 when the body was read (see accepted/rejected/spool_rc), or

@@ -115,8 +115,7 @@ static void process_file(dropdir *d, const char *name) {
         free(msg);
     } else if (res.spool_rc) {
         /* Not accepted (quota, disk): leave the file to be tried again. */
-        PLOG_WARN("COL-DROP-DEFERRED", "file=%s reason=\"%s\"", name,
-                  pufa_strerror(res.spool_rc));
+        PLOG_WARN("COL-DROP-DEFERRED", "file=%s reason=\"%s\"", name, pufa_strerror(res.spool_rc));
     } else {
         PLOG_INFO("COL-DROP-DONE", "file=%s accepted=%zu rejected=%zu", name, res.accepted,
                   res.rejected);

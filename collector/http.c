@@ -43,8 +43,12 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
 }
 
 static void count(col_http *h, unsigned status) {
-    int k = status < 300 ? 0 : status == 400 ? 1 : status == 401 ? 2 : status == 413 ? 3
-            : status == 503 ? 4 : 5;
+    int k = status < 300    ? 0
+            : status == 400 ? 1
+            : status == 401 ? 2
+            : status == 413 ? 3
+            : status == 503 ? 4
+                            : 5;
     pthread_mutex_lock(&h->mu);
     h->requests[k]++;
     pthread_mutex_unlock(&h->mu);
@@ -104,11 +108,13 @@ static enum MHD_Result post_reports(col_http *h, struct MHD_Connection *c, req *
                      "behind; nothing in this request was accepted, retry later",
                      (long long)h->cfg.quota_bytes);
         else if (res.spool_rc == PUFA_ENOSPC)
-            snprintf(msg, sizeof msg, "the spool's disk is full; nothing in this request was "
-                                      "accepted, retry later");
+            snprintf(msg, sizeof msg,
+                     "the spool's disk is full; nothing in this request was "
+                     "accepted, retry later");
         else
-            snprintf(msg, sizeof msg, "the spool failed and intake has stopped; nothing in "
-                                      "this request was accepted (operators: see the log)");
+            snprintf(msg, sizeof msg,
+                     "the spool failed and intake has stopped; nothing in "
+                     "this request was accepted (operators: see the log)");
         accept_result_free(&res);
         return reply_error(h, c, 503, msg);
     }
@@ -217,8 +223,8 @@ static enum MHD_Result text(struct MHD_Connection *c, unsigned status, const cha
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls) {
     (void)version;
     col_http *h = cls;
     bool is_post = !strcmp(method, "POST");
@@ -284,8 +290,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return text(c, 503, "not ready: spool quota reached\n");
         return text(c, 200, "ready\n");
     }
-    return text(c, 404, "not found: POST /v1/reports, GET /v1/reports/{id}, /metrics, "
-                        "/healthz, /readyz\n");
+    return text(c, 404,
+                "not found: POST /v1/reports, GET /v1/reports/{id}, /metrics, "
+                "/healthz, /readyz\n");
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -315,8 +322,8 @@ int col_http_open(const http_config *cfg, accept_ctx *actx, sender *snd, col_htt
     h->actx = actx;
     h->snd = snd;
     pthread_mutex_init(&h->mu, NULL);
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,

@@ -13,10 +13,10 @@
 #include "sender.h"
 
 typedef struct http_config {
-    const char *addr;     /* HOST:PORT */
-    const char *token;    /* bearer token; NULL or "" = none (insecure) */
-    int64_t max_body;     /* bytes */
-    int64_t quota_bytes;  /* for messages */
+    const char *addr;    /* HOST:PORT */
+    const char *token;   /* bearer token; NULL or "" = none (insecure) */
+    int64_t max_body;    /* bytes */
+    int64_t quota_bytes; /* for messages */
 } http_config;
 
 typedef struct col_http col_http;

@@ -77,14 +77,13 @@ int main(int argc, char **argv) {
          "drop folder to watch for .json/.jsonl/.csv files (empty: none)", 0},
         {"org_units", PUFA_CFG_STRING, &s.org_units, org_units_default, 0, 0,
          "CSV of the city's org units (code,name,level,parent_code): the known counties", 0},
-        {"timezone", PUFA_CFG_STRING, &s.timezone, "Asia/Shanghai", 0, 0,
-         "the city's time zone", 0},
+        {"timezone", PUFA_CFG_STRING, &s.timezone, "Asia/Shanghai", 0, 0, "the city's time zone",
+         0},
         {"token_file", PUFA_CFG_STRING, &s.token_file, "", 0, 0,
          "file holding the bearer token HTTP clients must send", 0},
         {"collector_id", PUFA_CFG_STRING, &s.collector_id, "", 0, 0,
          "name sent with each batch [default: collector-COUNTY]", 0},
-        {"log_level", PUFA_CFG_STRING, &s.log_level, "info", 0, 0, "debug, info, warn or error",
-         0},
+        {"log_level", PUFA_CFG_STRING, &s.log_level, "info", 0, 0, "debug, info, warn or error", 0},
         {"curve_server_public_file", PUFA_CFG_STRING, &s.curve_server_public, "", 0, 0,
          "the aggregator's CURVE public key (file)", 0},
         {"curve_public_file", PUFA_CFG_STRING, &s.curve_public, "", 0, 0,
@@ -92,8 +91,7 @@ int main(int argc, char **argv) {
         {"curve_secret_file", PUFA_CFG_STRING, &s.curve_secret, "", 0, 0,
          "this collector's CURVE secret key (file, mode 0600)", 0},
         {"batch_max", PUFA_CFG_INT, &s.batch_max, "500", 1, 4096, "reports per batch", 0},
-        {"window", PUFA_CFG_INT, &s.window, "8", 1, 1024, "unacknowledged batches in flight",
-         0},
+        {"window", PUFA_CFG_INT, &s.window, "8", 1, 1024, "unacknowledged batches in flight", 0},
         {"ack_timeout", PUFA_CFG_MS, &s.ack_timeout, "5s", 100, 600000,
          "resend a batch not acknowledged within this", 0},
         {"backoff_max", PUFA_CFG_MS, &s.backoff_max, "30s", 100, 3600000,
@@ -102,8 +100,8 @@ int main(int argc, char **argv) {
          "ZeroMQ heartbeat interval (a dead peer is noticed after 3)", 0},
         {"spool_quota", PUFA_CFG_SIZE, &s.quota, "1GiB", 4096, 0x7fffffffffffffffLL,
          "spool size at which intake answers 503", 0},
-        {"segment_size", PUFA_CFG_SIZE, &s.segment, "16MiB", 1024, 1LL << 30,
-         "spool segment size", 0},
+        {"segment_size", PUFA_CFG_SIZE, &s.segment, "16MiB", 1024, 1LL << 30, "spool segment size",
+         0},
         {"max_body", PUFA_CFG_SIZE, &s.max_body, "16MiB", 1024, 1LL << 30,
          "largest HTTP request body (413 above)", 0},
         {"max_file", PUFA_CFG_SIZE, &s.max_file, "64MiB", 1024, 1LL << 32,
@@ -112,7 +110,8 @@ int main(int argc, char **argv) {
          "report states kept in memory for GET /v1/reports/{id}", 0},
         {"only_own_county", PUFA_CFG_BOOL, &s.only_own_county, "false", 0, 0,
          "refuse reports for other counties at intake (with CURVE the aggregator refuses "
-         "them anyway, after the 202)", 0},
+         "them anyway, after the 202)",
+         0},
         {"insecure", PUFA_CFG_BOOL, &s.insecure, "false", 0, 0,
          "allow no CURVE and no HTTP token: only for tests and single-host demos", 0},
     };
@@ -191,14 +190,15 @@ int main(int argc, char **argv) {
 
     spool *sp = NULL;
     spool_recovery recov;
-    spool_config scfg = {.dir = s.spool, .quota_bytes = (uint64_t)s.quota,
-                         .segment_bytes = (uint64_t)s.segment};
+    spool_config scfg = {
+        .dir = s.spool, .quota_bytes = (uint64_t)s.quota, .segment_bytes = (uint64_t)s.segment};
     if (spool_open(&scfg, &sp, &recov, err, sizeof err)) {
         PLOG_ERROR("COL-SPOOL-OPEN", "msg=\"%s\"", err);
         rc = EX_IOERR_;
         goto out_cfg;
     }
-    PLOG_INFO("COL-SPOOL", "dir=%s unacked=%llu segments=%llu torn_bytes=%llu skipped_bytes=%llu "
+    PLOG_INFO("COL-SPOOL",
+              "dir=%s unacked=%llu segments=%llu torn_bytes=%llu skipped_bytes=%llu "
               "bad_records_cut=%llu",
               s.spool, (unsigned long long)recov.records, (unsigned long long)recov.segments,
               (unsigned long long)recov.torn_bytes, (unsigned long long)recov.skipped_bytes,
@@ -206,25 +206,28 @@ int main(int argc, char **argv) {
     states *st = states_new(s.spool, (size_t)s.state_cache);
     void *zctx = zmq_ctx_new();
     sender *snd = NULL;
-    sender_config sc = {.endpoint = s.aggregator, .collector_id = s.collector_id,
-                        .batch_max = s.batch_max, .window = s.window,
-                        .ack_timeout_ms = s.ack_timeout, .backoff_max_ms = s.backoff_max,
+    sender_config sc = {.endpoint = s.aggregator,
+                        .collector_id = s.collector_id,
+                        .batch_max = s.batch_max,
+                        .window = s.window,
+                        .ack_timeout_ms = s.ack_timeout,
+                        .backoff_max_ms = s.backoff_max,
                         .heartbeat_ms = s.heartbeat,
                         .curve_server_key = curve ? server_key : NULL,
                         .curve_public_key = curve ? public_key : NULL,
                         .curve_secret_key = curve ? secret_key : NULL};
     col_http *http = NULL;
     dropdir *drop = NULL;
-    accept_ctx actx = {.sp = sp, .st = st, .orgunits = ou,
-                       .county = s.only_own_county ? s.county : NULL};
+    accept_ctx actx = {
+        .sp = sp, .st = st, .orgunits = ou, .county = s.only_own_county ? s.county : NULL};
     if (sender_new(&sc, sp, st, zctx, &snd, err, sizeof err)) {
         PLOG_ERROR("COL-SENDER", "msg=\"%s\"", err);
         rc = EX_CONFIG_;
         goto out_spool;
     }
     int port = 0;
-    http_config hc = {.addr = s.http, .token = token, .max_body = s.max_body,
-                      .quota_bytes = s.quota};
+    http_config hc = {
+        .addr = s.http, .token = token, .max_body = s.max_body, .quota_bytes = s.quota};
     if (col_http_open(&hc, &actx, snd, &http, &port, err, sizeof err)) {
         PLOG_ERROR("COL-HTTP", "msg=\"%s\"", err);
         rc = EX_UNAVAILABLE_;

@@ -16,16 +16,16 @@
 
 typedef struct inflight {
     uint64_t seq;
-    spool_lsn first, end;   /* spool range [first, end) */
+    spool_lsn first, end; /* spool range [first, end) */
     size_t n;
     uint8_t *frame;
     size_t frame_len;
     char **ids;
     uint32_t *revs;
-    uint8_t **payloads;     /* kept for the dead-letter list */
+    uint8_t **payloads; /* kept for the dead-letter list */
     size_t *plens;
     int64_t oldest_ms;
-    int64_t due_ms;         /* send (again) at */
+    int64_t due_ms; /* send (again) at */
     int attempts;
     bool acked;
 } inflight;
@@ -43,7 +43,7 @@ struct sender {
     _Atomic bool stopping;
     pthread_mutex_t mu; /* guards stats */
     sender_stats stats;
-    inflight *win;      /* ring of cfg.window slots, in spool order */
+    inflight *win; /* ring of cfg.window slots, in spool order */
     size_t head, count;
     spool_lsn read_pos;
     uint64_t next_seq;
@@ -63,8 +63,8 @@ static void inflight_free(inflight *f) {
     memset(f, 0, sizeof *f);
 }
 
-int sender_new(const sender_config *cfg, spool *sp, states *st, void *zctx, sender **out,
-               char *err, size_t errsize) {
+int sender_new(const sender_config *cfg, spool *sp, states *st, void *zctx, sender **out, char *err,
+               size_t errsize) {
     sender *s = pufa_calloc(1, sizeof *s);
     s->cfg = *cfg;
     s->sp = sp;

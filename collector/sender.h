@@ -37,8 +37,8 @@ typedef struct sender_stats {
 
 typedef struct sender sender;
 
-int sender_new(const sender_config *cfg, spool *sp, states *st, void *zctx, sender **out,
-               char *err, size_t errsize);
+int sender_new(const sender_config *cfg, spool *sp, states *st, void *zctx, sender **out, char *err,
+               size_t errsize);
 int sender_start(sender *s);
 /* Stops the thread; unacked batches stay in the spool for the next start. */
 void sender_stop(sender *s);

@@ -16,33 +16,33 @@
 #include "error.h"
 #include "log.h"
 
-#define MAGIC 0x52465550u /* "PUFR" little endian */
-#define SEG(lsn) ((uint32_t)((lsn) >> 32))
-#define OFF(lsn) ((uint32_t)((lsn)&0xFFFFFFFFu))
+#define MAGIC         0x52465550u /* "PUFR" little endian */
+#define SEG(lsn)      ((uint32_t)((lsn) >> 32))
+#define OFF(lsn)      ((uint32_t)((lsn)&0xFFFFFFFFu))
 #define LSN(seg, off) (((uint64_t)(seg) << 32) | (uint64_t)(off))
 
 struct spool {
     spool_config cfg;
     char *dir;
     pthread_mutex_t mu;
-    pthread_cond_t cv;      /* written/synced changed, or sync finished */
+    pthread_cond_t cv; /* written/synced changed, or sync finished */
     pthread_t syncer;
     bool stopping;
     bool broken;
     bool syncing;
     int dirfd;
-    uint32_t seg;           /* current (append) segment */
-    int fd;                 /* its descriptor */
-    uint32_t seg_size;      /* its size */
-    uint32_t first_seg;     /* oldest segment on disk */
-    spool_lsn written;      /* end of appended data */
-    spool_lsn synced;       /* end of durable data */
-    spool_lsn cursor;       /* first unacknowledged */
-    uint64_t bytes;         /* all segments */
-    uint64_t records;       /* unacknowledged */
+    uint32_t seg;       /* current (append) segment */
+    int fd;             /* its descriptor */
+    uint32_t seg_size;  /* its size */
+    uint32_t first_seg; /* oldest segment on disk */
+    spool_lsn written;  /* end of appended data */
+    spool_lsn synced;   /* end of durable data */
+    spool_lsn cursor;   /* first unacknowledged */
+    uint64_t bytes;     /* all segments */
+    uint64_t records;   /* unacknowledged */
     uint64_t appended, fsyncs;
-    uint64_t bad_records;   /* whole records with a bad CRC, cut or skipped */
-    spool_lsn bad_seen;     /* bad records before this are already counted */
+    uint64_t bad_records; /* whole records with a bad CRC, cut or skipped */
+    spool_lsn bad_seen;   /* bad records before this are already counted */
     int64_t cursor_saved_ms;
     spool_lsn cursor_saved;
     int notify[2];
@@ -84,7 +84,8 @@ size_t spool_record_at(const uint8_t *buf, size_t len, size_t off) {
 /* A whole record (magic, length and payload all there) whose CRC fails:
  * its report is lost, so it is named, not just counted in bytes. */
 static void log_bad_record(uint32_t seg, uint32_t off, uint32_t rlen, const char *action) {
-    PLOG_ERROR("COL-SPOOL-BAD-RECORD", "segment=%u offset=%u bytes=%u action=%s msg=\"a "
+    PLOG_ERROR("COL-SPOOL-BAD-RECORD",
+               "segment=%u offset=%u bytes=%u action=%s msg=\"a "
                "record with a bad CRC: its report is lost\"",
                seg, off, SPOOL_HEADER + rlen, action);
 }
@@ -150,8 +151,10 @@ static void *syncer_main(void *arg) {
         if (rc != 0) {
             /* fsyncgate: never retry a failed fsync and carry on. */
             s->broken = true;
-            PLOG_FATAL("COL-SPOOL-FSYNC", "msg=\"fdatasync failed: intake stops\" errno=%d "
-                       "error=\"%s\"", e, strerror(e));
+            PLOG_FATAL("COL-SPOOL-FSYNC",
+                       "msg=\"fdatasync failed: intake stops\" errno=%d "
+                       "error=\"%s\"",
+                       e, strerror(e));
         } else if (target > s->synced) {
             s->synced = target;
         }
@@ -285,7 +288,8 @@ static int recover_segment(spool *s, uint32_t seg, uint32_t off, bool last, spoo
     rec->records += r.records;
     if (r.skipped_bytes) {
         rec->skipped_bytes += r.skipped_bytes;
-        PLOG_ERROR("COL-SPOOL-CORRUPT", "segment=%u skipped_bytes=%llu msg=\"corrupted bytes "
+        PLOG_ERROR("COL-SPOOL-CORRUPT",
+                   "segment=%u skipped_bytes=%llu msg=\"corrupted bytes "
                    "skipped; the records around them are kept\"",
                    seg, (unsigned long long)r.skipped_bytes);
     }
@@ -461,8 +465,10 @@ static int rotate(spool *s) {
     s->fd = open_segment(s, s->seg, true);
     if (s->fd < 0) {
         s->broken = true;
-        PLOG_FATAL("COL-SPOOL-SEGMENT", "msg=\"cannot create a segment: intake stops\" "
-                   "error=\"%s\"", strerror(errno));
+        PLOG_FATAL("COL-SPOOL-SEGMENT",
+                   "msg=\"cannot create a segment: intake stops\" "
+                   "error=\"%s\"",
+                   strerror(errno));
         return PUFA_EIO;
     }
     s->written = s->synced = LSN(s->seg, 0);
@@ -511,8 +517,10 @@ int spool_append(spool *s, const uint8_t *const *data, const size_t *lens, size_
             /* Take back the partial write, so the segment stays whole. */
             if (ftruncate(s->fd, (off_t)s->seg_size) != 0) {
                 s->broken = true;
-                PLOG_FATAL("COL-SPOOL-WRITE", "msg=\"write failed and could not be undone: "
-                           "intake stops\" error=\"%s\"", strerror(e));
+                PLOG_FATAL("COL-SPOOL-WRITE",
+                           "msg=\"write failed and could not be undone: "
+                           "intake stops\" error=\"%s\"",
+                           strerror(e));
                 rc = PUFA_EIO;
             } else {
                 rc = e == ENOSPC || e == EDQUOT ? PUFA_ENOSPC : PUFA_EIO;
@@ -584,8 +592,8 @@ int spool_read(spool *s, spool_lsn pos, uint8_t **data, size_t *len, spool_lsn *
         uint8_t hdr[SPOOL_HEADER];
         uint32_t rlen = 0;
         bool whole = false;
-        if (off + SPOOL_HEADER <= size &&
-            pread(s->rfd, hdr, SPOOL_HEADER, off) == SPOOL_HEADER && get32(hdr) == MAGIC) {
+        if (off + SPOOL_HEADER <= size && pread(s->rfd, hdr, SPOOL_HEADER, off) == SPOOL_HEADER &&
+            get32(hdr) == MAGIC) {
             rlen = get32(hdr + 4);
             whole = rlen > 0 && rlen <= SPOOL_MAX_RECORD && off + SPOOL_HEADER + rlen <= size;
             if (whole) {
@@ -650,7 +658,7 @@ void spool_ack_upto(spool *s, spool_lsn lsn, uint64_t records) {
     /* Persist the cursor before deleting what it makes obsolete. */
     if (save_cursor(s, to_save) != 0) {
         PLOG_ERROR("COL-SPOOL-CURSOR", "msg=\"cannot save the ack cursor; acked reports may be "
-                   "sent again after a restart\"");
+                                       "sent again after a restart\"");
         return;
     }
     pthread_mutex_lock(&s->mu);

@@ -18,7 +18,7 @@
 /* A record's position: segment number << 32 | byte offset. */
 typedef uint64_t spool_lsn;
 
-#define SPOOL_HEADER 12
+#define SPOOL_HEADER     12
 #define SPOOL_MAX_RECORD (64u * 1024u)
 
 typedef struct spool_config {
@@ -28,7 +28,7 @@ typedef struct spool_config {
 } spool_config;
 
 typedef struct spool_recovery {
-    uint64_t records;       /* unacknowledged records found */
+    uint64_t records; /* unacknowledged records found */
     uint64_t segments;
     uint64_t torn_bytes;    /* cut from the tail of the last segment */
     uint64_t skipped_bytes; /* corrupted bytes skipped elsewhere */
@@ -36,12 +36,12 @@ typedef struct spool_recovery {
 } spool_recovery;
 
 typedef struct spool_stats {
-    uint64_t bytes;         /* on disk */
-    uint64_t records;       /* not yet acknowledged */
-    uint64_t appended;      /* since start */
-    uint64_t fsyncs;        /* since start */
-    uint64_t bad_records;   /* since start: whole records with a bad CRC, cut at
-                             * open or skipped by spool_read; each a lost report */
+    uint64_t bytes;       /* on disk */
+    uint64_t records;     /* not yet acknowledged */
+    uint64_t appended;    /* since start */
+    uint64_t fsyncs;      /* since start */
+    uint64_t bad_records; /* since start: whole records with a bad CRC, cut at
+                           * open or skipped by spool_read; each a lost report */
     bool broken;
 } spool_stats;
 
@@ -84,8 +84,8 @@ void spool_get_stats(spool *s, spool_stats *st);
 typedef struct spool_scan_result {
     uint64_t records;
     uint64_t skipped_bytes;
-    size_t good_end;     /* end of the last valid record (>= start) */
-    bool torn;           /* invalid bytes after good_end up to the end */
+    size_t good_end; /* end of the last valid record (>= start) */
+    bool torn;       /* invalid bytes after good_end up to the end */
 } spool_scan_result;
 void spool_scan(const uint8_t *buf, size_t len, size_t start, spool_scan_result *out);
 /* Is there a valid record at off?  Its size, or 0. */

@@ -37,8 +37,8 @@ struct states {
 };
 
 const char *delivery_state_name(delivery_state s) {
-    static const char *const names[] = {"unknown", "spooled", "in_flight", "committed",
-                                        "duplicate", "stale", "rejected"};
+    static const char *const names[] = {"unknown",   "spooled", "in_flight", "committed",
+                                        "duplicate", "stale",   "rejected"};
     return (unsigned)s < 7 ? names[s] : "unknown";
 }
 
@@ -87,8 +87,8 @@ states *states_new(const char *dir, size_t cap) {
     s->dead_fd = open(s->dead_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (s->dead_fd < 0)
         PLOG_ERROR("COL-DEADLETTER-OPEN",
-                   "path=%s error=\"%s\" msg=\"rejected reports cannot be kept\"",
-                   s->dead_path, strerror(errno));
+                   "path=%s error=\"%s\" msg=\"rejected reports cannot be kept\"", s->dead_path,
+                   strerror(errno));
     /* Count the dead letters already there. */
     FILE *f = fopen(s->dead_path, "r");
     if (f) {

@@ -271,8 +271,9 @@ static const char *type_hint(pufa_cfg_type t) {
 void pufa_cfg_help(const pufa_cfg *cfg, FILE *out) {
     fprintf(out, "%s %s - %s\n\n", cfg->program, PUFA_VERSION, cfg->summary);
     fprintf(out, "Usage: %s [--config FILE] [--OPTION VALUE ...]\n\n", cfg->program);
-    fprintf(out, "Options (also settable as 'name = value' in the [%s] section of the config "
-                 "file;\ncommand-line flags win):\n",
+    fprintf(out,
+            "Options (also settable as 'name = value' in the [%s] section of the config "
+            "file;\ncommand-line flags win):\n",
             cfg->section);
     for (size_t i = 0; i < cfg->nopts; i++) {
         const pufa_cfg_opt *o = &cfg->opts[i];

@@ -32,16 +32,16 @@ typedef struct pufa_cfg_opt {
     const char *name; /* INI key and --flag (with '_' written '-') */
     pufa_cfg_type type;
     void *target;
-    const char *def; /* default, in the config syntax; NULL = unset */
+    const char *def;  /* default, in the config syntax; NULL = unset */
     int64_t min, max; /* bounds for INT/SIZE/MS (ignored when min == max == 0) */
     const char *help;
     int flags;
 } pufa_cfg_opt;
 
 typedef struct pufa_cfg {
-    const char *program;  /* "pufa-aggregator" */
-    const char *summary;  /* one line for --help */
-    const char *section;  /* the INI section for this service, e.g. "aggregator" */
+    const char *program; /* "pufa-aggregator" */
+    const char *summary; /* one line for --help */
+    const char *section; /* the INI section for this service, e.g. "aggregator" */
     pufa_cfg_opt *opts;
     size_t nopts;
     /* set by pufa_cfg_load: */

@@ -30,8 +30,8 @@ static void setup_fixture(fixture *f) {
         {"insecure", PUFA_CFG_BOOL, &f->insecure, "false", 0, 0, "plaintext", 0},
     };
     memcpy(f->opts, opts, sizeof opts);
-    f->cfg = (pufa_cfg){.program = "test", .summary = "t", .section = "svc", .opts = f->opts,
-                        .nopts = 6};
+    f->cfg = (pufa_cfg){
+        .program = "test", .summary = "t", .section = "svc", .opts = f->opts, .nopts = 6};
 }
 
 static int load(fixture *f, int argc, char **argv) {
@@ -42,8 +42,8 @@ static int load(fixture *f, int argc, char **argv) {
 static void defaults_and_flags(void **state) {
     (void)state;
     fixture f;
-    char *argv[] = {"t", "--batch-max", "100", "--spool-quota=64MiB", "--insecure",
-                    "--ack-timeout", "250ms"};
+    char *argv[] = {"t",          "--batch-max",   "100",  "--spool-quota=64MiB",
+                    "--insecure", "--ack-timeout", "250ms"};
     assert_int_equal(load(&f, 7, argv), 0);
     assert_string_equal(f.listen, "tcp://127.0.0.1:0");
     assert_int_equal(f.batch, 100);
@@ -151,10 +151,8 @@ static void file_then_flags_win(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(defaults_and_flags),
-        cmocka_unit_test(bad_flags_are_usage_errors),
-        cmocka_unit_test(ini_reads_a_good_file),
-        cmocka_unit_test(ini_is_strict),
+        cmocka_unit_test(defaults_and_flags),    cmocka_unit_test(bad_flags_are_usage_errors),
+        cmocka_unit_test(ini_reads_a_good_file), cmocka_unit_test(ini_is_strict),
         cmocka_unit_test(file_then_flags_win),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

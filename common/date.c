@@ -77,9 +77,11 @@ int pufa_tz_parse(const char *s, int *offset_min) {
         const char *name;
         int minutes;
     } zones[] = {
-        {"Asia/Shanghai", 480}, {"Asia/Chongqing", 480}, {"Asia/Harbin", 480},
-        {"Asia/Urumqi", 360},   {"Asia/Hong_Kong", 480}, {"Asia/Macau", 480},
-        {"Asia/Taipei", 480},   {"UTC", 0},              {"Etc/UTC", 0},
+        {"Asia/Shanghai", 480},  {"Asia/Chongqing", 480},
+        {"Asia/Harbin", 480},    {"Asia/Urumqi", 360},
+        {"Asia/Hong_Kong", 480}, {"Asia/Macau", 480},
+        {"Asia/Taipei", 480},    {"UTC", 0},
+        {"Etc/UTC", 0},
     };
     if (!s)
         return PUFA_EINVAL;

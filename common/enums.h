@@ -12,7 +12,7 @@ typedef enum pufa_enum_kind {
 
 #define PUFA_THEME_MAX 16
 #define PUFA_VENUE_MAX 13
-#define PUFA_FORM_MAX 10
+#define PUFA_FORM_MAX  10
 
 /* The field name ("theme", "venue", "form"). */
 const char *pufa_enum_field(pufa_enum_kind kind);

@@ -20,9 +20,9 @@ static int wait_fd(int fd, short events, int timeout_ms) {
     return r;
 }
 
-int pufa_http_request(const char *method, const char *url, const char *headers,
-                      const char *body, size_t len, int timeout_ms, pufa_http_response *resp,
-                      char *err, size_t errsize) {
+int pufa_http_request(const char *method, const char *url, const char *headers, const char *body,
+                      size_t len, int timeout_ms, pufa_http_response *resp, char *err,
+                      size_t errsize) {
     pufa_buf_init(&resp->body);
     resp->status = 0;
     if (strncmp(url, "http://", 7) != 0) {

@@ -12,26 +12,25 @@
 #include "validate.h"
 
 typedef enum pufa_intake_format {
-    PUFA_FMT_JSON,  /* an object, an array of objects, or JSON Lines */
+    PUFA_FMT_JSON, /* an object, an array of objects, or JSON Lines */
     PUFA_FMT_CSV,
 } pufa_intake_format;
 
 typedef struct pufa_intake_item {
-    size_t index;           /* 0-based position among the items */
-    size_t line;            /* JSONL line / CSV record (header = 1); 0 in a JSON array */
+    size_t index; /* 0-based position among the items */
+    size_t line;  /* JSONL line / CSV record (header = 1); 0 in a JSON array */
     bool ok;
-    pufa_report *report;    /* decoded (and, when ok, valid); the callee may move its
-                               strings out; valid only during the call */
+    pufa_report *report; /* decoded (and, when ok, valid); the callee may move its
+                            strings out; valid only during the call */
     const pufa_errors *errs;
-    const char *message;    /* "line 3: participants: must be >= 0 (got -5)" when !ok */
+    const char *message; /* "line 3: participants: must be >= 0 (got -5)" when !ok */
 } pufa_intake_item;
 
 typedef void (*pufa_intake_fn)(void *ctx, const pufa_intake_item *item);
 
 /* From a file name (.csv / .json / .jsonl) or a Content-Type, falling back
  * to the first byte of the body. */
-pufa_intake_format pufa_intake_guess_format(const char *name_or_type, const char *buf,
-                                            size_t len);
+pufa_intake_format pufa_intake_guess_format(const char *name_or_type, const char *buf, size_t len);
 
 /* Calls fn once per item.  Returns 0, or PUFA_EPARSE when the body as a
  * whole is unreadable (err says why; no item was reported). */

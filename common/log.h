@@ -26,15 +26,15 @@ int pufa_log_set_level(const char *name);
 void pufa_log_write(pufa_log_level level, const char *id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define pufa_log(level, id, ...)                      \
-    do {                                              \
-        if ((level) >= pufa_log_threshold)            \
-            pufa_log_write((level), (id), __VA_ARGS__); \
+#define pufa_log(level, id, ...)                                                                   \
+    do {                                                                                           \
+        if ((level) >= pufa_log_threshold)                                                         \
+            pufa_log_write((level), (id), __VA_ARGS__);                                            \
     } while (0)
 
 #define PLOG_DEBUG(id, ...) pufa_log(PUFA_LOG_DEBUG, id, __VA_ARGS__)
-#define PLOG_INFO(id, ...) pufa_log(PUFA_LOG_INFO, id, __VA_ARGS__)
-#define PLOG_WARN(id, ...) pufa_log(PUFA_LOG_WARN, id, __VA_ARGS__)
+#define PLOG_INFO(id, ...)  pufa_log(PUFA_LOG_INFO, id, __VA_ARGS__)
+#define PLOG_WARN(id, ...)  pufa_log(PUFA_LOG_WARN, id, __VA_ARGS__)
 #define PLOG_ERROR(id, ...) pufa_log(PUFA_LOG_ERROR, id, __VA_ARGS__)
 #define PLOG_FATAL(id, ...) pufa_log(PUFA_LOG_FATAL, id, __VA_ARGS__)
 

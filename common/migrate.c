@@ -12,11 +12,10 @@
 /* Any fixed number: serialises concurrent migrators. */
 #define MIGRATE_LOCK_KEY 7351029184LL
 
-static const char *const bootstrap_sql =
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    " version integer PRIMARY KEY,"
-    " name text NOT NULL,"
-    " applied_at timestamptz NOT NULL DEFAULT now())";
+static const char *const bootstrap_sql = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                         " version integer PRIMARY KEY,"
+                                         " name text NOT NULL,"
+                                         " applied_at timestamptz NOT NULL DEFAULT now())";
 
 static int max_version(PGconn *conn, char *err, size_t errsize) {
     PGresult *r = PQexec(conn, "SELECT coalesce(max(version), 0) FROM schema_migrations");
@@ -264,15 +263,15 @@ int pufa_db_store_units_csv(PGconn *conn, const char *path, int *changed, char *
     int rc = st.rc;
     if (rc == 0) {
         const char *params[3] = {st.codes.data, st.names.data, st.kinds.data};
-        PGresult *r = PQexecParams(
-            conn,
-            "INSERT INTO units (unit_code, unit_name, kind)"
-            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[])"
-            " ON CONFLICT (unit_code) DO UPDATE SET unit_name = EXCLUDED.unit_name,"
-            "  kind = EXCLUDED.kind"
-            " WHERE (units.unit_name, units.kind) IS DISTINCT FROM"
-            "  (EXCLUDED.unit_name, EXCLUDED.kind)",
-            3, NULL, params, NULL, NULL, 0);
+        PGresult *r =
+            PQexecParams(conn,
+                         "INSERT INTO units (unit_code, unit_name, kind)"
+                         " SELECT * FROM unnest($1::text[], $2::text[], $3::text[])"
+                         " ON CONFLICT (unit_code) DO UPDATE SET unit_name = EXCLUDED.unit_name,"
+                         "  kind = EXCLUDED.kind"
+                         " WHERE (units.unit_name, units.kind) IS DISTINCT FROM"
+                         "  (EXCLUDED.unit_name, EXCLUDED.kind)",
+                         3, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             pufa_pg_errcopy(err, errsize, "units: ", PQresultErrorMessage(r));
             rc = PUFA_EDB;

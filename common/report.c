@@ -19,10 +19,9 @@ const char *const pufa_counter_labels[PUFA_NCOUNTERS] = {
 #undef PUFA_COUNTER_LABEL_
 };
 
-const char *const pufa_figure_names[PUFA_NFIGURES] = {
-    "reports",
+const char *const pufa_figure_names[PUFA_NFIGURES] = {"reports",
 #define PUFA_FIGURE_NAME_(up, low, label, max) #low,
-    PUFA_COUNTER_MAP(PUFA_FIGURE_NAME_)
+                                                      PUFA_COUNTER_MAP(PUFA_FIGURE_NAME_)
 #undef PUFA_FIGURE_NAME_
 };
 

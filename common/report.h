@@ -16,23 +16,23 @@
  * name: the JSON/CSV field, the SQL column and the protobuf field (with its
  * has_name flag) in ActivityReport and Figures; heading: the Chinese export
  * column with its unit; max: the largest valid value. */
-#define PUFA_COUNTER_MAP(X)                                      \
-    X(SESSIONS, sessions, "场次", UINT32_MAX)                     \
-    X(PARTICIPANTS, participants, "受教育人次", UINT32_MAX)       \
-    X(MATERIALS, materials, "发放资料(份)", UINT32_MAX)           \
-    X(CONSULTATIONS, consultations, "接受咨询(人次)", UINT32_MAX) \
-    X(BANNERS, banners, "悬挂条幅(条)", UINT32_MAX)               \
-    X(LED_MESSAGES, led_messages, "LED屏播放(条)", UINT32_MAX)    \
-    X(ONLINE_POSTS, online_posts, "线上推送(条)", UINT32_MAX)     \
-    X(ONLINE_VIEWS, online_views, "阅读量(人次)", UINT32_MAX)     \
-    X(VOLUNTEERS, volunteers, "讲师志愿者(人)", UINT32_MAX)       \
+#define PUFA_COUNTER_MAP(X)                                                                        \
+    X(SESSIONS, sessions, "场次", UINT32_MAX)                                                      \
+    X(PARTICIPANTS, participants, "受教育人次", UINT32_MAX)                                        \
+    X(MATERIALS, materials, "发放资料(份)", UINT32_MAX)                                            \
+    X(CONSULTATIONS, consultations, "接受咨询(人次)", UINT32_MAX)                                  \
+    X(BANNERS, banners, "悬挂条幅(条)", UINT32_MAX)                                                \
+    X(LED_MESSAGES, led_messages, "LED屏播放(条)", UINT32_MAX)                                     \
+    X(ONLINE_POSTS, online_posts, "线上推送(条)", UINT32_MAX)                                      \
+    X(ONLINE_VIEWS, online_views, "阅读量(人次)", UINT32_MAX)                                      \
+    X(VOLUNTEERS, volunteers, "讲师志愿者(人)", UINT32_MAX)                                        \
     X(FUNDS_FEN, funds_fen, "普法经费(分)", INT64_MAX)
 
 typedef enum pufa_counter {
 #define PUFA_COUNTER_ENUM_(up, low, label, max) PUFA_C_##up,
     PUFA_COUNTER_MAP(PUFA_COUNTER_ENUM_)
 #undef PUFA_COUNTER_ENUM_
-    PUFA_NCOUNTERS
+        PUFA_NCOUNTERS
 } pufa_counter;
 
 extern const char *const pufa_counter_names[PUFA_NCOUNTERS];
@@ -41,9 +41,9 @@ extern const char *const pufa_counter_labels[PUFA_NCOUNTERS];
 
 /* The figures of a total or a rollup cell: the number of live reports, then
  * the counters in PUFA_COUNTER_MAP order (rollup columns, Figures fields). */
-#define PUFA_FIG_REPORTS 0
+#define PUFA_FIG_REPORTS  0
 #define PUFA_FIG(counter) (1 + (counter))
-#define PUFA_NFIGURES (1 + PUFA_NCOUNTERS)
+#define PUFA_NFIGURES     (1 + PUFA_NCOUNTERS)
 extern const char *const pufa_figure_names[PUFA_NFIGURES]; /* "reports", "sessions", ... */
 
 /* Largest valid value of each counter (UINT32_MAX, or INT64_MAX for funds). */
@@ -54,14 +54,14 @@ int64_t pufa_counter_max(pufa_counter c);
  * "reports, sessions, ...".  Other shapes: an X callback of your own over
  * PUFA_COUNTER_MAP that yields a string literal per counter. */
 #define PUFA_COUNTER_COL_(up, low, label, max) ", " #low
-#define PUFA_COUNTER_COLS PUFA_COUNTER_MAP(PUFA_COUNTER_COL_)
-#define PUFA_FIGURE_COLS "reports" PUFA_COUNTER_COLS
+#define PUFA_COUNTER_COLS                      PUFA_COUNTER_MAP(PUFA_COUNTER_COL_)
+#define PUFA_FIGURE_COLS                       "reports" PUFA_COUNTER_COLS
 
 /* Field limits (characters, not bytes). */
 #define PUFA_TITLE_MAX_CHARS 200
-#define PUFA_NAME_MAX_CHARS 100
-#define PUFA_UNIT_CODE_MAX 32
-#define PUFA_REVISION_MAX 2147483647
+#define PUFA_NAME_MAX_CHARS  100
+#define PUFA_UNIT_CODE_MAX   32
+#define PUFA_REVISION_MAX    2147483647
 /* Earliest accepted activity date. */
 #define PUFA_MIN_YEAR 2000
 

@@ -29,14 +29,14 @@ enum {
 };
 
 static const char *const fixed_cols[COL_COUNTER0] = {
-    "report_id", "revision", "retracted", "county_code", "township", "unit_code", "unit_name",
-    "occurred_on", "ended_on", "theme", "venue", "form", "campaign", "title",
+    "report_id",   "revision", "retracted", "county_code", "township", "unit_code", "unit_name",
+    "occurred_on", "ended_on", "theme",     "venue",       "form",     "campaign",  "title",
 };
 
 static const bool required_cols[COL_COUNTER0] = {
-    [COL_REPORT_ID] = true, [COL_REVISION] = true, [COL_COUNTY_CODE] = true,
+    [COL_REPORT_ID] = true, [COL_REVISION] = true,    [COL_COUNTY_CODE] = true,
     [COL_UNIT_CODE] = true, [COL_OCCURRED_ON] = true, [COL_THEME] = true,
-    [COL_VENUE] = true,     [COL_FORM] = true,     [COL_TITLE] = true,
+    [COL_VENUE] = true,     [COL_FORM] = true,        [COL_TITLE] = true,
 };
 
 static const char *col_name(int col) {
@@ -51,10 +51,10 @@ struct pufa_csv_reader {
     void *ctx;
     bool header_done;
     bool failed;
-    int ncols;                /* columns in the header */
-    int col_of[MAX_FIELDS];   /* header position -> column id */
-    int nfields;              /* fields in the current record */
-    size_t line;              /* records seen, header included */
+    int ncols;              /* columns in the header */
+    int col_of[MAX_FIELDS]; /* header position -> column id */
+    int nfields;            /* fields in the current record */
+    size_t line;            /* records seen, header included */
     size_t rows;
     pufa_report report;
     pufa_errors errs;
@@ -168,8 +168,8 @@ static void take_field(pufa_csv_reader *rd, int col, const char *s, size_t len) 
         if (v == 0) {
             shown_value(shown, sizeof shown, s, len);
             pufa_errors_add(errs, pufa_enum_field(kind),
-                            "must be one of the %s codes or labels (got %s)",
-                            pufa_enum_field(kind), shown);
+                            "must be one of the %s codes or labels (got %s)", pufa_enum_field(kind),
+                            shown);
             *field = -1;
         } else {
             *field = v;
@@ -306,8 +306,9 @@ int pufa_csv_reader_feed(pufa_csv_reader *rd, const char *buf, size_t len) {
     if (csv_parse(&rd->parser, buf, len, on_field, on_record, rd) != len) {
         char m[64];
         snprintf(m, sizeof m, "%zu", rd->line + 1);
-        fail(rd, "line %s: broken quoting (a quote inside an unquoted field, or text after a "
-                 "closing quote)",
+        fail(rd,
+             "line %s: broken quoting (a quote inside an unquoted field, or text after a "
+             "closing quote)",
              m);
     }
     return rd->failed ? PUFA_EPARSE : 0;

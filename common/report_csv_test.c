@@ -30,8 +30,7 @@ static void collect(void *ctx, const pufa_intake_item *item) {
 
 static int parse(pufa_intake_format fmt, const char *buf, size_t len, collected *c, char *err,
                  size_t errsize) {
-    pufa_validate_ctx v = {.orgunits = pufa_test_orgunits(),
-                           .today = pufa_city_day(pufa_now_ms())};
+    pufa_validate_ctx v = {.orgunits = pufa_test_orgunits(), .today = pufa_city_day(pufa_now_ms())};
     memset(c, 0, sizeof *c);
     c->reports = json_array();
     return pufa_intake_parse(fmt, buf, len, &v, collect, c, err, errsize);
@@ -129,8 +128,9 @@ static void csv_whole_file_errors(void **state) {
     json_decref(c.reports);
     pufa_buf b;
     pufa_buf_init(&b);
-    pufa_buf_printf(&b, "%s\n3ceaaf30-8142-48ea-91d9-3080f9b439fc,1,150821,SFJ,2025-05-12,宪法,"
-                        "社区,讲座,\"unterminated,5\n",
+    pufa_buf_printf(&b,
+                    "%s\n3ceaaf30-8142-48ea-91d9-3080f9b439fc,1,150821,SFJ,2025-05-12,宪法,"
+                    "社区,讲座,\"unterminated,5\n",
                     HEADER);
     assert_int_equal(parse(PUFA_FMT_CSV, b.data, b.len, &c, err, sizeof err), PUFA_EPARSE);
     assert_contains(err, "ends inside a quoted field");
@@ -159,8 +159,7 @@ static void csv_write_then_read_round_trips(void **state) {
         pufa_report_init(&r);
         pufa_errors_init(&errs);
         assert_int_equal(pufa_report_from_json(o, &r, &errs), 0);
-        if (i == 0)
-            {
+        if (i == 0) {
             const char *t = "=1+1, \"quoted\"\r\nnext";
             pufa_report_set_str(&r.title, t, strlen(t));
         }

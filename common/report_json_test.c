@@ -13,8 +13,7 @@
 #include "wire.h"
 
 static pufa_validate_ctx vctx(void) {
-    pufa_validate_ctx c = {.orgunits = pufa_test_orgunits(),
-                           .today = pufa_city_day(pufa_now_ms())};
+    pufa_validate_ctx c = {.orgunits = pufa_test_orgunits(), .today = pufa_city_day(pufa_now_ms())};
     return c;
 }
 
@@ -61,9 +60,8 @@ static void every_sample_jsonl_line_is_valid(void **state) {
         pufa_validate_ctx c = vctx();
         counts n = {0};
         char err[256];
-        assert_int_equal(pufa_intake_parse(PUFA_FMT_JSON, buf, len, &c, count_items, &n, err,
-                                           sizeof err),
-                         0);
+        assert_int_equal(
+            pufa_intake_parse(PUFA_FMT_JSON, buf, len, &c, count_items, &n, err, sizeof err), 0);
         if (n.bad)
             fail_msg("%s: %s", files[f], n.last_msg);
         assert_int_equal(n.ok, expect[f]);
@@ -179,11 +177,10 @@ static void json_protobuf_json_round_trip_loses_nothing(void **state) {
     free(buf);
 }
 
-#define GOOD                                                                                   \
-    "\"report_id\":\"3ceaaf30-8142-48ea-91d9-3080f9b439fc\",\"revision\":1,"                   \
-    "\"county_code\":\"150821\",\"unit_code\":\"SFJ\",\"theme\":\"宪法\",\"venue\":\"社区\"," \
+#define GOOD                                                                                       \
+    "\"report_id\":\"3ceaaf30-8142-48ea-91d9-3080f9b439fc\",\"revision\":1,"                       \
+    "\"county_code\":\"150821\",\"unit_code\":\"SFJ\",\"theme\":\"宪法\",\"venue\":\"社区\","  \
     "\"form\":\"讲座\",\"title\":\"宪法进社区\""
-
 
 /* The base report GOOD with field key set to the JSON value text (NULL
  * text removes the key).  Returns a static string. */
@@ -240,10 +237,10 @@ static void rules_name_field_and_rule(void **state) {
     snprintf(json, sizeof json, "{" GOOD ",\"occurred_on\":\"%s\"}", later);
     assert_rejected(json, "occurred_on", "more than one day in the future");
 
-    assert_rejected("{" GOOD ",\"occurred_on\":\"2025-05-12\",\"participants\":-5}",
-                    "participants", "must be >= 0 (got -5)");
-    assert_rejected("{" GOOD ",\"occurred_on\":\"2025-05-12\",\"banners\":4294967296}",
-                    "banners", "must be <= 4294967295");
+    assert_rejected("{" GOOD ",\"occurred_on\":\"2025-05-12\",\"participants\":-5}", "participants",
+                    "must be >= 0 (got -5)");
+    assert_rejected("{" GOOD ",\"occurred_on\":\"2025-05-12\",\"banners\":4294967296}", "banners",
+                    "must be <= 4294967295");
     assert_accepted("{" GOOD ",\"occurred_on\":\"2025-05-12\",\"banners\":4294967295,"
                     "\"funds_fen\":9000000000000}");
     assert_rejected("{" GOOD ",\"occurred_on\":\"2025-05-12\",\"sessions\":1.5}", "sessions",
@@ -256,8 +253,8 @@ static void rules_name_field_and_rule(void **state) {
                     "on or after 2000-01-01");
     assert_rejected("{" GOOD ",\"occurred_on\":\"2025-05-12\",\"township\":\"a\\u0000b\"}",
                     "report", "not JSON");
-    assert_rejected("{" GOOD ",\"occurred_on\":\"2025-05-12\",\"campaign\":\"x\\ny\"}",
-                    "campaign", "control characters");
+    assert_rejected("{" GOOD ",\"occurred_on\":\"2025-05-12\",\"campaign\":\"x\\ny\"}", "campaign",
+                    "control characters");
     assert_rejected("{\"report_id\":\"3ceaaf30-8142-48ea-91d9-3080f9b439fc\",\"revision\":1,"
                     "\"county_code\":\"150821\",\"unit_code\":\"司法局\",\"theme\":\"宪法\","
                     "\"venue\":\"社区\",\"form\":\"讲座\",\"title\":\"t\","
@@ -267,16 +264,12 @@ static void rules_name_field_and_rule(void **state) {
                     "\"county_code\":\"150821\",\"unit_code\":\"SFJ\",\"theme\":\"宪法\","
                     "\"venue\":\"社区\",\"form\":\"讲座\",\"title\":\"line\\nbreak\","
                     "\"occurred_on\":\"2025-05-12\"}");
-    assert_rejected(variant("venue", "99"), "venue",
-                    "unknown value 99");
-    assert_rejected(variant("county_code", "\"150800\""),
-                    "county_code", "is not a known county");
-    assert_rejected(variant("revision", "2147483648"),
-                    "revision", "must be <= 2147483647");
-    assert_rejected(variant("title", "5"), "title",
-                    "must be a string");
-    assert_rejected("{" GOOD ",\"occurred_on\":\"2025-05-12\",\"retracted\":\"yes\"}",
-                    "retracted", "true or false");
+    assert_rejected(variant("venue", "99"), "venue", "unknown value 99");
+    assert_rejected(variant("county_code", "\"150800\""), "county_code", "is not a known county");
+    assert_rejected(variant("revision", "2147483648"), "revision", "must be <= 2147483647");
+    assert_rejected(variant("title", "5"), "title", "must be a string");
+    assert_rejected("{" GOOD ",\"occurred_on\":\"2025-05-12\",\"retracted\":\"yes\"}", "retracted",
+                    "true or false");
     /* Duplicate keys: jansson refuses the document. */
     assert_rejected("{" GOOD ",\"occurred_on\":\"2025-05-12\",\"revision\":2}", "report",
                     "duplicate");
@@ -284,8 +277,8 @@ static void rules_name_field_and_rule(void **state) {
     pufa_report r;
     pufa_errors errs;
     assert_int_equal(check_json("{}", &r, &errs), PUFA_EVALIDATE);
-    const char *required[] = {"report_id", "revision",    "county_code", "unit_code",
-                              "occurred_on", "theme", "venue", "form", "title"};
+    const char *required[] = {"report_id", "revision", "county_code", "unit_code", "occurred_on",
+                              "theme",     "venue",    "form",        "title"};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
         if (!pufa_errors_has(&errs, required[i]))
             fail_msg("{} did not name %s", required[i]);
@@ -336,9 +329,9 @@ static void intake_reads_arrays_objects_and_lines(void **state) {
     char err[256];
     const char *arr = "[{" GOOD ",\"occurred_on\":\"2025-05-12\"},{" GOOD
                       ",\"occurred_on\":\"2025-05-12\",\"participants\":-1}]";
-    assert_int_equal(pufa_intake_parse(PUFA_FMT_JSON, arr, strlen(arr), &c, count_items, &n, err,
-                                       sizeof err),
-                     0);
+    assert_int_equal(
+        pufa_intake_parse(PUFA_FMT_JSON, arr, strlen(arr), &c, count_items, &n, err, sizeof err),
+        0);
     assert_int_equal(n.ok, 1);
     assert_int_equal(n.bad, 1);
     assert_contains(n.last_msg, "item 2: participants: must be >= 0 (got -1)");
@@ -354,13 +347,13 @@ static void intake_reads_arrays_objects_and_lines(void **state) {
     assert_contains(m.last_msg, "line 3: report: not valid JSON");
 
     counts k = {0};
-    assert_int_equal(pufa_intake_parse(PUFA_FMT_JSON, "42", 2, &c, count_items, &k, err,
-                                       sizeof err),
-                     PUFA_EPARSE);
+    assert_int_equal(
+        pufa_intake_parse(PUFA_FMT_JSON, "42", 2, &c, count_items, &k, err, sizeof err),
+        PUFA_EPARSE);
     assert_contains(err, "expected a JSON object or array");
-    assert_int_equal(pufa_intake_parse(PUFA_FMT_JSON, "[1,", 3, &c, count_items, &k, err,
-                                       sizeof err),
-                     PUFA_EPARSE);
+    assert_int_equal(
+        pufa_intake_parse(PUFA_FMT_JSON, "[1,", 3, &c, count_items, &k, err, sizeof err),
+        PUFA_EPARSE);
     assert_int_equal(k.ok + k.bad, 0);
 }
 

@@ -59,9 +59,8 @@ int pufa_parse_hostport(const char *addr, struct sockaddr_storage *ss, unsigned 
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
     (void)version;
     (void)upload_data;
     pufa_status_http *h = cls;
@@ -79,8 +78,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     int status = h->fn(h->ctx, method, url, &body, &ctype);
     size_t len = body.len;
     char *data = pufa_buf_steal(&body);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", ctype);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     enum MHD_Result r = MHD_queue_response(conn, (unsigned)status, resp);
@@ -93,8 +91,7 @@ int pufa_status_http_open(const char *addr, pufa_status_fn fn, void *ctx, pufa_s
     struct sockaddr_storage ss;
     unsigned len;
     if (pufa_parse_hostport(addr, &ss, &len)) {
-        snprintf(err, errsize, "bad HTTP address '%s' (want HOST:PORT, e.g. 127.0.0.1:9100)",
-                 addr);
+        snprintf(err, errsize, "bad HTTP address '%s' (want HOST:PORT, e.g. 127.0.0.1:9100)", addr);
         return PUFA_EINVAL;
     }
     pufa_status_http *h = pufa_calloc(1, sizeof *h);

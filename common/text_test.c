@@ -100,8 +100,10 @@ static void enums_accept_codes_and_labels(void **state) {
     assert_null(pufa_enum_code(PUFA_ENUM_VENUE, 0));
     for (int k = 0; k < 3; k++)
         for (int v = 1; v <= pufa_enum_max((pufa_enum_kind)k); v++) {
-            assert_int_equal(pufa_enum_lookup((pufa_enum_kind)k, pufa_enum_code((pufa_enum_kind)k, v)), v);
-            assert_int_equal(pufa_enum_lookup((pufa_enum_kind)k, pufa_enum_label((pufa_enum_kind)k, v)), v);
+            assert_int_equal(
+                pufa_enum_lookup((pufa_enum_kind)k, pufa_enum_code((pufa_enum_kind)k, v)), v);
+            assert_int_equal(
+                pufa_enum_lookup((pufa_enum_kind)k, pufa_enum_label((pufa_enum_kind)k, v)), v);
         }
 }
 

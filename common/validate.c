@@ -53,8 +53,7 @@ static void check_date(pufa_errors *errs, const char *field, const char *s, bool
         return;
     }
     if (d > today + 1) {
-        pufa_errors_add(errs, field, "must not be more than one day in the future (got %s)",
-                        shown);
+        pufa_errors_add(errs, field, "must not be more than one day in the future (got %s)", shown);
         return;
     }
     if (d < pufa_date_from_ymd(PUFA_MIN_YEAR, 1, 1)) {
@@ -94,8 +93,9 @@ int pufa_report_validate(pufa_report *r, const pufa_validate_ctx *ctx, pufa_erro
         if (!r->report_id || !*r->report_id)
             pufa_errors_add(errs, "report_id", "is required");
         else if (pufa_uuid_canonical(r->report_id, canon) != 0)
-            pufa_errors_add(errs, "report_id", "must be a UUID like "
-                                               "3ceaaf30-8142-48ea-91d9-3080f9b439fc");
+            pufa_errors_add(errs, "report_id",
+                            "must be a UUID like "
+                            "3ceaaf30-8142-48ea-91d9-3080f9b439fc");
         else
             memcpy(r->report_id, canon, sizeof canon);
     }
@@ -116,8 +116,7 @@ int pufa_report_validate(pufa_report *r, const pufa_validate_ctx *ctx, pufa_erro
         else if (!pufa_orgunit_code_valid(r->county_code))
             pufa_errors_add(errs, "county_code", "must be a six-digit GB/T 2260 code");
         else if (!pufa_orgunits_is_county(ctx->orgunits, r->county_code))
-            pufa_errors_add(errs, "county_code", "is not a known county (got %s)",
-                            r->county_code);
+            pufa_errors_add(errs, "county_code", "is not a known county (got %s)", r->county_code);
     }
 
     check_text(errs, "township", r->township, false, PUFA_NAME_MAX_CHARS, false);
@@ -127,8 +126,8 @@ int pufa_report_validate(pufa_report *r, const pufa_validate_ctx *ctx, pufa_erro
         if (!r->unit_code || !*r->unit_code)
             pufa_errors_add(errs, "unit_code", "is required");
         else if (!unit_code_ok(r->unit_code))
-            pufa_errors_add(errs, "unit_code",
-                            "must be 1 to %d characters of A-Z a-z 0-9 _ - .", PUFA_UNIT_CODE_MAX);
+            pufa_errors_add(errs, "unit_code", "must be 1 to %d characters of A-Z a-z 0-9 _ - .",
+                            PUFA_UNIT_CODE_MAX);
     }
     check_text(errs, "unit_name", r->unit_name, false, PUFA_NAME_MAX_CHARS, false);
 

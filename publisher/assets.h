@@ -4,7 +4,7 @@
 #define PUB_ASSETS_H
 
 typedef struct pufa_asset {
-    const char *path;         /* URL path */
+    const char *path; /* URL path */
     const char *content_type;
     const unsigned char *data;
     unsigned long len;

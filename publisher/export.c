@@ -27,13 +27,13 @@ static double fig_value(int k, double v) {
     return k == FUNDS_FIG ? v / 100.0 : v;
 }
 
-static const char *const DIM_HEADS[NDIM + 1] = {"合计", "主题", "宣传场所", "形式",
+static const char *const DIM_HEADS[NDIM + 1] = {"合计",     "主题",     "宣传场所", "形式",
                                                 "责任单位", "宣传活动", "县区"};
 
 /* A table of strings and numbers, filled once and written as CSV or XLSX. */
 typedef struct table {
     size_t ncols, nrows, cap;
-    char **cells;       /* row-major; NULL for a numeric cell */
+    char **cells; /* row-major; NULL for a numeric cell */
     double *numbers;
     bool *is_number;
     const char **heads; /* ncols static strings, set by the caller */
@@ -110,17 +110,17 @@ static void totals_table(pub_model *m, const export_request *r, pub_dim dim, tab
 
 /* The report list: these text columns, then the counters. */
 static const char *const DETAIL_TEXT_HEADS[] = {
-    "报告编号", "版本", "县区代码", "县区", "乡镇(街道)", "责任单位代码", "责任单位",
-    "活动日期", "结束日期", "主题", "宣传场所", "形式", "宣传活动", "标题"};
-#define NDETAIL_TEXT (sizeof DETAIL_TEXT_HEADS / sizeof *DETAIL_TEXT_HEADS)
-#define NDETAIL (NDETAIL_TEXT + PUFA_NCOUNTERS)
+    "报告编号", "版本",     "县区代码", "县区",     "乡镇(街道)", "责任单位代码", "责任单位",
+    "活动日期", "结束日期", "主题",     "宣传场所", "形式",       "宣传活动",     "标题"};
+#define NDETAIL_TEXT                             (sizeof DETAIL_TEXT_HEADS / sizeof *DETAIL_TEXT_HEADS)
+#define NDETAIL                                  (NDETAIL_TEXT + PUFA_NCOUNTERS)
 #define DETAIL_COUNTER_COL_(up, low, label, max) ", r." #low
 
 static int detail_table(const export_request *r, table *t, char *err, size_t errsize) {
     table_init(t, NDETAIL);
     for (size_t c = 0; c < NDETAIL; c++)
-        t->heads[c] = c < NDETAIL_TEXT ? DETAIL_TEXT_HEADS[c]
-                                       : fig_head(PUFA_FIG((int)(c - NDETAIL_TEXT)));
+        t->heads[c] =
+            c < NDETAIL_TEXT ? DETAIL_TEXT_HEADS[c] : fig_head(PUFA_FIG((int)(c - NDETAIL_TEXT)));
     PGconn *c = NULL;
     int rc = pufa_pg_connect(r->db, &c, err, errsize);
     if (rc)
@@ -134,11 +134,13 @@ static int detail_table(const export_request *r, table *t, char *err, size_t err
         c,
         "SELECT r.report_id::text, r.revision, r.county_code, coalesce(o.name, ''), r.township,"
         " r.unit_code, r.unit_name, r.occurred_on::text, coalesce(r.ended_on::text, ''),"
-        " r.theme, r.venue, r.form, r.campaign, r.title" PUFA_COUNTER_MAP(DETAIL_COUNTER_COL_)
-        " FROM reports r LEFT JOIN org_units o ON o.code = r.county_code"
-        " WHERE NOT r.retracted AND r.occurred_on BETWEEN $1::date AND $2::date"
-        " AND ($3::text IS NULL OR r.county_code = $3)"
-        " ORDER BY r.occurred_on, r.county_code, r.report_id LIMIT $4::int8",
+        " r.theme, r.venue, r.form, r.campaign, r.title" PUFA_COUNTER_MAP(
+            DETAIL_COUNTER_COL_) " FROM reports r LEFT JOIN org_units o ON o.code = r.county_code"
+                                 " WHERE NOT r.retracted AND r.occurred_on BETWEEN $1::date AND "
+                                 "$2::date"
+                                 " AND ($3::text IS NULL OR r.county_code = $3)"
+                                 " ORDER BY r.occurred_on, r.county_code, r.report_id LIMIT "
+                                 "$4::int8",
         4, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         pufa_pg_errcopy(err, errsize, "reports: ", PQresultErrorMessage(res));
@@ -191,8 +193,7 @@ static void csv_table(const table *t, pufa_buf *out) {
     }
 }
 
-int export_csv(pub_model *m, const export_request *r, pufa_buf *out, char *err,
-               size_t errsize) {
+int export_csv(pub_model *m, const export_request *r, pufa_buf *out, char *err, size_t errsize) {
     table t;
     if (r->detail) {
         int rc = detail_table(r, &t, err, errsize);
@@ -229,8 +230,7 @@ static void xlsx_sheet(lxw_workbook *wb, const char *name, const char *title, co
         }
 }
 
-int export_xlsx(pub_model *m, const export_request *r, pufa_buf *out, char *err,
-                size_t errsize) {
+int export_xlsx(pub_model *m, const export_request *r, pufa_buf *out, char *err, size_t errsize) {
     /* libxlsxwriter 1.1 writes to files only: a private temp file. */
     char path[] = "/tmp/pufa-export-XXXXXX";
     int fd = mkstemp(path);

@@ -20,13 +20,12 @@ typedef struct export_request {
     pub_dim dim;
     const char *county;
     int rank;
-    bool detail;      /* the report list instead of totals */
-    const char *db;   /* conninfo for the report list */
-    int64_t limit;    /* reports at most */
+    bool detail;    /* the report list instead of totals */
+    const char *db; /* conninfo for the report list */
+    int64_t limit;  /* reports at most */
 } export_request;
 
 int export_csv(pub_model *m, const export_request *r, pufa_buf *out, char *err, size_t errsize);
-int export_xlsx(pub_model *m, const export_request *r, pufa_buf *out, char *err,
-                size_t errsize);
+int export_xlsx(pub_model *m, const export_request *r, pufa_buf *out, char *err, size_t errsize);
 
 #endif

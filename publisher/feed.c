@@ -15,8 +15,8 @@
 #include "enums.h"
 #include "error.h"
 #include "log.h"
-#include "snapshot.h"
 #include "pufa.pb-c.h"
+#include "snapshot.h"
 #include "wire.h"
 
 struct pub_feed {
@@ -35,8 +35,8 @@ struct pub_feed {
 /* Checks a day of a delta: a date from PUFA_MIN_YEAR to a week past today. */
 static bool delta_day(const char *text, pufa_day today) {
     pufa_day day;
-    return text && !pufa_date_parse(text, &day) &&
-           day >= pufa_date_from_ymd(PUFA_MIN_YEAR, 1, 1) && day <= today + FEED_DAYS_AHEAD;
+    return text && !pufa_date_parse(text, &day) && day >= pufa_date_from_ymd(PUFA_MIN_YEAR, 1, 1) &&
+           day <= today + FEED_DAYS_AHEAD;
 }
 
 static bool delta_county(const char *code) {
@@ -132,9 +132,9 @@ static int apply_delta(pub_model *m, const pufa_delta *d, char *why, size_t whys
     return 0;
 }
 
-pub_feed_verdict pub_feed_apply(pub_model *m, const void *topic, size_t topic_len,
-                                const void *body, size_t body_len, pufa_day today,
-                                uint64_t *seq, char *why, size_t whysize) {
+pub_feed_verdict pub_feed_apply(pub_model *m, const void *topic, size_t topic_len, const void *body,
+                                size_t body_len, pufa_day today, uint64_t *seq, char *why,
+                                size_t whysize) {
     *seq = 0;
     snprintf(why, whysize, "undecodable");
     bool is_delta = topic_len == 5 && !memcmp(topic, "delta", 5);
@@ -231,8 +231,10 @@ static bool handle_message(pub_feed *f) {
         break;
     case PUB_FEED_REFUSED:
         /* Its figures are in PostgreSQL: take them from there. */
-        PLOG_ERROR("PUB-FEED-REFUSED", "seq=%llu why=%s msg=\"delta not applied; resync from "
-                   "PostgreSQL\"", (unsigned long long)seq, pufa_log_quote(q, sizeof q, why));
+        PLOG_ERROR("PUB-FEED-REFUSED",
+                   "seq=%llu why=%s msg=\"delta not applied; resync from "
+                   "PostgreSQL\"",
+                   (unsigned long long)seq, pufa_log_quote(q, sizeof q, why));
         f->need_resync = true;
         break;
     }

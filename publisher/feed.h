@@ -45,8 +45,8 @@ typedef enum pub_feed_verdict {
  * gets the message's seq (0 if undecodable); why (for REFUSED) names the
  * rollup or receipt and its field.  Separate from the socket for the
  * fuzzer (tests/fuzz/fuzz_feed.c). */
-pub_feed_verdict pub_feed_apply(pub_model *m, const void *topic, size_t topic_len,
-                                const void *body, size_t body_len, pufa_day today,
-                                uint64_t *seq, char *why, size_t whysize);
+pub_feed_verdict pub_feed_apply(pub_model *m, const void *topic, size_t topic_len, const void *body,
+                                size_t body_len, pufa_day today, uint64_t *seq, char *why,
+                                size_t whysize);
 
 #endif

@@ -97,8 +97,7 @@ static bool query_args(pub_http *h, struct MHD_Connection *c, pub_window *win, i
     }
     *dim = pub_dim_parse(arg(c, "by", "county"));
     if (*dim < 0) {
-        *ret = reply_error(h, c, 400,
-                           "by: use county, theme, venue, form, unit, campaign or none");
+        *ret = reply_error(h, c, 400, "by: use county, theme, venue, form, unit, campaign or none");
         return false;
     }
     *county = arg(c, "county", NULL);
@@ -143,7 +142,8 @@ static enum MHD_Result get_totals(pub_http *h, struct MHD_Connection *c) {
     for (size_t i = 0; i < n; i++) {
         json_t *r = json_object();
         json_object_set_new(r, "rank", json_integer((json_int_t)i + 1));
-        json_object_set_new(r, "key", json_string(pub_model_key(h->m, (pub_dim)dim, rows[i].value)));
+        json_object_set_new(r, "key",
+                            json_string(pub_model_key(h->m, (pub_dim)dim, rows[i].value)));
         json_object_set_new(r, "label",
                             json_string(pub_model_label(h->m, (pub_dim)dim, rows[i].value)));
         json_object_set_new(r, "figures", figures_json(rows[i].fig));
@@ -178,8 +178,7 @@ static enum MHD_Result get_silent(pub_http *h, struct MHD_Connection *c) {
         pufa_day last = pub_model_last_report(h->m, (uint32_t)i, NULL);
         json_t *r = json_object();
         json_object_set_new(r, "code", json_string(pub_model_key(h->m, DIM_COUNTY, (uint32_t)i)));
-        json_object_set_new(r, "name",
-                            json_string(pub_model_label(h->m, DIM_COUNTY, (uint32_t)i)));
+        json_object_set_new(r, "name", json_string(pub_model_label(h->m, DIM_COUNTY, (uint32_t)i)));
         if (last >= 0) {
             char d[11];
             pufa_date_format(last, d);
@@ -199,7 +198,8 @@ static enum MHD_Result get_silent(pub_http *h, struct MHD_Connection *c) {
             if (ul >= since)
                 continue;
             json_t *x = json_object();
-            json_object_set_new(x, "county", json_string(pub_model_key(h->m, DIM_COUNTY, (uint32_t)i)));
+            json_object_set_new(x, "county",
+                                json_string(pub_model_key(h->m, DIM_COUNTY, (uint32_t)i)));
             json_object_set_new(x, "unit_code", json_string(code));
             json_object_set_new(x, "unit_name",
                                 json_string(pub_model_label(h->m, DIM_UNIT, (uint32_t)u)));
@@ -329,8 +329,12 @@ static enum MHD_Result get_export(pub_http *h, struct MHD_Connection *c, bool xl
     const char *detail = arg(c, "detail", NULL);
     if (detail && strcmp(detail, "reports") != 0)
         return reply_error(h, c, 400, "detail: only 'reports' is supported");
-    export_request req = {.window = &win, .dim = (pub_dim)dim, .county = county,
-                          .rank = rank, .detail = detail != NULL, .db = h->db,
+    export_request req = {.window = &win,
+                          .dim = (pub_dim)dim,
+                          .county = county,
+                          .rank = rank,
+                          .detail = detail != NULL,
+                          .db = h->db,
                           .limit = h->cfg.export_limit};
     pufa_buf out;
     pufa_buf_init(&out);
@@ -348,9 +352,10 @@ static enum MHD_Result get_export(pub_http *h, struct MHD_Connection *c, bool xl
     snprintf(disp, sizeof disp, "attachment; filename=\"pufa-%s-%s.%s\"",
              detail ? "reports" : pub_dim_names[dim],
              win.name[0] && !strchr(win.name, ':') ? win.name : "window", xlsx ? "xlsx" : "csv");
-    MHD_add_response_header(r, "Content-Type",
-                            xlsx ? "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-                                 : "text/csv; charset=utf-8");
+    MHD_add_response_header(
+        r, "Content-Type",
+        xlsx ? "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+             : "text/csv; charset=utf-8");
     MHD_add_response_header(r, "Content-Disposition", disp);
     MHD_add_response_header(r, "Cache-Control", "no-store");
     enum MHD_Result mrc = MHD_queue_response(c, 200, r);
@@ -415,8 +420,8 @@ static bool token_ok(pub_http *h, struct MHD_Connection *c) {
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls) {
     (void)version;
     (void)upload_data;
     pub_http *h = cls;
@@ -480,8 +485,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return text(h, c, 404, "not found\n");
 }
 
-int pub_http_open(const pub_http_config *cfg, pub_live *live, const pub_windows *w,
-                  pub_http **out, int *port, char *err, size_t errsize) {
+int pub_http_open(const pub_http_config *cfg, pub_live *live, const pub_windows *w, pub_http **out,
+                  int *port, char *err, size_t errsize) {
     struct sockaddr_storage ss;
     unsigned sslen;
     if (pufa_parse_hostport(cfg->addr, &ss, &sslen)) {
@@ -495,8 +500,8 @@ int pub_http_open(const pub_http_config *cfg, pub_live *live, const pub_windows 
     h->live = live;
     h->m = pub_live_model(live);
     h->w = w;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,

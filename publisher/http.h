@@ -18,18 +18,18 @@
 
 typedef struct pub_http_config {
     const char *addr;
-    const char *db;        /* for the report-level exports */
-    const char *token;     /* when set, the /v1 API needs it */
+    const char *db;    /* for the report-level exports */
+    const char *token; /* when set, the /v1 API needs it */
     int64_t max_streams;
-    int64_t export_limit;  /* reports in a detail export at most */
+    int64_t export_limit; /* reports in a detail export at most */
     int64_t keepalive_ms;
 } pub_http_config;
 
 typedef struct pub_http pub_http;
 
 /* live and w must outlive the server. */
-int pub_http_open(const pub_http_config *cfg, pub_live *live, const pub_windows *w,
-                  pub_http **out, int *port, char *err, size_t errsize);
+int pub_http_open(const pub_http_config *cfg, pub_live *live, const pub_windows *w, pub_http **out,
+                  int *port, char *err, size_t errsize);
 /* Ends every stream (pub_live_stop), then stops the server and frees;
  * accepts NULL and sets *h to NULL. */
 void pub_http_close(pub_http **h);

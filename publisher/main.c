@@ -51,8 +51,7 @@ int main(int argc, char **argv) {
          "HOST:PORT of the dashboard and API; port 0 picks one", 0},
         {"pub", PUFA_CFG_STRING, &pub, "tcp://127.0.0.1:7801", 0, 0,
          "ZeroMQ PUB endpoint for Dashboards (topics city, county.CODE); empty: none", 0},
-        {"timezone", PUFA_CFG_STRING, &tz_name, "Asia/Shanghai", 0, 0, "the city's time zone",
-         0},
+        {"timezone", PUFA_CFG_STRING, &tz_name, "Asia/Shanghai", 0, 0, "the city's time zone", 0},
         {"campaign_windows", PUFA_CFG_STRING, &campaigns,
          "宪法宣传周:12-01..12-07, 民法典宣传月:05-01..05-31, 国家安全教育日:04-15..04-15", 0, 0,
          "named windows NAME:MM-DD..MM-DD, comma separated", 0},
@@ -63,12 +62,11 @@ int main(int argc, char **argv) {
          "least time between two Dashboard publications", 0},
         {"heartbeat", PUFA_CFG_MS, &heartbeat, "5s", 100, 3600000,
          "Dashboards are published at least this often", 0},
-        {"max_streams", PUFA_CFG_INT, &max_streams, "256", 1, 10000, "open SSE streams at most",
-         0},
+        {"max_streams", PUFA_CFG_INT, &max_streams, "256", 1, 10000, "open SSE streams at most", 0},
         {"export_limit", PUFA_CFG_INT, &export_limit, "200000", 1, 10000000,
          "reports in one detail export at most", 0},
-        {"keepalive", PUFA_CFG_MS, &keepalive, "15s", 100, 600000,
-         "SSE keep-alive comment period", 0},
+        {"keepalive", PUFA_CFG_MS, &keepalive, "15s", 100, 600000, "SSE keep-alive comment period",
+         0},
     };
     pufa_cfg cfg = {.program = "pufa-publisher",
                     .summary = "live dashboards for the city office (web, JSON/SSE, exports, "
@@ -111,16 +109,22 @@ int main(int argc, char **argv) {
     pub_dashboard_pub *dp = NULL;
     pub_http *hs = NULL;
     int port = 0;
-    pub_http_config hc = {.addr = http, .db = db, .token = token, .max_streams = max_streams,
-                          .export_limit = export_limit, .keepalive_ms = keepalive};
+    pub_http_config hc = {.addr = http,
+                          .db = db,
+                          .token = token,
+                          .max_streams = max_streams,
+                          .export_limit = export_limit,
+                          .keepalive_ms = keepalive};
     if (pub_http_open(&hc, live, &windows, &hs, &port, err, sizeof err)) {
         PLOG_ERROR("PUB-HTTP", "msg=\"%s\"", err);
         rc = EX_UNAVAILABLE_;
         goto out;
     }
     PLOG_INFO("PUB-HTTP", "port=%d url=http://%s/", port, http);
-    pub_dashboard_pub_config dc = {.endpoint = pub, .publish_min_ms = publish_min,
-                                   .heartbeat_ms = heartbeat, .windows = &windows};
+    pub_dashboard_pub_config dc = {.endpoint = pub,
+                                   .publish_min_ms = publish_min,
+                                   .heartbeat_ms = heartbeat,
+                                   .windows = &windows};
     if (*pub && pub_dashboard_pub_open(&dc, zctx, live, &dp, err, sizeof err)) {
         PLOG_ERROR("PUB-PUB", "msg=\"%s\"", err);
         rc = EX_UNAVAILABLE_;

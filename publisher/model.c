@@ -14,7 +14,7 @@ int pub_figure_parse(const char *name) {
     return -1;
 }
 
-const char *const pub_dim_names[NDIM + 1] = {"none", "theme", "venue", "form",
+const char *const pub_dim_names[NDIM + 1] = {"none", "theme",    "venue", "form",
                                              "unit", "campaign", "county"};
 
 int pub_dim_parse(const char *name) {
@@ -202,8 +202,7 @@ static cell *bucket_find(const bucket *b, uint32_t county, uint32_t value) {
 
 /* Can fig be added to the cell (county, value) without a figure leaving
  * int64?  (PostgreSQL refuses such a sum, so only a corrupt delta asks.) */
-static bool bucket_fits(const bucket *b, uint32_t county, uint32_t value,
-                        const int64_t fig[NFIG]) {
+static bool bucket_fits(const bucket *b, uint32_t county, uint32_t value, const int64_t fig[NFIG]) {
     const cell *c = bucket_find(b, county, value);
     int64_t sum;
     for (int f = 0; c && f < NFIG; f++)
@@ -244,8 +243,12 @@ int pub_model_add(pub_model *m, pufa_day day, const char *county, int theme, int
     if (day < m->base)
         return 0;
     uint32_t c = intern_get(&m->counties, county);
-    uint32_t values[NDIM] = {0, (uint32_t)theme, (uint32_t)venue, (uint32_t)form,
-                             intern_get(&m->units, unit), intern_get(&m->campaigns, campaign)};
+    uint32_t values[NDIM] = {0,
+                             (uint32_t)theme,
+                             (uint32_t)venue,
+                             (uint32_t)form,
+                             intern_get(&m->units, unit),
+                             intern_get(&m->campaigns, campaign)};
     for (int d = 0; d < NDIM; d++)
         if (!bucket_fits(day_bucket(m, d, day), c, values[d], fig))
             return PUFA_ETOOBIG;
@@ -254,8 +257,8 @@ int pub_model_add(pub_model *m, pufa_day day, const char *county, int theme, int
     return 0;
 }
 
-int pub_model_add_dim(pub_model *m, pufa_day day, const char *county, pub_dim dim,
-                      const char *key, const int64_t fig[NFIG]) {
+int pub_model_add_dim(pub_model *m, pufa_day day, const char *county, pub_dim dim, const char *key,
+                      const int64_t fig[NFIG]) {
     uint32_t value;
     switch (dim) {
     case DIM_TOTAL:

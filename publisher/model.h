@@ -39,7 +39,7 @@ extern const char *const pub_dim_names[NDIM + 1]; /* "total","theme",...,"county
 int pub_dim_parse(const char *name);
 
 typedef struct pub_row {
-    uint32_t value;  /* county index or dimension value */
+    uint32_t value; /* county index or dimension value */
     int64_t fig[NFIG];
 } pub_row;
 
@@ -63,8 +63,8 @@ int pub_model_add(pub_model *m, pufa_day day, const char *county, int theme, int
  * rollups (rollup_dim).  key: "" for DIM_TOTAL, the enumeration number for
  * theme/venue/form, the unit code, the campaign.  -1 if dim or key is not
  * one the model knows (nothing added). */
-int pub_model_add_dim(pub_model *m, pufa_day day, const char *county, pub_dim dim,
-                      const char *key, const int64_t fig[NFIG]);
+int pub_model_add_dim(pub_model *m, pufa_day day, const char *county, pub_dim dim, const char *key,
+                      const int64_t fig[NFIG]);
 /* Notes that county/unit reported on day. */
 void pub_model_receipt(pub_model *m, pufa_day day, const char *county, const char *unit);
 void pub_model_set_seq(pub_model *m, uint64_t seq);

@@ -256,8 +256,8 @@ static void a_retraction_takes_the_figures_back_to_zero(void **state) {
     pub_row *rows;
     /* The county and the theme whose only report was retracted are gone:
      * rows with all-zero figures are left out, totals are b alone. */
-    size_t n = pub_model_query(m, day("2026-02-01"), day("2026-02-28"), DIM_COUNTY, NULL, &rows,
-                               tot);
+    size_t n =
+        pub_model_query(m, day("2026-02-01"), day("2026-02-28"), DIM_COUNTY, NULL, &rows, tot);
     assert_int_equal(n, 1);
     assert_string_equal(pub_model_key(m, DIM_COUNTY, rows[0].value), "150822");
     assert_figs(tot, b);
@@ -384,8 +384,7 @@ static void many_cells_on_one_day(void **state) {
     pub_model_unlock(m);
     pub_model_rdlock(m);
     pub_row *rows;
-    size_t n = pub_model_query(m, day("2026-11-27"), day("2026-11-27"), DIM_UNIT, NULL, &rows,
-                               tot);
+    size_t n = pub_model_query(m, day("2026-11-27"), day("2026-11-27"), DIM_UNIT, NULL, &rows, tot);
     assert_int_equal(n, 500);
     for (size_t i = 0; i < n; i++)
         assert_int_equal(rows[i].fig[PUFA_FIG_REPORTS], 3);

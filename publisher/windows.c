@@ -8,8 +8,8 @@
 #include "error.h"
 #include "report.h"
 
-const char *const pub_standard_windows[] = {"today", "7d", "30d", "month", "quarter",
-                                            "ytd", "plan", "all"};
+const char *const pub_standard_windows[] = {"today",   "7d",  "30d",  "month",
+                                            "quarter", "ytd", "plan", "all"};
 const size_t pub_n_standard_windows = sizeof pub_standard_windows / sizeof *pub_standard_windows;
 
 /* "MM-DD" of a day that exists in some year (02-29 does; 02-30 never). */
@@ -74,8 +74,8 @@ static pufa_day md_of_year(int y, int m, int d) {
 /* The five-year law-popularisation plan containing year y: 一五 1986-1990,
  * ..., 八五 2021-2025, 九五 2026-2030. */
 static void plan_of_year(int y, int *start, char *label, size_t size) {
-    static const char *const numerals[] = {"一五",   "二五",   "三五",   "四五",  "五五",
-                                           "六五",   "七五",   "八五",   "九五",  "十五",
+    static const char *const numerals[] = {"一五",   "二五",   "三五",   "四五",   "五五",
+                                           "六五",   "七五",   "八五",   "九五",   "十五",
                                            "十一五", "十二五", "十三五", "十四五", "十五五"};
     int k = (y - 1986) >= 0 ? (y - 1986) / 5 : -1 - (1985 - y) / 5; /* floor */
     *start = 1986 + 5 * k;
@@ -83,8 +83,7 @@ static void plan_of_year(int y, int *start, char *label, size_t size) {
     snprintf(label, size, "%s普法(%d–%d)", n, *start, *start + 4);
 }
 
-static void set(pub_window *out, const char *name, const char *label, pufa_day from,
-                pufa_day to) {
+static void set(pub_window *out, const char *name, const char *label, pufa_day from, pufa_day to) {
     pufa_copy(out->name, sizeof out->name, name);
     pufa_copy(out->label, sizeof out->label, label);
     out->from = from;

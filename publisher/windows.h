@@ -10,8 +10,8 @@
 #include "date.h"
 
 typedef struct pub_window {
-    char name[96];   /* as asked, e.g. "7d" or "campaign:宪法宣传周" */
-    char label[96];  /* Chinese, e.g. "近7天" */
+    char name[96];  /* as asked, e.g. "7d" or "campaign:宪法宣传周" */
+    char label[96]; /* Chinese, e.g. "近7天" */
     pufa_day from, to;
 } pub_window;
 

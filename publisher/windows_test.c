@@ -93,12 +93,13 @@ static void campaign_windows_and_their_roll_over(void **state) {
     (void)state;
     pub_windows w;
     char err[256] = "";
-    assert_int_equal(pub_windows_parse_campaigns(&w,
-                                                 " 宪法宣传周:12-01..12-07, 民法典宣传月:05-01..05-31,"
-                                                 "国家安全教育日:04-15..04-15,跨年:12-25..01-05,"
-                                                 "闰日:02-29..03-01,回环:03-10..03-01 ",
-                                                 err, sizeof err),
-                     0);
+    assert_int_equal(
+        pub_windows_parse_campaigns(&w,
+                                    " 宪法宣传周:12-01..12-07, 民法典宣传月:05-01..05-31,"
+                                    "国家安全教育日:04-15..04-15,跨年:12-25..01-05,"
+                                    "闰日:02-29..03-01,回环:03-10..03-01 ",
+                                    err, sizeof err),
+        0);
     assert_int_equal(w.ncampaigns, 6);
     assert_string_equal(w.campaigns[0].name, "宪法宣传周");
     assert_string_equal(w.campaigns[4].name, "闰日");
@@ -148,8 +149,8 @@ static void explicit_ranges(void **state) {
 
 static void unknown_names_are_refused(void **state) {
     (void)state;
-    const char *bad[] = {"", "fortnight", "Today", "7D", "7d ", " 7d", "30", "year",
-                         "2026-11-27", "plan:九五"};
+    const char *bad[] = {"",    "fortnight", "Today", "7D",         "7d ",
+                         " 7d", "30",        "year",  "2026-11-27", "plan:九五"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         refused(NULL, bad[i]);
     /* The standard windows all resolve, in display order. */

@@ -251,21 +251,21 @@ static void expected_totals(report_list *sets[], int nsets, pufa_buf *out) {
     free(eff);
 }
 
-#define FIG_SUMS                                                                         \
-    "sum(reports)::text, sum(sessions)::text, sum(participants)::text,"                 \
-    " sum(materials)::text, sum(consultations)::text, sum(banners)::text,"              \
-    " sum(led_messages)::text, sum(online_posts)::text, sum(online_views)::text,"       \
+#define FIG_SUMS                                                                                   \
+    "sum(reports)::text, sum(sessions)::text, sum(participants)::text,"                            \
+    " sum(materials)::text, sum(consultations)::text, sum(banners)::text,"                         \
+    " sum(led_messages)::text, sum(online_posts)::text, sum(online_views)::text,"                  \
     " sum(volunteers)::text, sum(funds_fen)::text"
 
 /* A cell is left out of a comparison only when every figure is zero (what a
  * retraction leaves): one with reports = 0 but a figure left must show. */
-#define ZERO                                                                               \
-    "(sessions = 0 AND participants = 0 AND materials = 0 AND consultations = 0 AND"      \
-    " banners = 0 AND led_messages = 0 AND online_posts = 0 AND online_views = 0 AND"     \
+#define ZERO                                                                                       \
+    "(sessions = 0 AND participants = 0 AND materials = 0 AND consultations = 0 AND"               \
+    " banners = 0 AND led_messages = 0 AND online_posts = 0 AND online_views = 0 AND"              \
     " volunteers = 0 AND funds_fen = 0)"
-#define ANY_FIGURE                                                                         \
-    "bool_or(reports <> 0 OR sessions <> 0 OR participants <> 0 OR materials <> 0 OR"     \
-    " consultations <> 0 OR banners <> 0 OR led_messages <> 0 OR online_posts <> 0 OR"     \
+#define ANY_FIGURE                                                                                 \
+    "bool_or(reports <> 0 OR sessions <> 0 OR participants <> 0 OR materials <> 0 OR"              \
+    " consultations <> 0 OR banners <> 0 OR led_messages <> 0 OR online_posts <> 0 OR"             \
     " online_views <> 0 OR volunteers <> 0 OR funds_fen <> 0)"
 
 static void sql_totals(const char *sql, pufa_buf *out) {
@@ -333,7 +333,7 @@ static void add_feed_sum(const Pufa__RollupDelta *r) {
     const Pufa__Figures *f = r->delta;
     if (!f)
         return;
-    const int64_t v[11] = {f->reports,      f->sessions,    f->participants, f->materials,
+    const int64_t v[11] = {f->reports,       f->sessions,   f->participants, f->materials,
                            f->consultations, f->banners,    f->led_messages, f->online_posts,
                            f->online_views,  f->volunteers, f->funds_fen};
     for (int i = 0; i < 11; i++)
@@ -404,10 +404,23 @@ static void drain_feed(void) {
 
 static void start_aggregator(const char *fault) {
     char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
-    char *argv[] = {(char *)agg_bin, "--insecure", "--listen", "tcp://127.0.0.1:0",
-                    "--feed", "tcp://127.0.0.1:0", "--http", "127.0.0.1:0",
-                    "--db", dbinfo, "--max-frame", "256KiB", "--compact-interval", "300ms",
-                    "--home", PUFA_TEST_HOME, NULL};
+    char *argv[] = {(char *)agg_bin,
+                    "--insecure",
+                    "--listen",
+                    "tcp://127.0.0.1:0",
+                    "--feed",
+                    "tcp://127.0.0.1:0",
+                    "--http",
+                    "127.0.0.1:0",
+                    "--db",
+                    dbinfo,
+                    "--max-frame",
+                    "256KiB",
+                    "--compact-interval",
+                    "300ms",
+                    "--home",
+                    PUFA_TEST_HOME,
+                    NULL};
     pufa_proc_start(&agg, argv, fault);
     free(dbinfo);
     if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", listen_ep, sizeof listen_ep,
@@ -444,8 +457,8 @@ static void subscribe(void) {
 static int group_setup(void **state) {
     (void)state;
     char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' --units '%s' >/dev/null",
-                              pufa_bin, getenv("PUFA_TEST_DB"),
-                              pufa_test_demo_tree_path(), pufa_test_data_path("units.csv"));
+                              pufa_bin, getenv("PUFA_TEST_DB"), pufa_test_demo_tree_path(),
+                              pufa_test_data_path("units.csv"));
     int rc = pufa_sh(cmd);
     free(cmd);
     if (rc != 0)
@@ -653,7 +666,7 @@ static void pg_restart(int round) {
         free(cmd);
     }
     if (round == 30)
-        assert_int_equal(pufa_sh(getenv("PUFA_TEST_PG_START") ), 0);
+        assert_int_equal(pufa_sh(getenv("PUFA_TEST_PG_START")), 0);
 }
 
 static void postgres_restart_while_sending(void **state) {
@@ -684,9 +697,8 @@ static void postgres_restart_while_sending(void **state) {
     for (size_t i = 0; i < n; i++)
         assert_int_equal(st[i], PUFA__REPORT_STATUS__STATUS_COMMITTED);
     assert_int_equal(scalar_ll("SELECT count(*) FROM reports"), before + (long long)n);
-    assert_true(pufa_proc_count_log(&agg, "AGG-DB-RETRY") +
-                    pufa_proc_count_log(&agg, "AGG-DB-DOWN") >
-                0);
+    assert_true(
+        pufa_proc_count_log(&agg, "AGG-DB-RETRY") + pufa_proc_count_log(&agg, "AGG-DB-DOWN") > 0);
     assert_int_equal(readyz_while_down, 0); /* /readyz said 503 while PostgreSQL was down */
     char *ready = pufa_asprintf("curl -sf http://127.0.0.1:%s/readyz | grep -q ready", http_port);
     assert_int_equal(pufa_sh(ready), 0);
@@ -764,15 +776,24 @@ static void a_second_aggregator_waits_for_the_first(void **state) {
     (void)state;
     pufa_proc second;
     char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
-    char *argv[] = {(char *)agg_bin, "--insecure", "--listen", "tcp://127.0.0.1:0", "--feed",
-                    "tcp://127.0.0.1:0", "--http", "127.0.0.1:0", "--db", dbinfo, "--home",
-                    PUFA_TEST_HOME, NULL};
+    char *argv[] = {(char *)agg_bin,
+                    "--insecure",
+                    "--listen",
+                    "tcp://127.0.0.1:0",
+                    "--feed",
+                    "tcp://127.0.0.1:0",
+                    "--http",
+                    "127.0.0.1:0",
+                    "--db",
+                    dbinfo,
+                    "--home",
+                    PUFA_TEST_HOME,
+                    NULL};
     pufa_proc_start(&second, argv, NULL);
     free(dbinfo);
     char port[16];
     assert_true(pufa_proc_wait_log(&second, "id=AGG-HTTP", "port", port, sizeof port, 20000));
-    assert_true(pufa_proc_wait_log(&second, "another aggregator is writing", NULL, NULL, 0,
-                                   20000));
+    assert_true(pufa_proc_wait_log(&second, "another aggregator is writing", NULL, NULL, 0, 20000));
     char *cmd = pufa_asprintf("curl -s -o /dev/null -w '%%{http_code}' "
                               "http://127.0.0.1:%s/readyz | grep -q 503",
                               port);

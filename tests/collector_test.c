@@ -31,9 +31,19 @@ static void start_aggregator(void) {
     char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
     char *listen = agg_port[0] ? pufa_asprintf("tcp://127.0.0.1:%s", agg_port)
                                : pufa_strdup("tcp://127.0.0.1:0");
-    char *argv[] = {(char *)agg_bin, "--insecure", "--listen", listen, "--feed",
-                    "tcp://127.0.0.1:0", "--http", "127.0.0.1:0", "--db", dbinfo, "--home",
-                    PUFA_TEST_HOME, NULL};
+    char *argv[] = {(char *)agg_bin,
+                    "--insecure",
+                    "--listen",
+                    listen,
+                    "--feed",
+                    "tcp://127.0.0.1:0",
+                    "--http",
+                    "127.0.0.1:0",
+                    "--db",
+                    dbinfo,
+                    "--home",
+                    PUFA_TEST_HOME,
+                    NULL};
     pufa_proc_start(&agg, argv, NULL);
     char ep[128];
     if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", ep, sizeof ep, 20000) ||
@@ -54,10 +64,12 @@ static void stop_aggregator(void) {
 /* extra: NULL-terminated extra flags */
 static void start_collector(const char *spool, const char *drop, const char *quota) {
     char *aggr = pufa_asprintf("tcp://127.0.0.1:%s", agg_port);
-    const char *argv[32] = {col_bin, "--insecure", "--county", "150821", "--aggregator", aggr,
-                            "--spool", spool, "--http", "127.0.0.1:0", "--org-units",
-                            pufa_test_data_path("org_units.csv"), "--ack-timeout", "1s",
-                            "--backoff-max", "2s", "--heartbeat", "500ms"};
+    const char *argv[32] = {
+        col_bin,         "--insecure",  "--county",      "150821",
+        "--aggregator",  aggr,          "--spool",       spool,
+        "--http",        "127.0.0.1:0", "--org-units",   pufa_test_data_path("org_units.csv"),
+        "--ack-timeout", "1s",          "--backoff-max", "2s",
+        "--heartbeat",   "500ms"};
     int n = 18;
     if (drop) {
         argv[n++] = "--drop";
@@ -196,11 +208,13 @@ static bool wait_spool_empty(int timeout_ms) {
 
 static void assert_rollups_match_reports(void) {
     assert_cells_equal_reports(db, "rollup_live");
-    assert_int_equal(scalar_ll("SELECT coalesce(sum(reports), 0) FROM rollup_live WHERE dim = 'total'"),
-                     scalar_ll("SELECT count(*) FROM reports WHERE NOT retracted"));
-    assert_int_equal(scalar_ll("SELECT coalesce(sum(participants), 0) FROM rollup_live WHERE dim = 'total'"),
-                     scalar_ll("SELECT coalesce(sum(participants), 0) FROM reports WHERE NOT "
-                               "retracted"));
+    assert_int_equal(
+        scalar_ll("SELECT coalesce(sum(reports), 0) FROM rollup_live WHERE dim = 'total'"),
+        scalar_ll("SELECT count(*) FROM reports WHERE NOT retracted"));
+    assert_int_equal(
+        scalar_ll("SELECT coalesce(sum(participants), 0) FROM rollup_live WHERE dim = 'total'"),
+        scalar_ll("SELECT coalesce(sum(participants), 0) FROM reports WHERE NOT "
+                  "retracted"));
 }
 
 /* ---- setup ---- */
@@ -211,8 +225,8 @@ static int group_setup(void **state) {
     if (!mkdtemp(tmpdir))
         return -1;
     char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' --units '%s' >/dev/null",
-                              pufa_bin, getenv("PUFA_TEST_DB"),
-                              pufa_test_demo_tree_path(), pufa_test_data_path("units.csv"));
+                              pufa_bin, getenv("PUFA_TEST_DB"), pufa_test_demo_tree_path(),
+                              pufa_test_data_path("units.csv"));
     int rc = pufa_sh(cmd);
     free(cmd);
     db = PQconnectdb(getenv("PUFA_TEST_DB"));
@@ -273,14 +287,16 @@ static void *kill_later(void *arg) {
 static void sigkill_during_10000_posts_loses_nothing_acknowledged(void **state) {
     (void)state;
     const size_t N = 10000, PER = 100;
-    char (*ids)[37] = pufa_calloc(N, 37);
+    char(*ids)[37] = pufa_calloc(N, 37);
     json_t *all = make_reports(N, ids);
     char *spool = pufa_asprintf("%s/spool-kill", tmpdir);
     start_collector(spool, NULL, NULL);
     bool *acked = pufa_calloc(N / PER, sizeof *acked);
     unsigned seed = (unsigned)pufa_now_ms();
-    killer k = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
-                .kill_after = 5 + rand_r(&seed) % 76, .delay_ms = (int)(rand_r(&seed) % 16),
+    killer k = {.mu = PTHREAD_MUTEX_INITIALIZER,
+                .cv = PTHREAD_COND_INITIALIZER,
+                .kill_after = 5 + rand_r(&seed) % 76,
+                .delay_ms = (int)(rand_r(&seed) % 16),
                 .pid = col.pid};
     printf("# SIGKILL %d ms after request %zu of %zu was acknowledged (seed %u)\n", k.delay_ms,
            k.kill_after, N / PER, seed);
@@ -364,7 +380,7 @@ static void aggregator_down_intake_goes_on_then_delivers(void **state) {
     stop_aggregator();
     start_collector(spool, NULL, NULL);
     const size_t N = 500;
-    char (*ids)[37] = pufa_calloc(N, 37);
+    char(*ids)[37] = pufa_calloc(N, 37);
     json_t *all = make_reports(N, ids);
     for (size_t c = 0; c < 5; c++) {
         json_t *chunk = json_array();
@@ -402,7 +418,7 @@ static void quota_reached_answers_503_and_loses_nothing(void **state) {
     stop_aggregator();
     start_collector(spool, NULL, "64KiB");
     const size_t N = 2000;
-    char (*ids)[37] = pufa_calloc(N, 37);
+    char(*ids)[37] = pufa_calloc(N, 37);
     json_t *all = make_reports(N, ids);
     size_t accepted = 0;
     json_t *resp = NULL;
@@ -446,7 +462,7 @@ static void drop_folder_csv_with_two_bad_lines(void **state) {
     char *drop = pufa_asprintf("%s/drop", tmpdir);
     start_collector(spool, drop, NULL);
     /* 20 rows; rows on file lines 5 and 12 are bad. */
-    char (*ids)[37] = pufa_calloc(20, 37);
+    char(*ids)[37] = pufa_calloc(20, 37);
     pufa_buf csv;
     pufa_buf_init(&csv);
     pufa_buf_puts(&csv, "\xEF\xBB\xBFreport_id,revision,county_code,unit_code,unit_name,"
@@ -458,8 +474,9 @@ static void drop_folder_csv_with_two_bad_lines(void **state) {
         int line = i + 2;
         const char *participants = line == 5 ? "-3" : "120";
         const char *theme = line == 12 ? "娱乐" : "宪法";
-        pufa_buf_printf(&csv, "%s,1,150821,SFJ,司法局,2025-12-0%d,%s,社区,讲座,宪法宣传周,"
-                              "\"宪法进社区, 第%d场\",1,%s\r\n",
+        pufa_buf_printf(&csv,
+                        "%s,1,150821,SFJ,司法局,2025-12-0%d,%s,社区,讲座,宪法宣传周,"
+                        "\"宪法进社区, 第%d场\",1,%s\r\n",
                         ids[i], 1 + i % 5, theme, i + 1, participants);
     }
     char *tmp = pufa_asprintf("%s/.week.csv.tmp", drop);
@@ -515,8 +532,8 @@ static void submit_sample_csv_prints_24_accepted(void **state) {
     char *spool = pufa_asprintf("%s/spool-submit", tmpdir);
     start_collector(spool, NULL, NULL);
     long long before = scalar_ll("SELECT count(*) FROM reports");
-    char *cmd = pufa_asprintf("'%s' submit --url http://127.0.0.1:%s '%s' 2>&1", pufa_bin,
-                              col_port, pufa_test_data_path("sample_reports.csv"));
+    char *cmd = pufa_asprintf("'%s' submit --url http://127.0.0.1:%s '%s' 2>&1", pufa_bin, col_port,
+                              pufa_test_data_path("sample_reports.csv"));
     FILE *p = popen(cmd, "r");
     char out[4096] = "";
     size_t n = fread(out, 1, sizeof out - 1, p);

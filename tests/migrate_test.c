@@ -17,8 +17,8 @@ static const char *pufa_bin;
 /* Runs `pufa migrate --db $PUFA_TEST_DB EXTRA`, returns the exit code and
  * the output (caller frees). */
 static int run_migrate(const char *extra, char **output) {
-    char *cmd = pufa_asprintf("'%s' migrate --db '%s' %s 2>&1", pufa_bin,
-                              getenv("PUFA_TEST_DB"), extra);
+    char *cmd =
+        pufa_asprintf("'%s' migrate --db '%s' %s 2>&1", pufa_bin, getenv("PUFA_TEST_DB"), extra);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     pufa_buf b;
@@ -78,9 +78,9 @@ static char *fingerprint(PGconn *c) {
 
 static void migrate_applies_to_a_fresh_database_then_changes_nothing(void **state) {
     (void)state;
-    char *extra = pufa_asprintf("--org-units '%s' --units '%s'",
-                                pufa_test_data_path("org_units.csv"),
-                                pufa_test_data_path("units.csv"));
+    char *extra =
+        pufa_asprintf("--org-units '%s' --units '%s'", pufa_test_data_path("org_units.csv"),
+                      pufa_test_data_path("units.csv"));
     char *out;
     int rc = run_migrate(extra, &out);
     if (rc != 0)
@@ -248,7 +248,7 @@ static void version_1_data_carries_over(void **state) {
      * figure, compared both ways with multiplicities: a cell missing from
      * rollup_dim, one too many, or a cell twice, each shows. */
     static const char *const dims[][2] = {
-        {"total", "''"},       {"theme", "theme::text"}, {"venue", "venue::text"},
+        {"total", "''"},        {"theme", "theme::text"}, {"venue", "venue::text"},
         {"form", "form::text"}, {"unit", "unit_code"},    {"campaign", "campaign"},
     };
     for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) {
@@ -266,8 +266,8 @@ static void version_1_data_carries_over(void **state) {
             dims[d][0], dims[d][1]);
         v = scalar(c, q);
         unsigned long only_carried = 0, only_want = 0, cells = 0;
-        if (sscanf(v, "%lu/%lu/%lu", &only_carried, &only_want, &cells) != 3 ||
-            only_carried != 0 || only_want != 0 || cells == 0)
+        if (sscanf(v, "%lu/%lu/%lu", &only_carried, &only_want, &cells) != 3 || only_carried != 0 ||
+            only_want != 0 || cells == 0)
             fail_msg("dimension %s: %lu rows only in rollup_dim, %lu only in the reports"
                      " (of %lu cells)",
                      dims[d][0], only_carried, only_want, cells);

@@ -41,7 +41,7 @@ static _Atomic int fwd_dropped;
 /* ---- the windows this test expects (tests/support/calendar.c) ---- */
 
 /* The city: Asia/Shanghai, +08:00, no daylight saving. */
-#define CITY_TZ "Asia/Shanghai"
+#define CITY_TZ         "Asia/Shanghai"
 #define CITY_OFFSET_MIN 480
 
 static pufa_campaign_windows camps;
@@ -112,9 +112,22 @@ static void *forwarder(void *arg) {
 static void start_publisher_in(pufa_proc *p, const char *tz, char *http_port, size_t http_size,
                                char *zmq_ep, size_t zmq_size) {
     char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
-    char *argv[] = {(char *)pub_bin, "--feed", fwd_ep, "--db", dbinfo, "--http", "127.0.0.1:0",
-                    "--pub", "tcp://127.0.0.1:0", "--heartbeat", "500ms", "--timezone",
-                    (char *)tz, "--campaign-windows", camps.spec, NULL};
+    char *argv[] = {(char *)pub_bin,
+                    "--feed",
+                    fwd_ep,
+                    "--db",
+                    dbinfo,
+                    "--http",
+                    "127.0.0.1:0",
+                    "--pub",
+                    "tcp://127.0.0.1:0",
+                    "--heartbeat",
+                    "500ms",
+                    "--timezone",
+                    (char *)tz,
+                    "--campaign-windows",
+                    camps.spec,
+                    NULL};
     pufa_proc_start(p, argv, NULL);
     free(dbinfo);
     if (!pufa_proc_wait_log(p, "id=PUB-HTTP", "port", http_port, http_size, 10000) ||
@@ -205,7 +218,7 @@ static void load_file(const char *name) {
 static const char *const counties[] = {"150802", "150821", "150822", "150823", "150824",
                                        "150825", "150826", "210402", "210403", "210404",
                                        "210411", "210421", "210422", "210423"};
-static const char *const units[] = {"SFJ", "FY", "JCY", "GAJ", "SWJ", "JYJ",
+static const char *const units[] = {"SFJ", "FY",   "JCY",  "GAJ", "SWJ",  "JYJ",
                                     "WJW", "SCJG", "YJGL", "NMJ", "MZZJ", "XCB"};
 static const char *const campaigns[] = {"", "宪法宣传周", "民法典宣传月", "4·15国家安全教育日",
                                         "6·26国际禁毒日"};
@@ -279,8 +292,8 @@ static char *url_encode(const char *path) {
 
 /* Fails unless the reply's window is name with the test's own bounds
  * (computed for the city's today at offset_min); fills from/to with them. */
-static void check_window(json_t *doc, const char *name, int offset_min, char from[PUFA_CIVIL_STRLEN],
-                         char to[PUFA_CIVIL_STRLEN]) {
+static void check_window(json_t *doc, const char *name, int offset_min,
+                         char from[PUFA_CIVIL_STRLEN], char to[PUFA_CIVIL_STRLEN]) {
     pufa_civil f = {0, 0, 0}, t = {0, 0, 0};
     if (!pufa_window_bounds(name, offset_min, &camps, &f, &t))
         fail_msg("window %s: the test has no rule for it", name);
@@ -293,13 +306,13 @@ static void check_window(json_t *doc, const char *name, int offset_min, char fro
     if (!got_name || strcmp(got_name, name) || !got_from || strcmp(got_from, from) || !got_to ||
         strcmp(got_to, to))
         fail_msg("window %s: the publisher says %s %s..%s, the calendar %s..%s", name,
-                 got_name ? got_name : "?", got_from ? got_from : "?", got_to ? got_to : "?",
-                 from, to);
+                 got_name ? got_name : "?", got_from ? got_from : "?", got_to ? got_to : "?", from,
+                 to);
 }
 
-static const char *const FIGS[] = {"reports", "sessions", "participants", "materials",
-                                   "consultations", "banners", "led_messages", "online_posts",
-                                   "online_views", "volunteers", "funds_fen"};
+static const char *const FIGS[] = {"reports",       "sessions",   "participants", "materials",
+                                   "consultations", "banners",    "led_messages", "online_posts",
+                                   "online_views",  "volunteers", "funds_fen"};
 
 /* "key:f1,f2,...\n" lines, sorted by key. */
 static int cmp_str(const void *a, const void *b) {
@@ -332,11 +345,11 @@ static char *api_rows(json_t *doc) {
 }
 
 static char *sql_rows(const char *by, const char *from, const char *to) {
-    const char *key = !strcmp(by, "county")   ? "county_code"
-                      : !strcmp(by, "theme")  ? "theme::text"
-                      : !strcmp(by, "venue")  ? "venue::text"
-                      : !strcmp(by, "form")   ? "form::text"
-                      : !strcmp(by, "unit")   ? "unit_code"
+    const char *key = !strcmp(by, "county")     ? "county_code"
+                      : !strcmp(by, "theme")    ? "theme::text"
+                      : !strcmp(by, "venue")    ? "venue::text"
+                      : !strcmp(by, "form")     ? "form::text"
+                      : !strcmp(by, "unit")     ? "unit_code"
                       : !strcmp(by, "campaign") ? "campaign"
                                                 : "'all'";
     char *sql = pufa_asprintf(
@@ -377,7 +390,7 @@ static char *sql_rows(const char *by, const char *from, const char *to) {
     return pufa_buf_steal(&out);
 }
 
-static const char *const STANDARD_WINDOWS[] = {"today", "7d",   "30d", "month",
+static const char *const STANDARD_WINDOWS[] = {"today",   "7d",  "30d",  "month",
                                                "quarter", "ytd", "plan", "all"};
 /* Explicit ranges: a half year, one across the new year, one over a leap day. */
 static const char *const RANGES[] = {"2025-01-01..2025-06-30", "2025-12-25..2026-01-05",
@@ -415,8 +428,8 @@ static int compare_all(bool verbose) {
             char *api = api_rows(doc);
             char *sql = sql_rows(BYS[b], from, to);
             if (strcmp(api, sql) != 0)
-                fail_msg("%s: API and SQL differ (%s..%s)\nAPI:\n%s\nSQL:\n%s", path, from, to,
-                         api, sql);
+                fail_msg("%s: API and SQL differ (%s..%s)\nAPI:\n%s\nSQL:\n%s", path, from, to, api,
+                         sql);
             if (verbose && !strcmp(BYS[b], "none"))
                 printf("# %-28s %s..%s %s", names[w], from, to, *api ? api : "(none)\n");
             free(api);
@@ -457,8 +470,8 @@ static void wait_caught_up(void) {
 static int group_setup(void **state) {
     (void)state;
     char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' --units '%s' >/dev/null",
-                              pufa_bin, getenv("PUFA_TEST_DB"),
-                              pufa_test_demo_tree_path(), pufa_test_data_path("units.csv"));
+                              pufa_bin, getenv("PUFA_TEST_DB"), pufa_test_demo_tree_path(),
+                              pufa_test_data_path("units.csv"));
     int rc = pufa_sh(cmd);
     free(cmd);
     db = PQconnectdb(getenv("PUFA_TEST_DB"));
@@ -466,10 +479,25 @@ static int group_setup(void **state) {
         return -1;
     zctx = zmq_ctx_new();
     char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
-    char *argv[] = {(char *)agg_bin, "--insecure", "--listen", "tcp://127.0.0.1:0", "--feed",
-                    "tcp://127.0.0.1:0", "--http", "127.0.0.1:0", "--db", dbinfo,
-                    "--heartbeat", "200ms", "--compact-rows", "2000", "--compact-interval",
-                    "1h", "--home", PUFA_TEST_HOME, NULL};
+    char *argv[] = {(char *)agg_bin,
+                    "--insecure",
+                    "--listen",
+                    "tcp://127.0.0.1:0",
+                    "--feed",
+                    "tcp://127.0.0.1:0",
+                    "--http",
+                    "127.0.0.1:0",
+                    "--db",
+                    dbinfo,
+                    "--heartbeat",
+                    "200ms",
+                    "--compact-rows",
+                    "2000",
+                    "--compact-interval",
+                    "1h",
+                    "--home",
+                    PUFA_TEST_HOME,
+                    NULL};
     pufa_proc_start(&agg, argv, NULL);
     free(dbinfo);
     if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", agg_ep, sizeof agg_ep, 20000) ||
@@ -601,10 +629,10 @@ static long long wait_event(int fd, pufa_buf *acc, long long want, int timeout_m
                 break;
             json_error_t jerr;
             json_t *o = json_loadb(d + 6, (size_t)(end - d - 6), 0, &jerr);
-            long long total = o ? (long long)json_integer_value(json_object_get(
-                                      json_object_get(json_object_get(o, "totals"), "all"),
-                                      "reports"))
-                                : -1;
+            long long total =
+                o ? (long long)json_integer_value(json_object_get(
+                        json_object_get(json_object_get(o, "totals"), "all"), "reports"))
+                  : -1;
             json_decref(o);
             memmove(acc->data, end + 1, acc->len - (size_t)(end + 1 - acc->data) + 1);
             acc->len -= (size_t)(end + 1 - acc->data);
@@ -641,9 +669,9 @@ static void figures_line(pufa_buf *b, const Pufa__Figures *f) {
         pufa_buf_puts(b, "(no figures)");
         return;
     }
-    const int64_t v[11] = {f->reports,      f->sessions,     f->participants, f->materials,
-                           f->consultations, f->banners,     f->led_messages, f->online_posts,
-                           f->online_views,  f->volunteers,  f->funds_fen};
+    const int64_t v[11] = {f->reports,       f->sessions,   f->participants, f->materials,
+                           f->consultations, f->banners,    f->led_messages, f->online_posts,
+                           f->online_views,  f->volunteers, f->funds_fen};
     for (int k = 0; k < 11; k++)
         pufa_buf_printf(b, "%s%lld", k ? "," : "", (long long)v[k]);
 }
@@ -734,9 +762,8 @@ static void compare_dashboard(const char *topic, const char *county) {
             char from[PUFA_CIVIL_STRLEN], to[PUFA_CIVIL_STRLEN];
             check_window(api, w->window, CITY_OFFSET_MIN, from, to);
             if (!w->from_day || strcmp(w->from_day, from) || !w->to_day || strcmp(w->to_day, to))
-                fail_msg("%s %s: the Dashboard says %s..%s, the calendar %s..%s", topic,
-                         w->window, w->from_day ? w->from_day : "?",
-                         w->to_day ? w->to_day : "?", from, to);
+                fail_msg("%s %s: the Dashboard says %s..%s, the calendar %s..%s", topic, w->window,
+                         w->from_day ? w->from_day : "?", w->to_day ? w->to_day : "?", from, to);
             assert_int_equal(d->seq, json_integer_value(json_object_get(api, "seq")));
             pufa_buf tot;
             pufa_buf_init(&tot);
@@ -852,8 +879,8 @@ static void exports_are_guarded_and_open(void **state) {
     for (int i = 0; i < 3; i++)
         pufa_report_clear(&r[i]);
     wait_caught_up();
-    char *url = pufa_asprintf("http://127.0.0.1:%s/v1/export.csv?window=today&detail=reports",
-                              pub_port);
+    char *url =
+        pufa_asprintf("http://127.0.0.1:%s/v1/export.csv?window=today&detail=reports", pub_port);
     pufa_http_response resp;
     char err[256];
     assert_int_equal(pufa_http_request("GET", url, NULL, NULL, 0, 10000, &resp, err, sizeof err),
@@ -891,7 +918,8 @@ static void exports_are_guarded_and_open(void **state) {
             "assert any(isinstance(v, (int, float)) for v in vals)\n"
             "if 'detail' in sys.argv[0] or ws.title == '明细':\n"
             "    assert '=1+1' in vals, 'formula title not stored as text'\n"
-            "    assert all(ws.cell(row=r, column=14).data_type == 's' for r in range(3, ws.max_row + 1))\n"
+            "    assert all(ws.cell(row=r, column=14).data_type == 's' for r in range(3, "
+            "ws.max_row + 1))\n"
             "print('xlsx ok', ws.title, ws.max_row, 'rows')\n"
             "PY",
             (int)getpid() + s, pub_port, sheets[s], (int)getpid() + s);
@@ -949,8 +977,11 @@ static void check_silent(int days) {
 
 static void bad_requests_get_clear_errors(void **state) {
     (void)state;
-    const char *paths[] = {"/v1/totals?window=fortnight", "/v1/totals?by=colour",
-                           "/v1/totals?county=abc", "/v1/silent?days=0", "/v1/nope",
+    const char *paths[] = {"/v1/totals?window=fortnight",
+                           "/v1/totals?by=colour",
+                           "/v1/totals?county=abc",
+                           "/v1/silent?days=0",
+                           "/v1/nope",
                            "/v1/export.csv?detail=everything"};
     int want[] = {400, 400, 400, 400, 404, 400};
     for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {

@@ -52,10 +52,24 @@ static void write_allow_list(const char *text) {
 
 static void start_agg(pufa_proc *p, const char *fault, char *ep, size_t epsize) {
     char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
-    char *sec = pufa_asprintf("%s/aggregator.key", dir), *allow = pufa_asprintf("%s/allow.list", dir);
-    char *argv[] = {(char *)agg_bin, "--curve-secret-file", sec, "--allow-list", allow,
-                    "--listen", "tcp://127.0.0.1:0", "--feed", "tcp://127.0.0.1:0",
-                    "--http", "127.0.0.1:0", "--db", dbinfo, "--home", PUFA_TEST_HOME, NULL};
+    char *sec = pufa_asprintf("%s/aggregator.key", dir),
+         *allow = pufa_asprintf("%s/allow.list", dir);
+    char *argv[] = {(char *)agg_bin,
+                    "--curve-secret-file",
+                    sec,
+                    "--allow-list",
+                    allow,
+                    "--listen",
+                    "tcp://127.0.0.1:0",
+                    "--feed",
+                    "tcp://127.0.0.1:0",
+                    "--http",
+                    "127.0.0.1:0",
+                    "--db",
+                    dbinfo,
+                    "--home",
+                    PUFA_TEST_HOME,
+                    NULL};
     pufa_proc_start(p, argv, fault);
     if (!pufa_proc_wait_log(p, "id=AGG-LISTEN", "endpoint", ep, epsize, 20000) ||
         !pufa_proc_wait_log(p, "id=AGG-READY", NULL, NULL, 0, 10000)) {
@@ -323,11 +337,26 @@ static void collector_uses_curve_and_a_token(void **state) {
     char *srv = pufa_asprintf("%s/aggregator.pub", dir);
     char *pub = pufa_asprintf("%s/collector-150821.pub", dir);
     char *sec = pufa_asprintf("%s/collector-150821.key", dir);
-    char *argv[] = {(char *)col_bin, "--county", "150821", "--aggregator", agg_ep, "--spool",
-                    spool, "--http", "127.0.0.1:0", "--org-units",
-                    (char *)pufa_test_data_path("org_units.csv"), "--token-file", token_path,
-                    "--curve-server-public-file", srv, "--curve-public-file", pub,
-                    "--curve-secret-file", sec, NULL};
+    char *argv[] = {(char *)col_bin,
+                    "--county",
+                    "150821",
+                    "--aggregator",
+                    agg_ep,
+                    "--spool",
+                    spool,
+                    "--http",
+                    "127.0.0.1:0",
+                    "--org-units",
+                    (char *)pufa_test_data_path("org_units.csv"),
+                    "--token-file",
+                    token_path,
+                    "--curve-server-public-file",
+                    srv,
+                    "--curve-public-file",
+                    pub,
+                    "--curve-secret-file",
+                    sec,
+                    NULL};
     pufa_proc_start(&col, argv, NULL);
     char port[16];
     if (!pufa_proc_wait_log(&col, "id=COL-HTTP", "port", port, sizeof port, 10000)) {

@@ -15,15 +15,13 @@
 #include "httpc.h"
 
 enum { D_TOTAL, D_THEME, D_VENUE, D_FORM, D_UNIT, D_CAMPAIGN, NDIMS };
-static const char *const DIM_NAMES[NDIMS] = {"total", "theme", "venue", "form", "unit",
-                                             "campaign"};
-static const char *const PUB_DIMS[NDIMS] = {"none", "theme", "venue", "form", "unit",
-                                            "campaign"};
-static const int DIM_SIZE[NDIMS] = {1, PUFA_THEME_MAX, PUFA_VENUE_MAX, PUFA_FORM_MAX, NUNITS,
-                                    NCAMPAIGNS};
-#define SLOTS (1 + PUFA_THEME_MAX + PUFA_VENUE_MAX + PUFA_FORM_MAX + NUNITS + NCAMPAIGNS)
+static const char *const DIM_NAMES[NDIMS] = {"total", "theme", "venue", "form", "unit", "campaign"};
+static const char *const PUB_DIMS[NDIMS] = {"none", "theme", "venue", "form", "unit", "campaign"};
+static const int DIM_SIZE[NDIMS] = {1,      PUFA_THEME_MAX, PUFA_VENUE_MAX, PUFA_FORM_MAX,
+                                    NUNITS, NCAMPAIGNS};
+#define SLOTS  (1 + PUFA_THEME_MAX + PUFA_VENUE_MAX + PUFA_FORM_MAX + NUNITS + NCAMPAIGNS)
 #define NCELLS (NDAYS * NCOL * SLOTS)
-#define NF 3 /* reports, sessions, participants */
+#define NF     3 /* reports, sessions, participants */
 
 typedef struct figures {
     long long f[NCELLS][NF];
@@ -92,8 +90,8 @@ static void cell_name(int c, char *out, size_t size) {
         snprintf(key, sizeof key, "='%s'", CAMPAIGNS[v]);
     else
         key[0] = '\0';
-    snprintf(out, size, "%s county %s %s%s", DAYS[dc / NCOL], COUNTIES[dc % NCOL],
-             DIM_NAMES[dim], key);
+    snprintf(out, size, "%s county %s %s%s", DAYS[dc / NCOL], COUNTIES[dc % NCOL], DIM_NAMES[dim],
+             key);
 }
 
 static int cmp_entry(const void *a, const void *b) {
@@ -108,7 +106,9 @@ static void sql_figures(PGconn *db, figures *fg) {
     for (int i = 0; i < PQntuples(q); i++) {
         int day = find(DAYS, NDAYS, PQgetvalue(q, i, 0));
         int county = find(COUNTIES, NCOL, PQgetvalue(q, i, 1));
-        int vals[NDIMS] = {0, atoi(PQgetvalue(q, i, 2)) - 1, atoi(PQgetvalue(q, i, 3)) - 1,
+        int vals[NDIMS] = {0,
+                           atoi(PQgetvalue(q, i, 2)) - 1,
+                           atoi(PQgetvalue(q, i, 3)) - 1,
                            atoi(PQgetvalue(q, i, 4)) - 1,
                            find(UNITS, NUNITS, PQgetvalue(q, i, 5)),
                            find(CAMPAIGNS, NCAMPAIGNS, PQgetvalue(q, i, 6))};
@@ -161,10 +161,10 @@ static bool publisher_figures(const char *port, figures *fg) {
     for (int day = 0; day < NDAYS; day++)
         for (int county = 0; county < NCOL; county++)
             for (int dim = 0; dim < NDIMS; dim++) {
-                char *url = pufa_asprintf("http://127.0.0.1:%s/v1/totals?window=%s..%s&by=%s"
-                                          "&county=%s",
-                                          port, DAYS[day], DAYS[day], PUB_DIMS[dim],
-                                          COUNTIES[county]);
+                char *url =
+                    pufa_asprintf("http://127.0.0.1:%s/v1/totals?window=%s..%s&by=%s"
+                                  "&county=%s",
+                                  port, DAYS[day], DAYS[day], PUB_DIMS[dim], COUNTIES[county]);
                 pufa_http_response r;
                 char err[256];
                 int rc = pufa_http_request("GET", url, NULL, NULL, 0, 10000, &r, err, sizeof err);
@@ -208,8 +208,7 @@ static bool publisher_figures(const char *port, figures *fg) {
 }
 
 /* Cells where have != want; prints the first few. */
-static long long compare(const char *what, const figures *want, const figures *have,
-                         int *printed) {
+static long long compare(const char *what, const figures *want, const figures *have, int *printed) {
     long long bad = have->stray > 0;
     if (have->stray && (*printed)++ < 12)
         printf("# MISMATCH %s: %lld rows outside the ledger's cells\n", what, have->stray);
@@ -270,8 +269,7 @@ void check_ledger(PGconn *db, const char *pub_port, verdict *v) {
         if (rev < 1 || rev > e->attempted) {
             v->wrong_revision++;
             if (printed++ < 12)
-                printf("# WRONG REVISION %s: stored %u, sent up to %u\n", e->id, rev,
-                       e->attempted);
+                printf("# WRONG REVISION %s: stored %u, sent up to %u\n", e->id, rev, e->attempted);
             continue;
         }
         stored[e - ledger] = rev;
@@ -280,9 +278,9 @@ void check_ledger(PGconn *db, const char *pub_port, verdict *v) {
             if (printed++ < 12)
                 printf("# WRONG CONTENT %s revision %u: stored %s/%s/%s participants %s, sent "
                        "%s/%s participants %lld\n",
-                       e->id, rev, PQgetvalue(q, i, 3), PQgetvalue(q, i, 4),
-                       PQgetvalue(q, i, 8), PQgetvalue(q, i, 11), COUNTIES[e->county],
-                       DAYS[e->rev[rev].day], (long long)e->rev[rev].participants);
+                       e->id, rev, PQgetvalue(q, i, 3), PQgetvalue(q, i, 4), PQgetvalue(q, i, 8),
+                       PQgetvalue(q, i, 11), COUNTIES[e->county], DAYS[e->rev[rev].day],
+                       (long long)e->rev[rev].participants);
         }
     }
     PQclear(q);
@@ -336,8 +334,7 @@ void check_ledger(PGconn *db, const char *pub_port, verdict *v) {
         bool ok = !memcmp(w, s, sizeof w) && !memcmp(w, r, sizeof w) && !memcmp(w, a, sizeof w);
         printf("# county %s: ledger %lld/%lld, SQL %lld/%lld, rollups %lld/%lld, publisher "
                "%lld/%lld (reports/participants) %s\n",
-               COUNTIES[k], w[0], w[2], s[0], s[2], r[0], r[2], a[0], a[2],
-               ok ? "ok" : "MISMATCH");
+               COUNTIES[k], w[0], w[2], s[0], s[2], r[0], r[2], a[0], a[2], ok ? "ok" : "MISMATCH");
     }
     printf("# cells compared: %d (day x county x dimension value), each by SQL, rollups and "
            "publisher\n",

@@ -77,8 +77,8 @@ static void start_agg(void) {
     char *listen = pufa_asprintf("tcp://127.0.0.1:%s", agg_port[0] ? agg_port : "0");
     char *feed = pufa_strdup(feed_ep[0] ? feed_ep : "tcp://127.0.0.1:0");
     char *bin = pufa_asprintf("%s/aggregator/pufa-aggregator", build);
-    char *argv[] = {bin, "--insecure", "--listen", listen, "--feed", feed, "--http",
-                    "127.0.0.1:0", "--db", dbinfo, "--home", "100000", NULL};
+    char *argv[] = {bin,           "--insecure", "--listen", listen,   "--feed", feed, "--http",
+                    "127.0.0.1:0", "--db",       dbinfo,     "--home", "100000", NULL};
     pufa_proc_start(&agg, argv, NULL);
     char ep[128];
     if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", ep, sizeof ep, 30000)) {
@@ -97,8 +97,8 @@ static void start_agg(void) {
 static void start_pub(void) {
     char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
     char *bin = pufa_asprintf("%s/publisher/pufa-publisher", build);
-    char *argv[] = {bin, "--feed", feed_ep, "--db", dbinfo, "--http", "127.0.0.1:0", "--pub", "",
-                    NULL};
+    char *argv[] = {bin,      "--feed",      feed_ep, "--db", dbinfo,
+                    "--http", "127.0.0.1:0", "--pub", "",     NULL};
     pufa_proc_start(&pub, argv, NULL);
     if (!pufa_proc_wait_log(&pub, "id=PUB-HTTP", "port", pub_port, sizeof pub_port, 10000)) {
         pufa_proc_dump(&pub);
@@ -113,9 +113,25 @@ static void start_col(int k) {
     char *aggr = pufa_asprintf("tcp://127.0.0.1:%d", proxy_port[k]);
     char *spool = pufa_asprintf("%s/spool-%d", dir, k);
     char *http = pufa_asprintf("127.0.0.1:%s", col_port[k][0] ? col_port[k] : "0");
-    char *argv[] = {bin, "--insecure", "--county", (char *)COUNTIES[k], "--aggregator", aggr,
-                    "--spool", spool, "--http", http, "--ack-timeout", "1s", "--backoff-max",
-                    "2s", "--heartbeat", "500ms", "--spool-quota", "256MiB", NULL};
+    char *argv[] = {bin,
+                    "--insecure",
+                    "--county",
+                    (char *)COUNTIES[k],
+                    "--aggregator",
+                    aggr,
+                    "--spool",
+                    spool,
+                    "--http",
+                    http,
+                    "--ack-timeout",
+                    "1s",
+                    "--backoff-max",
+                    "2s",
+                    "--heartbeat",
+                    "500ms",
+                    "--spool-quota",
+                    "256MiB",
+                    NULL};
     pufa_proc_start(&col[k], argv, NULL);
     if (ncol_logs[k] < MAXLOGS)
         col_logs[k][ncol_logs[k]++] = pufa_strdup(col[k].log);
@@ -281,8 +297,8 @@ static void *generator(void *arg) {
             json_t *res = json_object_get(doc, "results");
             pthread_mutex_lock(&ledger_mu);
             for (int i = 0; i < n && r.status == 202; i++) {
-                const char *st = json_string_value(
-                    json_object_get(json_array_get(res, (size_t)i), "state"));
+                const char *st =
+                    json_string_value(json_object_get(json_array_get(res, (size_t)i), "state"));
                 if (st && !strcmp(st, "spooled") && revs[i] > ledger[picked[i]].acked)
                     ledger[picked[i]].acked = revs[i];
             }
@@ -308,7 +324,7 @@ static void *generator(void *arg) {
 /* ---- faults ---- */
 
 enum { F_KILL, F_PAUSE, F_PG, F_PARTITION, F_DISKFULL, F_CORRUPT, F_PGKILL, NKINDS };
-static const char *const KIND_NAMES[NKINDS] = {"kill", "pause", "pg-restart", "partition",
+static const char *const KIND_NAMES[NKINDS] = {"kill",      "pause",   "pg-restart", "partition",
                                                "disk-full", "corrupt", "pg-kill-agg"};
 static bool asked[NKINDS];
 static int tried[NKINDS], injected[NKINDS];
@@ -432,8 +448,8 @@ static void inject(unsigned *s, int i) {
     }
     case F_CORRUPT: {
         int k = (int)(rand_r(s) % NCOL);
-        printf("# fault %d: corrupt a byte of an undelivered record in collector %s's spool\n",
-               i, COUNTIES[k]);
+        printf("# fault %d: corrupt a byte of an undelivered record in collector %s's spool\n", i,
+               COUNTIES[k]);
         /* Cut it off first: what it spools from now on is never sent. */
         fproxy_cut(proxies[k]);
         long long since = pufa_now_ms() + 200;
@@ -489,7 +505,8 @@ static int collector_bad_records(int *matched) {
             char line[4096];
             while (f && fgets(line, sizeof line, f)) {
                 char *a = strstr(line, "id=COL-SPOOL-BAD-RECORD");
-                char *sg = a ? strstr(a, " segment=") : NULL, *of = a ? strstr(a, " offset=") : NULL;
+                char *sg = a ? strstr(a, " segment=") : NULL,
+                     *of = a ? strstr(a, " offset=") : NULL;
                 if (!sg || !of)
                     continue;
                 flip x = {k, (unsigned)strtoul(sg + 9, NULL, 10),
@@ -519,8 +536,10 @@ static bool parse_kinds(const char *list) {
         while (k < NKINDS && strcmp(KIND_NAMES[k], t))
             k++;
         if (k == NKINDS) {
-            fprintf(stderr, "fault: --kinds: unknown kind '%s' (kill, pause, pg-restart, "
-                            "partition, disk-full, corrupt, pg-kill-agg)\n", t);
+            fprintf(stderr,
+                    "fault: --kinds: unknown kind '%s' (kill, pause, pg-restart, "
+                    "partition, disk-full, corrupt, pg-kill-agg)\n",
+                    t);
             ok = false;
         } else {
             asked[k] = true;
@@ -559,8 +578,9 @@ int main(int argc, char **argv) {
     for (int k = 0; k < NKINDS; k++)
         nasked += asked[k];
     if (nasked == 0 || nfaults < nasked || rate < 10) {
-        fprintf(stderr, "fault: --faults must be at least the number of kinds asked for (%d), "
-                        "--rate at least 10 (got %d faults, rate %d)\n",
+        fprintf(stderr,
+                "fault: --faults must be at least the number of kinds asked for (%d), "
+                "--rate at least 10 (got %d faults, rate %d)\n",
                 nasked, nfaults, rate);
         return 64;
     }
@@ -670,20 +690,19 @@ int main(int argc, char **argv) {
            "requests ok %lld, refused or failed %lld; rows stored %lld)%s\n",
            v.acked, floor, rate, (double)gen_ms / 1000, (long long)posts_ok,
            (long long)posts_failed, v.committed, work ? "" : " FLOOR NOT MET");
-    bool corr_ok = v.excused == injected[F_CORRUPT] && v.excused == nflips &&
-                   col_bad == nflips && matched == nflips && v.corrupted_kept == 0 &&
-                   metric_bad == logged_now;
+    bool corr_ok = v.excused == injected[F_CORRUPT] && v.excused == nflips && col_bad == nflips &&
+                   matched == nflips && v.corrupted_kept == 0 && metric_bad == logged_now;
     printf("lost: %lld, duplicated (figure mismatches): %lld, excused by corruption: %lld of %d "
            "records flipped (the collectors named %d records lost to a bad CRC, %d of them the "
            "flipped ones; their metric now %lld, their current logs %lld)%s\n",
-           v.lost, v.figure_mismatches, v.excused, nflips, col_bad, matched, metric_bad,
-           logged_now, corr_ok ? "" : " CORRUPTION ACCOUNTING MISMATCH");
+           v.lost, v.figure_mismatches, v.excused, nflips, col_bad, matched, metric_bad, logged_now,
+           corr_ok ? "" : " CORRUPTION ACCOUNTING MISMATCH");
     printf("phantom: %lld, wrong revision: %lld, wrong content: %lld, left in spools: %lld, "
            "publisher seq %lld of %lld, seed %u\n",
            v.phantom, v.wrong_revision, v.wrong_content, spools, pub_seq, seq, seed);
-    bool pass = work && kinds && corr_ok && v.lost == 0 && v.figure_mismatches == 0 && v.phantom == 0 &&
-                v.wrong_revision == 0 && v.wrong_content == 0 && spools == 0 && drained &&
-                seq >= 0 && pub_seq == seq;
+    bool pass = work && kinds && corr_ok && v.lost == 0 && v.figure_mismatches == 0 &&
+                v.phantom == 0 && v.wrong_revision == 0 && v.wrong_content == 0 && spools == 0 &&
+                drained && seq >= 0 && pub_seq == seq;
     printf("%s\n", pass ? "1 passed, 0 failed" : "0 passed, 1 failed");
     if (!pass)
         for (int k = 0; k < NCOL; k++)

@@ -9,11 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NCOL 3
+#define NCOL   3
 #define MAXREV 16
 /* The generator spreads reports over these rollup cells. */
-#define NDAYS 4
-#define NUNITS 3
+#define NDAYS      4
+#define NUNITS     3
 #define NCAMPAIGNS 3
 
 extern const char *const COUNTIES[NCOL];
@@ -59,14 +59,14 @@ bool spool_fault_disk_full(const char *spool, int pid, int hold);
 
 /* What the database, the rollups and the publisher hold, against the ledger. */
 typedef struct verdict {
-    long long acked;          /* reports with an acknowledged revision */
-    long long committed;      /* rows in reports */
-    long long lost;           /* acked revision not stored, and not excused */
-    long long excused;        /* lost because its exact acked revision was corrupted */
-    long long corrupted_kept; /* corrupted, yet stored at that revision */
-    long long phantom;        /* stored, never sent */
-    long long wrong_revision; /* stored revision never sent */
-    long long wrong_content;  /* stored figures or cell differ from that revision's */
+    long long acked;             /* reports with an acknowledged revision */
+    long long committed;         /* rows in reports */
+    long long lost;              /* acked revision not stored, and not excused */
+    long long excused;           /* lost because its exact acked revision was corrupted */
+    long long corrupted_kept;    /* corrupted, yet stored at that revision */
+    long long phantom;           /* stored, never sent */
+    long long wrong_revision;    /* stored revision never sent */
+    long long wrong_content;     /* stored figures or cell differ from that revision's */
     long long figure_mismatches; /* cells (SQL, rollups, publisher) != ledger */
 } verdict;
 

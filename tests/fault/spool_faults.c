@@ -57,8 +57,8 @@ static bool answered(const char *outcomes, const char *id, uint32_t rev) {
 /* Stored revision of a report in the database, 0 when none, -1 on error. */
 static long stored_revision(PGconn *db, const char *id) {
     const char *p[1] = {id};
-    PGresult *q = PQexecParams(db, "SELECT revision FROM reports WHERE report_id = $1", 1, NULL,
-                               p, NULL, NULL, 0);
+    PGresult *q = PQexecParams(db, "SELECT revision FROM reports WHERE report_id = $1", 1, NULL, p,
+                               NULL, NULL, 0);
     long rev = PQresultStatus(q) != PGRES_TUPLES_OK ? -1
                : PQntuples(q)                       ? atol(PQgetvalue(q, 0, 0))
                                                     : 0;
@@ -100,8 +100,7 @@ bool spool_fault_corrupt(const char *spool, unsigned *s, long long since_ms, uns
                 break;
             pufa_report r;
             pufa_report_init(&r);
-            if (pufa_report_decode(buf + pos + 12, rlen, &r) == 0 &&
-                r.received_at_ms >= since_ms) {
+            if (pufa_report_decode(buf + pos + 12, rlen, &r) == 0 && r.received_at_ms >= since_ms) {
                 candidate *c = &cands[nc++];
                 c->seg = seg;
                 c->off = (unsigned)pos;
@@ -222,4 +221,3 @@ bool spool_fault_disk_full(const char *spool, int pid, int hold) {
     free(out);
     return hit;
 }
-

@@ -40,10 +40,10 @@ static inline char *fuzz_tmpdir(const char *name) {
     return dir;
 }
 
-#define FUZZ_CHECK(cond)                                                   \
-    do {                                                                   \
-        if (!(cond))                                                       \
-            abort(); /* a broken property: the fuzzer reports the input */ \
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            abort(); /* a broken property: the fuzzer reports the input */                         \
     } while (0)
 
 #endif

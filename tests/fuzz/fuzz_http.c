@@ -8,7 +8,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1)
         return 0;
     const char *type = types[data[0] % 5];
-    pufa_intake_format fmt =
-        pufa_intake_guess_format(type, (const char *)data + 1, size - 1);
+    pufa_intake_format fmt = pufa_intake_guess_format(type, (const char *)data + 1, size - 1);
     return fuzz_intake(fmt, data + 1, size - 1);
 }

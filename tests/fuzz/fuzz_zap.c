@@ -34,8 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     char county[7], key[41];
     const char *why;
-    int verdict = zap_decide((const char(*)[41])keys, (const char(*)[7])counties, (size_t)n,
-                             frames, lens, nf, county, key, &why);
+    int verdict = zap_decide((const char(*)[41])keys, (const char(*)[7])counties, (size_t)n, frames,
+                             lens, nf, county, key, &why);
     FUZZ_CHECK(verdict == 200 || verdict == 400);
     if (verdict == 200) /* only a listed key, with its county */
         FUZZ_CHECK(strlen(key) == 40 && strlen(county) == 6);

@@ -18,8 +18,8 @@
 #include "spool.h"
 #include "wire.h"
 
-static void write_seed(const char *dir, const char *target, const char *name,
-                       const void *data, size_t len) {
+static void write_seed(const char *dir, const char *target, const char *name, const void *data,
+                       size_t len) {
     char *path = pufa_asprintf("%s/%s/%s", dir, target, name);
     FILE *o = fopen(path, "wb");
     if (!o || fwrite(data, 1, len, o) != len || fclose(o) != 0) {
@@ -278,8 +278,8 @@ int main(int argc, char **argv) {
         free(buf);
     }
     spool_close(&sp);
-    char *cmd = pufa_asprintf("cp %s/0000000001.seg %s/spool/seed-segment && rm -rf %s", dir,
-                              argv[2], dir);
+    char *cmd =
+        pufa_asprintf("cp %s/0000000001.seg %s/spool/seed-segment && rm -rf %s", dir, argv[2], dir);
     int rc = system(cmd);
     free(cmd);
     for (size_t i = 0; i < n; i++)

@@ -36,8 +36,8 @@ void pufa_civil_format(pufa_civil c, char out[PUFA_CIVIL_STRLEN]) {
     snprintf(out, PUFA_CIVIL_STRLEN, "%04d-%02d-%02d", c.y, c.m, c.d);
 }
 
-void pufa_campaign_windows_add(pufa_campaign_windows *w, const char *name, int from_m,
-                               int from_d, int to_m, int to_d) {
+void pufa_campaign_windows_add(pufa_campaign_windows *w, const char *name, int from_m, int from_d,
+                               int to_m, int to_d) {
     if (w->n == sizeof w->c / sizeof w->c[0]) {
         fprintf(stderr, "pufa_campaign_windows_add: more than %zu windows\n", w->n);
         abort();

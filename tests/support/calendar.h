@@ -36,8 +36,8 @@ typedef struct pufa_campaign_windows {
 } pufa_campaign_windows;
 
 /* Adds one window (at most 8; aborts beyond, a mistake in the test). */
-void pufa_campaign_windows_add(pufa_campaign_windows *w, const char *name, int from_m,
-                               int from_d, int to_m, int to_d);
+void pufa_campaign_windows_add(pufa_campaign_windows *w, const char *name, int from_m, int from_d,
+                               int to_m, int to_d);
 
 /* The first and last day of window name by the README's rules, for the
  * today at offset_min: today, 7d, 30d, month, quarter, ytd, plan (the

@@ -13,15 +13,15 @@ static const char *const DIMS[][2] = {
     {"form", "form::text"}, {"unit", "unit_code"},    {"campaign", "campaign"},
 };
 
-#define NONZERO                                                                            \
-    "(reports <> 0 OR sessions <> 0 OR participants <> 0 OR materials <> 0 OR"            \
-    " consultations <> 0 OR banners <> 0 OR led_messages <> 0 OR online_posts <> 0 OR"     \
+#define NONZERO                                                                                    \
+    "(reports <> 0 OR sessions <> 0 OR participants <> 0 OR materials <> 0 OR"                     \
+    " consultations <> 0 OR banners <> 0 OR led_messages <> 0 OR online_posts <> 0 OR"             \
     " online_views <> 0 OR volunteers <> 0 OR funds_fen <> 0)"
 
-#define SUMS                                                                               \
-    "count(*)::bigint, sum(sessions)::bigint, sum(participants)::bigint,"                 \
-    " sum(materials)::bigint, sum(consultations)::bigint, sum(banners)::bigint,"          \
-    " sum(led_messages)::bigint, sum(online_posts)::bigint, sum(online_views)::bigint,"   \
+#define SUMS                                                                                       \
+    "count(*)::bigint, sum(sessions)::bigint, sum(participants)::bigint,"                          \
+    " sum(materials)::bigint, sum(consultations)::bigint, sum(banners)::bigint,"                   \
+    " sum(led_messages)::bigint, sum(online_posts)::bigint, sum(online_views)::bigint,"            \
     " sum(volunteers)::bigint, sum(funds_fen)::bigint"
 
 long long pufa_test_cells_diff(PGconn *db, const char *table, char *why, size_t size) {

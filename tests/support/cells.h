@@ -7,8 +7,8 @@
 #include <stddef.h>
 
 /* The figures of a cell, in the order of the tables' columns. */
-#define PUFA_TEST_FIGURES                                                                  \
-    "reports, sessions, participants, materials, consultations, banners, led_messages,"   \
+#define PUFA_TEST_FIGURES                                                                          \
+    "reports, sessions, participants, materials, consultations, banners, led_messages,"            \
     " online_posts, online_views, volunteers, funds_fen"
 
 /* Compares the cells of table ("rollup_live" or "rollup_dim") with the
@@ -22,7 +22,7 @@ long long pufa_test_cells_diff(PGconn *db, const char *table, char *why, size_t 
 
 /* Fails the test (naming the differing cells) unless the cells of table
  * equal the reports. */
-#define assert_cells_equal_reports(db, table)                                             \
+#define assert_cells_equal_reports(db, table)                                                      \
     pufa_test_assert_cells((db), (table), __FILE__, __LINE__)
 void pufa_test_assert_cells(PGconn *db, const char *table, const char *file, int line);
 

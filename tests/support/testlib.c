@@ -70,7 +70,7 @@ void pufa_test_assert_contains(const char *s, const char *needle, const char *fi
     if (s && needle && strstr(s, needle))
         return;
     print_error("%s:%d: expected \"%s\" to contain \"%s\"\n", file, line, s ? s : "(null)",
-                   needle ? needle : "(null)");
+                needle ? needle : "(null)");
     _fail(file, line);
 }
 
@@ -99,7 +99,7 @@ void pufa_test_assert_lines_equal(const char *got, const char *want, const char 
     }
     print_error("%s:%d: %s differ at line %zu (%zu lines against %zu):\n  got:  %.*s\n"
                 "  want: %.*s\n",
-                file, line, what, no, count_lines(got), count_lines(want), (int)strcspn(g, "\n"),
-                g, (int)strcspn(w, "\n"), w);
+                file, line, what, no, count_lines(got), count_lines(want), (int)strcspn(g, "\n"), g,
+                (int)strcspn(w, "\n"), w);
     _fail(file, line);
 }

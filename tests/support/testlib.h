@@ -3,10 +3,12 @@
 #ifndef PUFA_TESTLIB_H
 #define PUFA_TESTLIB_H
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
+
+/* cmocka.h needs the standard headers above it. */
 #include <cmocka.h>
 
 #include "orgunits.h"
@@ -32,7 +34,7 @@ void pufa_test_assert_contains(const char *s, const char *needle, const char *fi
 
 /* Asserts that two texts of lines are equal; when not, prints the first
  * line where they differ, from each side, and how many lines each has. */
-#define assert_lines_equal(got, want, what)                                              \
+#define assert_lines_equal(got, want, what)                                                        \
     pufa_test_assert_lines_equal((got), (want), (what), __FILE__, __LINE__)
 void pufa_test_assert_lines_equal(const char *got, const char *want, const char *what,
                                   const char *file, int line);
