@@ -17,7 +17,7 @@ fi
 PKGS=(
     # toolchain
     build-essential cmake pkg-config git ca-certificates
-    clang llvm libclang-rt-14-dev
+    clang llvm libclang-rt-14-dev clang-format
     # required libraries
     libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libpq-dev libuv1-dev
     libmicrohttpd-dev libjansson-dev libcsv-dev uuid-dev libinih-dev
