@@ -175,7 +175,7 @@ static bool resync(pub_feed *f) {
         char q[600];
         PLOG_WARN("PUB-SNAPSHOT-RETRY", "msg=%s retry_ms=%d", pufa_log_quote(q, sizeof q, err),
                   backoff);
-        pub_live_snapshot_failed(f->live, err);
+        pub_live_snapshot_failed(f->live, err, info.model_cleared);
         for (int slept = 0; slept < backoff && !f->stopping; slept += 50) {
             struct timespec ts = {0, 50000000L};
             nanosleep(&ts, NULL);

@@ -86,8 +86,13 @@ void pub_live_snapshot_loaded(pub_live *l, double seconds) {
     pthread_mutex_unlock(&l->mu);
 }
 
-void pub_live_snapshot_failed(pub_live *l, const char *err) {
+void pub_live_snapshot_failed(pub_live *l, const char *err, bool model_incomplete) {
     pthread_mutex_lock(&l->mu);
+    /* A model holding part of a snapshot is never served: not ready (the API
+     * answers 503) until a snapshot loads whole.  One untouched by the failed
+     * attempt is behind by the gap that asked for it, but whole: it stays. */
+    if (model_incomplete)
+        l->st.ready = false;
     pufa_copy(l->st.db_error, sizeof l->st.db_error, err);
     pthread_mutex_unlock(&l->mu);
 }

@@ -35,8 +35,9 @@ pub_model *pub_live_model(pub_live *l);
 /* ---- the feed's side ---- */
 /* A snapshot was loaded into the model: ready, a new event. */
 void pub_live_snapshot_loaded(pub_live *l, double seconds);
-/* A snapshot failed: err is what /readyz shows until one succeeds. */
-void pub_live_snapshot_failed(pub_live *l, const char *err);
+/* A snapshot failed: err is what /readyz shows until one succeeds; with
+ * model_incomplete (the model was cleared first) also not ready. */
+void pub_live_snapshot_failed(pub_live *l, const char *err, bool model_incomplete);
 /* A delta was applied to the model: a new event. */
 void pub_live_delta_applied(pub_live *l);
 /* A delta already contained in the model was dropped. */

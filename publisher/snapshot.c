@@ -120,6 +120,7 @@ int pub_snapshot_load(const char *db, pub_model *m, pub_snapshot_info *info, cha
     }
     pub_model_wrlock(m);
     pub_model_clear(m);
+    info->model_cleared = true;
     for (int i = 0; i < PQntuples(ou); i++)
         pub_model_set_county_name(m, PQgetvalue(ou, i, 0), PQgetvalue(ou, i, 1));
     for (int i = 0; i < PQntuples(units); i++)

@@ -6,6 +6,7 @@
 #ifndef PUB_SNAPSHOT_H
 #define PUB_SNAPSHOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,11 +18,13 @@ typedef struct pub_snapshot_info {
     long long journal_rows; /* rollup_journal rows read */
     long long skipped;      /* rows with an unknown dimension or key, left out */
     double seconds;
+    bool model_cleared; /* the model was cleared: on error it holds only a part */
 } pub_snapshot_info;
 
 /* Clears the model and loads it from db (wrlock taken inside).  0, or a
- * PUFA_E* code with err filled; on error the model may be partly loaded
- * (the caller retries). */
+ * PUFA_E* code with err filled; on error with info->model_cleared the model
+ * holds only a part of the snapshot and must not be served until a retry
+ * succeeds. */
 int pub_snapshot_load(const char *db, pub_model *m, pub_snapshot_info *info, char *err,
                       size_t errsize);
 
