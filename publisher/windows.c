@@ -147,3 +147,125 @@ int pub_window_resolve(const pub_windows *w, const char *name, pufa_day today, p
     }
     return 0;
 }
+
+/* ---- trends ---- */
+
+const char *const pub_period_names[3] = {"day", "week", "month"};
+
+int pub_period_parse(const char *name) {
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, pub_period_names[i]))
+            return i;
+    return -1;
+}
+
+static bool is_leap(int y) {
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int month_days(int y, int m) {
+    static const int days[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && is_leap(y) ? 29 : days[m];
+}
+
+pufa_day pub_period_first(pub_period p, pufa_day day) {
+    int y, m, d;
+    switch (p) {
+    case PUB_PERIOD_WEEK:
+        return day - pufa_date_weekday(day);
+    case PUB_PERIOD_MONTH:
+        pufa_date_to_ymd(day, &y, &m, &d);
+        return pufa_date_from_ymd(y, m, 1);
+    default:
+        return day;
+    }
+}
+
+pufa_day pub_period_last(pub_period p, pufa_day day) {
+    int y, m, d;
+    switch (p) {
+    case PUB_PERIOD_WEEK:
+        return day - pufa_date_weekday(day) + 6;
+    case PUB_PERIOD_MONTH:
+        pufa_date_to_ymd(day, &y, &m, &d);
+        return pufa_date_from_ymd(y, m, month_days(y, m));
+    default:
+        return day;
+    }
+}
+
+void pub_period_key(pub_period p, pufa_day first, char *key, size_t size) {
+    int y, m, d;
+    if (p == PUB_PERIOD_WEEK) {
+        /* ISO 8601: a week belongs to the year of its Thursday, and week 1
+         * is the week of that year's first Thursday. */
+        pufa_day thursday = pub_period_first(PUB_PERIOD_WEEK, first) + 3;
+        pufa_date_to_ymd(thursday, &y, &m, &d);
+        int week = (int)(thursday - pufa_date_from_ymd(y, 1, 1)) / 7 + 1;
+        snprintf(key, size, "%04d-W%02d", y, week);
+        return;
+    }
+    pufa_date_to_ymd(first, &y, &m, &d);
+    if (p == PUB_PERIOD_MONTH)
+        snprintf(key, size, "%04d-%02d", y, m);
+    else
+        snprintf(key, size, "%04d-%02d-%02d", y, m, d);
+}
+
+/* ---- comparisons ---- */
+
+const char *const pub_compare_names[3] = {"none", "prev", "yoy"};
+
+int pub_compare_parse(const char *name) {
+    if (!strcmp(name, "prev"))
+        return PUB_COMPARE_PREV;
+    if (!strcmp(name, "yoy"))
+        return PUB_COMPARE_YOY;
+    return -1;
+}
+
+int pub_window_prev_months(const char *name) {
+    if (!strcmp(name, "month"))
+        return 1;
+    if (!strcmp(name, "quarter"))
+        return 3;
+    return 0;
+}
+
+/* day moved back by months; a day past the base month's end becomes its
+ * last day, and so does a month's last day when at_end. */
+static pufa_day months_back(pufa_day day, int months, bool at_end) {
+    int y, m, d;
+    pufa_date_to_ymd(day, &y, &m, &d);
+    bool last = d == month_days(y, m);
+    int k = y * 12 + (m - 1) - months;
+    y = k / 12;
+    m = k % 12 + 1;
+    if (d > month_days(y, m) || (at_end && last))
+        d = month_days(y, m);
+    return pufa_date_from_ymd(y, m, d);
+}
+
+/* The same date a year earlier; 02-29 becomes 02-28. */
+static pufa_day year_back(pufa_day day) {
+    int y, m, d;
+    pufa_date_to_ymd(day, &y, &m, &d);
+    return md_of_year(y - 1, m, d);
+}
+
+void pub_compare_base(pub_compare c, int months, pufa_day from, pufa_day to, pufa_day *base_from,
+                      pufa_day *base_to) {
+    if (c == PUB_COMPARE_YOY) {
+        *base_from = year_back(from);
+        *base_to = year_back(to);
+    } else if (c == PUB_COMPARE_PREV && months > 0) {
+        *base_from = months_back(from, months, false);
+        *base_to = months_back(to, months, true);
+    } else if (c == PUB_COMPARE_PREV) {
+        *base_to = from - 1;
+        *base_from = from - (to - from + 1);
+    } else {
+        *base_from = from;
+        *base_to = to;
+    }
+}

@@ -207,6 +207,98 @@ static void bad_campaign_specs_are_refused(void **state) {
     assert_int_equal(w.ncampaigns, 0);
 }
 
+/* The base of from..to for compare c (months as pub_compare_base). */
+static void check_base(pub_compare c, int months, const char *from, const char *to,
+                       const char *want_from, const char *want_to) {
+    pufa_day bf, bt;
+    pub_compare_base(c, months, day(from), day(to), &bf, &bt);
+    char a[11], b[11];
+    pufa_date_format(bf, a);
+    pufa_date_format(bt, b);
+    if (strcmp(a, want_from) != 0 || strcmp(b, want_to) != 0)
+        fail_msg("%s %d of %s..%s: got %s..%s, want %s..%s", pub_compare_names[c], months, from, to,
+                 a, b, want_from, want_to);
+}
+
+static void prev_steps_back_a_month_a_quarter_or_an_equal_span(void **state) {
+    (void)state;
+    assert_int_equal(pub_window_prev_months("month"), 1);
+    assert_int_equal(pub_window_prev_months("quarter"), 3);
+    assert_int_equal(pub_window_prev_months("30d"), 0);
+    assert_int_equal(pub_window_prev_months("ytd"), 0);
+    /* Month ends: 03-31 -> 02-28 or 02-29, and a month's end stays one. */
+    check_base(PUB_COMPARE_PREV, 1, "2026-03-01", "2026-03-31", "2026-02-01", "2026-02-28");
+    check_base(PUB_COMPARE_PREV, 1, "2024-03-01", "2024-03-31", "2024-02-01", "2024-02-29");
+    check_base(PUB_COMPARE_PREV, 1, "2026-04-01", "2026-04-30", "2026-03-01", "2026-03-31");
+    check_base(PUB_COMPARE_PREV, 1, "2024-02-01", "2024-02-29", "2024-01-01", "2024-01-31");
+    /* Month to date: the same days of the month before. */
+    check_base(PUB_COMPARE_PREV, 1, "2026-11-01", "2026-11-27", "2026-10-01", "2026-10-27");
+    check_base(PUB_COMPARE_PREV, 1, "2026-03-01", "2026-03-30", "2026-02-01", "2026-02-28");
+    check_base(PUB_COMPARE_PREV, 1, "2026-03-15", "2026-03-31", "2026-02-15", "2026-02-28");
+    /* Across the new year. */
+    check_base(PUB_COMPARE_PREV, 1, "2026-01-01", "2026-01-31", "2025-12-01", "2025-12-31");
+    /* Quarters. */
+    check_base(PUB_COMPARE_PREV, 3, "2026-10-01", "2026-11-27", "2026-07-01", "2026-08-27");
+    check_base(PUB_COMPARE_PREV, 3, "2026-04-01", "2026-05-31", "2026-01-01", "2026-02-28");
+    check_base(PUB_COMPARE_PREV, 3, "2026-01-01", "2026-03-31", "2025-10-01", "2025-12-31");
+    check_base(PUB_COMPARE_PREV, 3, "2024-04-01", "2024-05-30", "2024-01-01", "2024-02-29");
+    /* Equal spans: a day, 7 days, a leap February. */
+    check_base(PUB_COMPARE_PREV, 0, "2026-11-27", "2026-11-27", "2026-11-26", "2026-11-26");
+    check_base(PUB_COMPARE_PREV, 0, "2026-01-01", "2026-01-07", "2025-12-25", "2025-12-31");
+    check_base(PUB_COMPARE_PREV, 0, "2024-03-01", "2024-03-31", "2024-01-30", "2024-02-29");
+}
+
+static void yoy_takes_the_same_dates_a_year_earlier(void **state) {
+    (void)state;
+    check_base(PUB_COMPARE_YOY, 0, "2026-11-01", "2026-11-27", "2025-11-01", "2025-11-27");
+    check_base(PUB_COMPARE_YOY, 0, "2024-02-29", "2024-02-29", "2023-02-28", "2023-02-28");
+    check_base(PUB_COMPARE_YOY, 0, "2024-02-01", "2024-02-29", "2023-02-01", "2023-02-28");
+    check_base(PUB_COMPARE_YOY, 0, "2024-02-29", "2024-03-31", "2023-02-28", "2023-03-31");
+    /* A common year's February: the leap day of the year before stays out. */
+    check_base(PUB_COMPARE_YOY, 0, "2025-02-01", "2025-02-28", "2024-02-01", "2024-02-28");
+    check_base(PUB_COMPARE_YOY, 0, "2025-12-25", "2026-01-05", "2024-12-25", "2025-01-05");
+    /* The months argument plays no part in yoy. */
+    check_base(PUB_COMPARE_YOY, 3, "2024-03-31", "2024-03-31", "2023-03-31", "2023-03-31");
+    assert_int_equal(pub_compare_parse("prev"), PUB_COMPARE_PREV);
+    assert_int_equal(pub_compare_parse("yoy"), PUB_COMPARE_YOY);
+    assert_int_equal(pub_compare_parse("mom"), -1);
+    assert_int_equal(pub_compare_parse(""), -1);
+}
+
+/* The period p of day d: first..last and key. */
+static void check_period(pub_period p, const char *d, const char *first, const char *last,
+                         const char *key) {
+    char a[11], b[11], k[16];
+    pufa_day f = pub_period_first(p, day(d));
+    pufa_date_format(f, a);
+    pufa_date_format(pub_period_last(p, day(d)), b);
+    pub_period_key(p, f, k, sizeof k);
+    if (strcmp(a, first) || strcmp(b, last) || strcmp(k, key))
+        fail_msg("%s of %s: got %s..%s %s, want %s..%s %s", pub_period_names[p], d, a, b, k, first,
+                 last, key);
+}
+
+static void periods_are_days_iso_weeks_and_months(void **state) {
+    (void)state;
+    check_period(PUB_PERIOD_DAY, "2026-11-27", "2026-11-27", "2026-11-27", "2026-11-27");
+    check_period(PUB_PERIOD_WEEK, "2026-11-27", "2026-11-23", "2026-11-29", "2026-W48");
+    check_period(PUB_PERIOD_WEEK, "2026-11-23", "2026-11-23", "2026-11-29", "2026-W48");
+    check_period(PUB_PERIOD_WEEK, "2026-11-29", "2026-11-23", "2026-11-29", "2026-W48");
+    /* Across year ends: 2020 has a week 53; 2021-01-03 is still in it. */
+    check_period(PUB_PERIOD_WEEK, "2021-01-03", "2020-12-28", "2021-01-03", "2020-W53");
+    check_period(PUB_PERIOD_WEEK, "2021-01-04", "2021-01-04", "2021-01-10", "2021-W01");
+    /* 2024-12-30 (a Monday) starts 2025's week 1. */
+    check_period(PUB_PERIOD_WEEK, "2024-12-31", "2024-12-30", "2025-01-05", "2025-W01");
+    check_period(PUB_PERIOD_WEEK, "2025-12-28", "2025-12-22", "2025-12-28", "2025-W52");
+    check_period(PUB_PERIOD_WEEK, "2026-01-01", "2025-12-29", "2026-01-04", "2026-W01");
+    check_period(PUB_PERIOD_WEEK, "2026-12-31", "2026-12-28", "2027-01-03", "2026-W53");
+    check_period(PUB_PERIOD_MONTH, "2024-02-10", "2024-02-01", "2024-02-29", "2024-02");
+    check_period(PUB_PERIOD_MONTH, "2026-02-28", "2026-02-01", "2026-02-28", "2026-02");
+    check_period(PUB_PERIOD_MONTH, "2026-12-31", "2026-12-01", "2026-12-31", "2026-12");
+    assert_int_equal(pub_period_parse("week"), PUB_PERIOD_WEEK);
+    assert_int_equal(pub_period_parse("quarter"), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rolling_windows),
@@ -216,6 +308,9 @@ int main(void) {
         cmocka_unit_test(explicit_ranges),
         cmocka_unit_test(unknown_names_are_refused),
         cmocka_unit_test(bad_campaign_specs_are_refused),
+        cmocka_unit_test(prev_steps_back_a_month_a_quarter_or_an_equal_span),
+        cmocka_unit_test(yoy_takes_the_same_dates_a_year_earlier),
+        cmocka_unit_test(periods_are_days_iso_weeks_and_months),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
