@@ -82,9 +82,11 @@ static json_t *window_json(const pub_window *w) {
     return o;
 }
 
-/* Resolves ?window=, ?by=, ?county=, ?rank=; replies with 400 itself. */
+/* Resolves ?window=, ?by=, ?county=, ?rank=; replies with 400 itself.
+ * ?by= is a breakdown (*dim, *period = -1) or a period of a trend (day,
+ * week, month: *period, *dim = DIM_TOTAL). */
 static bool query_args(pub_http *h, struct MHD_Connection *c, pub_window *win, int *dim,
-                       const char **county, int *rank, enum MHD_Result *ret) {
+                       int *period, const char **county, int *rank, enum MHD_Result *ret) {
     const char *wname = arg(c, "window", "30d");
     if (pub_window_resolve(h->w, wname, pufa_city_day(pufa_now_ms()), win)) {
         char msg[256];
@@ -95,9 +97,18 @@ static bool query_args(pub_http *h, struct MHD_Connection *c, pub_window *win, i
         *ret = reply_error(h, c, 400, msg);
         return false;
     }
-    *dim = pub_dim_parse(arg(c, "by", "county"));
+    const char *by = arg(c, "by", "county");
+    *dim = pub_dim_parse(by);
+    *period = *dim < 0 ? pub_period_parse(by) : -1;
+    if (*period >= 0)
+        *dim = DIM_TOTAL;
     if (*dim < 0) {
-        *ret = reply_error(h, c, 400, "by: use county, theme, venue, form, unit, campaign or none");
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "by: unknown (got %.60s); use county, theme, venue, form, unit, campaign, none, "
+                 "day, week or month",
+                 by);
+        *ret = reply_error(h, c, 400, msg);
         return false;
     }
     *county = arg(c, "county", NULL);
@@ -120,38 +131,173 @@ static bool query_args(pub_http *h, struct MHD_Connection *c, pub_window *win, i
     return true;
 }
 
-static enum MHD_Result get_totals(pub_http *h, struct MHD_Connection *c) {
-    pub_window win;
-    int dim, rank;
-    const char *county;
-    enum MHD_Result ret;
-    if (!query_args(h, c, &win, &dim, &county, &rank, &ret))
-        return ret;
-    json_t *o = json_object();
-    json_object_set_new(o, "window", window_json(&win));
-    json_object_set_new(o, "by", json_string(pub_dim_names[dim]));
-    json_object_set_new(o, "county", county ? json_string(county) : json_null());
-    json_object_set_new(o, "rank", json_string(pufa_figure_names[rank]));
-    pub_row *rows;
-    int64_t tot[NFIG];
-    pub_model_rdlock(h->m);
-    json_object_set_new(o, "seq", json_integer((json_int_t)pub_model_seq(h->m)));
-    size_t n = pub_model_query(h->m, win.from, win.to, (pub_dim)dim, county, &rows, tot);
+/* {"base": figures, "change": figures, "pct": {figure: per cent of the
+ * base to one decimal, or null where the base is 0}}. */
+static json_t *change_json(const int64_t cur[NFIG], const int64_t base[NFIG]) {
+    json_t *o = json_object(), *change = json_object(), *pct = json_object();
+    for (int k = 0; k < NFIG; k++) {
+        int64_t d = cur[k] - base[k];
+        json_object_set_new(change, pufa_figure_names[k], json_integer(d));
+        json_t *p = json_null();
+        if (base[k] != 0) {
+            double x = (double)d * 1000.0 / (double)base[k];
+            long long tenths = (long long)(x < 0 ? x - 0.5 : x + 0.5);
+            p = json_real((double)tenths / 10.0);
+        }
+        json_object_set_new(pct, pufa_figure_names[k], p);
+    }
+    json_object_set_new(o, "base", figures_json(base));
+    json_object_set_new(o, "change", change);
+    json_object_set_new(o, "pct", pct);
+    return o;
+}
+
+/* change_json with the base's from and to. */
+static json_t *compare_json(pufa_day from, pufa_day to, const int64_t cur[NFIG],
+                            const int64_t base[NFIG]) {
+    json_t *o = change_json(cur, base);
+    char a[11], b[11];
+    pufa_date_format(from, a);
+    pufa_date_format(to, b);
+    json_object_set_new(o, "from", json_string(a));
+    json_object_set_new(o, "to", json_string(b));
+    return o;
+}
+
+/* The rows of a trend: one per period p of the window, zero-filled, in
+ * order; each clipped to the window.  Cost: days x counties. */
+static json_t *trend_rows(pub_http *h, const pub_window *win, pub_period p, const char *county,
+                          pub_compare cmp) {
+    json_t *arr = json_array();
+    for (pufa_day first = pub_period_first(p, win->from); first <= win->to;
+         first = pub_period_last(p, first) + 1) {
+        pufa_day from = first < win->from ? win->from : first;
+        pufa_day last = pub_period_last(p, first);
+        pufa_day to = last > win->to ? win->to : last;
+        char key[16], a[11], b[11], label[64];
+        pub_period_key(p, first, key, sizeof key);
+        pufa_date_format(from, a);
+        pufa_date_format(to, b);
+        if (p == PUB_PERIOD_WEEK) {
+            char mon[11], sun[11];
+            pufa_date_format(first, mon);
+            pufa_date_format(last, sun);
+            snprintf(label, sizeof label, "%s..%s", mon, sun);
+        } else if (p == PUB_PERIOD_MONTH) {
+            snprintf(label, sizeof label, "%.4s年%.2s月", key, key + 5);
+        } else {
+            snprintf(label, sizeof label, "%s", a);
+        }
+        int64_t fig[NFIG];
+        pub_model_sum(h->m, from, to, county, fig);
+        json_t *r = json_object();
+        json_object_set_new(r, "key", json_string(key));
+        json_object_set_new(r, "label", json_string(label));
+        json_object_set_new(r, "from", json_string(a));
+        json_object_set_new(r, "to", json_string(b));
+        json_object_set_new(r, "figures", figures_json(fig));
+        if (cmp != PUB_COMPARE_NONE) {
+            /* The preceding period of the same kind, or a year earlier. */
+            pufa_day bf, bt;
+            int64_t base[NFIG];
+            pub_compare_base(cmp, p == PUB_PERIOD_MONTH ? 1 : 0, from, to, &bf, &bt);
+            pub_model_sum(h->m, bf, bt, county, base);
+            json_object_set_new(r, "compare", compare_json(bf, bt, fig, base));
+        }
+        json_array_append_new(arr, r);
+    }
+    return arr;
+}
+
+/* The rows of a breakdown, ranked; with a comparison, every row also
+ * carries its base, and values seen only in the base join with zeros. */
+static json_t *breakdown_rows(pub_http *h, const pub_window *win, pub_dim dim, const char *county,
+                              int rank, pub_compare cmp, pufa_day bf, pufa_day bt,
+                              int64_t tot[NFIG]) {
+    pub_row *rows, *base = NULL;
+    int64_t btot[NFIG];
+    size_t n = pub_model_query(h->m, win->from, win->to, dim, county, &rows, tot);
+    size_t nb = 0;
+    if (cmp != PUB_COMPARE_NONE) {
+        nb = pub_model_query(h->m, bf, bt, dim, county, &base, btot);
+        rows = pufa_realloc(rows, (n + nb + 1) * sizeof *rows);
+        size_t n0 = n;
+        for (size_t j = 0; j < nb; j++) {
+            bool seen = false;
+            for (size_t i = 0; i < n0 && !seen; i++)
+                seen = rows[i].value == base[j].value;
+            if (!seen)
+                rows[n++] = (pub_row){.value = base[j].value};
+        }
+    }
     pub_rows_rank(rows, n, rank);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
         json_t *r = json_object();
         json_object_set_new(r, "rank", json_integer((json_int_t)i + 1));
-        json_object_set_new(r, "key",
-                            json_string(pub_model_key(h->m, (pub_dim)dim, rows[i].value)));
-        json_object_set_new(r, "label",
-                            json_string(pub_model_label(h->m, (pub_dim)dim, rows[i].value)));
+        json_object_set_new(r, "key", json_string(pub_model_key(h->m, dim, rows[i].value)));
+        json_object_set_new(r, "label", json_string(pub_model_label(h->m, dim, rows[i].value)));
         json_object_set_new(r, "figures", figures_json(rows[i].fig));
+        if (cmp != PUB_COMPARE_NONE) {
+            static const int64_t zero[NFIG];
+            const int64_t *b = zero;
+            for (size_t j = 0; j < nb; j++)
+                if (base[j].value == rows[i].value)
+                    b = base[j].fig;
+            json_object_set_new(r, "compare", compare_json(bf, bt, rows[i].fig, b));
+        }
         json_array_append_new(arr, r);
     }
-    pub_model_unlock(h->m);
     free(rows);
+    free(base);
+    return arr;
+}
+
+static enum MHD_Result get_totals(pub_http *h, struct MHD_Connection *c) {
+    pub_window win;
+    int dim, period, rank;
+    const char *county;
+    enum MHD_Result ret;
+    if (!query_args(h, c, &win, &dim, &period, &county, &rank, &ret))
+        return ret;
+    const char *cname = arg(c, "compare", NULL);
+    int cmp = cname ? pub_compare_parse(cname) : PUB_COMPARE_NONE;
+    if (cmp < 0) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "compare: unknown (got %.60s); use prev or yoy", cname);
+        return reply_error(h, c, 400, msg);
+    }
+    pufa_day bf, bt;
+    pub_compare_base((pub_compare)cmp, pub_window_prev_months(win.name), win.from, win.to, &bf,
+                     &bt);
+    json_t *o = json_object();
+    json_object_set_new(o, "window", window_json(&win));
+    json_object_set_new(o, "by",
+                        json_string(period >= 0 ? pub_period_names[period] : pub_dim_names[dim]));
+    json_object_set_new(o, "county", county ? json_string(county) : json_null());
+    json_object_set_new(o, "rank", json_string(pufa_figure_names[rank]));
+    int64_t tot[NFIG], btot[NFIG];
+    json_t *arr;
+    pub_model_rdlock(h->m);
+    json_object_set_new(o, "seq", json_integer((json_int_t)pub_model_seq(h->m)));
+    if (period >= 0) {
+        arr = trend_rows(h, &win, (pub_period)period, county, (pub_compare)cmp);
+        pub_model_sum(h->m, win.from, win.to, county, tot);
+    } else {
+        arr = breakdown_rows(h, &win, (pub_dim)dim, county, rank, (pub_compare)cmp, bf, bt, tot);
+    }
+    if (cmp != PUB_COMPARE_NONE)
+        pub_model_sum(h->m, bf, bt, county, btot);
+    pub_model_unlock(h->m);
     json_object_set_new(o, "totals", figures_json(tot));
+    if (cmp != PUB_COMPARE_NONE) {
+        json_t *cj = compare_json(bf, bt, tot, btot);
+        json_object_set_new(cj, "kind", json_string(pub_compare_names[cmp]));
+        json_object_set_new(cj, "label", json_string(cmp == PUB_COMPARE_PREV ? "环比" : "同比"));
+        json_object_set_new(o, "compare", cj);
+    } else {
+        json_object_set_new(o, "compare", json_null());
+    }
     json_object_set_new(o, "rows", arr);
     json_object_set_new(o, "generated_at_ms", json_integer(pufa_now_ms()));
     return reply_json(h, c, 200, o);
@@ -321,11 +467,17 @@ static enum MHD_Result get_stream(pub_http *h, struct MHD_Connection *c) {
 
 static enum MHD_Result get_export(pub_http *h, struct MHD_Connection *c, bool xlsx) {
     pub_window win;
-    int dim, rank;
+    int dim, period, rank;
     const char *county;
     enum MHD_Result ret;
-    if (!query_args(h, c, &win, &dim, &county, &rank, &ret))
+    if (!query_args(h, c, &win, &dim, &period, &county, &rank, &ret))
         return ret;
+    if (period >= 0)
+        return reply_error(h, c, 400,
+                           "by: day, week and month are trends of /v1/totals; exports take "
+                           "county, theme, venue, form, unit, campaign or none");
+    if (arg(c, "compare", NULL))
+        return reply_error(h, c, 400, "compare: only /v1/totals compares; exports do not");
     const char *detail = arg(c, "detail", NULL);
     if (detail && strcmp(detail, "reports") != 0)
         return reply_error(h, c, 400, "detail: only 'reports' is supported");

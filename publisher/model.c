@@ -420,6 +420,28 @@ size_t pub_model_query(const pub_model *m, pufa_day from, pufa_day to, pub_dim d
     return n;
 }
 
+void pub_model_sum(const pub_model *m, pufa_day from, pufa_day to, const char *county,
+                   int64_t fig[NFIG]) {
+    memset(fig, 0, NFIG * sizeof(int64_t));
+    uint32_t only = county ? intern_find(&m->counties, county) : UINT32_MAX;
+    if (county && only == UINT32_MAX)
+        return;
+    if (from < m->base)
+        from = m->base;
+    for (pufa_day day = from; day <= to; day++) {
+        size_t i = (size_t)(day - m->base);
+        if (i >= m->ndays)
+            break;
+        const bucket *b = &m->days[DIM_TOTAL][i];
+        for (uint32_t k = 0; k < b->n; k++) {
+            if (county && b->v[k].county != only)
+                continue;
+            for (int f = 0; f < NFIG; f++)
+                fig[f] += b->v[k].fig[f];
+        }
+    }
+}
+
 void pub_rows_rank(pub_row *rows, size_t n, int fig) {
     /* Insertion sort: a breakdown has few rows, and it is stable. */
     for (size_t i = 1; i < n; i++) {

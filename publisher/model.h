@@ -80,6 +80,10 @@ uint64_t pub_model_seq(const pub_model *m);
  * the sum of every row. */
 size_t pub_model_query(const pub_model *m, pufa_day from, pufa_day to, pub_dim dim,
                        const char *county, pub_row **rows, int64_t totals[NFIG]);
+/* Sums [from, to] into fig (the per-county totals of those days; cost:
+ * days x counties).  county: one county code, or NULL for all. */
+void pub_model_sum(const pub_model *m, pufa_day from, pufa_day to, const char *county,
+                   int64_t fig[NFIG]);
 /* Sorts rows by figure fig, largest first, ties by value (the order of
  * pub_model_query). */
 void pub_rows_rank(pub_row *rows, size_t n, int fig);

@@ -34,6 +34,13 @@ static size_t city(pub_model *m, const char *from, const char *to, int64_t tot[N
     pub_row *rows;
     size_t n = pub_model_query(m, day(from), day(to), DIM_TOTAL, NULL, &rows, tot);
     free(rows);
+    /* pub_model_sum (the trends' per-period sum) agrees with the query. */
+    int64_t sum[NFIG];
+    pub_model_sum(m, day(from), day(to), NULL, sum);
+    for (int k = 0; k < NFIG; k++)
+        if (sum[k] != tot[k])
+            fail_msg("%s..%s %s: pub_model_sum %lld, query %lld", from, to, pufa_figure_names[k],
+                     (long long)sum[k], (long long)tot[k]);
     return n;
 }
 
@@ -179,11 +186,17 @@ static void breakdowns_by_county_and_every_dimension(void **state) {
     assert_figs(tot, want);
     free(rows);
 
+    /* pub_model_sum of one county: its total. */
+    pub_model_sum(m, from, to, "150821", tot);
+    assert_figs(tot, want);
+
     /* An unknown county has nothing. */
     n = pub_model_query(m, from, to, DIM_THEME, "999999", &rows, tot);
     assert_int_equal(n, 0);
     assert_figs(tot, (int64_t[NFIG]){0});
     free(rows);
+    pub_model_sum(m, from, to, "999999", tot);
+    assert_figs(tot, (int64_t[NFIG]){0});
 
     /* Venue and form: every cell was added with venue 2, form 3. */
     n = pub_model_query(m, from, to, DIM_VENUE, NULL, &rows, tot);
