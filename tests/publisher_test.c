@@ -223,9 +223,9 @@ static const char *const units[] = {"SFJ", "FY",   "JCY",  "GAJ", "SWJ",  "JYJ",
 static const char *const campaigns[] = {"", "宪法宣传周", "民法典宣传月", "4·15国家安全教育日",
                                         "6·26国际禁毒日"};
 
-static void generate(size_t n, unsigned seed) {
+/* n random reports dated from first to first + days - 1. */
+static void generate_between(size_t n, unsigned seed, pufa_day first, unsigned days) {
     pufa_report *r = pufa_calloc(n, sizeof *r);
-    pufa_day today = pufa_city_day(pufa_now_ms());
     for (size_t i = 0; i < n; i++) {
         pufa_report_init(&r[i]);
         uint8_t id[16];
@@ -237,8 +237,7 @@ static void generate(size_t n, unsigned seed) {
         r[i].retracted = rand_r(&seed) % 50 == 0;
         r[i].county_code = pufa_strdup(counties[rand_r(&seed) % 14]);
         r[i].unit_code = pufa_strdup(units[rand_r(&seed) % 12]);
-        /* From 800 days ago to tomorrow (the latest date a report may carry). */
-        pufa_date_format(today + 1 - (pufa_day)(rand_r(&seed) % 801), date);
+        pufa_date_format(first + (pufa_day)(rand_r(&seed) % days), date);
         r[i].occurred_on = pufa_strdup(date);
         r[i].theme = 1 + (int)(rand_r(&seed) % PUFA_THEME_MAX);
         r[i].venue = 1 + (int)(rand_r(&seed) % PUFA_VENUE_MAX);
@@ -252,6 +251,11 @@ static void generate(size_t n, unsigned seed) {
     for (size_t i = 0; i < n; i++)
         pufa_report_clear(&r[i]);
     free(r);
+}
+
+static void generate(size_t n, unsigned seed) {
+    /* From 800 days ago to tomorrow (the latest date a report may carry). */
+    generate_between(n, seed, pufa_city_day(pufa_now_ms()) - 799, 801);
 }
 
 /* ---- comparing with SQL ---- */
@@ -549,6 +553,287 @@ static void totals_equal_sql_for_every_window_and_breakdown(void **state) {
     int n = compare_all(true);
     printf("# %d window x breakdown combinations equal SQL\n", n);
     assert_int_equal(n, COMBINATIONS);
+}
+
+/* ---- trends and comparisons ---- */
+
+/* "all:f1,...,f11\n" of a figures object, or "" when every figure is 0
+ * (as sql_rows("none") has no row for an empty span). */
+static char *sum_line(json_t *figs) {
+    pufa_buf b;
+    pufa_buf_init(&b);
+    bool zero = true;
+    pufa_buf_printf(&b, "all:");
+    for (int k = 0; k < 11; k++) {
+        long long v = (long long)json_integer_value(json_object_get(figs, FIGS[k]));
+        zero = zero && v == 0;
+        pufa_buf_printf(&b, "%s%lld", k ? "," : "", v);
+    }
+    pufa_buf_printf(&b, "\n");
+    if (zero) {
+        b.len = 0;
+        b.data[0] = '\0';
+    }
+    return pufa_buf_steal(&b);
+}
+
+static pufa_civil civil_of_json(json_t *o, const char *field) {
+    pufa_civil c = {0, 0, 0};
+    const char *s = json_string_value(json_object_get(o, field));
+    if (!s || !pufa_civil_parse(s, &c))
+        fail_msg("%s: not a date (%s)", field, s ? s : "missing");
+    return c;
+}
+
+/* Fails unless the figures of o equal SQL over from..to. */
+static void figures_equal_sql(const char *what, json_t *figs, pufa_civil from, pufa_civil to) {
+    char a[PUFA_CIVIL_STRLEN], b[PUFA_CIVIL_STRLEN];
+    pufa_civil_format(from, a);
+    pufa_civil_format(to, b);
+    char *api = sum_line(figs), *sql = sql_rows("none", a, b);
+    if (strcmp(api, sql) != 0)
+        fail_msg("%s (%s..%s): API %s, SQL %s", what, a, b, *api ? api : "0\n", *sql ? sql : "0\n");
+    free(api);
+    free(sql);
+}
+
+/* Fails unless cmp (a row's or the totals' "compare") has the test's own
+ * base bounds for from..to, base figures equal to SQL over them (when
+ * city_sql: the whole city's), and the change and per cent of cur against
+ * them. */
+static void check_compare(const char *what, json_t *cmp, json_t *cur, const char *kind, int months,
+                          pufa_civil from, pufa_civil to, bool city_sql) {
+    if (!json_is_object(cmp))
+        fail_msg("%s: no compare object", what);
+    pufa_civil bf, bt;
+    pufa_compare_bounds(kind, months, from, to, &bf, &bt);
+    if (pufa_civil_cmp(civil_of_json(cmp, "from"), bf) ||
+        pufa_civil_cmp(civil_of_json(cmp, "to"), bt)) {
+        char a[PUFA_CIVIL_STRLEN], b[PUFA_CIVIL_STRLEN];
+        pufa_civil_format(bf, a);
+        pufa_civil_format(bt, b);
+        fail_msg("%s: base %s..%s, the calendar says %s..%s", what,
+                 json_string_value(json_object_get(cmp, "from")),
+                 json_string_value(json_object_get(cmp, "to")), a, b);
+    }
+    json_t *base = json_object_get(cmp, "base");
+    if (city_sql)
+        figures_equal_sql(what, base, bf, bt);
+    for (int k = 0; k < 11; k++) {
+        long long c = (long long)json_integer_value(json_object_get(cur, FIGS[k]));
+        long long v = (long long)json_integer_value(json_object_get(base, FIGS[k]));
+        long long d =
+            (long long)json_integer_value(json_object_get(json_object_get(cmp, "change"), FIGS[k]));
+        json_t *pct = json_object_get(json_object_get(cmp, "pct"), FIGS[k]);
+        if (d != c - v)
+            fail_msg("%s %s: change %lld, want %lld - %lld", what, FIGS[k], d, c, v);
+        if (v == 0 ? !json_is_null(pct) : !json_is_number(pct))
+            fail_msg("%s %s: pct must be %s (base %lld)", what, FIGS[k],
+                     v == 0 ? "null" : "a number", v);
+        double want = v ? 100.0 * (double)(c - v) / (double)v : 0;
+        if (v && (json_number_value(pct) - want > 0.0501 || want - json_number_value(pct) > 0.0501))
+            fail_msg("%s %s: pct %g, want %.3f", what, FIGS[k], json_number_value(pct), want);
+    }
+}
+
+/* The key the test expects for a period row starting on first. */
+static void period_key(const char *by, pufa_civil first, char key[PUFA_CIVIL_STRLEN]) {
+    if (!strcmp(by, "week"))
+        pufa_civil_iso_week(first, key);
+    else if (!strcmp(by, "month"))
+        snprintf(key, PUFA_CIVIL_STRLEN, "%04d-%02d", first.y, first.m);
+    else
+        pufa_civil_format(first, key);
+}
+
+/* Does day b start a new period after day a? */
+static bool new_period(const char *by, pufa_civil a, pufa_civil b) {
+    char ka[PUFA_CIVIL_STRLEN], kb[PUFA_CIVIL_STRLEN];
+    period_key(by, a, ka);
+    period_key(by, b, kb);
+    return strcmp(ka, kb) != 0;
+}
+
+/* A trend: rows cover the window day by day with no gap or overlap, in
+ * order, one per period with the test's key for it, each equal to SQL over
+ * its days; they sum to the totals, and the totals equal SQL.  With a
+ * comparison, every row's and the totals' base is the test's own.
+ * Returns the number of rows. */
+static size_t check_trend(json_t *doc, const char *path, const char *by, const char *compare,
+                          int window_months, pufa_civil from, pufa_civil to) {
+    json_t *rows = json_object_get(doc, "rows");
+    size_t n = json_array_size(rows);
+    long long sum[11] = {0};
+    pufa_civil next = from;
+    for (size_t i = 0; i < n; i++) {
+        json_t *r = json_array_get(rows, i);
+        pufa_civil rf = civil_of_json(r, "from"), rt = civil_of_json(r, "to");
+        char key[PUFA_CIVIL_STRLEN], what[256];
+        snprintf(what, sizeof what, "%s row %zu", path, i);
+        if (pufa_civil_cmp(rf, next) != 0)
+            fail_msg("%s: starts %s, want the day after the row before", what,
+                     json_string_value(json_object_get(r, "from")));
+        if (pufa_civil_cmp(rt, rf) < 0 || pufa_civil_cmp(rt, to) > 0)
+            fail_msg("%s: ends %s, outside the window", what,
+                     json_string_value(json_object_get(r, "to")));
+        /* Every day of the row is in its period, and the day after is not. */
+        for (pufa_civil d = rf; pufa_civil_cmp(d, rt) < 0; d = pufa_civil_plus_days(d, 1))
+            if (new_period(by, d, pufa_civil_plus_days(d, 1)))
+                fail_msg("%s: spans two periods", what);
+        next = pufa_civil_plus_days(rt, 1);
+        if (pufa_civil_cmp(rt, to) < 0 && !new_period(by, rt, next))
+            fail_msg("%s: ends inside its period", what);
+        period_key(by, rf, key);
+        assert_string_equal(json_string_value(json_object_get(r, "key")), key);
+        json_t *figs = json_object_get(r, "figures");
+        figures_equal_sql(what, figs, rf, rt);
+        for (int k = 0; k < 11; k++)
+            sum[k] += (long long)json_integer_value(json_object_get(figs, FIGS[k]));
+        if (compare)
+            check_compare(what, json_object_get(r, "compare"), figs, compare,
+                          !strcmp(by, "month") ? 1 : 0, rf, rt, true);
+    }
+    if (pufa_civil_cmp(next, pufa_civil_plus_days(to, 1)) != 0)
+        fail_msg("%s: the rows stop before the window's end", path);
+    json_t *tot = json_object_get(doc, "totals");
+    for (int k = 0; k < 11; k++)
+        if (sum[k] != (long long)json_integer_value(json_object_get(tot, FIGS[k])))
+            fail_msg("%s: the rows' %s sum to %lld, the totals say %lld", path, FIGS[k], sum[k],
+                     (long long)json_integer_value(json_object_get(tot, FIGS[k])));
+    figures_equal_sql(path, tot, from, to);
+    if (compare)
+        check_compare(path, json_object_get(doc, "compare"), tot, compare, window_months, from, to,
+                      true);
+    return n;
+}
+
+/* A breakdown by county with a comparison: the rows' figures and their
+ * bases equal SQL by county over the window and over the test's base. */
+static void check_compared_breakdown(json_t *doc, const char *path, const char *compare,
+                                     int window_months, pufa_civil from, pufa_civil to) {
+    pufa_civil bf, bt;
+    pufa_compare_bounds(compare, window_months, from, to, &bf, &bt);
+    char a[PUFA_CIVIL_STRLEN], b[PUFA_CIVIL_STRLEN], c[PUFA_CIVIL_STRLEN], d[PUFA_CIVIL_STRLEN];
+    pufa_civil_format(from, a);
+    pufa_civil_format(to, b);
+    pufa_civil_format(bf, c);
+    pufa_civil_format(bt, d);
+    /* Lines "key:figures" of the current and the base figures, all-zero ones left out. */
+    json_t *rows = json_object_get(doc, "rows");
+    char **cur = pufa_calloc(json_array_size(rows) + 1, sizeof *cur);
+    char **base = pufa_calloc(json_array_size(rows) + 1, sizeof *base);
+    size_t nc = 0, nb = 0;
+    for (size_t i = 0; i < json_array_size(rows); i++) {
+        json_t *r = json_array_get(rows, i);
+        const char *key = json_string_value(json_object_get(r, "key"));
+        char *fl = sum_line(json_object_get(r, "figures"));
+        char *bl = sum_line(json_object_get(json_object_get(r, "compare"), "base"));
+        if (*fl)
+            cur[nc++] = pufa_asprintf("%s:%s", key, fl + 4);
+        if (*bl)
+            base[nb++] = pufa_asprintf("%s:%s", key, bl + 4);
+        free(fl);
+        free(bl);
+        char what[256];
+        snprintf(what, sizeof what, "%s row %s", path, key);
+        /* Its base figures are checked against SQL by county below. */
+        check_compare(what, json_object_get(r, "compare"), json_object_get(r, "figures"), compare,
+                      window_months, from, to, false);
+    }
+    check_compare(path, json_object_get(doc, "compare"), json_object_get(doc, "totals"), compare,
+                  window_months, from, to, true);
+    char **lists[2] = {cur, base};
+    size_t counts[2] = {nc, nb};
+    char *sql[2] = {sql_rows("county", a, b), sql_rows("county", c, d)};
+    for (int l = 0; l < 2; l++) {
+        qsort(lists[l], counts[l], sizeof *lists[l], cmp_str);
+        pufa_buf all;
+        pufa_buf_init(&all);
+        for (size_t i = 0; i < counts[l]; i++) {
+            pufa_buf_printf(&all, "%s", lists[l][i]);
+            free(lists[l][i]);
+        }
+        if (strcmp(all.data ? all.data : "", sql[l]) != 0)
+            fail_msg("%s: %s rows differ from SQL\nAPI:\n%s\nSQL:\n%s", path,
+                     l ? "base" : "current", all.data ? all.data : "", sql[l]);
+        pufa_buf_free(&all);
+        free(sql[l]);
+        free(lists[l]);
+    }
+}
+
+/* Windows for trends and comparisons: rolling ones, a month-end and a leap
+ * February (03-31 -> 02-29 / 02-28 for the months, 02-29 -> 02-28 a year
+ * earlier), the leap day alone, and ISO weeks across a new year. */
+static const char *const TREND_WINDOWS[] = {"30d",
+                                            "month",
+                                            "quarter",
+                                            "ytd",
+                                            "2024-01-01..2024-03-31",
+                                            "2026-01-01..2026-03-31",
+                                            "2024-02-29..2024-02-29",
+                                            "2024-02-15..2024-03-15",
+                                            "2025-12-25..2026-01-05"};
+
+static void trends_and_comparisons_equal_sql(void **state) {
+    (void)state;
+    /* The generated reports reach 800 days back; these add the months a
+     * year before the leap February, and a few on the days that matter. */
+    unsigned seed = (unsigned)pufa_now_ms() ^ 0x5eedu;
+    printf("# generating 1500 reports in 2023-01..2024-03, seed %u\n", seed);
+    pufa_day first;
+    assert_int_equal(pufa_date_parse("2023-01-01", &first), 0);
+    generate_between(1500, seed, first, 456);
+    static const char *const days[] = {"2023-02-28", "2023-03-01", "2024-02-28", "2024-02-29",
+                                       "2024-03-31", "2026-02-28", "2026-03-31"};
+    for (size_t i = 0; i < sizeof days / sizeof *days; i++) {
+        assert_int_equal(pufa_date_parse(days[i], &first), 0);
+        generate_between(3, seed + (unsigned)i, first, 1);
+    }
+    wait_caught_up();
+    static const char *const bys[] = {"day", "week", "month", "county"};
+    static const char *const compares[] = {NULL, "prev", "yoy"};
+    size_t checked = 0, rows = 0;
+    for (size_t w = 0; w < sizeof TREND_WINDOWS / sizeof *TREND_WINDOWS; w++) {
+        const char *name = TREND_WINDOWS[w];
+        int months = !strcmp(name, "month") ? 1 : !strcmp(name, "quarter") ? 3 : 0;
+        for (size_t b = 0; b < sizeof bys / sizeof *bys; b++) {
+            for (size_t k = 0; k < sizeof compares / sizeof *compares; k++) {
+                bool trend = strcmp(bys[b], "county") != 0;
+                if (!trend && !compares[k])
+                    continue; /* compare_all covers it */
+                char *path = compares[k]
+                                 ? pufa_asprintf("/v1/totals?window=%s&by=%s&compare=%s", name,
+                                                 bys[b], compares[k])
+                                 : pufa_asprintf("/v1/totals?window=%s&by=%s", name, bys[b]);
+                json_t *doc = NULL;
+                pufa_civil from = {0, 0, 0}, to = {0, 0, 0};
+                /* The city's midnight between the reply and the calendar: ask again. */
+                for (int attempt = 0; attempt < 2; attempt++) {
+                    pufa_civil before = pufa_civil_today(CITY_OFFSET_MIN);
+                    json_decref(doc);
+                    doc = get_json(path);
+                    if (pufa_civil_cmp(before, pufa_civil_today(CITY_OFFSET_MIN)) == 0)
+                        break;
+                }
+                char f[PUFA_CIVIL_STRLEN], t[PUFA_CIVIL_STRLEN];
+                check_window(doc, name, CITY_OFFSET_MIN, f, t);
+                assert_true(pufa_civil_parse(f, &from) && pufa_civil_parse(t, &to));
+                assert_string_equal(json_string_value(json_object_get(doc, "by")), bys[b]);
+                if (!compares[k])
+                    assert_true(json_is_null(json_object_get(doc, "compare")));
+                if (trend)
+                    rows += check_trend(doc, path, bys[b], compares[k], months, from, to);
+                else
+                    check_compared_breakdown(doc, path, compares[k], months, from, to);
+                json_decref(doc);
+                free(path);
+                checked++;
+            }
+        }
+    }
+    printf("# %zu trend/comparison answers (%zu period rows) equal SQL\n", checked, rows);
+    assert_int_equal(checked, 9 * (3 * 3 + 2));
 }
 
 static void withheld_delta_leads_to_a_resync(void **state) {
@@ -1065,6 +1350,7 @@ int main(int argc, char **argv) {
     pub_bin = argv[3];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(totals_equal_sql_for_every_window_and_breakdown),
+        cmocka_unit_test(trends_and_comparisons_equal_sql),
         cmocka_unit_test(withheld_delta_leads_to_a_resync),
         cmocka_unit_test(a_resync_failing_midway_is_not_served),
         cmocka_unit_test(restart_gives_the_same_totals),

@@ -101,3 +101,53 @@ bool pufa_window_bounds(const char *name, int offset_min, const pufa_campaign_wi
     }
     return true;
 }
+
+bool pufa_civil_parse(const char *s, pufa_civil *out) {
+    char tail;
+    if (sscanf(s, "%4d-%2d-%2d%c", &out->y, &out->m, &out->d, &tail) != 3)
+        return false;
+    pufa_civil back = pufa_civil_plus_days(*out, 0); /* libc normalises what does not exist */
+    return pufa_civil_cmp(back, *out) == 0;
+}
+
+void pufa_civil_iso_week(pufa_civil c, char out[PUFA_CIVIL_STRLEN]) {
+    time_t t = noon_of(c);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, PUFA_CIVIL_STRLEN, "%G-W%V", &tm);
+}
+
+/* The last day of month m of year y: day 0 of the month after, by libc. */
+static int last_day(int y, int m) {
+    return civil_of(noon_of((pufa_civil){y, m + 1, 0})).d;
+}
+
+static pufa_civil months_earlier(pufa_civil c, int months, bool keep_end) {
+    bool at_end = c.d == last_day(c.y, c.m);
+    int m0 = c.m - 1 - months;
+    pufa_civil r = {c.y, c.m, c.d};
+    while (m0 < 0) {
+        m0 += 12;
+        r.y--;
+    }
+    r.m = m0 + 1;
+    int end = last_day(r.y, r.m);
+    if (r.d > end || (keep_end && at_end))
+        r.d = end;
+    return r;
+}
+
+void pufa_compare_bounds(const char *kind, int months, pufa_civil from, pufa_civil to,
+                         pufa_civil *base_from, pufa_civil *base_to) {
+    if (!strcmp(kind, "yoy")) {
+        *base_from = (pufa_civil){from.y - 1, from.m, from.m == 2 && from.d == 29 ? 28 : from.d};
+        *base_to = (pufa_civil){to.y - 1, to.m, to.m == 2 && to.d == 29 ? 28 : to.d};
+    } else if (months > 0) {
+        *base_from = months_earlier(from, months, false);
+        *base_to = months_earlier(to, months, true);
+    } else {
+        int span = (int)((noon_of(to) - noon_of(from)) / 86400) + 1;
+        *base_from = pufa_civil_plus_days(from, -span);
+        *base_to = pufa_civil_plus_days(from, -1);
+    }
+}

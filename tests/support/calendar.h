@@ -22,6 +22,20 @@ pufa_civil pufa_civil_plus_days(pufa_civil c, int n);
 int pufa_civil_cmp(pufa_civil a, pufa_civil b);
 void pufa_civil_format(pufa_civil c, char out[PUFA_CIVIL_STRLEN]);
 
+/* Parses "YYYY-MM-DD"; false if it is not one. */
+bool pufa_civil_parse(const char *s, pufa_civil *out);
+/* The ISO 8601 week of c, "YYYY-Www" (libc's %G-W%V). */
+void pufa_civil_iso_week(pufa_civil c, char out[PUFA_CIVIL_STRLEN]);
+
+/* The README's comparison rules, for from..to: "prev" with months > 0
+ * (a month window: 1, a quarter: 3) is the same days that many months
+ * earlier, a day past the shorter month's end on its last day and a
+ * month's last day kept as the month's last day; "prev" with months == 0
+ * is the equal span just before from; "yoy" is the same dates a year
+ * earlier, 02-29 taken as 02-28. */
+void pufa_compare_bounds(const char *kind, int months, pufa_civil from, pufa_civil to,
+                         pufa_civil *base_from, pufa_civil *base_to);
+
 /* Named campaign windows, NAME:MM-DD..MM-DD, and the spec string
  * ("NAME:MM-DD..MM-DD, ...") that configures the publisher with them. */
 typedef struct pufa_campaign_window {
