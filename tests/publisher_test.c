@@ -1327,6 +1327,34 @@ static void bad_requests_get_clear_errors(void **state) {
         pufa_buf_free(&r.body);
         free(url);
     }
+    /* Trends and comparisons: the parameter named, the valid values listed. */
+    const struct {
+        const char *path, *want;
+    } named[] = {
+        {"/v1/totals?by=fortnight",
+         "by: unknown (got fortnight); use county, theme, venue, form, unit, campaign, none, day, "
+         "week or month"},
+        {"/v1/totals?by=day&compare=mom", "compare: unknown (got mom); use prev or yoy"},
+        {"/v1/totals?by=county&compare=PREV", "compare: unknown (got PREV); use prev or yoy"},
+        {"/v1/export.csv?by=week", "by: day, week and month are trends of /v1/totals"},
+        {"/v1/export.xlsx?by=county&compare=yoy", "compare: only /v1/totals compares"},
+    };
+    for (size_t i = 0; i < sizeof named / sizeof *named; i++) {
+        char *url = pufa_asprintf("http://127.0.0.1:%s%s", pub_port, named[i].path);
+        pufa_http_response r;
+        char err[256];
+        assert_int_equal(pufa_http_request("GET", url, NULL, NULL, 0, 5000, &r, err, sizeof err),
+                         0);
+        if (r.status != 400)
+            fail_msg("%s: %d, want 400", named[i].path, r.status);
+        json_error_t jerr;
+        json_t *doc = json_loadb(r.body.data, r.body.len, 0, &jerr);
+        const char *msg = json_string_value(json_object_get(doc, "error"));
+        assert_contains(msg ? msg : r.body.data, named[i].want);
+        json_decref(doc);
+        pufa_buf_free(&r.body);
+        free(url);
+    }
     /* Nothing writes through the publisher. */
     char *url = pufa_asprintf("http://127.0.0.1:%s/v1/totals", pub_port);
     pufa_http_response r;
