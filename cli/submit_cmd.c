@@ -180,10 +180,10 @@ int cmd_submit(int argc, char **argv) {
         if (prc == 0 && text.encoding == PUFA_ENC_GB18030)
             printf("%s: read as GB18030 (not UTF-8)\n", files[f]);
         if (prc == 0)
-            prc = fmt == PUFA_FMT_CSV ? pufa_csv_each_report(text.data, text.len, on_csv, &all,
-                                                             err, sizeof err)
-                                      : pufa_json_each_report(text.data, text.len, 1, on_json,
-                                                              &all, err, sizeof err);
+            prc =
+                fmt == PUFA_FMT_CSV
+                    ? pufa_csv_each_report(text.data, text.len, on_csv, &all, err, sizeof err)
+                    : pufa_json_each_report(text.data, text.len, 1, on_json, &all, err, sizeof err);
         pufa_text_free(&text);
         free(body);
         if (prc) {

@@ -98,8 +98,8 @@ static enum MHD_Result post_reports(col_http *h, struct MHD_Connection *c, req *
     if (pufa_encoding_from_content_type(ctype, &declared, cerr, sizeof cerr))
         return reply_error(h, c, 415, cerr);
     accept_result res;
-    int rc = accept_body(h->actx, fmt, declared, r->body.data ? r->body.data : "", r->body.len,
-                         &res);
+    int rc =
+        accept_body(h->actx, fmt, declared, r->body.data ? r->body.data : "", r->body.len, &res);
     if (rc) {
         char msg[600];
         snprintf(msg, sizeof msg, "unreadable body: %s", res.error);

@@ -116,6 +116,5 @@ int pufa_intake_parse_text(pufa_intake_format fmt, pufa_encoding declared, const
 int pufa_intake_parse(pufa_intake_format fmt, const char *buf, size_t len,
                       const pufa_validate_ctx *vctx, pufa_intake_fn fn, void *ctx, char *err,
                       size_t errsize) {
-    return pufa_intake_parse_text(fmt, PUFA_ENC_AUTO, buf, len, vctx, fn, ctx, NULL, err,
-                                  errsize);
+    return pufa_intake_parse_text(fmt, PUFA_ENC_AUTO, buf, len, vctx, fn, ctx, NULL, err, errsize);
 }

@@ -31,9 +31,9 @@ int pufa_encoding_parse(const char *name, pufa_encoding *out) {
         const char *name;
         pufa_encoding enc;
     } names[] = {
-        {"auto", PUFA_ENC_AUTO},       {"utf-8", PUFA_ENC_UTF8},     {"utf8", PUFA_ENC_UTF8},
-        {"us-ascii", PUFA_ENC_UTF8},   {"ascii", PUFA_ENC_UTF8},     {"gb18030", PUFA_ENC_GB18030},
-        {"gbk", PUFA_ENC_GB18030},     {"gb2312", PUFA_ENC_GB18030}, {"cp936", PUFA_ENC_GB18030},
+        {"auto", PUFA_ENC_AUTO},     {"utf-8", PUFA_ENC_UTF8},     {"utf8", PUFA_ENC_UTF8},
+        {"us-ascii", PUFA_ENC_UTF8}, {"ascii", PUFA_ENC_UTF8},     {"gb18030", PUFA_ENC_GB18030},
+        {"gbk", PUFA_ENC_GB18030},   {"gb2312", PUFA_ENC_GB18030}, {"cp936", PUFA_ENC_GB18030},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcasecmp(name, names[i].name)) {
@@ -144,13 +144,15 @@ int pufa_decode_text(const char *buf, size_t len, pufa_encoding declared, pufa_t
         }
     }
     if (declared == PUFA_ENC_UTF8)
-        snprintf(err, errsize,
-                 "declared UTF-8, but line %zu is not UTF-8 (byte offset %zu: 0x%02X): " HOW_TO_SAVE,
-                 line_of(buf, bad_utf8), bad_utf8, (unsigned char)buf[bad_utf8]);
+        snprintf(
+            err, errsize,
+            "declared UTF-8, but line %zu is not UTF-8 (byte offset %zu: 0x%02X): " HOW_TO_SAVE,
+            line_of(buf, bad_utf8), bad_utf8, (unsigned char)buf[bad_utf8]);
     else if (declared == PUFA_ENC_GB18030)
-        snprintf(err, errsize,
-                 "declared GB18030, but line %zu is not GB18030 (byte offset %zu: 0x%02X): " HOW_TO_SAVE,
-                 line_of(buf, bad_gb), bad_gb, (unsigned char)buf[bad_gb]);
+        snprintf(
+            err, errsize,
+            "declared GB18030, but line %zu is not GB18030 (byte offset %zu: 0x%02X): " HOW_TO_SAVE,
+            line_of(buf, bad_gb), bad_gb, (unsigned char)buf[bad_gb]);
     else
         snprintf(err, errsize,
                  "the file is neither UTF-8 nor GB18030 text: line %zu is not UTF-8 (byte offset "

@@ -28,7 +28,7 @@ int pufa_encoding_from_content_type(const char *ctype, pufa_encoding *out, char 
 
 /* A body as UTF-8 text. */
 typedef struct pufa_text {
-    const char *data;       /* the input itself when it was UTF-8, else owned */
+    const char *data; /* the input itself when it was UTF-8, else owned */
     size_t len;
     pufa_encoding encoding; /* what it was decoded from: UTF8 or GB18030 */
     char *owned;            /* freed by pufa_text_free */

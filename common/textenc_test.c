@@ -216,10 +216,9 @@ static void charset_comes_from_the_content_type(void **state) {
     assert_int_equal(
         pufa_encoding_from_content_type("text/csv; charset=GB18030", &e, err, sizeof err), 0);
     assert_int_equal(e, PUFA_ENC_GB18030);
-    assert_int_equal(
-        pufa_encoding_from_content_type("text/csv;header=present; charset=\"gbk\"", &e, err,
-                                        sizeof err),
-        0);
+    assert_int_equal(pufa_encoding_from_content_type("text/csv;header=present; charset=\"gbk\"", &e,
+                                                     err, sizeof err),
+                     0);
     assert_int_equal(e, PUFA_ENC_GB18030);
     assert_int_equal(
         pufa_encoding_from_content_type("text/csv; charset=utf-8", &e, err, sizeof err), 0);
@@ -242,7 +241,11 @@ static void charset_comes_from_the_content_type(void **state) {
 static void escape_never_splits_a_character(void **state) {
     (void)state;
     char out[16];
-    assert_int_equal(pufa_utf8_escape(out, sizeof out, "a\xff" "b", 3), 6);
+    assert_int_equal(pufa_utf8_escape(out, sizeof out,
+                                      "a\xff"
+                                      "b",
+                                      3),
+                     6);
     assert_string_equal(out, "a\\xFFb");
     /* 宪 is 3 bytes: 5 of them do not fit in 15 + NUL. */
     pufa_utf8_escape(out, sizeof out, "宪宪宪宪宪宪", 18);
@@ -273,8 +276,8 @@ static void on_raw_row(void *ctx, size_t line, pufa_report *r, pufa_errors *errs
     char detail[900], msg[1024];
     pufa_errors_format(errs, detail, sizeof detail);
     snprintf(msg, sizeof msg, "line %zu: %s", line, detail);
-    pufa_intake_item item = {.line = line, .ok = errs->count == 0, .report = r, .errs = errs,
-                             .message = msg};
+    pufa_intake_item item = {
+        .line = line, .ok = errs->count == 0, .report = r, .errs = errs, .message = msg};
     collect(&rc->c, &item);
 }
 
@@ -296,8 +299,7 @@ static void error_messages_are_utf8_whatever_the_bytes(void **state) {
     char small[100];
     assert_true(is_utf8(pufa_errors_format(&errs, small, sizeof small)));
 
-    /* The CSV reader on bytes that are not UTF-8 (as pufa submit's path
-     * might hand it): every message valid, JSON whole. */
+    /* A CSV holding bytes that are not UTF-8, and a long Chinese value. */
     const char *header = "report_id,revision,county_code,unit_code,occurred_on,theme,venue,"
                          "form,title,participants\n";
     pufa_buf b;
@@ -314,12 +316,11 @@ static void error_messages_are_utf8_whatever_the_bytes(void **state) {
      * whole (with a clean message)... */
     collected c;
     char err[512];
-    assert_int_equal(parse(PUFA_ENC_AUTO, b.data, b.len, &c, NULL, err, sizeof err),
-                     PUFA_EPARSE);
+    assert_int_equal(parse(PUFA_ENC_AUTO, b.data, b.len, &c, NULL, err, sizeof err), PUFA_EPARSE);
     assert_true(is_utf8(err));
     collected_free(&c);
-    /* ...but the reader is public (pufa submit calls it): fed directly,
-     * each row validated as intake does, every message is still whole. */
+    /* ...and the reader (a public API) fed it directly, each row
+     * validated as intake does: every message is still whole. */
     row_ctx rc = {.v = {.orgunits = pufa_test_orgunits(), .today = pufa_city_day(pufa_now_ms())}};
     rc.c.reports = json_array();
     rc.c.results = json_array();
@@ -332,9 +333,9 @@ static void error_messages_are_utf8_whatever_the_bytes(void **state) {
     collected_free(&rc.c);
     /* A header cell that is not UTF-8: the whole-file error is clean too. */
     const char *bad_header = "report_id,\xff\xfe\n";
-    assert_int_equal(pufa_csv_each_report(bad_header, strlen(bad_header), on_raw_row, &rc, err,
-                                          sizeof err),
-                     PUFA_EPARSE);
+    assert_int_equal(
+        pufa_csv_each_report(bad_header, strlen(bad_header), on_raw_row, &rc, err, sizeof err),
+        PUFA_EPARSE);
     assert_contains(err, "unknown column '\\xFF\\xFE'");
     pufa_buf_free(&b);
 }
