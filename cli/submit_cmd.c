@@ -18,6 +18,7 @@
 #include "keyfile.h"
 #include "report_csv.h"
 #include "report_json.h"
+#include "textenc.h"
 
 typedef struct item {
     const char *file;
@@ -93,7 +94,7 @@ static void sleep_ms(int ms) {
 }
 
 int cmd_submit(int argc, char **argv) {
-    char *url = NULL, *token_file = NULL;
+    char *url = NULL, *token_file = NULL, *encoding = NULL;
     int64_t batch = 0, retries = 0, timeout = 0;
     bool quiet = false;
     pufa_cfg_opt opts[] = {
@@ -106,6 +107,10 @@ int cmd_submit(int argc, char **argv) {
          "retries of a request the collector cannot take now (503, connection refused)", 0},
         {"timeout", PUFA_CFG_MS, &timeout, "60s", 100, 3600000, "per-request timeout", 0},
         {"quiet", PUFA_CFG_BOOL, &quiet, "false", 0, 0, "no progress bar", 0},
+        {"encoding", PUFA_CFG_STRING, &encoding, "auto", 0, 0,
+         "the files' text encoding: utf-8, gb18030 (also GBK/GB2312) or auto (UTF-8, else "
+         "GB18030; CSV only)",
+         0},
     };
     /* FILE arguments are the ones not starting with "--" (and not values). */
     char **files = pufa_calloc((size_t)argc, sizeof(char *));
@@ -143,6 +148,13 @@ int cmd_submit(int argc, char **argv) {
         goto out;
     }
     char err[512];
+    pufa_encoding declared;
+    if (pufa_encoding_parse(encoding, &declared)) {
+        fprintf(stderr, "pufa submit: --encoding: want utf-8, gb18030 or auto (got %s)\n",
+                encoding);
+        rc = EX_USAGE_;
+        goto out;
+    }
     if (*token_file && pufa_read_secret_line(token_file, 1, &token, err, sizeof err)) {
         fprintf(stderr, "pufa submit: %s\n", err);
         rc = EX_CONFIG_;
@@ -159,9 +171,20 @@ int cmd_submit(int argc, char **argv) {
         }
         all.file = files[f];
         pufa_intake_format fmt = pufa_intake_guess_format(files[f], body, len);
-        int prc = fmt == PUFA_FMT_CSV
-                      ? pufa_csv_each_report(body, len, on_csv, &all, err, sizeof err)
-                      : pufa_json_each_report(body, len, 1, on_json, &all, err, sizeof err);
+        /* Decoded here as at every door (JSON only when declared): the
+         * collector is sent UTF-8 JSON. */
+        pufa_text text = {.data = body, .len = len, .encoding = PUFA_ENC_UTF8};
+        int prc = fmt == PUFA_FMT_CSV || declared != PUFA_ENC_AUTO
+                      ? pufa_decode_text(body, len, declared, &text, err, sizeof err)
+                      : 0;
+        if (prc == 0 && text.encoding == PUFA_ENC_GB18030)
+            printf("%s: read as GB18030 (not UTF-8)\n", files[f]);
+        if (prc == 0)
+            prc =
+                fmt == PUFA_FMT_CSV
+                    ? pufa_csv_each_report(text.data, text.len, on_csv, &all, err, sizeof err)
+                    : pufa_json_each_report(text.data, text.len, 1, on_json, &all, err, sizeof err);
+        pufa_text_free(&text);
         free(body);
         if (prc) {
             fprintf(stderr, "pufa submit: %s: %s\n", files[f], err);

@@ -28,7 +28,7 @@ static void on_report(void *ctx, const pufa_intake_item *item) {
 }
 
 int cmd_validate(int argc, char **argv) {
-    char *org_units = NULL, *tz = NULL;
+    char *org_units = NULL, *tz = NULL, *encoding = NULL;
     int nfiles = 0;
     char **files = pufa_calloc((size_t)argc, sizeof(char *));
     char **rest = pufa_calloc((size_t)argc + 1, sizeof(char *));
@@ -51,6 +51,10 @@ int cmd_validate(int argc, char **argv) {
          "CSV of known org units (code,name,level,parent_code)", 0},
         {"timezone", PUFA_CFG_STRING, &tz, "Asia/Shanghai", 0, 0,
          "the city's time zone, for 'today'", 0},
+        {"encoding", PUFA_CFG_STRING, &encoding, "auto", 0, 0,
+         "the files' text encoding: utf-8, gb18030 (also GBK/GB2312) or auto (UTF-8, else "
+         "GB18030; CSV only)",
+         0},
     };
     pufa_cfg cfg = {.program = "pufa validate",
                     .summary = "check report files (JSON object/array, JSONL, CSV) offline; "
@@ -69,6 +73,13 @@ int cmd_validate(int argc, char **argv) {
         goto out;
     }
     char err[512];
+    pufa_encoding declared;
+    if (pufa_encoding_parse(encoding, &declared)) {
+        fprintf(stderr, "pufa validate: --encoding: want utf-8, gb18030 or auto (got %s)\n",
+                encoding);
+        rc = EX_USAGE_;
+        goto out;
+    }
     if (pufa_tz_parse(tz, &pufa_city_utc_offset_min)) {
         fprintf(stderr, "pufa validate: unknown timezone '%s' (use e.g. Asia/Shanghai or +08:00)\n",
                 tz);
@@ -94,9 +105,13 @@ int cmd_validate(int argc, char **argv) {
         }
         tally t = {.path = files[i]};
         pufa_intake_format fmt = pufa_intake_guess_format(files[i], body, len);
-        if (pufa_intake_parse(fmt, body, len, &vctx, on_report, &t, err, sizeof err)) {
+        pufa_encoding used;
+        if (pufa_intake_parse_text(fmt, declared, body, len, &vctx, on_report, &t, &used, err,
+                                   sizeof err)) {
             printf("%s: %s\n", files[i], err);
             t.bad++;
+        } else if (used == PUFA_ENC_GB18030) {
+            printf("%s: read as GB18030 (not UTF-8)\n", files[i]);
         }
         printf("%s: %zu valid, %zu invalid\n", files[i], t.good, t.bad);
         good += t.good;

@@ -7,6 +7,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "log.h"
+#include "report_json.h"
 #include "wire.h"
 
 typedef struct {
@@ -26,8 +27,8 @@ static json_t *errors_json(const pufa_errors *errs) {
     json_t *a = json_array();
     for (int i = 0; i < errs->count; i++) {
         json_t *e = json_object();
-        json_object_set_new(e, "field", json_string(errs->e[i].field));
-        json_object_set_new(e, "message", json_string(errs->e[i].message));
+        json_object_set_new(e, "field", pufa_json_text(errs->e[i].field));
+        json_object_set_new(e, "message", pufa_json_text(errs->e[i].message));
         json_array_append_new(a, e);
     }
     return a;
@@ -41,7 +42,7 @@ static void on_item(void *c, const pufa_intake_item *item) {
         json_object_set_new(res, "line", json_integer((json_int_t)item->line));
     pufa_report *rep = item->report;
     if (rep->report_id)
-        json_object_set_new(res, "report_id", json_string(rep->report_id));
+        json_object_set_new(res, "report_id", pufa_json_text(rep->report_id));
     if (rep->revision > 0)
         json_object_set_new(res, "revision", json_integer(rep->revision));
     bool ok = item->ok;
@@ -111,14 +112,15 @@ static void on_item(void *c, const pufa_intake_item *item) {
     json_array_append_new(r->out->results, res);
 }
 
-int accept_body(accept_ctx *ctx, pufa_intake_format fmt, const char *buf, size_t len,
-                accept_result *out) {
+int accept_body(accept_ctx *ctx, pufa_intake_format fmt, pufa_encoding declared, const char *buf,
+                size_t len, accept_result *out) {
     memset(out, 0, sizeof *out);
     out->results = json_array();
     run r = {.ctx = ctx, .out = out, .now_ms = pufa_now_ms()};
     pufa_buf_init(&r.messages);
     pufa_validate_ctx v = {.orgunits = ctx->orgunits, .today = pufa_city_day(r.now_ms)};
-    int rc = pufa_intake_parse(fmt, buf, len, &v, on_item, &r, out->error, sizeof out->error);
+    int rc = pufa_intake_parse_text(fmt, declared, buf, len, &v, on_item, &r, &out->encoding,
+                                    out->error, sizeof out->error);
     if (rc == 0 && r.n > 0) {
         spool_lsn end = 0;
         rc = spool_append(ctx->sp, (const uint8_t *const *)r.payloads, r.lens, r.n, &end);

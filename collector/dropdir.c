@@ -106,7 +106,7 @@ static void process_file(dropdir *d, const char *name) {
         return;
     pufa_intake_format fmt = pufa_intake_guess_format(name, body, len);
     accept_result res;
-    int rc = accept_body(d->actx, fmt, body, len, &res);
+    int rc = accept_body(d->actx, fmt, PUFA_ENC_AUTO, body, len, &res);
     free(body);
     if (rc) {
         char *msg = pufa_asprintf("file: %s\n", res.error);
@@ -117,9 +117,16 @@ static void process_file(dropdir *d, const char *name) {
         /* Not accepted (quota, disk): leave the file to be tried again. */
         PLOG_WARN("COL-DROP-DEFERRED", "file=%s reason=\"%s\"", name, pufa_strerror(res.spool_rc));
     } else {
-        PLOG_INFO("COL-DROP-DONE", "file=%s accepted=%zu rejected=%zu", name, res.accepted,
-                  res.rejected);
-        file_away(d, name, "done", res.rejected ? res.messages : NULL);
+        const char *enc = pufa_encoding_name(res.encoding);
+        PLOG_INFO("COL-DROP-DONE", "file=%s accepted=%zu rejected=%zu encoding=%s", name,
+                  res.accepted, res.rejected, enc);
+        char *errors = NULL;
+        if (res.rejected)
+            errors = res.encoding == PUFA_ENC_GB18030
+                         ? pufa_asprintf("file: read as GB18030 (not UTF-8)\n%s", res.messages)
+                         : pufa_strdup(res.messages);
+        file_away(d, name, "done", errors);
+        free(errors);
     }
     accept_result_free(&res);
 }

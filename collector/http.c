@@ -12,6 +12,7 @@
 #include "error.h"
 #include "log.h"
 #include "metrics.h"
+#include "report_json.h"
 #include "status_http.h"
 
 struct col_http {
@@ -70,7 +71,7 @@ static enum MHD_Result reply_json(col_http *h, struct MHD_Connection *c, unsigne
 static enum MHD_Result reply_error(col_http *h, struct MHD_Connection *c, unsigned status,
                                    const char *msg) {
     json_t *o = json_object();
-    json_object_set_new(o, "error", json_string(msg));
+    json_object_set_new(o, "error", pufa_json_text(msg));
     return reply_json(h, c, status, o);
 }
 
@@ -92,8 +93,13 @@ static bool token_ok(col_http *h, struct MHD_Connection *c) {
 static enum MHD_Result post_reports(col_http *h, struct MHD_Connection *c, req *r) {
     const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     pufa_intake_format fmt = pufa_intake_guess_format(ctype, r->body.data, r->body.len);
+    pufa_encoding declared;
+    char cerr[128];
+    if (pufa_encoding_from_content_type(ctype, &declared, cerr, sizeof cerr))
+        return reply_error(h, c, 415, cerr);
     accept_result res;
-    int rc = accept_body(h->actx, fmt, r->body.data ? r->body.data : "", r->body.len, &res);
+    int rc =
+        accept_body(h->actx, fmt, declared, r->body.data ? r->body.data : "", r->body.len, &res);
     if (rc) {
         char msg[600];
         snprintf(msg, sizeof msg, "unreadable body: %s", res.error);
@@ -126,6 +132,8 @@ static enum MHD_Result post_reports(col_http *h, struct MHD_Connection *c, req *
     json_object_set_new(o, "accepted", json_integer((json_int_t)res.accepted));
     json_object_set_new(o, "rejected", json_integer((json_int_t)res.rejected));
     json_object_set(o, "results", res.results);
+    /* Say how the body was read: a GB18030 file decoded is worth knowing. */
+    json_object_set_new(o, "encoding", json_string(pufa_encoding_name(res.encoding)));
     unsigned status = 202;
     if (res.rejected || res.accepted == 0) {
         status = 400;
@@ -146,11 +154,11 @@ static enum MHD_Result get_report(col_http *h, struct MHD_Connection *c, const c
     if (st == DS_UNKNOWN)
         return reply_error(h, c, 404, "unknown report id (not received by this collector)");
     json_t *o = json_object();
-    json_object_set_new(o, "report_id", json_string(id));
+    json_object_set_new(o, "report_id", pufa_json_text(id));
     json_object_set_new(o, "revision", json_integer(rev));
     json_object_set_new(o, "state", json_string(delivery_state_name(st)));
     if (st == DS_REJECTED)
-        json_object_set_new(o, "reason", json_string(reason));
+        json_object_set_new(o, "reason", pufa_json_text(reason));
     return reply_json(h, c, 200, o);
 }
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "report.h"
+#include "textenc.h"
 #include "validate.h"
 
 typedef enum pufa_intake_format {
@@ -33,7 +34,15 @@ typedef void (*pufa_intake_fn)(void *ctx, const pufa_intake_item *item);
 pufa_intake_format pufa_intake_guess_format(const char *name_or_type, const char *buf, size_t len);
 
 /* Calls fn once per item.  Returns 0, or PUFA_EPARSE when the body as a
- * whole is unreadable (err says why; no item was reported). */
+ * whole is unreadable (err says why; no item was reported).  The body is
+ * first decoded to UTF-8 (textenc.h): CSV as declared or detected (UTF-8
+ * or GB18030); JSON only as declared (by default it must be UTF-8, which
+ * the JSON parser checks).  *used (may be NULL) says what it was decoded
+ * from.  Every message handed out is valid UTF-8. */
+int pufa_intake_parse_text(pufa_intake_format fmt, pufa_encoding declared, const char *buf,
+                           size_t len, const pufa_validate_ctx *vctx, pufa_intake_fn fn, void *ctx,
+                           pufa_encoding *used, char *err, size_t errsize);
+/* The same with nothing declared. */
 int pufa_intake_parse(pufa_intake_format fmt, const char *buf, size_t len,
                       const pufa_validate_ctx *vctx, pufa_intake_fn fn, void *ctx, char *err,
                       size_t errsize);

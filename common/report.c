@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "utf8.h"
 
 const char *const pufa_counter_names[PUFA_NCOUNTERS] = {
 #define PUFA_COUNTER_NAME_(up, low, label, max) #low,
@@ -84,11 +85,17 @@ void pufa_errors_add(pufa_errors *errs, const char *field, const char *fmt, ...)
         return;
     }
     pufa_field_error *e = &errs->e[errs->count++];
-    snprintf(e->field, sizeof e->field, "%s", field);
+    pufa_utf8_escape(e->field, sizeof e->field, field, strlen(field));
+    /* What a message quotes comes from outside: escape bytes that are not
+     * UTF-8 (a JSON encoder would drop the whole message), and cut only
+     * between characters. */
+    char raw[2 * sizeof e->message];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    int n = vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof raw ? (size_t)n : sizeof raw - 1;
+    pufa_utf8_escape(e->message, sizeof e->message, raw, len);
 }
 
 bool pufa_errors_has(const pufa_errors *errs, const char *field) {
@@ -112,5 +119,8 @@ const char *pufa_errors_format(const pufa_errors *errs, char *buf, size_t size) 
     }
     if (errs->truncated && o < size)
         snprintf(buf + o, size - o, "; ...");
+    /* A cut may have split a character: end before it. */
+    size_t len = strlen(buf);
+    buf[pufa_utf8_first_invalid(buf, len)] = '\0';
     return buf;
 }

@@ -7,6 +7,7 @@
 
 #include "enums.h"
 #include "error.h"
+#include "utf8.h"
 
 /* Column ids: the report fields, in the order the writer uses. */
 enum {
@@ -101,10 +102,10 @@ static bool parse_int(const char *s, size_t len, int64_t *out, bool *overflow) {
     return true;
 }
 
+/* A cell quoted in a message: cut between characters, bytes that are not
+ * UTF-8 escaped as \xNN. */
 static void shown_value(char *dst, size_t size, const char *s, size_t len) {
-    size_t n = len < size - 1 ? len : size - 1;
-    memcpy(dst, s, n);
-    dst[n] = '\0';
+    pufa_utf8_escape(dst, size, s, len);
 }
 
 static void take_field(pufa_csv_reader *rd, int col, const char *s, size_t len) {
@@ -200,7 +201,9 @@ static void fail(pufa_csv_reader *rd, const char *fmt, const char *arg) {
     if (rd->failed)
         return;
     rd->failed = true;
-    snprintf(rd->error, sizeof rd->error, fmt, arg);
+    char shown[128]; /* arg may be a header cell: escape what is not UTF-8 */
+    pufa_utf8_escape(shown, sizeof shown, arg, strlen(arg));
+    snprintf(rd->error, sizeof rd->error, fmt, shown);
 }
 
 static void on_field(void *s, size_t len, void *data) {
@@ -237,8 +240,8 @@ static void finish_header(pufa_csv_reader *rd) {
             if (strcmp(name, col_name(col)) == 0)
                 break;
         if (col == NCOLS) {
-            char m[96];
-            snprintf(m, sizeof m, "%.60s", name);
+            char m[64];
+            pufa_utf8_escape(m, sizeof m, name, strlen(name));
             fail(rd, "line 1: unknown column '%s' (the header uses the report field names)", m);
         } else if (seen[col]) {
             fail(rd, "line 1: column '%s' appears twice", name);

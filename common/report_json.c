@@ -1,11 +1,13 @@
 #include "report_json.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "enums.h"
 #include "error.h"
+#include "utf8.h"
 
 static void pufa_json_free(void *p) {
     free(p);
@@ -239,4 +241,17 @@ int pufa_json_each_report(const char *buf, size_t len, int allow_lines, pufa_jso
         start = end + 1;
     }
     return 0;
+}
+
+json_t *pufa_json_text(const char *s) {
+    if (!s)
+        s = "";
+    size_t len = strlen(s);
+    if (pufa_utf8_first_invalid(s, len) == len)
+        return json_stringn(s, len);
+    char *shown = pufa_malloc(len * 4 + 1);
+    size_t n = pufa_utf8_escape(shown, len * 4 + 1, s, len);
+    json_t *j = json_stringn(shown, n);
+    free(shown);
+    return j;
 }

@@ -22,6 +22,12 @@ int pufa_report_from_json(const json_t *obj, pufa_report *r, pufa_errors *errs);
  * json_decref()s it. */
 json_t *pufa_report_to_json(const pufa_report *r);
 
+/* A JSON string for a message or a value quoted back: json_string() gives
+ * NULL for bytes that are not UTF-8 (and json_object_set_new then drops the
+ * key), so such bytes are escaped as \xNN instead.  NULL s gives "".
+ * New reference. */
+json_t *pufa_json_text(const char *s);
+
 /* Parses a JSON document: an object, an array of objects, or (when
  * allow_lines) JSON Lines.  For each element calls fn(ctx, index, line,
  * element); the element is NULL when that line/element is not even JSON

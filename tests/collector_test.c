@@ -606,6 +606,234 @@ static void bad_http_input_gets_clear_errors(void **state) {
     free(spool);
 }
 
+/* ---- encodings ---- */
+
+/* The sample CSV with every report id's first 8 hex digits replaced by
+ * prefix (fresh reports per door), written to path as UTF-8 or, through
+ * iconv(1), as GB18030; ids gets the 24 ids. */
+static void write_sample_as(const char *path, const char *prefix, bool gb18030, char (*ids)[37]) {
+    size_t len;
+    char *buf = pufa_test_read_file(pufa_test_data_path("sample_reports.csv"), &len);
+    assert_non_null(buf);
+    size_t n = 0;
+    for (char *line = strchr(buf, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        memcpy(line + 1, prefix, 8);
+        assert_true(n < 24);
+        memcpy(ids[n], line + 1, 36);
+        ids[n++][36] = '\0';
+    }
+    assert_int_equal(n, 24);
+    char *tmp = pufa_asprintf("%s.utf8", path);
+    FILE *f = fopen(gb18030 ? tmp : path, "wb");
+    assert_non_null(f);
+    fwrite(buf, 1, len, f);
+    fclose(f);
+    if (gb18030) {
+        char *cmd = pufa_asprintf("iconv -f UTF-8 -t GB18030 '%s' > '%s'", tmp, path);
+        assert_int_equal(pufa_sh(cmd), 0);
+        free(cmd);
+    }
+    unlink(tmp);
+    free(tmp);
+    free(buf);
+}
+
+static void fresh_prefix(char out[9]) {
+    uint8_t id[16];
+    char text[37];
+    pufa_uuid_v7(id);
+    pufa_uuid_format(id, text);
+    memcpy(out, text + 28, 8); /* random bits */
+    out[8] = '\0';
+}
+
+/* Count, counter sums and a digest of the text fields of the reports
+ * whose ids start with prefix, keyed by the rest of the id. */
+static char *door_totals(const char *prefix) {
+    char *sql = pufa_asprintf(
+        "SELECT count(*) || ' reports, participants ' || sum(participants) || ', sessions ' || "
+        "sum(sessions) || ', materials ' || sum(materials) || ', online_views ' || "
+        "sum(online_views) || ', funds_fen ' || sum(funds_fen) || ', text ' || "
+        "md5(string_agg(substr(report_id::text, 9) || unit_name || title || campaign || "
+        "township || theme || venue || form, '|' ORDER BY substr(report_id::text, 9))) "
+        "FROM reports WHERE report_id::text LIKE '%s%%'",
+        prefix);
+    PGresult *r = PQexec(db, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    char *v = pufa_strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    free(sql);
+    return v;
+}
+
+static char *run_out(const char *cmd, int *status) {
+    FILE *p = popen(cmd, "r");
+    char *out = pufa_calloc(1, 8192);
+    size_t n = fread(out, 1, 8191, p);
+    out[n] = '\0';
+    *status = WEXITSTATUS(pclose(p));
+    return out;
+}
+
+static char *read_file_text(const char *pattern) {
+    char *cmd = pufa_asprintf("cat %s", pattern);
+    int st;
+    char *out = run_out(cmd, &st);
+    free(cmd);
+    return out;
+}
+
+static void gb18030_sample_through_every_door_same_totals(void **state) {
+    (void)state;
+    char *spool = pufa_asprintf("%s/spool-enc", tmpdir);
+    char *drop = pufa_asprintf("%s/drop-enc", tmpdir);
+    start_collector(spool, drop, NULL);
+    enum { UTF8_HTTP, GB_HTTP_AUTO, GB_HTTP_DECLARED, GB_SUBMIT, GB_DROP, NDOORS };
+    char prefix[NDOORS][9];
+    char(*ids)[37] = pufa_calloc(NDOORS * 24, 37);
+    char *files[NDOORS];
+    for (int d = 0; d < NDOORS; d++) {
+        fresh_prefix(prefix[d]);
+        files[d] = pufa_asprintf("%s/enc-%d.csv", tmpdir, d);
+        write_sample_as(files[d], prefix[d], d != UTF8_HTTP, ids + 24 * d);
+    }
+    /* pufa validate: detected, said so, all valid. */
+    int st;
+    char *cmd = pufa_asprintf("'%s' validate --org-units '%s' '%s' 2>&1", pufa_bin,
+                              pufa_test_data_path("org_units.csv"), files[GB_SUBMIT]);
+    char *out = run_out(cmd, &st);
+    assert_int_equal(st, 0);
+    assert_contains(out, "read as GB18030 (not UTF-8)");
+    assert_contains(out, "24 valid, 0 invalid");
+    free(out);
+    free(cmd);
+    /* Declared UTF-8: refused once, line and offset named. */
+    cmd = pufa_asprintf("'%s' validate --encoding utf-8 --org-units '%s' '%s' 2>&1", pufa_bin,
+                        pufa_test_data_path("org_units.csv"), files[GB_SUBMIT]);
+    out = run_out(cmd, &st);
+    assert_int_equal(st, 65);
+    assert_contains(out, "declared UTF-8, but line 2 is not UTF-8 (byte offset");
+    assert_contains(out, "0 valid, 1 invalid");
+    free(out);
+    free(cmd);
+    cmd = pufa_asprintf("'%s' validate --encoding big5 '%s' 2>&1", pufa_bin, files[GB_SUBMIT]);
+    out = run_out(cmd, &st);
+    assert_int_equal(st, 64);
+    assert_contains(out, "--encoding: want utf-8, gb18030 or auto (got big5)");
+    free(out);
+    free(cmd);
+    /* HTTP: UTF-8, GB18030 detected, GB18030 declared. */
+    const char *ctypes[] = {"text/csv", "text/csv", "text/csv; charset=GB18030"};
+    const char *encs[] = {"utf-8", "gb18030", "gb18030"};
+    for (int d = UTF8_HTTP; d <= GB_HTTP_DECLARED; d++) {
+        size_t len;
+        char *body = pufa_test_read_file(files[d], &len);
+        json_t *resp = NULL;
+        assert_int_equal(post(body, len, ctypes[d], &resp), 202);
+        assert_int_equal(json_integer_value(json_object_get(resp, "accepted")), 24);
+        assert_string_equal(json_string_value(json_object_get(resp, "encoding")), encs[d]);
+        json_decref(resp);
+        free(body);
+    }
+    /* pufa submit. */
+    cmd = pufa_asprintf("'%s' submit --quiet --url http://127.0.0.1:%s '%s' 2>&1", pufa_bin,
+                        col_port, files[GB_SUBMIT]);
+    out = run_out(cmd, &st);
+    assert_int_equal(st, 0);
+    assert_contains(out, "read as GB18030 (not UTF-8)");
+    assert_contains(out, "summary: 24 accepted, 0 rejected, 24 reports in 1 file");
+    free(out);
+    free(cmd);
+    /* The drop folder. */
+    char *final = pufa_asprintf("%s/week-gb.csv", drop);
+    assert_int_equal(rename(files[GB_DROP], final), 0);
+    assert_true(pufa_proc_wait_log(&col, "file=week-gb.csv accepted=24 rejected=0 encoding=gb18030",
+                                   NULL, NULL, 0, 10000));
+    /* Everything committed; each door's totals equal the UTF-8 file's. */
+    assert_true(wait_for_ids(ids, NDOORS * 24, NDOORS * 24, 30000));
+    assert_true(wait_spool_empty(30000));
+    char *want = door_totals(prefix[UTF8_HTTP]);
+    assert_contains(want, "24 reports, participants ");
+    for (int d = GB_HTTP_AUTO; d < NDOORS; d++) {
+        char *got = door_totals(prefix[d]);
+        assert_string_equal(got, want);
+        free(got);
+    }
+    printf("# every door: %s\n", want);
+    free(want);
+    assert_rollups_match_reports();
+
+    /* A file that is neither encoding: refused once, with line and offset,
+     * over HTTP and in the drop folder; nothing spooled. */
+    size_t len;
+    char *body = pufa_test_read_file(pufa_test_data_path("sample_reports.csv"), &len);
+    char *third = body;
+    for (int i = 0; i < 3; i++)
+        third = strchr(third, '\n') + 1;
+    size_t off = (size_t)(third - body);
+    body[off] = '\xFF'; /* the start of line 4 */
+    long long spooled = metric("pufa_collector_reports_total{outcome=\"accepted\"} ");
+    json_t *resp = NULL;
+    assert_int_equal(post(body, len, "text/csv", &resp), 400);
+    const char *err = json_string_value(json_object_get(resp, "error"));
+    assert_non_null(err);
+    char where[64];
+    snprintf(where, sizeof where, "line 4 is not UTF-8 (byte offset %zu: 0xFF)", off);
+    assert_contains(err, where);
+    assert_contains(err, "CSV UTF-8");
+    assert_null(json_object_get(resp, "results"));
+    json_decref(resp);
+    assert_int_equal(post(body, len, "text/csv; charset=latin1", &resp), 415);
+    assert_contains(json_string_value(json_object_get(resp, "error")), "unsupported charset");
+    json_decref(resp);
+    char *tmp = pufa_asprintf("%s/.bad.csv.tmp", drop);
+    char *bad = pufa_asprintf("%s/bad.csv", drop);
+    FILE *f = fopen(tmp, "wb");
+    fwrite(body, 1, len, f);
+    fclose(f);
+    assert_int_equal(rename(tmp, bad), 0);
+    assert_true(pufa_proc_wait_log(&col, "COL-DROP-FAILED file=bad.csv", NULL, NULL, 0, 10000));
+    char *pattern = pufa_asprintf("%s/failed/*bad.csv.error", drop);
+    char *errors = read_file_text(pattern);
+    assert_contains(errors, where);
+    /* Once for the file, not once per line. */
+    assert_true(strchr(errors, '\n') == errors + strlen(errors) - 1);
+    assert_int_equal(metric("pufa_collector_reports_total{outcome=\"accepted\"} "), spooled);
+
+    /* A message that once lost its text in JSON: a 30-character theme,
+     * quoted back cut in the middle of a character. */
+    const char *header = "report_id,revision,county_code,unit_code,occurred_on,theme,venue,"
+                         "form,title\n";
+    pufa_buf csv;
+    pufa_buf_init(&csv);
+    pufa_buf_printf(&csv, "%s%s,1,150821,SFJ,2025-12-01,", header, ids[0]);
+    for (int i = 0; i < 30; i++)
+        pufa_buf_puts(&csv, "娱");
+    pufa_buf_puts(&csv, ",社区,讲座,t\n");
+    assert_int_equal(post(csv.data, csv.len, "text/csv", &resp), 400);
+    json_t *e = json_array_get(
+        json_object_get(json_array_get(json_object_get(resp, "results"), 0), "errors"), 0);
+    assert_string_equal(json_string_value(json_object_get(e, "field")), "theme");
+    assert_contains(json_string_value(json_object_get(e, "message")),
+                    "must be one of the theme codes or labels (got 娱娱");
+    json_decref(resp);
+    pufa_buf_free(&csv);
+    assert_true(pufa_proc_alive(&col));
+    stop_collector();
+    free(errors);
+    free(pattern);
+    free(tmp);
+    free(bad);
+    free(body);
+    free(final);
+    for (int d = 0; d < NDOORS; d++)
+        free(files[d]);
+    free(ids);
+    free(drop);
+    free(spool);
+}
+
 int main(int argc, char **argv) {
     if (argc < 4 || !getenv("PUFA_TEST_DB")) {
         fprintf(stderr, "usage: with-pg.sh collector_test PUFA_BIN AGGREGATOR_BIN COLLECTOR_BIN\n");
@@ -622,6 +850,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(drop_folder_csv_with_two_bad_lines),
         cmocka_unit_test(submit_sample_csv_prints_24_accepted),
         cmocka_unit_test(bad_http_input_gets_clear_errors),
+        cmocka_unit_test(gb18030_sample_through_every_door_same_totals),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
