@@ -168,7 +168,8 @@ void states_final(states *s, const char *report_id, uint32_t revision, delivery_
         json_t *o = json_object();
         json_object_set_new(o, "report_id", json_string(canon));
         json_object_set_new(o, "revision", json_integer(revision));
-        json_object_set_new(o, "reason", json_string(reason ? reason : ""));
+        /* From another process: escaped where not UTF-8, never dropped. */
+        json_object_set_new(o, "reason", pufa_json_text(reason));
         json_object_set_new(o, "rejected_at_ms", json_integer(pufa_now_ms()));
         if (report)
             json_object_set_new(o, "report", pufa_report_to_json(report));
