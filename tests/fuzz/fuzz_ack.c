@@ -11,7 +11,6 @@
  * up to 16 frames, each [length, 2 bytes little endian][BatchAck]. */
 #include "sender.c"
 
-#include <dirent.h>
 #include <unistd.h>
 
 #include "fuzz_common.h"
@@ -21,21 +20,6 @@
 
 static void report_id(int i, char out[37]) {
     snprintf(out, 37, "00000000-0000-4000-8000-0000000000%02d", i);
-}
-
-static void remove_dir(const char *dir) {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char *p = pufa_asprintf("%s/%s", dir, e->d_name);
-        unlink(p);
-        free(p);
-    }
-    if (d)
-        closedir(d);
-    rmdir(dir);
 }
 
 static delivery_state state_of(const Pufa__ReportResult *r) {
@@ -190,7 +174,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     zmq_ctx_term(zctx);
     states_destroy(&st);
     spool_close(&sp);
-    remove_dir(dir);
+    fuzz_rmdir(dir);
     free(dir);
     return 0;
 }

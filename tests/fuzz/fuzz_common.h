@@ -2,6 +2,7 @@
 #ifndef PUFA_FUZZ_COMMON_H
 #define PUFA_FUZZ_COMMON_H
 
+#include <dirent.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -38,6 +39,22 @@ static inline char *fuzz_tmpdir(const char *name) {
     if (!mkdtemp(dir))
         abort(); /* nowhere to put the input: the run cannot mean anything */
     return dir;
+}
+
+/* Removes a folder made by fuzz_tmpdir and the files in it. */
+static inline void fuzz_rmdir(const char *dir) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *p = pufa_asprintf("%s/%s", dir, e->d_name);
+        unlink(p);
+        free(p);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
 }
 
 #define FUZZ_CHECK(cond)                                                                           \

@@ -7,7 +7,6 @@
  * Input: one byte choosing the ack cursor (0: no cursor file; else segment
  * 1 + (b >> 5) % segments, offset b & 31), then the segments' bytes, split
  * at each "PUFASEG\n" (at most 4 segments). */
-#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -40,21 +39,6 @@ static void write_file(const char *dir, const char *name, const void *data, size
     FILE *f = fopen(path, "wb");
     FUZZ_CHECK(f && fwrite(data, 1, len, f) == len && fclose(f) == 0);
     free(path);
-}
-
-static void remove_dir(const char *dir) {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char *p = pufa_asprintf("%s/%s", dir, e->d_name);
-        unlink(p);
-        free(p);
-    }
-    if (d)
-        closedir(d);
-    rmdir(dir);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -148,7 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     FUZZ_CHECK(got == nwant);
     spool_close(&sp);
-    remove_dir(dir);
+    fuzz_rmdir(dir);
     free(dir);
     free(w);
     return 0;
