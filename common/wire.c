@@ -115,12 +115,30 @@ static void put_varint(pufa_buf *b, uint64_t v) {
 
 void pufa_batch_begin(pufa_buf *frame, const char *collector_id, uint64_t batch_seq,
                       int64_t sent_at_ms) {
+    pufa_batch_begin_link(frame, collector_id, batch_seq, sent_at_ms, NULL);
+}
+
+void pufa_batch_begin_link(pufa_buf *frame, const char *collector_id, uint64_t batch_seq,
+                           int64_t sent_at_ms, const pufa_batch_link *link) {
     Pufa__ReportBatch hdr = PUFA__REPORT_BATCH__INIT;
     hdr.collector_id = s(collector_id);
     hdr.has_batch_seq = 1;
     hdr.batch_seq = batch_seq;
     hdr.has_sent_at_ms = 1;
     hdr.sent_at_ms = sent_at_ms;
+    if (link && link->has_as_of) {
+        hdr.has_as_of_seq = hdr.has_as_of_ms = 1;
+        hdr.as_of_seq = link->as_of_seq;
+        hdr.as_of_ms = link->as_of_ms;
+    }
+    if (link && link->has_pending) {
+        hdr.has_pending = 1;
+        hdr.pending = link->pending;
+        if (link->oldest_pending_ms > 0) {
+            hdr.has_oldest_pending_ms = 1;
+            hdr.oldest_pending_ms = link->oldest_pending_ms;
+        }
+    }
     size_t hlen = pufa__report_batch__get_packed_size(&hdr);
     pufa_buf_reset(frame);
     pufa_buf_reserve(frame, hlen);

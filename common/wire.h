@@ -51,9 +51,23 @@ int pufa_report_peek(const uint8_t *buf, size_t len, char *id, size_t idsize, ui
 
 /* ---- ReportBatch ---- */
 
+/* Where a sender stands (ReportBatch fields 5-8): set what is known. */
+typedef struct pufa_batch_link {
+    bool has_as_of;            /* a forwarder: as_of_seq and as_of_ms are set */
+    uint64_t as_of_seq;        /* its commit sequence sent so far */
+    int64_t as_of_ms;          /* that commit's time, Unix ms */
+    bool has_pending;          /* pending (and oldest_pending_ms) are set */
+    uint64_t pending;          /* reports still waiting at the sender */
+    int64_t oldest_pending_ms; /* when the oldest was received; 0: none */
+} pufa_batch_link;
+
 /* Starts a ReportBatch frame in frame (reset first) with its header. */
 void pufa_batch_begin(pufa_buf *frame, const char *collector_id, uint64_t batch_seq,
                       int64_t sent_at_ms);
+/* The same with the sender's link fields (link may be NULL).  A frame to
+ * which no report is added is a heartbeat. */
+void pufa_batch_begin_link(pufa_buf *frame, const char *collector_id, uint64_t batch_seq,
+                           int64_t sent_at_ms, const pufa_batch_link *link);
 /* Appends one already encoded ActivityReport (pufa_report_encode's bytes,
  * as the spool keeps them) to the frame. */
 void pufa_batch_add(pufa_buf *frame, const uint8_t *report, size_t len);

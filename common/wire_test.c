@@ -143,6 +143,36 @@ static void test_batch_round_trip(void **state) {
     /* A batch with no reports is still a batch. */
     pufa_batch_begin(&frame, "c", 1, 2);
     assert_int_equal(pufa_batch_decode((const uint8_t *)frame.data, frame.len, &b), 0);
+    assert_false(b->has_as_of_seq);
+    assert_false(b->has_pending);
+    pufa_batch_destroy(&b);
+
+    /* A heartbeat: no reports, the sender's link fields. */
+    pufa_batch_link link = {.has_as_of = true,
+                            .as_of_seq = 77,
+                            .as_of_ms = 1795000000000LL,
+                            .has_pending = true,
+                            .pending = 5,
+                            .oldest_pending_ms = 1794999999000LL};
+    pufa_batch_begin_link(&frame, "150800", 3, 4, &link);
+    assert_int_equal(pufa_batch_decode((const uint8_t *)frame.data, frame.len, &b), 0);
+    assert_int_equal(b->n_reports, 0);
+    assert_true(b->has_as_of_seq && b->has_as_of_ms && b->has_pending);
+    assert_int_equal(b->as_of_seq, 77);
+    assert_int_equal(b->as_of_ms, 1795000000000LL);
+    assert_int_equal(b->pending, 5);
+    assert_true(b->has_oldest_pending_ms);
+    assert_int_equal(b->oldest_pending_ms, 1794999999000LL);
+    pufa_batch_destroy(&b);
+
+    /* Nothing waiting: no oldest. */
+    link = (pufa_batch_link){.has_pending = true};
+    pufa_batch_begin_link(&frame, "c", 5, 6, &link);
+    assert_int_equal(pufa_batch_decode((const uint8_t *)frame.data, frame.len, &b), 0);
+    assert_true(b->has_pending);
+    assert_int_equal(b->pending, 0);
+    assert_false(b->has_oldest_pending_ms);
+    assert_false(b->has_as_of_seq);
     assert_int_equal(b->n_reports, 0);
     pufa_batch_destroy(&b);
     pufa_buf_free(&frame);
