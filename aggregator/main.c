@@ -199,56 +199,6 @@ static int load_orgunits(const char *conninfo, pufa_orgunits **out) {
     return PUFA_ECLOSED;
 }
 
-/* The home unit: the configured code, or else the one city of org_units.
- * It must be a city, province or nation the org units know.  0, or
- * PUFA_ECONFIG with err saying what to set. */
-static int resolve_home(const pufa_orgunits *ou, const char *want, char home[7], char *err,
-                        size_t errsize) {
-    if (!*want) {
-        const pufa_orgunit *city = NULL;
-        size_t cities = 0;
-        pufa_buf names;
-        pufa_buf_init(&names);
-        for (size_t i = 0; i < ou->count; i++)
-            if (!strcmp(ou->units[i].level, "city")) {
-                city = &ou->units[i];
-                if (cities++ < 5)
-                    pufa_buf_printf(&names, "%s%s %s", cities > 1 ? ", " : "", city->code,
-                                    city->name);
-            }
-        if (cities != 1) {
-            if (cities > 5)
-                pufa_buf_puts(&names, ", ...");
-            snprintf(err, errsize,
-                     "home: required, since org_units holds %zu cities%s%s%s: set the city, "
-                     "province or nation this aggregator serves",
-                     cities, cities ? " (" : "", cities ? names.data : "", cities ? ")" : "");
-            pufa_buf_free(&names);
-            return PUFA_ECONFIG;
-        }
-        pufa_buf_free(&names);
-        memcpy(home, city->code, 7);
-        return 0;
-    }
-    const pufa_orgunit *u = pufa_orgunits_find(ou, want);
-    if (!u) {
-        snprintf(err, errsize,
-                 "home: %s is not in org_units (load it with pufa migrate "
-                 "--org-units)",
-                 want);
-        return PUFA_ECONFIG;
-    }
-    if (!strcmp(u->level, "county")) {
-        snprintf(err, errsize,
-                 "home: %s %s is a county; the home is a city, a province or the "
-                 "nation",
-                 u->code, u->name);
-        return PUFA_ECONFIG;
-    }
-    memcpy(home, u->code, 7);
-    return 0;
-}
-
 int main(int argc, char **argv) {
     pufa_json_init();
     settings s;
@@ -394,7 +344,7 @@ int main(int argc, char **argv) {
     }
     PLOG_INFO("AGG-ORGUNITS", "count=%zu", ou->count);
     char home[7];
-    if (resolve_home(ou, s.home, home, err, sizeof err)) {
+    if (pufa_orgunits_resolve_home(ou, s.home, home, err, sizeof err)) {
         char q[600];
         PLOG_ERROR("AGG-HOME", "msg=%s", pufa_log_quote(q, sizeof q, err));
         pufa_orgunits_destroy(&ou);

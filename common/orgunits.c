@@ -379,3 +379,50 @@ int pufa_orgunits_load_csv_within(const char *path, const pufa_orgunits *known, 
                                   char *err, size_t errsize) {
     return load(path, known, true, out, err, errsize);
 }
+
+int pufa_orgunits_resolve_home(const pufa_orgunits *ou, const char *want, char home[7], char *err,
+                               size_t errsize) {
+    if (!want || !*want) {
+        const pufa_orgunit *city = NULL;
+        size_t cities = 0;
+        pufa_buf names;
+        pufa_buf_init(&names);
+        for (size_t i = 0; i < ou->count; i++)
+            if (!strcmp(ou->units[i].level, "city")) {
+                city = &ou->units[i];
+                if (cities++ < 5)
+                    pufa_buf_printf(&names, "%s%s %s", cities > 1 ? ", " : "", city->code,
+                                    city->name);
+            }
+        if (cities != 1) {
+            if (cities > 5)
+                pufa_buf_puts(&names, ", ...");
+            snprintf(err, errsize,
+                     "home: required, since org_units holds %zu cities%s%s%s: set the city, "
+                     "province or nation this service serves",
+                     cities, cities ? " (" : "", cities ? names.data : "", cities ? ")" : "");
+            pufa_buf_free(&names);
+            return PUFA_ECONFIG;
+        }
+        pufa_buf_free(&names);
+        memcpy(home, city->code, 7);
+        return 0;
+    }
+    const pufa_orgunit *u = pufa_orgunits_find(ou, want);
+    if (!u) {
+        snprintf(err, errsize,
+                 "home: %s is not in org_units (load it with pufa migrate "
+                 "--org-units)",
+                 want);
+        return PUFA_ECONFIG;
+    }
+    if (!strcmp(u->level, "county")) {
+        snprintf(err, errsize,
+                 "home: %s %s is a county; the home is a city, a province or the "
+                 "nation",
+                 u->code, u->name);
+        return PUFA_ECONFIG;
+    }
+    memcpy(home, u->code, 7);
+    return 0;
+}

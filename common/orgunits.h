@@ -57,6 +57,12 @@ bool pufa_orgunits_is_under(const pufa_orgunits *ou, const char *county, const c
 bool pufa_orgunits_within(const pufa_orgunits *ou, const char *code, const char *unit);
 /* How many counties of the set are under unit (O(n) walks; for start-up). */
 size_t pufa_orgunits_counties_under(const pufa_orgunits *ou, const char *unit);
+/* The home unit of a service (an aggregator, a publisher): want when
+ * given, else the one city of ou.  It must be a city, province or nation
+ * of ou.  0 with home filled, or PUFA_ECONFIG with err saying what to set
+ * ("home: ..."). */
+int pufa_orgunits_resolve_home(const pufa_orgunits *ou, const char *want, char home[7], char *err,
+                               size_t errsize);
 /* true if code is six ASCII digits. */
 bool pufa_orgunit_code_valid(const char *code);
 /* 0 nation, 1 province, 2 city, 3 county; -1 for anything else. */
