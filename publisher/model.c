@@ -14,11 +14,11 @@ int pub_figure_parse(const char *name) {
     return -1;
 }
 
-const char *const pub_dim_names[NDIM + 1] = {"none", "theme",    "venue", "form",
-                                             "unit", "campaign", "county"};
+const char *const pub_dim_names[NBY] = {"none",     "theme",  "venue", "form",    "unit",
+                                        "campaign", "county", "city",  "province"};
 
 int pub_dim_parse(const char *name) {
-    for (int i = 0; i <= NDIM; i++)
+    for (int i = 0; i < NBY; i++)
         if (!strcmp(name, pub_dim_names[i]))
             return i;
     if (!strcmp(name, "total"))
@@ -93,15 +93,123 @@ struct pub_model {
     size_t ndays;       /* allocated days per dimension */
     bucket *days[NDIM]; /* [dim][day - base] */
     intern counties, units, campaigns;
+    pufa_orgunits *ou; /* every level, from the snapshot; NULL before */
+    int32_t (*anc)[4]; /* per county index: its units in ou by level rank, -1 if none */
+    size_t anc_cap;
+    uint64_t ou_gen; /* bumps when ou is replaced */
+    char home[7];    /* "" : every county counts */
+    pub_scope home_scope;
     seen *seen;
     size_t nseen, seen_cap;
     uint64_t seq;
 };
 
+/* The units above county i (and the county itself) in the org units, by
+ * level rank; -1 where none. */
+static void find_ancestors(pub_model *m, uint32_t i) {
+    int32_t *at = m->anc[i];
+    at[0] = at[1] = at[2] = at[3] = -1;
+    const pufa_orgunit *u = m->ou ? pufa_orgunits_find(m->ou, m->counties.keys[i]) : NULL;
+    if (!u || strcmp(u->level, "county") != 0)
+        return;
+    at[3] = (int32_t)(u - m->ou->units);
+    /* At most three steps up, each to a higher level. */
+    for (int step = 0; step < 3 && u->parent_code[0]; step++) {
+        const pufa_orgunit *p = pufa_orgunits_find(m->ou, u->parent_code);
+        int r = p ? pufa_orgunit_level_rank(p->level) : -1;
+        if (r < 0 || r >= pufa_orgunit_level_rank(u->level))
+            return;
+        at[r] = (int32_t)(p - m->ou->units);
+        u = p;
+    }
+}
+
+/* The index of a county code, interned (and its ancestors found) when
+ * new. */
+static uint32_t county_get(pub_model *m, const char *code) {
+    size_t before = m->counties.n;
+    uint32_t i = intern_get(&m->counties, code);
+    if (m->counties.n == before)
+        return i;
+    if (m->anc_cap < m->counties.cap) {
+        m->anc_cap = m->counties.cap;
+        m->anc = pufa_realloc(m->anc, m->anc_cap * sizeof *m->anc);
+    }
+    find_ancestors(m, i);
+    return i;
+}
+
+/* Finds the level and index of code ("" : every county; unknown: none). */
+static void find_scope(const pub_model *m, const char *code, pub_scope *s) {
+    *s = (pub_scope){.level = -1, .gen = m->ou_gen};
+    pufa_copy(s->code, sizeof s->code, code);
+    if (!code[0])
+        return;
+    const pufa_orgunit *u = m->ou ? pufa_orgunits_find(m->ou, code) : NULL;
+    s->level = u ? pufa_orgunit_level_rank(u->level) : 0;
+    s->unit = u ? (int32_t)(u - m->ou->units) : -2; /* -2: no county is under it */
+}
+
+static void find_home(pub_model *m) {
+    find_scope(m, m->home, &m->home_scope);
+}
+
+void pub_model_set_orgunits(pub_model *m, pufa_orgunits *ou) {
+    pufa_orgunits_destroy(&m->ou);
+    m->ou = ou;
+    m->ou_gen++;
+    for (uint32_t i = 0; i < m->counties.n; i++)
+        find_ancestors(m, i);
+    find_home(m);
+}
+
+void pub_model_set_home(pub_model *m, const char *code) {
+    pufa_copy(m->home, sizeof m->home, code ? code : "");
+    find_home(m);
+}
+
+const pufa_orgunits *pub_model_orgunits(const pub_model *m) {
+    return m->ou;
+}
+
+const char *pub_model_home(const pub_model *m) {
+    return m->home;
+}
+
+int pub_model_scope(const pub_model *m, const char *code, pub_scope *out) {
+    if (!code || !m->ou || !pufa_orgunits_find(m->ou, code))
+        return PUFA_ENOTFOUND;
+    find_scope(m, code, out);
+    return 0;
+}
+
+/* s as of the current org units (NULL: the home's); tmp holds it when it
+ * had to be found again. */
+static const pub_scope *current(const pub_model *m, const pub_scope *s, pub_scope *tmp) {
+    if (!s)
+        return &m->home_scope;
+    if (s->gen == m->ou_gen)
+        return s;
+    find_scope(m, s->code, tmp);
+    return tmp;
+}
+
+static bool county_in(const pub_model *m, const pub_scope *s, uint32_t county) {
+    if (s->level < 0)
+        return true;
+    return county < m->counties.n && s->level < 4 && m->anc[county][s->level] == s->unit;
+}
+
+bool pub_model_county_in(const pub_model *m, const pub_scope *s, uint32_t county) {
+    pub_scope tmp;
+    return county_in(m, current(m, s, &tmp), county);
+}
+
 pub_model *pub_model_new(void) {
     pub_model *m = pufa_calloc(1, sizeof *m);
     pthread_rwlock_init(&m->lock, NULL);
     m->base = pufa_date_from_ymd(PUFA_MIN_YEAR, 1, 1);
+    m->home_scope.level = -1;
     return m;
 }
 
@@ -127,6 +235,8 @@ void pub_model_destroy(pub_model **pm) {
     intern_free(&m->counties);
     intern_free(&m->units);
     intern_free(&m->campaigns);
+    pufa_orgunits_destroy(&m->ou);
+    free(m->anc);
     free(m->seen);
     pthread_rwlock_destroy(&m->lock);
     free(m);
@@ -242,7 +352,7 @@ int pub_model_add(pub_model *m, pufa_day day, const char *county, int theme, int
                   const char *unit, const char *campaign, const int64_t fig[NFIG]) {
     if (day < m->base)
         return 0;
-    uint32_t c = intern_get(&m->counties, county);
+    uint32_t c = county_get(m, county);
     uint32_t values[NDIM] = {0,
                              (uint32_t)theme,
                              (uint32_t)venue,
@@ -285,7 +395,7 @@ int pub_model_add_dim(pub_model *m, pufa_day day, const char *county, pub_dim di
     }
     if (day < m->base)
         return -1;
-    bucket_add(day_bucket(m, dim, day), intern_get(&m->counties, county), value, fig);
+    bucket_add(day_bucket(m, dim, day), county_get(m, county), value, fig);
     return 0;
 }
 
@@ -304,7 +414,7 @@ static void note_seen(pub_model *m, uint32_t county, uint32_t unit, pufa_day day
 }
 
 void pub_model_receipt(pub_model *m, pufa_day day, const char *county, const char *unit) {
-    uint32_t c = intern_get(&m->counties, county);
+    uint32_t c = county_get(m, county);
     note_seen(m, c, UINT32_MAX, day);
     note_seen(m, c, intern_get(&m->units, unit), day);
 }
@@ -313,18 +423,17 @@ void pub_model_set_seq(pub_model *m, uint64_t seq) {
     m->seq = seq;
 }
 
-static void set_name(intern *t, const char *code, const char *name) {
-    uint32_t i = intern_get(t, code);
+static void set_name(intern *t, uint32_t i, const char *name) {
     free(t->names[i]);
     t->names[i] = pufa_strdup(name);
 }
 
 void pub_model_set_county_name(pub_model *m, const char *code, const char *name) {
-    set_name(&m->counties, code, name);
+    set_name(&m->counties, county_get(m, code), name);
 }
 
 void pub_model_set_unit_name(pub_model *m, const char *code, const char *name) {
-    set_name(&m->units, code, name);
+    set_name(&m->units, intern_get(&m->units, code), name);
 }
 
 uint64_t pub_model_seq(const pub_model *m) {
@@ -369,32 +478,44 @@ static size_t value_space(const pub_model *m, pub_dim dim) {
         return m->campaigns.n;
     case DIM_COUNTY:
         return m->counties.n;
+    case DIM_CITY:
+    case DIM_PROVINCE:
+        return m->ou ? m->ou->count : 0;
+    case NBY:
+        break;
     }
     return 0;
 }
 
 size_t pub_model_query(const pub_model *m, pufa_day from, pufa_day to, pub_dim dim,
-                       const char *county, pub_row **rows, int64_t totals[NFIG]) {
+                       const pub_scope *s, pub_row **rows, int64_t totals[NFIG]) {
     memset(totals, 0, NFIG * sizeof(int64_t));
     size_t space = value_space(m, dim);
     int64_t(*acc)[NFIG] = pufa_calloc(space ? space : 1, sizeof *acc);
-    uint32_t only = UINT32_MAX;
-    bool filter = county != NULL;
-    if (filter)
-        only = intern_find(&m->counties, county);
-    int src = dim == DIM_COUNTY ? DIM_TOTAL : dim;
+    /* The breakdowns by org unit read the per-county totals; a city or a
+     * province row is its counties' sum (the level rank of its unit). */
+    int src = dim >= DIM_COUNTY ? DIM_TOTAL : dim;
+    int up = dim == DIM_CITY ? 2 : dim == DIM_PROVINCE ? 1 : -1;
+    pub_scope tmp;
+    s = current(m, s, &tmp);
     if (from < m->base)
         from = m->base;
-    for (pufa_day day = from; day <= to && (!filter || only != UINT32_MAX); day++) {
+    for (pufa_day day = from; day <= to; day++) {
         size_t i = (size_t)(day - m->base);
         if (i >= m->ndays)
             break;
         const bucket *b = &m->days[src][i];
         for (uint32_t k = 0; k < b->n; k++) {
             const cell *c = &b->v[k];
-            if (filter && c->county != only)
+            if (!county_in(m, s, c->county))
                 continue;
             uint32_t v = dim == DIM_COUNTY ? c->county : c->value;
+            if (up >= 0) {
+                int32_t a = c->county < m->counties.n ? m->anc[c->county][up] : -1;
+                if (a < 0)
+                    continue;
+                v = (uint32_t)a;
+            }
             if (v >= space)
                 continue;
             for (int f = 0; f < NFIG; f++)
@@ -420,12 +541,11 @@ size_t pub_model_query(const pub_model *m, pufa_day from, pufa_day to, pub_dim d
     return n;
 }
 
-void pub_model_sum(const pub_model *m, pufa_day from, pufa_day to, const char *county,
+void pub_model_sum(const pub_model *m, pufa_day from, pufa_day to, const pub_scope *s,
                    int64_t fig[NFIG]) {
     memset(fig, 0, NFIG * sizeof(int64_t));
-    uint32_t only = county ? intern_find(&m->counties, county) : UINT32_MAX;
-    if (county && only == UINT32_MAX)
-        return;
+    pub_scope tmp;
+    s = current(m, s, &tmp);
     if (from < m->base)
         from = m->base;
     for (pufa_day day = from; day <= to; day++) {
@@ -434,7 +554,7 @@ void pub_model_sum(const pub_model *m, pufa_day from, pufa_day to, const char *c
             break;
         const bucket *b = &m->days[DIM_TOTAL][i];
         for (uint32_t k = 0; k < b->n; k++) {
-            if (county && b->v[k].county != only)
+            if (!county_in(m, s, b->v[k].county))
                 continue;
             for (int f = 0; f < NFIG; f++)
                 fig[f] += b->v[k].fig[f];
@@ -472,6 +592,11 @@ const char *pub_model_key(const pub_model *m, pub_dim dim, uint32_t value) {
         return value < m->campaigns.n ? m->campaigns.keys[value] : "";
     case DIM_COUNTY:
         return value < m->counties.n ? m->counties.keys[value] : "";
+    case DIM_CITY:
+    case DIM_PROVINCE:
+        return m->ou && value < m->ou->count ? m->ou->units[value].code : "";
+    case NBY:
+        break;
     }
     return "";
 }
@@ -498,6 +623,11 @@ const char *pub_model_label(const pub_model *m, pub_dim dim, uint32_t value) {
         if (value < m->counties.n)
             return m->counties.names[value] ? m->counties.names[value] : m->counties.keys[value];
         return "";
+    case DIM_CITY:
+    case DIM_PROVINCE:
+        return m->ou && value < m->ou->count ? m->ou->units[value].name : "";
+    case NBY:
+        break;
     }
     return "";
 }

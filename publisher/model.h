@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "date.h"
+#include "orgunits.h"
 #include "report.h"
 
 /* The figures of a cell: the number of live reports, then the counters
@@ -31,10 +32,13 @@ typedef enum pub_dim {
     DIM_UNIT,
     DIM_CAMPAIGN,
     NDIM,
-    DIM_COUNTY = NDIM, /* a breakdown, served from DIM_TOTAL */
+    DIM_COUNTY = NDIM, /* breakdowns by org unit, served from DIM_TOTAL: */
+    DIM_CITY,          /* a county's city and province, from the org units */
+    DIM_PROVINCE,
+    NBY, /* every breakdown */
 } pub_dim;
 
-extern const char *const pub_dim_names[NDIM + 1]; /* "total","theme",...,"county" */
+extern const char *const pub_dim_names[NBY]; /* "none","theme",...,"county","city","province" */
 /* Parses a "by" name; -1 if unknown ("none" gives DIM_TOTAL). */
 int pub_dim_parse(const char *name);
 
@@ -44,6 +48,18 @@ typedef struct pub_row {
 } pub_row;
 
 typedef struct pub_model pub_model;
+
+/* Which counties a read counts: those under one org unit, or every county
+ * (code "").  Reads given NULL count the home's.  level (0 nation, 1
+ * province, 2 city, 3 county) and unit (the index in the model's org
+ * units) are found by pub_model_scope and found again by a read when the
+ * org units were replaced since (gen). */
+typedef struct pub_scope {
+    char code[7];
+    int level;
+    int32_t unit;
+    uint64_t gen;
+} pub_scope;
 
 pub_model *pub_model_new(void);
 void pub_model_destroy(pub_model **m);
@@ -71,24 +87,43 @@ void pub_model_set_seq(pub_model *m, uint64_t seq);
 /* Names for labels. */
 void pub_model_set_county_name(pub_model *m, const char *code, const char *name);
 void pub_model_set_unit_name(pub_model *m, const char *code, const char *name);
+/* The org units of every level (from the snapshot); the model takes ou
+ * over and frees the ones it had.  Each county's ancestors are found once
+ * here and when a county first appears, so that a read maps a county to
+ * its city or province in O(1). */
+void pub_model_set_orgunits(pub_model *m, pufa_orgunits *ou);
+/* The home unit: reads count only the counties under it.  "" (the
+ * default): every county counts.  A home the org units do not hold counts
+ * none. */
+void pub_model_set_home(pub_model *m, const char *code);
 
 /* ---- reads (rdlock held) ---- */
 uint64_t pub_model_seq(const pub_model *m);
-/* Sums [from, to] by dim (DIM_COUNTY: by county; DIM_TOTAL: one row).
- * county: restrict to one county code, or NULL.  Rows with all-zero
- * figures are left out.  *rows is allocated (caller frees); totals gets
- * the sum of every row. */
+/* The org units (NULL before the first snapshot) and the home ("" when
+ * none is set). */
+const pufa_orgunits *pub_model_orgunits(const pub_model *m);
+const char *pub_model_home(const pub_model *m);
+/* The scope of the org unit code (any level): 0, or PUFA_ENOTFOUND when
+ * the org units do not hold it. */
+int pub_model_scope(const pub_model *m, const char *code, pub_scope *out);
+/* true if county (an index) is in scope s (NULL: the home's). */
+bool pub_model_county_in(const pub_model *m, const pub_scope *s, uint32_t county);
+/* Sums [from, to] by dim (DIM_COUNTY, DIM_CITY, DIM_PROVINCE: by that org
+ * unit; DIM_TOTAL: one row), counting the counties of scope s (NULL: the
+ * home's).  Rows with all-zero figures are left out.  *rows is allocated
+ * (caller frees); totals gets the sum of every row.  Cost: days x cells,
+ * then counties; never the number of reports. */
 size_t pub_model_query(const pub_model *m, pufa_day from, pufa_day to, pub_dim dim,
-                       const char *county, pub_row **rows, int64_t totals[NFIG]);
+                       const pub_scope *s, pub_row **rows, int64_t totals[NFIG]);
 /* Sums [from, to] into fig (the per-county totals of those days; cost:
- * days x counties).  county: one county code, or NULL for all. */
-void pub_model_sum(const pub_model *m, pufa_day from, pufa_day to, const char *county,
+ * days x counties), counting the counties of scope s (NULL: the home's). */
+void pub_model_sum(const pub_model *m, pufa_day from, pufa_day to, const pub_scope *s,
                    int64_t fig[NFIG]);
 /* Sorts rows by figure fig, largest first, ties by value (the order of
  * pub_model_query). */
 void pub_rows_rank(pub_row *rows, size_t n, int fig);
-/* The key and label of a row value of dim (county code + name, enum code +
- * label, unit code + name, campaign + campaign). */
+/* The key and label of a row value of dim (county, city or province code +
+ * name, enum code + label, unit code + name, campaign + campaign). */
 const char *pub_model_key(const pub_model *m, pub_dim dim, uint32_t value);
 const char *pub_model_label(const pub_model *m, pub_dim dim, uint32_t value);
 /* Counties known (from org units and data), and the last day each county

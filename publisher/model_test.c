@@ -7,6 +7,7 @@
 
 #include "date.h"
 #include "enums.h"
+#include "error.h"
 #include "model.h"
 #include "testlib.h"
 
@@ -178,7 +179,18 @@ static void breakdowns_by_county_and_every_dimension(void **state) {
     free(rows);
 
     /* By theme within one county: theme 1 = a, theme 2 = c. */
-    n = pub_model_query(m, from, to, DIM_THEME, "150821", &rows, tot);
+    pub_model_unlock(m);
+    pub_model_wrlock(m);
+    pufa_orgunits *ou = pufa_orgunits_new();
+    assert_int_equal(pufa_orgunits_add(ou, "150800", "巴彦淖尔市", "city", ""), 0);
+    assert_int_equal(pufa_orgunits_add(ou, "150821", "五原县", "county", "150800"), 0);
+    assert_int_equal(pufa_orgunits_add(ou, "150822", "磴口县", "county", "150800"), 0);
+    pub_model_set_orgunits(m, ou);
+    pub_model_unlock(m);
+    pub_model_rdlock(m);
+    pub_scope wuyuan;
+    assert_int_equal(pub_model_scope(m, "150821", &wuyuan), 0);
+    n = pub_model_query(m, from, to, DIM_THEME, &wuyuan, &rows, tot);
     assert_int_equal(n, 2);
     assert_figs(row_of(rows, n, 2)->fig, c);
     for (int k = 0; k < NFIG; k++)
@@ -187,16 +199,12 @@ static void breakdowns_by_county_and_every_dimension(void **state) {
     free(rows);
 
     /* pub_model_sum of one county: its total. */
-    pub_model_sum(m, from, to, "150821", tot);
+    pub_model_sum(m, from, to, &wuyuan, tot);
     assert_figs(tot, want);
 
-    /* An unknown county has nothing. */
-    n = pub_model_query(m, from, to, DIM_THEME, "999999", &rows, tot);
-    assert_int_equal(n, 0);
-    assert_figs(tot, (int64_t[NFIG]){0});
-    free(rows);
-    pub_model_sum(m, from, to, "999999", tot);
-    assert_figs(tot, (int64_t[NFIG]){0});
+    /* An unknown county has no scope. */
+    pub_scope unknown;
+    assert_int_equal(pub_model_scope(m, "999999", &unknown), PUFA_ENOTFOUND);
 
     /* Venue and form: every cell was added with venue 2, form 3. */
     n = pub_model_query(m, from, to, DIM_VENUE, NULL, &rows, tot);
@@ -441,6 +449,109 @@ static void rows_rank_by_a_figure_then_by_value(void **state) {
     pub_rows_rank(rows, 0, PUFA_FIG_REPORTS); /* nothing to do */
 }
 
+/* Two provinces, a city in each (and a second city in one), counties
+ * under them; the home restricts every read, and the breakdowns by city
+ * and province are their counties' sums. */
+static void breakdowns_by_city_and_province_within_the_home(void **state) {
+    (void)state;
+    pub_model *m = pub_model_new();
+    int64_t a[NFIG], b[NFIG], c[NFIG], d[NFIG], tot[NFIG], want[NFIG];
+    figs(a, 1, 10);
+    figs(b, 2, 20);
+    figs(c, 3, 30);
+    figs(d, 4, 40);
+    pub_model_wrlock(m);
+    /* Data before the org units: the ancestors are found when they come. */
+    add(m, "2026-11-20", "150821", 1, "SFJ", "", a);
+    pub_model_set_orgunits(m, NULL);
+    pufa_orgunits *ou = pufa_orgunits_new();
+    const char *units[][4] = {{"100000", "全国", "nation", ""},
+                              {"150000", "内蒙古自治区", "province", "100000"},
+                              {"150800", "巴彦淖尔市", "city", "150000"},
+                              {"150821", "五原县", "county", "150800"},
+                              {"150900", "乌兰察布市", "city", "150000"},
+                              {"150921", "卓资县", "county", "150900"},
+                              {"210000", "辽宁省", "province", "100000"},
+                              {"210400", "抚顺市", "city", "210000"},
+                              {"210402", "新抚区", "county", "210400"}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        assert_int_equal(pufa_orgunits_add(ou, units[i][0], units[i][1], units[i][2], units[i][3]),
+                         0);
+    pub_model_set_orgunits(m, ou);
+    /* Data after them, and a county no org unit names. */
+    add(m, "2026-11-20", "150921", 1, "SFJ", "", b);
+    add(m, "2026-11-21", "210402", 1, "SFJ", "", c);
+    add(m, "2026-11-21", "990101", 1, "SFJ", "", d);
+    pub_model_unlock(m);
+    pufa_day from = day("2026-11-01"), to = day("2026-11-30");
+    pub_row *rows;
+
+    /* No home: every county counts, the unnamed one too. */
+    pub_model_rdlock(m);
+    pub_model_sum(m, from, to, NULL, tot);
+    for (int k = 0; k < NFIG; k++)
+        want[k] = a[k] + b[k] + c[k] + d[k];
+    assert_figs(tot, want);
+    /* By province: the unnamed county has none, so is in no row. */
+    size_t n = pub_model_query(m, from, to, DIM_PROVINCE, NULL, &rows, tot);
+    assert_int_equal(n, 2);
+    /* (rows in org-unit order) */
+    assert_string_equal(pub_model_key(m, DIM_PROVINCE, rows[1].value), "210000");
+    assert_string_equal(pub_model_label(m, DIM_PROVINCE, rows[1].value), "辽宁省");
+    assert_figs(rows[1].fig, c);
+    for (int k = 0; k < NFIG; k++)
+        want[k] = a[k] + b[k];
+    assert_figs(rows[0].fig, want);
+    free(rows);
+    pub_model_unlock(m);
+
+    /* Home: the province.  Liaoning and the unnamed county are out. */
+    pub_model_wrlock(m);
+    pub_model_set_home(m, "150000");
+    pub_model_unlock(m);
+    pub_model_rdlock(m);
+    assert_string_equal(pub_model_home(m), "150000");
+    n = pub_model_query(m, from, to, DIM_CITY, NULL, &rows, tot);
+    assert_int_equal(n, 2);
+    assert_string_equal(pub_model_key(m, DIM_CITY, rows[1].value), "150900");
+    assert_string_equal(pub_model_label(m, DIM_CITY, rows[1].value), "乌兰察布市");
+    assert_figs(rows[1].fig, b);
+    assert_string_equal(pub_model_key(m, DIM_CITY, rows[0].value), "150800");
+    assert_figs(rows[0].fig, a);
+    assert_figs(tot, want);
+    free(rows);
+    n = pub_model_query(m, from, to, DIM_COUNTY, NULL, &rows, tot);
+    assert_int_equal(n, 2);
+    free(rows);
+    pub_model_sum(m, from, to, NULL, tot);
+    assert_figs(tot, want);
+    /* A city's scope: its county only. */
+    pub_scope city;
+    assert_int_equal(pub_model_scope(m, "150800", &city), 0);
+    assert_int_equal(city.level, 2);
+    n = pub_model_query(m, from, to, DIM_THEME, &city, &rows, tot);
+    assert_int_equal(n, 1);
+    assert_figs(tot, a);
+    free(rows);
+    assert_true(pub_model_county_in(m, &city, pub_model_county_index(m, "150821")));
+    assert_false(pub_model_county_in(m, &city, pub_model_county_index(m, "150921")));
+    assert_false(pub_model_county_in(m, NULL, pub_model_county_index(m, "210402")));
+    assert_false(pub_model_county_in(m, NULL, pub_model_county_index(m, "990101")));
+    pub_model_unlock(m);
+
+    /* A home the org units do not hold counts nothing. */
+    pub_model_wrlock(m);
+    pub_model_set_home(m, "330000");
+    pub_model_unlock(m);
+    pub_model_rdlock(m);
+    pub_model_sum(m, from, to, NULL, tot);
+    assert_figs(tot, (int64_t[NFIG]){0});
+    pub_model_unlock(m);
+    assert_int_equal(pub_dim_parse("city"), DIM_CITY);
+    assert_int_equal(pub_dim_parse("province"), DIM_PROVINCE);
+    pub_model_destroy(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(windows_sum_the_days_they_cover),
@@ -452,6 +563,7 @@ int main(void) {
         cmocka_unit_test(many_cells_on_one_day),
         cmocka_unit_test(figure_and_dimension_names),
         cmocka_unit_test(rows_rank_by_a_figure_then_by_value),
+        cmocka_unit_test(breakdowns_by_city_and_province_within_the_home),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
