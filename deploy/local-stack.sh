@@ -207,7 +207,7 @@ agg_http=$(logval "$data/logs/aggregator.log" "id=AGG-HTTP port=")
 
 say "== publisher =="
 "$bin/publisher/pufa-publisher" --db "$db user=pufa_publisher" --feed "$feed_ep" \
-    --http "127.0.0.1:$(port 200)" --pub "tcp://127.0.0.1:$(port 201)" \
+    --http "127.0.0.1:$(port 200)" --pub "tcp://127.0.0.1:$(port 201)" --home 100000 \
     2>>"$data/logs/publisher.log" 9>&- & started $!
 wait_log "$data/logs/publisher.log" "PUB-SNAPSHOT"
 pub_http=$(logval "$data/logs/publisher.log" "id=PUB-HTTP port=")

@@ -37,7 +37,7 @@ static const pub_dim BY_DIM[PUFA_NBY] = {
  * (no county breakdown within a county).  The rows are allocated into
  * rows[k] (the caller frees); keys and labels are the model's (rdlock
  * held until encoded). */
-static void fill_window(pub_model *m, const pub_window *win, const char *county,
+static void fill_window(pub_model *m, const pub_window *win, const pub_scope *county,
                         pufa_dash_window *w, pufa_dash_row *rows[PUFA_NBY]) {
     *w = (pufa_dash_window){.window = win->name, .from = win->from, .to = win->to};
     for (int k = 0; k < PUFA_NBY; k++) {
@@ -63,13 +63,15 @@ static void fill_window(pub_model *m, const pub_window *win, const char *county,
     }
 }
 
-/* Builds and sends the Dashboard of one scope (NULL = city).  rdlock held. */
-static void publish_scope(pub_dashboard_pub *d, pub_model *m, const char *county, pufa_day today) {
+/* Builds and sends the Dashboard of one scope (county NULL: the home, topic
+ * "city"; else the county of code county_code).  rdlock held. */
+static void publish_scope(pub_dashboard_pub *d, pub_model *m, const pub_scope *county,
+                          const char *county_code, pufa_day today) {
     enum { NWIN = 16 };
     pub_window wins[NWIN];
     pufa_dash_window dw[NWIN];
     pufa_dash_row *rows[NWIN][PUFA_NBY];
-    pufa_dashboard dash = {.scope = county ? county : "city",
+    pufa_dashboard dash = {.scope = county ? county_code : "city",
                            .seq = pub_model_seq(m),
                            .generated_at_ms = pufa_now_ms(),
                            .windows = dw};
@@ -82,7 +84,10 @@ static void publish_scope(pub_dashboard_pub *d, pub_model *m, const char *county
     size_t len;
     uint8_t *buf = pufa_dashboard_encode(&dash, &len);
     char topic[32];
-    snprintf(topic, sizeof topic, county ? "county.%s" : "city", county);
+    if (county)
+        snprintf(topic, sizeof topic, "county.%s", county_code);
+    else
+        snprintf(topic, sizeof topic, "city");
     zmq_send(d->sock, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT);
     zmq_send(d->sock, buf, len, ZMQ_DONTWAIT);
     free(buf);
@@ -91,17 +96,21 @@ static void publish_scope(pub_dashboard_pub *d, pub_model *m, const char *county
             free(rows[i][k]);
 }
 
-/* The city's Dashboard, then each county's. */
+/* The home's Dashboard (topic "city"), then each of its counties'. */
 static void publish_all(pub_dashboard_pub *d) {
     pub_model *m = pub_live_model(d->live);
     pufa_day today = pufa_city_day(pufa_now_ms());
     pub_model_rdlock(m);
-    publish_scope(d, m, NULL, today);
+    publish_scope(d, m, NULL, NULL, today);
     size_t n = pub_model_counties(m);
     for (size_t i = 0; i < n; i++) {
         char code[16];
+        pub_scope county;
         pufa_copy(code, sizeof code, pub_model_key(m, DIM_COUNTY, (uint32_t)i));
-        publish_scope(d, m, code, today);
+        /* Under the home, and named by the org units. */
+        if (!pub_model_county_in(m, NULL, (uint32_t)i) || pub_model_scope(m, code, &county) != 0)
+            continue;
+        publish_scope(d, m, &county, code, today);
     }
     pub_model_unlock(m);
 }

@@ -27,8 +27,8 @@ static double fig_value(int k, double v) {
     return k == FUNDS_FIG ? v / 100.0 : v;
 }
 
-static const char *const DIM_HEADS[NDIM + 1] = {"合计",     "主题",     "宣传场所", "形式",
-                                                "责任单位", "宣传活动", "县区"};
+static const char *const DIM_HEADS[NBY] = {"合计",     "主题", "宣传场所", "形式", "责任单位",
+                                           "宣传活动", "县区", "地市",     "省份"};
 
 /* A table of strings and numbers, filled once and written as CSV or XLSX. */
 typedef struct table {
@@ -92,7 +92,7 @@ static void totals_table(pub_model *m, const export_request *r, pub_dim dim, tab
     pub_row *rows;
     int64_t tot[NFIG];
     pub_model_rdlock(m);
-    size_t n = pub_model_query(m, r->window->from, r->window->to, dim, r->county, &rows, tot);
+    size_t n = pub_model_query(m, r->window->from, r->window->to, dim, r->scope, &rows, tot);
     pub_rows_rank(rows, n, r->rank);
     for (size_t i = 0; i < n; i++) {
         size_t row = table_row(t);
@@ -116,7 +116,32 @@ static const char *const DETAIL_TEXT_HEADS[] = {
 #define NDETAIL                                  (NDETAIL_TEXT + PUFA_NCOUNTERS)
 #define DETAIL_COUNTER_COL_(up, low, label, max) ", r." #low
 
-static int detail_table(const export_request *r, table *t, char *err, size_t errsize) {
+/* The county codes of scope s (NULL: the home's) as a PostgreSQL array
+ * literal into out, from the model's org units; false when every county
+ * counts (no home). */
+static bool scope_counties(pub_model *m, const pub_scope *s, pufa_buf *out) {
+    pub_model_rdlock(m);
+    const pufa_orgunits *ou = pub_model_orgunits(m);
+    pub_scope home;
+    if (!s && pub_model_scope(m, pub_model_home(m), &home) == 0)
+        s = &home;
+    bool some = s && ou && s->level >= 0;
+    if (some) {
+        pufa_buf_putc(out, '{');
+        const pufa_orgunit *top = s->unit >= 0 ? &ou->units[s->unit] : NULL;
+        size_t n = 0;
+        for (size_t i = 0; top && i < ou->count; i++)
+            if (!strcmp(ou->units[i].level, "county") &&
+                pufa_orgunits_within(ou, ou->units[i].code, top->code))
+                pufa_buf_printf(out, "%s%s", n++ ? "," : "", ou->units[i].code);
+        pufa_buf_putc(out, '}');
+    }
+    pub_model_unlock(m);
+    return some;
+}
+
+static int detail_table(pub_model *m, const export_request *r, table *t, char *err,
+                        size_t errsize) {
     table_init(t, NDETAIL);
     for (size_t c = 0; c < NDETAIL; c++)
         t->heads[c] =
@@ -129,7 +154,10 @@ static int detail_table(const export_request *r, table *t, char *err, size_t err
     pufa_date_format(r->window->from, from);
     pufa_date_format(r->window->to, to);
     snprintf(limit, sizeof limit, "%lld", (long long)r->limit);
-    const char *params[4] = {from, to, r->county, limit};
+    pufa_buf counties;
+    pufa_buf_init(&counties);
+    bool some = scope_counties(m, r->scope, &counties);
+    const char *params[4] = {from, to, some ? counties.data : NULL, limit};
     PGresult *res = PQexecParams(
         c,
         "SELECT r.report_id::text, r.revision, r.county_code, coalesce(o.name, ''), r.township,"
@@ -138,10 +166,11 @@ static int detail_table(const export_request *r, table *t, char *err, size_t err
             DETAIL_COUNTER_COL_) " FROM reports r LEFT JOIN org_units o ON o.code = r.county_code"
                                  " WHERE NOT r.retracted AND r.occurred_on BETWEEN $1::date AND "
                                  "$2::date"
-                                 " AND ($3::text IS NULL OR r.county_code = $3)"
+                                 " AND ($3::text[] IS NULL OR r.county_code = ANY($3))"
                                  " ORDER BY r.occurred_on, r.county_code, r.report_id LIMIT "
                                  "$4::int8",
         4, NULL, params, NULL, NULL, 0);
+    pufa_buf_free(&counties);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         pufa_pg_errcopy(err, errsize, "reports: ", PQresultErrorMessage(res));
         PQclear(res);
@@ -196,7 +225,7 @@ static void csv_table(const table *t, pufa_buf *out) {
 int export_csv(pub_model *m, const export_request *r, pufa_buf *out, char *err, size_t errsize) {
     table t;
     if (r->detail) {
-        int rc = detail_table(r, &t, err, errsize);
+        int rc = detail_table(m, r, &t, err, errsize);
         if (rc) {
             table_free(&t);
             return rc;
@@ -242,7 +271,8 @@ int export_xlsx(pub_model *m, const export_request *r, pufa_buf *out, char *err,
     char title[256], a[11], b[11];
     pufa_date_format(r->window->from, a);
     pufa_date_format(r->window->to, b);
-    snprintf(title, sizeof title, "普法工作统计 %s(%s 至 %s)", r->window->label, a, b);
+    snprintf(title, sizeof title, "%s普法工作统计 %s(%s 至 %s)", r->unit_name ? r->unit_name : "",
+             r->window->label, a, b);
     lxw_workbook_options opts = {.constant_memory = LXW_FALSE, .tmpdir = "/tmp"};
     lxw_workbook *wb = workbook_new_opt(path, &opts);
     if (!wb) {
@@ -253,7 +283,7 @@ int export_xlsx(pub_model *m, const export_request *r, pufa_buf *out, char *err,
     int rc = 0;
     table t;
     if (r->detail) {
-        rc = detail_table(r, &t, err, errsize);
+        rc = detail_table(m, r, &t, err, errsize);
         if (rc == 0)
             xlsx_sheet(wb, "明细", title, &t);
         table_free(&t);

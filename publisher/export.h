@@ -18,7 +18,8 @@
 typedef struct export_request {
     const pub_window *window;
     pub_dim dim;
-    const char *county;
+    const pub_scope *scope; /* the counties counted (NULL: the home's) */
+    const char *unit_name;  /* the scope's name, for the title ("" : none) */
     int rank;
     bool detail;    /* the report list instead of totals */
     const char *db; /* conninfo for the report list */

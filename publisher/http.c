@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "assets.h"
+#include "children.h"
 #include "error.h"
 #include "export.h"
 #include "log.h"
@@ -25,6 +26,7 @@ struct pub_http {
     pub_live *live;
     pub_model *m;
     const pub_windows *w;
+    pub_children *children;
     struct MHD_Daemon *d;
     _Atomic int streams;
     _Atomic uint64_t requests, errors;
@@ -82,11 +84,89 @@ static json_t *window_json(const pub_window *w) {
     return o;
 }
 
-/* Resolves ?window=, ?by=, ?county=, ?rank=; replies with 400 itself.
- * ?by= is a breakdown (*dim, *period = -1) or a period of a trend (day,
- * week, month: *period, *dim = DIM_TOTAL). */
+/* The org unit a request reads: ?org=CODE (any unit under the home; the
+ * home itself too), or ?county=CODE (the same, for a county), or the
+ * home. */
+typedef struct scope_arg {
+    pub_scope scope;
+    char code[7], level[10];
+    char name[128];
+    const char *county; /* ?county= as given, or NULL */
+} scope_arg;
+
+static bool scope_args(pub_http *h, struct MHD_Connection *c, scope_arg *sa, enum MHD_Result *ret) {
+    memset(sa, 0, sizeof *sa);
+    const char *org = arg(c, "org", NULL);
+    sa->county = arg(c, "county", NULL);
+    if (org && sa->county) {
+        *ret = reply_error(h, c, 400, "org, county: give one (county=CODE is org=CODE)");
+        return false;
+    }
+    const char *param = org ? "org" : "county", *code = org ? org : sa->county;
+    char msg[512] = "";
+    if (code && !pufa_orgunit_code_valid(code)) {
+        snprintf(msg, sizeof msg, "%s: a six-digit org-unit code (got %.20s)", param, code);
+        *ret = reply_error(h, c, 400, msg);
+        return false;
+    }
+    pub_model_rdlock(h->m);
+    const pufa_orgunits *ou = pub_model_orgunits(h->m);
+    const char *home = pub_model_home(h->m);
+    const pufa_orgunit *hu = ou ? pufa_orgunits_find(ou, home) : NULL;
+    const pufa_orgunit *u = !code ? hu : ou ? pufa_orgunits_find(ou, code) : NULL;
+    if (code && !u)
+        snprintf(msg, sizeof msg, "%s: %s is not an org unit", param, code);
+    else if (code && hu && !pufa_orgunits_within(ou, code, home))
+        snprintf(msg, sizeof msg, "%s: %s %s is not under this publisher's home %s %s", param, code,
+                 u->name, hu->code, hu->name);
+    else if (code && !org && strcmp(u->level, "county") != 0)
+        snprintf(msg, sizeof msg, "county: %s %s is a %s, not a county; use org=%s", code, u->name,
+                 u->level, code);
+    if (!msg[0] && u) {
+        pub_model_scope(h->m, u->code, &sa->scope);
+        pufa_copy(sa->code, sizeof sa->code, u->code);
+        pufa_copy(sa->level, sizeof sa->level, u->level);
+        pufa_copy(sa->name, sizeof sa->name, u->name);
+    } else if (!msg[0]) { /* no home and no org units: every county */
+        sa->scope = (pub_scope){.level = -1};
+    }
+    pub_model_unlock(h->m);
+    if (msg[0]) {
+        *ret = reply_error(h, c, 400, msg);
+        return false;
+    }
+    return true;
+}
+
+static json_t *unit_json(const scope_arg *sa) {
+    if (!sa->code[0])
+        return json_null();
+    return json_pack("{s:s, s:s, s:s}", "code", sa->code, "name", sa->name, "level", sa->level);
+}
+
+/* A breakdown by an org unit level must be below the unit read (by=city
+ * at a province or the nation, by=province at the nation). */
+static bool by_level_ok(pub_http *h, struct MHD_Connection *c, int dim, const scope_arg *sa,
+                        enum MHD_Result *ret) {
+    int want = dim == DIM_COUNTY ? 3 : dim == DIM_CITY ? 2 : dim == DIM_PROVINCE ? 1 : 4;
+    int have = sa->code[0] ? pufa_orgunit_level_rank(sa->level) : -1;
+    if (want > 3 || want > have)
+        return true;
+    char msg[300];
+    snprintf(msg, sizeof msg, "by: %s is not below %s %s (a %s); use %s", pub_dim_names[dim],
+             sa->code, sa->name, sa->level,
+             have >= 2   ? "county"
+             : have == 1 ? "city or county"
+                         : "province, city or county");
+    *ret = reply_error(h, c, 400, msg);
+    return false;
+}
+
+/* Resolves ?window=, ?by=, ?org= (or ?county=), ?rank=; replies with 400
+ * itself.  ?by= is a breakdown (*dim, *period = -1) or a period of a trend
+ * (day, week, month: *period, *dim = DIM_TOTAL). */
 static bool query_args(pub_http *h, struct MHD_Connection *c, pub_window *win, int *dim,
-                       int *period, const char **county, int *rank, enum MHD_Result *ret) {
+                       int *period, scope_arg *sa, int *rank, enum MHD_Result *ret) {
     const char *wname = arg(c, "window", "30d");
     if (pub_window_resolve(h->w, wname, pufa_city_day(pufa_now_ms()), win)) {
         char msg[256];
@@ -106,16 +186,13 @@ static bool query_args(pub_http *h, struct MHD_Connection *c, pub_window *win, i
         char msg[256];
         snprintf(msg, sizeof msg,
                  "by: unknown (got %.60s); use county, theme, venue, form, unit, campaign, none, "
-                 "day, week or month",
+                 "day, week or month (city, province: above a city)",
                  by);
         *ret = reply_error(h, c, 400, msg);
         return false;
     }
-    *county = arg(c, "county", NULL);
-    if (*county && !pufa_orgunit_code_valid(*county)) {
-        *ret = reply_error(h, c, 400, "county: a six-digit county code");
+    if (!scope_args(h, c, sa, ret) || !by_level_ok(h, c, *dim, sa, ret))
         return false;
-    }
     const char *rname = arg(c, "rank", "reports");
     *rank = pub_figure_parse(rname);
     if (*rank < 0) {
@@ -166,7 +243,7 @@ static json_t *compare_json(pufa_day from, pufa_day to, const int64_t cur[NFIG],
 
 /* The rows of a trend: one per period p of the window, zero-filled, in
  * order; each clipped to the window.  Cost: days x counties. */
-static json_t *trend_rows(pub_http *h, const pub_window *win, pub_period p, const char *county,
+static json_t *trend_rows(pub_http *h, const pub_window *win, pub_period p, const pub_scope *county,
                           pub_compare cmp) {
     json_t *arr = json_array();
     for (pufa_day first = pub_period_first(p, win->from); first <= win->to;
@@ -211,9 +288,9 @@ static json_t *trend_rows(pub_http *h, const pub_window *win, pub_period p, cons
 
 /* The rows of a breakdown, ranked; with a comparison, every row also
  * carries its base, and values seen only in the base join with zeros. */
-static json_t *breakdown_rows(pub_http *h, const pub_window *win, pub_dim dim, const char *county,
-                              int rank, pub_compare cmp, pufa_day bf, pufa_day bt,
-                              int64_t tot[NFIG]) {
+static json_t *breakdown_rows(pub_http *h, const pub_window *win, pub_dim dim,
+                              const pub_scope *county, int rank, pub_compare cmp, pufa_day bf,
+                              pufa_day bt, int64_t tot[NFIG]) {
     pub_row *rows, *base = NULL;
     int64_t btot[NFIG];
     size_t n = pub_model_query(h->m, win->from, win->to, dim, county, &rows, tot);
@@ -256,10 +333,11 @@ static json_t *breakdown_rows(pub_http *h, const pub_window *win, pub_dim dim, c
 static enum MHD_Result get_totals(pub_http *h, struct MHD_Connection *c) {
     pub_window win;
     int dim, period, rank;
-    const char *county;
+    scope_arg sa;
     enum MHD_Result ret;
-    if (!query_args(h, c, &win, &dim, &period, &county, &rank, &ret))
+    if (!query_args(h, c, &win, &dim, &period, &sa, &rank, &ret))
         return ret;
+    const pub_scope *county = &sa.scope;
     const char *cname = arg(c, "compare", NULL);
     int cmp = cname ? pub_compare_parse(cname) : PUB_COMPARE_NONE;
     if (cmp < 0) {
@@ -274,7 +352,8 @@ static enum MHD_Result get_totals(pub_http *h, struct MHD_Connection *c) {
     json_object_set_new(o, "window", window_json(&win));
     json_object_set_new(o, "by",
                         json_string(period >= 0 ? pub_period_names[period] : pub_dim_names[dim]));
-    json_object_set_new(o, "county", county ? json_string(county) : json_null());
+    json_object_set_new(o, "county", sa.county ? json_string(sa.county) : json_null());
+    json_object_set_new(o, "org", unit_json(&sa));
     json_object_set_new(o, "rank", json_string(pufa_figure_names[rank]));
     int64_t tot[NFIG], btot[NFIG];
     json_t *arr;
@@ -309,6 +388,10 @@ static enum MHD_Result get_silent(pub_http *h, struct MHD_Connection *c) {
     long days = strtol(ds, &end, 10);
     if (*end || days < 1 || days > 3660)
         return reply_error(h, c, 400, "days: a whole number from 1 to 3660");
+    scope_arg sa;
+    enum MHD_Result ret;
+    if (!scope_args(h, c, &sa, &ret))
+        return ret;
     pufa_day today = pufa_city_day(pufa_now_ms());
     pufa_day since = today - (pufa_day)days + 1;
     json_t *o = json_object();
@@ -321,6 +404,8 @@ static enum MHD_Result get_silent(pub_http *h, struct MHD_Connection *c) {
     pub_model_rdlock(h->m);
     size_t nc = pub_model_counties(h->m), nu = pub_model_units(h->m);
     for (size_t i = 0; i < nc; i++) {
+        if (!pub_model_county_in(h->m, &sa.scope, (uint32_t)i))
+            continue;
         pufa_day last = pub_model_last_report(h->m, (uint32_t)i, NULL);
         json_t *r = json_object();
         json_object_set_new(r, "code", json_string(pub_model_key(h->m, DIM_COUNTY, (uint32_t)i)));
@@ -368,6 +453,44 @@ static enum MHD_Result get_silent(pub_http *h, struct MHD_Connection *c) {
     return reply_json(h, c, 200, o);
 }
 
+/* ---- children: their links and 数据截至 (children.c) ---- */
+
+/* Into meta: the unit's children with their links ("children"), and how
+ * many are up, down, never seen ("children_summary"); null and
+ * "children_error" when child_links cannot be read (the rest of meta
+ * stands). */
+static void meta_children(pub_http *h, const scope_arg *sa, json_t *meta) {
+    json_t *ch = NULL;
+    char err[300];
+    if (!sa->code[0] || pub_children_json(h->children, h->m, sa->code, &ch, err, sizeof err)) {
+        json_object_set_new(meta, "children", json_null());
+        json_object_set_new(meta, "children_summary", json_null());
+        json_object_set_new(meta, "children_error",
+                            json_string(sa->code[0] ? err : "no home unit"));
+        return;
+    }
+    json_object_set(meta, "children", json_object_get(ch, "children"));
+    json_object_set(meta, "children_summary", json_object_get(ch, "summary"));
+    json_object_set(meta, "link_timeout_ms", json_object_get(ch, "link_timeout_ms"));
+    json_decref(ch);
+}
+
+static enum MHD_Result get_children(pub_http *h, struct MHD_Connection *c) {
+    scope_arg sa;
+    enum MHD_Result ret;
+    if (!scope_args(h, c, &sa, &ret))
+        return ret;
+    if (!sa.code[0])
+        return reply_error(h, c, 400, "org: no home unit; name one");
+    json_t *o;
+    char err[300];
+    int rc = pub_children_json(h->children, h->m, sa.code, &o, err, sizeof err);
+    if (rc)
+        return reply_error(h, c, rc == PUFA_ENOTFOUND ? 400 : 503, err);
+    json_object_set_new(o, "generated_at_ms", json_integer(pufa_now_ms()));
+    return reply_json(h, c, 200, o);
+}
+
 static enum MHD_Result get_meta(pub_http *h, struct MHD_Connection *c) {
     json_t *o = json_object();
     pufa_day today = pufa_city_day(pufa_now_ms());
@@ -385,9 +508,32 @@ static enum MHD_Result get_meta(pub_http *h, struct MHD_Connection *c) {
             json_array_append_new(wins, window_json(&w));
     }
     json_object_set_new(o, "windows", wins);
+    scope_arg home;
+    enum MHD_Result ret;
+    if (!scope_args(h, c, &home, &ret))
+        return ret;
+    json_object_set_new(o, "org", unit_json(&home));
     json_t *counties = json_array();
     pub_model_rdlock(h->m);
+    /* The units from the home down to the one read (a trail back). */
+    const pufa_orgunits *ou = pub_model_orgunits(h->m);
+    const char *hc = pub_model_home(h->m);
+    json_t *path = json_array();
+    const pufa_orgunit *u = ou && home.code[0] ? pufa_orgunits_find(ou, home.code) : NULL;
+    for (int step = 0; u && step < 4; step++) {
+        json_array_insert_new(
+            path, 0,
+            json_pack("{s:s, s:s, s:s}", "code", u->code, "name", u->name, "level", u->level));
+        if (!strcmp(u->code, hc))
+            break;
+        u = u->parent_code[0] ? pufa_orgunits_find(ou, u->parent_code) : NULL;
+    }
+    json_t *first = json_array_get(path, 0);
+    json_object_set(o, "home", first ? first : json_null());
+    json_object_set_new(o, "path", path);
     for (size_t i = 0; i < pub_model_counties(h->m); i++) {
+        if (!pub_model_county_in(h->m, &home.scope, (uint32_t)i))
+            continue;
         json_t *r = json_object();
         json_object_set_new(r, "code", json_string(pub_model_key(h->m, DIM_COUNTY, (uint32_t)i)));
         json_object_set_new(r, "name", json_string(pub_model_label(h->m, DIM_COUNTY, (uint32_t)i)));
@@ -402,6 +548,7 @@ static enum MHD_Result get_meta(pub_http *h, struct MHD_Connection *c) {
     json_object_set_new(o, "figures", json_array());
     for (int k = 0; k < NFIG; k++)
         json_array_append_new(json_object_get(o, "figures"), json_string(pufa_figure_names[k]));
+    meta_children(h, &home, o);
     return reply_json(h, c, 200, o);
 }
 
@@ -468,9 +615,9 @@ static enum MHD_Result get_stream(pub_http *h, struct MHD_Connection *c) {
 static enum MHD_Result get_export(pub_http *h, struct MHD_Connection *c, bool xlsx) {
     pub_window win;
     int dim, period, rank;
-    const char *county;
+    scope_arg sa;
     enum MHD_Result ret;
-    if (!query_args(h, c, &win, &dim, &period, &county, &rank, &ret))
+    if (!query_args(h, c, &win, &dim, &period, &sa, &rank, &ret))
         return ret;
     if (period >= 0)
         return reply_error(h, c, 400,
@@ -483,7 +630,8 @@ static enum MHD_Result get_export(pub_http *h, struct MHD_Connection *c, bool xl
         return reply_error(h, c, 400, "detail: only 'reports' is supported");
     export_request req = {.window = &win,
                           .dim = (pub_dim)dim,
-                          .county = county,
+                          .scope = &sa.scope,
+                          .unit_name = sa.name,
                           .rank = rank,
                           .detail = detail != NULL,
                           .db = h->db,
@@ -613,6 +761,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return get_silent(h, c);
         if (!strcmp(url, "/v1/meta"))
             return get_meta(h, c);
+        if (!strcmp(url, "/v1/children"))
+            return get_children(h, c);
         if (!strcmp(url, "/v1/export.csv"))
             return get_export(h, c, false);
         if (!strcmp(url, "/v1/export.xlsx"))
@@ -652,6 +802,7 @@ int pub_http_open(const pub_http_config *cfg, pub_live *live, const pub_windows 
     h->live = live;
     h->m = pub_live_model(live);
     h->w = w;
+    h->children = pub_children_new(cfg->db, cfg->link_timeout_ms, 1000);
     unsigned flags =
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
@@ -662,6 +813,7 @@ int pub_http_open(const pub_http_config *cfg, pub_live *live, const pub_windows 
                             (unsigned)120, MHD_OPTION_END);
     if (!h->d) {
         snprintf(err, errsize, "cannot listen on %s for HTTP", cfg->addr);
+        pub_children_destroy(&h->children);
         free(h->token);
         free(h->db);
         free(h);
@@ -680,6 +832,7 @@ void pub_http_close(pub_http **ph) {
     /* End every stream first: their threads are waiting on the live state. */
     pub_live_stop(h->live);
     MHD_stop_daemon(h->d);
+    pub_children_destroy(&h->children);
     free(h->token);
     free(h->db);
     free(h);

@@ -1,7 +1,8 @@
 /* The publisher's HTTP API (microhttpd, a thread per connection: an SSE
  * stream waits on a condition variable in its own thread).
  *   GET /                     the web dashboard (embedded files)
- *   GET /v1/totals            ?window=7d&by=county[&county=CODE][&rank=FIGURE]
+ *   GET /v1/totals            ?window=7d&by=county[&org=CODE][&rank=FIGURE]
+ *   GET /v1/children          [?org=CODE]: each child's link and 数据截至
  *   GET /v1/stream            Server-Sent Events: "update" on every change
  *   GET /v1/silent            ?days=N: who has not reported
  *   GET /v1/meta              windows, counties, labels for the page
@@ -23,6 +24,7 @@ typedef struct pub_http_config {
     int64_t max_streams;
     int64_t export_limit; /* reports in a detail export at most */
     int64_t keepalive_ms;
+    int64_t link_timeout_ms; /* /v1/children: a child unheard for longer is down */
 } pub_http_config;
 
 typedef struct pub_http pub_http;

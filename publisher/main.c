@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 #include <zmq.h>
@@ -20,6 +21,9 @@
 #include "keyfile.h"
 #include "live.h"
 #include "log.h"
+#include "migrate.h"
+#include "orgunits.h"
+#include "pg.h"
 #include "report_json.h"
 #include "service.h"
 #include "windows.h"
@@ -37,11 +41,60 @@ static void on_watchdog(uv_timer_t *t) {
     pufa_service_watchdog();
 }
 
+/* Before the event loop runs: a stop ends the wait for the database. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_early_stop(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* The home unit (home, or the one city of org_units), waiting for the
+ * database while it is down; its org units into the model.  0, PUFA_ECONFIG
+ * (logged: what to set), or PUFA_ECLOSED when stopped first. */
+static int find_home(const char *db, const char *want, pub_model *m) {
+    int backoff = 100;
+    while (!stop_requested) {
+        char err[512], q[600];
+        PGconn *c = NULL;
+        pufa_orgunits *ou = NULL;
+        int rc = pufa_pg_connect(db, &c, err, sizeof err);
+        if (rc == 0)
+            rc = pufa_db_load_orgunits(c, &ou, err, sizeof err);
+        PQfinish(c);
+        if (rc == 0) {
+            char home[7];
+            if (pufa_orgunits_resolve_home(ou, want, home, err, sizeof err)) {
+                PLOG_ERROR("PUB-HOME", "msg=%s", pufa_log_quote(q, sizeof q, err));
+                pufa_orgunits_destroy(&ou);
+                return PUFA_ECONFIG;
+            }
+            const pufa_orgunit *h = pufa_orgunits_find(ou, home);
+            PLOG_INFO("PUB-HOME", "home=%s name=%s level=%s counties=%zu", home,
+                      pufa_log_quote(q, sizeof q, h->name), h->level,
+                      pufa_orgunits_counties_under(ou, home));
+            pub_model_wrlock(m);
+            pub_model_set_orgunits(m, ou);
+            pub_model_set_home(m, home);
+            pub_model_unlock(m);
+            return 0;
+        }
+        PLOG_WARN("PUB-DB-WAIT", "msg=%s retry_ms=%d", pufa_log_quote(q, sizeof q, err), backoff);
+        for (int slept = 0; slept < backoff && !stop_requested; slept += 50) {
+            struct timespec ts = {0, 50000000L};
+            nanosleep(&ts, NULL);
+        }
+        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+    }
+    return PUFA_ECLOSED;
+}
+
 int main(int argc, char **argv) {
     pufa_json_init();
     char *feed = NULL, *db = NULL, *http = NULL, *pub = NULL, *tz_name = NULL, *log_level = NULL;
-    char *campaigns = NULL, *token_file = NULL;
+    char *campaigns = NULL, *token_file = NULL, *home = NULL;
     int64_t publish_min = 0, heartbeat = 0, max_streams = 0, export_limit = 0, keepalive = 0;
+    int64_t link_timeout = 0;
     pufa_cfg_opt opts[] = {
         {"feed", PUFA_CFG_STRING, &feed, "tcp://127.0.0.1:7601", 0, 0,
          "the aggregator's committed-delta feed (its PUB endpoint)", 0},
@@ -51,6 +104,10 @@ int main(int argc, char **argv) {
          "HOST:PORT of the dashboard and API; port 0 picks one", 0},
         {"pub", PUFA_CFG_STRING, &pub, "tcp://127.0.0.1:7801", 0, 0,
          "ZeroMQ PUB endpoint for Dashboards (topics city, county.CODE); empty: none", 0},
+        {"home", PUFA_CFG_STRING, &home, "", 0, 0,
+         "org unit served (a city, province or nation code); default: the one city of "
+         "org_units",
+         0},
         {"timezone", PUFA_CFG_STRING, &tz_name, "Asia/Shanghai", 0, 0, "the city's time zone", 0},
         {"campaign_windows", PUFA_CFG_STRING, &campaigns,
          "宪法宣传周:12-01..12-07, 民法典宣传月:05-01..05-31, 国家安全教育日:04-15..04-15", 0, 0,
@@ -67,6 +124,8 @@ int main(int argc, char **argv) {
          "reports in one detail export at most", 0},
         {"keepalive", PUFA_CFG_MS, &keepalive, "15s", 100, 600000, "SSE keep-alive comment period",
          0},
+        {"link_timeout", PUFA_CFG_MS, &link_timeout, "15s", 100, 86400000,
+         "a child not heard from for this long has its link shown down", 0},
     };
     pufa_cfg cfg = {.program = "pufa-publisher",
                     .summary = "live dashboards for the city office (web, JSON/SSE, exports, "
@@ -88,6 +147,12 @@ int main(int argc, char **argv) {
         pub_windows_parse_campaigns(&windows, campaigns, err, sizeof err)) {
         fprintf(stderr, "pufa-publisher: bad log_level, timezone or campaign_windows: %s\n",
                 err[0] ? err : "see --help");
+        rc = EX_CONFIG_;
+        goto out_cfg;
+    }
+    if (*home && !pufa_orgunit_code_valid(home)) {
+        fprintf(stderr, "pufa-publisher: home: must be a six-digit org-unit code (got '%s')\n",
+                home);
         rc = EX_CONFIG_;
         goto out_cfg;
     }
@@ -114,13 +179,22 @@ int main(int argc, char **argv) {
                           .token = token,
                           .max_streams = max_streams,
                           .export_limit = export_limit,
-                          .keepalive_ms = keepalive};
+                          .keepalive_ms = keepalive,
+                          .link_timeout_ms = link_timeout};
     if (pub_http_open(&hc, live, &windows, &hs, &port, err, sizeof err)) {
         PLOG_ERROR("PUB-HTTP", "msg=\"%s\"", err);
         rc = EX_UNAVAILABLE_;
         goto out;
     }
     PLOG_INFO("PUB-HTTP", "port=%d url=http://%s/", port, http);
+    /* /readyz answers "not ready" meanwhile. */
+    struct sigaction sa = {.sa_handler = on_early_stop};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    if ((rc = find_home(db, home, pub_live_model(live))) != 0) {
+        rc = rc == PUFA_ECLOSED ? 0 : EX_CONFIG_;
+        goto out;
+    }
     pub_dashboard_pub_config dc = {.endpoint = pub,
                                    .publish_min_ms = publish_min,
                                    .heartbeat_ms = heartbeat,

@@ -3,11 +3,13 @@
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "alloc.h"
 #include "error.h"
 #include "log.h"
+#include "migrate.h"
 #include "pg.h"
 
 typedef struct load {
@@ -102,16 +104,19 @@ int pub_snapshot_load(const char *db, pub_model *m, pub_snapshot_info *info, cha
     int rc = pufa_pg_connect(db, &c, err, errsize);
     if (rc)
         return rc;
-    PGresult *seq = NULL, *seen = NULL, *ou = NULL, *units = NULL;
+    PGresult *seq = NULL, *seen = NULL, *units = NULL;
+    pufa_orgunits *ou = NULL;
     if ((rc = pufa_pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errsize)))
+        goto out;
+    /* Every level: names, and each county's city and province. */
+    if ((rc = pufa_db_load_orgunits(c, &ou, err, errsize)))
         goto out;
     seq = PQexec(c, "SELECT seq FROM feed_state");
     seen = PQexec(c, "SELECT max(day) - DATE '1970-01-01', county_code, unit_code"
                      " FROM receipt_daily GROUP BY county_code, unit_code");
-    ou = PQexec(c, "SELECT code, name FROM org_units WHERE level = 'county' ORDER BY code");
     units = PQexec(c, "SELECT unit_code, unit_name FROM units ORDER BY unit_code");
-    PGresult *all[] = {seq, seen, ou, units};
-    for (int i = 0; i < 4; i++) {
+    PGresult *all[] = {seq, seen, units};
+    for (int i = 0; i < 3; i++) {
         if (PQresultStatus(all[i]) != PGRES_TUPLES_OK) {
             pufa_pg_errcopy(err, errsize, "snapshot: ", PQresultErrorMessage(all[i]));
             rc = PUFA_EDB;
@@ -121,8 +126,11 @@ int pub_snapshot_load(const char *db, pub_model *m, pub_snapshot_info *info, cha
     pub_model_wrlock(m);
     pub_model_clear(m);
     info->model_cleared = true;
-    for (int i = 0; i < PQntuples(ou); i++)
-        pub_model_set_county_name(m, PQgetvalue(ou, i, 0), PQgetvalue(ou, i, 1));
+    for (size_t i = 0; i < ou->count; i++)
+        if (!strcmp(ou->units[i].level, "county"))
+            pub_model_set_county_name(m, ou->units[i].code, ou->units[i].name);
+    pub_model_set_orgunits(m, ou); /* the model owns it now */
+    ou = NULL;
     for (int i = 0; i < PQntuples(units); i++)
         pub_model_set_unit_name(m, PQgetvalue(units, i, 0), PQgetvalue(units, i, 1));
     if ((rc = load_rollups(c, m, info, err, errsize))) {
@@ -148,7 +156,7 @@ int pub_snapshot_load(const char *db, pub_model *m, pub_snapshot_info *info, cha
 out:
     PQclear(seq);
     PQclear(seen);
-    PQclear(ou);
+    pufa_orgunits_destroy(&ou);
     PQclear(units);
     PQfinish(c);
     return rc;

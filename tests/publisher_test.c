@@ -127,6 +127,8 @@ static void start_publisher_in(pufa_proc *p, const char *tz, char *http_port, si
                     (char *)tz,
                     "--campaign-windows",
                     camps.spec,
+                    "--home",
+                    PUFA_TEST_HOME,
                     NULL};
     pufa_proc_start(p, argv, NULL);
     free(dbinfo);

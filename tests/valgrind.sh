@@ -30,7 +30,7 @@ listen=$(grep -o 'id=AGG-LISTEN endpoint=[^ ]*' "$work/agg.log" | sed 's/.*endpo
 feed=$(grep -o 'id=AGG-FEED endpoint=[^ ]*' "$work/agg.log" | sed 's/.*endpoint=//')
 "${vg[@]}" --log-file="$work/vg-pub.txt" "$build/publisher/pufa-publisher" --feed "$feed" \
     --db "$PUFA_TEST_DB user=pufa_publisher" --http 127.0.0.1:0 --pub tcp://127.0.0.1:0 \
-    2>"$work/pub.log" & pids+=($!)
+    --home 100000 2>"$work/pub.log" & pids+=($!)
 "${vg[@]}" --log-file="$work/vg-col.txt" "$build/collector/pufa-collector" --insecure \
     --county 150821 --aggregator "$listen" --spool "$work/spool" --http 127.0.0.1:0 \
     --drop "$work/drop" --org-units "$data/org_units.csv" 2>"$work/col.log" & pids+=($!)
