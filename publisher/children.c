@@ -86,15 +86,17 @@ static int fetch(pub_children *c) {
         c->conn = NULL;
         return PUFA_EDBDOWN;
     }
-    PGresult *r =
-        PQexec(
-            c->conn,
-            "SELECT sender, org_code, kind, " MS("last_seen_at") ", " MS(
-                "last_report_at") ", as_of_seq, " MS("as_of_at") ", lag_ms,"
-                                                                 " pending, " MS("oldest_pending_"
-                                                                                 "at") ", " MS(
-                                                                     "now()") " FROM child_links "
-                                                                              "ORDER BY sender");
+    PGresult *r = PQexec(
+        c->conn,
+        "SELECT sender, org_code, kind, " MS("last_seen_at") ", " MS(
+            "last_report_at") ", as_of_seq, " MS("as_of_at") ", lag_ms,"
+                                                             " pending, " MS(
+                                                                 "oldest_pending_"
+                                                                 "at") ", " MS("now()") " FROM "
+                                                                                        "child_"
+                                                                                        "links "
+                                                                                        "ORDER BY "
+                                                                                        "sender");
     int rc = pufa_pg_check(c->conn, r, PGRES_TUPLES_OK, "child_links", c->err, sizeof c->err);
     if (rc) {
         PQclear(r);
@@ -186,53 +188,95 @@ static int64_t min_of(int64_t a, int64_t b) {
     return a == NONE ? b : b == NONE ? a : a < b ? a : b;
 }
 
-/* One child: its senders are the rows for it or a unit under it. */
-static json_t *child_json(const pub_children *c, const pufa_orgunits *ou, const pufa_orgunit *u,
-                          int64_t now, int counts[3]) {
-    bool county = !strcmp(u->level, "county");
-    int up = 0, down = 0;
-    int64_t as_of = NONE, lag = NONE, pending = NONE, oldest = NONE, last_report = NONE,
-            last_seen = NONE;
-    json_t *senders = json_array();
+/* The sender of the nearest unit above u, for a child whose data comes
+ * up through its parent's link (a city seen at the nation, behind its
+ * province's forwarder); NULL when none. */
+static const link_row *via_row(const pub_children *c, const pufa_orgunits *ou,
+                               const pufa_orgunit *u) {
+    const link_row *best = NULL;
+    int best_rank = -1;
     for (size_t i = 0; i < c->n; i++) {
         const link_row *l = &c->rows[i];
-        if (!pufa_orgunits_within(ou, l->org, u->code))
-            continue;
-        if (link_up(c, l, now))
-            up++;
-        else
-            down++;
-        /* 数据截至: a county's last report received; above, what the
-         * slowest forwarder has sent. */
-        as_of = county ? max_of(as_of, l->last_report)
-                       : (l->forwarder ? min_of(as_of, l->as_of) : as_of);
-        lag = max_of(lag, l->lag_ms);
-        pending = pending == NONE      ? l->pending
-                  : l->pending == NONE ? pending
-                                       : pending + l->pending;
-        oldest = min_of(oldest, l->oldest_pending);
-        last_report = max_of(last_report, l->last_report);
-        last_seen = max_of(last_seen, l->last_seen);
-        json_array_append_new(senders, sender_json(c, l, now));
+        const pufa_orgunit *a = pufa_orgunits_find(ou, l->org);
+        int r = a ? pufa_orgunit_level_rank(a->level) : -1;
+        if (a && strcmp(a->code, u->code) != 0 && pufa_orgunits_within(ou, u->code, a->code) &&
+            r > best_rank) {
+            best = l;
+            best_rank = r;
+        }
     }
-    const char *link = up + down == 0 ? "never" : down ? "down" : "up";
-    counts[up + down == 0 ? 2 : down ? 1 : 0]++;
+    return best;
+}
+
+/* What the senders of one child add up to. */
+typedef struct fold {
+    bool county; /* the child is a county: its 数据截至 is its last report */
+    int up, down;
+    int64_t as_of, lag, pending, oldest, last_report, last_seen;
+    json_t *senders;
+} fold;
+
+static void fold_row(const pub_children *c, fold *f, const link_row *l, int64_t now) {
+    if (link_up(c, l, now))
+        f->up++;
+    else
+        f->down++;
+    /* 数据截至: a county collector's last report received; a forwarder's
+     * as_of (the slowest one's, when several). */
+    if (f->county && !l->forwarder)
+        f->as_of = max_of(f->as_of, l->last_report);
+    else if (l->forwarder)
+        f->as_of = min_of(f->as_of, l->as_of);
+    f->lag = max_of(f->lag, l->lag_ms);
+    f->pending = f->pending == NONE   ? l->pending
+                 : l->pending == NONE ? f->pending
+                                      : f->pending + l->pending;
+    f->oldest = min_of(f->oldest, l->oldest_pending);
+    f->last_report = max_of(f->last_report, l->last_report);
+    f->last_seen = max_of(f->last_seen, l->last_seen);
+    json_array_append_new(f->senders, sender_json(c, l, now));
+}
+
+/* One child: its senders are the rows for it or a unit under it; without
+ * any, the sender above it that its data comes through ("via"). */
+static json_t *child_json(const pub_children *c, const pufa_orgunits *ou, const pufa_orgunit *u,
+                          int64_t now, int counts[3]) {
+    fold f = {.county = !strcmp(u->level, "county"),
+              .as_of = NONE,
+              .lag = NONE,
+              .pending = NONE,
+              .oldest = NONE,
+              .last_report = NONE,
+              .last_seen = NONE,
+              .senders = json_array()};
+    for (size_t i = 0; i < c->n; i++)
+        if (pufa_orgunits_within(ou, c->rows[i].org, u->code))
+            fold_row(c, &f, &c->rows[i], now);
+    const link_row *via = f.up + f.down == 0 ? via_row(c, ou, u) : NULL;
+    if (via)
+        fold_row(c, &f, via, now);
+    int n = f.up + f.down;
+    const char *link = n == 0 ? "never" : f.down ? "down" : "up";
+    counts[n == 0 ? 2 : f.down ? 1 : 0]++;
     json_t *o = json_object();
     json_object_set_new(o, "code", json_string(u->code));
     json_object_set_new(o, "name", json_string(u->name));
     json_object_set_new(o, "level", json_string(u->level));
-    json_object_set_new(o, "kind", json_string(county ? "collector" : "forwarder"));
+    json_object_set_new(o, "kind", json_string(f.county ? "collector" : "forwarder"));
     json_object_set_new(o, "link", json_string(link));
-    json_object_set_new(o, "links_up", json_integer(up));
-    json_object_set_new(o, "links_down", json_integer(down));
-    json_object_set_new(o, "as_of_at", time_json(as_of));
-    json_object_set_new(o, "as_of_age_ms", age_json(now, as_of));
-    json_object_set_new(o, "lag_ms", int_json(lag));
-    json_object_set_new(o, "pending", int_json(pending));
-    json_object_set_new(o, "oldest_pending_age_ms", age_json(now, oldest));
-    json_object_set_new(o, "last_report_at", time_json(last_report));
-    json_object_set_new(o, "last_seen_at", time_json(last_seen));
-    json_object_set_new(o, "senders", senders);
+    json_object_set_new(o, "links_up", json_integer(f.up));
+    json_object_set_new(o, "links_down", json_integer(f.down));
+    const pufa_orgunit *vu = via ? pufa_orgunits_find(ou, via->org) : NULL;
+    json_object_set_new(
+        o, "via", vu ? json_pack("{s:s, s:s}", "code", vu->code, "name", vu->name) : json_null());
+    json_object_set_new(o, "as_of_at", time_json(f.as_of));
+    json_object_set_new(o, "as_of_age_ms", age_json(now, f.as_of));
+    json_object_set_new(o, "lag_ms", int_json(f.lag));
+    json_object_set_new(o, "pending", int_json(f.pending));
+    json_object_set_new(o, "oldest_pending_age_ms", age_json(now, f.oldest));
+    json_object_set_new(o, "last_report_at", time_json(f.last_report));
+    json_object_set_new(o, "last_seen_at", time_json(f.last_seen));
+    json_object_set_new(o, "senders", f.senders);
     return o;
 }
 

@@ -573,6 +573,7 @@ static void children_show_up_down_and_never(void **state) {
     assert_int_equal(json_integer_value(json_object_get(sum, "up")), 1);
     assert_int_equal(json_integer_value(json_object_get(sum, "down")), 1);
     assert_int_equal(json_integer_value(json_object_get(sum, "never")), 0);
+    assert_true(json_is_null(json_object_get(up, "via")));
     json_decref(doc);
 
     /* The meta's summary and home. */
@@ -608,8 +609,17 @@ static void children_show_up_down_and_never(void **state) {
     /* A county's 数据截至 is its last report received. */
     assert_true(json_is_string(json_object_get(stuck, "as_of_at")));
     assert_true(json_integer_value(json_object_get(stuck, "as_of_age_ms")) >= 7200000);
-    assert_string_equal(link_of(doc, "150802"), "never");
+    /* A county with no sender of its own: its data comes through its
+     * city's forwarder (down since the UPDATE above), and says so. */
+    json_t *behind = child(doc, "150802");
+    assert_string_equal(link_of(doc, "150802"), "down");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(behind, "via"), "code")),
+                        "150800");
+    assert_true(json_is_null(json_object_get(idle, "via")));
     json_decref(doc);
+    /* Without the city's row: never. */
+    sql("DELETE FROM child_links WHERE org_code = '150800'");
+    json_decref(wait_link("150800", "150802", "never"));
     sql("DELETE FROM child_links");
 }
 
