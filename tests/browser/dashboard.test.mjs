@@ -38,7 +38,9 @@ try {
   await page.goto(pubUrl, { waitUntil: 'load' });
   await page.waitForSelector('#live.on', { timeout: 15000 });
 
-  check((await page.textContent('h1')).includes('普法工作实时统计'), 'the page title is Chinese');
+  check((await page.textContent('h1')) === '巴彦淖尔市普法工作实时统计',
+    "the page is titled with the home city's name (巴彦淖尔市普法工作实时统计)");
+  check(!(await page.isVisible('#trail')), 'the city page has no trail (it is the home)');
   check(await page.isVisible('text=活动场次'), 'the KPI labels are Chinese (活动场次)');
   check(await page.isVisible('text=县区排名'), 'the county ranking is there (县区排名)');
 

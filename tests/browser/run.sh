@@ -41,21 +41,28 @@ wait_log() { # FILE PATTERN
 wait_log "$work/agg.log" AGG-READY
 listen=$(grep -o 'id=AGG-LISTEN endpoint=[^ ]*' "$work/agg.log" | cut -d= -f3)
 feed=$(grep -o 'id=AGG-FEED endpoint=[^ ]*' "$work/agg.log" | cut -d= -f3)
+# The city's publisher (巴彦淖尔市), and the nation's above both cities.
 "$build/publisher/pufa-publisher" --feed "$feed" --db "$PUFA_TEST_DB user=pufa_publisher" \
-    --http 127.0.0.1:0 --pub tcp://127.0.0.1:0 2>"$work/pub.log" & pids+=($!)
+    --http 127.0.0.1:0 --pub tcp://127.0.0.1:0 --home 150800 2>"$work/pub.log" & pids+=($!)
+"$build/publisher/pufa-publisher" --feed "$feed" --db "$PUFA_TEST_DB user=pufa_publisher" \
+    --http 127.0.0.1:0 --pub tcp://127.0.0.1:0 --home 100000 --link-timeout 600s \
+    2>"$work/pub-nation.log" & pids+=($!)
 "$build/collector/pufa-collector" --insecure --county 150821 --aggregator "$listen" \
     --spool "$work/spool" --http 127.0.0.1:0 --org-units "$data/org_units.csv" \
     2>"$work/col.log" & pids+=($!)
 wait_log "$work/pub.log" PUB-SNAPSHOT
+wait_log "$work/pub-nation.log" PUB-SNAPSHOT
 wait_log "$work/col.log" COL-READY
 pport=$(grep -o 'id=PUB-HTTP port=[0-9]*' "$work/pub.log" | cut -d= -f3)
+nport=$(grep -o 'id=PUB-HTTP port=[0-9]*' "$work/pub-nation.log" | cut -d= -f3)
 cport=$(grep -o 'id=COL-HTTP port=[0-9]*' "$work/col.log" | cut -d= -f3)
 "$build/cli/pufa" submit --quiet --url "http://127.0.0.1:$cport" "$data/sample_reports.csv"
 
 # Wait until every sample report is committed and on the dashboard, so the
 # test's "before" total is the whole sample (the submit above returns once
 # the collector has spooled them, not once the city committed them).
-expected=$(($(wc -l <"$data/sample_reports.csv") - 1))
+# (the city's publisher counts its own counties' reports only)
+expected=$(awk -F, 'NR > 1 && $3 ~ /^1508/' "$data/sample_reports.csv" | wc -l)
 got=
 for _ in $(seq 200); do
     got=$(curl -sf "http://127.0.0.1:$pport/v1/totals?window=all&by=none" |
@@ -83,3 +90,13 @@ fi
 mkdir -p "$build/artifacts"
 EXPECTED_REPORTS=$expected node dashboard.test.mjs "http://127.0.0.1:$pport/" "http://127.0.0.1:$cport/" \
     "$build/artifacts/dashboard.png"
+
+# The nation's page: the provinces ranked with their links (rows written
+# here as a federation's aggregator would: 内蒙古 heard from now, 辽宁 an
+# hour ago), a click through to a province and a city, and back.
+psql -q -v ON_ERROR_STOP=1 "$PUFA_TEST_DB" -c "INSERT INTO child_links (sender, org_code, kind,
+    last_seen_at, last_report_at, as_of_seq, as_of_at, lag_ms, pending) VALUES
+    ('aggregator-150000', '150000', 'forwarder', now(), now(), 9, now() - interval '2 s', 80, 0),
+    ('aggregator-210000', '210000', 'forwarder', now() - interval '1 h', now() - interval '1 h',
+     5, now() - interval '1 h', 300, 17)"
+node hierarchy.test.mjs "http://127.0.0.1:$nport/" "$build/artifacts"
