@@ -328,6 +328,7 @@ static void home_is_resolved_at_start(void **state) {
                            "150900 乌兰察布市, 210400 抚顺市)");
     refuses_to_start("150821", "home: 150821 五原县 is a county");
     refuses_to_start("990100", "home: 990100 is not in org_units");
+    refuses_to_start("15080x", "home: must be a six-digit org-unit code (got '15080x')");
     assert_int_equal(pufa_proc_count_log(&province, "id=PUB-HOME home=150000 "), 1);
     assert_int_equal(pufa_proc_count_log(&province, "level=province counties=9"), 1);
 }
@@ -621,6 +622,31 @@ static void children_show_up_down_and_never(void **state) {
     sql("DELETE FROM child_links WHERE org_code = '150800'");
     json_decref(wait_link("150800", "150802", "never"));
     sql("DELETE FROM child_links");
+
+    /* child_links unreadable: /v1/children says why (503); /v1/meta
+     * stands without the children. */
+    sql("REVOKE SELECT ON child_links FROM pufa_publisher");
+    int status = 0;
+    json_t *o = NULL;
+    long long deadline = pufa_mono_ms() + 5000;
+    while (status != 503 && pufa_mono_ms() < deadline) {
+        json_decref(o);
+        o = get(province_port, "/v1/children", &status);
+        if (status != 503)
+            pufa_sleep_ms(100);
+    }
+    int meta_status;
+    meta = get(province_port, "/v1/meta", &meta_status);
+    sql("GRANT SELECT ON child_links TO pufa_publisher");
+    assert_int_equal(status, 503);
+    assert_contains(json_string_value(json_object_get(o, "error")), "child_links");
+    printf("# /v1/children with child_links unreadable: %d %s\n", status,
+           json_string_value(json_object_get(o, "error")));
+    json_decref(o);
+    assert_int_equal(meta_status, 200);
+    assert_true(json_is_null(json_object_get(meta, "children")));
+    assert_contains(json_string_value(json_object_get(meta, "children_error")), "child_links");
+    json_decref(meta);
 }
 
 int main(int argc, char **argv) {
