@@ -6,12 +6,16 @@
  * org= for a province, a city and a county; a unit outside the home is a
  * 400 naming it; /v1/children tells up, down and never from child_links
  * rows this test writes.  argv: PUFA_BIN AGGREGATOR_BIN PUBLISHER_BIN. */
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -215,6 +219,40 @@ static json_t *row_of(json_t *doc, const char *key) {
     return NULL;
 }
 
+/* totals.all.reports of the first SSE event of the publisher at port (the
+ * all-time figures of its home); -1 if none came within 5 s. */
+static long long first_event_reports(const char *port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
+    a.sin_addr.s_addr = htonl(0x7f000001);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    const char *req = "GET /v1/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n";
+    assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+    pufa_buf acc;
+    pufa_buf_init(&acc);
+    long long total = -1, deadline = pufa_mono_ms() + 5000;
+    char *d = NULL, *end = NULL;
+    while (pufa_mono_ms() < deadline &&
+           !(acc.data && (d = strstr(acc.data, "data: ")) && (end = strchr(d, '\n')))) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        char chunk[8192];
+        ssize_t n = poll(&p, 1, 50) > 0 ? recv(fd, chunk, sizeof chunk, 0) : 0;
+        if (n < 0)
+            break;
+        pufa_buf_append(&acc, chunk, (size_t)n);
+    }
+    if (d && end) {
+        json_error_t jerr;
+        json_t *o = json_loadb(d + 6, (size_t)(end - d - 6), 0, &jerr);
+        total = (long long)json_integer_value(
+            json_object_get(json_object_get(json_object_get(o, "totals"), "all"), "reports"));
+        json_decref(o);
+    }
+    close(fd);
+    pufa_buf_free(&acc);
+    return total;
+}
+
 /* The figures of the counties under unit, from the reports table. */
 static json_t *sql_figures(const char *unit) {
     const char *p[1] = {unit};
@@ -398,6 +436,10 @@ static void province_rows_are_the_sums_of_their_counties(void **state) {
     figures_equal("org=home", json_object_get(home, "totals"), json_object_get(by_city, "totals"));
     json_decref(home);
     /* by=county at the province: its nine counties' rows, none of Liaoning. */
+    /* The SSE event carries the home's figures too (not the nation's). */
+    json_t *q = sql_figures("150000");
+    assert_int_equal(first_event_reports(province_port), fig(q, "reports"));
+    json_decref(q);
     json_t *all = get_ok(province_port, "/v1/totals?window=all&by=county");
     assert_int_equal(json_array_size(json_object_get(all, "rows")), 9);
     assert_null(row_of(all, "210402"));
