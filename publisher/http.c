@@ -17,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "orgunits.h"
+#include "scope.h"
 #include "status_http.h"
 
 struct pub_http {
@@ -84,80 +85,13 @@ static json_t *window_json(const pub_window *w) {
     return o;
 }
 
-/* The org unit a request reads: ?org=CODE (any unit under the home; the
- * home itself too), or ?county=CODE (the same, for a county), or the
- * home. */
-typedef struct scope_arg {
-    pub_scope scope;
-    char code[7], level[10];
-    char name[128];
-    const char *county; /* ?county= as given, or NULL */
-} scope_arg;
-
-static bool scope_args(pub_http *h, struct MHD_Connection *c, scope_arg *sa, enum MHD_Result *ret) {
-    memset(sa, 0, sizeof *sa);
-    const char *org = arg(c, "org", NULL);
-    sa->county = arg(c, "county", NULL);
-    if (org && sa->county) {
-        *ret = reply_error(h, c, 400, "org, county: give one (county=CODE is org=CODE)");
-        return false;
-    }
-    const char *param = org ? "org" : "county", *code = org ? org : sa->county;
-    char msg[512] = "";
-    if (code && !pufa_orgunit_code_valid(code)) {
-        snprintf(msg, sizeof msg, "%s: a six-digit org-unit code (got %.20s)", param, code);
-        *ret = reply_error(h, c, 400, msg);
-        return false;
-    }
-    pub_model_rdlock(h->m);
-    const pufa_orgunits *ou = pub_model_orgunits(h->m);
-    const char *home = pub_model_home(h->m);
-    const pufa_orgunit *hu = ou ? pufa_orgunits_find(ou, home) : NULL;
-    const pufa_orgunit *u = !code ? hu : ou ? pufa_orgunits_find(ou, code) : NULL;
-    if (code && !u)
-        snprintf(msg, sizeof msg, "%s: %s is not an org unit", param, code);
-    else if (code && hu && !pufa_orgunits_within(ou, code, home))
-        snprintf(msg, sizeof msg, "%s: %s %s is not under this publisher's home %s %s", param, code,
-                 u->name, hu->code, hu->name);
-    else if (code && !org && strcmp(u->level, "county") != 0)
-        snprintf(msg, sizeof msg, "county: %s %s is a %s, not a county; use org=%s", code, u->name,
-                 u->level, code);
-    if (!msg[0] && u) {
-        pub_model_scope(h->m, u->code, &sa->scope);
-        pufa_copy(sa->code, sizeof sa->code, u->code);
-        pufa_copy(sa->level, sizeof sa->level, u->level);
-        pufa_copy(sa->name, sizeof sa->name, u->name);
-    } else if (!msg[0]) { /* no home and no org units: every county */
-        sa->scope = (pub_scope){.level = -1};
-    }
-    pub_model_unlock(h->m);
-    if (msg[0]) {
-        *ret = reply_error(h, c, 400, msg);
-        return false;
-    }
-    return true;
-}
-
-static json_t *unit_json(const scope_arg *sa) {
-    if (!sa->code[0])
-        return json_null();
-    return json_pack("{s:s, s:s, s:s}", "code", sa->code, "name", sa->name, "level", sa->level);
-}
-
-/* A breakdown by an org unit level must be below the unit read (by=city
- * at a province or the nation, by=province at the nation). */
-static bool by_level_ok(pub_http *h, struct MHD_Connection *c, int dim, const scope_arg *sa,
-                        enum MHD_Result *ret) {
-    int want = dim == DIM_COUNTY ? 3 : dim == DIM_CITY ? 2 : dim == DIM_PROVINCE ? 1 : 4;
-    int have = sa->code[0] ? pufa_orgunit_level_rank(sa->level) : -1;
-    if (want > 3 || want > have)
+/* ?org= or ?county= (scope.h); replies with 400 itself. */
+static bool scope_args(pub_http *h, struct MHD_Connection *c, pub_request_scope *sa,
+                       enum MHD_Result *ret) {
+    char msg[512];
+    if (pub_request_scope_parse(h->m, arg(c, "org", NULL), arg(c, "county", NULL), sa, msg,
+                                sizeof msg) == 0)
         return true;
-    char msg[300];
-    snprintf(msg, sizeof msg, "by: %s is not below %s %s (a %s); use %s", pub_dim_names[dim],
-             sa->code, sa->name, sa->level,
-             have >= 2   ? "county"
-             : have == 1 ? "city or county"
-                         : "province, city or county");
     *ret = reply_error(h, c, 400, msg);
     return false;
 }
@@ -166,7 +100,7 @@ static bool by_level_ok(pub_http *h, struct MHD_Connection *c, int dim, const sc
  * itself.  ?by= is a breakdown (*dim, *period = -1) or a period of a trend
  * (day, week, month: *period, *dim = DIM_TOTAL). */
 static bool query_args(pub_http *h, struct MHD_Connection *c, pub_window *win, int *dim,
-                       int *period, scope_arg *sa, int *rank, enum MHD_Result *ret) {
+                       int *period, pub_request_scope *sa, int *rank, enum MHD_Result *ret) {
     const char *wname = arg(c, "window", "30d");
     if (pub_window_resolve(h->w, wname, pufa_city_day(pufa_now_ms()), win)) {
         char msg[256];
@@ -191,8 +125,13 @@ static bool query_args(pub_http *h, struct MHD_Connection *c, pub_window *win, i
         *ret = reply_error(h, c, 400, msg);
         return false;
     }
-    if (!scope_args(h, c, sa, ret) || !by_level_ok(h, c, *dim, sa, ret))
+    char why[300];
+    if (!scope_args(h, c, sa, ret))
         return false;
+    if (pub_request_scope_by(sa, *dim, why, sizeof why)) {
+        *ret = reply_error(h, c, 400, why);
+        return false;
+    }
     const char *rname = arg(c, "rank", "reports");
     *rank = pub_figure_parse(rname);
     if (*rank < 0) {
@@ -333,7 +272,7 @@ static json_t *breakdown_rows(pub_http *h, const pub_window *win, pub_dim dim,
 static enum MHD_Result get_totals(pub_http *h, struct MHD_Connection *c) {
     pub_window win;
     int dim, period, rank;
-    scope_arg sa;
+    pub_request_scope sa;
     enum MHD_Result ret;
     if (!query_args(h, c, &win, &dim, &period, &sa, &rank, &ret))
         return ret;
@@ -353,7 +292,7 @@ static enum MHD_Result get_totals(pub_http *h, struct MHD_Connection *c) {
     json_object_set_new(o, "by",
                         json_string(period >= 0 ? pub_period_names[period] : pub_dim_names[dim]));
     json_object_set_new(o, "county", sa.county ? json_string(sa.county) : json_null());
-    json_object_set_new(o, "org", unit_json(&sa));
+    json_object_set_new(o, "org", pub_request_scope_json(&sa));
     json_object_set_new(o, "rank", json_string(pufa_figure_names[rank]));
     int64_t tot[NFIG], btot[NFIG];
     json_t *arr;
@@ -388,7 +327,7 @@ static enum MHD_Result get_silent(pub_http *h, struct MHD_Connection *c) {
     long days = strtol(ds, &end, 10);
     if (*end || days < 1 || days > 3660)
         return reply_error(h, c, 400, "days: a whole number from 1 to 3660");
-    scope_arg sa;
+    pub_request_scope sa;
     enum MHD_Result ret;
     if (!scope_args(h, c, &sa, &ret))
         return ret;
@@ -459,7 +398,7 @@ static enum MHD_Result get_silent(pub_http *h, struct MHD_Connection *c) {
  * many are up, down, never seen ("children_summary"); null and
  * "children_error" when child_links cannot be read (the rest of meta
  * stands). */
-static void meta_children(pub_http *h, const scope_arg *sa, json_t *meta) {
+static void meta_children(pub_http *h, const pub_request_scope *sa, json_t *meta) {
     json_t *ch = NULL;
     char err[300];
     if (!sa->code[0] || pub_children_json(h->children, h->m, sa->code, &ch, err, sizeof err)) {
@@ -476,7 +415,7 @@ static void meta_children(pub_http *h, const scope_arg *sa, json_t *meta) {
 }
 
 static enum MHD_Result get_children(pub_http *h, struct MHD_Connection *c) {
-    scope_arg sa;
+    pub_request_scope sa;
     enum MHD_Result ret;
     if (!scope_args(h, c, &sa, &ret))
         return ret;
@@ -508,11 +447,11 @@ static enum MHD_Result get_meta(pub_http *h, struct MHD_Connection *c) {
             json_array_append_new(wins, window_json(&w));
     }
     json_object_set_new(o, "windows", wins);
-    scope_arg home;
+    pub_request_scope home;
     enum MHD_Result ret;
     if (!scope_args(h, c, &home, &ret))
         return ret;
-    json_object_set_new(o, "org", unit_json(&home));
+    json_object_set_new(o, "org", pub_request_scope_json(&home));
     json_t *counties = json_array();
     pub_model_rdlock(h->m);
     /* The units from the home down to the one read (a trail back). */
@@ -615,7 +554,7 @@ static enum MHD_Result get_stream(pub_http *h, struct MHD_Connection *c) {
 static enum MHD_Result get_export(pub_http *h, struct MHD_Connection *c, bool xlsx) {
     pub_window win;
     int dim, period, rank;
-    scope_arg sa;
+    pub_request_scope sa;
     enum MHD_Result ret;
     if (!query_args(h, c, &win, &dim, &period, &sa, &rank, &ret))
         return ret;
