@@ -61,8 +61,9 @@ void copy_begin(pufa_buf *b) {
     put32(b, 0); /* header extension */
 }
 
-void copy_row(pufa_buf *b, const pufa_report *r, const char *collector) {
-    copy_tuple(b, COPY_NCOLUMNS);
+/* seq < 0: no commit_seq column. */
+static void row(pufa_buf *b, const pufa_report *r, const char *collector, int64_t seq) {
+    copy_tuple(b, seq < 0 ? COPY_NCOLUMNS : COPY_NCOLUMNS + 1);
     uint8_t id[16] = {0};
     pufa_uuid_parse(r->report_id, id);
     put32(b, 16);
@@ -91,6 +92,16 @@ void copy_row(pufa_buf *b, const pufa_report *r, const char *collector) {
     else
         copy_null(b);
     copy_text(b, collector ? collector : "");
+    if (seq >= 0)
+        copy_int8(b, seq);
+}
+
+void copy_row(pufa_buf *b, const pufa_report *r, const char *collector) {
+    row(b, r, collector, -1);
+}
+
+void copy_row_seq(pufa_buf *b, const pufa_report *r, const char *collector, uint64_t seq) {
+    row(b, r, collector, (int64_t)seq);
 }
 
 void copy_end(pufa_buf *b) {

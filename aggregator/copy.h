@@ -33,6 +33,8 @@ void copy_null(pufa_buf *buf);
  * copy_end(buf) after it. */
 void copy_begin(pufa_buf *buf);
 void copy_row(pufa_buf *buf, const pufa_report *r, const char *collector);
+/* The same with the commit_seq column after them (SQL_REPORTS_COPY). */
+void copy_row_seq(pufa_buf *buf, const pufa_report *r, const char *collector, uint64_t seq);
 void copy_end(pufa_buf *buf);
 
 /* Appends one journal row (SQL_JOURNAL_COPY's columns): the cell's change

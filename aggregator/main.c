@@ -15,6 +15,7 @@
 #include "config.h"
 #include "date.h"
 #include "error.h"
+#include "forward.h"
 #include "ingest.h"
 #include "keyfile.h"
 #include "log.h"
@@ -26,6 +27,7 @@
 #include "service.h"
 #include "status_http.h"
 #include "store.h"
+#include "wire.h"
 #include "zap.h"
 
 enum { EX_USAGE_ = 64, EX_UNAVAILABLE_ = 69, EX_SOFTWARE_ = 70, EX_CONFIG_ = 78 };
@@ -44,7 +46,9 @@ static void on_hup(int sig) {
 
 typedef struct settings {
     char *listen, *feed, *db, *http, *timezone, *log_level, *curve_secret_file, *allow_list, *home;
+    char *upstream, *upstream_server_public_file;
     int64_t max_frame, max_pending, max_group, hwm, heartbeat_ms, compact_interval_ms, compact_rows;
+    int64_t forward_batch, forward_heartbeat_ms;
     bool insecure;
 } settings;
 
@@ -53,7 +57,61 @@ typedef struct app {
     bool started;
     zap *zap;
     compactor *compactor;
+    forward *forwarder;
 } app;
+
+/* The forwarder's part of /metrics. */
+static void forward_metrics(forward *f, pufa_buf *body) {
+    forward_stats fs;
+    forward_get_stats(f, &fs);
+    pufa_metric_help(body, "pufa_aggregator_forward_batches_total", "counter",
+                     "Batches forwarded to the level above, by kind.");
+    pufa_metric_u64(body, "pufa_aggregator_forward_batches_total", "kind=\"sent\"",
+                    fs.batches_sent);
+    pufa_metric_u64(body, "pufa_aggregator_forward_batches_total", "kind=\"resent\"",
+                    fs.batches_resent);
+    pufa_metric_u64(body, "pufa_aggregator_forward_batches_total", "kind=\"acked\"",
+                    fs.batches_acked);
+    pufa_metric_u64(body, "pufa_aggregator_forward_batches_total", "kind=\"heartbeat\"",
+                    fs.heartbeats);
+    static const char *const names[] = {"",      "committed", "duplicate",
+                                        "stale", "rejected",  "locked"};
+    pufa_metric_help(body, "pufa_aggregator_forward_reports_total", "counter",
+                     "Forwarded reports acknowledged by the level above, by its answer.");
+    for (int i = 1; i <= 5; i++) {
+        char label[48];
+        snprintf(label, sizeof label, "status=\"%s\"", names[i]);
+        pufa_metric_u64(body, "pufa_aggregator_forward_reports_total", label, fs.results[i]);
+    }
+    pufa_metric_help(body, "pufa_aggregator_forward_refused_total", "counter",
+                     "Forwarded reports the level above refused (table forward_refused).");
+    pufa_metric_u64(body, "pufa_aggregator_forward_refused_total", "status=\"rejected\"",
+                    fs.results[4]);
+    pufa_metric_u64(body, "pufa_aggregator_forward_refused_total", "status=\"locked\"",
+                    fs.results[5]);
+    pufa_metric_help(body, "pufa_aggregator_forward_frames_refused_total", "counter",
+                     "Whole batches the level above refused (key not on its allow-list).");
+    pufa_metric_u64(body, "pufa_aggregator_forward_frames_refused_total", NULL, fs.frames_refused);
+    pufa_metric_help(body, "pufa_aggregator_forward_auth_failures_total", "counter",
+                     "CURVE handshakes the level above refused.");
+    pufa_metric_u64(body, "pufa_aggregator_forward_auth_failures_total", NULL, fs.auth_failures);
+    pufa_metric_help(body, "pufa_aggregator_forward_cursor_resets_total", "counter",
+                     "Times the cursor was found moved outside the forwarder.");
+    pufa_metric_u64(body, "pufa_aggregator_forward_cursor_resets_total", NULL, fs.cursor_resets);
+    pufa_metric_help(body, "pufa_aggregator_forward_acked_seq", "gauge",
+                     "Commit sequence acknowledged by the level above (the cursor).");
+    pufa_metric_u64(body, "pufa_aggregator_forward_acked_seq", NULL, fs.acked_seq);
+    pufa_metric_help(body, "pufa_aggregator_forward_pending", "gauge",
+                     "Reports committed here and not yet acknowledged above.");
+    pufa_metric_u64(body, "pufa_aggregator_forward_pending", NULL, fs.pending);
+    pufa_metric_help(body, "pufa_aggregator_forward_lag_seconds", "gauge",
+                     "Age of the oldest commit not yet acknowledged above (0: none).");
+    double lag = fs.oldest_unacked_ms ? (double)(pufa_now_ms() - fs.oldest_unacked_ms) / 1e3 : 0;
+    pufa_buf_printf(body, "pufa_aggregator_forward_lag_seconds %.3f\n", lag < 0 ? 0 : lag);
+    pufa_metric_help(body, "pufa_aggregator_forward_connected", "gauge",
+                     "1 while connected to the level above.");
+    pufa_metric_u64(body, "pufa_aggregator_forward_connected", NULL, fs.connected);
+}
 
 static int on_status(void *ctx, const char *method, const char *path, pufa_buf *body,
                      const char **ctype) {
@@ -152,6 +210,8 @@ static int on_status(void *ctx, const char *method, const char *path, pufa_buf *
                              "Duration of the last compaction.");
             pufa_buf_printf(body, "pufa_aggregator_compaction_seconds %.3f\n", cs.last_seconds);
         }
+        if (a->forwarder)
+            forward_metrics(a->forwarder, body);
         return 200;
     }
     pufa_buf_puts(body, "not found: try /metrics, /healthz or /readyz\n");
@@ -241,6 +301,18 @@ int main(int argc, char **argv) {
          "accepted for the counties under it only; empty: the one city in org_units, if there "
          "is exactly one",
          0},
+        {"upstream", PUFA_CFG_STRING, &s.upstream, "", 0, 0,
+         "forward every committed revision to the level above: its aggregator's listen "
+         "endpoint (empty: this is the top level)",
+         0},
+        {"upstream_server_public_file", PUFA_CFG_STRING, &s.upstream_server_public_file, "", 0, 0,
+         "the upper aggregator's CURVE public key (file); this aggregator's own "
+         "curve_secret_file is its identity there",
+         0},
+        {"forward_batch", PUFA_CFG_INT, &s.forward_batch, "1000", 1, PUFA_MAX_BATCH_REPORTS,
+         "reports per upward batch at most", 0},
+        {"heartbeat_ms", PUFA_CFG_INT, &s.forward_heartbeat_ms, "5000", 50, 600000,
+         "milliseconds between the forwarder's idle heartbeats to the level above", 0},
         {"insecure", PUFA_CFG_BOOL, &s.insecure, "false", 0, 0,
          "accept plaintext collectors (no CURVE): only for tests and single-host demos", 0},
     };
@@ -300,6 +372,35 @@ int main(int argc, char **argv) {
                         "insecure = true for plaintext on a single host\n");
         rc = EX_CONFIG_;
         goto out_cfg;
+    }
+    char upstream_key[41] = "";
+    if (*s.upstream_server_public_file && !*s.upstream) {
+        fprintf(stderr, "pufa-aggregator: upstream_server_public_file is set but upstream is "
+                        "not\n");
+        rc = EX_CONFIG_;
+        goto out_cfg;
+    }
+    if (*s.upstream) {
+        if (*s.upstream_server_public_file) {
+            if (!curve) {
+                fprintf(stderr, "pufa-aggregator: upstream_server_public_file: forwarding over "
+                                "CURVE needs this aggregator's curve_secret_file (its identity "
+                                "upward)\n");
+                rc = EX_CONFIG_;
+                goto out_cfg;
+            }
+            if (pufa_read_curve_key(s.upstream_server_public_file, 0, upstream_key, err,
+                                    sizeof err)) {
+                fprintf(stderr, "pufa-aggregator: upstream_server_public_file: %s\n", err);
+                rc = EX_CONFIG_;
+                goto out_cfg;
+            }
+        } else if (!s.insecure) {
+            fprintf(stderr, "pufa-aggregator: upstream: set upstream_server_public_file (the "
+                            "upper aggregator's public key), or insecure = true for plaintext\n");
+            rc = EX_CONFIG_;
+            goto out_cfg;
+        }
     }
     if (cfg.check_only) {
         pufa_cfg_dump(&cfg, stdout);
@@ -398,6 +499,22 @@ int main(int argc, char **argv) {
         goto out_zmq;
     }
     pipeline_set_compactor(pl, a.compactor);
+    if (*s.upstream) {
+        forward_config fcfg = {.db = s.db,
+                               .upstream = s.upstream,
+                               .server_key = *upstream_key ? upstream_key : NULL,
+                               .public_key = public_key,
+                               .secret_key = secret,
+                               .home = home,
+                               .batch = s.forward_batch,
+                               .heartbeat_ms = s.forward_heartbeat_ms};
+        if (forward_new(&fcfg, zctx, &a.forwarder, err, sizeof err)) {
+            PLOG_ERROR("AGG-FWD", "msg=\"%s\"", err);
+            rc = EX_CONFIG_;
+            goto out_zmq;
+        }
+        pipeline_set_forwarder(pl, a.forwarder);
+    }
     if (compactor_start(a.compactor)) {
         PLOG_ERROR("AGG-THREAD", "msg=\"cannot start the compactor thread\"");
         rc = EX_SOFTWARE_;
@@ -405,6 +522,11 @@ int main(int argc, char **argv) {
     }
     if (pipeline_start(pl)) {
         PLOG_ERROR("AGG-THREAD", "msg=\"cannot start the writer thread\"");
+        rc = EX_SOFTWARE_;
+        goto out_zmq;
+    }
+    if (a.forwarder && forward_start(a.forwarder)) {
+        PLOG_ERROR("AGG-THREAD", "msg=\"cannot start the forwarder thread\"");
         rc = EX_SOFTWARE_;
         goto out_zmq;
     }
@@ -416,16 +538,22 @@ int main(int argc, char **argv) {
     PLOG_INFO("AGG-STOP", "msg=\"finishing the current transaction\"");
     pufa_service_stopping();
     a.started = false;
+    forward_stop(a.forwarder);
     pipeline_stop(pl);
     ingest_flush(in);
     PLOG_INFO("AGG-STOPPED", "msg=\"acks sent for everything committed\"");
 out_zmq:
     ingest_close(&in);
+    /* Stopped before the pipeline that wakes it; the status server reads its
+     * counters until here. */
+    forward_stop(a.forwarder);
     pipeline_destroy(&pl);
     /* The one stop: the status server still reads its counters until
      * compactor_destroy below. */
     compactor_stop(a.compactor);
     zap_close(&a.zap);
+    pufa_status_http_close(&http);
+    forward_destroy(&a.forwarder);
     zmq_ctx_term(zctx);
     store_destroy(&st);
     pufa_orgunits_destroy(&ou);

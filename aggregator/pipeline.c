@@ -17,6 +17,7 @@
 struct pipeline {
     store *st;
     compactor *compactor; /* told of journal rows appended; may be NULL */
+    forward *forwarder;   /* woken after each commit; may be NULL */
     agg_stats *stats;
     size_t max_pending, max_group;
     pthread_t thread;
@@ -85,6 +86,10 @@ int pipeline_new(store *st, agg_stats *stats, size_t max_pending, size_t max_gro
 
 void pipeline_set_compactor(pipeline *p, compactor *c) {
     p->compactor = c;
+}
+
+void pipeline_set_forwarder(pipeline *p, forward *f) {
+    p->forwarder = f;
 }
 
 int pipeline_notify_fd(const pipeline *p) {
@@ -166,6 +171,8 @@ static void on_commit(void *ctx, store_commit *c) {
         p->stats->feed_seq = c->seq;
     pthread_mutex_unlock(&p->stats->mu);
     compactor_note(p->compactor, c->journal_rows);
+    if (c->seq)
+        forward_note(p->forwarder);
     if (c->delta) {
         agg_delta *d = pufa_calloc(1, sizeof *d);
         d->data = c->delta;

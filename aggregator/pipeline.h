@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "compact.h"
+#include "forward.h"
 #include "stats.h"
 #include "store.h"
 
@@ -51,6 +52,9 @@ int pipeline_new(store *st, agg_stats *stats, size_t max_pending, size_t max_gro
                  char *err, size_t errsize);
 /* Tells c of every journal row committed (before pipeline_start). */
 void pipeline_set_compactor(pipeline *p, compactor *c);
+/* Wakes f after every commit that changed reports (before pipeline_start;
+ * f may be NULL: no forwarding). */
+void pipeline_set_forwarder(pipeline *p, forward *f);
 int pipeline_start(pipeline *p);
 /* The fd the I/O thread polls for "something is done". */
 int pipeline_notify_fd(const pipeline *p);

@@ -61,7 +61,9 @@ store *store_new(const char *conninfo) {
     store *s = pufa_calloc(1, sizeof *s);
     s->conninfo = pufa_strdup(conninfo);
     char *arrays = report_arrays("");
-    s->sql_upsert = pufa_asprintf(SQL_REPORTS_UPSERT_FMT, arrays);
+    char seq_param[32];
+    snprintf(seq_param, sizeof seq_param, "$%d::int8", NREPORT_PARAMS + 1);
+    s->sql_upsert = pufa_asprintf(SQL_REPORTS_UPSERT_FMT, seq_param, arrays);
     free(arrays);
     char superseded[32];
     snprintf(superseded, sizeof superseded, ", $%d::int4[]", NREPORT_PARAMS + 1);
@@ -207,18 +209,25 @@ static void add_row(store *s, const row_ref *row, bool history) {
         pufa_pgarr_int(&a[NREPORT_PARAMS], row->superseded_by);
 }
 
-static int write_rows(store *s, const row_ref *rows, size_t n, bool history, char *err,
-                      size_t errsize) {
+/* Writes rows to report_history (history) or upserts them into reports
+ * under commit sequence seq. */
+static int write_rows(store *s, const row_ref *rows, size_t n, bool history, uint64_t seq,
+                      char *err, size_t errsize) {
     if (n == 0)
         return 0;
     int count = history ? NREPORT_PARAMS + 1 : NREPORT_PARAMS;
     open_arrays(s, count);
     for (size_t i = 0; i < n; i++)
         add_row(s, &rows[i], history);
-    const char *params[NARRAYS];
+    const char *params[NARRAYS + 1];
     for (int i = 0; i < count; i++) {
         pufa_pgarr_close(&s->arr[i]);
         params[i] = s->arr[i].data;
+    }
+    char seqtext[24];
+    if (!history) {
+        snprintf(seqtext, sizeof seqtext, "%llu", (unsigned long long)seq);
+        params[count++] = seqtext;
     }
     PGresult *r = PQexecParams(s->conn, history ? s->sql_history : s->sql_upsert, count, NULL,
                                params, NULL, NULL, 0);
@@ -228,10 +237,8 @@ static int write_rows(store *s, const row_ref *rows, size_t n, bool history, cha
     return rc;
 }
 
-/* Parses the locked rows into reports (owned by the caller). */
-static void parse_stored(PGresult *res, pufa_report *rows, char **collectors) {
-    for (int i = 0; i < PQntuples(res); i++) {
-        pufa_report *r = &rows[i];
+void store_parse_row(const PGresult *res, int i, pufa_report *r) {
+    {
         pufa_report_init(r);
         r->report_id = pufa_strdup(PQgetvalue(res, i, 0));
         r->revision = atoll(PQgetvalue(res, i, 1));
@@ -251,9 +258,16 @@ static void parse_stored(PGresult *res, pufa_report *rows, char **collectors) {
         for (int c = 0; c < PUFA_NCOUNTERS; c++)
             r->counters[c] = atoll(PQgetvalue(res, i, REPORT_COL_COUNTER0 + c));
         r->received_at_ms = atoll(PQgetvalue(res, i, REPORT_COL_COUNTER0 + PUFA_NCOUNTERS));
-        collectors[i] = pufa_strdup(PQgetvalue(res, i, REPORT_COL_COUNTER0 + PUFA_NCOUNTERS + 1));
         pufa_date_parse(r->occurred_on, &r->occurred_day);
         r->ended_day = r->occurred_day;
+    }
+}
+
+/* Parses the locked rows into reports (owned by the caller). */
+static void parse_stored(PGresult *res, pufa_report *rows, char **collectors) {
+    for (int i = 0; i < PQntuples(res); i++) {
+        store_parse_row(res, i, &rows[i]);
+        collectors[i] = pufa_strdup(PQgetvalue(res, i, REPORT_COL_COUNTER0 + PUFA_NCOUNTERS + 1));
     }
 }
 
@@ -398,6 +412,16 @@ int store_apply(store *s, agg_item **items, size_t n, const char *collector_of(c
         e->final = it;
         out->committed++;
     }
+    /* The feed's next number first: the rows (their commit_seq, the
+     * forwarder's order) and the journal rows carry it. */
+    if (out->committed) {
+        res = PQexec(s->conn, SQL_FEED_NEXT);
+        if ((rc = pufa_pg_check(s->conn, res, PGRES_TUPLES_OK, "feed", err, errsize)))
+            goto fail;
+        out->seq = (uint64_t)atoll(PQgetvalue(res, 0, 0));
+        PQclear(res);
+        res = NULL;
+    }
     /* New ids go in by COPY (nothing can conflict: the stored rows are
      * locked and this is the only writer); replaced ones by upsert. */
     copy_begin(&s->copybuf);
@@ -407,28 +431,19 @@ int store_apply(store *s, agg_item **items, size_t n, const char *collector_of(c
         if (st[i].was_stored) {
             finals[nfinals++] = (row_ref){&st[i].final->report, collector_of(st[i].final), 0};
         } else {
-            copy_row(&s->copybuf, &st[i].final->report, collector_of(st[i].final));
+            copy_row_seq(&s->copybuf, &st[i].final->report, collector_of(st[i].final), out->seq);
             ncopy++;
         }
     }
     copy_end(&s->copybuf);
 
     tp[1] = now_seconds();
-    if ((rc = write_rows(s, history, nhistory, true, err, errsize)) ||
-        (rc = write_rows(s, finals, nfinals, false, err, errsize)) ||
+    if ((rc = write_rows(s, history, nhistory, true, 0, err, errsize)) ||
+        (rc = write_rows(s, finals, nfinals, false, out->seq, err, errsize)) ||
         (ncopy && (rc = pufa_pg_copy_in(s->conn, SQL_REPORTS_COPY, s->copybuf.data, s->copybuf.len,
                                         "copy", err, errsize))))
         goto fail;
     tp[2] = now_seconds();
-    /* The feed's next number first: the journal rows carry it. */
-    if (out->committed) {
-        res = PQexec(s->conn, SQL_FEED_NEXT);
-        if ((rc = pufa_pg_check(s->conn, res, PGRES_TUPLES_OK, "feed", err, errsize)))
-            goto fail;
-        out->seq = (uint64_t)atoll(PQgetvalue(res, 0, 0));
-        PQclear(res);
-        res = NULL;
-    }
     rollup_fold(&s->rs);
     if ((rc = write_rollups(s, out->seq, err, errsize)))
         goto fail;

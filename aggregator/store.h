@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libpq-fe.h>
+
 #include "report.h"
 
 struct agg_batch;
@@ -60,5 +62,9 @@ typedef void (*store_commit_fn)(void *ctx, store_commit *c);
 int store_apply_all(store *s, agg_item **items, size_t n,
                     const char *collector_of(const agg_item *), store_commit_fn on_commit,
                     void *ctx, char *err, size_t errsize);
+
+/* Row i of a result whose columns start as REPORT_SELECT_TEXT's
+ * (store_sql.h) into r (initialised here; the caller clears it). */
+void store_parse_row(const PGresult *res, int i, pufa_report *r);
 
 #endif

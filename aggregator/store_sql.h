@@ -35,21 +35,26 @@
         REPORT_U_) ", CASE WHEN u.received_ms > 0 THEN to_timestamp(u.received_ms / 1000.0) END,"  \
                    " u.collector_id"
 
-/* The stored row of each given id, locked for this transaction; columns in
- * REPORT_COLS order. */
-#define SQL_REPORTS_LOCK                                                                           \
+/* A stored report as text columns in REPORT_COLS order (store_parse_row
+ * reads them back). */
+#define REPORT_SELECT_TEXT                                                                         \
     "SELECT report_id::text, revision, retracted, county_code, township, unit_code,"               \
     " unit_name, occurred_on::text, coalesce(ended_on::text, ''), theme, venue, form,"             \
     " campaign, title" PUFA_COUNTER_COLS                                                           \
-    ", coalesce((extract(epoch FROM received_at) * 1000)::int8, 0), collector_id"                  \
-    " FROM reports WHERE report_id = ANY($1::uuid[]) FOR UPDATE"
+    ", coalesce((extract(epoch FROM received_at) * 1000)::int8, 0), collector_id"
+
+/* The stored row of each given id, locked for this transaction. */
+#define SQL_REPORTS_LOCK                                                                           \
+    REPORT_SELECT_TEXT " FROM reports WHERE report_id = ANY($1::uuid[]) FOR UPDATE"
 /* Where the counters start in SQL_REPORTS_LOCK's columns and the arrays. */
 #define REPORT_COL_COUNTER0 14
 
 #define REPORT_EXCLUDED_(up, low, label, max) " " #low " = EXCLUDED." #low ","
-/* format: %s = the arrays $1 .. $NREPORT_PARAMS */
+/* format: %s = the commit sequence parameter, then %s = the arrays $1 ..
+ * $NREPORT_PARAMS.  commit_seq: the feed sequence of this commit (the
+ * forwarder's outbox order, common/sql/005_federation.sql). */
 #define SQL_REPORTS_UPSERT_FMT                                                                     \
-    "INSERT INTO reports (" REPORT_COLS ") " REPORT_SELECT_U " FROM unnest(%s)"                    \
+    "INSERT INTO reports (" REPORT_COLS ", commit_seq) " REPORT_SELECT_U ", %s FROM unnest(%s)"    \
     " AS u(" REPORT_ALIAS ")"                                                                      \
     " ON CONFLICT (report_id) DO UPDATE SET revision = EXCLUDED.revision,"                         \
     " retracted = EXCLUDED.retracted, county_code = EXCLUDED.county_code,"                         \
@@ -59,7 +64,8 @@
     " form = EXCLUDED.form, campaign = EXCLUDED.campaign, title = "                                \
     "EXCLUDED.title," PUFA_COUNTER_MAP(REPORT_EXCLUDED_) " received_at = EXCLUDED.received_at, "   \
                                                          "collector_id = EXCLUDED.collector_id,"   \
-                                                         " committed_at = now()"
+                                                         " committed_at = now(),"                  \
+                                                         " commit_seq = EXCLUDED.commit_seq"
 
 /* Superseded revisions.  format: %s = the arrays $1 .. $NREPORT_PARAMS and
  * then superseded_by's. */
@@ -67,7 +73,7 @@
     "INSERT INTO report_history (" REPORT_COLS ", superseded_by) " REPORT_SELECT_U                 \
     ", u.superseded_by FROM unnest(%s) AS u(" REPORT_ALIAS ", superseded_by)"
 
-#define SQL_REPORTS_COPY "COPY reports (" REPORT_COLS ") FROM STDIN (FORMAT binary)"
+#define SQL_REPORTS_COPY "COPY reports (" REPORT_COLS ", commit_seq) FROM STDIN (FORMAT binary)"
 
 #define SQL_JOURNAL_COPY                                                                           \
     "COPY rollup_journal (seq, day, county_code, theme, venue, form, unit_code, "                  \
