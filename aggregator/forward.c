@@ -123,6 +123,9 @@ struct forward {
     int64_t counted_ms; /* when pending was last counted */
     uint64_t pending_counted, read_since_count;
     int64_t last_auth_log_ms;
+    int timeouts;                /* ack timeouts in a row (the resend backoff) */
+    bool connected;              /* handshake with the upper level done */
+    uint64_t pending_after_read; /* rows after f->read (estimate while catching up) */
     bool fault_kill_after_ack;
 };
 
@@ -223,6 +226,31 @@ void forward_note(forward *f) {
     char c = 1;
     ssize_t r = write(f->pipefd[1], &c, 1);
     (void)r; /* a full pipe already means "wake up" */
+}
+
+/* Drops the unacknowledged batches (and any acked after them) and reads
+ * again from the last acknowledged position: what goes up again is the
+ * rows as they are now, so a revision committed meanwhile replaces the one
+ * the dropped batch held (only the latest revision travels).  The upper
+ * level is idempotent, so whatever of the dropped batches it did apply
+ * comes back as duplicate. */
+static void rewind_window(forward *f, const char *why) {
+    size_t k = 0;
+    while (k < f->count && slot(f, k)->acked)
+        k++;
+    if (k == f->count)
+        return;
+    size_t dropped = f->count - k;
+    for (size_t j = k; j < f->count; j++)
+        batch_free(slot(f, j));
+    f->count = k;
+    f->read = k ? slot(f, k - 1)->end : f->acked;
+    f->more = true;
+    pthread_mutex_lock(&f->mu);
+    f->stats.batches_resent += dropped;
+    pthread_mutex_unlock(&f->mu);
+    PLOG_DEBUG("AGG-FWD-REWIND", "why=%s batches=%zu from_seq=%llu", why, dropped,
+               (unsigned long long)f->read.seq);
 }
 
 /* ---- PostgreSQL ---- */
@@ -422,9 +450,7 @@ static bool read_batch(forward *f) {
     f->read = b->end;
     f->more = more;
     f->count++;
-    pthread_mutex_lock(&f->mu);
-    f->stats.pending = link.pending + b->n;
-    pthread_mutex_unlock(&f->mu);
+    f->pending_after_read = link.pending;
     return true;
 }
 
@@ -465,9 +491,7 @@ static void idle_check(forward *f) {
         f->more = true;
         return;
     }
-    pthread_mutex_lock(&f->mu);
-    f->stats.pending = 0;
-    pthread_mutex_unlock(&f->mu);
+    f->pending_after_read = 0;
     fwd_batch *b = slot(f, f->count);
     memset(b, 0, sizeof *b);
     b->seq = f->next_seq++;
@@ -595,31 +619,40 @@ static void commit_acked(forward *f) {
 
 /* ---- ZeroMQ ---- */
 
-static int64_t resend_after(int attempts) {
+static int64_t resend_after(int timeouts) {
     int64_t t = FWD_ACK_TIMEOUT_MS;
-    for (int i = 1; i < attempts && t < FWD_BACKOFF_MAX_MS; i++)
+    for (int i = 0; i < timeouts && t < FWD_BACKOFF_MAX_MS; i++)
         t *= 2;
     return t > FWD_BACKOFF_MAX_MS ? FWD_BACKOFF_MAX_MS : t;
 }
 
+/* Sends the batches not sent yet; an ack overdue rewinds the window (the
+ * same rows go again, as they are now), with a growing timeout. */
 static void send_due(forward *f) {
     int64_t now = pufa_now_ms();
     for (size_t k = 0; k < f->count; k++) {
         fwd_batch *b = slot(f, k);
-        if (b->acked || b->due_ms > now)
+        if (!b->acked && b->attempts && b->due_ms <= now) {
+            f->timeouts++;
+            PLOG_WARN("AGG-FWD-TIMEOUT", "upstream=%s msg=\"no ack; sending again\" timeouts=%d",
+                      f->cfg.upstream, f->timeouts);
+            rewind_window(f, "timeout");
+            return; /* read and sent afresh on the next turn */
+        }
+    }
+    for (size_t k = 0; k < f->count; k++) {
+        fwd_batch *b = slot(f, k);
+        if (b->acked || b->attempts || b->due_ms > now)
             continue;
         if (zmq_send(f->dealer, b->frame, b->frame_len, ZMQ_DONTWAIT) < 0) {
             b->due_ms = now + 100; /* not connected (ZMQ_IMMEDIATE): soon again */
             continue;
         }
         pthread_mutex_lock(&f->mu);
-        if (b->attempts)
-            f->stats.batches_resent++;
-        else
-            f->stats.batches_sent++;
+        f->stats.batches_sent++;
         pthread_mutex_unlock(&f->mu);
         b->attempts++;
-        b->due_ms = now + resend_after(b->attempts);
+        b->due_ms = now + resend_after(f->timeouts);
         f->last_sent_ms = now;
     }
 }
@@ -681,6 +714,7 @@ static void handle_ack(forward *f, const uint8_t *data, size_t len) {
                   pufa_log_quote(q, sizeof q, why));
     }
     b->acked = true;
+    f->timeouts = 0;
     pthread_mutex_lock(&f->mu);
     f->stats.batches_acked++;
     for (int s = 0; s < 6; s++)
@@ -713,13 +747,16 @@ static void handle_monitor(forward *f) {
         f->stats.auth_failures++;
     pthread_mutex_unlock(&f->mu);
     int64_t now = pufa_now_ms();
+    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+        f->connected = true;
+    else if (event == ZMQ_EVENT_DISCONNECTED)
+        f->connected = false;
     if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
         PLOG_INFO("AGG-FWD-CONNECTED", "upstream=%s", f->cfg.upstream);
         /* Whatever was in flight may have died with the old connection:
-         * the same batches again (the upper level is idempotent). */
-        for (size_t k = 0; k < f->count; k++)
-            if (!slot(f, k)->acked)
-                slot(f, k)->due_ms = 0;
+         * those rows again, as they are now (the upper level is
+         * idempotent). */
+        rewind_window(f, "reconnect");
     } else if (event == ZMQ_EVENT_DISCONNECTED && was) {
         PLOG_WARN("AGG-FWD-DISCONNECTED", "upstream=%s", f->cfg.upstream);
     } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && now - f->last_auth_log_ms >= 60000) {
@@ -734,12 +771,23 @@ static void handle_monitor(forward *f) {
 
 static void update_gauges(forward *f) {
     int64_t oldest = 0;
-    for (size_t k = 0; k < f->count && !oldest; k++)
-        if (slot(f, k)->n)
+    uint64_t in_window = 0;
+    for (size_t k = 0; k < f->count; k++) {
+        in_window += slot(f, k)->n;
+        if (!oldest && slot(f, k)->n)
             oldest = slot(f, k)->first_ms;
+    }
     pthread_mutex_lock(&f->mu);
     f->stats.oldest_unacked_ms = oldest;
+    f->stats.pending = in_window + f->pending_after_read;
     pthread_mutex_unlock(&f->mu);
+}
+
+/* Not connected: nothing is read (what goes up on reconnection is read
+ * then, as it is then), but the backlog is still counted for /metrics. */
+static void count_backlog(forward *f) {
+    if (f->count == 0)
+        f->pending_after_read = pending_after(f, &f->read, 0);
 }
 
 static void *forward_main(void *arg) {
@@ -753,11 +801,14 @@ static void *forward_main(void *arg) {
             db_connect(f);
         if (f->conn) {
             commit_acked(f);
-            while (f->conn && f->more && f->count < FWD_WINDOW)
+            while (f->conn && f->connected && f->more && f->count < FWD_WINDOW)
                 if (!read_batch(f))
                     break;
-            if (f->conn && f->count == 0 && now - f->last_sent_ms >= f->cfg.heartbeat_ms)
+            if (f->conn && f->connected && f->count == 0 &&
+                now - f->last_sent_ms >= f->cfg.heartbeat_ms)
                 idle_check(f);
+            if (f->conn && !f->connected)
+                count_backlog(f);
         }
         send_due(f);
         update_gauges(f);

@@ -38,7 +38,8 @@ typedef struct forward_config {
 } forward_config;
 
 typedef struct forward_stats {
-    uint64_t batches_sent, batches_resent, batches_acked, heartbeats;
+    uint64_t batches_sent, batches_acked, heartbeats;
+    uint64_t batches_resent;   /* dropped unacknowledged (timeout, reconnect) and read again */
     uint64_t results[6];       /* reports acknowledged by the upper level, by Pufa__ReportStatus */
     uint64_t frames_refused;   /* acks refusing a whole frame (e.g. key not on the allow-list) */
     uint64_t auth_failures;    /* CURVE handshakes the upper level refused */
