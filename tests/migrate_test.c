@@ -289,6 +289,14 @@ static void version_1_data_carries_over(void **state) {
     free(ci);
 }
 
+/* Runs SQL that must succeed. */
+static void exec_sql(PGconn *c, const char *sql) {
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%.200s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+}
+
 /* Runs SQL that must fail; returns the error message (caller frees). */
 static char *must_fail(PGconn *c, const char *sql) {
     PGresult *r = PQexec(c, sql);
@@ -455,6 +463,118 @@ static void version_2_breaking_a_parent_rule_stops_the_migration(void **state) {
     assert_string_equal(v, "t");
     free(v);
     PQfinish(c);
+    free(ci);
+}
+
+/* A database at schema version 4 (001-004 as released) with reports and
+ * a feed sequence upgrades to version 5: every existing report gets the
+ * feed sequence as its commit_seq, so all of them lie after the initial
+ * cursor and are forwarded once an upstream is configured; totals and rows
+ * unchanged; the new tables carry the roles' grants. */
+static void version_4_reports_are_all_forwarded_after_upgrade(void **state) {
+    (void)state;
+    PGconn *super = connect_db(NULL);
+    PQclear(PQexec(super, "DROP DATABASE IF EXISTS pufa_v4"));
+    PGresult *r = PQexec(super, "CREATE DATABASE pufa_v4");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    PQfinish(super);
+    char *ci = pufa_asprintf("%s dbname=pufa_v4", getenv("PUFA_TEST_DB"));
+    PGconn *c = PQconnectdb(ci);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    const char *src = getenv("PUFA_SOURCE_DIR");
+    static const char *const files[] = {"001_schema", "002_rollup_dims", "003_org_levels",
+                                        "004_child_links"};
+    exec_sql(c, "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())");
+    for (int i = 0; i < 4; i++) {
+        char *path = pufa_asprintf("%s/common/sql/%s.sql", src ? src : ".", files[i]);
+        char *sql = pufa_test_read_file(path, NULL);
+        assert_non_null(sql);
+        exec_sql(c, sql);
+        char *q = pufa_asprintf("INSERT INTO schema_migrations (version, name) VALUES (%d, '%s')",
+                                i + 1, files[i]);
+        exec_sql(c, q);
+        free(q);
+        free(sql);
+        free(path);
+    }
+    exec_sql(c, v2_org_units);
+    exec_sql(c, "INSERT INTO reports (report_id, revision, retracted, county_code, unit_code,"
+                " occurred_on, theme, venue, form, title, participants, received_at)"
+                " SELECT gen_random_uuid(), 1 + i % 3, i % 10 = 0,"
+                " (ARRAY['150802','150821','210402'])[1 + i % 3], 'SFJ',"
+                " DATE '2026-01-01' + i % 40, 1 + i % 16, 1 + i % 13, 1 + i % 10, 't', i,"
+                " now() - interval '1 day'"
+                " FROM generate_series(1, 400) AS i");
+    exec_sql(c, "UPDATE feed_state SET seq = 9");
+    char *before = scalar(c, "SELECT count(*) || ':' || sum(participants) || ':' ||"
+                             " sum(revision) || ':' || count(*) FILTER (WHERE retracted)"
+                             " FROM reports");
+    char *cmd = pufa_asprintf("'%s' migrate --db '%s' 2>&1", pufa_bin, ci);
+    int rc = system(cmd);
+    free(cmd);
+    assert_int_equal(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, 0);
+    char *v = scalar(c, "SELECT max(version) FROM schema_migrations");
+    assert_int_equal(atoi(v), pufa_migrations[pufa_migration_count - 1].version);
+    free(v);
+    v = scalar(c, "SELECT count(*) || ':' || sum(participants) || ':' || sum(revision) || ':' ||"
+                  " count(*) FILTER (WHERE retracted) FROM reports");
+    assert_string_equal(v, before);
+    free(v);
+    free(before);
+    /* Every row carries the feed sequence of the migration... */
+    v = scalar(c, "SELECT string_agg(DISTINCT commit_seq::text, ',') FROM reports");
+    assert_string_equal(v, "9");
+    free(v);
+    /* ...the cursor starts before all of them, and the forwarder's read
+     * (rows after the cursor, in commit order, by the index) finds them. */
+    v = scalar(c, "SELECT acked_seq || ':' || coalesce(acked_report_id::text, 'null') || ':' ||"
+                  " upstream FROM forward_cursor");
+    assert_string_equal(v, "0:null:");
+    free(v);
+    v = scalar(c, "SELECT count(*) FROM reports WHERE (commit_seq, report_id) >"
+                  " (0, 'ffffffff-ffff-ffff-ffff-ffffffffffff')");
+    assert_string_equal(v, "400");
+    free(v);
+    exec_sql(c, "ANALYZE reports");
+    r = PQexec(c, "EXPLAIN SELECT report_id FROM reports WHERE (commit_seq, report_id) >"
+                  " (9, 'ffffffff-ffff-ffff-ffff-ffffffffffff') ORDER BY commit_seq, report_id"
+                  " LIMIT 1000");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    pufa_buf plan;
+    pufa_buf_init(&plan);
+    for (int i = 0; i < PQntuples(r); i++)
+        pufa_buf_printf(&plan, "%s\n", PQgetvalue(r, i, 0));
+    PQclear(r);
+    assert_contains(plan.data, "Index Only Scan using reports_commit_order");
+    pufa_buf_free(&plan);
+    PQfinish(c);
+    /* Grants: the aggregator moves the cursor and records refusals; the
+     * publisher only reads them. */
+    char *agg_ci = pufa_asprintf("%s user=pufa_aggregator", ci);
+    PGconn *agg = PQconnectdb(agg_ci);
+    assert_int_equal(PQstatus(agg), CONNECTION_OK);
+    exec_sql(agg, "UPDATE forward_cursor SET acked_seq = 9, upstream = 'tcp://x:1'");
+    exec_sql(agg, "INSERT INTO forward_refused (report_id, revision, status, reason)"
+                  " VALUES (gen_random_uuid(), 1, 'rejected', 'why')");
+    char *msg = must_fail(agg, "DELETE FROM forward_refused");
+    assert_contains(msg, "permission denied");
+    free(msg);
+    PQfinish(agg);
+    char *pub_ci = pufa_asprintf("%s user=pufa_publisher", ci);
+    PGconn *pub = PQconnectdb(pub_ci);
+    assert_int_equal(PQstatus(pub), CONNECTION_OK);
+    v = scalar(pub, "SELECT (SELECT count(*) FROM forward_refused) || ':' ||"
+                    " (SELECT acked_seq FROM forward_cursor)");
+    assert_string_equal(v, "1:9");
+    free(v);
+    msg = must_fail(pub, "UPDATE forward_cursor SET acked_seq = 0");
+    assert_contains(msg, "permission denied");
+    free(msg);
+    PQfinish(pub);
+    free(agg_ci);
+    free(pub_ci);
     free(ci);
 }
 
@@ -674,6 +794,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(version_1_data_carries_over),
         cmocka_unit_test(version_2_org_units_carry_over_to_four_levels),
         cmocka_unit_test(version_2_breaking_a_parent_rule_stops_the_migration),
+        cmocka_unit_test(version_4_reports_are_all_forwarded_after_upgrade),
         cmocka_unit_test(nation_file_loads_every_level),
         cmocka_unit_test(any_depth_any_order_parents_in_file_or_database),
         cmocka_unit_test(every_bad_org_unit_line_is_named),
