@@ -797,6 +797,54 @@ static void keys_outside_their_unit_are_refused_at_the_province(void **state) {
     check_all_levels();
 }
 
+/* Exit code and output of `pufa-aggregator FLAGS --check-config`. */
+static int check_config(const char *flags, char *out, size_t outsize) {
+    char *cmd = pufa_asprintf("'%s' %s --check-config 2>&1", agg_bin, flags);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, outsize - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    free(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Forwarding settings that cannot work stop the start, naming the setting. */
+static void forwarding_settings_are_checked(void **state) {
+    (void)state;
+    char out[1024];
+    char *keyed = pufa_asprintf("--curve-secret-file %s/c1.key --allow-list %s/c1.allow", dir, dir);
+    char *flags = pufa_asprintf("%s --upstream %s", keyed, lv[PROV].listen);
+    assert_int_equal(check_config(flags, out, sizeof out), 78);
+    assert_contains(out, "upstream: set upstream_server_public_file (the upper aggregator's "
+                         "public key), or insecure = true for plaintext");
+    free(flags);
+    flags = pufa_asprintf("%s --upstream-server-public-file %s/prov.pub", keyed, dir);
+    assert_int_equal(check_config(flags, out, sizeof out), 78);
+    assert_contains(out, "upstream_server_public_file is set but upstream is not");
+    free(flags);
+    flags = pufa_asprintf("--insecure --upstream %s --upstream-server-public-file %s/prov.pub",
+                          lv[PROV].listen, dir);
+    assert_int_equal(check_config(flags, out, sizeof out), 78);
+    assert_contains(out, "forwarding over CURVE needs this aggregator's curve_secret_file");
+    free(flags);
+    flags = pufa_asprintf("%s --upstream %s --upstream-server-public-file %s/nonexistent.pub",
+                          keyed, lv[PROV].listen, dir);
+    assert_int_equal(check_config(flags, out, sizeof out), 78);
+    assert_contains(out, "upstream_server_public_file: ");
+    free(flags);
+    assert_int_equal(check_config("--insecure --forward-batch 5000", out, sizeof out), 64);
+    assert_contains(out, "forward_batch: must be between 1 and 4096 (got '5000')");
+    flags = pufa_asprintf("%s --upstream %s --upstream-server-public-file %s/prov.pub "
+                          "--forward-batch 500 --heartbeat-ms 1000",
+                          keyed, lv[PROV].listen, dir);
+    assert_int_equal(check_config(flags, out, sizeof out), 0);
+    assert_contains(out, "forward_batch = 500");
+    assert_contains(out, "heartbeat_ms = 1000");
+    free(flags);
+    free(keyed);
+}
+
 int main(int argc, char **argv) {
     if (argc < 3 || !getenv("PUFA_TEST_DB")) {
         fprintf(stderr, "usage: with-pg.sh federation_test PUFA_BIN AGGREGATOR_BIN\n");
@@ -812,6 +860,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(city_killed_mid_forward_exactly_once),
         cmocka_unit_test(refusals_are_recorded_and_do_not_stall),
         cmocka_unit_test(keys_outside_their_unit_are_refused_at_the_province),
+        cmocka_unit_test(forwarding_settings_are_checked),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
