@@ -594,6 +594,35 @@ static void three_levels_exactly_once(void **state) {
     assert_true(metric(&lv[PROV], "pufa_aggregator_forward_acked_seq ") > 0);
 }
 
+/* One report at a city reaches the nation promptly: the writer wakes the
+ * forwarder at each level (prints the measured times). */
+static void one_report_goes_up_promptly(void **state) {
+    (void)state;
+    long long worst_prov = 0, worst_nat = 0;
+    for (int round = 0; round < 5; round++) {
+        long long p0 = count_reports(&lv[PROV]), n0 = count_reports(&lv[NAT]);
+        size_t first = add_reports(1);
+        ledger[first].county = 0;
+        long long t0 = pufa_mono_ms();
+        deliver(first, nledger);
+        long long acked = pufa_mono_ms(), at_prov = 0, at_nat = 0;
+        while (pufa_mono_ms() - t0 < 10000 && (!at_prov || !at_nat)) {
+            if (!at_prov && count_reports(&lv[PROV]) > p0)
+                at_prov = pufa_mono_ms();
+            if (!at_nat && count_reports(&lv[NAT]) > n0)
+                at_nat = pufa_mono_ms();
+        }
+        assert_true(at_prov && at_nat);
+        if (at_prov - acked > worst_prov)
+            worst_prov = at_prov - acked;
+        if (at_nat - acked > worst_nat)
+            worst_nat = at_nat - acked;
+    }
+    fprintf(stderr, "lag from the city's ack, worst of 5: province %lld ms, nation %lld ms\n",
+            worst_prov, worst_nat);
+    assert_true(worst_nat < 2000);
+}
+
 /* The province down: the cities keep acknowledging their counties, and
  * catch up when it is back. */
 static void upper_down_cities_keep_working_and_catch_up(void **state) {
@@ -855,6 +884,7 @@ int main(int argc, char **argv) {
     agg_bin = argv[2];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(three_levels_exactly_once),
+        cmocka_unit_test(one_report_goes_up_promptly),
         cmocka_unit_test(upper_down_cities_keep_working_and_catch_up),
         cmocka_unit_test(cursor_reset_changes_no_total),
         cmocka_unit_test(city_killed_mid_forward_exactly_once),
