@@ -12,6 +12,7 @@
 #include <zmq.h>
 
 #include "alloc.h"
+#include "approvals.h"
 #include "config.h"
 #include "date.h"
 #include "error.h"
@@ -49,6 +50,7 @@ typedef struct settings {
     char *upstream, *upstream_server_public_file;
     int64_t max_frame, max_pending, max_group, hwm, heartbeat_ms, compact_interval_ms, compact_rows;
     int64_t forward_batch, forward_heartbeat_ms;
+    int64_t entry_deadline_days;
     bool insecure;
 } settings;
 
@@ -138,10 +140,11 @@ static int on_status(void *ctx, const char *method, const char *path, pufa_buf *
     if (!strcmp(path, "/metrics")) {
         *ctype = "text/plain; version=0.0.4; charset=utf-8";
         pthread_mutex_lock(&s->mu);
-        static const char *const names[] = {"", "committed", "duplicate", "stale", "rejected"};
+        static const char *const names[] = {"",      "committed", "duplicate",
+                                            "stale", "rejected",  "locked"};
         pufa_metric_help(body, "pufa_aggregator_reports_total", "counter",
                          "Reports answered, by status.");
-        for (int i = 1; i <= 4; i++) {
+        for (int i = 1; i <= 5; i++) {
             char label[48];
             snprintf(label, sizeof label, "status=\"%s\"", names[i]);
             pufa_metric_u64(body, "pufa_aggregator_reports_total", label, s->reports[i]);
@@ -271,7 +274,9 @@ int main(int argc, char **argv) {
         {"db", PUFA_CFG_STRING, &s.db, "dbname=pufa user=pufa_aggregator", 0, 0,
          "PostgreSQL conninfo (role pufa_aggregator; passwords via ~/.pgpass)", 0},
         {"http", PUFA_CFG_STRING, &s.http, "127.0.0.1:7602", 0, 0,
-         "HOST:PORT for /metrics, /healthz, /readyz", 0},
+         "HOST:PORT for /metrics, /healthz, /readyz and the approval API (/v1/approvals, "
+         "/v1/periods, /v1/audit)",
+         0},
         {"timezone", PUFA_CFG_STRING, &s.timezone, "Asia/Shanghai", 0, 0,
          "the city's time zone (Asia/Shanghai or +08:00 style)", 0},
         {"log_level", PUFA_CFG_STRING, &s.log_level, "info", 0, 0, "debug, info, warn or error", 0},
@@ -315,6 +320,10 @@ int main(int argc, char **argv) {
          "milliseconds between the forwarder's idle heartbeats to the level above", 0},
         {"insecure", PUFA_CFG_BOOL, &s.insecure, "false", 0, 0,
          "accept plaintext collectors (no CURVE): only for tests and single-host demos", 0},
+        {"entry_deadline_days", PUFA_CFG_INT, &s.entry_deadline_days, "0", 0, 366,
+         "a county-month locks by itself this many days after it ends unless a lock exception "
+         "is open (pufa unlock); 0 = off",
+         0},
     };
     pufa_cfg cfg = {.program = "pufa-aggregator",
                     .summary = "ZeroMQ batches from the collectors -> PostgreSQL, ack after commit",
@@ -430,12 +439,19 @@ int main(int argc, char **argv) {
     a.compactor = compactor_new(s.db, s.compact_interval_ms, s.compact_rows);
 
     pufa_status_http *http = NULL;
+    approvals *ap = NULL;
     int port = 0;
+    if (approvals_new(s.db, &ap, err, sizeof err)) {
+        PLOG_ERROR("AGG-APPROVALS", "msg=\"%s\"", err);
+        rc = EX_SOFTWARE_;
+        goto out_stats;
+    }
     if (pufa_status_http_open(s.http, on_status, &a, &http, &port, err, sizeof err)) {
         PLOG_ERROR("AGG-HTTP", "msg=\"%s\"", err);
         rc = EX_UNAVAILABLE_;
         goto out_stats;
     }
+    pufa_status_http_set_api(http, "/v1/", 16 * 1024, approvals_serve, ap);
     PLOG_INFO("AGG-HTTP", "port=%d", port);
 
     pufa_orgunits *ou = NULL;
@@ -461,6 +477,7 @@ int main(int argc, char **argv) {
     }
 
     store *st = store_new(s.db);
+    store_set_deadline(st, (int)s.entry_deadline_days);
     pipeline *pl = NULL;
     void *zctx = zmq_ctx_new();
     ingest *in = NULL;
@@ -530,6 +547,7 @@ int main(int argc, char **argv) {
         rc = EX_SOFTWARE_;
         goto out_zmq;
     }
+    approvals_attach(ap, pl, ou, home);
     a.started = true;
     PLOG_INFO("AGG-READY", "msg=\"accepting batches\"");
     pufa_service_ready("accepting batches");
@@ -543,6 +561,7 @@ int main(int argc, char **argv) {
     ingest_flush(in);
     PLOG_INFO("AGG-STOPPED", "msg=\"acks sent for everything committed\"");
 out_zmq:
+    approvals_detach(ap); /* waits for a request in progress */
     ingest_close(&in);
     /* Stopped before the pipeline that wakes it; the status server reads its
      * counters until here. */
@@ -560,6 +579,8 @@ out_zmq:
 out_http:
     pufa_status_http_close(&http);
 out_stats:
+    pufa_status_http_close(&http);
+    approvals_destroy(&ap);
     compactor_destroy(&a.compactor);
     pthread_mutex_destroy(&a.stats.mu);
 out_cfg:

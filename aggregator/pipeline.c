@@ -14,6 +14,17 @@
 #include "log.h"
 #include "pufa.pb-c.h"
 
+/* One approval waiting for the writer; lives on the asking thread's stack
+ * while it waits, or on the heap once the asker gave up (abandoned). */
+typedef struct approval_job {
+    approval_req req;
+    approval_res res;
+    int rc;
+    bool done, abandoned;
+    char err[256];
+    struct approval_job *next;
+} approval_job;
+
 struct pipeline {
     store *st;
     compactor *compactor; /* told of journal rows appended; may be NULL */
@@ -30,6 +41,8 @@ struct pipeline {
     agg_delta *deltas, *deltas_tail;
     bool stopping;
     int pipefd[2];
+    approval_job *approvals, *approvals_tail; /* waiting for the writer */
+    pthread_cond_t approval_cv;               /* signalled when one is done */
 };
 
 agg_batch *agg_batch_new(size_t n) {
@@ -78,6 +91,7 @@ int pipeline_new(store *st, agg_stats *stats, size_t max_pending, size_t max_gro
     p->max_group = max_group;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    pthread_cond_init(&p->approval_cv, NULL);
     fcntl(p->pipefd[0], F_SETFL, O_NONBLOCK);
     fcntl(p->pipefd[1], F_SETFL, O_NONBLOCK);
     *out = p;
@@ -163,6 +177,7 @@ static void on_commit(void *ctx, store_commit *c) {
     p->stats->reports[PUFA__REPORT_STATUS__STATUS_DUPLICATE] += c->duplicate;
     p->stats->reports[PUFA__REPORT_STATUS__STATUS_STALE] += c->stale;
     p->stats->reports[PUFA__REPORT_STATUS__STATUS_REJECTED] += c->rejected;
+    p->stats->reports[PUFA__REPORT_STATUS__STATUS_LOCKED] += c->locked;
     if (c->seconds > 0) {
         p->stats->transactions++;
         pufa_histogram_observe(&p->stats->commit_latency, c->seconds);
@@ -219,6 +234,95 @@ static bool is_stopping(pipeline *p) {
     return s;
 }
 
+int pipeline_approve(pipeline *p, const approval_req *req, int timeout_ms, approval_res *res,
+                     char *err, size_t errsize) {
+    approval_job *j = pufa_calloc(1, sizeof *j);
+    j->req = *req;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&p->mu);
+    if (p->stopping || !p->started) {
+        pthread_mutex_unlock(&p->mu);
+        free(j);
+        snprintf(err, errsize, "the writer is not running");
+        return PUFA_EDBDOWN;
+    }
+    if (p->approvals_tail)
+        p->approvals_tail->next = j;
+    else
+        p->approvals = j;
+    p->approvals_tail = j;
+    pthread_cond_broadcast(&p->cv);
+    int w = 0;
+    while (!j->done && w == 0)
+        w = pthread_cond_timedwait(&p->approval_cv, &p->mu, &ts);
+    if (!j->done) {
+        /* The writer frees it when it gets to it (or at destroy). */
+        j->abandoned = true;
+        pthread_mutex_unlock(&p->mu);
+        snprintf(err, errsize, "the writer did not answer within %d ms (database down?)",
+                 timeout_ms);
+        return PUFA_ETIMEDOUT;
+    }
+    pthread_mutex_unlock(&p->mu);
+    int rc = j->rc;
+    *res = j->res;
+    if (rc)
+        snprintf(err, errsize, "%s", j->err);
+    free(j);
+    return rc;
+}
+
+/* Runs every waiting approval (writer thread), each in its own
+ * transaction, between two report transactions. */
+static void run_approvals(pipeline *p) {
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        approval_job *j = p->approvals;
+        if (j) {
+            p->approvals = j->next;
+            if (!p->approvals)
+                p->approvals_tail = NULL;
+        }
+        bool abandoned = j && j->abandoned;
+        pthread_mutex_unlock(&p->mu);
+        if (!j)
+            return;
+        if (abandoned) {
+            /* Its asker timed out and was told so: do not act on it late. */
+            free(j);
+            continue;
+        }
+        approval_res res = {0};
+        char err[256] = "";
+        int rc = store_approve(p->st, &j->req, &res, err, sizeof err);
+        pthread_mutex_lock(&p->stats->mu);
+        if (rc == 0)
+            p->stats->approvals[res.http_status == 200 ? 0 : 1]++;
+        pthread_mutex_unlock(&p->stats->mu);
+        pthread_mutex_lock(&p->mu);
+        if (j->abandoned) {
+            free(res.json);
+            free(j);
+        } else {
+            j->res = res;
+            j->rc = rc;
+            pufa_copy(j->err, sizeof j->err, err);
+            j->done = true;
+            pthread_cond_broadcast(&p->approval_cv);
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (rc)
+            store_disconnect(p->st);
+    }
+}
+
 static void *writer_main(void *arg) {
     pipeline *p = arg;
     char err[512];
@@ -244,16 +348,17 @@ static void *writer_main(void *arg) {
             set_db_state(p, true, "");
             PLOG_INFO("AGG-DB-UP", "msg=\"connected to PostgreSQL\"");
         }
+        run_approvals(p);
 
         /* Take a group: every batch submitted so far, up to max_group reports. */
         pthread_mutex_lock(&p->mu);
-        while (!p->pending && !p->stopping) {
+        while (!p->pending && !p->approvals && !p->stopping) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += 1;
             pthread_cond_timedwait(&p->cv, &p->mu, &ts);
             if (!p->pending)
-                break; /* periodic: re-check the connection */
+                break; /* periodic: re-check the connection, run approvals */
         }
         if (p->stopping) {
             pthread_mutex_unlock(&p->mu);
@@ -276,7 +381,10 @@ static void *writer_main(void *arg) {
         }
         pthread_mutex_unlock(&p->mu);
         if (!group) {
-            if (store_ping(p->st, err, sizeof err) != 0)
+            pthread_mutex_lock(&p->mu);
+            bool approvals = p->approvals != NULL;
+            pthread_mutex_unlock(&p->mu);
+            if (!approvals && store_ping(p->st, err, sizeof err) != 0)
                 set_db_state(p, false, err);
             continue;
         }
@@ -351,21 +459,38 @@ static void *writer_main(void *arg) {
 }
 
 int pipeline_start(pipeline *p) {
-    if (pthread_create(&p->thread, NULL, writer_main, p) != 0)
-        return PUFA_ESYS;
-    p->started = true;
-    return 0;
+    pthread_mutex_lock(&p->mu);
+    int rc = pthread_create(&p->thread, NULL, writer_main, p);
+    p->started = rc == 0;
+    pthread_mutex_unlock(&p->mu);
+    return rc == 0 ? 0 : PUFA_ESYS;
 }
 
 void pipeline_stop(pipeline *p) {
     pthread_mutex_lock(&p->mu);
     p->stopping = true;
     pthread_cond_broadcast(&p->cv);
+    bool started = p->started;
     pthread_mutex_unlock(&p->mu);
-    if (p->started) {
+    if (started)
         pthread_join(p->thread, NULL);
-        p->started = false;
+    /* Approvals still waiting are answered "not done": nothing ran them. */
+    pthread_mutex_lock(&p->mu);
+    p->started = false;
+    while (p->approvals) {
+        approval_job *j = p->approvals;
+        p->approvals = j->next;
+        if (j->abandoned) {
+            free(j);
+            continue;
+        }
+        j->rc = PUFA_EDBDOWN;
+        pufa_copy(j->err, sizeof j->err, "the aggregator is stopping; nothing was changed");
+        j->done = true;
     }
+    p->approvals_tail = NULL;
+    pthread_cond_broadcast(&p->approval_cv);
+    pthread_mutex_unlock(&p->mu);
 }
 
 void pipeline_destroy(pipeline **pp) {
@@ -396,6 +521,7 @@ void pipeline_destroy(pipeline **pp) {
     close(p->pipefd[1]);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
+    pthread_cond_destroy(&p->approval_cv);
     free(p);
     *pp = NULL;
 }

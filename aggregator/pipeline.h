@@ -64,6 +64,13 @@ bool pipeline_full(pipeline *p);
 /* Moves finished batches and deltas to the caller (who destroys/frees
  * them), in commit order. */
 void pipeline_take_done(pipeline *p, agg_batch **batches, agg_delta **deltas);
+/* Hands an approval action to the writer thread and waits (at most
+ * timeout_ms) for its answer, so that it is ordered with the report
+ * transactions.  0 with res filled (res->json: the caller frees);
+ * PUFA_ETIMEDOUT (the action may still run: the audit says) or PUFA_EDBDOWN
+ * with err filled.  Any thread but the writer. */
+int pipeline_approve(pipeline *p, const approval_req *req, int timeout_ms, approval_res *res,
+                     char *err, size_t errsize);
 /* Lets the current transaction finish, then stops the writer; batches not
  * yet applied are destroyed unacknowledged (their senders resend). */
 void pipeline_stop(pipeline *p);

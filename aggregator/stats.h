@@ -13,7 +13,8 @@
 
 typedef struct agg_stats {
     pthread_mutex_t mu;
-    uint64_t reports[5]; /* by Pufa__ReportStatus */
+    uint64_t reports[6];   /* by Pufa__ReportStatus */
+    uint64_t approvals[2]; /* approval actions: [0] done, [1] refused */
     uint64_t batches;
     uint64_t frames_malformed;
     uint64_t frames_oversize;

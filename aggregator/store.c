@@ -27,6 +27,7 @@ struct store {
     rollup_set rs;
     pufa_buf arr[NARRAYS];
     pufa_buf copybuf;
+    lockmap locks; /* locked county-months: loaded at connect, swapped by store_approve */
 };
 
 /* A row to write: a report, who sent it, and (history only) the revision
@@ -88,6 +89,7 @@ void store_destroy(store **ps) {
     pufa_buf_free(&s->copybuf);
     free(s->sql_upsert);
     free(s->sql_history);
+    lockmap_free(&s->locks);
     free(s->conninfo);
     free(s);
     *ps = NULL;
@@ -148,7 +150,38 @@ int store_connect(store *s, char *err, size_t errsize) {
      * has no other plan) would cross jit_above_cost and be compiled, with
      * inlining and optimisation, in every transaction (measured: +80 ms). */
     pufa_pg_exec(s->conn, "SET jit = off", err, errsize);
+    /* The locked periods, read after taking the writer lock: from here on
+     * only this session changes them (store_approve). */
+    int lrc = lockmap_load(s->conn, &s->locks, err, errsize);
+    if (lrc) {
+        store_disconnect(s);
+        return PUFA_EDBDOWN;
+    }
     return 0;
+}
+
+void store_set_deadline(store *s, int days) {
+    s->locks.deadline_days = days;
+}
+
+int store_approve(store *s, const approval_req *req, approval_res *res, char *err, size_t errsize) {
+    if (!store_connected(s)) {
+        snprintf(err, errsize, "not connected");
+        return PUFA_EDBDOWN;
+    }
+    return periods_apply(s->conn, &s->locks, req, pufa_city_day(pufa_now_ms()), res, err, errsize);
+}
+
+/* Is it refused because a period it touches is locked?  A new report
+ * touches its own month; a revision or retraction also the month of the
+ * revision it replaces (moving a report out of a locked month changes that
+ * month's total just as much). */
+static bool locked_report(const store *s, const pufa_report *r, const pufa_report *cur,
+                          pufa_day today, char *reason, size_t rsize) {
+    if (lockmap_locked(&s->locks, r->county_code, r->occurred_day, today, reason, rsize))
+        return true;
+    return cur && cur->occurred_day != r->occurred_day &&
+           lockmap_locked(&s->locks, cur->county_code, cur->occurred_day, today, reason, rsize);
 }
 
 int store_ping(store *s, char *err, size_t errsize) {
@@ -378,10 +411,18 @@ int store_apply(store *s, agg_item **items, size_t n, const char *collector_of(c
     }
 
     /* Decide each report in arrival order. */
+    pufa_day today = pufa_city_day(pufa_now_ms());
     for (size_t i = 0; i < n; i++) {
         agg_item *it = items[i];
         pufa_report *r = &it->report;
         id_state *e = find_state(st, nst, r->report_id);
+        bool changes = !e->cur || (strcmp(e->cur->county_code, r->county_code) == 0 &&
+                                   r->revision > e->cur->revision);
+        if (changes && locked_report(s, r, e->cur, today, it->reason, sizeof it->reason)) {
+            it->status = PUFA__REPORT_STATUS__STATUS_LOCKED;
+            out->locked++;
+            continue;
+        }
         if (!e->cur) {
             it->status = PUFA__REPORT_STATUS__STATUS_COMMITTED;
         } else if (strcmp(e->cur->county_code, r->county_code) != 0) {
@@ -478,7 +519,7 @@ fail:
         items[i]->status = 0;
         items[i]->reason[0] = '\0';
     }
-    out->committed = out->duplicate = out->stale = out->rejected = 0;
+    out->committed = out->duplicate = out->stale = out->rejected = out->locked = 0;
     out->journal_rows = 0;
     out->seq = 0;
 done:

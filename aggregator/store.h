@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 
+#include "periods.h"
 #include "report.h"
 
 struct agg_batch;
@@ -20,7 +21,7 @@ struct agg_batch;
 typedef struct agg_item {
     pufa_report report;
     int status;       /* 0 = undecided, else a Pufa__ReportStatus */
-    char reason[256]; /* for STATUS_REJECTED */
+    char reason[256]; /* for STATUS_REJECTED and STATUS_LOCKED */
     struct agg_batch *batch;
     uint32_t slot; /* its index in the batch */
 } agg_item;
@@ -30,7 +31,7 @@ typedef struct store_commit {
     uint64_t seq;   /* 0 when nothing changed (all duplicates/stale) */
     uint8_t *delta; /* encoded CommitDelta (caller frees), NULL when seq == 0 */
     size_t delta_len;
-    size_t committed, duplicate, stale, rejected;
+    size_t committed, duplicate, stale, rejected, locked;
     size_t journal_rows; /* rollup_journal rows appended */
     double seconds;      /* BEGIN to COMMIT */
 } store_commit;
@@ -46,6 +47,15 @@ bool store_connected(const store *s);
 void store_disconnect(store *s);
 /* A cheap round trip ("SELECT 1") to notice a dead server while idle. */
 int store_ping(store *s, char *err, size_t errsize);
+
+/* entry_deadline_days: a county-month locks by itself this many days after
+ * its end unless a lock exception is open; 0 = never (before connecting). */
+void store_set_deadline(store *s, int days);
+
+/* Runs one approval action on the writer's connection (periods_apply),
+ * refreshing the lock map the next store_apply consults.  0 with res
+ * filled; PUFA_EDBDOWN/PUFA_EDB when the database failed. */
+int store_approve(store *s, const approval_req *req, approval_res *res, char *err, size_t errsize);
 
 /* Applies items[0..n) in one transaction.  On 0 every item has a status
  * and *out describes the commit.  PUFA_EDB: a data error (a poison row);

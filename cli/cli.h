@@ -20,5 +20,8 @@ int cmd_validate(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_loadgen(int argc, char **argv);
+int cmd_office(int argc, char **argv);
+int cmd_approve(int argc, char **argv);
+int cmd_unlock(int argc, char **argv);
 
 #endif

@@ -17,6 +17,9 @@ static const command commands[] = {
     {"keygen", cmd_keygen, "write a CURVE key pair for a collector or the aggregator"},
     {"loadgen", cmd_loadgen,
      "send realistic reports to collectors; 'loadgen verify' checks totals"},
+    {"office", cmd_office, "'office add': an office credential bound to an org unit and a role"},
+    {"approve", cmd_approve, "submit, approve or accept a period at the aggregator"},
+    {"unlock", cmd_unlock, "reopen a locked period (a lock exception) with a reason"},
 };
 
 static void usage(FILE *out) {

@@ -157,7 +157,7 @@ static enum MHD_Result get_report(col_http *h, struct MHD_Connection *c, const c
     json_object_set_new(o, "report_id", pufa_json_text(id));
     json_object_set_new(o, "revision", json_integer(rev));
     json_object_set_new(o, "state", json_string(delivery_state_name(st)));
-    if (st == DS_REJECTED)
+    if (st == DS_REJECTED || st == DS_LOCKED)
         json_object_set_new(o, "reason", pufa_json_text(reason));
     return reply_json(h, c, 200, o);
 }
@@ -207,6 +207,7 @@ static enum MHD_Result get_metrics(col_http *h, struct MHD_Connection *c) {
     pufa_metric_u64(&b, "pufa_collector_reports_total", "outcome=\"duplicate\"", st.duplicate);
     pufa_metric_u64(&b, "pufa_collector_reports_total", "outcome=\"stale\"", st.stale);
     pufa_metric_u64(&b, "pufa_collector_reports_total", "outcome=\"rejected\"", st.rejected);
+    pufa_metric_u64(&b, "pufa_collector_reports_total", "outcome=\"locked\"", st.locked);
     pufa_metric_help(&b, "pufa_collector_in_flight_reports", "gauge",
                      "Reports sent and awaiting an ack.");
     pufa_metric_u64(&b, "pufa_collector_in_flight_reports", NULL, st.in_flight_reports);

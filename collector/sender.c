@@ -228,27 +228,29 @@ static void handle_ack(sender *s, const uint8_t *data, size_t len) {
         pufa_ack_destroy(&a);
         return;
     }
-    uint64_t counts[5] = {0};
+    uint64_t counts[6] = {0};
     for (size_t i = 0; i < f->n; i++) {
         Pufa__ReportResult *r = a->results[i];
         int st = r->has_status ? r->status : 0;
         delivery_state ds = st == PUFA__REPORT_STATUS__STATUS_COMMITTED   ? DS_COMMITTED
                             : st == PUFA__REPORT_STATUS__STATUS_DUPLICATE ? DS_DUPLICATE
                             : st == PUFA__REPORT_STATUS__STATUS_STALE     ? DS_STALE
+                            : st == PUFA__REPORT_STATUS__STATUS_LOCKED    ? DS_LOCKED
                                                                           : DS_REJECTED;
         pufa_report rep;
         pufa_report_init(&rep);
         bool have_report = false;
-        if (ds == DS_REJECTED) {
+        if (ds == DS_REJECTED || ds == DS_LOCKED) {
             /* The dead letter keeps the report as sent. */
             have_report = pufa_report_decode(f->payloads[i], f->plens[i], &rep) == 0;
             char q[400];
-            PLOG_WARN("COL-REJECTED", "report_id=%s revision=%u reason=%s", f->ids[i], f->revs[i],
+            PLOG_WARN(ds == DS_LOCKED ? "COL-LOCKED" : "COL-REJECTED",
+                      "report_id=%s revision=%u reason=%s", f->ids[i], f->revs[i],
                       pufa_log_quote(q, sizeof q, r->reason ? r->reason : "no reason given"));
         }
         states_final(s->st, f->ids[i], f->revs[i], ds, r->reason, have_report ? &rep : NULL);
         pufa_report_clear(&rep);
-        if (st >= 1 && st <= 4)
+        if (st >= 1 && st <= 5)
             counts[st]++;
         else
             counts[4]++;
@@ -260,6 +262,7 @@ static void handle_ack(sender *s, const uint8_t *data, size_t len) {
     s->stats.duplicate += counts[2];
     s->stats.stale += counts[3];
     s->stats.rejected += counts[4];
+    s->stats.locked += counts[5];
     pthread_mutex_unlock(&s->mu);
     pufa_ack_destroy(&a);
 

@@ -29,7 +29,7 @@ typedef struct sender_config {
 
 typedef struct sender_stats {
     uint64_t batches_sent, batches_resent, batches_acked;
-    uint64_t committed, duplicate, stale, rejected;
+    uint64_t committed, duplicate, stale, rejected, locked;
     uint64_t in_flight_reports;
     int64_t oldest_unacked_ms; /* received_at of the oldest unacked report, 0 if none */
     bool connected;

@@ -38,8 +38,8 @@ struct states {
 
 const char *delivery_state_name(delivery_state s) {
     static const char *const names[] = {"unknown",   "spooled", "in_flight", "committed",
-                                        "duplicate", "stale",   "rejected"};
-    return (unsigned)s < 7 ? names[s] : "unknown";
+                                        "duplicate", "stale",   "rejected",  "locked"};
+    return (unsigned)s < 8 ? names[s] : "unknown";
 }
 
 static uint64_t hash_id(const uint8_t *id) {
@@ -163,10 +163,11 @@ void states_final(states *s, const char *report_id, uint32_t revision, delivery_
     pufa_uuid_format(id, canon);
     if (s->outcomes)
         fprintf(s->outcomes, "%s %u %s\n", canon, revision, delivery_state_name(st));
-    if (st == DS_REJECTED) {
+    if (st == DS_REJECTED || st == DS_LOCKED) {
         s->rejected++;
         json_t *o = json_object();
         json_object_set_new(o, "report_id", json_string(canon));
+        json_object_set_new(o, "status", json_string(delivery_state_name(st)));
         json_object_set_new(o, "revision", json_integer(revision));
         /* From another process: escaped where not UTF-8, never dropped. */
         json_object_set_new(o, "reason", pufa_json_text(reason));
@@ -203,7 +204,7 @@ static delivery_state search_files(states *s, const char *canon, uint32_t *rev, 
             unsigned r;
             char st[16];
             if (sscanf(line + 36, " %u %15s", &r, st) == 2) {
-                for (int i = DS_COMMITTED; i <= DS_REJECTED; i++)
+                for (int i = DS_COMMITTED; i <= DS_LOCKED; i++)
                     if (!strcmp(st, delivery_state_name((delivery_state)i)) && r >= *rev) {
                         found = (delivery_state)i;
                         *rev = r;
@@ -212,7 +213,7 @@ static delivery_state search_files(states *s, const char *canon, uint32_t *rev, 
         }
         fclose(f);
     }
-    if (found == DS_REJECTED && reason) {
+    if ((found == DS_REJECTED || found == DS_LOCKED) && reason) {
         FILE *d = fopen(s->dead_path, "r");
         if (d) {
             char *line = NULL;
@@ -252,7 +253,7 @@ delivery_state states_get(states *s, const char *report_id, uint32_t *revision, 
     delivery_state st = e ? (delivery_state)e->state : DS_UNKNOWN;
     if (e)
         *revision = e->revision;
-    if (st == DS_UNKNOWN || st == DS_REJECTED)
+    if (st == DS_UNKNOWN || st == DS_REJECTED || st == DS_LOCKED)
         st = search_files(s, canon, revision, reason, reason_size);
     pthread_mutex_unlock(&s->mu);
     return st;

@@ -21,6 +21,7 @@ typedef enum delivery_state {
     DS_DUPLICATE,
     DS_STALE,
     DS_REJECTED,
+    DS_LOCKED, /* refused: the report's county-month is locked (final, like rejected) */
 } delivery_state;
 
 const char *delivery_state_name(delivery_state s);
@@ -35,14 +36,14 @@ void states_destroy(states **s);
 /* Thread-safe. */
 void states_set(states *s, const char *report_id, uint32_t revision, delivery_state st);
 /* Records a final outcome (and appends it to outcomes.log); for
- * DS_REJECTED, reason and the report (may be NULL) go to dead-letter.jsonl,
+ * DS_REJECTED and DS_LOCKED, reason and the report (may be NULL) go to dead-letter.jsonl,
  * which is fsynced before this returns. */
 void states_final(states *s, const char *report_id, uint32_t revision, delivery_state st,
                   const char *reason, const pufa_report *report);
 /* Looks up an id; reason (may be NULL) gets the rejection reason. */
 delivery_state states_get(states *s, const char *report_id, uint32_t *revision, char *reason,
                           size_t reason_size);
-/* Rejected reports so far (dead-letter count). */
+/* Rejected and locked reports so far (dead-letter count). */
 uint64_t states_rejected(states *s);
 
 #endif

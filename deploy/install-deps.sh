@@ -21,7 +21,7 @@ PKGS=(
     # required libraries
     libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libpq-dev libuv1-dev
     libmicrohttpd-dev libjansson-dev libcsv-dev uuid-dev libinih-dev
-    libxlsxwriter-dev libsystemd-dev libcmocka-dev
+    libxlsxwriter-dev libsystemd-dev libcmocka-dev libsodium-dev
     # what a pkg-config file above names but its package does not pull in:
     # xlsxwriter.pc links -lz
     zlib1g-dev

@@ -1,0 +1,516 @@
+#include "periods.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "error.h"
+#include "log.h"
+#include "pg.h"
+
+static const char *const state_names[] = {"open", "submitted", "approved", "accepted"};
+static const char *const action_names[] = {"submit", "approve", "accept", "unlock"};
+static const char *const role_names[] = {"", "submitter", "approver", "acceptor"};
+
+const char *period_state_name(int state) {
+    return state >= 0 && state <= PERIOD_ACCEPTED ? state_names[state] : "unknown";
+}
+
+int period_state_parse(const char *s) {
+    for (int i = 0; i <= PERIOD_ACCEPTED; i++)
+        if (!strcmp(s, state_names[i]))
+            return i;
+    return -1;
+}
+
+const char *period_action_name(int action) {
+    return action >= 0 && action <= ACTION_UNLOCK ? action_names[action] : "unknown";
+}
+
+const char *period_role_name(int role) {
+    return role >= ROLE_SUBMITTER && role <= ROLE_ACCEPTOR ? role_names[role] : "unknown";
+}
+
+int period_role_parse(const char *s) {
+    for (int i = ROLE_SUBMITTER; i <= ROLE_ACCEPTOR; i++)
+        if (!strcmp(s, role_names[i]))
+            return i;
+    return -1;
+}
+
+int32_t period_month_of(pufa_day day) {
+    int y, m, d;
+    pufa_date_to_ymd(day, &y, &m, &d);
+    return (int32_t)(y * 12 + m - 1);
+}
+
+int period_month_parse(const char *s, int32_t *month) {
+    if (strlen(s) != 7 || s[4] != '-')
+        return -1;
+    for (int i = 0; i < 7; i++)
+        if (i != 4 && (s[i] < '0' || s[i] > '9'))
+            return -1;
+    int y = atoi(s), m = atoi(s + 5);
+    if (y < 2000 || m < 1 || m > 12)
+        return -1;
+    *month = (int32_t)(y * 12 + m - 1);
+    return 0;
+}
+
+void period_month_format(int32_t month, char out[8]) {
+    unsigned mo = month < 0 ? 0u : (unsigned)month;
+    snprintf(out, 8, "%04u-%02u", (mo / 12u) % 10000u, mo % 12u + 1u);
+}
+
+/* "YYYY-MM-01" for SQL. */
+static void month_date(int32_t month, char out[11]) {
+    char ms[8];
+    period_month_format(month, ms);
+    snprintf(out, 11, "%s-01", ms);
+}
+
+/* The last day of a month. */
+static pufa_day month_end(int32_t month) {
+    int32_t next = month + 1;
+    return pufa_date_from_ymd((int)(next / 12), (int)(next % 12) + 1, 1) - 1;
+}
+
+void lockmap_free(lockmap *m) {
+    free(m->v);
+    m->v = NULL;
+    m->n = 0;
+}
+
+#define SQL_LOCKS                                                                                  \
+    "SELECT p.org_code, (extract(year FROM p.month)::int * 12"                                     \
+    " + extract(month FROM p.month)::int - 1), p.state, p.exception_open, p.set_by,"               \
+    " to_char(p.set_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), o.name"              \
+    " FROM periods p JOIN org_units o ON o.code = p.org_code"                                      \
+    " WHERE o.level = 'county' AND (p.state <> 'open' OR p.exception_open)"                        \
+    " ORDER BY p.org_code COLLATE \"C\", p.month"
+
+int lockmap_load(PGconn *conn, lockmap *out, char *err, size_t errsize) {
+    PGresult *r = PQexec(conn, SQL_LOCKS);
+    int rc = pufa_pg_check(conn, r, PGRES_TUPLES_OK, "period locks", err, errsize);
+    if (rc) {
+        PQclear(r);
+        return rc;
+    }
+    int n = PQntuples(r);
+    period_lock *v = pufa_calloc((size_t)n + 1, sizeof *v);
+    for (int i = 0; i < n; i++) {
+        pufa_copy(v[i].county, sizeof v[i].county, PQgetvalue(r, i, 0));
+        v[i].month = (int32_t)atoi(PQgetvalue(r, i, 1));
+        int st = period_state_parse(PQgetvalue(r, i, 2));
+        v[i].state = (int8_t)(st < 0 ? PERIOD_ACCEPTED : st); /* unknown: lock, never open */
+        v[i].exception_open = PQgetvalue(r, i, 3)[0] == 't';
+        pufa_copy(v[i].set_by, sizeof v[i].set_by, PQgetvalue(r, i, 4));
+        pufa_copy(v[i].set_at, sizeof v[i].set_at, PQgetvalue(r, i, 5));
+        pufa_copy(v[i].name, sizeof v[i].name, PQgetvalue(r, i, 6));
+    }
+    PQclear(r);
+    int days = out->deadline_days;
+    lockmap_free(out);
+    out->v = v;
+    out->n = (size_t)n;
+    out->deadline_days = days;
+    return 0;
+}
+
+static int cmp_lock(const void *a, const void *b) {
+    const period_lock *x = a, *y = b;
+    int c = strcmp(x->county, y->county);
+    if (c)
+        return c;
+    return (x->month > y->month) - (x->month < y->month);
+}
+
+bool lockmap_locked(const lockmap *m, const char *county, pufa_day day, pufa_day today,
+                    char *reason, size_t rsize) {
+    if (m->n == 0 && m->deadline_days <= 0)
+        return false;
+    int32_t month = period_month_of(day);
+    char ms[8];
+    if (m->n) {
+        period_lock key;
+        pufa_copy(key.county, sizeof key.county, county);
+        key.month = month;
+        const period_lock *e = bsearch(&key, m->v, m->n, sizeof *m->v, cmp_lock);
+        if (e && e->state >= PERIOD_SUBMITTED) {
+            period_month_format(month, ms);
+            snprintf(reason, rsize,
+                     "occurred_on: period %s of %s %s is %s (set by %s at %s): locked; ask "
+                     "for a lock exception (pufa unlock)",
+                     ms, county, e->name, period_state_name(e->state), e->set_by, e->set_at);
+            return true;
+        }
+        if (e && e->exception_open)
+            return false;
+    }
+    if (m->deadline_days > 0 && today > month_end(month) + m->deadline_days) {
+        char dl[PUFA_DATE_STRLEN + 1];
+        pufa_date_format(month_end(month) + m->deadline_days, dl);
+        period_month_format(month, ms);
+        snprintf(reason, rsize,
+                 "occurred_on: period %s of %s is past its entry deadline %s (month end + %d "
+                 "days, entry_deadline_days): locked; ask for a lock exception (pufa unlock)",
+                 ms, county, dl, m->deadline_days);
+        return true;
+    }
+    return false;
+}
+
+/* ---- approval actions (one transaction each) ---- */
+
+typedef struct unit_state {
+    char code[7];
+    char name[128];
+    int state;
+} unit_state;
+
+/* Runs a parameterised query expecting rows; NULL on error (err filled,
+ * *rc set). */
+static PGresult *query(PGconn *conn, const char *sql, int n, const char *const *params,
+                       const char *what, int *rc, char *err, size_t errsize) {
+    PGresult *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    *rc = pufa_pg_check(conn, r, PGRES_TUPLES_OK, what, err, errsize);
+    if (*rc) {
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* The unit and its ancestors, nearest first, each with its state. */
+#define SQL_CHAIN                                                                                  \
+    "WITH RECURSIVE up(code, parent, depth) AS ("                                                  \
+    "  SELECT code, parent_code, 0 FROM org_units WHERE code = $1"                                 \
+    "  UNION ALL SELECT o.code, o.parent_code, up.depth + 1 FROM org_units o"                      \
+    "  JOIN up ON o.code = up.parent WHERE up.depth < 8)"                                          \
+    " SELECT up.code, o.name, coalesce(p.state, 'open'), coalesce(p.exception_open, false)"        \
+    " FROM up JOIN org_units o ON o.code = up.code"                                                \
+    " LEFT JOIN periods p ON p.org_code = up.code AND p.month = $2::date ORDER BY up.depth"
+
+#define SQL_CHILDREN                                                                               \
+    "SELECT o.code, o.name, coalesce(p.state, 'open') FROM org_units o"                            \
+    " LEFT JOIN periods p ON p.org_code = o.code AND p.month = $2::date"                           \
+    " WHERE o.parent_code = $1 ORDER BY o.code"
+
+/* $1 org, $2 month, $3 state, $4 exception_open, $5 set_by, $6 reason */
+#define SQL_SET_STATE                                                                              \
+    "INSERT INTO periods (org_code, month, state, exception_open, set_by, reason)"                 \
+    " VALUES ($1, $2::date, $3, $4::bool, $5, $6)"                                                 \
+    " ON CONFLICT (org_code, month) DO UPDATE SET state = EXCLUDED.state,"                         \
+    " exception_open = EXCLUDED.exception_open, set_by = EXCLUDED.set_by, set_at = now(),"         \
+    " reason = EXCLUDED.reason"
+
+/* Every descendant of $1 whose state is one of $3 moves to $4, audited.
+ * $5 office, $6 office org, $7 action, $8 reason. */
+#define SQL_CASCADE                                                                                \
+    "WITH RECURSIVE down(code, depth) AS ("                                                        \
+    "  SELECT code, 1 FROM org_units WHERE parent_code = $1"                                       \
+    "  UNION ALL SELECT o.code, down.depth + 1 FROM org_units o"                                   \
+    "  JOIN down ON o.parent_code = down.code WHERE down.depth < 8),"                              \
+    " old AS (SELECT p.org_code, p.state FROM periods p JOIN down ON p.org_code = down.code"       \
+    "  WHERE p.month = $2::date AND p.state = ANY($3::text[])),"                                   \
+    " upd AS (UPDATE periods p SET state = $4, set_by = $5, set_at = now(), reason = $8"           \
+    "  FROM old WHERE p.org_code = old.org_code AND p.month = $2::date"                            \
+    "  RETURNING p.org_code, old.state AS from_state)"                                             \
+    " INSERT INTO period_audit (org_code, month, action, outcome, from_state, to_state, actor,"    \
+    "  actor_org, reason)"                                                                         \
+    " SELECT org_code, $2::date, $7, 'done', from_state, $4, $5, $6, $8 FROM upd"                  \
+    " RETURNING org_code, from_state"
+
+#define SQL_AUDIT                                                                                  \
+    "INSERT INTO period_audit (org_code, month, action, outcome, from_state, to_state, actor,"     \
+    " actor_org, reason) VALUES ($1, $2::date, $3, $4, $5, $6, $7, $8, $9)"
+
+static int exec_params(PGconn *conn, const char *sql, int n, const char *const *params,
+                       const char *what, char *err, size_t errsize) {
+    PGresult *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    int rc = pufa_pg_check(conn, r, PGRES_COMMAND_OK, what, err, errsize);
+    PQclear(r);
+    return rc;
+}
+
+static int audit(PGconn *conn, const approval_req *q, const char *org, const char *month,
+                 const char *outcome, int from, int to, const char *reason, char *err,
+                 size_t errsize) {
+    const char *p[9] = {org,
+                        month,
+                        period_action_name(q->action),
+                        outcome,
+                        period_state_name(from),
+                        period_state_name(to),
+                        q->office,
+                        q->office_org,
+                        reason};
+    return exec_params(conn, SQL_AUDIT, 9, p, "period_audit", err, errsize);
+}
+
+static void set_result(approval_res *res, int status, json_t *o) {
+    res->http_status = status;
+    free(res->json);
+    res->json = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+}
+
+static json_t *error_json(const char *msg) {
+    json_t *o = json_object();
+    json_object_set_new(o, "error", json_string(msg));
+    return o;
+}
+
+/* Decides req against the chain (target first) and its children: 0 when
+ * allowed, else the HTTP status with msg filled.  *to gets the new state. */
+static int decide(const approval_req *q, const unit_state *chain, int nchain,
+                  const unit_state *kids, int nkids, bool deadline_locked, bool exception_open,
+                  int *to, char *msg, size_t msize) {
+    const unit_state *t = &chain[0];
+    char ms[8];
+    period_month_format(q->month, ms);
+    int need_kids = -1, need_role = 0;
+    switch (q->action) {
+    case ACTION_SUBMIT:
+        need_role = ROLE_SUBMITTER;
+        *to = PERIOD_SUBMITTED;
+        need_kids = PERIOD_SUBMITTED;
+        break;
+    case ACTION_APPROVE:
+        need_role = ROLE_APPROVER;
+        *to = PERIOD_APPROVED;
+        need_kids = PERIOD_SUBMITTED;
+        break;
+    case ACTION_ACCEPT:
+        need_role = ROLE_ACCEPTOR;
+        *to = PERIOD_ACCEPTED;
+        need_kids = PERIOD_APPROVED;
+        break;
+    default:
+        *to = PERIOD_OPEN;
+        break;
+    }
+    if (q->action != ACTION_UNLOCK) {
+        if (strcmp(q->office_org, t->code) != 0 || q->role != need_role) {
+            snprintf(msg, msize, "office %s is the %s of %s; %s of %s %s needs the %s of %s",
+                     q->office, period_role_name(q->role), q->office_org,
+                     period_action_name(q->action), t->code, ms, period_role_name(need_role),
+                     t->code);
+            return 403;
+        }
+        if (t->state >= *to) {
+            snprintf(msg, msize, "state: period %s of %s %s is already %s", ms, t->code, t->name,
+                     period_state_name(t->state));
+            return 409;
+        }
+        if (nkids == 0 && q->action != ACTION_SUBMIT && t->state < PERIOD_SUBMITTED) {
+            snprintf(msg, msize, "state: period %s of %s %s is open: it must be submitted first",
+                     ms, t->code, t->name);
+            return 409;
+        }
+        /* Every child must be ready; name those that are not. */
+        size_t len = 0;
+        int notready = 0;
+        for (int i = 0; i < nkids; i++) {
+            if (kids[i].state >= need_kids)
+                continue;
+            if (notready == 0)
+                len = (size_t)snprintf(msg, msize,
+                                       "children: %s of %s %s needs every child %s or above; "
+                                       "not yet: ",
+                                       period_action_name(q->action), t->code, ms,
+                                       period_state_name(need_kids));
+            if (len < msize)
+                len +=
+                    (size_t)snprintf(msg + len, msize - len, "%s%s %s (%s)", notready ? ", " : "",
+                                     kids[i].code, kids[i].name, period_state_name(kids[i].state));
+            notready++;
+        }
+        return notready ? 409 : 0;
+    }
+    /* Unlock: an office of the unit or of a unit above it, whose role is
+     * at least the one that set the state. */
+    int depth = -1;
+    for (int i = 0; i < nchain; i++)
+        if (!strcmp(chain[i].code, q->office_org))
+            depth = i;
+    int need = t->state;
+    if (t->state == PERIOD_OPEN) {
+        if (!deadline_locked || exception_open) {
+            snprintf(msg, msize, "state: period %s of %s %s is open%s: nothing to unlock", ms,
+                     t->code, t->name, exception_open ? " (a lock exception is open)" : "");
+            return 409;
+        }
+        need = ROLE_APPROVER; /* the entry deadline is the level above's rule */
+    }
+    if (depth < 0 || q->role < need) {
+        snprintf(msg, msize,
+                 "office %s is the %s of %s; unlocking %s %s (%s%s) needs an office of %s or a "
+                 "unit above it with the role %s or higher",
+                 q->office, period_role_name(q->role), q->office_org, t->code, ms,
+                 period_state_name(t->state), t->state == PERIOD_OPEN ? ", past its deadline" : "",
+                 t->code, period_role_name(need));
+        return 403;
+    }
+    return 0;
+}
+
+static int load_states(PGresult *r, unit_state *out, int max) {
+    int n = PQntuples(r) < max ? PQntuples(r) : max;
+    for (int i = 0; i < n; i++) {
+        pufa_copy(out[i].code, sizeof out[i].code, PQgetvalue(r, i, 0));
+        pufa_copy(out[i].name, sizeof out[i].name, PQgetvalue(r, i, 1));
+        int st = period_state_parse(PQgetvalue(r, i, 2));
+        out[i].state = st < 0 ? PERIOD_OPEN : st;
+    }
+    return n;
+}
+
+int periods_apply(PGconn *conn, lockmap *m, const approval_req *q, pufa_day today,
+                  approval_res *res, char *err, size_t errsize) {
+    int rc;
+    char month[11], ms[8];
+    month_date(q->month, month);
+    period_month_format(q->month, ms);
+    unit_state chain[10], *kids = NULL;
+    int nchain = 0, nkids = 0;
+    PGresult *r = NULL;
+    lockmap fresh = {.deadline_days = m->deadline_days};
+    json_t *changed = json_array();
+    if ((rc = pufa_pg_exec(conn, "BEGIN", err, errsize)))
+        goto fail;
+    const char *p2[2] = {q->org, month};
+    if (!(r = query(conn, SQL_CHAIN, 2, p2, "period chain", &rc, err, errsize)))
+        goto fail;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        r = NULL;
+        char msg[128];
+        snprintf(msg, sizeof msg, "org: unknown org unit (got %s)", q->org);
+        set_result(res, 400, error_json(msg));
+        goto rollback;
+    }
+    bool exception_open = PQgetvalue(r, 0, 3)[0] == 't';
+    nchain = load_states(r, chain, 10);
+    PQclear(r);
+    if (!(r = query(conn, SQL_CHILDREN, 2, p2, "period children", &rc, err, errsize)))
+        goto fail;
+    kids = pufa_calloc((size_t)PQntuples(r) + 1, sizeof *kids);
+    nkids = load_states(r, kids, PQntuples(r));
+    PQclear(r);
+    r = NULL;
+
+    char why[64];
+    bool deadline_locked = m->deadline_days > 0 && !exception_open &&
+                           lockmap_locked(&(lockmap){.deadline_days = m->deadline_days}, q->org,
+                                          month_end(q->month), today, why, sizeof why);
+    int to = PERIOD_OPEN;
+    char msg[2048];
+    int status = decide(q, chain, nchain, kids, nkids, deadline_locked, exception_open, &to, msg,
+                        sizeof msg);
+    int from = chain[0].state;
+    if (status) {
+        /* Refused: nothing changes but the audit row. */
+        if ((rc = audit(conn, q, q->org, month, "refused", from, from, msg, err, errsize)) ||
+            (rc = pufa_pg_exec(conn, "COMMIT", err, errsize)))
+            goto fail;
+        PLOG_INFO("AGG-APPROVAL-REFUSED", "office=%s action=%s org=%s month=%s status=%d",
+                  q->office, period_action_name(q->action), q->org, ms, status);
+        json_t *o = error_json(msg);
+        json_object_set_new(o, "state", json_string(period_state_name(from)));
+        set_result(res, status, o);
+        goto done;
+    }
+
+    /* The target. */
+    const char *ps[6] = {
+        q->org,    month,    period_state_name(to), q->action == ACTION_UNLOCK ? "true" : "false",
+        q->office, q->reason};
+    if ((rc = exec_params(conn, SQL_SET_STATE, 6, ps, "periods", err, errsize)) ||
+        (rc = audit(conn, q, q->org, month, "done", from, to, q->reason, err, errsize)))
+        goto fail;
+    json_t *c = json_object();
+    json_object_set_new(c, "org", json_string(q->org));
+    json_object_set_new(c, "from", json_string(period_state_name(from)));
+    json_object_set_new(c, "to", json_string(period_state_name(to)));
+    json_array_append_new(changed, c);
+
+    if (q->action == ACTION_APPROVE || q->action == ACTION_ACCEPT) {
+        /* Down: every descendant already submitted takes the new state. */
+        const char *lower = q->action == ACTION_APPROVE ? "{submitted}" : "{submitted,approved}";
+        const char *pc[8] = {q->org,
+                             month,
+                             lower,
+                             period_state_name(to),
+                             q->office,
+                             q->office_org,
+                             period_action_name(q->action),
+                             q->reason};
+        if (!(r = query(conn, SQL_CASCADE, 8, pc, "period cascade", &rc, err, errsize)))
+            goto fail;
+        for (int i = 0; i < PQntuples(r); i++) {
+            c = json_object();
+            json_object_set_new(c, "org", json_string(PQgetvalue(r, i, 0)));
+            json_object_set_new(c, "from", json_string(PQgetvalue(r, i, 1)));
+            json_object_set_new(c, "to", json_string(period_state_name(to)));
+            json_array_append_new(changed, c);
+        }
+        PQclear(r);
+        r = NULL;
+    } else if (q->action == ACTION_UNLOCK) {
+        /* Up: an approval above no longer covers the figures below it. */
+        char upreason[2200];
+        snprintf(upreason, sizeof upreason, "%s %s was reopened: %s", q->org, ms, q->reason);
+        for (int i = 1; i < nchain; i++) {
+            if (chain[i].state == PERIOD_OPEN)
+                continue;
+            const char *pu[6] = {chain[i].code, month, "open", "false", q->office, upreason};
+            if ((rc = exec_params(conn, SQL_SET_STATE, 6, pu, "periods", err, errsize)) ||
+                (rc = audit(conn, q, chain[i].code, month, "done", chain[i].state, PERIOD_OPEN,
+                            upreason, err, errsize)))
+                goto fail;
+            c = json_object();
+            json_object_set_new(c, "org", json_string(chain[i].code));
+            json_object_set_new(c, "from", json_string(period_state_name(chain[i].state)));
+            json_object_set_new(c, "to", json_string("open"));
+            json_array_append_new(changed, c);
+        }
+    }
+    /* The new lock map, read in this transaction: it is swapped in only if
+     * the COMMIT succeeds, before the writer applies another report. */
+    if ((rc = lockmap_load(conn, &fresh, err, errsize)) ||
+        (rc = pufa_pg_exec(conn, "COMMIT", err, errsize)))
+        goto fail;
+    lockmap_free(m);
+    *m = fresh;
+    fresh.v = NULL;
+    PLOG_INFO("AGG-APPROVAL", "office=%s action=%s org=%s month=%s from=%s to=%s changed=%zu",
+              q->office, period_action_name(q->action), q->org, ms, period_state_name(from),
+              period_state_name(to), json_array_size(changed));
+    json_t *o = json_object();
+    json_object_set_new(o, "org", json_string(q->org));
+    json_object_set_new(o, "month", json_string(ms));
+    json_object_set_new(o, "action", json_string(period_action_name(q->action)));
+    json_object_set_new(o, "state", json_string(period_state_name(to)));
+    json_object_set_new(o, "changed", changed);
+    changed = NULL;
+    set_result(res, 200, o);
+    goto done;
+
+rollback:
+    rc = 0;
+    pufa_pg_exec(conn, "ROLLBACK", err, errsize);
+    goto done;
+fail:
+    if (r)
+        PQclear(r);
+    if (PQstatus(conn) == CONNECTION_OK)
+        PQclear(PQexec(conn, "ROLLBACK"));
+done:
+    lockmap_free(&fresh);
+    json_decref(changed);
+    free(kids);
+    return rc;
+}
