@@ -136,8 +136,13 @@ static void put(states *s, const uint8_t *id, uint32_t rev, delivery_state st) {
         memcpy(e->id, id, 16);
         s->gen[0].used++;
     }
-    /* A later revision's state wins; the same revision moves forward. */
+    /* A later revision's state wins; the same revision moves forward: a
+     * final answer is not undone by a late "spooled" (the HTTP intake marks
+     * a report spooled after its fsync, when the sender may already have
+     * sent it and had the aggregator's answer, which a lock makes fast). */
     if (e->state && e->revision > rev)
+        return;
+    if (e->state && e->revision == rev && st <= DS_IN_FLIGHT && e->state >= DS_COMMITTED)
         return;
     e->revision = rev;
     e->state = (uint8_t)st;

@@ -77,9 +77,44 @@ static void a_reason_that_is_not_utf8_is_kept_escaped(void **state) {
     states_destroy(&s);
 }
 
+/* A locked report is final like a rejected one: dead letter with its
+ * status and reason, found again after a restart; and a late "spooled" of
+ * the same revision (the intake marks it after its fsync, the answer may
+ * be faster) does not undo it. */
+static void locked_is_final_and_not_undone_by_a_late_spooled(void **state) {
+    (void)state;
+    states *s = states_new(dir, 1024);
+    const char *id = "01a21ce1-0624-7b4a-b979-b85f54b15d20";
+    const char *why = "occurred_on: period 2026-10 of 150821 五原县 is approved";
+    states_final(s, id, 3, DS_LOCKED, why, NULL);
+    states_set(s, id, 3, DS_SPOOLED);
+    uint32_t rev = 0;
+    char reason[256];
+    assert_int_equal(states_get(s, id, &rev, reason, sizeof reason), DS_LOCKED);
+    assert_string_equal(reason, why);
+    assert_string_equal(delivery_state_name(DS_LOCKED), "locked");
+    /* A new revision starts over. */
+    states_set(s, id, 4, DS_SPOOLED);
+    assert_int_equal(states_get(s, id, &rev, reason, sizeof reason), DS_SPOOLED);
+    assert_int_equal(rev, 4);
+    states_destroy(&s);
+    json_t *all = dead_letters();
+    assert_int_equal(json_array_size(all), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(all, 0), "status")),
+                        "locked");
+    json_decref(all);
+    s = states_new(dir, 1024);
+    assert_int_equal(states_get(s, id, &rev, reason, sizeof reason), DS_LOCKED);
+    assert_int_equal(rev, 3);
+    assert_string_equal(reason, why);
+    states_destroy(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_reason_that_is_not_utf8_is_kept_escaped, setup, teardown),
+        cmocka_unit_test_setup_teardown(locked_is_final_and_not_undone_by_a_late_spooled, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
