@@ -1,6 +1,7 @@
 #include "periods.h"
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -357,6 +358,17 @@ static int decide(const approval_req *q, const unit_state *chain, int nchain,
     return 0;
 }
 
+/* Fault injection for approvals_test: PUFA_FAULT=agg_kill_in_approval kills
+ * the process with an approval's rows written but not committed,
+ * agg_kill_after_approval with it committed but not answered. */
+static void approval_fault(const char *when) {
+    const char *f = getenv("PUFA_FAULT");
+    if (f && !strcmp(f, when)) {
+        PLOG_WARN("AGG-FAULT", "msg=\"PUFA_FAULT: killing myself\" at=%s", when);
+        raise(SIGKILL);
+    }
+}
+
 static int load_states(PGresult *r, unit_state *out, int max) {
     int n = PQntuples(r) < max ? PQntuples(r) : max;
     for (int i = 0; i < n; i++) {
@@ -480,9 +492,12 @@ int periods_apply(PGconn *conn, lockmap *m, const approval_req *q, pufa_day toda
     }
     /* The new lock map, read in this transaction: it is swapped in only if
      * the COMMIT succeeds, before the writer applies another report. */
-    if ((rc = lockmap_load(conn, &fresh, err, errsize)) ||
-        (rc = pufa_pg_exec(conn, "COMMIT", err, errsize)))
+    if ((rc = lockmap_load(conn, &fresh, err, errsize)))
         goto fail;
+    approval_fault("agg_kill_in_approval");
+    if ((rc = pufa_pg_exec(conn, "COMMIT", err, errsize)))
+        goto fail;
+    approval_fault("agg_kill_after_approval");
     lockmap_free(m);
     *m = fresh;
     fresh.v = NULL;

@@ -24,8 +24,9 @@ typedef struct item {
     const char *file;
     size_t line; /* 0 = JSON array element */
     size_t index;
-    json_t *obj; /* what is sent; NULL when refused locally */
-    char *error; /* local refusal */
+    json_t *obj;  /* what is sent; NULL when refused locally */
+    char *error;  /* local refusal */
+    bool spooled; /* accepted by the collector: --wait follows it */
 } item;
 
 typedef struct items {
@@ -93,9 +94,70 @@ static void sleep_ms(int ms) {
     nanosleep(&ts, NULL);
 }
 
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* --wait: follows every spooled report at the collector's status API
+ * until the aggregator's answer (or wait_ms passes) and prints the refused
+ * ones ("FILE:LINE: locked: occurred_on: period 2026-10 ... is approved").
+ * Counts into final[] by outcome; returns how many got no answer. */
+enum { FIN_COMMITTED, FIN_UNCHANGED, FIN_REJECTED, FIN_LOCKED, FIN_N };
+static size_t wait_final(items *all, const char *url, const char *headers, int64_t wait_ms,
+                         size_t final[FIN_N], pufa_buf *out) {
+    size_t pending = 0;
+    for (size_t i = 0; i < all->n; i++)
+        pending += all->v[i].spooled;
+    int64_t deadline = mono_ms() + wait_ms;
+    while (pending && mono_ms() < deadline) {
+        for (size_t i = 0; i < all->n && mono_ms() < deadline; i++) {
+            item *it = &all->v[i];
+            if (!it->spooled)
+                continue;
+            const char *id = json_string_value(json_object_get(it->obj, "report_id"));
+            json_int_t rev = json_integer_value(json_object_get(it->obj, "revision"));
+            char *get = pufa_asprintf("%s/v1/reports/%s", url, id ? id : "");
+            pufa_http_response resp;
+            char err[256];
+            int hrc =
+                pufa_http_request("GET", get, headers, NULL, 0, 10000, &resp, err, sizeof err);
+            free(get);
+            if (hrc)
+                continue;
+            json_error_t jerr;
+            json_t *doc = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, &jerr);
+            pufa_buf_free(&resp.body);
+            const char *st = json_string_value(json_object_get(doc, "state"));
+            if (resp.status == 200 && st &&
+                json_integer_value(json_object_get(doc, "revision")) == rev &&
+                strcmp(st, "spooled") && strcmp(st, "in_flight")) {
+                it->spooled = false;
+                pending--;
+                if (!strcmp(st, "committed")) {
+                    final[FIN_COMMITTED]++;
+                } else if (!strcmp(st, "locked") || !strcmp(st, "rejected")) {
+                    final[st[0] == 'l' ? FIN_LOCKED : FIN_REJECTED]++;
+                    const char *why = json_string_value(json_object_get(doc, "reason"));
+                    char w[300];
+                    where(it, w, sizeof w);
+                    pufa_buf_printf(out, "%s: %s: %s\n", w, st, why ? why : "no reason given");
+                } else {
+                    final[FIN_UNCHANGED]++; /* duplicate or stale */
+                }
+            }
+            json_decref(doc);
+        }
+        if (pending)
+            sleep_ms(200);
+    }
+    return pending;
+}
+
 int cmd_submit(int argc, char **argv) {
     char *url = NULL, *token_file = NULL, *encoding = NULL;
-    int64_t batch = 0, retries = 0, timeout = 0;
+    int64_t batch = 0, retries = 0, timeout = 0, wait_ms = 0;
     bool quiet = false;
     pufa_cfg_opt opts[] = {
         {"url", PUFA_CFG_STRING, &url, "http://127.0.0.1:7700", 0, 0,
@@ -107,6 +169,10 @@ int cmd_submit(int argc, char **argv) {
          "retries of a request the collector cannot take now (503, connection refused)", 0},
         {"timeout", PUFA_CFG_MS, &timeout, "60s", 100, 3600000, "per-request timeout", 0},
         {"quiet", PUFA_CFG_BOOL, &quiet, "false", 0, 0, "no progress bar", 0},
+        {"wait", PUFA_CFG_MS, &wait_ms, "0", 0, 86400000,
+         "then wait up to this long for the aggregator's answer to each report and print the "
+         "locked and rejected ones with their reasons (0: do not wait)",
+         0},
         {"encoding", PUFA_CFG_STRING, &encoding, "auto", 0, 0,
          "the files' text encoding: utf-8, gb18030 (also GBK/GB2312) or auto (UTF-8, else "
          "GB18030; CSV only)",
@@ -269,6 +335,7 @@ int cmd_submit(int argc, char **argv) {
                 const char *state = json_string_value(json_object_get(res, "state"));
                 if (state && !strcmp(state, "spooled")) {
                     accepted++;
+                    all.v[map[idx]].spooled = true;
                 } else {
                     rejected++;
                     char w[300];
@@ -290,14 +357,24 @@ int cmd_submit(int argc, char **argv) {
         free(map);
         progress(done, all.n, tty);
     }
+    size_t final[FIN_N] = {0}, unanswered = 0;
+    if (rc == 0 && wait_ms > 0)
+        unanswered = wait_final(&all, url, headers, wait_ms, final, &rejects);
     free(headers);
     if (rejects.len)
         fputs(rejects.data, stdout);
     printf("summary: %zu accepted, %zu rejected, %zu reports in %d file%s\n", accepted, rejected,
            all.n, nfiles, nfiles == 1 ? "" : "s");
+    if (wait_ms > 0)
+        printf("answers: %zu committed, %zu unchanged (duplicate or stale), %zu locked, %zu "
+               "rejected, %zu not answered yet\n",
+               final[FIN_COMMITTED], final[FIN_UNCHANGED], final[FIN_LOCKED], final[FIN_REJECTED],
+               unanswered);
     pufa_buf_free(&rejects);
-    if (rc == 0 && rejected)
+    if (rc == 0 && (rejected || final[FIN_LOCKED] || final[FIN_REJECTED]))
         rc = EX_DATAERR_;
+    else if (rc == 0 && unanswered)
+        rc = EX_TEMPFAIL_;
 out:
     for (size_t i = 0; i < all.n; i++) {
         json_decref(all.v[i].obj);

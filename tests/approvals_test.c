@@ -41,7 +41,8 @@ static const char *const counties[] = {"150802", "150821", "150822", "150823",
 
 /* ---- processes ---- */
 
-static void start_aggregator(const char *deadline_days) {
+/* env: "NAME=value" for the process (a PUFA_FAULT), or NULL. */
+static void start_aggregator(const char *deadline_days, const char *env) {
     char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
     char *argv[] = {(char *)agg_bin,
                     "--insecure",
@@ -58,7 +59,7 @@ static void start_aggregator(const char *deadline_days) {
                     "--entry-deadline-days",
                     (char *)deadline_days,
                     NULL};
-    pufa_proc_start(&agg, argv, NULL);
+    pufa_proc_start(&agg, argv, env);
     char ep[128];
     if (!pufa_proc_wait_log(&agg, "id=AGG-HTTP", "port", agg_http, sizeof agg_http, 20000) ||
         !pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", ep, sizeof ep, 20000) ||
@@ -359,7 +360,7 @@ static int group_setup(void **state) {
     }
     add_office("city-150800", "150800", "approver");
     add_office("province-150000", "150000", "acceptor");
-    start_aggregator("0");
+    start_aggregator("0", NULL);
     start_collector();
     return 0;
 }
@@ -407,6 +408,29 @@ static void whole_cycle_for_one_county_month(void **state) {
     j = report_json(id, 3, "150821", M, 0, true);
     expect_locked(j, id, 3, need, "submitted");
     free(j);
+    /* pufa submit --wait says locked, with the reason, and exits 65. */
+    char *file = pufa_asprintf("%s/late.jsonl", tmpdir);
+    char id3[37];
+    new_id(id3);
+    j = report_json(id3, 1, "150821", M, 60, false);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fprintf(f, "%s\n", j);
+    fclose(f);
+    free(j);
+    char *cmd = pufa_asprintf("'%s' submit --quiet --url http://127.0.0.1:%s --wait 20s '%s' 2>&1",
+                              pufa_bin, col_port, file);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char out[4096];
+    size_t nread = fread(out, 1, sizeof out - 1, p);
+    out[nread] = 0;
+    int st = pclose(p);
+    assert_contains(out, "late.jsonl:1: locked: occurred_on: period");
+    assert_contains(out, "answers: 0 committed, 0 unchanged (duplicate or stale), 1 locked");
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 65);
+    free(cmd);
+    free(file);
     assert_int_equal(participants_of("150821", M), 100);
     assert_int_equal(live_participants("150821", M), 100);
     /* The dead letters say locked, with the reason. */
@@ -822,12 +846,51 @@ static void lock_landing_mid_stream_loses_and_double_counts_nothing(void **state
     free(status);
 }
 
+/* kill -9 of the aggregator in the middle of an approval (rows written, no
+ * COMMIT) and right after its COMMIT (no answer sent): after a restart the
+ * period is exactly before, resp. after, and the audit agrees. */
+static void kill_9_during_an_approval_leaves_before_or_after(void **state) {
+    (void)state;
+    char *done_sql = pufa_asprintf("SELECT count(*) FROM period_audit WHERE org_code = '150826'"
+                                   " AND month = '%s-01' AND outcome = 'done'",
+                                   month3);
+    static const char *const faults[] = {"PUFA_FAULT=agg_kill_in_approval",
+                                         "PUFA_FAULT=agg_kill_after_approval"};
+    for (int k = 0; k < 2; k++) {
+        stop_aggregator();
+        start_aggregator("0", faults[k]);
+        assert_state("150826", month3, "open");
+        long long done_before = scalar_ll(done_sql);
+        char body[128];
+        snprintf(body, sizeof body, "{\"action\":\"submit\",\"org\":\"150826\",\"month\":\"%s\"}",
+                 month3);
+        char *h = auth_header("county-150826", NULL);
+        char *url = pufa_asprintf("http://127.0.0.1:%s/v1/approvals", agg_http);
+        pufa_http_response r;
+        char err[256];
+        int rc = pufa_http_request("POST", url, h, body, strlen(body), 20000, &r, err, sizeof err);
+        if (rc == 0) {
+            pufa_buf_free(&r.body);
+            fail_msg("the aggregator answered %d: it should have died first", r.status);
+        }
+        free(url);
+        free(h);
+        int st = pufa_proc_stop(&agg, SIGKILL, 5000);
+        assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+        assert_int_equal(pufa_proc_count_log(&agg, "id=AGG-FAULT"), 1);
+        start_aggregator("0", NULL);
+        assert_state("150826", month3, k == 0 ? "open" : "submitted");
+        assert_int_equal(scalar_ll(done_sql), done_before + k);
+    }
+    free(done_sql);
+}
+
 /* entry_deadline_days: a month past its deadline is locked without anyone
  * submitting it; a county cannot lift that, its city can (an exception). */
 static void deadline_locks_and_an_exception_reopens(void **state) {
     (void)state;
     stop_aggregator();
-    start_aggregator("1");
+    start_aggregator("1", NULL);
     const char *M = month2;
     /* The new aggregator listens on a new port: a collector that knows it. */
     pufa_proc_stop(&col, SIGTERM, 15000);
@@ -845,6 +908,13 @@ static void deadline_locks_and_an_exception_reopens(void **state) {
     free(j);
     j = report_json(id, 2, "150825", M, 40, false);
     expect_committed(j, id, 2);
+    free(j);
+    /* The locks approved before this aggregator started are in its map. */
+    char id4[37];
+    new_id(id4);
+    j = report_json(id4, 1, "150821", month1, 5, false);
+    snprintf(need, sizeof need, "period %s of 150821", month1);
+    expect_locked(j, id4, 1, need, "is approved (set by city-150800");
     free(j);
     assert_int_equal(participants_of("150825", M), 40);
     /* Submitting closes the exception: the deadline locks again, and the
@@ -869,6 +939,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(whole_cycle_for_one_county_month),
         cmocka_unit_test(bad_credentials_and_bodies_change_nothing),
         cmocka_unit_test(lock_landing_mid_stream_loses_and_double_counts_nothing),
+        cmocka_unit_test(kill_9_during_an_approval_leaves_before_or_after),
         cmocka_unit_test(deadline_locks_and_an_exception_reopens),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
