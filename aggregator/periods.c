@@ -331,13 +331,14 @@ static int decide(const approval_req *q, const unit_state *chain, int nchain,
         }
         return notready ? 409 : 0;
     }
-    /* Unlock: an office of the unit or of a unit above it, whose role is
-     * at least the one that set the state. */
+    /* Unlock: a submitter takes back its own submission; an approver or
+     * acceptor of the unit or of a unit above it reopens any state (a city
+     * reopening a county un-accepts its province's month on the way up). */
     int depth = -1;
     for (int i = 0; i < nchain; i++)
         if (!strcmp(chain[i].code, q->office_org))
             depth = i;
-    int need = t->state;
+    int need = t->state < ROLE_APPROVER ? t->state : ROLE_APPROVER;
     if (t->state == PERIOD_OPEN) {
         if (!deadline_locked || exception_open) {
             snprintf(msg, msize, "state: period %s of %s %s is open%s: nothing to unlock", ms,

@@ -534,6 +534,27 @@ static void whole_cycle_for_one_county_month(void **state) {
                        "audit of 150821");
     pufa_buf_free(&got);
     json_decref(ans);
+
+    /* The province accepts; a city reopening one of its counties
+     * un-accepts the province's month on the way up. */
+    assert_int_equal(act("city-150800", "accept", "150000", M, NULL, NULL), 403);
+    act_ok("province-150000", "accept", "150000", M, NULL);
+    assert_state("150000", M, "accepted");
+    assert_state("150800", M, "accepted");
+    assert_state("150821", M, "accepted");
+    j = report_json(id, 6, "150821", M, 1, false);
+    expect_locked(j, id, 6, need, "is accepted (set by province-150000");
+    free(j);
+    act_ok("city-150800", "unlock", "150821", M, "省级验收后更正");
+    assert_state("150821", M, "open");
+    assert_state("150800", M, "open");
+    assert_state("150000", M, "open");
+    assert_state("150822", M, "accepted");
+    act_ok("county-150821", "submit", "150821", M, NULL);
+    act_ok("city-150800", "approve", "150800", M, NULL);
+    assert_state("150821", M, "approved");
+    assert_int_equal(participants_of("150821", M), 120);
+
     /* Append-only, for every role: even the superuser cannot rewrite it. */
     PGresult *r = PQexec(db, "DELETE FROM period_audit");
     assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
