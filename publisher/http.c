@@ -16,6 +16,7 @@
 #include "export.h"
 #include "log.h"
 #include "metrics.h"
+#include "official.h"
 #include "orgunits.h"
 #include "scope.h"
 #include "status_http.h"
@@ -658,6 +659,16 @@ static bool token_ok(pub_http *h, struct MHD_Connection *c) {
     return diff == 0;
 }
 
+/* GET /v1/official?org=CODE&month=YYYY-MM (publisher/official.c). */
+static enum MHD_Result get_official(pub_http *h, struct MHD_Connection *c) {
+    json_t *o = NULL;
+    char msg[300];
+    int st = pub_official(h->db, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "org"),
+                          MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "month"), &o, msg,
+                          sizeof msg);
+    return st == 200 ? reply_json(h, c, 200, o) : reply_error(h, c, (unsigned)st, msg);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **con_cls) {
@@ -706,6 +717,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return get_export(h, c, false);
         if (!strcmp(url, "/v1/export.xlsx"))
             return get_export(h, c, true);
+        if (!strcmp(url, "/v1/official"))
+            return get_official(h, c);
         return reply_error(h, c, 404, "unknown API path");
     }
     const char *path = !strcmp(url, "/") ? "/index.html" : url;

@@ -21,6 +21,7 @@
 #include "date.h"
 #include "httpc.h"
 #include "intake.h"
+#include "official.h"
 #include "proc.h"
 #include "pufa.pb-c.h"
 #include "report_json.h"
@@ -554,6 +555,34 @@ static void whole_cycle_for_one_county_month(void **state) {
     act_ok("city-150800", "approve", "150800", M, NULL);
     assert_state("150821", M, "approved");
     assert_int_equal(participants_of("150821", M), 120);
+
+    /* The publisher's official figures (as its read-only role): the
+     * approved counties' totals apart from the provisional ones. */
+    char *pubdb = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
+    char msg[300];
+    json_t *off = NULL;
+    assert_int_equal(pub_official(pubdb, "150800", M, &off, msg, sizeof msg), 200);
+    json_t *appr = json_object_get(off, "approved");
+    assert_int_equal(json_array_size(json_object_get(appr, "counties")), NCOUNTIES);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(appr, "totals"), "participants")),
+        scalarf("SELECT coalesce(sum(participants), 0) FROM reports r JOIN org_units o"
+                " ON o.code = r.county_code WHERE o.parent_code = '%s' AND NOT"
+                " r.retracted AND to_char(occurred_on, 'YYYY-MM') = '%s'",
+                "150800", M));
+    assert_int_equal(
+        json_array_size(json_object_get(json_object_get(off, "provisional"), "counties")), 0);
+    json_decref(off);
+    assert_int_equal(pub_official(pubdb, "150800", month2, &off, msg, sizeof msg), 200);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(off, "approved"), "counties")),
+                     0);
+    json_decref(off);
+    assert_int_equal(pub_official(pubdb, "159999", M, &off, msg, sizeof msg), 400);
+    assert_contains(msg, "org: unknown org unit");
+    assert_int_equal(pub_official(pubdb, "150800", "2026-13", &off, msg, sizeof msg), 400);
+    assert_contains(msg, "month: must be YYYY-MM");
+    assert_int_equal(pub_official(pubdb, "150800", NULL, &off, msg, sizeof msg), 400);
+    free(pubdb);
 
     /* Append-only, for every role: even the superuser cannot rewrite it. */
     PGresult *r = PQexec(db, "DELETE FROM period_audit");
