@@ -659,13 +659,20 @@ static bool token_ok(pub_http *h, struct MHD_Connection *c) {
     return diff == 0;
 }
 
-/* GET /v1/official?org=CODE&month=YYYY-MM (publisher/official.c). */
+/* GET /v1/official?org=CODE&month=YYYY-MM (publisher/official.c); org:
+ * the home or a unit under it, the home when absent. */
 static enum MHD_Result get_official(pub_http *h, struct MHD_Connection *c) {
     json_t *o = NULL;
     char msg[300];
-    int st = pub_official(h->db, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "org"),
-                          MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "month"), &o, msg,
-                          sizeof msg);
+    pub_request_scope sc;
+    if (pub_request_scope_parse(h->m, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "org"),
+                                NULL, &sc, msg, sizeof msg))
+        return reply_error(h, c, 400, msg);
+    if (!sc.code[0])
+        return reply_error(h, c, 400, "org: required (this publisher has no home unit)");
+    int st =
+        pub_official(h->db, sc.code, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "month"),
+                     &o, msg, sizeof msg);
     return st == 200 ? reply_json(h, c, 200, o) : reply_error(h, c, (unsigned)st, msg);
 }
 
