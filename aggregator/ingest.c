@@ -196,6 +196,13 @@ static void handle_batch(ingest *in, const uint8_t *id, size_t idlen, zmq_msg_t 
         }
     }
 
+    /* Freshness per sender: only a key binds a sender to a unit. */
+    if (in->cfg.links && county_key) {
+        const pufa_orgunit *u = pufa_orgunits_find(in->orgunits, county_key);
+        links_note(in->cfg.links, pb, county_key, u && strcmp(u->level, "county") != 0,
+                   pufa_now_ms());
+    }
+
     agg_batch *b = agg_batch_new(pb->n_reports);
     memcpy(b->identity, id, idlen);
     b->identity_len = idlen;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "links.h"
 #include "orgunits.h"
 #include "pipeline.h"
 #include "zap.h"
@@ -21,6 +22,7 @@ typedef struct ingest_config {
     const char *curve_secret; /* server secret key (Z85) or NULL */
     zap *zap;                 /* the allow-list, with CURVE */
     const char *home;         /* org unit code: reports only for counties under it */
+    links *links;             /* child_links: each key-bound sender's freshness */
 } ingest_config;
 
 typedef struct ingest ingest;

@@ -19,6 +19,7 @@
 #include "forward.h"
 #include "ingest.h"
 #include "keyfile.h"
+#include "links.h"
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
@@ -60,7 +61,29 @@ typedef struct app {
     zap *zap;
     compactor *compactor;
     forward *forwarder;
+    links *links; /* NULL without CURVE */
 } app;
+
+static void links_metrics(pufa_buf *body, links *l) {
+    links_stats ls;
+    links_get_stats(l, &ls);
+    pufa_metric_help(body, "pufa_aggregator_link_senders", "gauge",
+                     "Senders (collectors, forwarders) whose freshness child_links keeps.");
+    pufa_metric_u64(body, "pufa_aggregator_link_senders", NULL, ls.senders);
+    pufa_metric_help(body, "pufa_aggregator_link_refused_total", "counter",
+                     "Batches whose link was not recorded (bad or foreign collector_id); their "
+                     "reports went on.");
+    pufa_metric_u64(body, "pufa_aggregator_link_refused_total", NULL, ls.refused);
+    pufa_metric_help(body, "pufa_aggregator_link_fields_dropped_total", "counter",
+                     "Batches with a link field out of range, dropped (AGG-LINK-FIELD).");
+    pufa_metric_u64(body, "pufa_aggregator_link_fields_dropped_total", NULL, ls.fields_dropped);
+    pufa_metric_help(body, "pufa_aggregator_link_rows_written_total", "counter",
+                     "child_links row writes (at most one per sender a second).");
+    pufa_metric_u64(body, "pufa_aggregator_link_rows_written_total", NULL, ls.rows_written);
+    pufa_metric_help(body, "pufa_aggregator_link_write_errors_total", "counter",
+                     "Failed child_links writes (retried with the newest values).");
+    pufa_metric_u64(body, "pufa_aggregator_link_write_errors_total", NULL, ls.write_errors);
+}
 
 /* The forwarder's part of /metrics. */
 static void forward_metrics(forward *f, pufa_buf *body) {
@@ -215,6 +238,8 @@ static int on_status(void *ctx, const char *method, const char *path, pufa_buf *
         }
         if (a->forwarder)
             forward_metrics(a->forwarder, body);
+        if (a->links)
+            links_metrics(body, a->links);
         return 200;
     }
     pufa_buf_puts(body, "not found: try /metrics, /healthz or /readyz\n");
@@ -488,6 +513,12 @@ int main(int argc, char **argv) {
         goto out_zmq;
     }
     if (curve) {
+        a.links = links_new(s.db);
+    } else {
+        PLOG_INFO("AGG-LINKS", "msg=\"child_links is not written without CURVE: only a key "
+                               "binds a sender to its unit\"");
+    }
+    if (curve) {
         /* The ZAP handler first: the ROUTER must never be bound without it.
          * (PUFA_FAULT=agg_no_zap leaves it out, to test that nobody gets in.) */
         const char *fault = getenv("PUFA_FAULT");
@@ -509,7 +540,8 @@ int main(int argc, char **argv) {
                           .insecure = s.insecure,
                           .curve_secret = curve ? secret : NULL,
                           .zap = a.zap,
-                          .home = home};
+                          .home = home,
+                          .links = a.links};
     if (ingest_open(&icfg, zctx, pl, &a.stats, ou, &in, err, sizeof err)) {
         PLOG_ERROR("AGG-BIND", "msg=\"%s\"", err);
         rc = EX_UNAVAILABLE_;
@@ -534,6 +566,11 @@ int main(int argc, char **argv) {
     }
     if (compactor_start(a.compactor)) {
         PLOG_ERROR("AGG-THREAD", "msg=\"cannot start the compactor thread\"");
+        rc = EX_SOFTWARE_;
+        goto out_zmq;
+    }
+    if (a.links && links_start(a.links)) {
+        PLOG_ERROR("AGG-THREAD", "msg=\"cannot start the child_links writer thread\"");
         rc = EX_SOFTWARE_;
         goto out_zmq;
     }
@@ -582,6 +619,7 @@ out_stats:
     pufa_status_http_close(&http);
     approvals_destroy(&ap);
     compactor_destroy(&a.compactor);
+    links_destroy(&a.links); /* its last flush writes what is pending */
     pthread_mutex_destroy(&a.stats.mu);
 out_cfg:
     pufa_cfg_free(&cfg);
