@@ -7,8 +7,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "alloc.h"
+#include "date.h"
 #include "error.h"
 #include "log.h"
 #include "metrics.h"
@@ -162,6 +164,78 @@ static enum MHD_Result get_report(col_http *h, struct MHD_Connection *c, const c
     return reply_json(h, c, 200, o);
 }
 
+/* The link as an operator needs it: "up" (connected and answered within 3
+ * heartbeat periods), "unanswered" (connected, but the aggregator has not
+ * answered for 3 periods: stuck), or "down" (no connection). */
+typedef struct link_view {
+    const char *state;
+    int64_t now_ms, last_answer_ms, oldest_ms;
+    uint64_t pending;
+    sender_stats st;
+} link_view;
+
+static void get_link(col_http *h, link_view *v) {
+    sender_get_stats(h->snd, &v->st);
+    spool_stats ss;
+    spool_get_stats(h->actx->sp, &ss);
+    v->now_ms = pufa_now_ms();
+    v->last_answer_ms = v->st.last_ack_ms > v->st.last_heartbeat_answer_ms
+                            ? v->st.last_ack_ms
+                            : v->st.last_heartbeat_answer_ms;
+    v->pending = ss.records;
+    v->oldest_ms = ss.records ? v->st.oldest_unacked_ms : 0;
+    if (!v->st.connected)
+        v->state = "down";
+    else if (v->last_answer_ms && v->now_ms - v->last_answer_ms <= 3 * h->cfg.heartbeat_ms)
+        v->state = "up";
+    else
+        v->state = "unanswered";
+}
+
+/* "2026-11-27T13:45:01.234Z", or JSON null for 0. */
+static json_t *json_time(int64_t ms) {
+    if (ms <= 0)
+        return json_null();
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char buf[80];
+    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    return json_string(buf);
+}
+
+static json_t *json_age(int64_t now_ms, int64_t ms) {
+    return ms > 0 ? json_real((double)(now_ms - ms) / 1e3) : json_null();
+}
+
+static enum MHD_Result get_status(col_http *h, struct MHD_Connection *c) {
+    link_view v;
+    get_link(h, &v);
+    json_t *o = json_object();
+    json_object_set_new(o, "county", json_string(h->cfg.county ? h->cfg.county : ""));
+    json_object_set_new(o, "collector_id",
+                        pufa_json_text(h->cfg.collector_id ? h->cfg.collector_id : ""));
+    json_object_set_new(o, "aggregator",
+                        pufa_json_text(h->cfg.aggregator ? h->cfg.aggregator : ""));
+    json_object_set_new(o, "link", json_string(v.state));
+    json_object_set_new(o, "connected", json_boolean(v.st.connected));
+    json_object_set_new(o, "last_answer_at", json_time(v.last_answer_ms));
+    json_object_set_new(o, "last_answer_age_s", json_age(v.now_ms, v.last_answer_ms));
+    json_object_set_new(o, "last_ack_at", json_time(v.st.last_ack_ms));
+    json_object_set_new(o, "last_heartbeat_at", json_time(v.st.last_heartbeat_ms));
+    json_object_set_new(o, "last_heartbeat_answer_at", json_time(v.st.last_heartbeat_answer_ms));
+    json_object_set_new(o, "heartbeat_ms", json_integer((json_int_t)h->cfg.heartbeat_ms));
+    json_object_set_new(o, "pending", json_integer((json_int_t)v.pending));
+    json_object_set_new(o, "in_flight", json_integer((json_int_t)v.st.in_flight_reports));
+    json_object_set_new(o, "oldest_pending_at", json_time(v.oldest_ms));
+    json_object_set_new(o, "oldest_pending_age_s", json_age(v.now_ms, v.oldest_ms));
+    spool_stats ss;
+    spool_get_stats(h->actx->sp, &ss);
+    json_object_set_new(o, "spool_broken", json_boolean(ss.broken));
+    return reply_json(h, c, 200, o);
+}
+
 static enum MHD_Result get_metrics(col_http *h, struct MHD_Connection *c) {
     pufa_buf b;
     pufa_buf_init(&b);
@@ -214,6 +288,24 @@ static enum MHD_Result get_metrics(col_http *h, struct MHD_Connection *c) {
     pufa_metric_help(&b, "pufa_collector_aggregator_connected", "gauge",
                      "1 while connected to the aggregator.");
     pufa_metric_u64(&b, "pufa_collector_aggregator_connected", NULL, st.connected);
+    link_view v;
+    get_link(h, &v);
+    pufa_metric_help(&b, "pufa_collector_link_up", "gauge",
+                     "1 while connected and the aggregator answered within 3 heartbeat periods.");
+    pufa_metric_u64(&b, "pufa_collector_link_up", NULL, !strcmp(v.state, "up"));
+    pufa_metric_help(&b, "pufa_collector_last_answer_age_seconds", "gauge",
+                     "Since the aggregator last answered a batch or heartbeat (-1: never).");
+    pufa_metric_f64(&b, "pufa_collector_last_answer_age_seconds", NULL,
+                    v.last_answer_ms ? (double)(v.now_ms - v.last_answer_ms) / 1e3 : -1.0);
+    pufa_metric_help(&b, "pufa_collector_oldest_pending_seconds", "gauge",
+                     "Age of the oldest report waiting in the spool (0: none waiting).");
+    pufa_metric_f64(&b, "pufa_collector_oldest_pending_seconds", NULL,
+                    v.oldest_ms ? (double)(v.now_ms - v.oldest_ms) / 1e3 : 0.0);
+    pufa_metric_help(&b, "pufa_collector_heartbeats_total", "counter",
+                     "Idle heartbeats (empty batches) by event.");
+    pufa_metric_u64(&b, "pufa_collector_heartbeats_total", "event=\"sent\"", v.st.heartbeats_sent);
+    pufa_metric_u64(&b, "pufa_collector_heartbeats_total", "event=\"answered\"",
+                    v.st.heartbeats_answered);
     pufa_metric_help(&b, "pufa_collector_http_requests_total", "counter",
                      "HTTP requests by status class.");
     static const char *const codes[] = {"2xx", "400", "401", "413", "503", "other"};
@@ -288,6 +380,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return text(c, 405, "method not allowed\n");
     if (!strcmp(url, "/metrics"))
         return get_metrics(h, c);
+    if (!strcmp(url, "/v1/status"))
+        return get_status(h, c);
     if (!strcmp(url, "/healthz"))
         return text(c, 200, "ok\n");
     if (!strcmp(url, "/readyz")) {
@@ -300,7 +394,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return text(c, 200, "ready\n");
     }
     return text(c, 404,
-                "not found: POST /v1/reports, GET /v1/reports/{id}, /metrics, "
+                "not found: POST /v1/reports, GET /v1/reports/{id}, /v1/status, /metrics, "
                 "/healthz, /readyz\n");
 }
 

@@ -2,6 +2,7 @@
  * request can wait for its fsync):
  *   POST /v1/reports        JSON object/array, JSON Lines, or text/csv
  *   GET  /v1/reports/{id}   delivery state
+ *   GET  /v1/status         the link to the aggregator and the backlog
  *   GET  /metrics, /healthz, /readyz */
 #ifndef COL_HTTP_H
 #define COL_HTTP_H
@@ -13,10 +14,12 @@
 #include "sender.h"
 
 typedef struct http_config {
-    const char *addr;    /* HOST:PORT */
-    const char *token;   /* bearer token; NULL or "" = none (insecure) */
-    int64_t max_body;    /* bytes */
-    int64_t quota_bytes; /* for messages */
+    const char *addr;                               /* HOST:PORT */
+    const char *token;                              /* bearer token; NULL or "" = none (insecure) */
+    int64_t max_body;                               /* bytes */
+    int64_t quota_bytes;                            /* for messages */
+    const char *county, *collector_id, *aggregator; /* shown by /v1/status */
+    int64_t heartbeat_ms; /* idle heartbeat period: 3 unanswered = link not answering */
 } http_config;
 
 typedef struct col_http col_http;

@@ -26,14 +26,15 @@
 #include "service.h"
 #include "spool.h"
 #include "states.h"
+#include "utf8.h"
 
 enum { EX_USAGE_ = 64, EX_UNAVAILABLE_ = 69, EX_SOFTWARE_ = 70, EX_IOERR_ = 74, EX_CONFIG_ = 78 };
 
 typedef struct settings {
     char *county, *aggregator, *spool, *http, *drop, *org_units, *timezone, *token_file;
     char *collector_id, *log_level, *curve_server_public, *curve_public, *curve_secret;
-    int64_t batch_max, window, ack_timeout, backoff_max, heartbeat, quota, segment, max_body,
-        max_file, state_cache;
+    int64_t batch_max, window, ack_timeout, backoff_max, heartbeat, heartbeat_ms, quota, segment,
+        max_body, max_file, state_cache;
     bool insecure, only_own_county;
 } settings;
 
@@ -98,6 +99,10 @@ int main(int argc, char **argv) {
          "longest wait between resends", 0},
         {"heartbeat", PUFA_CFG_MS, &s.heartbeat, "2s", 100, 600000,
          "ZeroMQ heartbeat interval (a dead peer is noticed after 3)", 0},
+        {"heartbeat_ms", PUFA_CFG_INT, &s.heartbeat_ms, "5000", 100, 3600000,
+         "idle: send an empty batch (a heartbeat, with the spool's backlog) this often, in ms; "
+         "its answer shows the link is up",
+         0},
         {"spool_quota", PUFA_CFG_SIZE, &s.quota, "1GiB", 4096, 0x7fffffffffffffffLL,
          "spool size at which intake answers 503", 0},
         {"segment_size", PUFA_CFG_SIZE, &s.segment, "16MiB", 1024, 1LL << 30, "spool segment size",
@@ -182,6 +187,14 @@ int main(int argc, char **argv) {
         free(s.collector_id);
         s.collector_id = pufa_asprintf("collector-%s", s.county);
     }
+    size_t idlen = strlen(s.collector_id);
+    if (idlen > 63 || !pufa_utf8_valid(s.collector_id, idlen, NULL) ||
+        pufa_has_control(s.collector_id, idlen)) {
+        rc = config_error("collector_id: at most 63 bytes of UTF-8 without control characters "
+                          "(got '%s')",
+                          s.collector_id);
+        goto out_cfg;
+    }
     signal(SIGPIPE, SIG_IGN);
     PLOG_INFO("COL-START", "version=%s pid=%d county=%s", PUFA_VERSION, (int)getpid(), s.county);
     if (s.insecure && (!curve || !token))
@@ -213,6 +226,7 @@ int main(int argc, char **argv) {
                         .ack_timeout_ms = s.ack_timeout,
                         .backoff_max_ms = s.backoff_max,
                         .heartbeat_ms = s.heartbeat,
+                        .link_heartbeat_ms = s.heartbeat_ms,
                         .curve_server_key = curve ? server_key : NULL,
                         .curve_public_key = curve ? public_key : NULL,
                         .curve_secret_key = curve ? secret_key : NULL};
@@ -226,8 +240,14 @@ int main(int argc, char **argv) {
         goto out_spool;
     }
     int port = 0;
-    http_config hc = {
-        .addr = s.http, .token = token, .max_body = s.max_body, .quota_bytes = s.quota};
+    http_config hc = {.addr = s.http,
+                      .token = token,
+                      .max_body = s.max_body,
+                      .quota_bytes = s.quota,
+                      .county = s.county,
+                      .collector_id = s.collector_id,
+                      .aggregator = s.aggregator,
+                      .heartbeat_ms = s.heartbeat_ms};
     if (col_http_open(&hc, &actx, snd, &http, &port, err, sizeof err)) {
         PLOG_ERROR("COL-HTTP", "msg=\"%s\"", err);
         rc = EX_UNAVAILABLE_;

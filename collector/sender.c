@@ -47,6 +47,9 @@ struct sender {
     size_t head, count;
     spool_lsn read_pos;
     uint64_t next_seq;
+    uint64_t first_seq;   /* of this run */
+    uint64_t last_hb_seq; /* the newest heartbeat's batch_seq, 0: none yet */
+    int64_t last_send_ms; /* any frame, batch or heartbeat */
     unsigned rand_state;
 };
 
@@ -72,6 +75,7 @@ int sender_new(const sender_config *cfg, spool *sp, states *st, void *zctx, send
     s->zctx = zctx;
     s->win = pufa_calloc((size_t)cfg->window, sizeof *s->win);
     s->next_seq = (uint64_t)pufa_now_ms() * 1000; /* distinct from an earlier run's */
+    s->first_seq = s->next_seq;
     s->rand_state = (unsigned)pufa_now_ms();
     pthread_mutex_init(&s->mu, NULL);
     s->dealer = zmq_socket(zctx, ZMQ_DEALER);
@@ -131,6 +135,28 @@ static int64_t backoff(sender *s, int attempts) {
     return jittered(s, t);
 }
 
+/* The reports in the spool not yet acknowledged, less `ahead` of them
+ * (those sent or being sent), and the received time of the first one at
+ * or after pos (0 when none is waiting or it cannot be read). */
+static void waiting_at(sender *s, spool_lsn pos, uint64_t ahead, uint64_t *pending,
+                       int64_t *oldest_ms) {
+    spool_stats ss;
+    spool_get_stats(s->sp, &ss);
+    *pending = ss.records > ahead ? ss.records - ahead : 0;
+    *oldest_ms = 0;
+    if (*pending == 0)
+        return;
+    uint8_t *data;
+    size_t len;
+    spool_lsn at, next;
+    if (spool_read(s->sp, pos, &data, &len, &at, &next) != 0)
+        return;
+    char id[64];
+    uint32_t rev;
+    pufa_report_peek(data, len, id, sizeof id, &rev, oldest_ms);
+    free(data);
+}
+
 /* Fills a new window slot from the spool; false when nothing is there. */
 static bool fill_batch(sender *s, inflight *f) {
     size_t cap = (size_t)s->cfg.batch_max;
@@ -140,11 +166,6 @@ static bool fill_batch(sender *s, inflight *f) {
     f->plens = pufa_calloc(cap, sizeof *f->plens);
     spool_lsn pos = s->read_pos;
     f->first = pos;
-    pufa_buf frame;
-    pufa_buf_init(&frame);
-    /* The spool already holds the encoded reports: the frame is the batch
-     * header and each record as it is. */
-    pufa_batch_begin(&frame, s->cfg.collector_id, s->next_seq, pufa_now_ms());
     while (f->n < cap) {
         uint8_t *data;
         size_t len;
@@ -159,17 +180,27 @@ static bool fill_batch(sender *s, inflight *f) {
         f->ids[f->n] = pufa_strdup(id);
         if (recv_ms && (!f->oldest_ms || recv_ms < f->oldest_ms))
             f->oldest_ms = recv_ms;
-        pufa_batch_add(&frame, data, len);
         f->payloads[f->n] = data;
         f->plens[f->n] = len;
         f->n++;
         pos = next;
     }
     if (f->n == 0) {
-        pufa_buf_free(&frame);
         inflight_free(f);
         return false;
     }
+    /* The spool already holds the encoded reports: the frame is the batch
+     * header, with what waits behind this batch, and each record as it is. */
+    uint64_t ahead = f->n;
+    for (size_t k = 0; k < s->count; k++)
+        ahead += s->win[(s->head + k) % (size_t)s->cfg.window].n;
+    pufa_batch_link link = {.has_pending = true};
+    waiting_at(s, pos, ahead, &link.pending, &link.oldest_pending_ms);
+    pufa_buf frame;
+    pufa_buf_init(&frame);
+    pufa_batch_begin_link(&frame, s->cfg.collector_id, s->next_seq, pufa_now_ms(), &link);
+    for (size_t i = 0; i < f->n; i++)
+        pufa_batch_add(&frame, f->payloads[i], f->plens[i]);
     f->end = pos;
     f->seq = s->next_seq++;
     f->frame_len = frame.len;
@@ -192,6 +223,7 @@ static void send_due(sender *s) {
             f->due_ms = now + 100;
             continue;
         }
+        s->last_send_ms = now;
         pthread_mutex_lock(&s->mu);
         if (f->attempts)
             s->stats.batches_resent++;
@@ -222,6 +254,15 @@ static void handle_ack(sender *s, const uint8_t *data, size_t len) {
             f = g;
             break;
         }
+    }
+    if (!f && a->n_results == 0 && a->batch_seq >= s->first_seq && a->batch_seq <= s->last_hb_seq) {
+        /* A heartbeat's answer: the aggregator hears us. */
+        pthread_mutex_lock(&s->mu);
+        s->stats.last_heartbeat_answer_ms = pufa_now_ms();
+        s->stats.heartbeats_answered++;
+        pthread_mutex_unlock(&s->mu);
+        pufa_ack_destroy(&a);
+        return;
     }
     if (!f || a->n_results != f->n) {
         /* An answer to a resend already acked, or from a previous run. */
@@ -257,6 +298,7 @@ static void handle_ack(sender *s, const uint8_t *data, size_t len) {
     }
     f->acked = true;
     pthread_mutex_lock(&s->mu);
+    s->stats.last_ack_ms = pufa_now_ms();
     s->stats.batches_acked++;
     s->stats.committed += counts[1];
     s->stats.duplicate += counts[2];
@@ -329,6 +371,48 @@ static void update_gauges(sender *s) {
     pthread_mutex_unlock(&s->mu);
 }
 
+/* When nothing was sent for link_heartbeat_ms: a batch without reports,
+ * saying how many wait in the spool and since when. */
+static void heartbeat_if_idle(sender *s) {
+    int64_t now = pufa_now_ms();
+    if (s->cfg.link_heartbeat_ms <= 0 || now - s->last_send_ms < s->cfg.link_heartbeat_ms)
+        return;
+    pthread_mutex_lock(&s->mu);
+    bool connected = s->stats.connected;
+    pthread_mutex_unlock(&s->mu);
+    if (!connected)
+        return;
+    uint64_t acked = 0;
+    int64_t oldest = 0;
+    for (size_t k = 0; k < s->count; k++) {
+        inflight *f = &s->win[(s->head + k) % (size_t)s->cfg.window];
+        if (f->acked)
+            acked += f->n;
+        else if (f->oldest_ms && (!oldest || f->oldest_ms < oldest))
+            oldest = f->oldest_ms;
+    }
+    pufa_batch_link link = {.has_pending = true};
+    /* Unacknowledged batches come first in the spool; with none, the
+     * oldest waiting report is the next one to read. */
+    waiting_at(s, s->read_pos, acked, &link.pending, &link.oldest_pending_ms);
+    if (oldest && link.pending)
+        link.oldest_pending_ms = oldest;
+    pufa_buf frame;
+    pufa_buf_init(&frame);
+    uint64_t seq = s->next_seq;
+    pufa_batch_begin_link(&frame, s->cfg.collector_id, seq, now, &link);
+    if (zmq_send(s->dealer, frame.data, frame.len, ZMQ_DONTWAIT) >= 0) {
+        s->next_seq++;
+        s->last_hb_seq = seq;
+        s->last_send_ms = now;
+        pthread_mutex_lock(&s->mu);
+        s->stats.last_heartbeat_ms = now;
+        s->stats.heartbeats_sent++;
+        pthread_mutex_unlock(&s->mu);
+    }
+    pufa_buf_free(&frame);
+}
+
 static void *sender_main(void *arg) {
     sender *s = arg;
     while (!s->stopping) {
@@ -340,6 +424,7 @@ static void *sender_main(void *arg) {
             s->count++;
         }
         send_due(s);
+        heartbeat_if_idle(s);
         update_gauges(s);
         zmq_pollitem_t items[3] = {
             {.socket = s->dealer, .events = ZMQ_POLLIN},
