@@ -12,6 +12,7 @@
 #include "error.h"
 #include "log.h"
 #include "service.h"
+#include "utf8.h"
 #include "validate.h"
 #include "wire.h"
 
@@ -207,8 +208,11 @@ static void handle_batch(ingest *in, const uint8_t *id, size_t idlen, zmq_msg_t 
     memcpy(b->identity, id, idlen);
     b->identity_len = idlen;
     b->batch_seq = pb->has_batch_seq ? pb->batch_seq : 0;
-    snprintf(b->collector_id, sizeof b->collector_id, "%s",
-             pb->collector_id ? pb->collector_id : "");
+    /* Stored with each report: cut on a character boundary and with bytes
+     * that are not UTF-8 written as \xNN, or PostgreSQL would refuse the
+     * reports for their sender's name. */
+    const char *cid = pb->collector_id ? pb->collector_id : "";
+    pufa_utf8_escape(b->collector_id, sizeof b->collector_id, cid, strlen(cid));
     pufa_validate_ctx vctx = {.orgunits = in->orgunits, .today = pufa_city_day(pufa_now_ms())};
     size_t rejected = 0, mismatched = 0, outside = 0;
     for (size_t i = 0; i < pb->n_reports; i++) {

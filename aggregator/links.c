@@ -286,8 +286,10 @@ static void arr_opt(pufa_buf *b, bool has, int64_t v) {
  * with err filled. */
 static int write_rows(links *l, const link_entry *rows, size_t n, char *err, size_t errsize) {
     pufa_buf cols[NCOLS];
-    for (int c = 0; c < NCOLS; c++)
+    for (int c = 0; c < NCOLS; c++) {
+        pufa_buf_init(&cols[c]);
         pufa_pgarr_open(&cols[c]);
+    }
     for (size_t i = 0; i < n; i++) {
         const link_entry *e = &rows[i];
         pufa_pgarr_text(&cols[0], e->sender);
