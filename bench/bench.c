@@ -22,6 +22,7 @@
 #include "copy.h"
 #include "enums.h"
 #include "httpc.h"
+#include "keyfile.h"
 #include "pg.h"
 #include "proc.h"
 #include "report_json.h"
@@ -37,6 +38,64 @@ static const char *agg_log_level = "info"; /* --profile: debug, per-transaction 
 static const char *compact_rows = "100000", *compact_interval = "5s"; /* the defaults */
 
 static const char *const COUNTIES[] = {"150802", "150821", "150822", "150823"};
+/* --curve: CURVE and an allow-list, as deployed (each collector's key bound to
+ * its county, the benchmark's own sender's to the nation), so that the
+ * per-sender work of a secure aggregator is in the figures. */
+static bool curve;
+static char keydir[64], bench_pub[41], bench_sec[41], agg_pubkey[41];
+
+static void keygen(const char *name, char pub[41], char sec[41]) {
+    char *cmd =
+        pufa_asprintf("'%s/cli/pufa' keygen --out %s --name %s >/dev/null", build, keydir, name);
+    if (pufa_sh(cmd) != 0)
+        exit(1);
+    free(cmd);
+    char err[256];
+    char *p = pufa_asprintf("%s/%s.pub", keydir, name),
+         *k = pufa_asprintf("%s/%s.key", keydir, name);
+    if (pufa_read_curve_key(p, 0, pub, err, sizeof err) ||
+        (sec && pufa_read_curve_key(k, 1, sec, err, sizeof err)))
+        exit(1);
+    free(p);
+    free(k);
+}
+
+static void setup_curve(const char *tmp) {
+    snprintf(keydir, sizeof keydir, "%s", tmp);
+    char sec[41];
+    keygen("aggregator", agg_pubkey, sec);
+    keygen("bench", bench_pub, bench_sec);
+    char *path = pufa_asprintf("%s/allow", keydir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "%s 100000\n", bench_pub);
+    for (int i = 0; i < 4; i++) {
+        char name[32], pub[41];
+        snprintf(name, sizeof name, "col-%d", i);
+        keygen(name, pub, sec);
+        fprintf(f, "%s %s\n", pub, COUNTIES[i]);
+    }
+    fclose(f);
+    free(path);
+}
+
+/* The aggregator's security flags, appended at argv[n]: returns the new n.
+ * The strings live as long as the process. */
+static int agg_security(char **argv, int n) {
+    static char *sec, *allow;
+    if (!curve) {
+        argv[n++] = "--insecure";
+        return n;
+    }
+    if (!sec) {
+        sec = pufa_asprintf("%s/aggregator.key", keydir);
+        allow = pufa_asprintf("%s/allow", keydir);
+    }
+    argv[n++] = "--curve-secret-file";
+    argv[n++] = sec;
+    argv[n++] = "--allow-list";
+    argv[n++] = allow;
+    return n;
+}
 static const char *const UNITS[] = {"SFJ", "FY", "JCY", "GAJ", "SWJ", "JYJ"};
 
 /* ---- helpers ---- */
@@ -193,9 +252,10 @@ static void start_agg(void) {
                                : pufa_strdup("tcp://127.0.0.1:0");
     char *feed = feed_ep[0] ? pufa_strdup(feed_ep) : pufa_strdup("tcp://127.0.0.1:0");
     char *bin = pufa_asprintf("%s/aggregator/pufa-aggregator", build);
-    char *argv[] = {bin,           "--insecure", "--listen",    listen,   "--feed",
-                    feed,          "--http",     "127.0.0.1:0", "--db",   dbinfo,
-                    "--log-level", "warn",       "--home",      "100000", NULL};
+    char *argv[24] = {bin,      "--listen",    listen,  "--feed", feed,
+                      "--http", "127.0.0.1:0", "--db",  dbinfo,   "--log-level",
+                      "warn",   "--home",      "100000"};
+    argv[agg_security(argv, 13)] = NULL;
     /* The endpoints are those of the first start (start_agg_info). */
     pufa_proc_start(&agg, argv, NULL);
     free(dbinfo);
@@ -207,25 +267,24 @@ static void start_agg(void) {
 static void start_agg_info(void) {
     char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
     char *bin = pufa_asprintf("%s/aggregator/pufa-aggregator", build);
-    char *argv[] = {bin,
-                    "--insecure",
-                    "--listen",
-                    "tcp://127.0.0.1:0",
-                    "--feed",
-                    "tcp://127.0.0.1:0",
-                    "--http",
-                    "127.0.0.1:0",
-                    "--db",
-                    dbinfo,
-                    "--log-level",
-                    (char *)agg_log_level,
-                    "--compact-rows",
-                    (char *)compact_rows,
-                    "--compact-interval",
-                    (char *)compact_interval,
-                    "--home",
-                    "100000",
-                    NULL};
+    char *argv[24] = {bin,
+                      "--listen",
+                      "tcp://127.0.0.1:0",
+                      "--feed",
+                      "tcp://127.0.0.1:0",
+                      "--http",
+                      "127.0.0.1:0",
+                      "--db",
+                      dbinfo,
+                      "--log-level",
+                      (char *)agg_log_level,
+                      "--compact-rows",
+                      (char *)compact_rows,
+                      "--compact-interval",
+                      (char *)compact_interval,
+                      "--home",
+                      "100000"};
+    argv[agg_security(argv, 17)] = NULL;
     pufa_proc_start(&agg, argv, NULL);
     if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", agg_ep, sizeof agg_ep, 20000) ||
         !pufa_proc_wait_log(&agg, "id=AGG-FEED", "endpoint", feed_ep, sizeof feed_ep, 5000) ||
@@ -255,11 +314,28 @@ static void start_pub(void) {
 
 static void start_col_info(int i, const char *spool) {
     char *bin = pufa_asprintf("%s/collector/pufa-collector", build);
-    char *argv[] = {
+    char *argv[24] = {
         bin,          "--insecure",  "--county", (char *)COUNTIES[i], "--aggregator",  agg_ep,
         "--spool",    (char *)spool, "--http",   "127.0.0.1:0",       "--spool-quota", "4GiB",
-        "--max-body", "64MiB",       NULL};
+        "--max-body", "64MiB"};
+    int n = 14;
+    char *server = NULL, *cpub = NULL, *csec = NULL;
+    if (curve) { /* --insecure stays: no HTTP token */
+        server = pufa_asprintf("%s/aggregator.pub", keydir);
+        cpub = pufa_asprintf("%s/col-%d.pub", keydir, i);
+        csec = pufa_asprintf("%s/col-%d.key", keydir, i);
+        argv[n++] = "--curve-server-public-file";
+        argv[n++] = server;
+        argv[n++] = "--curve-public-file";
+        argv[n++] = cpub;
+        argv[n++] = "--curve-secret-file";
+        argv[n++] = csec;
+    }
+    argv[n] = NULL;
     pufa_proc_start(&col[i], argv, NULL);
+    free(server);
+    free(cpub);
+    free(csec);
     if (!pufa_proc_wait_log(&col[i], "id=COL-HTTP", "port", col_port[i], sizeof col_port[i],
                             10000) ||
         !pufa_proc_wait_log(&col[i], "id=COL-READY", NULL, NULL, 0, 60000)) {
@@ -440,6 +516,11 @@ static double bench_aggregator(pufa_report *r, size_t n, double *p50, double *p9
     zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(d, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(d, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (curve) {
+        zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, agg_pubkey, 40);
+        zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, bench_pub, 40);
+        zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, bench_sec, 40);
+    }
     zmq_connect(d, agg_ep);
     const size_t B = 1000, WINDOW = 16;
     size_t nb = (n + B - 1) / B, sent = 0, acked = 0;
@@ -450,7 +531,14 @@ static double bench_aggregator(pufa_report *r, size_t n, double *p50, double *p9
         size_t cnt = n - b * B < B ? n - b * B : B;
         pufa_buf frame;
         pufa_buf_init(&frame);
-        pufa_batch_begin(&frame, NULL, b, pufa_now_ms());
+        /* Shaped like a forwarder's: a name and the link fields. */
+        pufa_batch_link link = {.has_as_of = true,
+                                .as_of_seq = b + 1,
+                                .as_of_ms = pufa_now_ms(),
+                                .has_pending = true,
+                                .pending = nb - b - 1,
+                                .oldest_pending_ms = b + 1 < nb ? pufa_now_ms() : 0};
+        pufa_batch_begin_link(&frame, "bench-forwarder", b, pufa_now_ms(), &link);
         for (size_t i = 0; i < cnt; i++) {
             size_t len;
             uint8_t *rep = pufa_report_encode(&r[b * B + i], &len);
@@ -607,7 +695,9 @@ static void print_profile(const char *log) {
 
 int main(int argc, char **argv) {
     if (argc < 2 || !getenv("PUFA_TEST_DB")) {
-        fprintf(stderr, "usage: with-pg.sh bench BUILD_DIR [--reports N] [--backlog N] [--big]\n");
+        fprintf(
+            stderr,
+            "usage: with-pg.sh bench BUILD_DIR [--reports N] [--backlog N] [--big] [--curve]\n");
         return 64;
     }
     build = argv[1];
@@ -616,6 +706,8 @@ int main(int argc, char **argv) {
             N = (size_t)atoll(argv[++i]);
         else if (!strcmp(argv[i], "--backlog") && i + 1 < argc)
             BACKLOG = (size_t)atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--curve"))
+            curve = true;
         else if (!strcmp(argv[i], "--big"))
             big = true;
         else if (!strcmp(argv[i], "--profile"))
@@ -638,6 +730,8 @@ int main(int argc, char **argv) {
     zctx = zmq_ctx_new();
     char tmp[] = "/tmp/pufa-bench-XXXXXX";
     mkdtemp(tmp);
+    if (curve)
+        setup_curve(tmp);
     printf("pufa benchmark: %zu reports, backlog %zu, PostgreSQL fsync=%s synchronous_commit=%s,"
            " %ld cores\n",
            N, BACKLOG, PQparameterStatus(db, "server_version") ? "on" : "?", "on",

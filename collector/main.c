@@ -178,11 +178,6 @@ int main(int argc, char **argv) {
                                 "single-host demo");
         goto out_cfg;
     }
-    if (cfg.check_only) {
-        pufa_cfg_dump(&cfg, stdout);
-        printf("# configuration ok\n");
-        goto out_cfg;
-    }
     if (!*s.collector_id) {
         free(s.collector_id);
         s.collector_id = pufa_asprintf("collector-%s", s.county);
@@ -190,9 +185,16 @@ int main(int argc, char **argv) {
     size_t idlen = strlen(s.collector_id);
     if (idlen > 63 || !pufa_utf8_valid(s.collector_id, idlen, NULL) ||
         pufa_has_control(s.collector_id, idlen)) {
+        char shown[300];
+        pufa_utf8_escape(shown, sizeof shown, s.collector_id, idlen);
         rc = config_error("collector_id: at most 63 bytes of UTF-8 without control characters "
                           "(got '%s')",
-                          s.collector_id);
+                          shown);
+        goto out_cfg;
+    }
+    if (cfg.check_only) {
+        pufa_cfg_dump(&cfg, stdout);
+        printf("# configuration ok\n");
         goto out_cfg;
     }
     signal(SIGPIPE, SIG_IGN);

@@ -550,6 +550,25 @@ static void hostile_link_fields_are_named_and_nothing_else_is_lost(void **state)
     stop_agg();
 }
 
+/* The collector refuses a sender name the aggregator would refuse. */
+static void a_bad_collector_id_stops_the_collector(void **state) {
+    (void)state;
+    const char *bad[] = {"collector-150821-with-a-name-far-longer-than-sixty-three-bytes-xxx",
+                         "col\xff"};
+    for (int i = 0; i < 2; i++) {
+        char *cmd = pufa_asprintf("'%s' --insecure --county 150821 --org-units '%s' "
+                                  "--collector-id '%s' --check-config >%s/out 2>&1",
+                                  col_bin, pufa_test_data_path("org_units.csv"), bad[i], dir);
+        assert_int_equal(pufa_sh(cmd), 78);
+        free(cmd);
+        char *path = pufa_asprintf("%s/out", dir);
+        char *out = pufa_test_read_file(path, NULL);
+        assert_contains(out, "collector_id: at most 63 bytes of UTF-8 without control characters");
+        free(out);
+        free(path);
+    }
+}
+
 static int group_setup(void **state) {
     (void)state;
     snprintf(dir, sizeof dir, "/tmp/pufa-links-XXXXXX");
@@ -607,6 +626,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(a_down_link_shows_its_backlog_then_catches_up),
         cmocka_unit_test(a_forwarder_is_stored_with_its_data_as_of),
         cmocka_unit_test(hostile_link_fields_are_named_and_nothing_else_is_lost),
+        cmocka_unit_test(a_bad_collector_id_stops_the_collector),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
