@@ -42,10 +42,17 @@ wait_up() { # PID: until its stack.json lists a dashboard that answers
     return 1
 }
 answers() { # all of this instance's services and its PostgreSQL answer
-    local url; url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dashboard"])' "$data/stack.json")
-    curl -sf "${url}healthz" >/dev/null || return 1
-    local m; m=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["aggregator_metrics"])' "$data/stack.json")
-    curl -sf "${m%/metrics}/readyz" >/dev/null || return 1  # ready = its database answers
+    # Each city's (and an upper level's) dashboard and aggregator.
+    local levels; levels=$(python3 -c 'import json,sys
+s = json.load(open(sys.argv[1]))
+for l in s["cities"] + ([s["upper"]] if "upper" in s else []):
+    print(l["dashboard"], l["aggregator_metrics"])' "$data/stack.json")
+    [ -n "$levels" ] || return 1
+    local url m
+    while read -r url m; do
+        curl -sf "${url}healthz" >/dev/null || return 1
+        curl -sf "${m%/metrics}/readyz" >/dev/null || return 1 # ready = its database answers
+    done <<<"$levels"
     for u in $(grep -o '"url": "[^"]*"' "$data/stack.json" | cut -d'"' -f4); do
         curl -sf "$u/healthz" >/dev/null || return 1
     done
@@ -65,7 +72,7 @@ set -e
     notok "a second instance exited $rc, not 75: $(tail -3 "$data/second.log")"
 grep -q "pid $first" "$data/second.log" && ok "it names the first instance's pid ($first)" ||
     notok "it does not name pid $first: $(cat "$data/second.log")"
-answers && ok "the first instance's PostgreSQL, aggregator, publisher and collectors still answer" ||
+answers && ok "the first instance's PostgreSQL, aggregators, publishers and collectors still answer" ||
     notok "the first instance stopped answering after the second one exited"
 [ "$(sort "$data/run/pids" | tr '\n' ' ')" = "$services_before" ] &&
     ok "the first instance's service list is untouched" || notok "run/pids changed"
