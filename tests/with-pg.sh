@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# with-pg.sh CMD [ARGS...]
+# with-pg.sh [--prefix P] CMD [ARGS...]
 # Starts a throwaway PostgreSQL 15 in a fresh temp folder (initdb + pg_ctl,
 # as the `postgres` user when run as root: PostgreSQL refuses root), with a
 # unix socket in that folder and no TCP listener, runs CMD with
@@ -9,11 +9,15 @@
 #   PUFA_TEST_PGDATA  the data folder
 #   PUFA_TEST_PG_STOP, PUFA_TEST_PG_START  shell commands that stop (fast)
 #                     and start the server again, for fault tests
-# and always stops and removes the cluster, whatever CMD does.
+# and always stops and removes the cluster, whatever CMD does.  --prefix P
+# names the variables P_DB, P_PGHOST, … instead (PUFA_UPPER_: a second
+# server for an upper level, with-pg.sh --prefix PUFA_UPPER_ with-pg.sh CMD).
 set -euo pipefail
+prefix=PUFA_TEST_
+if [ "${1:-}" = --prefix ]; then prefix=$2; shift 2; fi
 
 if [ $# -lt 1 ]; then
-    echo "usage: with-pg.sh CMD [ARGS...]" >&2
+    echo "usage: with-pg.sh [--prefix P] CMD [ARGS...]" >&2
     exit 64
 fi
 
@@ -74,12 +78,12 @@ PGOPTS="-c listen_addresses='' -c unix_socket_directories='$SOCK' -p $PORT -c fs
 "$PGBIN/psql" -X -q -h "$SOCK" -p "$PORT" -U postgres -d postgres \
     -c "CREATE DATABASE pufa" >/dev/null
 
-export PUFA_TEST_DB="host=$SOCK port=$PORT user=postgres dbname=pufa"
-export PUFA_TEST_PGHOST=$SOCK
-export PUFA_TEST_PGPORT=$PORT
-export PUFA_TEST_PGDATA=$DATA
-export PUFA_TEST_PG_STOP="${RUNAS[*]} $PGBIN/pg_ctl -D $DATA -m fast -w stop"
-export PUFA_TEST_PG_START="${RUNAS[*]} $PGBIN/pg_ctl -D $DATA -l $LOG -w -t 60 -o \"$PGOPTS\" start"
+export "${prefix}DB=host=$SOCK port=$PORT user=postgres dbname=pufa"
+export "${prefix}PGHOST=$SOCK"
+export "${prefix}PGPORT=$PORT"
+export "${prefix}PGDATA=$DATA"
+export "${prefix}PG_STOP=${RUNAS[*]} $PGBIN/pg_ctl -D $DATA -m fast -w stop"
+export "${prefix}PG_START=${RUNAS[*]} $PGBIN/pg_ctl -D $DATA -l $LOG -w -t 60 -o \"$PGOPTS\" start"
 
 set +e
 "$@"

@@ -6,6 +6,11 @@
  * rollup cell in SQL, the rollups and the publisher must equal the
  * ledger's own sums (check.c).
  *   with-pg.sh fault BUILD_DIR [--faults N] [--seed S] [--rate R] [--kinds K,K,...]
+ *   with-pg.sh --prefix PUFA_UPPER_ with-pg.sh fault BUILD_DIR --federation [...]
+ * With --federation the city aggregator forwards to the nation's aggregator
+ * (fed.c) through a partitionable proxy, the faults of that link join the
+ * others, and the upper level's SQL, rollups and publisher are checked
+ * against the same ledger.
  * The run fails unless work happened: reports acknowledged above a floor
  * scaled with the run, and every fault kind asked for injected (verified,
  * not assumed) at least once.  A service that dies without being killed by
@@ -43,6 +48,7 @@ static char dir[64];
 static unsigned seed;
 static int nfaults = 10;
 static int rate = 200;
+static bool federation;
 
 static pufa_proc agg, pub, col[NCOL];
 static char agg_port[16], feed_ep[128], pub_port[16], col_port[NCOL][16];
@@ -77,8 +83,22 @@ static void start_agg(void) {
     char *listen = pufa_asprintf("tcp://127.0.0.1:%s", agg_port[0] ? agg_port : "0");
     char *feed = pufa_strdup(feed_ep[0] ? feed_ep : "tcp://127.0.0.1:0");
     char *bin = pufa_asprintf("%s/aggregator/pufa-aggregator", build);
-    char *argv[] = {bin,           "--insecure", "--listen", listen,   "--feed", feed, "--http",
-                    "127.0.0.1:0", "--db",       dbinfo,     "--home", "100000", NULL};
+    /* With --federation the city is the home, and it forwards up. */
+    char *argv[] = {bin,
+                    "--insecure",
+                    "--listen",
+                    listen,
+                    "--feed",
+                    feed,
+                    "--http",
+                    "127.0.0.1:0",
+                    "--db",
+                    dbinfo,
+                    "--home",
+                    federation ? "150800" : "100000",
+                    federation ? "--upstream" : NULL,
+                    (char *)(federation ? fed_upstream() : NULL),
+                    NULL};
     pufa_proc_start(&agg, argv, NULL);
     char ep[128];
     if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", ep, sizeof ep, 30000)) {
@@ -167,6 +187,8 @@ static void describe_status(int st, char *out, size_t size) {
 }
 
 static void stop_all(void) {
+    if (federation)
+        fed_stop();
     pufa_proc_stop(&pub, SIGTERM, 10000);
     for (int k = 0; k < NCOL; k++) {
         pufa_proc_stop(&col[k], SIGTERM, 10000);
@@ -189,6 +211,17 @@ static void check_alive(const char *when) {
         printf("0 passed, 1 failed\n");
         fflush(stdout);
         pufa_proc_dump(all[i]);
+        gen_stop = 1;
+        stop_all();
+        exit(1);
+    }
+    const char *dead = federation ? fed_dead() : NULL;
+    if (dead) {
+        printf("FAIL: the %s died without being killed by the driver, %s; seed %u\n", dead, when,
+               seed);
+        printf("0 passed, 1 failed\n");
+        fflush(stdout);
+        fed_dump();
         gen_stop = 1;
         stop_all();
         exit(1);
@@ -323,9 +356,17 @@ static void *generator(void *arg) {
 
 /* ---- faults ---- */
 
-enum { F_KILL, F_PAUSE, F_PG, F_PARTITION, F_DISKFULL, F_CORRUPT, F_PGKILL, NKINDS };
-static const char *const KIND_NAMES[NKINDS] = {"kill",      "pause",   "pg-restart", "partition",
-                                               "disk-full", "corrupt", "pg-kill-agg"};
+static const char *const KIND_NAMES[NKINDS] = {"kill",
+                                               "pause",
+                                               "pg-restart",
+                                               "partition",
+                                               "disk-full",
+                                               "corrupt",
+                                               "pg-kill-agg",
+                                               "fed-partition",
+                                               "fed-kill-city",
+                                               "fed-upper-restart",
+                                               "fed-cursor-reset"};
 static bool asked[NKINDS];
 static int tried[NKINDS], injected[NKINDS];
 
@@ -471,6 +512,12 @@ static void inject(unsigned *s, int i) {
         fproxy_heal(proxies[k]);
         break;
     }
+    case FED_PARTITION:
+    case FED_KILL_CITY:
+    case FED_UPPER_RESTART:
+    case FED_CURSOR_RESET:
+        ok = fed_inject(kind, i, hold, &agg, start_agg);
+        break;
     default: /* kill -9 the aggregator right while PostgreSQL is away */
         printf("# fault %d: PostgreSQL stopped and the aggregator killed, %d ms\n", i, hold);
         ok = pufa_sh(getenv("PUFA_TEST_PG_STOP")) == 0;
@@ -538,7 +585,8 @@ static bool parse_kinds(const char *list) {
         if (k == NKINDS) {
             fprintf(stderr,
                     "fault: --kinds: unknown kind '%s' (kill, pause, pg-restart, "
-                    "partition, disk-full, corrupt, pg-kill-agg)\n",
+                    "partition, disk-full, corrupt, pg-kill-agg; with --federation also "
+                    "fed-partition, fed-kill-city, fed-upper-restart, fed-cursor-reset)\n",
                     t);
             ok = false;
         } else {
@@ -557,8 +605,10 @@ int main(int argc, char **argv) {
     }
     build = argv[1];
     seed = (unsigned)pufa_now_ms();
+    for (int i = 2; i < argc; i++)
+        federation |= !strcmp(argv[i], "--federation");
     for (int k = 0; k < NKINDS; k++)
-        asked[k] = true;
+        asked[k] = federation || k < FED_PARTITION;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--faults") && i + 1 < argc)
             nfaults = atoi(argv[++i]);
@@ -569,7 +619,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--kinds") && i + 1 < argc) {
             if (!parse_kinds(argv[++i]))
                 return 64;
-        } else {
+        } else if (strcmp(argv[i], "--federation") != 0) {
             fprintf(stderr, "fault: unknown argument '%s'\n", argv[i]);
             return 64;
         }
@@ -577,6 +627,11 @@ int main(int argc, char **argv) {
     int nasked = 0;
     for (int k = 0; k < NKINDS; k++)
         nasked += asked[k];
+    for (int k = FED_PARTITION; k < NKINDS && !federation; k++)
+        if (asked[k]) {
+            fprintf(stderr, "fault: --kinds %s needs --federation\n", KIND_NAMES[k]);
+            return 64;
+        }
     if (nasked == 0 || nfaults < nasked || rate < 10) {
         fprintf(stderr,
                 "fault: --faults must be at least the number of kinds asked for (%d), "
@@ -591,7 +646,8 @@ int main(int argc, char **argv) {
     }
     pufa_json_init();
     signal(SIGPIPE, SIG_IGN);
-    printf("# fault run: seed %u, %d faults, %d reports/s, kinds", seed, nfaults, rate);
+    printf("# fault run: seed %u, %d faults, %d reports/s, %s, kinds", seed, nfaults, rate,
+           federation ? "collectors -> city 150800 -> nation 100000" : "one level");
     for (int k = 0; k < NKINDS; k++)
         if (asked[k])
             printf(" %s", KIND_NAMES[k]);
@@ -605,6 +661,8 @@ int main(int argc, char **argv) {
     if (pufa_sh(cmd) != 0)
         return 2;
     free(cmd);
+    if (federation && !fed_start(build))
+        return 2;
     start_agg();
     start_pub();
     for (int k = 0; k < NCOL; k++) {
@@ -633,6 +691,8 @@ int main(int argc, char **argv) {
     /* Heal the network, then let it drain; nothing is restarted here. */
     for (int k = 0; k < NCOL; k++)
         fproxy_heal(proxies[k]);
+    if (federation)
+        fed_heal();
     check_alive("when the faults were over");
     long long deadline = ms() + 180000;
     bool drained = false;
@@ -656,10 +716,19 @@ int main(int argc, char **argv) {
             break;
         pufa_sleep_ms(100);
     }
+    bool fed_drained = !federation || fed_drain(deadline);
     check_alive("after the drain");
 
     verdict v;
     check_ledger(db, pub_port, &v);
+    verdict up = {0};
+    if (federation) {
+        fed_check(&up);
+        printf("upper level: acknowledged %lld, lost %lld, duplicated (figure mismatches) %lld, "
+               "phantom %lld, wrong revision %lld, wrong content %lld, rows %lld\n",
+               up.acked, up.lost, up.figure_mismatches, up.phantom, up.wrong_revision,
+               up.wrong_content, up.committed);
+    }
     long long spools = 0, metric_bad = 0, logged_now = 0;
     for (int k = 0; k < NCOL; k++) {
         spools += pufa_http_metric(col_port[k], "pufa_collector_spool_reports ");
@@ -702,7 +771,9 @@ int main(int argc, char **argv) {
            v.phantom, v.wrong_revision, v.wrong_content, spools, pub_seq, seq, seed);
     bool pass = work && kinds && corr_ok && v.lost == 0 && v.figure_mismatches == 0 &&
                 v.phantom == 0 && v.wrong_revision == 0 && v.wrong_content == 0 && spools == 0 &&
-                drained && seq >= 0 && pub_seq == seq;
+                drained && seq >= 0 && pub_seq == seq && fed_drained && up.lost == 0 &&
+                up.figure_mismatches == 0 && up.phantom == 0 && up.wrong_revision == 0 &&
+                up.wrong_content == 0 && (!federation || up.excused == v.excused);
     printf("%s\n", pass ? "1 passed, 0 failed" : "0 passed, 1 failed");
     if (!pass)
         for (int k = 0; k < NCOL; k++)

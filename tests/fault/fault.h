@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proc.h"
+
 #define NCOL   3
 #define MAXREV 16
 /* The generator spreads reports over these rollup cells. */
@@ -57,6 +59,22 @@ bool spool_fault_corrupt(const char *spool, unsigned *s, long long since_ms, uns
  * to 5 rounds until strace reports one injected.  False if none was. */
 bool spool_fault_disk_full(const char *spool, int pid, int hold);
 
+/* The fault kinds (fault.c); the FED_ ones need --federation (fed.c). */
+enum {
+    F_KILL,
+    F_PAUSE,
+    F_PG,
+    F_PARTITION,
+    F_DISKFULL,
+    F_CORRUPT,
+    F_PGKILL,
+    FED_PARTITION,
+    FED_KILL_CITY,
+    FED_UPPER_RESTART,
+    FED_CURSOR_RESET,
+    NKINDS
+};
+
 /* What the database, the rollups and the publisher hold, against the ledger. */
 typedef struct verdict {
     long long acked;             /* reports with an acknowledged revision */
@@ -74,5 +92,25 @@ typedef struct verdict {
  * generator has stopped), printing each county's totals and the first
  * mismatches (check.c). */
 void check_ledger(PGconn *db, const char *pub_port, verdict *v);
+
+/* The level above (fed.c): migrates the upper database (PUFA_UPPER_DB),
+ * starts the nation's aggregator and publisher and the proxy the city
+ * forwards through; false (said on stderr) without the upper PostgreSQL. */
+bool fed_start(const char *build);
+/* The endpoint the city aggregator's --upstream names (the proxy). */
+const char *fed_upstream(void);
+void fed_stop(void);
+/* The name of an upper service that died, or NULL. */
+const char *fed_dead(void);
+void fed_dump(void);
+void fed_heal(void);
+/* Injects one FED_ fault; the city aggregator is city, started by
+ * start_city.  True when it was verified to have bitten. */
+bool fed_inject(int kind, int i, int hold, pufa_proc *city, void (*start_city)(void));
+/* Until the city's forward backlog is empty and the upper publisher is at
+ * its feed (false at deadline, mono ms). */
+bool fed_drain(long long deadline);
+/* check_ledger on the upper level. */
+void fed_check(verdict *v);
 
 #endif
