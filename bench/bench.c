@@ -1,7 +1,8 @@
 /* pufa benchmark: one run, one table, ratios measured in that run.
  * Run by bench/run.sh under tests/with-pg.sh (a throwaway PostgreSQL with
  * default durability: fsync on, synchronous_commit on).
- *   bench BUILD_DIR [--reports N] [--backlog N] [--big] */
+ *   bench BUILD_DIR [--reports N] [--backlog N] [--big] [--fed-reports N] [--fed-lag S]
+ *                   [--no-federation] */
 #include <errno.h>
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -19,6 +20,7 @@
 #include <zmq.h>
 
 #include "alloc.h"
+#include "bench.h"
 #include "copy.h"
 #include "enums.h"
 #include "httpc.h"
@@ -34,6 +36,9 @@ static PGconn *db;
 static void *zctx;
 static size_t N = 200000, BACKLOG = 1000000;
 static bool big;
+static size_t FED_N = 1000000;             /* --fed-reports: the federation catch-up */
+static int fed_lag_s = 20;                 /* --fed-lag: seconds of the federation lag row */
+static bool fed = true;                    /* --no-federation skips both */
 static const char *agg_log_level = "info"; /* --profile: debug, per-transaction timings */
 static const char *compact_rows = "100000", *compact_interval = "5s"; /* the defaults */
 
@@ -100,8 +105,14 @@ static const char *const UNITS[] = {"SFJ", "FY", "JCY", "GAJ", "SWJ", "JYJ"};
 
 /* ---- helpers ---- */
 
-static double secs_since(long long t0) {
+double bench_secs_since(long long t0) {
     return (double)(pufa_mono_ms() - t0) / 1000.0;
+}
+
+PGconn *bench_use_db(PGconn *c) {
+    PGconn *before = db;
+    db = c;
+    return before;
 }
 
 static void sql(const char *q) {
@@ -145,7 +156,7 @@ static void make_report(pufa_report *r, unsigned *seed, pufa_day today) {
     r->received_at_ms = pufa_now_ms();
 }
 
-static pufa_report *make_reports(size_t n, unsigned seed) {
+pufa_report *bench_make_reports(size_t n, unsigned seed) {
     pufa_report *r = pufa_calloc(n, sizeof *r);
     pufa_day today = pufa_city_day(pufa_now_ms());
     for (size_t i = 0; i < n; i++)
@@ -153,7 +164,7 @@ static pufa_report *make_reports(size_t n, unsigned seed) {
     return r;
 }
 
-static void free_reports(pufa_report *r, size_t n) {
+void bench_free_reports(pufa_report *r, size_t n) {
     for (size_t i = 0; i < n; i++)
         pufa_report_clear(&r[i]);
     free(r);
@@ -174,7 +185,7 @@ static long long rss_kb(pid_t pid, const char *field) {
 
 /* ---- 1. raw binary COPY (the aggregator's own encoder) ---- */
 
-static double bench_copy(const char *table, pufa_report *r, size_t n) {
+double bench_copy(const char *table, pufa_report *r, size_t n) {
     char *copy_sql = pufa_asprintf("COPY %s (" REPORT_COLS ") FROM STDIN (FORMAT binary)", table);
     long long t0 = pufa_mono_ms();
     pufa_buf b;
@@ -195,7 +206,7 @@ static double bench_copy(const char *table, pufa_report *r, size_t n) {
     }
     pufa_buf_free(&b);
     free(copy_sql);
-    return (double)n / secs_since(t0);
+    return (double)n / bench_secs_since(t0);
 }
 
 /* ---- 2. naive: one INSERT per report, autocommit ---- */
@@ -238,7 +249,7 @@ static double bench_naive(pufa_report *r, size_t n) {
         }
         PQclear(res);
     }
-    return (double)n / secs_since(t0);
+    return (double)n / bench_secs_since(t0);
 }
 
 /* ---- the stack ---- */
@@ -431,7 +442,7 @@ static double post_parallel(pufa_report *r, size_t n, int ncol, size_t per_reque
         pthread_create(&t[i], NULL, post_all, &p[i]);
     for (int i = 0; i < ncol; i++)
         pthread_join(t[i], NULL);
-    double secs = secs_since(t0);
+    double secs = bench_secs_since(t0);
     for (int i = 0; i < ncol; i++) {
         for (size_t b = 0; b < p[i].nbodies; b++)
             free(p[i].bodies[b]);
@@ -449,17 +460,10 @@ static void wait_reports(long long want, int timeout_s) {
 
 /* ---- 4 + 5. aggregator alone, with commit -> SSE latency ---- */
 
-typedef struct sse_probe {
-    _Atomic int stop;
-    long long times[200000];  /* event arrival (mono ms) */
-    long long counts[200000]; /* totals.all.reports in that event */
-    _Atomic size_t n;
-} sse_probe;
-
-static void *sse_main(void *arg) {
-    sse_probe *s = arg;
+void *bench_sse_main(void *arg) {
+    bench_sse_probe *s = arg;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(pub_port))};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(s->port))};
     a.sin_addr.s_addr = htonl(0x7f000001);
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
         return NULL;
@@ -500,15 +504,16 @@ static void *sse_main(void *arg) {
     return NULL;
 }
 
-static int cmp_ll(const void *a, const void *b) {
+int bench_cmp_ll(const void *a, const void *b) {
     long long x = *(const long long *)a, y = *(const long long *)b;
     return x < y ? -1 : x > y;
 }
 
 static double bench_aggregator(pufa_report *r, size_t n, double *p50, double *p99) {
-    sse_probe *probe = pufa_calloc(1, sizeof *probe);
+    bench_sse_probe *probe = pufa_calloc(1, sizeof *probe);
+    snprintf(probe->port, sizeof probe->port, "%s", pub_port);
     pthread_t th;
-    pthread_create(&th, NULL, sse_main, probe);
+    pthread_create(&th, NULL, bench_sse_main, probe);
     pufa_sleep_ms(300);
     long long base = sql_ll("SELECT count(*) FROM reports WHERE NOT retracted");
     void *d = zmq_socket(zctx, ZMQ_DEALER);
@@ -570,7 +575,7 @@ static double bench_aggregator(pufa_report *r, size_t n, double *p50, double *p9
         pufa_ack_destroy(&a);
         zmq_msg_close(&m);
     }
-    double rate = (double)n / secs_since(t0);
+    double rate = (double)n / bench_secs_since(t0);
     pufa_sleep_ms(1500);
     probe->stop = 1;
     pthread_join(th, NULL);
@@ -583,7 +588,7 @@ static double bench_aggregator(pufa_report *r, size_t n, double *p50, double *p9
         if (e < probe->n)
             lat[nl++] = probe->times[e] > ack_t[b] ? probe->times[e] - ack_t[b] : 0;
     }
-    qsort(lat, nl, sizeof *lat, cmp_ll);
+    qsort(lat, nl, sizeof *lat, bench_cmp_ll);
     *p50 = nl ? (double)lat[nl / 2] : -1;
     *p99 = nl ? (double)lat[(nl * 99) / 100 >= nl ? nl - 1 : (nl * 99) / 100] : -1;
     for (size_t b = 0; b < nb; b++)
@@ -635,7 +640,7 @@ static double publisher_startup(long long *cells) {
     pufa_proc_stop(&pub, SIGTERM, 10000);
     long long t0 = pufa_mono_ms();
     start_pub();
-    double s = secs_since(t0);
+    double s = bench_secs_since(t0);
     *cells = sql_ll("SELECT (SELECT count(*) FROM rollup_dim) +"
                     " (SELECT count(*) FROM rollup_journal)");
     return s;
@@ -716,6 +721,12 @@ int main(int argc, char **argv) {
             compact_rows = argv[++i];
         else if (!strcmp(argv[i], "--compact-interval") && i + 1 < argc)
             compact_interval = argv[++i];
+        else if (!strcmp(argv[i], "--fed-reports") && i + 1 < argc)
+            FED_N = (size_t)atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--fed-lag") && i + 1 < argc)
+            fed_lag_s = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--no-federation"))
+            fed = false;
     }
     pufa_json_init();
     signal(SIGPIPE, SIG_IGN);
@@ -739,13 +750,13 @@ int main(int argc, char **argv) {
     fflush(stdout);
 
     /* 1 and 2 */
-    pufa_report *rows = make_reports(N, 1);
+    pufa_report *rows = bench_make_reports(N, 1);
     double copy_rate = bench_copy("reports", rows, N);
     sql("TRUNCATE reports");
     size_t naive_n = N / 10 > 20000 ? 20000 : N / 10;
     double naive_rate = bench_naive(rows, naive_n);
     sql("TRUNCATE reports");
-    free_reports(rows, N);
+    bench_free_reports(rows, N);
     printf("  raw COPY (binary, 10,000-row transactions): %.0f rows/s\n", copy_rate);
     printf("  naive (one INSERT per report, autocommit):  %.0f rows/s (%zu rows)\n", naive_rate,
            naive_n);
@@ -759,14 +770,14 @@ int main(int argc, char **argv) {
         start_col_info(i, spool);
         free(spool);
     }
-    pufa_report *e2e = make_reports(N, 2);
+    pufa_report *e2e = bench_make_reports(N, 2);
     long long t0 = 0;
     double post_s = post_parallel(e2e, N, 4, 1000, &t0);
     wait_reports((long long)N, 600);
-    double e2e_s = secs_since(t0);
+    double e2e_s = bench_secs_since(t0);
     double e2e_rate = (double)N / e2e_s;
     long long got = sql_ll("SELECT count(*) FROM reports");
-    free_reports(e2e, N);
+    bench_free_reports(e2e, N);
     printf("  pufa end to end (4 collectors, HTTP -> spool fsync -> ZeroMQ -> group commit):"
            " %.0f reports/s (accepted at %.0f/s; %lld of %zu committed)\n",
            e2e_rate, (double)N / post_s, got, N);
@@ -786,12 +797,12 @@ int main(int argc, char **argv) {
     sql("VACUUM ANALYZE bench_raw");
     double agg_rates[ROUNDS], round_copy[ROUNDS], round_ratio[ROUNDS], p50s[ROUNDS], p99s[ROUNDS];
     for (int k = 0; k < ROUNDS; k++) {
-        pufa_report *raw = make_reports(N, 10 + (unsigned)k);
+        pufa_report *raw = bench_make_reports(N, 10 + (unsigned)k);
         round_copy[k] = bench_copy("bench_raw", raw, N);
-        free_reports(raw, N);
-        pufa_report *direct = make_reports(N, 20 + (unsigned)k);
+        bench_free_reports(raw, N);
+        pufa_report *direct = bench_make_reports(N, 20 + (unsigned)k);
         agg_rates[k] = bench_aggregator(direct, N, &p50s[k], &p99s[k]);
-        free_reports(direct, N);
+        bench_free_reports(direct, N);
         round_ratio[k] = agg_rates[k] / round_copy[k];
         printf("  round %d: raw COPY %.0f rows/s, aggregator alone (batches of 1,000, window 16)"
                " %.0f reports/s = %.3f x COPY; freshness p50 %.0f ms, p99 %.0f ms\n",
@@ -846,23 +857,30 @@ int main(int argc, char **argv) {
         pufa_proc_stop(&col[i], SIGTERM, 20000);
     char *spool = pufa_asprintf("%s/spool-backlog", tmp);
     start_col_info(0, spool);
-    pufa_report *bl = make_reports(BACKLOG, 4);
+    pufa_report *bl = bench_make_reports(BACKLOG, 4);
     for (size_t i = 0; i < BACKLOG; i++) {
         free(bl[i].county_code);
         bl[i].county_code = pufa_strdup(COUNTIES[0]);
     }
     double bl_post = post_parallel(bl, BACKLOG, 1, 2000, NULL);
-    free_reports(bl, BACKLOG);
+    bench_free_reports(bl, BACKLOG);
     long long col_backlog_rss = rss_kb(col[0].pid, "VmRSS:");
     long long col_backlog_hwm = rss_kb(col[0].pid, "VmHWM:");
     long long before = sql_ll("SELECT count(*) FROM reports");
     long long tc = pufa_mono_ms();
     start_agg();
-    while (col_metric(0, "pufa_collector_spool_reports ") != 0 && secs_since(tc) < 1800)
+    while (col_metric(0, "pufa_collector_spool_reports ") != 0 && bench_secs_since(tc) < 1800)
         pufa_sleep_ms(100);
-    double catchup = secs_since(tc);
+    double catchup = bench_secs_since(tc);
     long long after = sql_ll("SELECT count(*) FROM reports");
     free(spool);
+    pufa_proc_stop(&col[0], SIGTERM, 20000);
+    pufa_proc_stop(&agg, SIGTERM, 20000);
+    pufa_proc_stop(&pub, SIGTERM, 20000);
+
+    /* 9 + 10: federation, city -> upper level */
+    bench_fed_result fr = {0};
+    int fed_rc = fed ? bench_fed(build, FED_N, fed_lag_s, &fr) : 0;
 
     printf("\n| measure | figure | ratio |\n| --- | --- | --- |\n");
     printf("| raw COPY (binary, 10,000-row transactions) | %.0f rows/s | 1 |\n", copy_rate);
@@ -895,9 +913,21 @@ int main(int argc, char **argv) {
     printf("| catch-up: %zu backlogged reports drained | %.1f s (%.0f reports/s, %lld committed)"
            " | |\n",
            BACKLOG, catchup, (double)BACKLOG / catchup, after - before);
-    pufa_proc_stop(&col[0], SIGTERM, 20000);
-    pufa_proc_stop(&agg, SIGTERM, 20000);
-    pufa_proc_stop(&pub, SIGTERM, 20000);
+    if (!fed)
+        printf("| federation catch-up and lag | not run (--no-federation) | |\n");
+    else if (fed_rc != 0)
+        printf("| federation catch-up and lag | failed (see above) | |\n");
+    else {
+        double fed_rate = (double)FED_N / fr.catchup_s;
+        printf("| federation catch-up: %zu reports city → upper level after a partition | %.1f s"
+               " (%.0f reports/s, %lld at the upper level) | %.3f × raw COPY at the upper level"
+               " (%.0f rows/s) |\n",
+               FED_N, fr.catchup_s, fed_rate, fr.caught_up, fed_rate / fr.copy_rate, fr.copy_rate);
+        if (fed_lag_s > 0)
+            printf("| federation lag: county's 202 → upper publisher's SSE event, steady %.0f"
+                   " reports/s for %d s | p50 %.0f ms, p99 %.0f ms (%zu requests of 20) | |\n",
+                   fr.lag_rate, fed_lag_s, fr.lag_p50, fr.lag_p99, fr.lag_samples);
+    }
     zmq_ctx_term(zctx);
     PQfinish(db);
     cmd = pufa_asprintf("rm -rf %s", tmp);
