@@ -745,10 +745,13 @@ int main(int argc, char **argv) {
     bool work = v.acked >= floor && posts_ok > 0 && v.committed > 0, kinds = true;
     printf("faults injected: ");
     int total = 0;
+    const char *sep = "";
     for (int k = 0; k < NKINDS; k++) {
         total += injected[k];
-        if (asked[k] || tried[k])
-            printf("%s%s %d of %d tried", k ? ", " : "", KIND_NAMES[k], injected[k], tried[k]);
+        if (asked[k] || tried[k]) {
+            printf("%s%s %d of %d tried", sep, KIND_NAMES[k], injected[k], tried[k]);
+            sep = ", ";
+        }
         if (asked[k] && injected[k] == 0) {
             kinds = false;
             printf(" (FLOOR: asked for, never injected)");

@@ -221,14 +221,17 @@ bool fed_inject(int kind, int i, int hold, pufa_proc *city, void (*start_city)(v
                "up again\n",
                i, was, rows);
         start_city();
-        /* Verified: the upper level answered "duplicate" for the replay. */
-        long long deadline = pufa_mono_ms() + 60000, dup = dup0;
+        /* Verified: the replay got back to where the cursor was, and the
+         * upper level answered "duplicate" for what it had already. */
+        long long deadline = pufa_mono_ms() + 60000, at = -1, dup = dup0;
         while (pufa_mono_ms() < deadline &&
-               (dup = pufa_http_metric(up_http, "pufa_aggregator_reports_"
-                                                "total{status=\"duplicate\"} ")) <= dup0)
+               (at = city_ll("SELECT acked_seq FROM forward_cursor")) < was)
             pufa_sleep_ms(100);
-        printf("#   the upper aggregator counted %lld duplicates since\n", dup - dup0);
-        ok = st != -1 && WIFEXITED(st) && reset == 1 && was > 0 && dup > dup0;
+        dup = pufa_http_metric(up_http, "pufa_aggregator_reports_total{status=\"duplicate\"} ");
+        printf("#   the cursor back at %lld (was %lld); the upper aggregator answered %lld "
+               "duplicates since the reset\n",
+               at, was, dup - dup0);
+        ok = st != -1 && WIFEXITED(st) && reset == 1 && was > 0 && at >= was && dup > dup0;
         break;
     }
     }
