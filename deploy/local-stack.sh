@@ -413,10 +413,11 @@ for k in sorted(rows):
 }
 want=$(sum_of_cities)
 settled=0
-for _ in $(seq 1200); do
+deadline=$((SECONDS + 120))
+while [ $SECONDS -lt $deadline ]; do
     have=$(upper_rows || true)
     [ "$have" = "$want" ] && feed_caught_up $upper && { settled=1; break; }
-    sleep 0.1
+    sleep 0.2
 done
 if [ $settled -eq 0 ]; then
     echo "local-stack: the nation's totals did not reach the sum of the cities' within 120 s;" \
