@@ -32,20 +32,24 @@ static const char *const BACKLOG_SQL =
     " OR (r.commit_seq = c.acked_seq AND c.acked_report_id IS NOT NULL"
     " AND r.report_id > c.acked_report_id)";
 
-/* One number from SQL, reconnecting after a PostgreSQL restart; -1 when it
- * does not answer. */
+/* One number from SQL, reconnecting (once) when the connection broke, as
+ * after a PostgreSQL restart; -1 when it does not answer. */
 static long long query_ll(PGconn **db, const char *conninfo, const char *sql) {
-    if (!*db || PQstatus(*db) != CONNECTION_OK) {
-        PQfinish(*db);
-        *db = PQconnectdb(conninfo);
+    long long v = -1;
+    for (int attempt = 0; attempt < 2 && v < 0; attempt++) {
+        if (!*db || PQstatus(*db) != CONNECTION_OK) {
+            PQfinish(*db);
+            *db = PQconnectdb(conninfo);
+        }
+        PGresult *q = PQexec(*db, sql);
+        if (PQresultStatus(q) == PGRES_TUPLES_OK && PQntuples(q) == 1 && !PQgetisnull(q, 0, 0))
+            v = atoll(PQgetvalue(q, 0, 0));
+        else if (PQstatus(*db) != CONNECTION_OK)
+            PQreset(*db);
+        else
+            attempt = 2; /* an answer, but not a number: no retry */
+        PQclear(q);
     }
-    PGresult *q = PQexec(*db, sql);
-    long long v = PQresultStatus(q) == PGRES_TUPLES_OK && PQntuples(q) == 1 && !PQgetisnull(q, 0, 0)
-                      ? atoll(PQgetvalue(q, 0, 0))
-                      : -1;
-    if (PQresultStatus(q) != PGRES_TUPLES_OK)
-        PQreset(*db);
-    PQclear(q);
     return v;
 }
 
