@@ -201,8 +201,8 @@ bool fed_inject(int kind, int i, int hold, pufa_proc *city, void (*start_city)(v
         printf("# fault %d: upper PostgreSQL stopped and upper aggregator killed mid-batch (%lld "
                "reports not yet acked above), %d ms\n",
                i, n, hold);
-        ok = n > 0 && pufa_sh(getenv("PUFA_UPPER_PG_STOP")) == 0;
-        ok &= killed_by_9(pufa_proc_stop(&up_agg, SIGKILL, 5000));
+        ok = pufa_sh(getenv("PUFA_UPPER_PG_STOP")) == 0;
+        ok &= killed_by_9(pufa_proc_stop(&up_agg, SIGKILL, 5000)) && n > 0;
         pufa_sleep_ms(hold);
         if (pufa_sh(getenv("PUFA_UPPER_PG_START")) != 0) {
             printf("FAIL: the upper PostgreSQL did not start again\n");
