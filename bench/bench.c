@@ -39,6 +39,7 @@ static bool big;
 static size_t FED_N = 1000000;             /* --fed-reports: the federation catch-up */
 static int fed_lag_s = 20;                 /* --fed-lag: seconds of the federation lag row */
 static bool fed = true;                    /* --no-federation skips both */
+static bool only_fed;                      /* --only-federation: those two rows alone */
 static const char *agg_log_level = "info"; /* --profile: debug, per-transaction timings */
 static const char *compact_rows = "100000", *compact_interval = "5s"; /* the defaults */
 
@@ -696,6 +697,23 @@ static void print_profile(const char *log) {
                ncomp, comp[0], comp[1], comp[2], phase[0], phase[1], phase[2], phase[3], phase[4]);
 }
 
+/* The federation rows of the table (fed.c measured them). */
+static void print_fed_rows(int rc, const bench_fed_result *fr) {
+    if (rc != 0) {
+        printf("| federation catch-up and lag | failed (see above) | |\n");
+        return;
+    }
+    double fed_rate = (double)FED_N / fr->catchup_s;
+    printf("| federation catch-up: %zu reports city → upper level after a partition | %.1f s"
+           " (%.0f reports/s, %lld at the upper level) | %.3f × raw COPY at the upper level"
+           " (%.0f rows/s) |\n",
+           FED_N, fr->catchup_s, fed_rate, fr->caught_up, fed_rate / fr->copy_rate, fr->copy_rate);
+    if (fed_lag_s > 0)
+        printf("| federation lag: county's 202 → upper publisher's SSE event, steady %.0f"
+               " reports/s for %d s | p50 %.0f ms, p99 %.0f ms (%zu requests of 20) | |\n",
+               fr->lag_rate, fed_lag_s, fr->lag_p50, fr->lag_p99, fr->lag_samples);
+}
+
 /* ---- the run ---- */
 
 int main(int argc, char **argv) {
@@ -727,6 +745,8 @@ int main(int argc, char **argv) {
             fed_lag_s = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-federation"))
             fed = false;
+        else if (!strcmp(argv[i], "--only-federation"))
+            only_fed = true;
     }
     pufa_json_init();
     signal(SIGPIPE, SIG_IGN);
@@ -748,6 +768,15 @@ int main(int argc, char **argv) {
            N, BACKLOG, PQparameterStatus(db, "server_version") ? "on" : "?", "on",
            sysconf(_SC_NPROCESSORS_ONLN));
     fflush(stdout);
+    if (only_fed) {
+        bench_fed_result fr;
+        int frc = bench_fed(build, FED_N, fed_lag_s, &fr);
+        printf("\n| measure | figure | ratio |\n| --- | --- | --- |\n");
+        print_fed_rows(frc, &fr);
+        zmq_ctx_term(zctx);
+        PQfinish(db);
+        return frc ? 1 : 0;
+    }
 
     /* 1 and 2 */
     pufa_report *rows = bench_make_reports(N, 1);
@@ -915,19 +944,8 @@ int main(int argc, char **argv) {
            BACKLOG, catchup, (double)BACKLOG / catchup, after - before);
     if (!fed)
         printf("| federation catch-up and lag | not run (--no-federation) | |\n");
-    else if (fed_rc != 0)
-        printf("| federation catch-up and lag | failed (see above) | |\n");
-    else {
-        double fed_rate = (double)FED_N / fr.catchup_s;
-        printf("| federation catch-up: %zu reports city → upper level after a partition | %.1f s"
-               " (%.0f reports/s, %lld at the upper level) | %.3f × raw COPY at the upper level"
-               " (%.0f rows/s) |\n",
-               FED_N, fr.catchup_s, fed_rate, fr.caught_up, fed_rate / fr.copy_rate, fr.copy_rate);
-        if (fed_lag_s > 0)
-            printf("| federation lag: county's 202 → upper publisher's SSE event, steady %.0f"
-                   " reports/s for %d s | p50 %.0f ms, p99 %.0f ms (%zu requests of 20) | |\n",
-                   fr.lag_rate, fed_lag_s, fr.lag_p50, fr.lag_p99, fr.lag_samples);
-    }
+    else
+        print_fed_rows(fed_rc, &fr);
     zmq_ctx_term(zctx);
     PQfinish(db);
     cmd = pufa_asprintf("rm -rf %s", tmp);

@@ -70,9 +70,8 @@ static bool start_upper(void) {
     char *feed = pufa_strdup(up_feed[0] ? up_feed : "tcp://127.0.0.1:0");
     char *http = pufa_asprintf("127.0.0.1:%s", up_http[0] ? up_http : "0");
     char *bin = pufa_asprintf("%s/aggregator/pufa-aggregator", build);
-    char *argv[] = {bin,      "--insecure", "--listen",    listen, "--feed",
-                    feed,     "--http",     http,          "--db", db,
-                    "--home", "100000",     "--log-level", "warn", NULL};
+    char *argv[] = {bin,  "--insecure", "--listen", listen,   "--feed", feed, "--http",
+                    http, "--db",       db,         "--home", "100000", NULL};
     pufa_proc_start(&upper, argv, NULL);
     bool ok =
         pufa_proc_wait_log(&upper, "id=AGG-LISTEN", "endpoint", up_listen, sizeof up_listen,
@@ -92,14 +91,13 @@ static bool start_upper(void) {
 static bool start_city(void) {
     char *db = conninfo("pufa_city user=pufa_aggregator");
     char *bin = pufa_asprintf("%s/aggregator/pufa-aggregator", build);
-    char *argv[] = {bin,           "--insecure",
-                    "--listen",    "tcp://127.0.0.1:0",
-                    "--feed",      "tcp://127.0.0.1:0",
-                    "--http",      "127.0.0.1:0",
-                    "--db",        db,
-                    "--home",      "150800",
-                    "--upstream",  up_listen,
-                    "--log-level", "warn",
+    char *argv[] = {bin,          "--insecure",
+                    "--listen",   "tcp://127.0.0.1:0",
+                    "--feed",     "tcp://127.0.0.1:0",
+                    "--http",     "127.0.0.1:0",
+                    "--db",       db,
+                    "--home",     "150800",
+                    "--upstream", up_listen,
                     NULL};
     pufa_proc_start(&city, argv, NULL);
     bool ok =

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark: builds (RelWithDebInfo), starts a throwaway PostgreSQL with
 # default durability (fsync on, synchronous_commit on) and prints the table.
-#   bench/run.sh [--reports N] [--backlog N] [--big] [--fed-reports N] [--fed-lag S] [--no-federation]
+#   bench/run.sh [--reports N] [--backlog N] [--big] [--fed-reports N] [--fed-lag S]
+#                [--no-federation | --only-federation]
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
