@@ -113,7 +113,8 @@ static bool start_city(void) {
 static bool start_upper_pub(void) {
     char *db = conninfo("pufa_upper user=pufa_publisher");
     char *bin = pufa_asprintf("%s/publisher/pufa-publisher", build);
-    char *argv[] = {bin, "--feed", up_feed, "--db", db, "--http", "127.0.0.1:0", "--pub", "", NULL};
+    char *argv[] = {bin,           "--feed", up_feed, "--db",   db,       "--http",
+                    "127.0.0.1:0", "--pub",  "",      "--home", "100000", NULL};
     pufa_proc_start(&upper_pub, argv, NULL);
     bool ok =
         pufa_proc_wait_log(&upper_pub, "id=PUB-HTTP", "port", pub_port, sizeof pub_port, 10000) &&

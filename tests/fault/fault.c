@@ -117,8 +117,18 @@ static void start_agg(void) {
 static void start_pub(void) {
     char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
     char *bin = pufa_asprintf("%s/publisher/pufa-publisher", build);
-    char *argv[] = {bin,           "--feed", feed_ep, "--db",   dbinfo,   "--http",
-                    "127.0.0.1:0", "--pub",  "",      "--home", "100000", NULL};
+    char *argv[] = {bin,
+                    "--feed",
+                    feed_ep,
+                    "--db",
+                    dbinfo,
+                    "--http",
+                    "127.0.0.1:0",
+                    "--pub",
+                    "",
+                    "--home",
+                    federation ? "150800" : "100000",
+                    NULL};
     pufa_proc_start(&pub, argv, NULL);
     if (!pufa_proc_wait_log(&pub, "id=PUB-HTTP", "port", pub_port, sizeof pub_port, 10000)) {
         pufa_proc_dump(&pub);

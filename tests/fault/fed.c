@@ -89,8 +89,8 @@ static void start_up_agg(void) {
 static void start_up_pub(void) {
     char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_UPPER_DB"));
     char *bin = pufa_asprintf("%s/publisher/pufa-publisher", build);
-    char *argv[] = {bin,      "--feed",      up_feed, "--db", dbinfo,
-                    "--http", "127.0.0.1:0", "--pub", "",     NULL};
+    char *argv[] = {bin,           "--feed", up_feed, "--db",   dbinfo,   "--http",
+                    "127.0.0.1:0", "--pub",  "",      "--home", "100000", NULL};
     pufa_proc_start(&up_pub, argv, NULL);
     if (!pufa_proc_wait_log(&up_pub, "id=PUB-HTTP", "port", up_pub_port, sizeof up_pub_port,
                             10000)) {
