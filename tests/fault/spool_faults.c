@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "crc32c.h"
 #include "fault.h"
+#include "file.h"
 #include "proc.h"
 #include "report.h"
 #include "wire.h"
@@ -26,18 +27,10 @@ static bool crc_ok(const uint8_t *rec, uint32_t len) {
     return crc == get32(rec + 8);
 }
 
+/* The whole file, or NULL when it cannot be read. */
 static uint8_t *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = pufa_malloc((size_t)(size > 0 ? size : 0) + 1);
-    *len = size > 0 ? fread(buf, 1, (size_t)size, f) : 0;
-    buf[*len] = '\0';
-    fclose(f);
-    return buf;
+    char *buf;
+    return pufa_read_file(path, 0, &buf, len, NULL, 0) == 0 ? (uint8_t *)buf : NULL;
 }
 
 typedef struct candidate {

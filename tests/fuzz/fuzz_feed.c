@@ -37,9 +37,9 @@ static pufa_day last_report(pub_model *m, const char *county) {
 }
 
 static int64_t fig_of(const Pufa__Figures *g, int k) {
-    const int64_t v[NFIG] = {g->reports,       g->sessions,   g->participants, g->materials,
-                             g->consultations, g->banners,    g->led_messages, g->online_posts,
-                             g->online_views,  g->volunteers, g->funds_fen};
+#define FIG_OF_(up, low, label, max) g->low,
+    const int64_t v[NFIG] = {g->reports, PUFA_COUNTER_MAP(FIG_OF_)};
+#undef FIG_OF_
     return v[k];
 }
 

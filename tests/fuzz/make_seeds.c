@@ -14,6 +14,7 @@
 
 #include "alloc.h"
 #include "date.h"
+#include "file.h"
 #include "report_json.h"
 #include "spool.h"
 #include "wire.h"
@@ -31,19 +32,12 @@ static void write_seed(const char *dir, const char *target, const char *name, co
 
 static uint8_t *read_seed(const char *dir, const char *target, const char *name, size_t *len) {
     char *path = pufa_asprintf("%s/%s/%s", dir, target, name);
-    FILE *f = fopen(path, "rb");
+    char *buf;
+    int rc = pufa_read_file(path, 0, &buf, len, NULL, 0);
     free(path);
-    if (!f)
+    if (rc)
         exit(66);
-    pufa_buf b;
-    pufa_buf_init(&b);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        pufa_buf_append(&b, chunk, n);
-    fclose(f);
-    *len = b.len;
-    return (uint8_t *)pufa_buf_steal(&b);
+    return (uint8_t *)buf;
 }
 
 /* fuzz_spool_read: [cursor byte][segment]["PUFASEG\n"][segment]... */

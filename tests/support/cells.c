@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "report.h"
 #include "testlib.h"
 
 /* Each dimension and its key, as the reports table spells it. */
@@ -13,23 +14,18 @@ static const char *const DIMS[][2] = {
     {"form", "form::text"}, {"unit", "unit_code"},    {"campaign", "campaign"},
 };
 
-#define NONZERO                                                                                    \
-    "(reports <> 0 OR sessions <> 0 OR participants <> 0 OR materials <> 0 OR"                     \
-    " consultations <> 0 OR banners <> 0 OR led_messages <> 0 OR online_posts <> 0 OR"             \
-    " online_views <> 0 OR volunteers <> 0 OR funds_fen <> 0)"
-
-#define SUMS                                                                                       \
-    "count(*)::bigint, sum(sessions)::bigint, sum(participants)::bigint,"                          \
-    " sum(materials)::bigint, sum(consultations)::bigint, sum(banners)::bigint,"                   \
-    " sum(led_messages)::bigint, sum(online_posts)::bigint, sum(online_views)::bigint,"            \
-    " sum(volunteers)::bigint, sum(funds_fen)::bigint"
+/* Any figure not zero; the sums of the figures, from PUFA_COUNTER_MAP. */
+#define NONZERO_(up, low, label, max) " OR " #low " <> 0"
+#define NONZERO                       "(reports <> 0" PUFA_COUNTER_MAP(NONZERO_) ")"
+#define SUM_(up, low, label, max)     ", sum(" #low ")::bigint"
+#define SUMS                          "count(*)::bigint" PUFA_COUNTER_MAP(SUM_)
 
 long long pufa_test_cells_diff(PGconn *db, const char *table, char *why, size_t size) {
     pufa_buf q;
     pufa_buf_init(&q);
     pufa_buf_printf(&q,
                     "WITH live AS (SELECT * FROM reports WHERE NOT retracted),"
-                    " cells AS (SELECT day, county_code, dim, key, " PUFA_TEST_FIGURES
+                    " cells AS (SELECT day, county_code, dim, key, " PUFA_FIGURE_COLS
                     " FROM %s WHERE " NONZERO "),"
                     " want AS (",
                     table);

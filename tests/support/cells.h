@@ -6,11 +6,6 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 
-/* The figures of a cell, in the order of the tables' columns. */
-#define PUFA_TEST_FIGURES                                                                          \
-    "reports, sessions, participants, materials, consultations, banners, led_messages,"            \
-    " online_posts, online_views, volunteers, funds_fen"
-
 /* Compares the cells of table ("rollup_live" or "rollup_dim") with the
  * non-retracted rows of reports, grouped per day x county x dimension x key
  * by this code (not by the schema's view).  A cell whose figures are all
