@@ -24,7 +24,7 @@
 struct ingest {
     ingest_config cfg;
     void *router;
-    void *pub;
+    delta_pub *pub; /* for the heartbeats */
     pipeline *pl;
     agg_stats *stats;
     const pufa_orgunits *orgunits;
@@ -38,17 +38,18 @@ static int zerr(char *err, size_t errsize, const char *what) {
     return PUFA_EZMQ;
 }
 
-int ingest_open(const ingest_config *cfg, void *zctx, pipeline *pl, agg_stats *stats,
-                const pufa_orgunits *orgunits, ingest **out, char *err, size_t errsize) {
+int ingest_open(const ingest_config *cfg, void *zctx, pipeline *pl, delta_pub *pub,
+                agg_stats *stats, const pufa_orgunits *orgunits, ingest **out, char *err,
+                size_t errsize) {
     ingest *in = pufa_calloc(1, sizeof *in);
     in->cfg = *cfg;
     in->pl = pl;
+    in->pub = pub;
     in->stats = stats;
     in->orgunits = orgunits;
     int rc = PUFA_EZMQ;
     in->router = zmq_socket(zctx, ZMQ_ROUTER);
-    in->pub = zmq_socket(zctx, ZMQ_PUB);
-    if (!in->router || !in->pub) {
+    if (!in->router) {
         rc = zerr(err, errsize, "zmq_socket");
         goto fail;
     }
@@ -59,9 +60,7 @@ int ingest_open(const ingest_config *cfg, void *zctx, pipeline *pl, agg_stats *s
         zmq_setsockopt(in->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) ||
         zmq_setsockopt(in->router, ZMQ_SNDHWM, &hwm, sizeof hwm) ||
         zmq_setsockopt(in->router, ZMQ_RCVHWM, &hwm, sizeof hwm) ||
-        zmq_setsockopt(in->router, ZMQ_LINGER, &linger, sizeof linger) ||
-        zmq_setsockopt(in->pub, ZMQ_SNDHWM, &hwm, sizeof hwm) ||
-        zmq_setsockopt(in->pub, ZMQ_LINGER, &linger, sizeof linger)) {
+        zmq_setsockopt(in->router, ZMQ_LINGER, &linger, sizeof linger)) {
         rc = zerr(err, errsize, "zmq_setsockopt");
         goto fail;
     }
@@ -81,24 +80,15 @@ int ingest_open(const ingest_config *cfg, void *zctx, pipeline *pl, agg_stats *s
         snprintf(err, errsize, "cannot bind %s: %s", cfg->listen, zmq_strerror(zmq_errno()));
         goto fail;
     }
-    if (zmq_bind(in->pub, cfg->feed) != 0) {
-        snprintf(err, errsize, "cannot bind feed %s: %s", cfg->feed, zmq_strerror(zmq_errno()));
-        goto fail;
-    }
     char ep[256];
     size_t len = sizeof ep;
     zmq_getsockopt(in->router, ZMQ_LAST_ENDPOINT, ep, &len);
     PLOG_INFO("AGG-LISTEN", "endpoint=%s", ep);
-    len = sizeof ep;
-    zmq_getsockopt(in->pub, ZMQ_LAST_ENDPOINT, ep, &len);
-    PLOG_INFO("AGG-FEED", "endpoint=%s", ep);
     *out = in;
     return 0;
 fail:
     if (in->router)
         zmq_close(in->router);
-    if (in->pub)
-        zmq_close(in->pub);
     free(in);
     return rc;
 }
@@ -144,23 +134,6 @@ static void send_frame_error(ingest *in, const uint8_t *id, size_t idlen, const 
     size_t len;
     uint8_t *buf = pufa_ack_encode(0, NULL, 0, msg, &len);
     send_to(in, id, idlen, buf, len);
-    free(buf);
-}
-
-static void publish(ingest *in, const char *topic, const uint8_t *data, size_t len) {
-    zmq_send(in->pub, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    zmq_send(in->pub, data, len, ZMQ_DONTWAIT);
-}
-
-static void publish_heartbeat(ingest *in) {
-    pthread_mutex_lock(&in->stats->mu);
-    uint64_t seq = in->stats->feed_seq;
-    pthread_mutex_unlock(&in->stats->mu);
-    /* A CommitDelta without cells repeats the last sequence number. */
-    pufa_delta d = {.seq = seq, .committed_at_ms = pufa_now_ms()};
-    size_t len;
-    uint8_t *buf = pufa_delta_encode(&d, &len);
-    publish(in, "hb", buf, len);
     free(buf);
 }
 
@@ -266,7 +239,7 @@ static void handle_batch(ingest *in, const uint8_t *id, size_t idlen, zmq_msg_t 
             mismatched++;
             continue;
         }
-        it->batch = b;
+        it->collector_id = b->collector_id;
         it->slot = (uint32_t)i;
         b->n_items++;
     }
@@ -325,18 +298,11 @@ static bool recv_one(ingest *in) {
 
 static void deliver_done(ingest *in) {
     agg_batch *batches;
-    agg_delta *deltas;
-    pipeline_take_done(in->pl, &batches, &deltas);
+    pipeline_take_done(in->pl, &batches);
     for (agg_batch *b = batches, *next; b; b = next) {
         next = b->next;
         send_ack(in, b);
         agg_batch_destroy(&b);
-    }
-    for (agg_delta *d = deltas, *next; d; d = next) {
-        next = d->next;
-        publish(in, "delta", d->data, d->len);
-        free(d->data);
-        free(d);
     }
 }
 
@@ -377,7 +343,7 @@ int ingest_run(ingest *in, volatile sig_atomic_t *stop, volatile sig_atomic_t *r
         deliver_done(in);
         int64_t now = pufa_now_ms();
         if (now - in->last_heartbeat_ms >= in->cfg.heartbeat_ms) {
-            publish_heartbeat(in);
+            delta_pub_heartbeat(in->pub);
             in->last_heartbeat_ms = now;
         }
     }
@@ -386,7 +352,7 @@ int ingest_run(ingest *in, volatile sig_atomic_t *stop, volatile sig_atomic_t *r
 
 void ingest_flush(ingest *in) {
     deliver_done(in);
-    publish_heartbeat(in);
+    delta_pub_heartbeat(in->pub);
 }
 
 void ingest_close(ingest **pin) {
@@ -394,7 +360,6 @@ void ingest_close(ingest **pin) {
         return;
     ingest *in = *pin;
     zmq_close(in->router);
-    zmq_close(in->pub);
     free(in);
     *pin = NULL;
 }

@@ -1,5 +1,6 @@
 /* The aggregator's I/O thread: the ROUTER socket collectors send batches
- * to, the PUB feed of committed deltas, and the hand-off to the writer. */
+ * to (decoded and validated here, handed to the writer, acked when
+ * decided) and the feed's heartbeats (the deltas go out from the writer). */
 #ifndef AGG_INGEST_H
 #define AGG_INGEST_H
 
@@ -14,7 +15,6 @@
 
 typedef struct ingest_config {
     const char *listen;       /* ROUTER endpoint */
-    const char *feed;         /* PUB endpoint */
     int64_t max_frame;        /* bytes */
     int64_t hwm;              /* ZeroMQ high-water marks */
     int64_t heartbeat_ms;     /* feed heartbeat period */
@@ -27,9 +27,11 @@ typedef struct ingest_config {
 
 typedef struct ingest ingest;
 
-/* Binds both sockets; logs the bound endpoints.  0 or PUFA_EZMQ. */
-int ingest_open(const ingest_config *cfg, void *zctx, pipeline *pl, agg_stats *stats,
-                const pufa_orgunits *orgunits, ingest **out, char *err, size_t errsize);
+/* Binds the ROUTER; logs the bound endpoint.  pub: the feed the heartbeats
+ * go to (outlives the ingest).  0 or PUFA_EZMQ. */
+int ingest_open(const ingest_config *cfg, void *zctx, pipeline *pl, delta_pub *pub,
+                agg_stats *stats, const pufa_orgunits *orgunits, ingest **out, char *err,
+                size_t errsize);
 /* Runs until *stop becomes non-zero (or the ZAP handler died: returns
  * PUFA_EAUTH); *reload (SIGHUP) re-reads the allow-list.  The caller stops
  * the pipeline between ingest_run and ingest_flush. */

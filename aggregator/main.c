@@ -506,7 +506,13 @@ int main(int argc, char **argv) {
     pipeline *pl = NULL;
     void *zctx = zmq_ctx_new();
     ingest *in = NULL;
-    if (pipeline_new(st, &a.stats, (size_t)s.max_pending, (size_t)s.max_group, &pl, err,
+    delta_pub *pub = NULL;
+    if (delta_pub_open(zctx, s.feed, s.hwm, &pub, err, sizeof err)) {
+        PLOG_ERROR("AGG-BIND", "msg=\"%s\"", err);
+        rc = EX_UNAVAILABLE_;
+        goto out_zmq;
+    }
+    if (pipeline_new(st, pub, &a.stats, (size_t)s.max_pending, (size_t)s.max_group, &pl, err,
                      sizeof err)) {
         PLOG_ERROR("AGG-PIPE", "msg=\"%s\"", err);
         rc = EX_SOFTWARE_;
@@ -533,7 +539,6 @@ int main(int argc, char **argv) {
         }
     }
     ingest_config icfg = {.listen = s.listen,
-                          .feed = s.feed,
                           .max_frame = s.max_frame,
                           .hwm = s.hwm,
                           .heartbeat_ms = s.heartbeat_ms,
@@ -542,7 +547,7 @@ int main(int argc, char **argv) {
                           .zap = a.zap,
                           .home = home,
                           .links = a.links};
-    if (ingest_open(&icfg, zctx, pl, &a.stats, ou, &in, err, sizeof err)) {
+    if (ingest_open(&icfg, zctx, pl, pub, &a.stats, ou, &in, err, sizeof err)) {
         PLOG_ERROR("AGG-BIND", "msg=\"%s\"", err);
         rc = EX_UNAVAILABLE_;
         goto out_zmq;
@@ -604,6 +609,7 @@ out_zmq:
      * counters until here. */
     forward_stop(a.forwarder);
     pipeline_destroy(&pl);
+    delta_pub_close(&pub);
     /* The one stop: the status server still reads its counters until
      * compactor_destroy below. */
     compactor_stop(a.compactor);

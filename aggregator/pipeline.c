@@ -27,6 +27,7 @@ typedef struct approval_job {
 
 struct pipeline {
     store *st;
+    delta_pub *pub;       /* where committed deltas go */
     compactor *compactor; /* told of journal rows appended; may be NULL */
     forward *forwarder;   /* woken after each commit; may be NULL */
     agg_stats *stats;
@@ -38,7 +39,6 @@ struct pipeline {
     agg_batch *pending, *pending_tail;
     size_t pending_reports;
     agg_batch *done, *done_tail;
-    agg_delta *deltas, *deltas_tail;
     bool stopping;
     int pipefd[2];
     approval_job *approvals, *approvals_tail; /* waiting for the writer */
@@ -75,8 +75,8 @@ void agg_batch_destroy(agg_batch **pb) {
     *pb = NULL;
 }
 
-int pipeline_new(store *st, agg_stats *stats, size_t max_pending, size_t max_group, pipeline **out,
-                 char *err, size_t errsize) {
+int pipeline_new(store *st, delta_pub *pub, agg_stats *stats, size_t max_pending, size_t max_group,
+                 pipeline **out, char *err, size_t errsize) {
     int fds[2];
     if (pipe(fds) != 0) {
         snprintf(err, errsize, "cannot create the writer's wake-up pipe: %s", strerror(errno));
@@ -86,6 +86,7 @@ int pipeline_new(store *st, agg_stats *stats, size_t max_pending, size_t max_gro
     p->pipefd[0] = fds[0];
     p->pipefd[1] = fds[1];
     p->st = st;
+    p->pub = pub;
     p->stats = stats;
     p->max_pending = max_pending;
     p->max_group = max_group;
@@ -136,20 +137,14 @@ bool pipeline_full(pipeline *p) {
     return full;
 }
 
-void pipeline_take_done(pipeline *p, agg_batch **batches, agg_delta **deltas) {
+void pipeline_take_done(pipeline *p, agg_batch **batches) {
     char buf[64];
     while (read(p->pipefd[0], buf, sizeof buf) > 0) {
     }
     pthread_mutex_lock(&p->mu);
     *batches = p->done;
-    *deltas = p->deltas;
     p->done = p->done_tail = NULL;
-    p->deltas = p->deltas_tail = NULL;
     pthread_mutex_unlock(&p->mu);
-}
-
-static const char *collector_of(const agg_item *it) {
-    return it->batch->collector_id;
 }
 
 /* Fault injection for the tests (tests/aggregator_test.c): with
@@ -164,44 +159,36 @@ static bool fault_kill_after_commit(void) {
     return cached == 1;
 }
 
-/* Called by the store after each committed transaction (writer thread). */
-static void on_commit(void *ctx, store_commit *c) {
-    pipeline *p = ctx;
-    if (c->seq && fault_kill_after_commit()) {
-        PLOG_WARN("AGG-FAULT", "msg=\"PUFA_FAULT: killing myself after commit\" seq=%llu",
-                  (unsigned long long)c->seq);
-        raise(SIGKILL);
+/* After the store's transactions (writer thread): counts them, tells the
+ * compactor, and sends each delta on the feed, in commit order. */
+static void committed(pipeline *p, store_commits *cs) {
+    for (size_t i = 0; i < cs->n; i++) {
+        store_commit *c = &cs->c[i];
+        if (c->seq && fault_kill_after_commit()) {
+            PLOG_WARN("AGG-FAULT", "msg=\"PUFA_FAULT: killing myself after commit\" seq=%llu",
+                      (unsigned long long)c->seq);
+            raise(SIGKILL);
+        }
+        pthread_mutex_lock(&p->stats->mu);
+        p->stats->reports[PUFA__REPORT_STATUS__STATUS_COMMITTED] += c->committed;
+        p->stats->reports[PUFA__REPORT_STATUS__STATUS_DUPLICATE] += c->duplicate;
+        p->stats->reports[PUFA__REPORT_STATUS__STATUS_STALE] += c->stale;
+        p->stats->reports[PUFA__REPORT_STATUS__STATUS_REJECTED] += c->rejected;
+        p->stats->reports[PUFA__REPORT_STATUS__STATUS_LOCKED] += c->locked;
+        if (c->seconds > 0) {
+            p->stats->transactions++;
+            pufa_histogram_observe(&p->stats->commit_latency, c->seconds);
+        }
+        if (c->seq)
+            p->stats->feed_seq = c->seq;
+        pthread_mutex_unlock(&p->stats->mu);
+        compactor_note(p->compactor, c->journal_rows);
+        if (c->seq)
+            forward_note(p->forwarder);
+        if (c->delta)
+            delta_pub_delta(p->pub, c->seq, c->delta, c->delta_len);
     }
-    pthread_mutex_lock(&p->stats->mu);
-    p->stats->reports[PUFA__REPORT_STATUS__STATUS_COMMITTED] += c->committed;
-    p->stats->reports[PUFA__REPORT_STATUS__STATUS_DUPLICATE] += c->duplicate;
-    p->stats->reports[PUFA__REPORT_STATUS__STATUS_STALE] += c->stale;
-    p->stats->reports[PUFA__REPORT_STATUS__STATUS_REJECTED] += c->rejected;
-    p->stats->reports[PUFA__REPORT_STATUS__STATUS_LOCKED] += c->locked;
-    if (c->seconds > 0) {
-        p->stats->transactions++;
-        pufa_histogram_observe(&p->stats->commit_latency, c->seconds);
-    }
-    if (c->seq)
-        p->stats->feed_seq = c->seq;
-    pthread_mutex_unlock(&p->stats->mu);
-    compactor_note(p->compactor, c->journal_rows);
-    if (c->seq)
-        forward_note(p->forwarder);
-    if (c->delta) {
-        agg_delta *d = pufa_calloc(1, sizeof *d);
-        d->data = c->delta;
-        d->len = c->delta_len;
-        d->seq = c->seq;
-        c->delta = NULL;
-        pthread_mutex_lock(&p->mu);
-        if (p->deltas_tail)
-            p->deltas_tail->next = d;
-        else
-            p->deltas = d;
-        p->deltas_tail = d;
-        pthread_mutex_unlock(&p->mu);
-    }
+    store_commits_free(cs);
 }
 
 static void set_db_state(pipeline *p, bool up, const char *err) {
@@ -403,8 +390,11 @@ static void *writer_main(void *arg) {
             if (n == 0)
                 break;
             int rc = store_connect(p->st, err, sizeof err);
+            store_commits cs;
+            store_commits_init(&cs);
             if (rc == 0)
-                rc = store_apply_all(p->st, items, n, collector_of, on_commit, p, err, sizeof err);
+                rc = store_apply_all(p->st, items, n, &cs, err, sizeof err);
+            committed(p, &cs);
             if (rc == 0) {
                 backoff_ms = 100;
                 break;
@@ -499,8 +489,7 @@ void pipeline_destroy(pipeline **pp) {
     pipeline *p = *pp;
     pipeline_stop(p);
     agg_batch *b, *done;
-    agg_delta *d;
-    pipeline_take_done(p, &done, &d);
+    pipeline_take_done(p, &done);
     for (b = p->pending; b;) {
         agg_batch *next = b->next;
         agg_batch_destroy(&b);
@@ -510,12 +499,6 @@ void pipeline_destroy(pipeline **pp) {
         agg_batch *next = b->next;
         agg_batch_destroy(&b);
         b = next;
-    }
-    while (d) {
-        agg_delta *next = d->next;
-        free(d->data);
-        free(d);
-        d = next;
     }
     close(p->pipefd[0]);
     close(p->pipefd[1]);

@@ -2,8 +2,8 @@
  * (PostgreSQL).  The I/O thread submits decoded batches; the writer takes
  * everything submitted so far as one group (so the commit rate never limits
  * the report rate: whatever arrives during a commit goes into the next
- * one), applies it, and hands back finished batches and feed deltas, waking
- * the I/O thread through a pipe. */
+ * one), applies it, sends each committed delta on the feed (delta_pub.h)
+ * and hands back finished batches, waking the I/O thread through a pipe. */
 #ifndef AGG_PIPELINE_H
 #define AGG_PIPELINE_H
 
@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "compact.h"
+#include "delta_pub.h"
 #include "forward.h"
 #include "stats.h"
 #include "store.h"
@@ -36,20 +37,13 @@ typedef struct agg_batch {
 agg_batch *agg_batch_new(size_t n_reports);
 void agg_batch_destroy(agg_batch **b);
 
-typedef struct agg_delta {
-    uint8_t *data;
-    size_t len;
-    uint64_t seq;
-    struct agg_delta *next;
-} agg_delta;
-
 typedef struct pipeline pipeline;
 
 /* max_pending: reports queued before the I/O thread stops reading;
  * max_group: reports in one transaction at most.  0, or PUFA_ESYS (no pipe
  * for the wake-ups) with err filled. */
-int pipeline_new(store *st, agg_stats *stats, size_t max_pending, size_t max_group, pipeline **out,
-                 char *err, size_t errsize);
+int pipeline_new(store *st, delta_pub *pub, agg_stats *stats, size_t max_pending, size_t max_group,
+                 pipeline **out, char *err, size_t errsize);
 /* Tells c of every journal row committed (before pipeline_start). */
 void pipeline_set_compactor(pipeline *p, compactor *c);
 /* Wakes f after every commit that changed reports (before pipeline_start;
@@ -61,9 +55,9 @@ int pipeline_notify_fd(const pipeline *p);
 /* Takes ownership of b (I/O thread). */
 void pipeline_submit(pipeline *p, agg_batch *b);
 bool pipeline_full(pipeline *p);
-/* Moves finished batches and deltas to the caller (who destroys/frees
- * them), in commit order. */
-void pipeline_take_done(pipeline *p, agg_batch **batches, agg_delta **deltas);
+/* Moves finished batches to the caller (who destroys them), in commit
+ * order. */
+void pipeline_take_done(pipeline *p, agg_batch **batches);
 /* Hands an approval action to the writer thread and waits (at most
  * timeout_ms) for its answer, so that it is ordered with the report
  * transactions.  0 with res filled (res->json: the caller frees);

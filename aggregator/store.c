@@ -352,8 +352,8 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int store_apply(store *s, agg_item **items, size_t n, const char *collector_of(const agg_item *),
-                store_commit *out, char *err, size_t errsize) {
+int store_apply(store *s, agg_item **items, size_t n, store_commit *out, char *err,
+                size_t errsize) {
     memset(out, 0, sizeof *out);
     if (!store_connected(s)) {
         snprintf(err, errsize, "not connected");
@@ -449,7 +449,7 @@ int store_apply(store *s, agg_item **items, size_t n, const char *collector_of(c
             rollup_add_report(&s->rs, r, +1);
         rollup_add_receipt(&s->rs, r, r->received_at_ms ? r->received_at_ms : pufa_now_ms());
         e->cur = r;
-        e->cur_collector = collector_of(it);
+        e->cur_collector = it->collector_id;
         e->final = it;
         out->committed++;
     }
@@ -470,9 +470,9 @@ int store_apply(store *s, agg_item **items, size_t n, const char *collector_of(c
         if (!st[i].final)
             continue;
         if (st[i].was_stored) {
-            finals[nfinals++] = (row_ref){&st[i].final->report, collector_of(st[i].final), 0};
+            finals[nfinals++] = (row_ref){&st[i].final->report, st[i].final->collector_id, 0};
         } else {
-            copy_row_seq(&s->copybuf, &st[i].final->report, collector_of(st[i].final), out->seq);
+            copy_row_seq(&s->copybuf, &st[i].final->report, st[i].final->collector_id, out->seq);
             ncopy++;
         }
     }
@@ -535,15 +535,33 @@ done:
     return rc;
 }
 
-int store_apply_all(store *s, agg_item **items, size_t n,
-                    const char *collector_of(const agg_item *), store_commit_fn on_commit,
-                    void *ctx, char *err, size_t errsize) {
+void store_commits_init(store_commits *cs) {
+    memset(cs, 0, sizeof *cs);
+}
+
+void store_commits_free(store_commits *cs) {
+    for (size_t i = 0; i < cs->n; i++)
+        free(cs->c[i].delta);
+    free(cs->c);
+    memset(cs, 0, sizeof *cs);
+}
+
+static void commits_add(store_commits *cs, const store_commit *c) {
+    if (cs->n == cs->cap) {
+        cs->cap = cs->cap ? cs->cap * 2 : 4;
+        cs->c = pufa_realloc(cs->c, cs->cap * sizeof *cs->c);
+    }
+    cs->c[cs->n++] = *c;
+}
+
+int store_apply_all(store *s, agg_item **items, size_t n, store_commits *out, char *err,
+                    size_t errsize) {
     if (n == 0)
         return 0;
     store_commit c;
-    int rc = store_apply(s, items, n, collector_of, &c, err, errsize);
+    int rc = store_apply(s, items, n, &c, err, errsize);
     if (rc == 0) {
-        on_commit(ctx, &c);
+        commits_add(out, &c);
         return 0;
     }
     if (rc != PUFA_EDB)
@@ -556,12 +574,12 @@ int store_apply_all(store *s, agg_item **items, size_t n,
         PLOG_WARN("AGG-POISON", "report_id=%s reason=%s", items[0]->report.report_id,
                   pufa_log_quote(q, sizeof q, err));
         store_commit r = {.rejected = 1};
-        on_commit(ctx, &r);
+        commits_add(out, &r);
         return 0;
     }
     size_t half = n / 2;
-    rc = store_apply_all(s, items, half, collector_of, on_commit, ctx, err, errsize);
+    rc = store_apply_all(s, items, half, out, err, errsize);
     if (rc)
         return rc;
-    return store_apply_all(s, items + half, n - half, collector_of, on_commit, ctx, err, errsize);
+    return store_apply_all(s, items + half, n - half, out, err, errsize);
 }

@@ -15,15 +15,13 @@
 #include "periods.h"
 #include "report.h"
 
-struct agg_batch;
-
 /* One valid report waiting for its transaction. */
 typedef struct agg_item {
     pufa_report report;
-    int status;       /* 0 = undecided, else a Pufa__ReportStatus */
-    char reason[256]; /* for STATUS_REJECTED and STATUS_LOCKED */
-    struct agg_batch *batch;
-    uint32_t slot; /* its index in the batch */
+    int status;               /* 0 = undecided, else a Pufa__ReportStatus */
+    char reason[256];         /* for STATUS_REJECTED and STATUS_LOCKED */
+    const char *collector_id; /* who sent it (owned by its batch) */
+    uint32_t slot;            /* its index in the batch */
 } agg_item;
 
 /* What one committed transaction produced. */
@@ -61,17 +59,24 @@ int store_approve(store *s, const approval_req *req, approval_res *res, char *er
  * and *out describes the commit.  PUFA_EDB: a data error (a poison row);
  * nothing was written and statuses are unset: split and retry.
  * PUFA_EDBDOWN: the connection or server failed; nothing decided. */
-int store_apply(store *s, agg_item **items, size_t n, const char *collector_of(const agg_item *),
-                store_commit *out, char *err, size_t errsize);
+int store_apply(store *s, agg_item **items, size_t n, store_commit *out, char *err, size_t errsize);
+
+/* What store_apply_all committed, in commit order (a value: init/free). */
+typedef struct store_commits {
+    store_commit *c;
+    size_t n, cap;
+} store_commits;
+void store_commits_init(store_commits *cs);
+/* Frees the deltas still held and the array; cs is then empty. */
+void store_commits_free(store_commits *cs);
 
 /* Applies items, splitting on data errors until the poison rows are alone;
- * those are rejected with the database's reason.  Calls on_commit after
- * each committed transaction.  Returns 0 when every item has a status, or
- * PUFA_EDBDOWN (the undecided items keep status 0). */
-typedef void (*store_commit_fn)(void *ctx, store_commit *c);
-int store_apply_all(store *s, agg_item **items, size_t n,
-                    const char *collector_of(const agg_item *), store_commit_fn on_commit,
-                    void *ctx, char *err, size_t errsize);
+ * those are rejected with the database's reason.  Appends one entry to out
+ * per committed transaction (and per poison row).  Returns 0 when every
+ * item has a status, or PUFA_EDBDOWN (the undecided items keep status 0;
+ * out holds what was committed before). */
+int store_apply_all(store *s, agg_item **items, size_t n, store_commits *out, char *err,
+                    size_t errsize);
 
 /* Row i of a result whose columns start as REPORT_SELECT_TEXT's
  * (store_sql.h) into r (initialised here; the caller clears it). */

@@ -1,0 +1,26 @@
+/* The aggregator's feed of committed deltas: a PUB socket with topic
+ * "delta" (one encoded CommitDelta per transaction, in commit order) and
+ * topic "hb" (a CommitDelta without cells repeating the last sequence number
+ * sent).  The writer thread sends each delta right after its COMMIT; the I/O
+ * thread sends the heartbeats.  Thread-safe: one mutex around the socket,
+ * so a heartbeat never announces a sequence number before its delta. */
+#ifndef AGG_DELTA_PUB_H
+#define AGG_DELTA_PUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct delta_pub delta_pub;
+
+/* Binds endpoint and logs the bound one (id=AGG-FEED).  0, or PUFA_EZMQ
+ * with err filled. */
+int delta_pub_open(void *zctx, const char *endpoint, int64_t hwm, delta_pub **out, char *err,
+                   size_t errsize);
+/* Sends one committed delta (seq, its encoded bytes); never blocks. */
+void delta_pub_delta(delta_pub *p, uint64_t seq, const uint8_t *data, size_t len);
+/* Sends a heartbeat with the last sequence number sent (0 before any). */
+void delta_pub_heartbeat(delta_pub *p);
+/* Closes the socket and frees; accepts NULL and sets *p to NULL. */
+void delta_pub_close(delta_pub **p);
+
+#endif
