@@ -101,38 +101,7 @@ static bool delta_valid(const pufa_delta *d, pufa_day today, char *why, size_t w
     return d->skipped == 0;
 }
 
-static int cell_add(pub_model *m, const pufa_cell *c, int sign) {
-    int64_t fig[NFIG];
-    for (int k = 0; k < NFIG; k++)
-        fig[k] = sign * c->fig[k];
-    return pub_model_add(m, c->day, c->county, c->theme, c->venue, c->form, c->unit_code,
-                         c->campaign, fig);
-}
-
-/* Adds one committed transaction's changes to the model, validated, whole
- * or (a figure would overflow) not at all: what was added is taken back
- * under the same lock. */
-static int apply_delta(pub_model *m, const pufa_delta *d, char *why, size_t whysize) {
-    pub_model_wrlock(m);
-    for (size_t i = 0; i < d->n_cells; i++) {
-        if (cell_add(m, &d->cells[i], 1) == 0)
-            continue;
-        snprintf(why, whysize, "rollups[%zu].delta: a figure would overflow its cell", i);
-        while (i-- > 0)
-            cell_add(m, &d->cells[i], -1);
-        pub_model_unlock(m);
-        return PUFA_ETOOBIG;
-    }
-    for (size_t i = 0; i < d->n_receipts; i++) {
-        const pufa_receipt *r = &d->receipts[i];
-        pub_model_receipt(m, r->day, r->county, r->unit_code);
-    }
-    pub_model_set_seq(m, d->seq);
-    pub_model_unlock(m);
-    return 0;
-}
-
-pub_feed_verdict pub_feed_apply(pub_model *m, const void *topic, size_t topic_len, const void *body,
+pub_feed_verdict pub_feed_apply(pub_live *l, const void *topic, size_t topic_len, const void *body,
                                 size_t body_len, pufa_day today, uint64_t *seq, char *why,
                                 size_t whysize) {
     *seq = 0;
@@ -143,9 +112,7 @@ pub_feed_verdict pub_feed_apply(pub_model *m, const void *topic, size_t topic_le
         return PUB_FEED_UNDECODABLE;
     *seq = d.seq;
     why[0] = '\0';
-    pub_model_rdlock(m);
-    uint64_t have = pub_model_seq(m);
-    pub_model_unlock(m);
+    uint64_t have = pub_live_seq(l);
     pub_feed_verdict v;
     if (!is_delta)
         v = d.seq > have ? PUB_FEED_GAP : PUB_FEED_HEARTBEAT;
@@ -153,7 +120,7 @@ pub_feed_verdict pub_feed_apply(pub_model *m, const void *topic, size_t topic_le
         v = PUB_FEED_DROPPED;
     else if (d.seq != have + 1)
         v = PUB_FEED_GAP;
-    else if (!delta_valid(&d, today, why, whysize) || apply_delta(m, &d, why, whysize) != 0)
+    else if (!delta_valid(&d, today, why, whysize) || pub_live_apply(l, &d, why, whysize) != 0)
         v = PUB_FEED_REFUSED;
     else
         v = PUB_FEED_APPLIED;
@@ -199,14 +166,12 @@ static bool handle_message(pub_feed *f) {
         zmq_msg_close(&body);
         return true;
     }
-    pub_model_rdlock(f->m);
-    uint64_t have = pub_model_seq(f->m);
-    pub_model_unlock(f->m);
+    uint64_t have = pub_live_seq(f->live);
     bool is_delta = zmq_msg_size(&topic) == 5 && !memcmp(zmq_msg_data(&topic), "delta", 5);
     uint64_t seq;
     char why[160], q[200];
     pub_feed_verdict v =
-        pub_feed_apply(f->m, zmq_msg_data(&topic), zmq_msg_size(&topic), zmq_msg_data(&body),
+        pub_feed_apply(f->live, zmq_msg_data(&topic), zmq_msg_size(&topic), zmq_msg_data(&body),
                        zmq_msg_size(&body), pufa_city_day(pufa_now_ms()), &seq, why, sizeof why);
     zmq_msg_close(&topic);
     zmq_msg_close(&body);
@@ -219,8 +184,7 @@ static bool handle_message(pub_feed *f) {
     case PUB_FEED_DROPPED:
         pub_live_delta_dropped(f->live);
         break;
-    case PUB_FEED_APPLIED:
-        pub_live_delta_applied(f->live);
+    case PUB_FEED_APPLIED: /* the live state has it, and a new event */
         break;
     case PUB_FEED_GAP:
         /* A delta past the next, or a heartbeat announcing one we never got. */

@@ -2,8 +2,9 @@
  * FIRST, then loads a snapshot (snapshot.h), drops deltas at or below the
  * snapshot's sequence and applies the rest in order; a gap in the sequence
  * (or a heartbeat announcing a sequence we never saw) triggers a resync
- * from PostgreSQL, retried with backoff while the database is down.  Every
- * change is told to the live state (live.h), which wakes the readers. */
+ * from PostgreSQL, retried with backoff while the database is down.  The
+ * next delta goes to the live state (live.h), which adds it to the model
+ * and wakes the readers. */
 #ifndef PUB_FEED_H
 #define PUB_FEED_H
 
@@ -40,12 +41,12 @@ typedef enum pub_feed_verdict {
 } pub_feed_verdict;
 
 /* Decodes one feed message (topic "delta" or "hb", and its body) and, when
- * it is the next delta, applies it to m whole or not at all (locks taken
- * inside).  today: a delta's days may run at most a week past it.  *seq
+ * it is the next delta and well formed, applies it to l whole or not at
+ * all (pub_live_apply).  today: a delta's days may run at most a week past it.  *seq
  * gets the message's seq (0 if undecodable); why (for REFUSED) names the
  * rollup or receipt and its field.  Separate from the socket for the
  * fuzzer (tests/fuzz/fuzz_feed.c). */
-pub_feed_verdict pub_feed_apply(pub_model *m, const void *topic, size_t topic_len, const void *body,
+pub_feed_verdict pub_feed_apply(pub_live *l, const void *topic, size_t topic_len, const void *body,
                                 size_t body_len, pufa_day today, uint64_t *seq, char *why,
                                 size_t whysize);
 

@@ -2,11 +2,13 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "alloc.h"
 #include "date.h"
+#include "error.h"
 #include "windows.h"
 
 struct pub_live {
@@ -97,12 +99,46 @@ void pub_live_snapshot_failed(pub_live *l, const char *err, bool model_incomplet
     pthread_mutex_unlock(&l->mu);
 }
 
-void pub_live_delta_applied(pub_live *l) {
-    char *ev = event_json(l->m);
+uint64_t pub_live_seq(pub_live *l) {
+    pub_model_rdlock(l->m);
+    uint64_t seq = pub_model_seq(l->m);
+    pub_model_unlock(l->m);
+    return seq;
+}
+
+static int cell_add(pub_model *m, const pufa_cell *c, int sign) {
+    int64_t fig[NFIG];
+    for (int k = 0; k < NFIG; k++)
+        fig[k] = sign * c->fig[k];
+    return pub_model_add(m, c->day, c->county, c->theme, c->venue, c->form, c->unit_code,
+                         c->campaign, fig);
+}
+
+int pub_live_apply(pub_live *l, const pufa_delta *d, char *why, size_t whysize) {
+    pub_model *m = l->m;
+    pub_model_wrlock(m);
+    for (size_t i = 0; i < d->n_cells; i++) {
+        if (cell_add(m, &d->cells[i], 1) == 0)
+            continue;
+        snprintf(why, whysize, "rollups[%zu].delta: a figure would overflow its cell", i);
+        /* What was added is taken back under the same lock. */
+        while (i-- > 0)
+            cell_add(m, &d->cells[i], -1);
+        pub_model_unlock(m);
+        return PUFA_ETOOBIG;
+    }
+    for (size_t i = 0; i < d->n_receipts; i++) {
+        const pufa_receipt *r = &d->receipts[i];
+        pub_model_receipt(m, r->day, r->county, r->unit_code);
+    }
+    pub_model_set_seq(m, d->seq);
+    pub_model_unlock(m);
+    char *ev = event_json(m);
     pthread_mutex_lock(&l->mu);
     l->st.deltas_applied++;
     bump(l, ev);
     pthread_mutex_unlock(&l->mu);
+    return 0;
 }
 
 void pub_live_delta_dropped(pub_live *l) {

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "model.h"
+#include "wire.h"
 
 typedef struct pub_live pub_live;
 
@@ -38,8 +39,13 @@ void pub_live_snapshot_loaded(pub_live *l, double seconds);
 /* A snapshot failed: err is what /readyz shows until one succeeds; with
  * model_incomplete (the model was cleared first) also not ready. */
 void pub_live_snapshot_failed(pub_live *l, const char *err, bool model_incomplete);
-/* A delta was applied to the model: a new event. */
-void pub_live_delta_applied(pub_live *l);
+/* The sequence number the model holds. */
+uint64_t pub_live_seq(pub_live *l);
+/* Adds one committed transaction's changes (a decoded, validated delta) to
+ * the model whole, or - a figure would overflow - not at all (PUFA_ETOOBIG,
+ * why names the rollup); on 0 the model's seq is d's and there is a new
+ * event. */
+int pub_live_apply(pub_live *l, const pufa_delta *d, char *why, size_t whysize);
 /* A delta already contained in the model was dropped. */
 void pub_live_delta_dropped(pub_live *l);
 /* A gap in the sequence was seen (a resync follows). */

@@ -1,5 +1,6 @@
 /* The publisher's feed: arbitrary (topic, body) frames through
- * pub_feed_apply, one after another, on a model holding a snapshot.  No
+ * pub_feed_apply, one after another, on a live state whose model holds a
+ * snapshot.  No
  * frame crashes; the verdict follows from the frame's seq alone; the next
  * delta is applied whole (every cell it names moves by exactly the sum of
  * its rollups, the seq advances, its receipts are noted) or, refused, not
@@ -12,6 +13,7 @@
 #include "enums.h"
 #include "feed.h"
 #include "fuzz_common.h"
+#include "live.h"
 #include "model.h"
 #include "pufa.pb-c.h"
 
@@ -43,10 +45,11 @@ static int64_t fig_of(const Pufa__Figures *g, int k) {
     return v[k];
 }
 
-static void check_frame(pub_model *m, int kind, const uint8_t *body, size_t len, pufa_day today) {
+static void check_frame(pub_live *l, int kind, const uint8_t *body, size_t len, pufa_day today) {
     static const char *const topics[] = {"delta", "hb", "delt"};
     const char *topic = topics[kind % 3];
     bool is_delta = kind % 3 == 0;
+    pub_model *m = pub_live_model(l);
     Pufa__CommitDelta *d = pufa__commit_delta__unpack(NULL, len, body);
     pub_model_rdlock(m);
     uint64_t have = pub_model_seq(m);
@@ -85,7 +88,7 @@ static void check_frame(pub_model *m, int kind, const uint8_t *body, size_t len,
     uint64_t seq;
     char why[160];
     pub_feed_verdict v =
-        pub_feed_apply(m, topic, strlen(topic), body, len, today, &seq, why, sizeof why);
+        pub_feed_apply(l, topic, strlen(topic), body, len, today, &seq, why, sizeof why);
 
     /* The verdict is the seq's. */
     if (!d || !d->has_seq) {
@@ -140,7 +143,8 @@ static void check_frame(pub_model *m, int kind, const uint8_t *body, size_t len,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     pufa_day today = pufa_date_from_ymd(2026, 11, 23);
     /* The snapshot: seq 1, a cell and a receipt in 150821. */
-    pub_model *m = pub_model_new();
+    pub_live *l = pub_live_new();
+    pub_model *m = pub_live_model(l);
     int64_t fig[NFIG];
     for (int k = 0; k < NFIG; k++)
         fig[k] = 5;
@@ -158,9 +162,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         pos += 3;
         if (len > size - pos)
             len = size - pos;
-        check_frame(m, kind, data + pos, len, today);
+        check_frame(l, kind, data + pos, len, today);
         pos += len;
     }
-    pub_model_destroy(&m);
+    pub_live_destroy(&l);
     return 0;
 }
