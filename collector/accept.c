@@ -34,8 +34,9 @@ static json_t *errors_json(const pufa_errors *errs) {
     return a;
 }
 
-static void on_item(void *c, const pufa_intake_item *item) {
-    run *r = c;
+/* One item of the body: refused (why goes to the results and messages), or
+ * encoded and kept for the spool. */
+static void take(run *r, const pufa_intake_item *item) {
     json_t *res = json_object();
     json_object_set_new(res, "index", json_integer((json_int_t)item->index));
     if (item->line)
@@ -119,8 +120,15 @@ int accept_body(accept_ctx *ctx, pufa_intake_format fmt, pufa_encoding declared,
     run r = {.ctx = ctx, .out = out, .now_ms = pufa_now_ms()};
     pufa_buf_init(&r.messages);
     pufa_validate_ctx v = {.orgunits = ctx->orgunits, .today = pufa_city_day(r.now_ms)};
-    int rc = pufa_intake_parse_text(fmt, declared, buf, len, &v, on_item, &r, &out->encoding,
-                                    out->error, sizeof out->error);
+    pufa_intake_reader *rd;
+    int rc = pufa_intake_open(fmt, declared, buf, len, &v, &rd, &out->encoding, out->error,
+                              sizeof out->error);
+    if (rc == 0) {
+        const pufa_intake_item *item;
+        while ((item = pufa_intake_next(rd)))
+            take(&r, item);
+        rc = pufa_intake_close(&rd, out->error, sizeof out->error);
+    }
     if (rc == 0 && r.n > 0) {
         spool_lsn end = 0;
         rc = spool_append(ctx->sp, (const uint8_t *const *)r.payloads, r.lens, r.n, &end);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "alloc.h"
 #include "error.h"
 #include "report_csv.h"
 #include "report_json.h"
@@ -26,55 +27,94 @@ pufa_intake_format pufa_intake_guess_format(const char *name, const char *buf, s
     return (i < len && (buf[i] == '{' || buf[i] == '[')) ? PUFA_FMT_JSON : PUFA_FMT_CSV;
 }
 
-typedef struct {
+struct pufa_intake_reader {
+    pufa_intake_format fmt;
     const pufa_validate_ctx *vctx;
-    pufa_intake_fn fn;
-    void *ctx;
+    pufa_text text;   /* the body decoded to UTF-8, when it had to be */
+    const char *data; /* what is parsed: text.data or the body itself */
+    size_t len;
+    pufa_json_reader json;
+    pufa_csv_reader *csv;
+    size_t fed;    /* CSV: bytes fed so far */
+    bool finished; /* CSV: the end was fed */
+    int rc;        /* PUFA_EPARSE once the body is unreadable as a whole */
+    char err[512];
     size_t index;
-} run_state;
+    pufa_report report; /* JSON: the item's report */
+    pufa_errors errs;
+    char msg[1024];
+    pufa_intake_item item;
+};
 
-static void deliver(run_state *st, size_t line, pufa_report *r, pufa_errors *errs) {
-    pufa_intake_item item = {.index = st->index++, .line = line, .report = r, .errs = errs};
+/* Validates r (decode errors already in errs) into the reader's item. */
+static const pufa_intake_item *deliver(pufa_intake_reader *rd, size_t line, pufa_report *r,
+                                       pufa_errors *errs) {
+    pufa_intake_item *item = &rd->item;
+    *item = (pufa_intake_item){.index = rd->index++, .line = line, .report = r, .errs = errs};
     /* When decoding already failed on some fields, validation still names
      * the others (it skips fields that have an error). */
-    pufa_report_validate(r, st->vctx, errs);
-    item.ok = errs->count == 0 && !errs->truncated;
-    char msg[1024];
-    if (!item.ok) {
+    pufa_report_validate(r, rd->vctx, errs);
+    item->ok = errs->count == 0 && !errs->truncated;
+    if (!item->ok) {
         char detail[900];
         pufa_errors_format(errs, detail, sizeof detail);
         if (line)
-            snprintf(msg, sizeof msg, "line %zu: %s", line, detail);
+            snprintf(rd->msg, sizeof rd->msg, "line %zu: %s", line, detail);
         else
-            snprintf(msg, sizeof msg, "item %zu: %s", item.index + 1, detail);
-        item.message = msg;
+            snprintf(rd->msg, sizeof rd->msg, "item %zu: %s", item->index + 1, detail);
+        item->message = rd->msg;
     }
-    st->fn(st->ctx, &item);
+    return item;
 }
 
-static void on_json(void *ctx, size_t index, size_t line, const json_t *elem, const char *m) {
-    (void)index;
-    run_state *st = ctx;
-    pufa_report r;
-    pufa_errors errs;
-    pufa_report_init(&r);
-    pufa_errors_init(&errs);
-    if (!elem) {
-        pufa_errors_add(&errs, "report", "%s", m ? m : "not valid JSON");
-        pufa_intake_item item = {.index = st->index++, .line = line, .report = &r, .errs = &errs};
-        char msg[512];
-        snprintf(msg, sizeof msg, "line %zu: report: %s", line, errs.e[0].message);
-        item.message = msg;
-        st->fn(st->ctx, &item);
-    } else {
-        pufa_report_from_json(elem, &r, &errs);
-        deliver(st, line, &r, &errs);
+static const pufa_intake_item *next_json(pufa_intake_reader *rd) {
+    size_t index, line;
+    const json_t *elem;
+    char m[200];
+    pufa_report_clear(&rd->report);
+    pufa_errors_init(&rd->errs);
+    if (!pufa_json_reader_next(&rd->json, &index, &line, &elem, m, sizeof m))
+        return NULL;
+    if (elem) {
+        pufa_report_from_json(elem, &rd->report, &rd->errs);
+        return deliver(rd, line, &rd->report, &rd->errs);
     }
-    pufa_report_clear(&r);
+    pufa_errors_add(&rd->errs, "report", "%s", m);
+    pufa_intake_item *item = &rd->item;
+    *item = (pufa_intake_item){
+        .index = rd->index++, .line = line, .report = &rd->report, .errs = &rd->errs};
+    snprintf(rd->msg, sizeof rd->msg, "line %zu: report: %s", line, rd->errs.e[0].message);
+    item->message = rd->msg;
+    return item;
 }
 
-static void on_csv(void *ctx, size_t line, pufa_report *r, pufa_errors *errs) {
-    deliver(ctx, line, r, errs);
+/* CSV is fed a bounded chunk at a time, and its rows taken as they come. */
+#define CSV_CHUNK 4096
+
+static const pufa_intake_item *next_csv(pufa_intake_reader *rd) {
+    for (;;) {
+        size_t line;
+        pufa_report *r;
+        pufa_errors *errs;
+        if (pufa_csv_reader_next(rd->csv, &line, &r, &errs))
+            return deliver(rd, line, r, errs);
+        if (rd->finished || rd->rc)
+            return NULL;
+        int rc;
+        if (rd->fed < rd->len) {
+            size_t n = rd->len - rd->fed < CSV_CHUNK ? rd->len - rd->fed : CSV_CHUNK;
+            rc = pufa_csv_reader_feed(rd->csv, rd->data + rd->fed, n);
+            rd->fed += n;
+        } else {
+            rc = pufa_csv_reader_finish(rd->csv);
+            rd->finished = true;
+        }
+        if (rc) {
+            rd->rc = rc;
+            snprintf(rd->err, sizeof rd->err, "%s", pufa_csv_reader_error(rd->csv));
+            return NULL;
+        }
+    }
 }
 
 /* A whole-body error may quote the input: keep it valid UTF-8. */
@@ -90,27 +130,75 @@ static int clean_error(int rc, char *err, size_t errsize) {
     return rc;
 }
 
+int pufa_intake_open(pufa_intake_format fmt, pufa_encoding declared, const char *buf, size_t len,
+                     const pufa_validate_ctx *vctx, pufa_intake_reader **out, pufa_encoding *used,
+                     char *err, size_t errsize) {
+    *out = NULL;
+    if (used)
+        *used = PUFA_ENC_UTF8;
+    pufa_intake_reader *rd = pufa_calloc(1, sizeof *rd);
+    rd->fmt = fmt;
+    rd->vctx = vctx;
+    pufa_report_init(&rd->report);
+    rd->data = buf;
+    rd->len = len;
+    int rc = 0;
+    if (!(fmt == PUFA_FMT_JSON && declared == PUFA_ENC_AUTO)) {
+        rc = pufa_decode_text(buf, len, declared, &rd->text, err, errsize);
+        if (rc) {
+            free(rd);
+            return rc;
+        }
+        if (used)
+            *used = rd->text.encoding;
+        rd->data = rd->text.data;
+        rd->len = rd->text.len;
+    }
+    if (fmt == PUFA_FMT_CSV)
+        rd->csv = pufa_csv_reader_new(NULL, NULL);
+    else
+        rc = pufa_json_reader_open(&rd->json, rd->data, rd->len, 1, err, errsize);
+    if (rc) {
+        pufa_intake_close(&rd, NULL, 0);
+        return clean_error(rc, err, errsize);
+    }
+    *out = rd;
+    return 0;
+}
+
+const pufa_intake_item *pufa_intake_next(pufa_intake_reader *rd) {
+    return rd->fmt == PUFA_FMT_CSV ? next_csv(rd) : next_json(rd);
+}
+
+int pufa_intake_close(pufa_intake_reader **prd, char *err, size_t errsize) {
+    if (!prd || !*prd)
+        return 0;
+    pufa_intake_reader *rd = *prd;
+    int rc = rd->rc;
+    if (rc && err && errsize) {
+        snprintf(err, errsize, "%s", rd->err);
+        clean_error(rc, err, errsize);
+    }
+    pufa_json_reader_free(&rd->json);
+    pufa_csv_reader_destroy(&rd->csv);
+    pufa_report_clear(&rd->report);
+    pufa_text_free(&rd->text);
+    free(rd);
+    *prd = NULL;
+    return rc;
+}
+
 int pufa_intake_parse_text(pufa_intake_format fmt, pufa_encoding declared, const char *buf,
                            size_t len, const pufa_validate_ctx *vctx, pufa_intake_fn fn, void *ctx,
                            pufa_encoding *used, char *err, size_t errsize) {
-    run_state st = {.vctx = vctx, .fn = fn, .ctx = ctx};
-    if (used)
-        *used = PUFA_ENC_UTF8;
-    if (fmt == PUFA_FMT_JSON && declared == PUFA_ENC_AUTO)
-        return clean_error(pufa_json_each_report(buf, len, 1, on_json, &st, err, errsize), err,
-                           errsize);
-    pufa_text text;
-    int rc = pufa_decode_text(buf, len, declared, &text, err, errsize);
+    pufa_intake_reader *rd;
+    int rc = pufa_intake_open(fmt, declared, buf, len, vctx, &rd, used, err, errsize);
     if (rc)
         return rc;
-    if (used)
-        *used = text.encoding;
-    if (fmt == PUFA_FMT_CSV)
-        rc = pufa_csv_each_report(text.data, text.len, on_csv, &st, err, errsize);
-    else
-        rc = pufa_json_each_report(text.data, text.len, 1, on_json, &st, err, errsize);
-    pufa_text_free(&text);
-    return clean_error(rc, err, errsize);
+    const pufa_intake_item *item;
+    while ((item = pufa_intake_next(rd)))
+        fn(ctx, item);
+    return pufa_intake_close(&rd, err, errsize);
 }
 
 int pufa_intake_parse(pufa_intake_format fmt, const char *buf, size_t len,

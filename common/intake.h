@@ -21,24 +21,41 @@ typedef struct pufa_intake_item {
     size_t index; /* 0-based position among the items */
     size_t line;  /* JSONL line / CSV record (header = 1); 0 in a JSON array */
     bool ok;
-    pufa_report *report; /* decoded (and, when ok, valid); the callee may move its
-                            strings out; valid only during the call */
+    pufa_report *report; /* decoded (and, when ok, valid); the taker may move its
+                            strings out; valid until the next item */
     const pufa_errors *errs;
     const char *message; /* "line 3: participants: must be >= 0 (got -5)" when !ok */
 } pufa_intake_item;
-
-typedef void (*pufa_intake_fn)(void *ctx, const pufa_intake_item *item);
 
 /* From a file name (.csv / .json / .jsonl) or a Content-Type, falling back
  * to the first byte of the body. */
 pufa_intake_format pufa_intake_guess_format(const char *name_or_type, const char *buf, size_t len);
 
-/* Calls fn once per item.  Returns 0, or PUFA_EPARSE when the body as a
- * whole is unreadable (err says why; no item was reported).  The body is
- * first decoded to UTF-8 (textenc.h): CSV as declared or detected (UTF-8
- * or GB18030); JSON only as declared (by default it must be UTF-8, which
- * the JSON parser checks).  *used (may be NULL) says what it was decoded
- * from.  Every message handed out is valid UTF-8. */
+/* Reading a body one item at a time.  The body is first decoded to UTF-8
+ * (textenc.h): CSV as declared or detected (UTF-8 or GB18030); JSON only as
+ * declared (by default it must be UTF-8, which the JSON parser checks).
+ * buf must outlive the reader. */
+typedef struct pufa_intake_reader pufa_intake_reader;
+
+/* 0 with *out (close it), or PUFA_EPARSE when the body as a whole is
+ * unreadable (err says why; *out is NULL).  *used (may be NULL) says what
+ * the body was decoded from. */
+int pufa_intake_open(pufa_intake_format fmt, pufa_encoding declared, const char *buf, size_t len,
+                     const pufa_validate_ctx *vctx, pufa_intake_reader **out, pufa_encoding *used,
+                     char *err, size_t errsize);
+/* The next item, decoded and validated, valid until the next call; NULL at
+ * the end, or when the body turned out unreadable as a whole (a CSV's
+ * broken quoting): then pufa_intake_close says so. */
+const pufa_intake_item *pufa_intake_next(pufa_intake_reader *rd);
+/* Frees the reader and sets *rd to NULL.  0, or PUFA_EPARSE (err says why)
+ * when the body was unreadable as a whole: then none of the items handed
+ * out may be taken.  Every message handed out is valid UTF-8. */
+int pufa_intake_close(pufa_intake_reader **rd, char *err, size_t errsize);
+
+/* The same through a callback: fn once per item.  Returns 0, or
+ * PUFA_EPARSE when the body as a whole is unreadable (err says why; no item
+ * may be taken). */
+typedef void (*pufa_intake_fn)(void *ctx, const pufa_intake_item *item);
 int pufa_intake_parse_text(pufa_intake_format fmt, pufa_encoding declared, const char *buf,
                            size_t len, const pufa_validate_ctx *vctx, pufa_intake_fn fn, void *ctx,
                            pufa_encoding *used, char *err, size_t errsize);

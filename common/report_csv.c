@@ -61,6 +61,15 @@ struct pufa_csv_reader {
     pufa_errors errs;
     pufa_buf header_cells[MAX_FIELDS];
     char error[256];
+    /* Without fn: the rows decoded by the last feed, waiting for
+     * pufa_csv_reader_next, and the row it handed out last. */
+    struct queued_row {
+        size_t line;
+        pufa_report report;
+        pufa_errors errs;
+    } * queue;
+    size_t queued, taken, cap;
+    struct queued_row out;
 };
 
 static int no_space(unsigned char c) {
@@ -270,7 +279,19 @@ static void on_record(int c, void *data) {
                 pufa_errors_add(&rd->errs, "row", "%s", m);
             }
             rd->rows++;
-            rd->fn(rd->ctx, rd->line, &rd->report, &rd->errs);
+            if (rd->fn) {
+                rd->fn(rd->ctx, rd->line, &rd->report, &rd->errs);
+            } else {
+                if (rd->queued == rd->cap) {
+                    rd->cap = rd->cap ? rd->cap * 2 : 8;
+                    rd->queue = pufa_realloc(rd->queue, rd->cap * sizeof *rd->queue);
+                }
+                struct queued_row *q = &rd->queue[rd->queued++];
+                q->line = rd->line;
+                q->report = rd->report; /* moved: cleared below without freeing */
+                q->errs = rd->errs;
+                pufa_report_init(&rd->report);
+            }
         }
     }
     pufa_report_clear(&rd->report);
@@ -286,9 +307,23 @@ pufa_csv_reader *pufa_csv_reader_new(pufa_csv_row_fn fn, void *ctx) {
     rd->ctx = ctx;
     pufa_report_init(&rd->report);
     pufa_errors_init(&rd->errs);
+    pufa_report_init(&rd->out.report);
     for (int i = 0; i < MAX_FIELDS; i++)
         pufa_buf_init(&rd->header_cells[i]);
     return rd;
+}
+
+bool pufa_csv_reader_next(pufa_csv_reader *rd, size_t *line, pufa_report **r, pufa_errors **errs) {
+    pufa_report_clear(&rd->out.report);
+    if (rd->taken == rd->queued) {
+        rd->taken = rd->queued = 0;
+        return false;
+    }
+    rd->out = rd->queue[rd->taken++];
+    *line = rd->out.line;
+    *r = &rd->out.report;
+    *errs = &rd->out.errs;
+    return true;
 }
 
 void pufa_csv_reader_destroy(pufa_csv_reader **prd) {
@@ -297,6 +332,10 @@ void pufa_csv_reader_destroy(pufa_csv_reader **prd) {
     pufa_csv_reader *rd = *prd;
     csv_free(&rd->parser);
     pufa_report_clear(&rd->report);
+    pufa_report_clear(&rd->out.report);
+    for (size_t i = rd->taken; i < rd->queued; i++)
+        pufa_report_clear(&rd->queue[i].report);
+    free(rd->queue);
     for (int i = 0; i < MAX_FIELDS; i++)
         pufa_buf_free(&rd->header_cells[i]);
     free(rd);

@@ -20,6 +20,7 @@ typedef struct pufa_csv_reader pufa_csv_reader;
  * errors (validation is the caller's). */
 typedef void (*pufa_csv_row_fn)(void *ctx, size_t line, pufa_report *r, pufa_errors *errs);
 
+/* fn NULL: the rows wait in the reader for pufa_csv_reader_next. */
 pufa_csv_reader *pufa_csv_reader_new(pufa_csv_row_fn fn, void *ctx);
 void pufa_csv_reader_destroy(pufa_csv_reader **rd);
 /* Feeds bytes; returns 0, or PUFA_EPARSE when the file as a whole cannot
@@ -28,6 +29,10 @@ int pufa_csv_reader_feed(pufa_csv_reader *rd, const char *buf, size_t len);
 /* Ends the input (flushes the last row). */
 int pufa_csv_reader_finish(pufa_csv_reader *rd);
 const char *pufa_csv_reader_error(const pufa_csv_reader *rd);
+/* Without fn: the next row decoded by the feeds so far, true with *line,
+ * *r and *errs (the reader's, valid until the next call; the caller may
+ * move r's strings out); false when none is waiting. */
+bool pufa_csv_reader_next(pufa_csv_reader *rd, size_t *line, pufa_report **r, pufa_errors **errs);
 /* Data rows seen so far. */
 size_t pufa_csv_reader_rows(const pufa_csv_reader *rd);
 

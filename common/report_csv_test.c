@@ -88,6 +88,51 @@ static void csv_handles_bom_crlf_quotes_and_embedded_newlines(void **state) {
     pufa_buf_free(&b);
 }
 
+/* The reader takes a CSV a few KiB at a time: rows, quoted newlines and a
+ * bad row across the chunk boundaries come out whole, in order, with
+ * their record numbers. */
+static void csv_reader_rows_cross_chunk_boundaries(void **state) {
+    (void)state;
+    pufa_buf b;
+    pufa_buf_init(&b);
+    pufa_buf_printf(&b, "%s\r\n", HEADER);
+    const int rows = 200;
+    for (int i = 0; i < rows; i++)
+        pufa_buf_printf(&b,
+                        "%08x-8142-48ea-91d9-3080f9b439fc,1,150821,SFJ,2025-05-12,宪法,社区,"
+                        "讲座,\"row %d, \"\"quoted\"\"\nsecond line\",%s\r\n",
+                        i, i, i == 150 ? "x" : "7");
+    assert_true(b.len > 3 * 4096);
+    pufa_validate_ctx v = {.orgunits = pufa_test_orgunits(), .today = pufa_city_day(pufa_now_ms())};
+    pufa_intake_reader *rd;
+    char err[256];
+    assert_int_equal(pufa_intake_open(PUFA_FMT_CSV, PUFA_ENC_AUTO, b.data, b.len, &v, &rd, NULL,
+                                      err, sizeof err),
+                     0);
+    const pufa_intake_item *item;
+    int n = 0;
+    while ((item = pufa_intake_next(rd))) {
+        assert_int_equal(item->index, n);
+        assert_int_equal(item->line, n + 2);
+        if (n == 150) {
+            assert_false(item->ok);
+            assert_contains(item->message, "line 152: participants: must be an integer (got x)");
+        } else {
+            if (!item->ok)
+                fail_msg("row %d: %s", n, item->message);
+            char want[64];
+            snprintf(want, sizeof want, "row %d, \"quoted\"\nsecond line", n);
+            assert_string_equal(item->report->title, want);
+            assert_int_equal(item->report->counters[PUFA_C_PARTICIPANTS], 7);
+        }
+        n++;
+    }
+    assert_int_equal(n, rows);
+    assert_int_equal(pufa_intake_close(&rd, err, sizeof err), 0);
+    assert_null(rd);
+    pufa_buf_free(&b);
+}
+
 static void csv_bad_rows_name_line_and_field_and_keep_good_rows(void **state) {
     (void)state;
     pufa_buf b;
@@ -208,6 +253,7 @@ int main(void) {
         cmocka_unit_test(sample_csv_is_valid_and_equals_the_jsonl),
         cmocka_unit_test(csv_handles_bom_crlf_quotes_and_embedded_newlines),
         cmocka_unit_test(csv_bad_rows_name_line_and_field_and_keep_good_rows),
+        cmocka_unit_test(csv_reader_rows_cross_chunk_boundaries),
         cmocka_unit_test(csv_whole_file_errors),
         cmocka_unit_test(csv_write_then_read_round_trips),
         cmocka_unit_test(formula_guard_quotes_dangerous_cells),

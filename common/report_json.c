@@ -174,8 +174,9 @@ json_t *pufa_report_to_json(const pufa_report *r) {
 
 static const size_t JSON_FLAGS = JSON_REJECT_DUPLICATES;
 
-int pufa_json_each_report(const char *buf, size_t len, int allow_lines, pufa_json_each_fn fn,
-                          void *ctx, char *msg, size_t msgsize) {
+int pufa_json_reader_open(pufa_json_reader *rd, const char *buf, size_t len, int allow_lines,
+                          char *msg, size_t msgsize) {
+    memset(rd, 0, sizeof *rd);
     /* Skip a UTF-8 BOM and leading white space. */
     if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
         buf += 3;
@@ -188,58 +189,91 @@ int pufa_json_each_report(const char *buf, size_t len, int allow_lines, pufa_jso
         snprintf(msg, msgsize, "empty body: expected a JSON object or array");
         return PUFA_EPARSE;
     }
-    json_error_t jerr;
-    if (buf[i] == '[') {
-        json_t *doc = json_loadb(buf, len, JSON_FLAGS, &jerr);
-        if (!doc) {
-            snprintf(msg, msgsize, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
-            return PUFA_EPARSE;
-        }
-        size_t idx;
-        json_t *elem;
-        json_array_foreach(doc, idx, elem) fn(ctx, idx, 0, elem, NULL);
-        json_decref(doc);
-        return 0;
-    }
-    if (buf[i] != '{') {
+    if (buf[i] != '[' && buf[i] != '{') {
         snprintf(msg, msgsize, "expected a JSON object or array");
         return PUFA_EPARSE;
     }
-    /* A single object, or JSON Lines (one object a line). */
+    json_error_t jerr;
     json_t *doc = json_loadb(buf, len, JSON_FLAGS, &jerr);
-    if (doc) {
-        fn(ctx, 0, 1, doc, NULL);
-        json_decref(doc);
-        return 0;
-    }
-    if (!allow_lines) {
+    /* Not one document: JSON Lines (one object a line), if allowed. */
+    if (!doc && (buf[i] == '[' || !allow_lines)) {
         snprintf(msg, msgsize, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
         return PUFA_EPARSE;
     }
-    size_t index = 0, line = 0, start = 0;
-    while (start < len) {
-        const char *nl = memchr(buf + start, '\n', len - start);
-        size_t end = nl ? (size_t)(nl - buf) : len;
-        line++;
+    rd->buf = buf;
+    rd->len = len;
+    rd->doc = doc;
+    return 0;
+}
+
+bool pufa_json_reader_next(pufa_json_reader *rd, size_t *index, size_t *line, const json_t **elem,
+                           char *msg, size_t msgsize) {
+    if (rd->done)
+        return false;
+    if (rd->doc && json_is_array(rd->doc)) {
+        if (rd->next >= json_array_size(rd->doc)) {
+            rd->done = true;
+            return false;
+        }
+        *index = rd->next;
+        *line = 0;
+        *elem = json_array_get(rd->doc, rd->next++);
+        return true;
+    }
+    if (rd->doc) { /* a single object */
+        rd->done = true;
+        *index = 0;
+        *line = 1;
+        *elem = rd->doc;
+        return true;
+    }
+    json_decref(rd->elem);
+    rd->elem = NULL;
+    const char *buf = rd->buf;
+    while (rd->next < rd->len) {
+        size_t start = rd->next;
+        const char *nl = memchr(buf + start, '\n', rd->len - start);
+        size_t end = nl ? (size_t)(nl - buf) : rd->len;
+        rd->next = end + 1;
+        rd->line++;
         size_t a = start, b = end;
         while (a < b && (buf[a] == ' ' || buf[a] == '\t' || buf[a] == '\r'))
             a++;
         while (b > a && (buf[b - 1] == ' ' || buf[b - 1] == '\t' || buf[b - 1] == '\r'))
             b--;
-        if (b > a) {
-            json_t *elem = json_loadb(buf + a, b - a, JSON_FLAGS, &jerr);
-            if (elem) {
-                fn(ctx, index, line, elem, NULL);
-                json_decref(elem);
-            } else {
-                char m[200];
-                snprintf(m, sizeof m, "not valid JSON: column %d: %s", jerr.column, jerr.text);
-                fn(ctx, index, line, NULL, m);
-            }
-            index++;
-        }
-        start = end + 1;
+        if (b == a)
+            continue;
+        json_error_t jerr;
+        rd->elem = json_loadb(buf + a, b - a, JSON_FLAGS, &jerr);
+        if (!rd->elem)
+            snprintf(msg, msgsize, "not valid JSON: column %d: %s", jerr.column, jerr.text);
+        *index = rd->index++;
+        *line = rd->line;
+        *elem = rd->elem;
+        return true;
     }
+    rd->done = true;
+    return false;
+}
+
+void pufa_json_reader_free(pufa_json_reader *rd) {
+    json_decref(rd->doc);
+    json_decref(rd->elem);
+    memset(rd, 0, sizeof *rd);
+}
+
+int pufa_json_each_report(const char *buf, size_t len, int allow_lines, pufa_json_each_fn fn,
+                          void *ctx, char *msg, size_t msgsize) {
+    pufa_json_reader rd;
+    int rc = pufa_json_reader_open(&rd, buf, len, allow_lines, msg, msgsize);
+    if (rc)
+        return rc;
+    size_t index, line;
+    const json_t *elem;
+    char m[200];
+    while (pufa_json_reader_next(&rd, &index, &line, &elem, m, sizeof m))
+        fn(ctx, index, line, elem, elem ? NULL : m);
+    pufa_json_reader_free(&rd);
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #define PUFA_REPORT_JSON_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "report.h"
@@ -28,11 +29,32 @@ json_t *pufa_report_to_json(const pufa_report *r);
  * New reference. */
 json_t *pufa_json_text(const char *s);
 
-/* Parses a JSON document: an object, an array of objects, or (when
- * allow_lines) JSON Lines.  For each element calls fn(ctx, index, line,
- * element); the element is NULL when that line/element is not even JSON
- * (then msg says why).  Returns 0, or PUFA_EPARSE with msg filled when the
- * document as a whole is unreadable (e.g. neither object nor array). */
+/* Reads a JSON document one element at a time: an object, an array of
+ * objects, or (when allow_lines) JSON Lines.  A value (init by open, then
+ * free). */
+typedef struct pufa_json_reader {
+    const char *buf;
+    size_t len;
+    json_t *doc;  /* the array or the single object; NULL for JSON Lines */
+    json_t *elem; /* JSON Lines: the element handed out last (owned) */
+    size_t next;  /* the next array index, or the next line's byte offset */
+    size_t index, line;
+    bool done;
+} pufa_json_reader;
+
+/* 0, or PUFA_EPARSE with msg filled when the document as a whole is
+ * unreadable (e.g. neither object nor array); rd is then empty. */
+int pufa_json_reader_open(pufa_json_reader *rd, const char *buf, size_t len, int allow_lines,
+                          char *msg, size_t msgsize);
+/* The next element: true with *index, *line (0 in an array) and *elem,
+ * valid until the next call; *elem is NULL when that line is not even JSON
+ * (then msg says why).  False at the end. */
+bool pufa_json_reader_next(pufa_json_reader *rd, size_t *index, size_t *line, const json_t **elem,
+                           char *msg, size_t msgsize);
+void pufa_json_reader_free(pufa_json_reader *rd);
+
+/* The same through a callback: fn(ctx, index, line, element, msg) for
+ * each element.  Returns 0 or PUFA_EPARSE (msg filled). */
 typedef void (*pufa_json_each_fn)(void *ctx, size_t index, size_t line, const json_t *elem,
                                   const char *msg);
 int pufa_json_each_report(const char *buf, size_t len, int allow_lines, pufa_json_each_fn fn,
