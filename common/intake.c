@@ -157,7 +157,7 @@ int pufa_intake_open(pufa_intake_format fmt, pufa_encoding declared, const char 
     if (fmt == PUFA_FMT_CSV)
         rd->csv = pufa_csv_reader_new(NULL, NULL);
     else
-        rc = pufa_json_reader_open(&rd->json, rd->data, rd->len, 1, err, errsize);
+        rc = pufa_json_reader_init(&rd->json, rd->data, rd->len, 1, err, errsize);
     if (rc) {
         pufa_intake_close(&rd, NULL, 0);
         return clean_error(rc, err, errsize);

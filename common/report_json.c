@@ -174,7 +174,7 @@ json_t *pufa_report_to_json(const pufa_report *r) {
 
 static const size_t JSON_FLAGS = JSON_REJECT_DUPLICATES;
 
-int pufa_json_reader_open(pufa_json_reader *rd, const char *buf, size_t len, int allow_lines,
+int pufa_json_reader_init(pufa_json_reader *rd, const char *buf, size_t len, int allow_lines,
                           char *msg, size_t msgsize) {
     memset(rd, 0, sizeof *rd);
     /* Skip a UTF-8 BOM and leading white space. */
@@ -265,7 +265,7 @@ void pufa_json_reader_free(pufa_json_reader *rd) {
 int pufa_json_each_report(const char *buf, size_t len, int allow_lines, pufa_json_each_fn fn,
                           void *ctx, char *msg, size_t msgsize) {
     pufa_json_reader rd;
-    int rc = pufa_json_reader_open(&rd, buf, len, allow_lines, msg, msgsize);
+    int rc = pufa_json_reader_init(&rd, buf, len, allow_lines, msg, msgsize);
     if (rc)
         return rc;
     size_t index, line;

@@ -30,8 +30,8 @@ json_t *pufa_report_to_json(const pufa_report *r);
 json_t *pufa_json_text(const char *s);
 
 /* Reads a JSON document one element at a time: an object, an array of
- * objects, or (when allow_lines) JSON Lines.  A value (init by open, then
- * free). */
+ * objects, or (when allow_lines) JSON Lines.  A value: init, next until
+ * false, free. */
 typedef struct pufa_json_reader {
     const char *buf;
     size_t len;
@@ -44,7 +44,7 @@ typedef struct pufa_json_reader {
 
 /* 0, or PUFA_EPARSE with msg filled when the document as a whole is
  * unreadable (e.g. neither object nor array); rd is then empty. */
-int pufa_json_reader_open(pufa_json_reader *rd, const char *buf, size_t len, int allow_lines,
+int pufa_json_reader_init(pufa_json_reader *rd, const char *buf, size_t len, int allow_lines,
                           char *msg, size_t msgsize);
 /* The next element: true with *index, *line (0 in an array) and *elem,
  * valid until the next call; *elem is NULL when that line is not even JSON
