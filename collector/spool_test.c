@@ -16,15 +16,12 @@ static char dir[64];
 
 static int setup(void **state) {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/pufa-spool-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return pufa_test_tmpdir(dir, sizeof dir, "spool");
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return pufa_test_rm_rf(dir);
 }
 
 static spool *open_spool(uint64_t quota, uint64_t seg, spool_recovery *rec) {

@@ -12,15 +12,12 @@ static char dir[64];
 
 static int setup(void **state) {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/pufa-states-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return pufa_test_tmpdir(dir, sizeof dir, "states");
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return pufa_test_rm_rf(dir);
 }
 
 /* The dead-letter file's lines, parsed (an array of objects). */

@@ -22,15 +22,12 @@ static const char *write_tmp(const char *name, const char *data, size_t len) {
 
 static int setup(void **state) {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/pufa-file-test-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return pufa_test_tmpdir(dir, sizeof dir, "file-test");
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return pufa_test_rm_rf(dir);
 }
 
 static void test_whole_file(void **state) {

@@ -41,6 +41,18 @@ char *pufa_test_read_file(const char *path, size_t *len) {
     return pufa_read_file(path, 0, &text, len, NULL, 0) == 0 ? text : NULL;
 }
 
+int pufa_test_tmpdir(char *dir, size_t size, const char *name) {
+    snprintf(dir, size, "/tmp/pufa-%s-XXXXXX", name);
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+int pufa_test_rm_rf(const char *dir) {
+    char *cmd = pufa_asprintf("rm -rf '%s'", dir);
+    int rc = system(cmd) == 0 ? 0 : -1;
+    free(cmd);
+    return rc;
+}
+
 const char *pufa_test_demo_tree_path(void) {
     static char path[1100];
     const char *src = getenv("PUFA_SOURCE_DIR");

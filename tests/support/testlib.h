@@ -20,6 +20,11 @@ const char *pufa_test_data_dir(void);
 const char *pufa_test_data_path(const char *name);
 /* Whole file, NUL-terminated; NULL when unreadable.  Caller frees. */
 char *pufa_test_read_file(const char *path, size_t *len);
+/* Makes a fresh folder /tmp/pufa-NAME-XXXXXX into dir (for cmocka setups):
+ * 0, or -1. */
+int pufa_test_tmpdir(char *dir, size_t size, const char *name);
+/* Removes dir and everything below it (for cmocka teardowns): 0, or -1. */
+int pufa_test_rm_rf(const char *dir);
 /* The org units of the sample data (loaded once; do not destroy). */
 const pufa_orgunits *pufa_test_orgunits(void);
 /* deploy/data/demo_tree.csv of the checkout: the demo cities under their
