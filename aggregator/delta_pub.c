@@ -53,9 +53,23 @@ static void send_locked(delta_pub *p, const char *topic, const uint8_t *data, si
     zmq_send(p->pub, data, len, ZMQ_DONTWAIT);
 }
 
-void delta_pub_delta(delta_pub *p, uint64_t seq, const uint8_t *data, size_t len) {
+static void free_delta(void *data, void *hint) {
+    (void)hint;
+    free(data);
+}
+
+void delta_pub_delta(delta_pub *p, uint64_t seq, uint8_t *data, size_t len) {
+    /* The encoded delta is handed to ZeroMQ as it is (no copy in the
+     * writer thread); ZeroMQ frees it once sent or dropped. */
+    zmq_msg_t msg;
+    if (zmq_msg_init_data(&msg, data, len, free_delta, NULL) != 0) {
+        free(data);
+        return;
+    }
     pthread_mutex_lock(&p->mu);
-    send_locked(p, "delta", data, len);
+    zmq_send(p->pub, "delta", 5, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (zmq_msg_send(&msg, p->pub, ZMQ_DONTWAIT) < 0)
+        zmq_msg_close(&msg);
     p->seq = seq;
     pthread_mutex_unlock(&p->mu);
 }

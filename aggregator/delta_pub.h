@@ -16,8 +16,9 @@ typedef struct delta_pub delta_pub;
  * with err filled. */
 int delta_pub_open(void *zctx, const char *endpoint, int64_t hwm, delta_pub **out, char *err,
                    size_t errsize);
-/* Sends one committed delta (seq, its encoded bytes); never blocks. */
-void delta_pub_delta(delta_pub *p, uint64_t seq, const uint8_t *data, size_t len);
+/* Sends one committed delta (seq, its encoded bytes, heap: taken over and
+ * freed by the feed, sent or not); never blocks. */
+void delta_pub_delta(delta_pub *p, uint64_t seq, uint8_t *data, size_t len);
 /* Sends a heartbeat with the last sequence number sent (0 before any). */
 void delta_pub_heartbeat(delta_pub *p);
 /* Closes the socket and frees; accepts NULL and sets *p to NULL. */

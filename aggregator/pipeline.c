@@ -185,8 +185,10 @@ static void committed(pipeline *p, store_commits *cs) {
         compactor_note(p->compactor, c->journal_rows);
         if (c->seq)
             forward_note(p->forwarder);
-        if (c->delta)
+        if (c->delta) {
             delta_pub_delta(p->pub, c->seq, c->delta, c->delta_len);
+            c->delta = NULL; /* the feed's now */
+        }
     }
     store_commits_free(cs);
 }
