@@ -22,12 +22,16 @@
 
 static int64_t cell_total(pub_model *m, pufa_day day, const char *county, int k) {
     pub_row *rows;
-    int64_t tot[NFIG];
+    int64_t tot[NFIG], v = 0;
     pub_model_rdlock(m);
-    pub_model_query(m, day, day, DIM_TOTAL, county, &rows, tot);
+    uint32_t c = pub_model_county_index(m, county);
+    size_t n = pub_model_query(m, day, day, DIM_COUNTY, NULL, &rows, tot);
     pub_model_unlock(m);
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].value == c)
+            v = rows[i].fig[k];
     free(rows);
-    return tot[k];
+    return v;
 }
 
 static pufa_day last_report(pub_model *m, const char *county) {
