@@ -18,7 +18,7 @@
  *   1. DELETE journal rows (a slice at a time) RETURNING them; only
  *      committed rows are visible, so what a commit in flight appends waits
  *      for the next compaction;
- *   2. fold them here, per day x county x dimension (six entries per row,
+ *   2. fold them here, per day x county x dimension (seven entries per row,
  *      equal keys merged: PostgreSQL's GROUPING SETS took 5x as long);
  *   3. COPY the folded rows into a temporary table and apply them to
  *      rollup_dim with one UPDATE ... FROM and one INSERT of the new keys.
@@ -28,12 +28,14 @@
 #define FOLD_FLUSH 100000
 #define STR_(x)    #x
 #define STR(x)     STR_(x)
-static const char *const DIMS[6] = {"total", "theme", "venue", "form", "unit", "campaign"};
+#define NDIMS      7
+static const char *const DIMS[NDIMS] = {"total", "theme",    "venue",   "form",
+                                        "unit",  "campaign", "township"};
 
 static const char SQL_SLICE[] =
     "DELETE FROM rollup_journal WHERE ctid = ANY (ARRAY(SELECT ctid FROM rollup_journal"
     " LIMIT " STR(SLICE) ")) RETURNING day - DATE '1970-01-01', county_code, theme, venue,"
-                         " form, unit_code, campaign, " PUFA_FIGURE_COLS;
+                         " form, unit_code, campaign, township, " PUFA_FIGURE_COLS;
 
 #define FIG_ADD_(up, low, label, max) ", " #low " = d." #low " + f." #low
 
@@ -176,7 +178,7 @@ static void fold_free(fold *f) {
     memset(f, 0, sizeof *f);
 }
 
-/* Six entries per journal row of r. */
+/* NDIMS entries per journal row of r. */
 static void fold_rows(fold *f, const PGresult *r) {
     char num[16];
     for (int i = 0; i < PQntuples(r); i++) {
@@ -184,8 +186,8 @@ static void fold_rows(fold *f, const PGresult *r) {
         const char *county = intern(&f->strings, PQgetvalue(r, i, 1));
         int64_t fig[PUFA_NFIGURES];
         for (int k = 0; k < PUFA_NFIGURES; k++)
-            fig[k] = atoll(PQgetvalue(r, i, 7 + k));
-        const char *keys[6];
+            fig[k] = atoll(PQgetvalue(r, i, 8 + k));
+        const char *keys[NDIMS];
         keys[0] = intern(&f->strings, "");
         for (int d = 1; d <= 3; d++) {
             snprintf(num, sizeof num, "%d", atoi(PQgetvalue(r, i, 1 + d)));
@@ -193,7 +195,8 @@ static void fold_rows(fold *f, const PGresult *r) {
         }
         keys[4] = intern(&f->strings, PQgetvalue(r, i, 5));
         keys[5] = intern(&f->strings, PQgetvalue(r, i, 6));
-        for (int d = 0; d < 6; d++)
+        keys[6] = intern(&f->strings, PQgetvalue(r, i, 7));
+        for (int d = 0; d < NDIMS; d++)
             fold_add(f, county, keys[d], day, d, fig);
     }
 }

@@ -109,7 +109,7 @@ void copy_end(pufa_buf *b) {
 }
 
 void copy_journal_row(pufa_buf *b, uint64_t seq, const pufa_cell *c) {
-    copy_tuple(b, 8 + PUFA_NFIGURES);
+    copy_tuple(b, 9 + PUFA_NFIGURES);
     copy_int8(b, (int64_t)seq);
     copy_date(b, c->day);
     copy_text(b, c->county);
@@ -118,6 +118,7 @@ void copy_journal_row(pufa_buf *b, uint64_t seq, const pufa_cell *c) {
     copy_int2(b, c->form);
     copy_text(b, c->unit_code);
     copy_text(b, c->campaign);
+    copy_text(b, c->township ? c->township : "");
     for (int f = 0; f < PUFA_NFIGURES; f++)
         copy_int8(b, c->fig[f]);
 }

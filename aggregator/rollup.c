@@ -5,24 +5,54 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "township.h"
 
 void rollup_set_init(rollup_set *s) {
     memset(s, 0, sizeof *s);
 }
 
+static void free_owned(rollup_set *s) {
+    for (size_t i = 0; i < s->nowned; i++)
+        free(s->owned[i]);
+    s->nowned = 0;
+}
+
 void rollup_set_free(rollup_set *s) {
+    free_owned(s);
     free(s->cells);
     free(s->receipts);
+    free(s->owned);
     rollup_set_init(s);
 }
 
 void rollup_set_reset(rollup_set *s) {
+    free_owned(s);
     s->n = 0;
     s->nr = 0;
 }
 
 static const char *nz(const char *s) {
     return s ? s : "";
+}
+
+/* The township key of t: t itself when already normalised (the common
+ * case), else a normalised copy that s owns until its next reset. */
+static const char *township_key(rollup_set *s, const char *t) {
+    if (!t || !*t)
+        return "";
+    size_t len = strlen(t);
+    char *norm = pufa_malloc(len + 1);
+    size_t n = pufa_township_norm(t, norm, len + 1);
+    if (n == len) { /* normalising never lengthens, so equal length = unchanged */
+        free(norm);
+        return t;
+    }
+    if (s->nowned == s->owncap) {
+        s->owncap = s->owncap ? s->owncap * 2 : 16;
+        s->owned = pufa_realloc(s->owned, s->owncap * sizeof *s->owned);
+    }
+    s->owned[s->nowned++] = norm;
+    return norm;
 }
 
 void rollup_add_report(rollup_set *s, const pufa_report *r, int sign) {
@@ -39,6 +69,7 @@ void rollup_add_report(rollup_set *s, const pufa_report *r, int sign) {
     c->form = (int16_t)r->form;
     c->unit_code = nz(r->unit_code);
     c->campaign = nz(r->campaign);
+    c->township = township_key(s, r->township);
     c->fig[PUFA_FIG_REPORTS] = sign;
     for (int i = 0; i < PUFA_NCOUNTERS; i++)
         c->fig[PUFA_FIG(i)] = sign * r->counters[i];
@@ -73,7 +104,9 @@ static int cmp_cell(const void *pa, const void *pb) {
         return a->form - b->form;
     if ((c = strcmp(a->unit_code, b->unit_code)))
         return c;
-    return strcmp(a->campaign, b->campaign);
+    if ((c = strcmp(a->campaign, b->campaign)))
+        return c;
+    return strcmp(a->township, b->township);
 }
 
 static int cmp_receipt(const void *pa, const void *pb) {

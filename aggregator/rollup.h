@@ -13,18 +13,22 @@
 #include "wire.h"
 
 /* Cells and receipts borrow the strings of the reports they came from:
- * those must outlive the set's use (until the next reset). */
+ * those must outlive the set's use (until the next reset).  A township
+ * that normalising changed (common/township.h) is a copy the set owns. */
 typedef struct rollup_set {
     pufa_cell *cells;
     size_t n, cap;
     pufa_receipt *receipts;
     size_t nr, rcap;
+    char **owned; /* normalised townships, freed at reset */
+    size_t nowned, owncap;
 } rollup_set;
 
 void rollup_set_init(rollup_set *s);
 void rollup_set_free(rollup_set *s);
 void rollup_set_reset(rollup_set *s);
-/* Adds sign * (1 report + its counters) at the report's cell. */
+/* Adds sign * (1 report + its counters) at the report's cell (its township
+ * normalised). */
 void rollup_add_report(rollup_set *s, const pufa_report *r, int sign);
 void rollup_add_receipt(rollup_set *s, const pufa_report *r, int64_t received_ms);
 /* Sorts and merges equal cells, dropping cells whose change is all zero;

@@ -77,7 +77,7 @@
 
 #define SQL_JOURNAL_COPY                                                                           \
     "COPY rollup_journal (seq, day, county_code, theme, venue, form, unit_code, "                  \
-    "campaign, " PUFA_FIGURE_COLS ") FROM STDIN (FORMAT binary)"
+    "campaign, township, " PUFA_FIGURE_COLS ") FROM STDIN (FORMAT binary)"
 
 #define SQL_RECEIPT_UPSERT                                                                         \
     "INSERT INTO receipt_daily (day, county_code, unit_code, reports, last_received_at)"           \

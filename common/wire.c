@@ -281,6 +281,7 @@ uint8_t *pufa_delta_encode(const pufa_delta *d, size_t *len) {
         rd[i].form = (Pufa__Form)c->form;
         rd[i].unit_code = s(c->unit_code);
         rd[i].campaign = s(c->campaign);
+        rd[i].township = s(c->township);
         pufa_figures_to_pb(c->fig, false, &fg[i]);
         rd[i].delta = &fg[i];
         m.rollups[i] = &rd[i];
@@ -337,6 +338,7 @@ int pufa_delta_decode(const uint8_t *buf, size_t len, pufa_delta *out) {
         c->form = (int16_t)(r->has_form ? r->form : 0);
         c->unit_code = r->unit_code ? r->unit_code : "";
         c->campaign = r->campaign ? r->campaign : "";
+        c->township = r->township ? r->township : "";
         pufa_figures_from_pb(r->delta, c->fig);
         out->n_cells++;
     }

@@ -98,13 +98,15 @@ void pufa_ack_destroy(Pufa__BatchAck **a);
 /* ---- CommitDelta ---- */
 
 /* The change to one day x county x theme x venue x form x unit x campaign
- * cell (a RollupDelta).  Strings are borrowed from whoever filled it. */
+ * x township cell (a RollupDelta).  Strings are borrowed from whoever
+ * filled it; township is normalised (common/township.h). */
 typedef struct pufa_cell {
     pufa_day day;
     const char *county;
     int16_t theme, venue, form;
     const char *unit_code;
     const char *campaign;
+    const char *township;
     int64_t fig[PUFA_NFIGURES];
 } pufa_cell;
 

@@ -242,7 +242,8 @@ static void test_delta_round_trip(void **state) {
          .venue = 3,
          .form = 1,
          .unit_code = "SFJ",
-         .campaign = "宪法宣传周"},
+         .campaign = "宪法宣传周",
+         .township = "隆兴昌镇"},
         {.county = "150822",
          .theme = 16,
          .venue = 13,
@@ -281,6 +282,8 @@ static void test_delta_round_trip(void **state) {
         assert_int_equal(back.cells[i].form, cells[i].form);
         assert_string_equal(back.cells[i].unit_code, cells[i].unit_code);
         assert_string_equal(back.cells[i].campaign, cells[i].campaign);
+        /* Field 9; a cell without a township decodes as "" (none). */
+        assert_string_equal(back.cells[i].township, cells[i].township ? cells[i].township : "");
         for (int f = 0; f < PUFA_NFIGURES; f++)
             assert_int_equal(back.cells[i].fig[f], cells[i].fig[f]);
     }

@@ -31,6 +31,8 @@ struct pub_feed {
 
 #define FEED_DAYS_AHEAD 7
 #define FEED_COUNTY_MAX 15 /* bytes; what the Dashboard topics' buffers hold */
+/* bytes: a report's township is at most PUFA_NAME_MAX_CHARS characters */
+#define FEED_TOWNSHIP_MAX (4 * PUFA_NAME_MAX_CHARS)
 
 /* Checks a day of a delta: a date from PUFA_MIN_YEAR to a week past today. */
 static bool delta_day(const char *text, pufa_day today) {
@@ -63,6 +65,8 @@ static const char *rollup_fault(const Pufa__RollupDelta *r, pufa_day today) {
         return "form";
     if (!delta_unit(r->unit_code))
         return "unit_code";
+    if (r->township && strlen(r->township) > FEED_TOWNSHIP_MAX)
+        return "township";
     if (!r->delta)
         return "delta";
     int64_t fig[NFIG];

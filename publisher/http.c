@@ -120,8 +120,8 @@ static bool query_args(pub_http *h, struct MHD_Connection *c, pub_window *win, i
     if (*dim < 0) {
         char msg[256];
         snprintf(msg, sizeof msg,
-                 "by: unknown (got %.60s); use county, theme, venue, form, unit, campaign, none, "
-                 "day, week or month (city, province: above a city)",
+                 "by: unknown (got %.60s); use county, theme, venue, form, unit, campaign, "
+                 "township, none, day, week or month (city, province: above a city)",
                  by);
         *ret = reply_error(h, c, 400, msg);
         return false;
@@ -131,6 +131,12 @@ static bool query_args(pub_http *h, struct MHD_Connection *c, pub_window *win, i
         return false;
     if (pub_request_scope_by(sa, *dim, why, sizeof why)) {
         *ret = reply_error(h, c, 400, why);
+        return false;
+    }
+    if (*dim == DIM_TOWNSHIP && strcmp(sa->level, "county") != 0) {
+        /* The same name is a township in many counties. */
+        *ret =
+            reply_error(h, c, 400, "by: township is a breakdown inside a county; add org=COUNTY");
         return false;
     }
     const char *rname = arg(c, "rank", "reports");

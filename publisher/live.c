@@ -111,7 +111,7 @@ static int cell_add(pub_model *m, const pufa_cell *c, int sign) {
     for (int k = 0; k < NFIG; k++)
         fig[k] = sign * c->fig[k];
     return pub_model_add(m, c->day, c->county, c->theme, c->venue, c->form, c->unit_code,
-                         c->campaign, fig);
+                         c->campaign, c->township, fig);
 }
 
 int pub_live_apply(pub_live *l, const pufa_delta *d, char *why, size_t whysize) {

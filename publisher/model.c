@@ -14,8 +14,8 @@ int pub_figure_parse(const char *name) {
     return -1;
 }
 
-const char *const pub_dim_names[NBY] = {"none",     "theme",  "venue", "form",    "unit",
-                                        "campaign", "county", "city",  "province"};
+const char *const pub_dim_names[NBY] = {"none",     "theme",    "venue",  "form", "unit",
+                                        "campaign", "township", "county", "city", "province"};
 
 int pub_dim_parse(const char *name) {
     for (int i = 0; i < NBY; i++)
@@ -92,7 +92,7 @@ struct pub_model {
     pufa_day base;      /* day of index 0 */
     size_t ndays;       /* allocated days per dimension */
     bucket *days[NDIM]; /* [dim][day - base] */
-    intern counties, units, campaigns;
+    intern counties, units, campaigns, townships;
     pufa_orgunits *ou; /* every level, from the snapshot; NULL before */
     int32_t (*anc)[4]; /* per county index: its units in ou by level rank, -1 if none */
     size_t anc_cap;
@@ -235,6 +235,7 @@ void pub_model_destroy(pub_model **pm) {
     intern_free(&m->counties);
     intern_free(&m->units);
     intern_free(&m->campaigns);
+    intern_free(&m->townships);
     pufa_orgunits_destroy(&m->ou);
     free(m->anc);
     free(m->seen);
@@ -349,7 +350,8 @@ static void bucket_add(bucket *b, uint32_t county, uint32_t value, const int64_t
 }
 
 int pub_model_add(pub_model *m, pufa_day day, const char *county, int theme, int venue, int form,
-                  const char *unit, const char *campaign, const int64_t fig[NFIG]) {
+                  const char *unit, const char *campaign, const char *township,
+                  const int64_t fig[NFIG]) {
     if (day < m->base)
         return 0;
     uint32_t c = county_get(m, county);
@@ -358,7 +360,8 @@ int pub_model_add(pub_model *m, pufa_day day, const char *county, int theme, int
                              (uint32_t)venue,
                              (uint32_t)form,
                              intern_get(&m->units, unit),
-                             intern_get(&m->campaigns, campaign)};
+                             intern_get(&m->campaigns, campaign),
+                             intern_get(&m->townships, township ? township : "")};
     for (int d = 0; d < NDIM; d++)
         if (!bucket_fits(day_bucket(m, d, day), c, values[d], fig))
             return PUFA_ETOOBIG;
@@ -389,6 +392,9 @@ int pub_model_add_dim(pub_model *m, pufa_day day, const char *county, pub_dim di
         break;
     case DIM_CAMPAIGN:
         value = intern_get(&m->campaigns, key);
+        break;
+    case DIM_TOWNSHIP:
+        value = intern_get(&m->townships, key);
         break;
     default:
         return -1;
@@ -476,6 +482,8 @@ static size_t value_space(const pub_model *m, pub_dim dim) {
         return m->units.n;
     case DIM_CAMPAIGN:
         return m->campaigns.n;
+    case DIM_TOWNSHIP:
+        return m->townships.n;
     case DIM_COUNTY:
         return m->counties.n;
     case DIM_CITY:
@@ -590,6 +598,8 @@ const char *pub_model_key(const pub_model *m, pub_dim dim, uint32_t value) {
         return value < m->units.n ? m->units.keys[value] : "";
     case DIM_CAMPAIGN:
         return value < m->campaigns.n ? m->campaigns.keys[value] : "";
+    case DIM_TOWNSHIP:
+        return value < m->townships.n ? m->townships.keys[value] : "";
     case DIM_COUNTY:
         return value < m->counties.n ? m->counties.keys[value] : "";
     case DIM_CITY:
@@ -618,6 +628,10 @@ const char *pub_model_label(const pub_model *m, pub_dim dim, uint32_t value) {
     case DIM_CAMPAIGN:
         if (value < m->campaigns.n)
             return *m->campaigns.keys[value] ? m->campaigns.keys[value] : "(无)";
+        return "";
+    case DIM_TOWNSHIP:
+        if (value < m->townships.n)
+            return *m->townships.keys[value] ? m->townships.keys[value] : "(未填)";
         return "";
     case DIM_COUNTY:
         if (value < m->counties.n)

@@ -1,5 +1,6 @@
 /* The publisher's live totals: for every day, the figures per county and
- * per county x theme / venue / form / responsible unit / campaign, built
+ * per county x theme / venue / form / responsible unit / campaign /
+ * township, built
  * from the rollups and kept current by the aggregator's deltas.  A window
  * query visits only the days of the window: its cost grows with days x
  * dimensions, never with the number of reports.  Readers (HTTP threads)
@@ -31,6 +32,7 @@ typedef enum pub_dim {
     DIM_FORM,
     DIM_UNIT,
     DIM_CAMPAIGN,
+    DIM_TOWNSHIP, /* normalised name (common/township.h); "" = none given */
     NDIM,
     DIM_COUNTY = NDIM, /* breakdowns by org unit, served from DIM_TOTAL: */
     DIM_CITY,          /* a county's city and province, from the org units */
@@ -71,13 +73,16 @@ void pub_model_unlock(pub_model *m);
 /* ---- writes (wrlock held) ---- */
 /* Forgets every figure and receipt (before a snapshot). */
 void pub_model_clear(pub_model *m);
-/* Adds fig to the cell (day, county, theme, venue, form, unit, campaign).
+/* Adds fig to the cell (day, county, theme, venue, form, unit, campaign,
+ * township: normalised, as the journal and the feed carry it).
  * PUFA_ETOOBIG, with nothing added, if a figure would leave int64. */
 int pub_model_add(pub_model *m, pufa_day day, const char *county, int theme, int venue, int form,
-                  const char *unit, const char *campaign, const int64_t fig[NFIG]);
+                  const char *unit, const char *campaign, const char *township,
+                  const int64_t fig[NFIG]);
 /* Adds fig to one dimension's cell (day, county, key): the per-dimension
  * rollups (rollup_dim).  key: "" for DIM_TOTAL, the enumeration number for
- * theme/venue/form, the unit code, the campaign.  -1 if dim or key is not
+ * theme/venue/form, the unit code, the campaign, the township.  -1 if dim
+ * or key is not
  * one the model knows (nothing added). */
 int pub_model_add_dim(pub_model *m, pufa_day day, const char *county, pub_dim dim, const char *key,
                       const int64_t fig[NFIG]);
@@ -123,7 +128,8 @@ void pub_model_sum(const pub_model *m, pufa_day from, pufa_day to, const pub_sco
  * pub_model_query). */
 void pub_rows_rank(pub_row *rows, size_t n, int fig);
 /* The key and label of a row value of dim (county, city or province code +
- * name, enum code + label, unit code + name, campaign + campaign). */
+ * name, enum code + label, unit code + name, campaign + campaign, township
+ * + township or "(未填)" for none). */
 const char *pub_model_key(const pub_model *m, pub_dim dim, uint32_t value);
 const char *pub_model_label(const pub_model *m, pub_dim dim, uint32_t value);
 /* Counties known (from org units and data), and the last day each county

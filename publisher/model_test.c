@@ -65,7 +65,7 @@ static const pub_row *row_of(const pub_row *rows, size_t n, uint32_t v) {
 
 static void add(pub_model *m, const char *d, const char *county, int theme, const char *unit,
                 const char *campaign, const int64_t fig[NFIG]) {
-    pub_model_add(m, day(d), county, theme, 2, 3, unit, campaign, fig);
+    pub_model_add(m, day(d), county, theme, 2, 3, unit, campaign, "", fig);
 }
 
 static void windows_sum_the_days_they_cover(void **state) {

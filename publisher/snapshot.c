@@ -34,13 +34,13 @@ static int dim_row(pub_model *m, const PGresult *r, int i) {
 }
 
 /* A rollup_journal row: day, county, theme, venue, form, unit, campaign,
- * figures. */
+ * township, figures. */
 static int journal_row(pub_model *m, const PGresult *r, int i) {
     int64_t fig[NFIG];
-    row_figs(r, i, 7, fig);
+    row_figs(r, i, 8, fig);
     pub_model_add(m, atoi(PQgetvalue(r, i, 0)), PQgetvalue(r, i, 1), atoi(PQgetvalue(r, i, 2)),
                   atoi(PQgetvalue(r, i, 3)), atoi(PQgetvalue(r, i, 4)), PQgetvalue(r, i, 5),
-                  PQgetvalue(r, i, 6), fig);
+                  PQgetvalue(r, i, 6), PQgetvalue(r, i, 7), fig);
     return 0;
 }
 
@@ -84,11 +84,12 @@ static int load_rollups(PGconn *c, pub_model *m, pub_snapshot_info *info, char *
                        " county_code, dim, key, " PUFA_FIGURE_COLS " FROM rollup_dim",
                        "dims", dim_row, &dims, err, errsize);
     if (rc == 0)
-        rc = fetch_all(c,
-                       "DECLARE journal NO SCROLL CURSOR FOR SELECT day - DATE '1970-01-01',"
-                       " county_code, theme, venue, form, unit_code, campaign, " PUFA_FIGURE_COLS
-                       " FROM rollup_journal",
-                       "journal", journal_row, &journal, err, errsize);
+        rc = fetch_all(
+            c,
+            "DECLARE journal NO SCROLL CURSOR FOR SELECT day - DATE '1970-01-01',"
+            " county_code, theme, venue, form, unit_code, campaign, township, " PUFA_FIGURE_COLS
+            " FROM rollup_journal",
+            "journal", journal_row, &journal, err, errsize);
     info->dim_rows = dims.rows;
     info->journal_rows = journal.rows;
     info->skipped = dims.bad + journal.bad;

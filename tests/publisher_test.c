@@ -1334,8 +1334,8 @@ static void bad_requests_get_clear_errors(void **state) {
         const char *path, *want;
     } named[] = {
         {"/v1/totals?by=fortnight",
-         "by: unknown (got fortnight); use county, theme, venue, form, unit, campaign, none, day, "
-         "week or month"},
+         "by: unknown (got fortnight); use county, theme, venue, form, unit, campaign, township, "
+         "none, day, week or month"},
         {"/v1/totals?by=day&compare=mom", "compare: unknown (got mom); use prev or yoy"},
         {"/v1/totals?by=county&compare=PREV", "compare: unknown (got PREV); use prev or yoy"},
         {"/v1/export.csv?by=week", "by: day, week and month are trends of /v1/totals"},

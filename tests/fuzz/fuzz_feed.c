@@ -154,7 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fig[k] = 5;
     pub_model_wrlock(m);
     pub_model_set_county_name(m, "150821", "临河区");
-    FUZZ_CHECK(pub_model_add(m, today - 3, "150821", 1, 2, 3, "U1", "", fig) == 0);
+    FUZZ_CHECK(pub_model_add(m, today - 3, "150821", 1, 2, 3, "U1", "", "", fig) == 0);
     pub_model_receipt(m, today - 3, "150821", "U1");
     pub_model_set_seq(m, 1);
     pub_model_unlock(m);

@@ -10,8 +10,13 @@
 
 /* Each dimension and its key, as the reports table spells it. */
 static const char *const DIMS[][2] = {
-    {"total", "''"},        {"theme", "theme::text"}, {"venue", "venue::text"},
-    {"form", "form::text"}, {"unit", "unit_code"},    {"campaign", "campaign"},
+    {"total", "''"},
+    {"theme", "theme::text"},
+    {"venue", "venue::text"},
+    {"form", "form::text"},
+    {"unit", "unit_code"},
+    {"campaign", "campaign"},
+    {"township", "pufa_township_norm(township)"},
 };
 
 /* Any figure not zero; the sums of the figures, from PUFA_COUNTER_MAP. */
