@@ -7,8 +7,10 @@
 #include "cli.h"
 #include "config.h"
 #include "error.h"
+#include "file.h"
 #include "migrate.h"
 #include "pg.h"
+#include "targets.h"
 
 /* Prints an error text of one or more lines, each after the prefix. */
 static void print_lines(const char *prefix, const char *text) {
@@ -55,8 +57,62 @@ out:
     return rc;
 }
 
+/* Loads the targets file against the org units and responsible units the
+ * database holds: every bad line is named, and then nothing is written;
+ * otherwise the years it names are replaced whole. */
+static int load_targets(PGconn *conn, const char *path) {
+    char err[8192];
+    char *prefix = pufa_asprintf("pufa migrate: %s: ", path);
+    pufa_orgunits *ou = NULL;
+    PGresult *units = NULL;
+    char *text = NULL, **codes = NULL;
+    size_t len = 0;
+    pufa_targets t;
+    pufa_targets_init(&t);
+    int rc = EX_UNAVAILABLE_;
+    if (pufa_db_load_orgunits(conn, &ou, err, sizeof err)) {
+        fprintf(stderr, "pufa migrate: %s\n", err);
+        goto out;
+    }
+    units = PQexec(conn, "SELECT unit_code FROM units");
+    if (PQresultStatus(units) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "pufa migrate: units: %s", PQresultErrorMessage(units));
+        goto out;
+    }
+    rc = EX_DATAERR_;
+    if (pufa_read_file(path, 64u << 20, &text, &len, err, sizeof err)) {
+        fprintf(stderr, "pufa migrate: %s\n", err);
+        goto out;
+    }
+    size_t nunits = (size_t)PQntuples(units);
+    codes = pufa_calloc(nunits + 1, sizeof *codes);
+    for (size_t i = 0; i < nunits; i++)
+        codes[i] = PQgetvalue(units, (int)i, 0);
+    if (pufa_targets_parse(text, len, ou, (const char *const *)codes, nunits, &t, err,
+                           sizeof err)) {
+        print_lines(prefix, err);
+        goto out;
+    }
+    int years = 0;
+    if (pufa_db_store_targets(conn, &t, &years, err, sizeof err)) {
+        fprintf(stderr, "pufa migrate: %s\n", err);
+        goto out;
+    }
+    printf("targets: %zu from %s, replacing those of %d year%s\n", t.n, path, years,
+           years == 1 ? "" : "s");
+    rc = EX_OK_;
+out:
+    pufa_targets_free(&t);
+    free(codes);
+    free(text);
+    PQclear(units);
+    pufa_orgunits_destroy(&ou);
+    free(prefix);
+    return rc;
+}
+
 int cmd_migrate(int argc, char **argv) {
-    char *db = NULL, *org_units = NULL, *units = NULL;
+    char *db = NULL, *org_units = NULL, *units = NULL, *targets = NULL;
     pufa_cfg_opt opts[] = {
         {"db", PUFA_CFG_STRING, &db, "", 0, 0,
          "PostgreSQL conninfo of an owner role (passwords: use ~/.pgpass or PGPASSFILE)", 0},
@@ -66,6 +122,10 @@ int cmd_migrate(int argc, char **argv) {
          0},
         {"units", PUFA_CFG_STRING, &units, "", 0, 0,
          "CSV of responsible units (unit_code,unit_name,kind) to load", 0},
+        {"targets", PUFA_CFG_STRING, &targets, "", 0, 0,
+         "CSV of yearly targets (year,org_code,unit_code,figure,target; unit_code empty for "
+         "the org unit itself) replacing those of the years it names",
+         0},
     };
     pufa_cfg cfg = {.program = "pufa migrate",
                     .summary = "create or upgrade the pufa schema; safe to run again",
@@ -113,6 +173,8 @@ int cmd_migrate(int argc, char **argv) {
         }
         printf("responsible units: %d written from %s\n", changed, units);
     }
+    if (*targets)
+        rc = load_targets(conn, targets);
 out:
     if (conn)
         PQfinish(conn);
