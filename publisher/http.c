@@ -19,7 +19,9 @@
 #include "official.h"
 #include "orgunits.h"
 #include "scope.h"
+#include "progress.h"
 #include "status_http.h"
+#include "targets_cache.h"
 
 struct pub_http {
     pub_http_config cfg;
@@ -29,6 +31,7 @@ struct pub_http {
     pub_model *m;
     const pub_windows *w;
     pub_children *children;
+    pub_targets *targets; /* NULL: /v1/targets answers 503 */
     struct MHD_Daemon *d;
     _Atomic int streams;
     _Atomic uint64_t requests, errors;
@@ -498,6 +501,57 @@ static enum MHD_Result get_meta(pub_http *h, struct MHD_Connection *c) {
     return reply_json(h, c, 200, o);
 }
 
+/* ---- targets (责任清单) ---- */
+
+/* GET /v1/targets?year=YYYY[&org=CODE]: every target of the year under
+ * org, its actual, per cent done, the pro-rata expectation for today and
+ * who is behind it (publisher/progress.h). */
+static enum MHD_Result get_targets(pub_http *h, struct MHD_Connection *c) {
+    pufa_day today = pufa_city_day(pufa_now_ms());
+    int y, m, d;
+    pufa_date_to_ymd(today, &y, &m, &d);
+    const char *ys = arg(c, "year", NULL);
+    if (ys) {
+        char *end;
+        long v = strtol(ys, &end, 10);
+        if (*end || strlen(ys) != 4 || v < 2000 || v > 2100) {
+            char msg[120];
+            snprintf(msg, sizeof msg, "year: a year from 2000 to 2100 (got %.20s)", ys);
+            return reply_error(h, c, 400, msg);
+        }
+        y = (int)v;
+    }
+    if (!h->targets)
+        return reply_error(h, c, 503, "targets are not read by this publisher");
+    const char *org = arg(c, "org", NULL);
+    if (org && (!pufa_orgunit_code_valid(org) || !pub_targets_org_known(h->targets, org))) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "org: unknown org unit (got %.20s)", org);
+        return reply_error(h, c, 400, msg);
+    }
+    pufa_targets t;
+    pufa_orgunits *ou;
+    uint64_t version;
+    bool loaded;
+    pub_targets_get(h->targets, y, org, &t, &ou, &version, &loaded);
+    if (!loaded) {
+        pufa_targets_free(&t);
+        pufa_orgunits_destroy(&ou);
+        return reply_error(h, c, 503, "targets not read from PostgreSQL yet");
+    }
+    pub_model_rdlock(h->m);
+    json_t *o = pub_progress_json(h->m, ou, t.v, t.n, y, org, today, version);
+    json_object_set_new(o, "seq", json_integer((json_int_t)pub_model_seq(h->m)));
+    pub_model_unlock(h->m);
+    pufa_targets_free(&t);
+    pufa_orgunits_destroy(&ou);
+    return reply_json(h, c, 200, o);
+}
+
+void pub_http_set_targets(pub_http *h, pub_targets *t) {
+    h->targets = t;
+}
+
 /* ---- SSE ---- */
 
 typedef struct stream {
@@ -726,6 +780,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return get_meta(h, c);
         if (!strcmp(url, "/v1/children"))
             return get_children(h, c);
+        if (!strcmp(url, "/v1/targets"))
+            return get_targets(h, c);
         if (!strcmp(url, "/v1/export.csv"))
             return get_export(h, c, false);
         if (!strcmp(url, "/v1/export.xlsx"))

@@ -7,6 +7,7 @@
  *   GET /v1/silent            ?days=N: who has not reported
  *   GET /v1/meta              windows, counties, labels for the page
  *   GET /v1/export.csv|.xlsx  ?window=..&by=.. (totals) or &detail=reports
+ *   GET /v1/targets           ?year=YYYY[&org=CODE]: 责任清单 progress
  *   GET /metrics, /healthz, /readyz
  * Nothing writes through the publisher. */
 #ifndef PUB_HTTP_H
@@ -15,6 +16,7 @@
 #include <stdint.h>
 
 #include "live.h"
+#include "targets_cache.h"
 #include "windows.h"
 
 typedef struct pub_http_config {
@@ -32,6 +34,8 @@ typedef struct pub_http pub_http;
 /* live and w must outlive the server. */
 int pub_http_open(const pub_http_config *cfg, pub_live *live, const pub_windows *w, pub_http **out,
                   int *port, char *err, size_t errsize);
+/* Serves /v1/targets from t (must outlive the server; before requests). */
+void pub_http_set_targets(pub_http *h, pub_targets *t);
 /* Ends every stream (pub_live_stop), then stops the server and frees;
  * accepts NULL and sets *h to NULL. */
 void pub_http_close(pub_http **h);

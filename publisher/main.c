@@ -26,6 +26,7 @@
 #include "pg.h"
 #include "report_json.h"
 #include "service.h"
+#include "targets_cache.h"
 #include "windows.h"
 
 enum { EX_UNAVAILABLE_ = 69, EX_SOFTWARE_ = 70, EX_CONFIG_ = 78 };
@@ -95,6 +96,7 @@ int main(int argc, char **argv) {
     char *campaigns = NULL, *token_file = NULL, *home = NULL;
     int64_t publish_min = 0, heartbeat = 0, max_streams = 0, export_limit = 0, keepalive = 0;
     int64_t link_timeout = 0;
+    int64_t targets_poll = 0;
     pufa_cfg_opt opts[] = {
         {"feed", PUFA_CFG_STRING, &feed, "tcp://127.0.0.1:7601", 0, 0,
          "the aggregator's committed-delta feed (its PUB endpoint)", 0},
@@ -126,6 +128,8 @@ int main(int argc, char **argv) {
          0},
         {"link_timeout", PUFA_CFG_MS, &link_timeout, "15s", 100, 86400000,
          "a child not heard from for this long has its link shown down", 0},
+        {"targets_poll", PUFA_CFG_MS, &targets_poll, "2s", 100, 3600000,
+         "how often targets_state.version is checked; a new targets load is read within this", 0},
     };
     pufa_cfg cfg = {.program = "pufa-publisher",
                     .summary = "live dashboards for the city office (web, JSON/SSE, exports, "
@@ -173,6 +177,7 @@ int main(int argc, char **argv) {
     pub_feed *fd = NULL;
     pub_dashboard_pub *dp = NULL;
     pub_http *hs = NULL;
+    pub_targets *tg = NULL;
     int port = 0;
     pub_http_config hc = {.addr = http,
                           .db = db,
@@ -181,11 +186,17 @@ int main(int argc, char **argv) {
                           .export_limit = export_limit,
                           .keepalive_ms = keepalive,
                           .link_timeout_ms = link_timeout};
+    if (pub_targets_open(db, targets_poll, &tg) != 0) {
+        PLOG_ERROR("PUB-TARGETS", "msg=\"cannot start the targets thread\"");
+        rc = EX_SOFTWARE_;
+        goto out;
+    }
     if (pub_http_open(&hc, live, &windows, &hs, &port, err, sizeof err)) {
         PLOG_ERROR("PUB-HTTP", "msg=\"%s\"", err);
         rc = EX_UNAVAILABLE_;
         goto out;
     }
+    pub_http_set_targets(hs, tg);
     PLOG_INFO("PUB-HTTP", "port=%d url=http://%s/", port, http);
     /* /readyz answers "not ready" meanwhile. */
     struct sigaction sa = {.sa_handler = on_early_stop};
@@ -231,6 +242,7 @@ int main(int argc, char **argv) {
     uv_loop_close(loop);
 out:
     pub_http_close(&hs); /* ends the SSE streams first */
+    pub_targets_close(&tg);
     pub_dashboard_pub_close(&dp);
     pub_feed_close(&fd);
     zmq_ctx_term(zctx);

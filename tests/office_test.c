@@ -1,0 +1,675 @@
+/* Integration test: what the city office reads beyond the totals, against
+ * the real aggregator and publisher and a throwaway PostgreSQL: the
+ * drill-down inside a county (by=township, by=unit with org=COUNTY) and the
+ * targets of the duty lists (pufa migrate --targets, /v1/targets), each
+ * answer compared with SQL over the reports table.
+ * argv: PUFA_BIN AGGREGATOR_BIN PUBLISHER_BIN. */
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "alloc.h"
+#include "calendar.h"
+#include "cells.h"
+#include "enums.h"
+#include "httpc.h"
+#include "proc.h"
+#include "report.h"
+#include "testlib.h"
+#include "uuid.h"
+#include "wire.h"
+
+#define CITY_OFFSET_MIN 480 /* the publisher's default zone, Asia/Shanghai */
+
+static const char *pufa_bin, *agg_bin, *pub_bin;
+static pufa_proc agg, pub;
+static char agg_ep[128], feed_ep[128], pub_port[16];
+static void *zctx, *dealer;
+static PGconn *db;
+static uint64_t batch_seq = 1;
+static char tmpdir[64];
+
+/* ---- reports in ---- */
+
+static void send_reports(pufa_report *r, size_t n) {
+    for (size_t off = 0; off < n; off += 500) {
+        size_t cnt = n - off < 500 ? n - off : 500;
+        Pufa__ReportBatch b = PUFA__REPORT_BATCH__INIT;
+        b.has_batch_seq = 1;
+        b.batch_seq = batch_seq++;
+        b.n_reports = cnt;
+        b.reports = pufa_calloc(cnt, sizeof *b.reports);
+        Pufa__ActivityReport *m = pufa_calloc(cnt, sizeof *m);
+        for (size_t i = 0; i < cnt; i++) {
+            pufa__activity_report__init(&m[i]);
+            pufa_report_to_pb(&r[off + i], &m[i]);
+            b.reports[i] = &m[i];
+        }
+        size_t len = pufa__report_batch__get_packed_size(&b);
+        uint8_t *buf = pufa_malloc(len);
+        pufa__report_batch__pack(&b, buf);
+        zmq_send(dealer, buf, len, 0);
+        free(buf);
+        free(m);
+        free(b.reports);
+        zmq_pollitem_t it = {.socket = dealer, .events = ZMQ_POLLIN};
+        assert_int_equal(zmq_poll(&it, 1, 30000), 1);
+        zmq_msg_t ack;
+        zmq_msg_init(&ack);
+        zmq_msg_recv(&ack, dealer, 0);
+        Pufa__BatchAck *a = pufa__batch_ack__unpack(NULL, zmq_msg_size(&ack), zmq_msg_data(&ack));
+        assert_non_null(a);
+        for (size_t i = 0; i < a->n_results; i++)
+            if (a->results[i]->status != PUFA__REPORT_STATUS__STATUS_COMMITTED &&
+                a->results[i]->status != PUFA__REPORT_STATUS__STATUS_STALE &&
+                a->results[i]->status != PUFA__REPORT_STATUS__STATUS_DUPLICATE)
+                fail_msg("report %zu not committed: %s", off + i,
+                         a->results[i]->reason ? a->results[i]->reason : "?");
+        pufa__batch_ack__free_unpacked(a, NULL);
+        zmq_msg_close(&ack);
+    }
+}
+
+static const char *const counties[] = {"150802", "150821", "150822", "150823", "150824",
+                                       "150825", "150826", "210402", "210403", "210404"};
+static const char *const units[] = {"SFJ", "FY", "JCY", "GAJ", "SWJ", "JYJ"};
+/* One township typed in several ways, others, and none. */
+static const char *const townships[] = {
+    "隆兴昌镇", " 隆兴昌镇",  "隆兴昌镇  ",     "\xE3\x80\x80隆兴昌镇",
+    "新公中镇", "新公中　镇", "ＸＨ街道（东）", "XH街道(东)",
+    "",         "  ",
+};
+#define NTOWNSHIPS (sizeof townships / sizeof *townships)
+
+/* n random reports from 800 days ago to today, ids and townships from the
+ * seed; with revise, the same ids again at revision 2 with a township,
+ * unit and figures of their own (figures move between townships). */
+static void generate(size_t n, unsigned seed, bool revise) {
+    pufa_report *r = pufa_calloc(n, sizeof *r);
+    unsigned idseed = seed;
+    pufa_day today = pufa_city_day(pufa_now_ms());
+    for (size_t i = 0; i < n; i++) {
+        pufa_report_init(&r[i]);
+        char ids[37], date[11];
+        snprintf(ids, sizeof ids, "%08x-0000-4000-8000-%012zx", rand_r(&idseed), i);
+        r[i].report_id = pufa_strdup(ids);
+        r[i].revision = revise ? 2 : 1;
+        unsigned s = seed + (unsigned)i * 7919u + (revise ? 1u : 0u);
+        r[i].retracted = revise && rand_r(&s) % 20 == 0;
+        r[i].county_code = pufa_strdup(counties[i % 10]);
+        r[i].unit_code = pufa_strdup(units[rand_r(&s) % 6]);
+        r[i].township = pufa_strdup(townships[rand_r(&s) % NTOWNSHIPS]);
+        pufa_date_format(today - (pufa_day)(rand_r(&s) % 800), date);
+        r[i].occurred_on = pufa_strdup(date);
+        r[i].theme = 1 + (int)(rand_r(&s) % PUFA_THEME_MAX);
+        r[i].venue = 1 + (int)(rand_r(&s) % PUFA_VENUE_MAX);
+        r[i].form = 1 + (int)(rand_r(&s) % PUFA_FORM_MAX);
+        r[i].title = pufa_strdup("普法活动");
+        for (int c = 0; c < PUFA_NCOUNTERS; c++)
+            r[i].counters[c] = rand_r(&s) % 500;
+    }
+    send_reports(r, n);
+    for (size_t i = 0; i < n; i++)
+        pufa_report_clear(&r[i]);
+    free(r);
+}
+
+/* ---- HTTP ---- */
+
+static int get(const char *path, json_t **doc) {
+    pufa_buf enc;
+    pufa_buf_init(&enc);
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (*p >= 0x80 || *p == ' ')
+            pufa_buf_printf(&enc, "%%%02X", *p);
+        else
+            pufa_buf_putc(&enc, (char)*p);
+    }
+    char *url = pufa_asprintf("http://127.0.0.1:%s%s", pub_port, enc.data);
+    pufa_buf_free(&enc);
+    pufa_http_response r;
+    char err[256];
+    int rc = pufa_http_request("GET", url, NULL, NULL, 0, 20000, &r, err, sizeof err);
+    free(url);
+    if (rc)
+        fail_msg("GET %s: %s", path, err);
+    json_error_t jerr;
+    *doc = json_loadb(r.body.data, r.body.len, 0, &jerr);
+    if (!*doc)
+        fail_msg("GET %s: %d, not JSON: %s", path, r.status, r.body.data);
+    pufa_buf_free(&r.body);
+    return r.status;
+}
+
+static json_t *get_ok(const char *path) {
+    json_t *doc;
+    int status = get(path, &doc);
+    if (status != 200) {
+        char *text = json_dumps(doc, 0);
+        fail_msg("GET %s: %d %s", path, status, text);
+    }
+    return doc;
+}
+
+static const char *const FIGS[] = {"reports",       "sessions",   "participants", "materials",
+                                   "consultations", "banners",    "led_messages", "online_posts",
+                                   "online_views",  "volunteers", "funds_fen"};
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted "key:f1,...,f11\n" lines of n strings (freed). */
+static char *join_sorted(char **lines, size_t n) {
+    qsort(lines, n, sizeof *lines, cmp_str);
+    pufa_buf out;
+    pufa_buf_init(&out);
+    pufa_buf_puts(&out, "");
+    for (size_t i = 0; i < n; i++) {
+        pufa_buf_printf(&out, "%s\n", lines[i]);
+        free(lines[i]);
+    }
+    free(lines);
+    return pufa_buf_steal(&out);
+}
+
+static char *api_rows(json_t *doc) {
+    json_t *rows = json_object_get(doc, "rows");
+    size_t n = json_array_size(rows);
+    char **lines = pufa_calloc(n + 1, sizeof *lines);
+    for (size_t i = 0; i < n; i++) {
+        json_t *row = json_array_get(rows, i);
+        pufa_buf b;
+        pufa_buf_init(&b);
+        pufa_buf_printf(&b, "%s:", json_string_value(json_object_get(row, "key")));
+        for (int k = 0; k < 11; k++)
+            pufa_buf_printf(&b, "%s%lld", k ? "," : "",
+                            (long long)json_integer_value(
+                                json_object_get(json_object_get(row, "figures"), FIGS[k])));
+        lines[i] = pufa_buf_steal(&b);
+    }
+    return join_sorted(lines, n);
+}
+
+/* The same lines from SQL: key is an expression over reports. */
+static char *sql_rows(const char *key, const char *county, const char *from, const char *to) {
+    char *q = pufa_asprintf(
+        "SELECT %s, count(*), sum(sessions), sum(participants), sum(materials),"
+        " sum(consultations), sum(banners), sum(led_messages), sum(online_posts),"
+        " sum(online_views), sum(volunteers), sum(funds_fen) FROM reports WHERE NOT retracted"
+        " AND county_code = $1 AND occurred_on BETWEEN $2::date AND $3::date GROUP BY 1",
+        key);
+    const char *p[3] = {county, from, to};
+    PGresult *res = PQexecParams(db, q, 3, NULL, p, NULL, NULL, 0);
+    free(q);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("%s", PQresultErrorMessage(res));
+    size_t n = (size_t)PQntuples(res);
+    char **lines = pufa_calloc(n + 1, sizeof *lines);
+    for (size_t i = 0; i < n; i++) {
+        pufa_buf b;
+        pufa_buf_init(&b);
+        pufa_buf_printf(&b, "%s:", PQgetvalue(res, (int)i, 0));
+        for (int f = 1; f <= 11; f++)
+            pufa_buf_printf(&b, "%s%s", f > 1 ? "," : "", PQgetvalue(res, (int)i, f));
+        lines[i] = pufa_buf_steal(&b);
+    }
+    PQclear(res);
+    return join_sorted(lines, n);
+}
+
+static long long seq_of_db(void) {
+    PGresult *r = PQexec(db, "SELECT seq FROM feed_state");
+    long long v = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+static void wait_caught_up(void) {
+    long long want = seq_of_db(), deadline = pufa_mono_ms() + 20000;
+    while (pufa_mono_ms() < deadline && pufa_http_metric(pub_port, "pufa_publisher_seq ") != want)
+        pufa_sleep_ms(50);
+    assert_int_equal(pufa_http_metric(pub_port, "pufa_publisher_seq "), want);
+}
+
+/* ---- setup ---- */
+
+static int group_setup(void **state) {
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/pufa-office-XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return -1;
+    char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' --units '%s' >/dev/null",
+                              pufa_bin, getenv("PUFA_TEST_DB"), pufa_test_demo_tree_path(),
+                              pufa_test_data_path("units.csv"));
+    int rc = pufa_sh(cmd);
+    free(cmd);
+    db = PQconnectdb(getenv("PUFA_TEST_DB"));
+    if (rc || PQstatus(db) != CONNECTION_OK)
+        return -1;
+    zctx = zmq_ctx_new();
+    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
+    char *argv[] = {(char *)agg_bin,
+                    "--insecure",
+                    "--listen",
+                    "tcp://127.0.0.1:0",
+                    "--feed",
+                    "tcp://127.0.0.1:0",
+                    "--http",
+                    "127.0.0.1:0",
+                    "--db",
+                    dbinfo,
+                    "--heartbeat",
+                    "200ms",
+                    "--compact-rows",
+                    "1000",
+                    "--compact-interval",
+                    "1h",
+                    "--home",
+                    PUFA_TEST_HOME,
+                    NULL};
+    pufa_proc_start(&agg, argv, NULL);
+    free(dbinfo);
+    if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", agg_ep, sizeof agg_ep, 20000) ||
+        !pufa_proc_wait_log(&agg, "id=AGG-FEED", "endpoint", feed_ep, sizeof feed_ep, 5000) ||
+        !pufa_proc_wait_log(&agg, "id=AGG-READY", NULL, NULL, 0, 10000))
+        return -1;
+    dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
+    char *pargv[] = {(char *)pub_bin, "--feed", feed_ep, "--db",           dbinfo,  "--http",
+                     "127.0.0.1:0",   "--pub",  "",      "--targets-poll", "200ms", NULL};
+    pufa_proc_start(&pub, pargv, NULL);
+    free(dbinfo);
+    if (!pufa_proc_wait_log(&pub, "id=PUB-HTTP", "port", pub_port, sizeof pub_port, 10000) ||
+        !pufa_proc_wait_log(&pub, "id=PUB-SNAPSHOT", NULL, NULL, 0, 20000)) {
+        pufa_proc_dump(&pub);
+        return -1;
+    }
+    dealer = zmq_socket(zctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_connect(dealer, agg_ep);
+    unsigned seed = (unsigned)pufa_now_ms();
+    printf("# generating 4000 reports and 1500 revisions, seed %u\n", seed);
+    generate(4000, seed, false);
+    generate(1500, seed, true);
+    wait_caught_up();
+    return 0;
+}
+
+static int group_teardown(void **state) {
+    (void)state;
+    if (pub.pid > 0)
+        pufa_proc_stop(&pub, SIGTERM, 15000);
+    zmq_close(dealer);
+    if (agg.pid > 0)
+        pufa_proc_stop(&agg, SIGTERM, 15000);
+    zmq_ctx_term(zctx);
+    PQfinish(db);
+    char *cmd = pufa_asprintf("rm -rf '%s'", tmpdir);
+    pufa_sh(cmd);
+    free(cmd);
+    return 0;
+}
+
+/* ---- drill-down inside a county ---- */
+
+static const char *const WINDOWS[] = {"all", "ytd", "30d", "2025-02-27..2025-03-02"};
+
+/* by=township and by=unit with org=COUNTY equal SQL over the reports of
+ * that county (townships keyed by the schema's pufa_township_norm, the
+ * same rule as the aggregator's C), and the county's drill-down totals
+ * equal its row in the city's ranking.  The rollups, townships included,
+ * equal the reports cell by cell after the compactor has run. */
+static void township_and_unit_inside_a_county_equal_sql(void **state) {
+    (void)state;
+    int compared = 0;
+    for (size_t w = 0; w < sizeof WINDOWS / sizeof *WINDOWS; w++) {
+        char *path = pufa_asprintf("/v1/totals?window=%s&by=county", WINDOWS[w]);
+        json_t *city = get_ok(path);
+        free(path);
+        const char *from =
+            json_string_value(json_object_get(json_object_get(city, "window"), "from"));
+        const char *to = json_string_value(json_object_get(json_object_get(city, "window"), "to"));
+        for (size_t c = 0; c < 10; c++) {
+            static const struct {
+                const char *by, *key;
+            } bys[] = {{"township", "pufa_township_norm(township)"}, {"unit", "unit_code"}};
+            for (size_t b = 0; b < 2; b++) {
+                path = pufa_asprintf("/v1/totals?window=%s&by=%s&org=%s", WINDOWS[w], bys[b].by,
+                                     counties[c]);
+                json_t *doc = get_ok(path);
+                char *api = api_rows(doc), *sql = sql_rows(bys[b].key, counties[c], from, to);
+                if (strcmp(api, sql) != 0)
+                    fail_msg("%s: API and SQL differ\nAPI:\n%s\nSQL:\n%s", path, api, sql);
+                /* The county's totals here = its row in the city's ranking. */
+                json_t *rows = json_object_get(city, "rows"), *want = NULL;
+                for (size_t i = 0; i < json_array_size(rows); i++)
+                    if (!strcmp(json_string_value(json_object_get(json_array_get(rows, i), "key")),
+                                counties[c]))
+                        want = json_object_get(json_array_get(rows, i), "figures");
+                json_t *got = json_object_get(doc, "totals");
+                for (int k = 0; k < 11; k++)
+                    assert_int_equal(json_integer_value(json_object_get(got, FIGS[k])),
+                                     want ? json_integer_value(json_object_get(want, FIGS[k])) : 0);
+                free(api);
+                free(sql);
+                free(path);
+                json_decref(doc);
+                compared++;
+            }
+        }
+        json_decref(city);
+    }
+    printf("# %d county x window x breakdown answers equal SQL\n", compared);
+    /* Four spellings of 隆兴昌镇 and two of XH街道(东) give one row each; 新公中镇 and
+     * 新公中 镇 stay two (a space inside a name is kept); none and blanks are one. */
+    json_t *doc = get_ok("/v1/totals?window=all&by=township&org=150821");
+    json_t *rows = json_object_get(doc, "rows");
+    char **keys = pufa_calloc(json_array_size(rows) + 1, sizeof *keys);
+    size_t nk = 0;
+    for (size_t i = 0; i < json_array_size(rows); i++) {
+        json_t *r = json_array_get(rows, i);
+        keys[nk++] = pufa_asprintf("%s=%s", json_string_value(json_object_get(r, "key")),
+                                   json_string_value(json_object_get(r, "label")));
+    }
+    char *all = join_sorted(keys, nk);
+    assert_string_equal(all,
+                        "=(未填)\nXH街道(东)=XH街道(东)\n新公中 镇=新公中 镇\n新公中镇=新公中镇\n"
+                        "隆兴昌镇=隆兴昌镇\n");
+    free(all);
+    json_decref(doc);
+    /* The compactor folded the journal (1,000 rows at a time): every
+     * dimension, townships too, equals the reports in both tables. */
+    long long deadline = pufa_mono_ms() + 20000;
+    PGresult *r = NULL;
+    while (pufa_mono_ms() < deadline) {
+        r = PQexec(db, "SELECT count(*) FROM rollup_journal");
+        bool small = atoll(PQgetvalue(r, 0, 0)) < 1000;
+        PQclear(r);
+        if (small)
+            break;
+        pufa_sleep_ms(100);
+    }
+    r = PQexec(db, "SELECT count(*) FROM rollup_dim WHERE dim = 'township'");
+    assert_true(atoll(PQgetvalue(r, 0, 0)) > 0);
+    PQclear(r);
+    assert_cells_equal_reports(db, "rollup_live");
+}
+
+/* ---- targets ---- */
+
+static int migrate_targets(const char *csv, char **output) {
+    char *path = pufa_asprintf("%s/targets.csv", tmpdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(csv, f);
+    fclose(f);
+    char *cmd = pufa_asprintf("'%s' migrate --db '%s' --targets '%s' 2>&1", pufa_bin,
+                              getenv("PUFA_TEST_DB"), path);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    pufa_buf b;
+    pufa_buf_init(&b);
+    pufa_buf_puts(&b, "");
+    char chunk[1024];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0)
+        pufa_buf_append(&b, chunk, n);
+    int st = pclose(p);
+    free(cmd);
+    free(path);
+    *output = pufa_buf_steal(&b);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Waits until /v1/targets?year=Y serves targets_state.version v; returns
+ * the answer and how long it took. */
+static json_t *wait_targets(int year, long long version, long long *waited_ms) {
+    long long t0 = pufa_mono_ms(), deadline = t0 + 10000;
+    char *path = pufa_asprintf("/v1/targets?year=%d", year);
+    json_t *doc = NULL;
+    while (pufa_mono_ms() < deadline) {
+        json_decref(doc);
+        int status = get(path, &doc);
+        if (status == 200 && json_integer_value(json_object_get(doc, "version")) == version)
+            break;
+        pufa_sleep_ms(20);
+    }
+    free(path);
+    *waited_ms = pufa_mono_ms() - t0;
+    assert_int_equal(json_integer_value(json_object_get(doc, "version")), version);
+    return doc;
+}
+
+/* SQL's actual for a target: the figure over Jan 1 .. min(today, Dec 31)
+ * of the counties at or under org (and of the unit, when given). */
+static long long sql_actual(const char *org, const char *unit, const char *figure, const char *from,
+                            const char *to) {
+    char *q = pufa_asprintf(
+        "SELECT coalesce(sum(%s), 0) FROM reports WHERE NOT retracted"
+        " AND occurred_on BETWEEN $1::date AND $2::date AND ($4 = '' OR unit_code = $4)"
+        " AND county_code IN (WITH RECURSIVE under(code) AS (SELECT $3::text UNION"
+        "  SELECT o.code FROM org_units AS o JOIN under AS u ON o.parent_code = u.code)"
+        "  SELECT code FROM under)",
+        !strcmp(figure, "reports") ? "1" : figure);
+    const char *p[4] = {from, to, org, unit};
+    PGresult *r = PQexecParams(db, q, 4, NULL, p, NULL, NULL, 0);
+    free(q);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s", PQresultErrorMessage(r));
+    long long v = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+/* Every row of a /v1/targets answer against SQL and the test's own
+ * calendar: actual, per cent done, pro-rata expectation, behind; and the
+ * behind list holds exactly the rows behind.  Returns the rows checked. */
+static size_t check_targets(json_t *doc, int year) {
+    pufa_civil today = pufa_civil_today(CITY_OFFSET_MIN);
+    pufa_civil first = {year, 1, 1}, last = {year, 12, 31}, next = {year + 1, 1, 1};
+    int days = 0, elapsed = 0;
+    for (pufa_civil c = first; pufa_civil_cmp(c, next) < 0; c = pufa_civil_plus_days(c, 1)) {
+        days++;
+        elapsed += pufa_civil_cmp(c, today) <= 0;
+    }
+    char from[PUFA_CIVIL_STRLEN], to[PUFA_CIVIL_STRLEN];
+    pufa_civil_format(first, from);
+    pufa_civil_format(pufa_civil_cmp(today, last) < 0 ? today : last, to);
+    assert_int_equal(json_integer_value(json_object_get(doc, "year_days")), days);
+    assert_int_equal(json_integer_value(json_object_get(doc, "elapsed_days")), elapsed);
+    json_t *rows = json_object_get(doc, "rows");
+    size_t behind = 0;
+    for (size_t i = 0; i < json_array_size(rows); i++) {
+        json_t *r = json_array_get(rows, i);
+        const char *org = json_string_value(json_object_get(r, "org_code"));
+        const char *unit = json_string_value(json_object_get(r, "unit_code"));
+        const char *fig = json_string_value(json_object_get(r, "figure"));
+        long long target = json_integer_value(json_object_get(r, "target"));
+        long long actual = json_integer_value(json_object_get(r, "actual"));
+        long long want = sql_actual(org, unit ? unit : "", fig, from, to);
+        if (actual != want)
+            fail_msg("%d %s/%s %s: actual %lld, SQL %lld", year, org, unit ? unit : "", fig, actual,
+                     want);
+        long long expected = (long long)((__int128)target * elapsed / days);
+        assert_int_equal(json_integer_value(json_object_get(r, "expected")), expected);
+        bool is_behind = actual < expected;
+        assert_int_equal(json_is_true(json_object_get(r, "behind")), is_behind);
+        double pct = json_real_value(json_object_get(r, "pct_done"));
+        double want_pct =
+            (double)(long long)((double)actual * 1000.0 / (double)target + 0.5) / 10.0;
+        if (pct != want_pct)
+            fail_msg("%s/%s %s: pct_done %.1f, want %.1f", org, unit ? unit : "", fig, pct,
+                     want_pct);
+        behind += is_behind;
+    }
+    assert_int_equal(json_integer_value(json_object_get(doc, "behind_count")), behind);
+    assert_int_equal(json_array_size(json_object_get(doc, "behind")), behind);
+    return json_array_size(rows);
+}
+
+/* A targets file: the city, two counties and units inside them, this year
+ * and last year; targets sized so that some are behind and some ahead. */
+static char *targets_csv(int year, long long scale) {
+    return pufa_asprintf("year,org_code,unit_code,figure,target\r\n"
+                         "%d,150800,,reports,%lld\r\n"
+                         "%d,100000,,participants,%lld\r\n"
+                         "%d,150821,,participants,%lld\r\n"
+                         "%d,150821,SFJ,sessions,%lld\r\n"
+                         "%d,150821,FY,reports,%lld\r\n"
+                         "%d,150822,GAJ,materials,%lld\r\n"
+                         "%d,150822,JYJ,funds_fen,%lld\r\n"
+                         "%d,210402,,reports,1\r\n"
+                         "%d,150821,SFJ,sessions,%lld\r\n",
+                         year, 400 * scale, year, 900000 * scale, year, 20000 * scale, year,
+                         30 * scale, year, 10 * scale, year, 3000 * scale, year, 500000 * scale,
+                         year, year - 1, 100 * scale);
+}
+
+static void targets_equal_sql_and_reload_without_a_restart(void **state) {
+    (void)state;
+    int year = pufa_civil_today(CITY_OFFSET_MIN).y;
+    char *csv = targets_csv(year, 1), *out = NULL;
+    int ex = migrate_targets(csv, &out);
+    if (ex != 0)
+        fail_msg("pufa migrate --targets: exit %d: %s", ex, out);
+    assert_contains(out, "targets: 9 from");
+    free(out);
+    free(csv);
+    long long waited;
+    json_t *doc = wait_targets(year, 1, &waited);
+    size_t n = check_targets(doc, year);
+    assert_int_equal(n, 8);
+    printf("# %zu targets of %d equal SQL, %lld behind; served %lld ms after the load\n", n, year,
+           (long long)json_integer_value(json_object_get(doc, "behind_count")), waited);
+    json_decref(doc);
+    /* Last year: over, so the expectation is the whole target. */
+    char *path = pufa_asprintf("/v1/targets?year=%d", year - 1);
+    doc = get_ok(path);
+    free(path);
+    assert_int_equal(check_targets(doc, year - 1), 1);
+    assert_int_equal(json_integer_value(json_object_get(doc, "elapsed_days")),
+                     json_integer_value(json_object_get(doc, "year_days")));
+    json_decref(doc);
+    /* org=150821: the county's own target and its units' only. */
+    path = pufa_asprintf("/v1/targets?year=%d&org=150821", year);
+    doc = get_ok(path);
+    free(path);
+    assert_int_equal(check_targets(doc, year), 3);
+    json_t *rows = json_object_get(doc, "rows");
+    for (size_t i = 0; i < json_array_size(rows); i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(rows, i), "org_code")),
+                            "150821");
+    json_decref(doc);
+    /* A new load (targets a thousand times as high) reaches the running
+     * publisher: no restart. */
+    csv = targets_csv(year, 1000);
+    ex = migrate_targets(csv, &out);
+    assert_int_equal(ex, 0);
+    free(out);
+    free(csv);
+    doc = wait_targets(year, 2, &waited);
+    assert_int_equal(check_targets(doc, year), 8);
+    printf("# the second load served %lld ms after it (targets_poll 200ms), %lld behind\n", waited,
+           (long long)json_integer_value(json_object_get(doc, "behind_count")));
+    json_decref(doc);
+}
+
+/* A bad file: every bad line named with its field, exit 65, and nothing of
+ * it loaded (the version and the rows stay). */
+static void a_bad_targets_file_loads_nothing(void **state) {
+    (void)state;
+    PGresult *r = PQexec(db, "SELECT (SELECT version FROM targets_state) || '/' ||"
+                             " (SELECT count(*) FROM targets)");
+    char *before = pufa_strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    char *out = NULL;
+    int ex = migrate_targets("year,org_code,unit_code,figure,target\n"
+                             "2026,150821,SFJ,sessions,120\n"
+                             "1999,150821,SFJ,sessions,10\n"
+                             "2026,159999,,reports,10\n"
+                             "2026,150800,SFJ,reports,10\n"
+                             "2026,150821,XYZ,reports,10\n"
+                             "2026,150821,FY,people,10\n"
+                             "2026,150821,FY,participants,-5\n"
+                             "2026,150821,SFJ,sessions,130\n"
+                             "2026,150821,FY\n",
+                             &out);
+    assert_int_equal(ex, 65);
+    assert_contains(out, "line 3: year: a year from 2000 to 2100 (got '1999')");
+    assert_contains(out, "line 4: org_code: unknown org unit; load it with --org-units first "
+                         "(got '159999')");
+    assert_contains(out, "line 5: unit_code: a responsible unit's target is inside a county, and "
+                         "org_code 150800 is a city (got 'SFJ')");
+    assert_contains(out, "line 6: unit_code: unknown responsible unit; load it with --units first "
+                         "(got 'XYZ')");
+    assert_contains(out, "line 7: figure: unknown figure; use reports, sessions,");
+    assert_contains(out, "line 8: target: a whole number from 1 to 9223372036854775807 (got '-5')");
+    assert_contains(out, "line 9: line: the same year, org_code, unit_code and figure as line 2");
+    assert_contains(out, "line 10: line: 5 fields year,org_code,unit_code,figure,target (got 3)");
+    assert_true(strstr(out, "line 2:") == NULL);
+    free(out);
+    ex = migrate_targets("year,org,unit,figure,target\n2026,150821,,reports,1\n", &out);
+    assert_int_equal(ex, 65);
+    assert_contains(out, "line 1: header: must be year,org_code,unit_code,figure,target");
+    free(out);
+    ex = migrate_targets("year,org_code,unit_code,figure,target\n", &out);
+    assert_int_equal(ex, 65);
+    assert_contains(out, "file: no targets");
+    free(out);
+    r = PQexec(db, "SELECT (SELECT version FROM targets_state) || '/' ||"
+                   " (SELECT count(*) FROM targets)");
+    assert_string_equal(PQgetvalue(r, 0, 0), before);
+    PQclear(r);
+    free(before);
+}
+
+/* ---- bad requests ---- */
+
+static void bad_requests_name_the_parameter(void **state) {
+    (void)state;
+    const struct {
+        const char *path, *want;
+    } cases[] = {
+        {"/v1/totals?by=township", "by: township is a breakdown inside a county; add org=COUNTY"},
+        {"/v1/totals?by=unit&org=999999", "org: unknown county (got 999999)"},
+        {"/v1/totals?by=unit&org=15082", "org: unknown county (got 15082)"},
+        {"/v1/totals?by=township&org=150821&county=150822",
+         "org: 150821 and county: 150822 disagree"},
+        {"/v1/targets?year=26", "year: a year from 2000 to 2100 (got 26)"},
+        {"/v1/targets?year=1999", "year: a year from 2000 to 2100 (got 1999)"},
+        {"/v1/targets?year=2026&org=159999", "org: unknown org unit (got 159999)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_t *doc;
+        int status = get(cases[i].path, &doc);
+        if (status != 400)
+            fail_msg("%s: %d, want 400", cases[i].path, status);
+        const char *msg = json_string_value(json_object_get(doc, "error"));
+        assert_contains(msg ? msg : "", cases[i].want);
+        json_decref(doc);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc < 4) {
+        fprintf(stderr, "usage: office_test PUFA_BIN AGGREGATOR_BIN PUBLISHER_BIN\n");
+        return 2;
+    }
+    pufa_bin = argv[1];
+    agg_bin = argv[2];
+    pub_bin = argv[3];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(township_and_unit_inside_a_county_equal_sql),
+        cmocka_unit_test(a_bad_targets_file_loads_nothing),
+        cmocka_unit_test(targets_equal_sql_and_reload_without_a_restart),
+        cmocka_unit_test(bad_requests_name_the_parameter),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
