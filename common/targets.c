@@ -11,9 +11,10 @@
 #include "pg.h"
 #include "utf8.h"
 
-#define YEAR_MIN 2000
-#define YEAR_MAX 2100
-#define NFIELDS  5
+#define YEAR_MIN  2000
+#define YEAR_MAX  2100
+#define NFIELDS   5
+#define MAX_SHOWN 40 /* bad lines named in full; the rest counted */
 
 void pufa_targets_init(pufa_targets *t) {
     memset(t, 0, sizeof *t);
@@ -39,13 +40,15 @@ typedef struct parse_state {
 /* "line N: field: rule" + " (got VALUE)" with VALUE shown as valid UTF-8,
  * cut at 40 bytes. */
 static void bad(parse_state *st, const char *field, const char *rule, const char *got) {
-    pufa_buf_printf(&st->errs, "%sline %ld: %s: %s", st->nerrs ? "\n" : "", st->line, field, rule);
+    if (st->nerrs++ >= MAX_SHOWN)
+        return;
+    pufa_buf_printf(&st->errs, "%sline %ld: %s: %s", st->nerrs > 1 ? "\n" : "", st->line, field,
+                    rule);
     if (got) {
         char shown[64];
         pufa_utf8_escape(shown, 41, got, strlen(got));
         pufa_buf_printf(&st->errs, " (got '%s')", shown);
     }
-    st->nerrs++;
 }
 
 static void on_field(void *s, size_t len, void *data) {
@@ -211,6 +214,8 @@ int pufa_targets_parse(const char *text, size_t len, const pufa_orgunits *ou,
         bad(&st, "file", "no targets: a header and at least one line", NULL);
     }
     int rc = 0;
+    if (st.nerrs > MAX_SHOWN)
+        pufa_buf_printf(&st.errs, "\n(and %zu more bad fields)", st.nerrs - MAX_SHOWN);
     if (st.nerrs) {
         snprintf(err, errsize, "%s", st.errs.data);
         pufa_targets_free(out);
