@@ -12,6 +12,7 @@
 #include "alloc.h"
 #include "assets.h"
 #include "children.h"
+#include "completeness.h"
 #include "error.h"
 #include "export.h"
 #include "log.h"
@@ -32,6 +33,7 @@ struct pub_http {
     const pub_windows *w;
     pub_children *children;
     pub_targets *targets; /* NULL: /v1/targets answers 503 */
+    int timely_days;      /* /v1/completeness */
     struct MHD_Daemon *d;
     _Atomic int streams;
     _Atomic uint64_t requests, errors;
@@ -548,8 +550,54 @@ static enum MHD_Result get_targets(pub_http *h, struct MHD_Connection *c) {
     return reply_json(h, c, 200, o);
 }
 
-void pub_http_set_targets(pub_http *h, pub_targets *t) {
+/* GET /v1/completeness?window=W[&org=CODE]: per county and per unit of the
+ * duty list (the units with a target in the year the window ends), who
+ * reported in the window and who reported each month on time
+ * (publisher/completeness.h). */
+static enum MHD_Result get_completeness(pub_http *h, struct MHD_Connection *c) {
+    pub_window win;
+    const char *wname = arg(c, "window", "month");
+    pufa_day today = pufa_city_day(pufa_now_ms());
+    if (pub_window_resolve(h->w, wname, today, &win)) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "window: unknown (got %.60s); use today, 7d, 30d, month, quarter, ytd, plan, "
+                 "all, campaign:NAME or YYYY-MM-DD..YYYY-MM-DD",
+                 wname);
+        return reply_error(h, c, 400, msg);
+    }
+    if (!h->targets)
+        return reply_error(h, c, 503, "targets are not read by this publisher");
+    const char *org = arg(c, "org", NULL);
+    if (org && (!pufa_orgunit_code_valid(org) || !pub_targets_org_known(h->targets, org))) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "org: unknown org unit (got %.20s)", org);
+        return reply_error(h, c, 400, msg);
+    }
+    int y, m, d;
+    pufa_date_to_ymd(win.to < today ? win.to : today, &y, &m, &d);
+    pufa_targets t;
+    pufa_orgunits *ou;
+    uint64_t version;
+    bool loaded;
+    pub_targets_get(h->targets, y, org, &t, &ou, &version, &loaded);
+    if (!loaded) {
+        pufa_targets_free(&t);
+        pufa_orgunits_destroy(&ou);
+        return reply_error(h, c, 503, "targets not read from PostgreSQL yet");
+    }
+    pub_model_rdlock(h->m);
+    json_t *o = pub_completeness_json(h->m, ou, t.v, t.n, &win, y, org, today, h->timely_days);
+    json_object_set_new(o, "seq", json_integer((json_int_t)pub_model_seq(h->m)));
+    pub_model_unlock(h->m);
+    pufa_targets_free(&t);
+    pufa_orgunits_destroy(&ou);
+    return reply_json(h, c, 200, o);
+}
+
+void pub_http_set_targets(pub_http *h, pub_targets *t, int timely_days) {
     h->targets = t;
+    h->timely_days = timely_days;
 }
 
 /* ---- SSE ---- */
@@ -782,6 +830,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return get_children(h, c);
         if (!strcmp(url, "/v1/targets"))
             return get_targets(h, c);
+        if (!strcmp(url, "/v1/completeness"))
+            return get_completeness(h, c);
         if (!strcmp(url, "/v1/export.csv"))
             return get_export(h, c, false);
         if (!strcmp(url, "/v1/export.xlsx"))

@@ -8,6 +8,7 @@
  *   GET /v1/meta              windows, counties, labels for the page
  *   GET /v1/export.csv|.xlsx  ?window=..&by=.. (totals) or &detail=reports
  *   GET /v1/targets           ?year=YYYY[&org=CODE]: 责任清单 progress
+ *   GET /v1/completeness      ?window=W[&org=CODE]: reporting rate and timeliness
  *   GET /metrics, /healthz, /readyz
  * Nothing writes through the publisher. */
 #ifndef PUB_HTTP_H
@@ -34,8 +35,10 @@ typedef struct pub_http pub_http;
 /* live and w must outlive the server. */
 int pub_http_open(const pub_http_config *cfg, pub_live *live, const pub_windows *w, pub_http **out,
                   int *port, char *err, size_t errsize);
-/* Serves /v1/targets from t (must outlive the server; before requests). */
-void pub_http_set_targets(pub_http *h, pub_targets *t);
+/* Serves /v1/targets and /v1/completeness (a unit's month is on time when
+ * something of it was received by the month's end + timely_days) from t
+ * (must outlive the server; set before requests). */
+void pub_http_set_targets(pub_http *h, pub_targets *t, int timely_days);
 /* Ends every stream (pub_live_stop), then stops the server and frees;
  * accepts NULL and sets *h to NULL. */
 void pub_http_close(pub_http **h);

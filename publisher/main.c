@@ -96,7 +96,7 @@ int main(int argc, char **argv) {
     char *campaigns = NULL, *token_file = NULL, *home = NULL;
     int64_t publish_min = 0, heartbeat = 0, max_streams = 0, export_limit = 0, keepalive = 0;
     int64_t link_timeout = 0;
-    int64_t targets_poll = 0;
+    int64_t targets_poll = 0, timely_days = 0;
     pufa_cfg_opt opts[] = {
         {"feed", PUFA_CFG_STRING, &feed, "tcp://127.0.0.1:7601", 0, 0,
          "the aggregator's committed-delta feed (its PUB endpoint)", 0},
@@ -130,6 +130,8 @@ int main(int argc, char **argv) {
          "a child not heard from for this long has its link shown down", 0},
         {"targets_poll", PUFA_CFG_MS, &targets_poll, "2s", 100, 3600000,
          "how often targets_state.version is checked; a new targets load is read within this", 0},
+        {"timely_days", PUFA_CFG_INT, &timely_days, "5", 0, 60,
+         "a unit's month is on time when something of it is received by month end + this", 0},
     };
     pufa_cfg cfg = {.program = "pufa-publisher",
                     .summary = "live dashboards for the city office (web, JSON/SSE, exports, "
@@ -196,7 +198,7 @@ int main(int argc, char **argv) {
         rc = EX_UNAVAILABLE_;
         goto out;
     }
-    pub_http_set_targets(hs, tg);
+    pub_http_set_targets(hs, tg, (int)timely_days);
     PLOG_INFO("PUB-HTTP", "port=%d url=http://%s/", port, http);
     /* /readyz answers "not ready" meanwhile. */
     struct sigaction sa = {.sa_handler = on_early_stop};

@@ -80,6 +80,14 @@ typedef struct bucket {
     uint32_t *index; /* slot -> cell index + 1 (0 = empty); size = 2 * cap */
 } bucket;
 
+/* Who reported on one received day: distinct (county, unit) pairs. */
+typedef struct recv_day {
+    struct recv_pair {
+        uint32_t county, unit;
+    } * v;
+    uint32_t n, cap;
+} recv_day;
+
 /* Last report day per (county, unit). */
 typedef struct seen {
     uint32_t county;
@@ -92,6 +100,7 @@ struct pub_model {
     pufa_day base;      /* day of index 0 */
     size_t ndays;       /* allocated days per dimension */
     bucket *days[NDIM]; /* [dim][day - base] */
+    recv_day *recv;     /* [day - base]: receipts by received day */
     intern counties, units, campaigns, townships;
     pufa_orgunits *ou; /* every level, from the snapshot; NULL before */
     int32_t (*anc)[4]; /* per county index: its units in ou by level rank, -1 if none */
@@ -224,6 +233,10 @@ static void free_days(pub_model *m) {
         free(m->days[d]);
         m->days[d] = NULL;
     }
+    for (size_t i = 0; i < m->ndays && m->recv; i++)
+        free(m->recv[i].v);
+    free(m->recv);
+    m->recv = NULL;
     m->ndays = 0;
 }
 
@@ -274,6 +287,8 @@ static bucket *day_bucket(pub_model *m, int dim, pufa_day day) {
             m->days[d] = pufa_realloc(m->days[d], n * sizeof(bucket));
             memset(m->days[d] + m->ndays, 0, (n - m->ndays) * sizeof(bucket));
         }
+        m->recv = pufa_realloc(m->recv, n * sizeof *m->recv);
+        memset(m->recv + m->ndays, 0, (n - m->ndays) * sizeof *m->recv);
         m->ndays = n;
     }
     return &m->days[dim][i];
@@ -420,9 +435,39 @@ static void note_seen(pub_model *m, uint32_t county, uint32_t unit, pufa_day day
 }
 
 void pub_model_receipt(pub_model *m, pufa_day day, const char *county, const char *unit) {
-    uint32_t c = county_get(m, county);
+    uint32_t c = county_get(m, county), u = intern_get(&m->units, unit);
     note_seen(m, c, UINT32_MAX, day);
-    note_seen(m, c, intern_get(&m->units, unit), day);
+    note_seen(m, c, u, day);
+    if (day < m->base)
+        return;
+    day_bucket(m, DIM_TOTAL, day); /* grows recv with the days */
+    recv_day *r = &m->recv[day - m->base];
+    for (uint32_t i = 0; i < r->n; i++)
+        if (r->v[i].county == c && r->v[i].unit == u)
+            return;
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 8;
+        r->v = pufa_realloc(r->v, r->cap * sizeof *r->v);
+    }
+    r->v[r->n++] = (struct recv_pair){c, u};
+}
+
+void pub_model_received(const pub_model *m, pufa_day from, pufa_day to,
+                        void (*fn)(void *ctx, pufa_day day, uint32_t county, uint32_t unit),
+                        void *ctx) {
+    if (from < m->base)
+        from = m->base;
+    for (pufa_day day = from; day <= to; day++) {
+        size_t i = (size_t)(day - m->base);
+        if (i >= m->ndays)
+            break;
+        for (uint32_t k = 0; k < m->recv[i].n; k++)
+            fn(ctx, day, m->recv[i].v[k].county, m->recv[i].v[k].unit);
+    }
+}
+
+uint32_t pub_model_unit_index(const pub_model *m, const char *code) {
+    return intern_find(&m->units, code);
 }
 
 void pub_model_set_seq(pub_model *m, uint64_t seq) {

@@ -86,7 +86,8 @@ int pub_model_add(pub_model *m, pufa_day day, const char *county, int theme, int
  * one the model knows (nothing added). */
 int pub_model_add_dim(pub_model *m, pufa_day day, const char *county, pub_dim dim, const char *key,
                       const int64_t fig[NFIG]);
-/* Notes that county/unit reported on day. */
+/* Notes that county/unit had a report received on day (kept per day for
+ * completeness, and as the last day per county and unit). */
 void pub_model_receipt(pub_model *m, pufa_day day, const char *county, const char *unit);
 void pub_model_set_seq(pub_model *m, uint64_t seq);
 /* Names for labels. */
@@ -139,5 +140,13 @@ pufa_day pub_model_last_report(const pub_model *m, uint32_t county, const char *
 size_t pub_model_units(const pub_model *m);
 /* County index of a code, or UINT32_MAX. */
 uint32_t pub_model_county_index(const pub_model *m, const char *code);
+/* Unit index of a code (the DIM_UNIT value), or UINT32_MAX. */
+uint32_t pub_model_unit_index(const pub_model *m, const char *code);
+/* Calls fn for every (county, unit) that had a report received on each day
+ * of [from, to] (received days in the city's calendar), days in order.
+ * Cost: days x the pairs of each day. */
+void pub_model_received(const pub_model *m, pufa_day from, pufa_day to,
+                        void (*fn)(void *ctx, pufa_day day, uint32_t county, uint32_t unit),
+                        void *ctx);
 
 #endif

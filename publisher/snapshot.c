@@ -113,8 +113,8 @@ int pub_snapshot_load(const char *db, pub_model *m, pub_snapshot_info *info, cha
     if ((rc = pufa_db_load_orgunits(c, &ou, err, errsize)))
         goto out;
     seq = PQexec(c, "SELECT seq FROM feed_state");
-    seen = PQexec(c, "SELECT max(day) - DATE '1970-01-01', county_code, unit_code"
-                     " FROM receipt_daily GROUP BY county_code, unit_code");
+    /* Bounded by received days x counties x units, like the rollups. */
+    seen = PQexec(c, "SELECT day - DATE '1970-01-01', county_code, unit_code FROM receipt_daily");
     units = PQexec(c, "SELECT unit_code, unit_name FROM units ORDER BY unit_code");
     PGresult *all[] = {seq, seen, units};
     for (int i = 0; i < 3; i++) {

@@ -19,6 +19,7 @@
 #include "cells.h"
 #include "enums.h"
 #include "httpc.h"
+#include "pg.h"
 #include "proc.h"
 #include "report.h"
 #include "testlib.h"
@@ -88,8 +89,9 @@ static const char *const townships[] = {
 #define NTOWNSHIPS (sizeof townships / sizeof *townships)
 
 /* n random reports from 800 days ago to today, ids and townships from the
- * seed; with revise, the same ids again at revision 2 with a township,
- * unit and figures of their own (figures move between townships). */
+ * seed, each received 0-20 days after it happened (never in the future);
+ * with revise, the same ids again at revision 2 with a township, unit,
+ * figures and receipt of their own (figures move between townships). */
 static void generate(size_t n, unsigned seed, bool revise) {
     pufa_report *r = pufa_calloc(n, sizeof *r);
     unsigned idseed = seed;
@@ -105,8 +107,14 @@ static void generate(size_t n, unsigned seed, bool revise) {
         r[i].county_code = pufa_strdup(counties[i % 10]);
         r[i].unit_code = pufa_strdup(units[rand_r(&s) % 6]);
         r[i].township = pufa_strdup(townships[rand_r(&s) % NTOWNSHIPS]);
-        pufa_date_format(today - (pufa_day)(rand_r(&s) % 800), date);
+        pufa_day occurred = today - (pufa_day)(rand_r(&s) % 800);
+        pufa_date_format(occurred, date);
         r[i].occurred_on = pufa_strdup(date);
+        /* The city's midnight of the day it happened (UTC+8), plus a lag. */
+        int64_t received = (int64_t)occurred * 86400000 - 8 * 3600000LL +
+                           (int64_t)(rand_r(&s) % (21 * 24)) * 3600000 + rand_r(&s) % 3600000;
+        int64_t now = pufa_now_ms() - 60000;
+        r[i].received_at_ms = received < now ? received : now;
         r[i].theme = 1 + (int)(rand_r(&s) % PUFA_THEME_MAX);
         r[i].venue = 1 + (int)(rand_r(&s) % PUFA_VENUE_MAX);
         r[i].form = 1 + (int)(rand_r(&s) % PUFA_FORM_MAX);
@@ -630,6 +638,128 @@ static void a_bad_targets_file_loads_nothing(void **state) {
     free(before);
 }
 
+/* ---- completeness ---- */
+
+/* SQL over every committed revision (reports and report_history): per
+ * expected unit "county/unit:reported,months_due,months_on_time" lines. */
+static char *sql_completeness(const char *counties_arr, const char *units_arr, const char *from,
+                              const char *to, const char *today) {
+    const char *q =
+        "WITH exp AS (SELECT * FROM unnest($1::text[], $2::text[]) AS e(county, unit)),"
+        " r AS (SELECT county_code, unit_code, (received_at AT TIME ZONE 'Asia/Shanghai')::date"
+        "  AS d FROM reports UNION ALL SELECT county_code, unit_code,"
+        "  (received_at AT TIME ZONE 'Asia/Shanghai')::date FROM report_history),"
+        " months AS (SELECT m::date AS ms, (m + interval '1 month')::date - 1 + 5 AS dl"
+        "  FROM generate_series(date_trunc('month', $3::date), $4::date, interval '1 month') m),"
+        " per AS (SELECT e.county, e.unit, mo.dl, EXISTS (SELECT 1 FROM r WHERE"
+        "  r.county_code = e.county AND r.unit_code = e.unit AND r.d BETWEEN mo.ms"
+        "  AND least(mo.dl, $5::date)) AS ok FROM exp e CROSS JOIN months mo)"
+        " SELECT e.county || '/' || e.unit || ':' || (EXISTS (SELECT 1 FROM r WHERE"
+        "  r.county_code = e.county AND r.unit_code = e.unit AND r.d BETWEEN $3::date AND"
+        "  $4::date))::text || ',' || (SELECT count(*) FROM per p WHERE p.county = e.county AND"
+        "  p.unit = e.unit AND (p.ok OR p.dl < $5::date)) || ',' || (SELECT count(*) FROM per p"
+        "  WHERE p.county = e.county AND p.unit = e.unit AND p.ok) FROM exp e";
+    const char *p[5] = {counties_arr, units_arr, from, to, today};
+    PGresult *res = PQexecParams(db, q, 5, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("%s", PQresultErrorMessage(res));
+    size_t n = (size_t)PQntuples(res);
+    char **lines = pufa_calloc(n + 1, sizeof *lines);
+    for (size_t i = 0; i < n; i++)
+        lines[i] = pufa_strdup(PQgetvalue(res, (int)i, 0));
+    PQclear(res);
+    return join_sorted(lines, n);
+}
+
+static const char *const COMPLETENESS_WINDOWS[] = {"ytd", "month", "30d", "quarter"};
+
+/* The duty list: every generated unit in three counties, and one unit
+ * that never reports.  Per window, every expected unit's reported flag,
+ * months due and months on time equal SQL over the receipt times of every
+ * committed revision; the counties' and the totals' rates add up. */
+static void completeness_equals_sql_over_receipt_times(void **state) {
+    (void)state;
+    int year = pufa_civil_today(CITY_OFFSET_MIN).y;
+    pufa_buf csv;
+    pufa_buf_init(&csv);
+    pufa_buf_puts(&csv, "year,org_code,unit_code,figure,target\n");
+    static const char *const duty[] = {"150802", "150821", "150822"};
+    for (int c = 0; c < 3; c++)
+        for (int u = 0; u < 6; u++)
+            pufa_buf_printf(&csv, "%d,%s,%s,reports,%d\n", year, duty[c], units[u], 10 + u);
+    pufa_buf_printf(&csv, "%d,150821,WJW,reports,5\n", year);
+    char *out = NULL;
+    int ex = migrate_targets(csv.data, &out);
+    if (ex)
+        fail_msg("%s", out);
+    free(out);
+    pufa_buf_free(&csv);
+    long long waited;
+    json_decref(wait_targets(year, 3, &waited));
+    char today[PUFA_CIVIL_STRLEN];
+    pufa_civil_format(pufa_civil_today(CITY_OFFSET_MIN), today);
+    for (size_t w = 0; w < sizeof COMPLETENESS_WINDOWS / sizeof *COMPLETENESS_WINDOWS; w++) {
+        char *path = pufa_asprintf("/v1/completeness?window=%s", COMPLETENESS_WINDOWS[w]);
+        json_t *doc = get_ok(path);
+        const char *from =
+            json_string_value(json_object_get(json_object_get(doc, "window"), "from"));
+        const char *to = json_string_value(json_object_get(json_object_get(doc, "window"), "to"));
+        json_t *units_j = json_object_get(doc, "units");
+        size_t n = json_array_size(units_j);
+        assert_int_equal(n, 19);
+        char **lines = pufa_calloc(n + 1, sizeof *lines);
+        pufa_buf ca, ua;
+        pufa_buf_init(&ca);
+        pufa_buf_init(&ua);
+        pufa_pgarr_open(&ca);
+        pufa_pgarr_open(&ua);
+        long long late = 0;
+        for (size_t i = 0; i < n; i++) {
+            json_t *u = json_array_get(units_j, i);
+            const char *county = json_string_value(json_object_get(u, "county"));
+            const char *unit = json_string_value(json_object_get(u, "unit_code"));
+            pufa_pgarr_text(&ca, county);
+            pufa_pgarr_text(&ua, unit);
+            lines[i] =
+                pufa_asprintf("%s/%s:%s,%lld,%lld", county, unit,
+                              json_is_true(json_object_get(u, "reported")) ? "true" : "false",
+                              (long long)json_integer_value(json_object_get(u, "months_due")),
+                              (long long)json_integer_value(json_object_get(u, "months_on_time")));
+            late += json_is_true(json_object_get(u, "late"));
+        }
+        pufa_pgarr_close(&ca);
+        pufa_pgarr_close(&ua);
+        char *api = join_sorted(lines, n);
+        char *sql = sql_completeness(ca.data, ua.data, from, to, today);
+        if (strcmp(api, sql) != 0)
+            fail_msg("%s: API and SQL differ\nAPI:\n%s\nSQL:\n%s", path, api, sql);
+        /* WJW never reported: late, not reported. */
+        assert_contains(api, "150821/WJW:false,");
+        json_t *tot = json_object_get(doc, "totals");
+        assert_int_equal(json_integer_value(json_object_get(tot, "expected")), 19);
+        assert_int_equal(json_integer_value(json_object_get(tot, "late_units")), late);
+        long long reported = 0;
+        json_t *cs = json_object_get(doc, "counties");
+        for (size_t i = 0; i < json_array_size(cs); i++)
+            reported += json_integer_value(json_object_get(json_array_get(cs, i), "reported"));
+        assert_int_equal(json_integer_value(json_object_get(tot, "reported")), reported);
+        printf("# completeness %s (%s..%s): %lld of 19 reported, timeliness %.1f%%, %lld late\n",
+               COMPLETENESS_WINDOWS[w], from, to, reported,
+               json_real_value(json_object_get(tot, "timeliness")), late);
+        free(api);
+        free(sql);
+        pufa_buf_free(&ca);
+        pufa_buf_free(&ua);
+        free(path);
+        json_decref(doc);
+    }
+    /* org=150821: its county row and its seven units only. */
+    json_t *doc = get_ok("/v1/completeness?window=ytd&org=150821");
+    assert_int_equal(json_array_size(json_object_get(doc, "counties")), 1);
+    assert_int_equal(json_array_size(json_object_get(doc, "units")), 7);
+    json_decref(doc);
+}
+
 /* ---- bad requests ---- */
 
 static void bad_requests_name_the_parameter(void **state) {
@@ -645,6 +775,8 @@ static void bad_requests_name_the_parameter(void **state) {
         {"/v1/targets?year=26", "year: a year from 2000 to 2100 (got 26)"},
         {"/v1/targets?year=1999", "year: a year from 2000 to 2100 (got 1999)"},
         {"/v1/targets?year=2026&org=159999", "org: unknown org unit (got 159999)"},
+        {"/v1/completeness?window=fortnight", "window: unknown (got fortnight)"},
+        {"/v1/completeness?org=159999", "org: unknown org unit (got 159999)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         json_t *doc;
@@ -669,6 +801,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(township_and_unit_inside_a_county_equal_sql),
         cmocka_unit_test(a_bad_targets_file_loads_nothing),
         cmocka_unit_test(targets_equal_sql_and_reload_without_a_restart),
+        cmocka_unit_test(completeness_equals_sql_over_receipt_times),
         cmocka_unit_test(bad_requests_name_the_parameter),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
