@@ -21,6 +21,7 @@
 #include "orgunits.h"
 #include "scope.h"
 #include "progress.h"
+#include "stattable.h"
 #include "status_http.h"
 #include "targets_cache.h"
 
@@ -595,6 +596,89 @@ static enum MHD_Result get_completeness(pub_http *h, struct MHD_Connection *c) {
     return reply_json(h, c, 200, o);
 }
 
+/* ---- the printable 统计表 ---- */
+
+/* GET /print?window=W[&org=CODE] (the page) and /print.xlsx (the same
+ * table as a workbook): publisher/stattable.h. */
+static enum MHD_Result get_print(pub_http *h, struct MHD_Connection *c, bool xlsx) {
+    pub_window win;
+    const char *wname = arg(c, "window", "ytd");
+    if (pub_window_resolve(h->w, wname, pufa_city_day(pufa_now_ms()), &win)) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "window: unknown (got %.60s); use today, 7d, 30d, month, quarter, ytd, plan, "
+                 "all, campaign:NAME or YYYY-MM-DD..YYYY-MM-DD",
+                 wname);
+        return reply_error(h, c, 400, msg);
+    }
+    if (!h->targets)
+        return reply_error(h, c, 503, "org units are not read by this publisher");
+    const char *org = arg(c, "org", NULL);
+    if (org && (!pufa_orgunit_code_valid(org) || !pub_targets_org_known(h->targets, org))) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "org: unknown org unit (got %.20s)", org);
+        return reply_error(h, c, 400, msg);
+    }
+    pufa_orgunits *ou = pub_targets_orgunits(h->targets);
+    stat_table t;
+    stat_table_build(&t, h->m, ou, org, &win);
+    pufa_orgunits_destroy(&ou);
+    pufa_buf out;
+    pufa_buf_init(&out);
+    char err[256];
+    int rc = 0;
+    if (xlsx) {
+        rc = stat_table_xlsx(&t, &out, err, sizeof err);
+    } else {
+        pufa_buf q; /* the same query, percent-encoded, for the Excel link */
+        pufa_buf_init(&q);
+        pufa_buf_puts(&q, "window=");
+        for (const unsigned char *p = (const unsigned char *)wname; *p; p++)
+            if ((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                *p == '-' || *p == '.' || *p == '_')
+                pufa_buf_putc(&q, (char)*p);
+            else
+                pufa_buf_printf(&q, "%%%02X", *p);
+        if (org)
+            pufa_buf_printf(&q, "&org=%s", org);
+        stat_table_html(&t, q.data, &out);
+        pufa_buf_free(&q);
+    }
+    if (rc) {
+        stat_table_free(&t);
+        pufa_buf_free(&out);
+        return reply_error(h, c, 500, err);
+    }
+    size_t len = out.len;
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, pufa_buf_steal(&out), MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(
+        r, "Content-Type",
+        xlsx ? "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+             : "text/html; charset=utf-8");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (xlsx) {
+        char disp[300];
+        /* RFC 5987: the Chinese title as the file name, an ASCII fallback. */
+        pufa_buf fn;
+        pufa_buf_init(&fn);
+        for (const unsigned char *p = (const unsigned char *)t.title; *p; p++)
+            pufa_buf_printf(&fn, "%%%02X", *p);
+        snprintf(disp, sizeof disp,
+                 "attachment; filename=\"pufa-stat.xlsx\"; filename*=UTF-8''%.200s.xlsx", fn.data);
+        pufa_buf_free(&fn);
+        MHD_add_response_header(r, "Content-Disposition", disp);
+    } else {
+        MHD_add_response_header(r, "Content-Security-Policy",
+                                "default-src 'self'; style-src 'self'; img-src 'self' data:");
+    }
+    stat_table_free(&t);
+    enum MHD_Result mrc = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return mrc;
+}
+
 void pub_http_set_targets(pub_http *h, pub_targets *t, int timely_days) {
     h->targets = t;
     h->timely_days = timely_days;
@@ -839,6 +923,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!strcmp(url, "/v1/official"))
             return get_official(h, c);
         return reply_error(h, c, 404, "unknown API path");
+    }
+    if (!strcmp(url, "/print") || !strcmp(url, "/print.xlsx")) {
+        if (!token_ok(h, c))
+            return reply_error(h, c, 401, "missing or wrong token");
+        if (!pub_live_ready(h->live))
+            return reply_error(h, c, 503, "loading the snapshot from PostgreSQL");
+        return get_print(h, c, url[6] == '.');
     }
     const char *path = !strcmp(url, "/") ? "/index.html" : url;
     for (unsigned long i = 0; i < pufa_n_assets; i++) {

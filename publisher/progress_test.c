@@ -4,6 +4,7 @@
 
 #include "model.h"
 #include "progress.h"
+#include "stattable.h"
 #include "testlib.h"
 
 static pufa_day day(int y, int m, int d) {
@@ -107,11 +108,32 @@ static void test_compute(void **state) {
     pub_model_destroy(&m);
 }
 
+/* The 统计表's period in its title (publisher/stattable.c). */
+static void test_stat_period(void **state) {
+    (void)state;
+    char s[96];
+    stat_period(day(2026, 1, 1), day(2026, 10, 31), s, sizeof s);
+    assert_string_equal(s, "2026年1—10月");
+    stat_period(day(2026, 11, 1), day(2026, 11, 30), s, sizeof s);
+    assert_string_equal(s, "2026年11月");
+    stat_period(day(2024, 2, 1), day(2024, 2, 29), s, sizeof s);
+    assert_string_equal(s, "2024年2月");
+    stat_period(day(2024, 2, 1), day(2024, 2, 28), s, sizeof s); /* not the month's end */
+    assert_string_equal(s, "2024年2月1日—2月28日");
+    stat_period(day(2026, 1, 1), day(2026, 11, 27), s, sizeof s);
+    assert_string_equal(s, "2026年1月1日—11月27日");
+    stat_period(day(2025, 12, 25), day(2026, 1, 5), s, sizeof s);
+    assert_string_equal(s, "2025年12月25日—2026年1月5日");
+    stat_period(day(2025, 1, 1), day(2026, 12, 31), s, sizeof s);
+    assert_string_equal(s, "2025年1月1日—2026年12月31日");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_elapsed),
         cmocka_unit_test(test_pro_rata),
         cmocka_unit_test(test_compute),
+        cmocka_unit_test(test_stat_period),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

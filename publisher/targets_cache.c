@@ -202,6 +202,13 @@ void pub_targets_get(pub_targets *t, int year, const char *org, pufa_targets *ou
     pthread_mutex_unlock(&t->mu);
 }
 
+pufa_orgunits *pub_targets_orgunits(pub_targets *t) {
+    pthread_mutex_lock(&t->mu);
+    pufa_orgunits *ou = copy_orgunits(t->ou);
+    pthread_mutex_unlock(&t->mu);
+    return ou;
+}
+
 bool pub_targets_org_known(pub_targets *t, const char *code) {
     pthread_mutex_lock(&t->mu);
     bool known = pufa_orgunits_find(t->ou, code) != NULL;

@@ -28,6 +28,8 @@ void pub_targets_close(pub_targets **t);
  * (pufa_targets_free) and *ou (pufa_orgunits_destroy). */
 void pub_targets_get(pub_targets *t, int year, const char *org, pufa_targets *out,
                      pufa_orgunits **ou, uint64_t *version, bool *loaded);
+/* A copy of the org units last read (caller destroys). */
+pufa_orgunits *pub_targets_orgunits(pub_targets *t);
 /* Is code an org unit the last read knew? */
 bool pub_targets_org_known(pub_targets *t, const char *code);
 

@@ -760,6 +760,234 @@ static void completeness_equals_sql_over_receipt_times(void **state) {
     json_decref(doc);
 }
 
+/* ---- the printable 统计表 ---- */
+
+static int get_text(const char *path, pufa_buf *body) {
+    char *url = pufa_asprintf("http://127.0.0.1:%s%s", pub_port, path);
+    pufa_http_response r;
+    char err[256];
+    int rc = pufa_http_request("GET", url, NULL, NULL, 0, 20000, &r, err, sizeof err);
+    free(url);
+    if (rc)
+        fail_msg("GET %s: %s", path, err);
+    *body = r.body;
+    return r.status;
+}
+
+/* The rows of the print page: "label:f1,...,f11" (funds in fen, as the
+ * page shows yuan with two decimals) in page order, "合计" last. */
+static size_t print_rows(const char *html, char ***out) {
+    size_t n = 0;
+    char **rows = NULL;
+    for (const char *p = strstr(html, "<th scope=\"row\">"); p;
+         p = strstr(p, "<th scope=\"row\">")) {
+        p += strlen("<th scope=\"row\">");
+        const char *end = strstr(p, "</th>");
+        pufa_buf b;
+        pufa_buf_init(&b);
+        pufa_buf_append(&b, p, (size_t)(end - p));
+        pufa_buf_putc(&b, ':');
+        const char *q = end;
+        for (int k = 0; k < 11; k++) {
+            q = strstr(q, "<td data-figure=");
+            q = strchr(q, '>') + 1;
+            if (k)
+                pufa_buf_putc(&b, ',');
+            for (; *q != '<'; q++)
+                if (*q != ',' && *q != '.')
+                    pufa_buf_putc(&b, *q);
+        }
+        rows = pufa_realloc(rows, (n + 1) * sizeof *rows);
+        rows[n++] = pufa_buf_steal(&b);
+        p = q;
+    }
+    *out = rows;
+    return n;
+}
+
+/* "name:f1,...,f11" from SQL for each county of city over [from, to],
+ * in code order (the page's order of a city's children), then 合计. */
+static char *sql_print(const char *city, const char *from, const char *to) {
+    const char *p[3] = {city, from, to};
+    PGresult *r = PQexecParams(
+        db,
+        "SELECT o.name || ':' || concat_ws(',', count(x.*), coalesce(sum(sessions), 0),"
+        " coalesce(sum(participants), 0), coalesce(sum(materials), 0),"
+        " coalesce(sum(consultations), 0), coalesce(sum(banners), 0),"
+        " coalesce(sum(led_messages), 0), coalesce(sum(online_posts), 0),"
+        " coalesce(sum(online_views), 0), coalesce(sum(volunteers), 0),"
+        " coalesce(sum(funds_fen), 0)) FROM org_units o LEFT JOIN reports x ON"
+        " x.county_code = o.code AND NOT x.retracted AND x.occurred_on BETWEEN $2::date AND"
+        " $3::date WHERE o.parent_code = $1 GROUP BY o.code, o.name"
+        " UNION ALL SELECT '合计:' || concat_ws(',', count(*), coalesce(sum(sessions), 0),"
+        " coalesce(sum(participants), 0), coalesce(sum(materials), 0),"
+        " coalesce(sum(consultations), 0), coalesce(sum(banners), 0),"
+        " coalesce(sum(led_messages), 0), coalesce(sum(online_posts), 0),"
+        " coalesce(sum(online_views), 0), coalesce(sum(volunteers), 0),"
+        " coalesce(sum(funds_fen), 0)) FROM reports WHERE NOT retracted AND occurred_on"
+        " BETWEEN $2::date AND $3::date AND county_code IN (SELECT code FROM org_units WHERE"
+        " parent_code = $1)",
+        3, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s", PQresultErrorMessage(r));
+    pufa_buf b;
+    pufa_buf_init(&b);
+    for (int i = 0; i < PQntuples(r); i++)
+        pufa_buf_printf(&b, "%s\n", PQgetvalue(r, i, 0));
+    PQclear(r);
+    return pufa_buf_steal(&b);
+}
+
+/* The print page of a city over a window equals SQL row by row (the
+ * city's counties, zeros too, and 合计), with its title, period and 同比;
+ * a county's page lists its townships; the XLSX holds the same numbers
+ * with merged title and unit rows, thousands separators, yuan with two
+ * decimals, and a totals row that is the sum of the rows. */
+static void print_page_and_xlsx_equal_sql(void **state) {
+    (void)state;
+    json_t *ref = get_ok("/v1/totals?window=ytd&by=none&org=150821&compare=yoy");
+    const char *from = json_string_value(json_object_get(json_object_get(ref, "window"), "from"));
+    const char *to = json_string_value(json_object_get(json_object_get(ref, "window"), "to"));
+    pufa_buf page;
+    assert_int_equal(get_text("/print?window=ytd&org=150800", &page), 200);
+    char **rows;
+    size_t n = print_rows(page.data, &rows);
+    pufa_buf got;
+    pufa_buf_init(&got);
+    for (size_t i = 0; i < n; i++) {
+        pufa_buf_printf(&got, "%s\n", rows[i]);
+        free(rows[i]);
+    }
+    free(rows);
+    char *want = sql_print("150800", from, to);
+    if (strcmp(got.data, want) != 0)
+        fail_msg("print page and SQL differ\npage:\n%s\nSQL:\n%s", got.data, want);
+    assert_int_equal(n, 8); /* seven counties and 合计 */
+    /* The title's period: ytd is January 1 to today. */
+    pufa_civil f, t;
+    assert_true(pufa_civil_parse(from, &f) && pufa_civil_parse(to, &t));
+    bool month_end = pufa_civil_plus_days(t, 1).d == 1;
+    char period[64];
+    if (month_end && t.m == 1)
+        snprintf(period, sizeof period, "%d年1月", f.y);
+    else if (month_end)
+        snprintf(period, sizeof period, "%d年1—%d月", f.y, t.m);
+    else
+        snprintf(period, sizeof period, "%d年1月1日—%d月%d日", f.y, t.m, t.d);
+    char *title = pufa_asprintf("<h1 id=\"title\">巴彦淖尔市普法工作统计表（%s）</h1>", period);
+    assert_contains(page.data, title);
+    assert_contains(page.data, "填报单位：巴彦淖尔市普法办");
+    assert_contains(page.data, "<th scope=\"col\">普法经费(元)</th>");
+    /* 同比 of 五原县's sessions, as /v1/totals?compare=yoy gives it. */
+    json_t *pct =
+        json_object_get(json_object_get(json_object_get(ref, "compare"), "pct"), "sessions");
+    char yoy[32];
+    if (json_is_null(pct)) {
+        snprintf(yoy, sizeof yoy, "—");
+    } else {
+        double v = json_real_value(pct);
+        snprintf(yoy, sizeof yoy, "%s%.1f%%", v < 0 ? "-" : "+", v < 0 ? -v : v);
+    }
+    const char *wy = strstr(page.data, "五原县</th>");
+    assert_non_null(wy);
+    const char *cell = strstr(wy, "<td class=\"yoy\">");
+    assert_non_null(cell);
+    if (strncmp(cell + strlen("<td class=\"yoy\">"), yoy, strlen(yoy)) != 0)
+        fail_msg("五原县 场次同比: page %.20s, API %s", cell + strlen("<td class=\"yoy\">"), yoy);
+    pufa_buf_free(&page);
+    pufa_buf_free(&got);
+    free(title);
+    /* A county's page: its townships, as by=township lists them. */
+    assert_int_equal(get_text("/print?window=all&org=150821", &page), 200);
+    n = print_rows(page.data, &rows);
+    json_t *tw = get_ok("/v1/totals?window=all&by=township&org=150821");
+    assert_int_equal(n, json_array_size(json_object_get(tw, "rows")) + 1);
+    for (size_t i = 0; i < n; i++)
+        free(rows[i]);
+    free(rows);
+    assert_contains(page.data, "<th scope=\"col\">乡镇(街道)</th>");
+    assert_contains(page.data, "五原县普法工作统计表");
+    json_decref(tw);
+    pufa_buf_free(&page);
+    /* A township named like markup and like a formula: escaped on the
+     * page, a string cell in the workbook. */
+    pufa_report r;
+    pufa_report_init(&r);
+    r.report_id = pufa_strdup("0badc0de-0000-4000-8000-000000000001");
+    r.revision = 1;
+    r.county_code = pufa_strdup("150822");
+    r.unit_code = pufa_strdup("SFJ");
+    r.township = pufa_strdup("=1+1<script>x</script>");
+    char today[PUFA_CIVIL_STRLEN];
+    pufa_civil_format(pufa_civil_today(CITY_OFFSET_MIN), today);
+    r.occurred_on = pufa_strdup(today);
+    r.theme = r.venue = r.form = 1;
+    r.title = pufa_strdup("t");
+    r.received_at_ms = pufa_now_ms();
+    send_reports(&r, 1);
+    pufa_report_clear(&r);
+    wait_caught_up();
+    assert_int_equal(get_text("/print?window=today&org=150822", &page), 200);
+    assert_contains(page.data, "<th scope=\"row\">=1+1&lt;script&gt;x&lt;/script&gt;</th>");
+    assert_true(strstr(page.data, "<script>x") == NULL);
+    pufa_buf_free(&page);
+    char *cmd0 = pufa_asprintf(
+        "curl -sf -o '%s/t.xlsx' 'http://127.0.0.1:%s/print.xlsx?window=today&org=150822' && "
+        "/usr/bin/python3 -c \"import openpyxl; ws = openpyxl.load_workbook('%s/t.xlsx').active;"
+        " c = [ws.cell(row=r, column=1) for r in range(4, ws.max_row + 1)];"
+        " assert any(x.value == '=1+1<script>x</script>' and x.data_type == 's' for x in c),"
+        " [(x.value, x.data_type) for x in c]\"",
+        tmpdir, pub_port, tmpdir);
+    assert_int_equal(pufa_sh(cmd0), 0);
+    free(cmd0);
+    /* The XLSX: the same rows as SQL (that report included). */
+    free(want);
+    want = sql_print("150800", from, to);
+    char *xlsx = pufa_asprintf("%s/stat.xlsx", tmpdir),
+         *wantf = pufa_asprintf("%s/want.txt", tmpdir);
+    FILE *wf = fopen(wantf, "w");
+    assert_non_null(wf);
+    fputs(want, wf);
+    fclose(wf);
+    char *cmd = pufa_asprintf(
+        "curl -sf -o '%s' 'http://127.0.0.1:%s/print.xlsx?window=ytd&org=150800' && "
+        "/usr/bin/python3 - '%s' '%s' <<'PY'\n"
+        "import sys, openpyxl\n"
+        "wb = openpyxl.load_workbook(sys.argv[1])\n"
+        "ws = wb.worksheets[0]\n"
+        "merged = sorted(str(r) for r in ws.merged_cells.ranges)\n"
+        "assert merged == ['A1:N1', 'A2:F2', 'G2:N2'], merged\n"
+        "assert ws['A1'].value.startswith('巴彦淖尔市普法工作统计表（'), ws['A1'].value\n"
+        "assert ws['A2'].value == '填报单位：巴彦淖尔市普法办', ws['A2'].value\n"
+        "assert ws['L3'].value == '普法经费(元)' and ws['M3'].value == '场次同比'\n"
+        "want = open(sys.argv[2]).read().split()\n"
+        "got = []\n"
+        "for r in range(4, ws.max_row + 1):\n"
+        "    name = ws.cell(row=r, column=1).value\n"
+        "    assert ws.cell(row=r, column=1).data_type == 's'\n"
+        "    vals = [ws.cell(row=r, column=c).value for c in range(2, 13)]\n"
+        "    assert ws.cell(row=r, column=2).number_format == '#,##0'\n"
+        "    assert ws.cell(row=r, column=12).number_format == '#,##0.00'\n"
+        "    vals[10] = round(vals[10] * 100)\n"
+        "    got.append(name + ':' + ','.join(str(int(v)) for v in vals))\n"
+        "assert got == want, (got, want)\n"
+        "last = ws.max_row\n"
+        "assert ws.cell(row=last, column=1).value == '合计' and ws.cell(row=last, "
+        "column=2).font.b\n"
+        "for c in range(2, 13):\n"
+        "    s = sum(ws.cell(row=r, column=c).value for r in range(4, last))\n"
+        "    assert abs(s - ws.cell(row=last, column=c).value) < 0.005, (c, s)\n"
+        "print('# print.xlsx:', ws.max_row - 4, 'rows and 合计 equal SQL')\n"
+        "PY",
+        xlsx, pub_port, xlsx, wantf);
+    assert_int_equal(pufa_sh(cmd), 0);
+    free(cmd);
+    free(xlsx);
+    free(wantf);
+    free(want);
+    json_decref(ref);
+}
+
 /* ---- bad requests ---- */
 
 static void bad_requests_name_the_parameter(void **state) {
@@ -777,6 +1005,8 @@ static void bad_requests_name_the_parameter(void **state) {
         {"/v1/targets?year=2026&org=159999", "org: unknown org unit (got 159999)"},
         {"/v1/completeness?window=fortnight", "window: unknown (got fortnight)"},
         {"/v1/completeness?org=159999", "org: unknown org unit (got 159999)"},
+        {"/print?window=fortnight", "window: unknown (got fortnight)"},
+        {"/print.xlsx?org=159999", "org: unknown org unit (got 159999)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         json_t *doc;
@@ -802,6 +1032,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(a_bad_targets_file_loads_nothing),
         cmocka_unit_test(targets_equal_sql_and_reload_without_a_restart),
         cmocka_unit_test(completeness_equals_sql_over_receipt_times),
+        cmocka_unit_test(print_page_and_xlsx_equal_sql),
         cmocka_unit_test(bad_requests_name_the_parameter),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
