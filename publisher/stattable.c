@@ -217,7 +217,7 @@ static void number(pufa_buf *b, int64_t v, bool fen) {
         pufa_buf_printf(b, ".%02llu", (unsigned long long)(a % 100));
 }
 
-/* 同比 as "+12.3%" / "−4.0%", or "—" when the base is 0. */
+/* 同比 as "+12.3%" / "-4.0%" / "0.0%", or "—" when the base is 0. */
 static void yoy(pufa_buf *b, int64_t cur, int64_t base) {
     if (base == 0) {
         pufa_buf_puts(b, "—");
@@ -225,8 +225,11 @@ static void yoy(pufa_buf *b, int64_t cur, int64_t base) {
     }
     double x = (double)(cur - base) * 1000.0 / (double)base;
     long long tenths = (long long)(x < 0 ? x - 0.5 : x + 0.5);
-    pufa_buf_printf(b, "%s%lld.%lld%%", tenths < 0 ? "-" : "+", llabs(tenths) / 10,
-                    llabs(tenths) % 10);
+    pufa_buf_printf(b, "%s%lld.%lld%%",
+                    tenths < 0   ? "-"
+                    : tenths > 0 ? "+"
+                                 : "",
+                    llabs(tenths) / 10, llabs(tenths) % 10);
 }
 
 static void html_row(pufa_buf *b, const char *label, const int64_t fig[NFIG],

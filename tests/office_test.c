@@ -886,7 +886,7 @@ static void print_page_and_xlsx_equal_sql(void **state) {
         snprintf(yoy, sizeof yoy, "—");
     } else {
         double v = json_real_value(pct);
-        snprintf(yoy, sizeof yoy, "%s%.1f%%", v < 0 ? "-" : "+", v < 0 ? -v : v);
+        snprintf(yoy, sizeof yoy, "%s%.1f%%", v < 0 ? "-" : v > 0 ? "+" : "", v < 0 ? -v : v);
     }
     const char *wy = strstr(page.data, "五原县</th>");
     assert_non_null(wy);

@@ -220,6 +220,7 @@ async function refresh() {
   barChart('chart-unit', unit.rows, true);
   exportLinks();
   await refreshSilent();
+  document.dispatchEvent(new CustomEvent('pufa:refresh')); // office.js follows
 }
 
 async function refreshSilent() {

@@ -88,8 +88,15 @@ if [ "$want" != "$have" ]; then
     fi
 fi
 mkdir -p "$build/artifacts"
+# This year's duty list for the office test (the publisher reads it within targets_poll).
+year=$(TZ=Asia/Shanghai date +%Y)
+{ echo 'year,org_code,unit_code,figure,target'; printf '%s\n' \
+    "$year,150800,,participants,1000" "$year,150821,,participants,500" \
+    "$year,150821,SFJ,sessions,4" "$year,150821,FY,reports,2" "$year,150822,JCY,reports,1"; } >"$work/targets.csv"
+"$build/cli/pufa" migrate --db "$PUFA_TEST_DB" --targets "$work/targets.csv" >/dev/null
 EXPECTED_REPORTS=$expected node dashboard.test.mjs "http://127.0.0.1:$pport/" "http://127.0.0.1:$cport/" \
     "$build/artifacts/dashboard.png"
+node office.test.mjs "http://127.0.0.1:$pport/" "$build/artifacts"
 
 # The nation's page: the provinces ranked with their links (rows written
 # here as a federation's aggregator would: 内蒙古 heard from now, 辽宁 an
