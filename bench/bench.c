@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -612,12 +613,13 @@ static void grow_reports_to(long long target) {
         return;
     char *q = pufa_asprintf(
         "INSERT INTO reports (report_id, revision, county_code, unit_code, occurred_on, theme,"
-        " venue, form, campaign, title, sessions, participants, materials)"
+        " venue, form, campaign, title, sessions, participants, materials, township)"
         " SELECT gen_random_uuid(), 1, (ARRAY['150802','150821','150822','150823','150824',"
         "'150825','150826','210402','210403','210404','210411','210421','210422','210423'])"
         "[1 + (i %% 14)], (ARRAY['SFJ','FY','JCY','GAJ','SWJ','JYJ'])[1 + (i %% 6)],"
         " current_date - (i %% 1826), 1 + (i %% 16), 1 + (i %% 13), 1 + (i %% 10),"
-        " CASE WHEN i %% 7 = 0 THEN '宪法宣传周' ELSE '' END, '普法活动', 1, i %% 800, i %% 3000"
+        " CASE WHEN i %% 7 = 0 THEN '宪法宣传周' ELSE '' END, '普法活动', 1, i %% 800, i %% 3000,"
+        " (ARRAY['', '隆兴昌镇', '新公中镇', '城关镇', '巴彦高勒镇'])[1 + (i %% 5)]"
         " FROM generate_series(1, %lld) AS i",
         target - have);
     sql(q);
@@ -634,7 +636,48 @@ static void grow_reports_to(long long target) {
                                                  " GROUP BY GROUPING SETS ((1, 2), (1, 2, theme), "
                                                  "(1, 2, venue), (1, 2, form),"
                                                  " (1, 2, unit_code), (1, 2, campaign))");
+    sql("INSERT INTO rollup_dim SELECT occurred_on, county_code, 'township',"
+        " pufa_township_norm(township), count(*)" PUFA_COUNTER_MAP(
+            BENCH_SUM_) " FROM reports WHERE NOT retracted GROUP BY 1, 2, 4");
     sql("VACUUM ANALYZE rollup_dim");
+}
+
+/* The cost rule of the publisher's queries: /v1/totals by=day over the
+ * 365 days to today with compare=yoy (366 rows, each with its base), n
+ * requests one after the other; p50 and p99 in ms. */
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void trend_latency(int n, double *p50, double *p99) {
+    char from[11], to[11];
+    pufa_day today = pufa_city_day(pufa_now_ms());
+    pufa_date_format(today - 364, from);
+    pufa_date_format(today, to);
+    char *url = pufa_asprintf("http://127.0.0.1:%s/v1/totals?window=%s..%s&by=day&compare=yoy",
+                              pub_port, from, to);
+    double *ms = pufa_calloc((size_t)n, sizeof *ms);
+    int got = 0;
+    for (int i = 0; i < n; i++) {
+        pufa_http_response r;
+        char err[256];
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        int rc = pufa_http_request("GET", url, NULL, NULL, 0, 10000, &r, err, sizeof err);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        if (rc == 0 && r.status == 200)
+            ms[got++] = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+        if (rc == 0)
+            pufa_buf_free(&r.body);
+    }
+    qsort(ms, (size_t)got, sizeof *ms, cmp_double);
+    *p50 = got ? ms[got / 2] : -1;
+    *p99 = got ? ms[(got * 99) / 100 >= got ? got - 1 : (got * 99) / 100] : -1;
+    if (got != n)
+        fprintf(stderr, "bench: %d of %d trend requests failed\n", n - got, n);
+    free(ms);
+    free(url);
 }
 
 static double publisher_startup(long long *cells) {
@@ -869,14 +912,18 @@ int main(int argc, char **argv) {
     long long cells_now;
     double start_now = publisher_startup(&cells_now);
     long long have = sql_ll("SELECT count(*) FROM reports");
+    double tr_p50[3] = {-1, -1, -1}, tr_p99[3] = {-1, -1, -1};
+    trend_latency(1000, &tr_p50[0], &tr_p99[0]);
     grow_reports_to(1000000);
     long long cells_1m;
     double start_1m = publisher_startup(&cells_1m);
+    trend_latency(1000, &tr_p50[1], &tr_p99[1]);
     double start_10m = -1;
     long long cells_10m = 0;
     if (big) {
         grow_reports_to(10000000);
         start_10m = publisher_startup(&cells_10m);
+        trend_latency(1000, &tr_p50[2], &tr_p99[2]);
     }
     long long pub_rss_1m = rss_kb(pub.pid, "VmHWM:");
 
@@ -930,6 +977,13 @@ int main(int argc, char **argv) {
                cells_10m, start_10m);
     else
         printf("| publisher start-up, 10,000,000 reports | not run (--big) | |\n");
+    printf("| /v1/totals by=day, 365 days, compare=yoy, 1,000 requests, %lld reports | p50 %.2f ms,"
+           " p99 %.2f ms | |\n",
+           have, tr_p50[0], tr_p99[0]);
+    printf("| the same, 1,000,000 reports | p50 %.2f ms, p99 %.2f ms | |\n", tr_p50[1], tr_p99[1]);
+    if (big)
+        printf("| the same, 10,000,000 reports | p50 %.2f ms, p99 %.2f ms | |\n", tr_p50[2],
+               tr_p99[2]);
     printf("| peak RSS: aggregator / publisher / collector (after the runs above) | %lld / %lld /"
            " %lld KiB | |\n",
            agg_rss, pub_rss, col_rss);
