@@ -112,6 +112,42 @@ static void test_fold_corrections(void **state) {
     pufa_report_clear(&moved);
 }
 
+/* Townships are keys once normalised: spellings of one township fold into
+ * one cell (the set owns the normalised copies until its reset), another
+ * township stays apart, and a correction that only respells the township
+ * changes nothing. */
+static void test_fold_townships(void **state) {
+    (void)state;
+    pufa_report r[5];
+    const char *const names[5] = {"隆兴昌镇", " 隆兴昌镇 ", "隆兴昌\xE3\x80\x80\xE3\x80\x80镇",
+                                  "ＸＨ街道", "XH街道"};
+    for (int i = 0; i < 5; i++) {
+        make(&r[i], "150821", "2026-11-20", 2, "SFJ", "", 10);
+        r[i].township = pufa_strdup(names[i]);
+    }
+    rollup_set s;
+    rollup_set_init(&s);
+    for (int i = 0; i < 5; i++)
+        rollup_add_report(&s, &r[i], +1);
+    rollup_fold(&s);
+    assert_int_equal(s.n, 3);
+    const char *want[3] = {"XH街道", "隆兴昌 镇", "隆兴昌镇"}; /* sorted bytewise */
+    for (size_t i = 0; i < 3; i++)
+        assert_string_equal(s.cells[i].township, want[i]);
+    assert_int_equal(s.cells[0].fig[PUFA_FIG_REPORTS], 2);
+    assert_int_equal(s.cells[1].fig[PUFA_FIG_REPORTS], 1);
+    assert_int_equal(s.cells[2].fig[PUFA_FIG_REPORTS], 2);
+    /* A correction from " 隆兴昌镇 " to "隆兴昌镇": no change at all. */
+    rollup_set_reset(&s);
+    rollup_add_report(&s, &r[1], -1);
+    rollup_add_report(&s, &r[0], +1);
+    rollup_fold(&s);
+    assert_int_equal(s.n, 0);
+    rollup_set_free(&s);
+    for (int i = 0; i < 5; i++)
+        pufa_report_clear(&r[i]);
+}
+
 /* Receipts per received day x county x unit: counts add up, the latest
  * time is kept. */
 static void test_fold_receipts(void **state) {
@@ -180,6 +216,7 @@ int main(void) {
         cmocka_unit_test(test_fold_merges_equal_cells),
         cmocka_unit_test(test_fold_corrections),
         cmocka_unit_test(test_fold_receipts),
+        cmocka_unit_test(test_fold_townships),
         cmocka_unit_test(test_delta_view),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
