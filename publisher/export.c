@@ -27,9 +27,8 @@ static double fig_value(int k, double v) {
     return k == FUNDS_FIG ? v / 100.0 : v;
 }
 
-static const char *const DIM_HEADS[NBY] = {"合计",     "主题",       "宣传场所", "形式",
-                                           "责任单位", "宣传活动",   "乡镇(街道)", "县区",
-                                           "地市",     "省份"};
+static const char *const DIM_HEADS[NBY] = {"合计",     "主题",       "宣传场所", "形式", "责任单位",
+                                           "宣传活动", "乡镇(街道)", "县区",     "地市", "省份"};
 
 /* A table of strings and numbers, filled once and written as CSV or XLSX. */
 typedef struct table {

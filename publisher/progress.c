@@ -50,8 +50,9 @@ void pub_progress_compute(const pub_model *m, const pufa_orgunits *ou, const puf
     size_t nc = 0;
     county_units *cus = pufa_calloc(n ? n : 1, sizeof *cus);
     size_t ncu = 0;
+    pub_scope every = {.code = "", .level = -1}; /* ou decides what is under what */
     if (to >= from)
-        nc = pub_model_query(m, from, to, DIM_COUNTY, NULL, &counties, tot);
+        nc = pub_model_query(m, from, to, DIM_COUNTY, &every, &counties, tot);
     for (size_t i = 0; i < n; i++) {
         const pufa_target *x = &t[i];
         int64_t actual = 0;
@@ -63,7 +64,9 @@ void pub_progress_compute(const pub_model *m, const pufa_orgunits *ou, const puf
             if (!cu) {
                 cu = &cus[ncu++];
                 cu->county = x->org_code;
-                cu->n = pub_model_query(m, from, to, DIM_UNIT, x->org_code, &cu->rows, tot);
+                pub_scope sc;
+                if (pub_model_scope(m, x->org_code, &sc) == 0)
+                    cu->n = pub_model_query(m, from, to, DIM_UNIT, &sc, &cu->rows, tot);
             }
             const int64_t *f = unit_figures(m, cu, x->unit_code);
             actual = f ? f[x->figure] : 0;

@@ -75,6 +75,13 @@ static void test_compute(void **state) {
          .figure = PUFA_FIG_REPORTS,
          .target = 12},
     };
+    pufa_orgunits *mine = pufa_orgunits_new(); /* the model's own copy */
+    for (size_t i = 0; i < ou->count; i++)
+        pufa_orgunits_add(mine, ou->units[i].code, ou->units[i].name, ou->units[i].level,
+                          ou->units[i].parent_code);
+    pub_model_wrlock(m);
+    pub_model_set_orgunits(m, mine);
+    pub_model_unlock(m);
     pub_progress p[4];
     pufa_day today = day(2026, 4, 1); /* 91 days of 365 */
     pub_model_rdlock(m);

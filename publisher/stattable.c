@@ -70,10 +70,13 @@ static const pufa_orgunit *default_unit(const pufa_orgunits *ou) {
 
 /* Rows of a county: its townships in the window or its base. */
 static void township_rows(stat_table *t, pub_model *m, const char *county) {
-    pub_row *cur, *base;
+    pub_row *cur = NULL, *base = NULL;
     int64_t tot[NFIG];
-    size_t n = pub_model_query(m, t->win.from, t->win.to, DIM_TOWNSHIP, county, &cur, tot);
-    size_t nb = pub_model_query(m, t->base_from, t->base_to, DIM_TOWNSHIP, county, &base, tot);
+    pub_scope sc;
+    if (pub_model_scope(m, county, &sc) != 0)
+        return;
+    size_t n = pub_model_query(m, t->win.from, t->win.to, DIM_TOWNSHIP, &sc, &cur, tot);
+    size_t nb = pub_model_query(m, t->base_from, t->base_to, DIM_TOWNSHIP, &sc, &base, tot);
     pub_rows_rank(cur, n, PUFA_FIG_REPORTS);
     for (size_t i = 0; i < n; i++) {
         stat_row *r = add_row(t, pub_model_key(m, DIM_TOWNSHIP, cur[i].value),
@@ -102,8 +105,9 @@ static void township_rows(stat_table *t, pub_model *m, const char *county) {
 static void child_rows(stat_table *t, pub_model *m, const pufa_orgunits *ou, const char *unit) {
     pub_row *cur, *base;
     int64_t tot[NFIG];
-    size_t n = pub_model_query(m, t->win.from, t->win.to, DIM_COUNTY, NULL, &cur, tot);
-    size_t nb = pub_model_query(m, t->base_from, t->base_to, DIM_COUNTY, NULL, &base, tot);
+    pub_scope every = {.code = "", .level = -1}; /* ou decides what is under what */
+    size_t n = pub_model_query(m, t->win.from, t->win.to, DIM_COUNTY, &every, &cur, tot);
+    size_t nb = pub_model_query(m, t->base_from, t->base_to, DIM_COUNTY, &every, &base, tot);
     size_t nc = pub_model_counties(m);
     for (size_t i = 0; i < (unit ? ou->count : nc); i++) {
         const char *code = unit ? ou->units[i].code : pub_model_key(m, DIM_COUNTY, (uint32_t)i);

@@ -35,7 +35,7 @@ const CHILD = {
   nation: { by: 'province', title: '省份排名', head: '省份' },
   province: { by: 'city', title: '地市排名', head: '地市' },
   city: { by: 'county', title: '县区排名', head: '县区' },
-  county: { by: 'county', title: '县区排名', head: '县区' },
+  county: { by: 'township', title: '乡镇(街道)排名', head: '乡镇(街道)' }, // townships: office.js's section
 };
 const LINK_TEXT = { up: '正常', down: '中断', never: '未连接' };
 
@@ -117,7 +117,7 @@ function renderUnit(meta) {
   if (!meta.org) return;
   const child = CHILD[meta.org.level] || CHILD.city;
   state.by = child.by;
-  state.links = child.by !== 'county';
+  state.links = child.by !== 'county' && child.by !== 'township'; // org units below have links
   document.body.classList.toggle('above-city', state.links);
   document.title = meta.org.name + '普法工作实时统计';
   $('title').textContent = document.title;

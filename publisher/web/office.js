@@ -3,8 +3,9 @@
 // with who is behind pace, reporting rate and timeliness with the silent
 // units, and the printable 统计表.  Follows app.js's window (state.window)
 // and refreshes after each of its refreshes (the 'pufa:refresh' event).  A
-// county's view is ?org=CODE (bookmarkable).  Text from reports and
-// targets is always inserted with textContent.
+// unit's view is ?org=CODE (bookmarkable), as app.js reads it: the selector
+// opens that page.  Text from reports and targets is always inserted with
+// textContent.
 'use strict';
 
 const office = {
@@ -33,8 +34,8 @@ function orgQuery() {
   return office.org ? '&org=' + encodeURIComponent(office.org) : '';
 }
 
-// The county selector (全市 or one county): ?org= in the URL, so a county
-// office can bookmark its own view.
+// The county selector (the home or one county) opens /?org=CODE, the page
+// a county office bookmarks as its own.
 function officeBuild() {
   const root = $('office');
   root.replaceChildren();
@@ -44,13 +45,11 @@ function officeBuild() {
   sel.setAttribute('aria-label', '统计范围');
   sel.appendChild(new Option('全部县区', ''));
   for (const c of office.counties) sel.appendChild(new Option(c.name, c.code));
+  if (office.org && !office.counties.some(c => c.code === office.org))
+    sel.appendChild(new Option(office.org, office.org)); // a unit above a county
   sel.value = office.org;
   sel.addEventListener('change', () => {
-    office.org = sel.value;
-    const u = new URL(location.href);
-    if (office.org) u.searchParams.set('org', office.org); else u.searchParams.delete('org');
-    history.pushState(null, '', u);
-    officeRefresh();
+    location.href = sel.value ? '/?org=' + encodeURIComponent(sel.value) : '/';
   });
   const print = el('a', '打印统计表');
   print.id = 'office-print';
@@ -113,7 +112,6 @@ async function officeKpis() {
   for (const [id, fig] of Object.entries(KPI_FIGURES)) {
     const value = $(id);
     if (!value) continue;
-    if (office.org) value.textContent = officeFmt(fig, t.totals[fig]);
     let d = value.parentNode.querySelector('.delta');
     if (!d) { d = el('div', null, 'delta'); d.id = 'd-' + fig; value.after(d); }
     const pct = t.compare.pct[fig];
@@ -253,11 +251,6 @@ async function officeMain() {
   office.counties = meta.counties;
   officeBuild();
   document.addEventListener('pufa:refresh', () => officeRefresh().catch(console.error));
-  window.addEventListener('popstate', () => {
-    office.org = new URLSearchParams(location.search).get('org') || '';
-    $('office-org').value = office.org;
-    officeRefresh().catch(console.error);
-  });
   if (state.windows.length) await officeRefresh();
 }
 

@@ -32,9 +32,9 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
+const errors = [];
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1100 }, locale: 'zh-CN' });
-  const errors = [];
   page.on('pageerror', e => errors.push(String(e)));
   page.on('console', m => { if (m.type() === 'error') errors.push(m.text()); });
   await page.goto(pubUrl, { waitUntil: 'load' });
@@ -66,11 +66,14 @@ try {
   check((await page.textContent('#d-participants')) === want,
     `the 受教育人次 card shows "${want}" as /v1/totals?compare=prev gives it`);
 
-  // A county's view, reached by a click: its URL, its totals.
-  await page.selectOption('#office-org', '150821');
+  // A county's view, reached by a click: its own page /?org=150821.
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }),
+    page.selectOption('#office-org', '150821')]);
+  check(new URL(page.url()).searchParams.get('org') === '150821', 'the county view is /?org=150821');
+  await page.waitForSelector('nav button[data-window="ytd"]', { timeout: 15000 });
+  await page.click('nav button[data-window="ytd"]');
   await page.waitForFunction(() => (document.getElementById('office').dataset.ready || '')
     .startsWith('ytd|150821|'), null, { timeout: 15000 });
-  check(new URL(page.url()).searchParams.get('org') === '150821', 'the county view is ?org=150821');
   const county = await api('/v1/totals?window=ytd&by=none&org=150821');
   check((await page.textContent('#k-participants')) === nf.format(county.totals.participants),
     `五原县's 受教育人次 card shows the API's ${county.totals.participants}`);
@@ -99,11 +102,11 @@ try {
   check(rows === late.length, `the silent-units table lists the API's ${late.length} late units`);
   await page.screenshot({ path: `${dir}/office-county.png`, fullPage: true });
 
-  // Back to the city with the browser's back button.
-  await page.goBack();
-  await page.waitForFunction(() => document.getElementById('office-org').value === '', null,
-    { timeout: 10000 });
-  check(true, 'the back button returns to the whole city');
+  // Back to the home with the browser's back button.
+  await page.goBack({ waitUntil: 'load' });
+  await page.waitForFunction(() => document.getElementById('office-org') &&
+    document.getElementById('office-org').value === '', null, { timeout: 10000 });
+  check(true, 'the back button returns to the home');
 
   // The printable 统计表 of 巴彦淖尔市: its 合计 = the sum of its counties' rows in the API.
   const print = await browser.newPage({ viewport: { width: 1200, height: 850 }, locale: 'zh-CN' });
@@ -128,7 +131,7 @@ try {
   check(errors.length === 0, 'no errors in the pages' + (errors.length ? ': ' + errors.join(' | ') : ''));
 } catch (e) {
   failures++;
-  console.log('not ok -', e.message);
+  console.log('not ok -', e.message + (errors.length ? ' (page errors: ' + errors.join(' | ') + ')' : ''));
 } finally {
   await browser.close();
 }
