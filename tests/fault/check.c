@@ -14,12 +14,16 @@
 #include "fault.h"
 #include "httpc.h"
 
-enum { D_TOTAL, D_THEME, D_VENUE, D_FORM, D_UNIT, D_CAMPAIGN, NDIMS };
-static const char *const DIM_NAMES[NDIMS] = {"total", "theme", "venue", "form", "unit", "campaign"};
-static const char *const PUB_DIMS[NDIMS] = {"none", "theme", "venue", "form", "unit", "campaign"};
-static const int DIM_SIZE[NDIMS] = {1,      PUFA_THEME_MAX, PUFA_VENUE_MAX, PUFA_FORM_MAX,
-                                    NUNITS, NCAMPAIGNS};
-#define SLOTS  (1 + PUFA_THEME_MAX + PUFA_VENUE_MAX + PUFA_FORM_MAX + NUNITS + NCAMPAIGNS)
+/* The generator gives no township: the township dimension has the one key
+ * "" (none), which must carry every report like the total. */
+enum { D_TOTAL, D_THEME, D_VENUE, D_FORM, D_UNIT, D_CAMPAIGN, D_TOWNSHIP, NDIMS };
+static const char *const DIM_NAMES[NDIMS] = {"total", "theme",    "venue",   "form",
+                                             "unit",  "campaign", "township"};
+static const char *const PUB_DIMS[NDIMS] = {"none", "theme",    "venue",   "form",
+                                            "unit", "campaign", "township"};
+static const int DIM_SIZE[NDIMS] = {
+    1, PUFA_THEME_MAX, PUFA_VENUE_MAX, PUFA_FORM_MAX, NUNITS, NCAMPAIGNS, 1};
+#define SLOTS  (1 + PUFA_THEME_MAX + PUFA_VENUE_MAX + PUFA_FORM_MAX + NUNITS + NCAMPAIGNS + 1)
 #define NCELLS (NDAYS * NCOL * SLOTS)
 #define NF     3 /* reports, sessions, participants */
 
@@ -60,13 +64,15 @@ static int key_value(int dim, const char *key) {
         return v >= 1 && v <= DIM_SIZE[dim] ? v - 1 : -1;
     case D_UNIT:
         return find(UNITS, NUNITS, key);
+    case D_TOWNSHIP:
+        return *key ? -1 : 0;
     default:
         return find(CAMPAIGNS, NCAMPAIGNS, key);
     }
 }
 
 static void add_revision(figures *fg, int county, const revision *r, long long sign) {
-    int vals[NDIMS] = {0, r->theme - 1, r->venue - 1, r->form - 1, r->unit, r->campaign};
+    int vals[NDIMS] = {0, r->theme - 1, r->venue - 1, r->form - 1, r->unit, r->campaign, 0};
     for (int d = 0; d < NDIMS; d++) {
         long long *f = fg->f[cell(r->day, county, d, vals[d])];
         f[0] += sign;
@@ -101,8 +107,9 @@ static int cmp_entry(const void *a, const void *b) {
 /* SQL's sums per cell over the stored, live revisions. */
 static void sql_figures(PGconn *db, figures *fg) {
     PGresult *q = PQexec(db, "SELECT occurred_on::text, county_code, theme, venue, form,"
-                             " unit_code, campaign, count(*), sum(sessions), sum(participants)"
-                             " FROM reports WHERE NOT retracted GROUP BY 1, 2, 3, 4, 5, 6, 7");
+                             " unit_code, campaign, count(*), sum(sessions), sum(participants),"
+                             " pufa_township_norm(township) FROM reports WHERE NOT retracted"
+                             " GROUP BY 1, 2, 3, 4, 5, 6, 7, 11");
     for (int i = 0; i < PQntuples(q); i++) {
         int day = find(DAYS, NDAYS, PQgetvalue(q, i, 0));
         int county = find(COUNTIES, NCOL, PQgetvalue(q, i, 1));
@@ -111,7 +118,8 @@ static void sql_figures(PGconn *db, figures *fg) {
                            atoi(PQgetvalue(q, i, 3)) - 1,
                            atoi(PQgetvalue(q, i, 4)) - 1,
                            find(UNITS, NUNITS, PQgetvalue(q, i, 5)),
-                           find(CAMPAIGNS, NCAMPAIGNS, PQgetvalue(q, i, 6))};
+                           find(CAMPAIGNS, NCAMPAIGNS, PQgetvalue(q, i, 6)),
+                           key_value(D_TOWNSHIP, PQgetvalue(q, i, 10))};
         long long f[NF] = {atoll(PQgetvalue(q, i, 7)), atoll(PQgetvalue(q, i, 8)),
                            atoll(PQgetvalue(q, i, 9))};
         bool ok = day >= 0 && county >= 0;
