@@ -98,8 +98,9 @@ static void generate(size_t n, unsigned seed, bool revise) {
     pufa_day today = pufa_city_day(pufa_now_ms());
     for (size_t i = 0; i < n; i++) {
         pufa_report_init(&r[i]);
-        char ids[37], date[11];
-        snprintf(ids, sizeof ids, "%08x-0000-4000-8000-%012zx", rand_r(&idseed), i);
+        char ids[48], date[11];
+        snprintf(ids, sizeof ids, "%08x-0000-4000-8000-%012llx", (unsigned)rand_r(&idseed),
+                 (unsigned long long)i & 0xffffffffffffULL);
         r[i].report_id = pufa_strdup(ids);
         r[i].revision = revise ? 2 : 1;
         unsigned s = seed + (unsigned)i * 7919u + (revise ? 1u : 0u);
