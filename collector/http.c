@@ -22,7 +22,7 @@ struct col_http {
     char *token;
     accept_ctx *actx;
     sender *snd;
-    struct MHD_Daemon *d;
+    pufa_http *srv;
     pthread_mutex_t mu;
     uint64_t requests[6]; /* 2xx 400 401 413 503 other */
     uint64_t accepted, rejected;
@@ -314,6 +314,7 @@ static enum MHD_Result get_metrics(col_http *h, struct MHD_Connection *c) {
         snprintf(label, sizeof label, "code=\"%s\"", codes[i]);
         pufa_metric_u64(&b, "pufa_collector_http_requests_total", label, reqs[i]);
     }
+    pufa_http_metrics(h->srv, &b, "pufa_collector");
     size_t len = b.len;
     return reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", pufa_buf_steal(&b), len);
 }
@@ -413,34 +414,20 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 int col_http_open(const http_config *cfg, accept_ctx *actx, sender *snd, col_http **out, int *port,
                   char *err, size_t errsize) {
-    struct sockaddr_storage ss;
-    unsigned sslen;
-    if (pufa_parse_hostport(cfg->addr, &ss, &sslen)) {
-        snprintf(err, errsize, "bad HTTP address '%s' (want HOST:PORT)", cfg->addr);
-        return PUFA_ECONFIG;
-    }
     col_http *h = pufa_calloc(1, sizeof *h);
     h->cfg = *cfg;
     h->token = cfg->token ? pufa_strdup(cfg->token) : NULL;
     h->actx = actx;
     h->snd = snd;
     pthread_mutex_init(&h->mu, NULL);
-    unsigned flags =
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-    if (ss.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
-    if (!h->d) {
-        snprintf(err, errsize, "cannot listen on %s for HTTP", cfg->addr);
+    int rc = pufa_http_start(cfg->addr, &cfg->limits, on_request, h, on_completed, h, &h->srv, port,
+                             err, errsize);
+    if (rc) {
+        pthread_mutex_destroy(&h->mu);
         free(h->token);
         free(h);
-        return PUFA_EIO;
+        return rc == PUFA_EINVAL ? PUFA_ECONFIG : rc;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-    *port = info ? info->port : 0;
     *out = h;
     return 0;
 }
@@ -449,7 +436,7 @@ void col_http_close(col_http **ph) {
     if (!ph || !*ph)
         return;
     col_http *h = *ph;
-    MHD_stop_daemon(h->d);
+    pufa_http_stop(&h->srv);
     pthread_mutex_destroy(&h->mu);
     free(h->token);
     free(h);

@@ -1,5 +1,5 @@
-/* The collector's HTTP API (microhttpd, a thread per connection, so a
- * request can wait for its fsync):
+/* The collector's HTTP API (common/http_server.h: microhttpd's epoll loop
+ * on http_threads threads; a POST waits for its fsync on one of them):
  *   POST /v1/reports        JSON object/array, JSON Lines, or text/csv
  *   GET  /v1/reports/{id}   delivery state
  *   GET  /v1/status         the link to the aggregator and the backlog
@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "accept.h"
+#include "http_server.h"
 #include "sender.h"
 
 typedef struct http_config {
@@ -20,6 +21,7 @@ typedef struct http_config {
     int64_t quota_bytes;                            /* for messages */
     const char *county, *collector_id, *aggregator; /* shown by /v1/status */
     int64_t heartbeat_ms; /* idle heartbeat period: 3 unanswered = link not answering */
+    pufa_http_limits limits;
 } http_config;
 
 typedef struct col_http col_http;

@@ -18,6 +18,7 @@
 #include "dropdir.h"
 #include "error.h"
 #include "http.h"
+#include "http_server.h"
 #include "keyfile.h"
 #include "log.h"
 #include "orgunits.h"
@@ -36,6 +37,7 @@ typedef struct settings {
     int64_t batch_max, window, ack_timeout, backoff_max, heartbeat, heartbeat_ms, quota, segment,
         max_body, max_file, state_cache;
     bool insecure, only_own_county;
+    pufa_http_limits http_limits;
 } settings;
 
 static void on_signal(uv_signal_t *h, int sig) {
@@ -119,6 +121,8 @@ int main(int argc, char **argv) {
          0},
         {"insecure", PUFA_CFG_BOOL, &s.insecure, "false", 0, 0,
          "allow no CURVE and no HTTP token: only for tests and single-host demos", 0},
+        /* Intake POSTs wait for their fsync on a loop thread: a few threads. */
+        PUFA_HTTP_CFG_OPTS(s.http_limits, "4", "64", "0"),
     };
     pufa_cfg cfg = {.program = "pufa-collector",
                     .summary = "county intake (HTTP, drop folder) -> durable spool -> aggregator",
@@ -249,7 +253,8 @@ int main(int argc, char **argv) {
                       .county = s.county,
                       .collector_id = s.collector_id,
                       .aggregator = s.aggregator,
-                      .heartbeat_ms = s.heartbeat_ms};
+                      .heartbeat_ms = s.heartbeat_ms,
+                      .limits = s.http_limits};
     if (col_http_open(&hc, &actx, snd, &http, &port, err, sizeof err)) {
         PLOG_ERROR("COL-HTTP", "msg=\"%s\"", err);
         rc = EX_UNAVAILABLE_;

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "error.h"
+#include "http_server.h"
 
 typedef struct api_route {
     char prefix[32];
@@ -20,7 +21,7 @@ typedef struct api_route {
 } api_route;
 
 struct pufa_status_http {
-    struct MHD_Daemon *d;
+    pufa_http *srv;
     pufa_status_fn fn;
     void *ctx;
     _Atomic(api_route *) api; /* set once, read by the server's thread */
@@ -172,29 +173,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 int pufa_status_http_open(const char *addr, pufa_status_fn fn, void *ctx, pufa_status_http **out,
                           int *bound_port, char *err, size_t errsize) {
-    struct sockaddr_storage ss;
-    unsigned len;
-    if (pufa_parse_hostport(addr, &ss, &len)) {
-        snprintf(err, errsize, "bad HTTP address '%s' (want HOST:PORT, e.g. 127.0.0.1:9100)", addr);
-        return PUFA_EINVAL;
-    }
     pufa_status_http *h = pufa_calloc(1, sizeof *h);
     h->fn = fn;
     h->ctx = ctx;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-    if (ss.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
-    if (!h->d) {
-        snprintf(err, errsize, "cannot listen on %s for HTTP", addr);
+    /* Status pages are small and read by a scraper or two: one loop
+     * thread, few connections, short deadlines. */
+    pufa_http_limits lim = {.threads = 1,
+                            .max_connections = 64,
+                            .per_ip = 32,
+                            .head_timeout_ms = 10000,
+                            .body_timeout_ms = 10000,
+                            .idle_timeout_ms = 10000};
+    int rc =
+        pufa_http_start(addr, &lim, on_request, h, on_completed, h, &h->srv, bound_port, err, errsize);
+    if (rc) {
         free(h);
-        return PUFA_EIO;
+        return rc;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-    *bound_port = info ? info->port : 0;
     *out = h;
     return 0;
 }
@@ -214,7 +209,7 @@ void pufa_status_http_set_api(pufa_status_http *h, const char *prefix, size_t ma
 void pufa_status_http_close(pufa_status_http **ph) {
     if (!ph || !*ph)
         return;
-    MHD_stop_daemon((*ph)->d);
+    pufa_http_stop(&(*ph)->srv);
     free(atomic_load(&(*ph)->api));
     free(*ph);
     *ph = NULL;

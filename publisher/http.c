@@ -21,6 +21,7 @@
 #include "orgunits.h"
 #include "progress.h"
 #include "scope.h"
+#include "sse.h"
 #include "stattable.h"
 #include "status_http.h"
 #include "targets_cache.h"
@@ -35,8 +36,8 @@ struct pub_http {
     pub_children *children;
     pub_targets *targets; /* NULL: /v1/targets answers 503 */
     int timely_days;      /* /v1/completeness */
-    struct MHD_Daemon *d;
-    _Atomic int streams;
+    pufa_http *srv;
+    pub_sse *sse;
     _Atomic uint64_t requests, errors;
 };
 
@@ -684,61 +685,12 @@ void pub_http_set_targets(pub_http *h, pub_targets *t, int timely_days) {
     h->timely_days = timely_days;
 }
 
-/* ---- SSE ---- */
-
-typedef struct stream {
-    pub_http *h;
-    uint64_t version;
-    int64_t last_send_ms;
-    bool started;
-} stream;
-
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
-    (void)pos;
-    stream *s = cls;
-    char *ev = NULL;
-    int n;
-    if (!s->started) {
-        s->started = true;
-        ev = pub_live_event(s->h->live, &s->version);
-        n = snprintf(buf, max, "retry: 2000\nid: %llu\nevent: update\ndata: %s\n\n",
-                     (unsigned long long)s->version, ev);
-    } else {
-        switch (pub_live_wait(s->h->live, &s->version, s->h->cfg.keepalive_ms, &ev)) {
-        case PUB_LIVE_STOPPED:
-            return MHD_CONTENT_READER_END_OF_STREAM;
-        case PUB_LIVE_CHANGED:
-            n = snprintf(buf, max, "id: %llu\nevent: update\ndata: %s\n\n",
-                         (unsigned long long)s->version, ev);
-            break;
-        default:
-            n = snprintf(buf, max, ": keepalive\n\n");
-            break;
-        }
-    }
-    free(ev);
-    return n > 0 && (size_t)n < max ? n : 0;
-}
-
-static void stream_free(void *cls) {
-    stream *s = cls;
-    s->h->streams--;
-    free(s);
-}
+/* ---- SSE (sse.c) ---- */
 
 static enum MHD_Result get_stream(pub_http *h, struct MHD_Connection *c) {
-    if (h->streams >= h->cfg.max_streams)
+    enum MHD_Result rc;
+    if (!pub_sse_open(h->sse, c, &rc))
         return reply_error(h, c, 503, "too many live streams; try again later");
-    stream *s = pufa_calloc(1, sizeof *s);
-    s->h = h;
-    h->streams++;
-    struct MHD_Response *r =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32768, stream_read, s, stream_free);
-    MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    MHD_add_response_header(r, "X-Accel-Buffering", "no");
-    enum MHD_Result rc = MHD_queue_response(c, 200, r);
-    MHD_destroy_response(r);
     return rc;
 }
 
@@ -820,8 +772,8 @@ static enum MHD_Result get_metrics(pub_http *h, struct MHD_Connection *c) {
     pufa_metric_help(&b, "pufa_publisher_seq", "gauge", "Last feed sequence applied.");
     pufa_metric_u64(&b, "pufa_publisher_seq", NULL, pub_model_seq(h->m));
     pub_model_unlock(h->m);
-    pufa_metric_help(&b, "pufa_publisher_streams", "gauge", "Open SSE streams.");
-    pufa_metric_u64(&b, "pufa_publisher_streams", NULL, (uint64_t)h->streams);
+    pub_sse_metrics(h->sse, &b);
+    pufa_http_metrics(h->srv, &b, "pufa_publisher");
     pufa_metric_help(&b, "pufa_publisher_http_requests_total", "counter", "HTTP requests.");
     pufa_metric_u64(&b, "pufa_publisher_http_requests_total", NULL, h->requests);
     pufa_metric_help(&b, "pufa_publisher_http_errors_total", "counter", "HTTP answers >= 400.");
@@ -951,12 +903,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 int pub_http_open(const pub_http_config *cfg, pub_live *live, const pub_windows *w, pub_http **out,
                   int *port, char *err, size_t errsize) {
-    struct sockaddr_storage ss;
-    unsigned sslen;
-    if (pufa_parse_hostport(cfg->addr, &ss, &sslen)) {
-        snprintf(err, errsize, "bad HTTP address '%s' (want HOST:PORT)", cfg->addr);
-        return PUFA_ECONFIG;
-    }
     pub_http *h = pufa_calloc(1, sizeof *h);
     h->cfg = *cfg;
     h->token = cfg->token && *cfg->token ? pufa_strdup(cfg->token) : NULL;
@@ -965,24 +911,22 @@ int pub_http_open(const pub_http_config *cfg, pub_live *live, const pub_windows 
     h->m = pub_live_model(live);
     h->w = w;
     h->children = pub_children_new(cfg->db, cfg->link_timeout_ms, 1000);
-    unsigned flags =
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-    if (ss.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-                            (unsigned)(cfg->max_streams + 64), MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)120, MHD_OPTION_END);
-    if (!h->d) {
-        snprintf(err, errsize, "cannot listen on %s for HTTP", cfg->addr);
+    pub_sse_config sc = {.max_streams = cfg->max_streams,
+                         .keepalive_ms = cfg->keepalive_ms,
+                         .stall_ms = cfg->stream_stall_ms,
+                         .buffer_bytes = cfg->stream_buffer,
+                         .min_interval_ms = cfg->stream_interval_ms};
+    h->sse = pub_sse_new(live, &sc);
+    int rc = pufa_http_start(cfg->addr, &cfg->limits, on_request, h, NULL, NULL, &h->srv, port, err,
+                             errsize);
+    if (rc) {
+        pub_sse_destroy(&h->sse);
         pub_children_destroy(&h->children);
         free(h->token);
         free(h->db);
         free(h);
-        return PUFA_EIO;
+        return rc == PUFA_EINVAL ? PUFA_ECONFIG : rc;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-    *port = info ? info->port : 0;
     *out = h;
     return 0;
 }
@@ -991,9 +935,10 @@ void pub_http_close(pub_http **ph) {
     if (!ph || !*ph)
         return;
     pub_http *h = *ph;
-    /* End every stream first: their threads are waiting on the live state. */
-    pub_live_stop(h->live);
-    MHD_stop_daemon(h->d);
+    /* End every stream first, then the server (which frees them). */
+    pub_sse_stop(h->sse);
+    pufa_http_stop(&h->srv);
+    pub_sse_destroy(&h->sse);
     pub_children_destroy(&h->children);
     free(h->token);
     free(h->db);

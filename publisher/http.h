@@ -1,5 +1,5 @@
-/* The publisher's HTTP API (microhttpd, a thread per connection: an SSE
- * stream waits on a condition variable in its own thread).
+/* The publisher's HTTP API (common/http_server.h: microhttpd's epoll loop
+ * on http_threads threads; SSE streams suspend between events, sse.h).
  *   GET /                     the web dashboard (embedded files)
  *   GET /v1/totals            ?window=7d&by=county[&org=CODE][&rank=FIGURE]
  *   GET /v1/children          [?org=CODE]: each child's link and 数据截至
@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 
+#include "http_server.h"
 #include "live.h"
 #include "targets_cache.h"
 #include "windows.h"
@@ -27,7 +28,11 @@ typedef struct pub_http_config {
     int64_t max_streams;
     int64_t export_limit; /* reports in a detail export at most */
     int64_t keepalive_ms;
-    int64_t link_timeout_ms; /* /v1/children: a child unheard for longer is down */
+    int64_t link_timeout_ms;    /* /v1/children: a child unheard for longer is down */
+    int64_t stream_stall_ms;    /* sse.h */
+    int64_t stream_buffer;      /* bytes */
+    int64_t stream_interval_ms; /* fan-outs at most this often */
+    pufa_http_limits limits;
 } pub_http_config;
 
 typedef struct pub_http pub_http;

@@ -95,8 +95,9 @@ int main(int argc, char **argv) {
     char *feed = NULL, *db = NULL, *http = NULL, *pub = NULL, *tz_name = NULL, *log_level = NULL;
     char *campaigns = NULL, *token_file = NULL, *home = NULL;
     int64_t publish_min = 0, heartbeat = 0, max_streams = 0, export_limit = 0, keepalive = 0;
-    int64_t link_timeout = 0;
+    int64_t link_timeout = 0, stream_stall = 0, stream_buffer = 0, stream_interval = 0;
     int64_t targets_poll = 0, timely_days = 0;
+    pufa_http_limits http_limits;
     pufa_cfg_opt opts[] = {
         {"feed", PUFA_CFG_STRING, &feed, "tcp://127.0.0.1:7601", 0, 0,
          "the aggregator's committed-delta feed (its PUB endpoint)", 0},
@@ -121,7 +122,16 @@ int main(int argc, char **argv) {
          "least time between two Dashboard publications", 0},
         {"heartbeat", PUFA_CFG_MS, &heartbeat, "5s", 100, 3600000,
          "Dashboards are published at least this often", 0},
-        {"max_streams", PUFA_CFG_INT, &max_streams, "256", 1, 10000, "open SSE streams at most", 0},
+        {"max_streams", PUFA_CFG_INT, &max_streams, "10000", 1, 1000000,
+         "open SSE streams at most (more get 503)", 0},
+        {"stream_stall", PUFA_CFG_MS, &stream_stall, "10s", 100, 3600000,
+         "an SSE reader that takes nothing for this long while an event is due is dropped", 0},
+        {"stream_buffer", PUFA_CFG_SIZE, &stream_buffer, "16KiB", 0, 16777216,
+         "socket send buffer of an SSE stream (the kernel doubles it); 0: the kernel's", 0},
+        {"stream_interval", PUFA_CFG_MS, &stream_interval, "50ms", 0, 60000,
+         "SSE events go out at most this often (changes meanwhile coalesce)", 0},
+        /* Browsers behind one office NAT share an address: a generous per_ip. */
+        PUFA_HTTP_CFG_OPTS(http_limits, "2", "512", "16KiB"),
         {"export_limit", PUFA_CFG_INT, &export_limit, "200000", 1, 10000000,
          "reports in one detail export at most", 0},
         {"keepalive", PUFA_CFG_MS, &keepalive, "15s", 100, 600000, "SSE keep-alive comment period",
@@ -187,7 +197,11 @@ int main(int argc, char **argv) {
                           .max_streams = max_streams,
                           .export_limit = export_limit,
                           .keepalive_ms = keepalive,
-                          .link_timeout_ms = link_timeout};
+                          .link_timeout_ms = link_timeout,
+                          .stream_stall_ms = stream_stall,
+                          .stream_buffer = stream_buffer,
+                          .stream_interval_ms = stream_interval,
+                          .limits = http_limits};
     if (pub_targets_open(db, targets_poll, &tg) != 0) {
         PLOG_ERROR("PUB-TARGETS", "msg=\"cannot start the targets thread\"");
         rc = EX_SOFTWARE_;

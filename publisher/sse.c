@@ -1,0 +1,291 @@
+#include "sse.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "log.h"
+#include "metrics.h"
+
+/* One "update" event in SSE form, shared by every stream sending it. */
+typedef struct sse_event {
+    _Atomic unsigned refs;
+    uint64_t version;
+    size_t len;
+    char text[];
+} sse_event;
+
+typedef struct stream {
+    pub_sse *sse;
+    struct MHD_Connection *c;
+    struct stream *prev, *next;
+    sse_event *ev; /* the event being sent (a reference), or NULL */
+    size_t off;    /* bytes of ev already handed to microhttpd */
+    char pre[32];  /* "retry: ..." or a keep-alive, sent before ev */
+    size_t prelen, preoff;
+    uint64_t version; /* of the last event taken */
+    int64_t taken_ms; /* microhttpd last asked for data (the socket drained) */
+    int64_t sent_ms;  /* something was last handed over */
+    int fd;
+    bool started, suspended, dropped;
+} stream;
+
+struct pub_sse {
+    pub_sse_config cfg;
+    pub_live *live;
+    pthread_mutex_t mu; /* everything below */
+    stream *first;
+    sse_event *cur;
+    uint64_t open, opened, refused, dropped_slow, fanouts;
+    bool stopping;
+    pthread_t pump;
+    bool pump_started;
+};
+
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static sse_event *event_new(uint64_t version, const char *payload) {
+    int n = snprintf(NULL, 0, "id: %llu\nevent: update\ndata: %s\n\n", (unsigned long long)version,
+                     payload);
+    sse_event *e = pufa_malloc(sizeof *e + (size_t)n + 1);
+    atomic_init(&e->refs, 1);
+    e->version = version;
+    e->len = (size_t)n;
+    snprintf(e->text, (size_t)n + 1, "id: %llu\nevent: update\ndata: %s\n\n",
+             (unsigned long long)version, payload);
+    return e;
+}
+
+static sse_event *event_ref(sse_event *e) {
+    atomic_fetch_add(&e->refs, 1);
+    return e;
+}
+
+static void event_unref(sse_event **pe) {
+    if (*pe && atomic_fetch_sub(&(*pe)->refs, 1) == 1)
+        free(*pe);
+    *pe = NULL;
+}
+
+/* microhttpd asks for the next bytes (on a loop thread).  Nothing due:
+ * suspend the connection and return 0; the pump resumes it. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    (void)pos;
+    stream *st = cls;
+    pub_sse *s = st->sse;
+    pthread_mutex_lock(&s->mu);
+    int64_t now = mono_ms();
+    st->taken_ms = now;
+    if (s->stopping || st->dropped) {
+        pthread_mutex_unlock(&s->mu);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    if (!st->ev && st->preoff == st->prelen) {
+        st->prelen = st->preoff = 0;
+        if (!st->started) {
+            st->started = true;
+            st->prelen = (size_t)snprintf(st->pre, sizeof st->pre, "retry: 2000\n");
+        }
+        if (s->cur && (st->version != s->cur->version || st->prelen)) {
+            st->ev = event_ref(s->cur);
+            st->off = 0;
+            st->version = s->cur->version;
+        } else if (now - st->sent_ms >= s->cfg.keepalive_ms) {
+            st->prelen = (size_t)snprintf(st->pre, sizeof st->pre, ": keepalive\n\n");
+        } else {
+            st->suspended = true;
+            MHD_suspend_connection(st->c);
+            pthread_mutex_unlock(&s->mu);
+            return 0;
+        }
+    }
+    size_t n = 0;
+    while (n < max && st->preoff < st->prelen)
+        buf[n++] = st->pre[st->preoff++];
+    if (st->ev && n < max) {
+        size_t k = st->ev->len - st->off;
+        if (k > max - n)
+            k = max - n;
+        memcpy(buf + n, st->ev->text + st->off, k);
+        st->off += k;
+        n += k;
+        if (st->off == st->ev->len)
+            event_unref(&st->ev);
+    }
+    st->sent_ms = now;
+    pthread_mutex_unlock(&s->mu);
+    return (ssize_t)n;
+}
+
+/* The response is destroyed: its connection is closing (the socket is
+ * still open until this returns). */
+static void stream_free(void *cls) {
+    stream *st = cls;
+    pub_sse *s = st->sse;
+    pthread_mutex_lock(&s->mu);
+    if (st->prev)
+        st->prev->next = st->next;
+    else
+        s->first = st->next;
+    if (st->next)
+        st->next->prev = st->prev;
+    s->open--;
+    event_unref(&st->ev);
+    pthread_mutex_unlock(&s->mu);
+    free(st);
+}
+
+static void *pump_main(void *arg) {
+    pub_sse *s = arg;
+    int64_t tick =
+        s->cfg.keepalive_ms < s->cfg.stall_ms / 2 ? s->cfg.keepalive_ms : s->cfg.stall_ms / 2;
+    tick = tick < 50 ? 50 : tick > 1000 ? 1000 : tick;
+    uint64_t version;
+    char *payload = pub_live_event(s->live, &version);
+    pthread_mutex_lock(&s->mu);
+    s->cur = event_new(version, payload);
+    pthread_mutex_unlock(&s->mu);
+    free(payload);
+    for (;;) {
+        payload = NULL;
+        pub_live_wait_result r = pub_live_wait(s->live, &version, tick, &payload);
+        if (r == PUB_LIVE_STOPPED)
+            break;
+        bool changed = r == PUB_LIVE_CHANGED;
+        pthread_mutex_lock(&s->mu);
+        if (changed) {
+            event_unref(&s->cur);
+            s->cur = event_new(version, payload);
+            s->fanouts++;
+        }
+        int64_t now = mono_ms();
+        for (stream *st = s->first; st; st = st->next) {
+            if (st->suspended) {
+                if (changed || now - st->sent_ms >= s->cfg.keepalive_ms) {
+                    st->suspended = false;
+                    st->taken_ms = now;
+                    MHD_resume_connection(st->c);
+                }
+            } else if (!st->dropped && now - st->taken_ms >= s->cfg.stall_ms) {
+                /* Its socket has not drained for stall_ms: the loop sees
+                 * the shutdown and closes it (stream_free follows). */
+                st->dropped = true;
+                s->dropped_slow++;
+                shutdown(st->fd, SHUT_RDWR);
+            }
+        }
+        pthread_mutex_unlock(&s->mu);
+        free(payload);
+        if (changed && s->cfg.min_interval_ms > 0) {
+            /* Coalesce: the next fan-out carries every change meanwhile. */
+            struct timespec ts = {s->cfg.min_interval_ms / 1000,
+                                  (long)(s->cfg.min_interval_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return NULL;
+}
+
+pub_sse *pub_sse_new(pub_live *live, const pub_sse_config *cfg) {
+    pub_sse *s = pufa_calloc(1, sizeof *s);
+    s->cfg = *cfg;
+    s->live = live;
+    pthread_mutex_init(&s->mu, NULL);
+    if (pthread_create(&s->pump, NULL, pump_main, s) == 0)
+        s->pump_started = true;
+    else
+        PLOG_ERROR("PUB-SSE", "msg=\"cannot start the stream pump: streams get no events\"");
+    return s;
+}
+
+void pub_sse_stop(pub_sse *s) {
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    for (stream *st = s->first; st; st = st->next)
+        if (st->suspended) {
+            st->suspended = false;
+            MHD_resume_connection(st->c);
+        }
+    pthread_mutex_unlock(&s->mu);
+    pub_live_stop(s->live);
+    if (s->pump_started)
+        pthread_join(s->pump, NULL);
+    s->pump_started = false;
+}
+
+void pub_sse_destroy(pub_sse **ps) {
+    if (!ps || !*ps)
+        return;
+    pub_sse *s = *ps;
+    pub_sse_stop(s);
+    event_unref(&s->cur);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+    *ps = NULL;
+}
+
+bool pub_sse_open(pub_sse *s, struct MHD_Connection *c, enum MHD_Result *ret) {
+    pthread_mutex_lock(&s->mu);
+    if (s->open >= (uint64_t)s->cfg.max_streams || s->stopping) {
+        s->refused++;
+        pthread_mutex_unlock(&s->mu);
+        return false;
+    }
+    stream *st = pufa_calloc(1, sizeof *st);
+    st->sse = s;
+    st->c = c;
+    st->version = UINT64_MAX;
+    st->taken_ms = st->sent_ms = mono_ms();
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    st->fd = ci ? ci->connect_fd : -1;
+    if (st->fd >= 0 && s->cfg.buffer_bytes > 0) {
+        int sz = (int)s->cfg.buffer_bytes;
+        setsockopt(st->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    }
+    st->next = s->first;
+    if (s->first)
+        s->first->prev = st;
+    s->first = st;
+    s->open++;
+    s->opened++;
+    pthread_mutex_unlock(&s->mu);
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 2048, stream_read, st, stream_free);
+    MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "X-Accel-Buffering", "no");
+    *ret = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return true;
+}
+
+void pub_sse_metrics(pub_sse *s, pufa_buf *b) {
+    pthread_mutex_lock(&s->mu);
+    uint64_t open = s->open, opened = s->opened, refused = s->refused, slow = s->dropped_slow,
+             fan = s->fanouts;
+    pthread_mutex_unlock(&s->mu);
+    pufa_metric_help(b, "pufa_publisher_streams", "gauge", "Open SSE streams.");
+    pufa_metric_u64(b, "pufa_publisher_streams", NULL, open);
+    pufa_metric_help(b, "pufa_publisher_streams_max", "gauge", "Open SSE streams at most.");
+    pufa_metric_u64(b, "pufa_publisher_streams_max", NULL, (uint64_t)s->cfg.max_streams);
+    pufa_metric_help(b, "pufa_publisher_streams_total", "counter",
+                     "SSE streams by fate: opened, refused (503 at the cap), dropped_slow (a "
+                     "reader that took nothing for stream_stall).");
+    pufa_metric_u64(b, "pufa_publisher_streams_total", "fate=\"opened\"", opened);
+    pufa_metric_u64(b, "pufa_publisher_streams_total", "fate=\"refused\"", refused);
+    pufa_metric_u64(b, "pufa_publisher_streams_total", "fate=\"dropped_slow\"", slow);
+    pufa_metric_help(b, "pufa_publisher_stream_fanouts_total", "counter",
+                     "Events sent to every stream (changes coalesce within stream_interval).");
+    pufa_metric_u64(b, "pufa_publisher_stream_fanouts_total", NULL, fan);
+}
