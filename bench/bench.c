@@ -32,15 +32,17 @@
 #include "uuid.h"
 #include "wire.h"
 
-static const char *build;
+const char *build;
 static PGconn *db;
-static void *zctx;
+void *zctx;
 static size_t N = 200000, BACKLOG = 1000000;
 static bool big;
 static size_t FED_N = 1000000;             /* --fed-reports: the federation catch-up */
 static int fed_lag_s = 20;                 /* --fed-lag: seconds of the federation lag row */
 static bool fed = true;                    /* --no-federation skips both */
 static bool only_fed;                      /* --only-federation: those two rows alone */
+static int sse_streams, hostile_conns;     /* --sse N, --hostile N */
+static bool http_only;                     /* --http-only: those scenarios alone */
 static const char *agg_log_level = "info"; /* --profile: debug, per-transaction timings */
 static const char *compact_rows = "100000", *compact_interval = "5s"; /* the defaults */
 
@@ -172,7 +174,7 @@ void bench_free_reports(pufa_report *r, size_t n) {
     free(r);
 }
 
-static long long rss_kb(pid_t pid, const char *field) {
+long long rss_kb(pid_t pid, const char *field) {
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
     FILE *f = fopen(path, "r");
@@ -257,7 +259,8 @@ static double bench_naive(pufa_report *r, size_t n) {
 /* ---- the stack ---- */
 
 static pufa_proc agg, pub, col[4];
-static char agg_ep[128], agg_port[16], feed_ep[128], pub_port[16], col_port[4][16];
+char agg_ep[128], feed_ep[128];
+static char agg_port[16], pub_port[16], col_port[4][16];
 
 static void start_agg(void) {
     char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
@@ -790,6 +793,12 @@ int main(int argc, char **argv) {
             fed = false;
         else if (!strcmp(argv[i], "--only-federation"))
             only_fed = true;
+        else if (!strcmp(argv[i], "--sse") && i + 1 < argc)
+            sse_streams = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--hostile") && i + 1 < argc)
+            hostile_conns = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--http-only"))
+            http_only = true;
     }
     pufa_json_init();
     signal(SIGPIPE, SIG_IGN);
@@ -819,6 +828,18 @@ int main(int argc, char **argv) {
         zmq_ctx_term(zctx);
         PQfinish(db);
         return frc ? 1 : 0;
+    }
+
+    if (http_only) {
+        start_agg_info();
+        if (sse_streams)
+            bench_sse(sse_streams);
+        if (hostile_conns)
+            bench_hostile(hostile_conns);
+        pufa_proc_stop(&agg, SIGTERM, 20000);
+        zmq_ctx_term(zctx);
+        PQfinish(db);
+        return 0;
     }
 
     /* 1 and 2 */
@@ -899,6 +920,12 @@ int main(int argc, char **argv) {
         print_profile(agg.log);
     printf("  freshness, commit -> SSE at full rate: p50 %.0f ms, p99 %.0f ms\n", p50, p99);
     fflush(stdout);
+
+    /* Scale of HTTP (scale_http.c), on this aggregator and feed. */
+    if (sse_streams)
+        bench_sse(sse_streams);
+    if (hostile_conns)
+        bench_hostile(hostile_conns);
 
     /* 7: memory of the services after all that */
     long long agg_rss = rss_kb(agg.pid, "VmHWM:"), pub_rss = rss_kb(pub.pid, "VmHWM:");

@@ -5,6 +5,7 @@
 #include <libpq-fe.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "report.h"
 
@@ -43,5 +44,18 @@ typedef struct bench_fed_result {
     size_t lag_samples;
 } bench_fed_result;
 int bench_fed(const char *build, size_t n, int lag_s, bench_fed_result *out);
+
+/* bench.c, for scale_http.c: the build folder, the ZeroMQ context, the
+ * aggregator's endpoints, a process's /proc/PID/status field in KiB. */
+extern const char *build;
+extern void *zctx;
+extern char agg_ep[128], feed_ep[128];
+long long rss_kb(pid_t pid, const char *field);
+
+/* scale_http.c.  --sse N: N streams on one publisher.  --hostile N: N
+ * half-sent heads from 127.0.0.1 against a collector and a publisher, a
+ * legitimate client on 127.0.0.2. */
+void bench_sse(int n);
+void bench_hostile(int n);
 
 #endif
