@@ -38,6 +38,10 @@ static int connect_from(const char *src, const char *port) {
         return -1;
     struct timeval tv = {2, 0};
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    /* The port is picked at connect, per destination: 10,000s of
+     * connections from one address after as many closed ones. */
+    int one = 1;
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
     struct sockaddr_in a = {.sin_family = AF_INET};
     inet_pton(AF_INET, src, &a.sin_addr);
     a.sin_port = htons((uint16_t)atoi(port));
@@ -188,7 +192,9 @@ void bench_sse(int n) {
     pufa_proc p = {0};
     char port[16], nbuf[16];
     snprintf(nbuf, sizeof nbuf, "%d", n);
-    char *extra[] = {"--max-streams", nbuf, "--http-per-ip", "0", NULL};
+    const char *threads = getenv("PUFA_BENCH_HTTP_THREADS"); /* default: the publisher's */
+    char *extra[] = {"--max-streams", nbuf, "--http-per-ip", "0", threads ? "--http-threads" : NULL,
+                     (char *)threads, NULL};
     start_publisher(&p, port, sizeof port, extra);
     pufa_sleep_ms(500);
     long long rss0 = rss_kb(p.pid, "VmRSS:");

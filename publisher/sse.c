@@ -44,6 +44,8 @@ struct pub_sse {
     bool stopping;
     pthread_t pump;
     bool pump_started;
+    struct MHD_Connection **wake; /* the pump's: connections to resume */
+    size_t wake_cap;
 };
 
 static int64_t mono_ms(void) {
@@ -167,12 +169,17 @@ static void *pump_main(void *arg) {
             s->fanouts++;
         }
         int64_t now = mono_ms();
+        size_t nwake = 0;
         for (stream *st = s->first; st; st = st->next) {
             if (st->suspended) {
                 if (changed || now - st->sent_ms >= s->cfg.keepalive_ms) {
                     st->suspended = false;
                     st->taken_ms = now;
-                    MHD_resume_connection(st->c);
+                    if (nwake == s->wake_cap) {
+                        s->wake_cap = s->wake_cap ? 2 * s->wake_cap : 256;
+                        s->wake = pufa_realloc(s->wake, s->wake_cap * sizeof *s->wake);
+                    }
+                    s->wake[nwake++] = st->c;
                 }
             } else if (!st->dropped && now - st->taken_ms >= s->cfg.stall_ms) {
                 /* Its socket has not drained for stall_ms: the loop sees
@@ -183,6 +190,11 @@ static void *pump_main(void *arg) {
             }
         }
         pthread_mutex_unlock(&s->mu);
+        /* Resumed outside the lock, so that the loop threads can send
+         * meanwhile.  A connection not yet resumed is still suspended:
+         * microhttpd cannot close it, so st->c stays valid. */
+        for (size_t i = 0; i < nwake; i++)
+            MHD_resume_connection(s->wake[i]);
         free(payload);
         if (changed && s->cfg.min_interval_ms > 0) {
             /* Coalesce: the next fan-out carries every change meanwhile. */
@@ -229,6 +241,7 @@ void pub_sse_destroy(pub_sse **ps) {
     pub_sse *s = *ps;
     pub_sse_stop(s);
     event_unref(&s->cur);
+    free(s->wake);
     pthread_mutex_destroy(&s->mu);
     free(s);
     *ps = NULL;
