@@ -184,8 +184,8 @@ int pufa_status_http_open(const char *addr, pufa_status_fn fn, void *ctx, pufa_s
                             .head_timeout_ms = 10000,
                             .body_timeout_ms = 10000,
                             .idle_timeout_ms = 10000};
-    int rc =
-        pufa_http_start(addr, &lim, on_request, h, on_completed, h, &h->srv, bound_port, err, errsize);
+    int rc = pufa_http_start(addr, &lim, on_request, h, on_completed, h, &h->srv, bound_port, err,
+                             errsize);
     if (rc) {
         free(h);
         return rc;
