@@ -343,17 +343,25 @@ static void one_address_over_its_limit_is_refused_while_another_is_served(void *
     (void)state;
     char before[3][37], during[2][37];
     assert_int_equal(post_from("127.0.0.1", 3, before), 202);
-    /* 127.0.0.1 holds its 4 connections with half-sent heads. */
-    int held[4];
-    for (int i = 0; i < 4; i++) {
-        held[i] = connect_from("127.0.0.1", col_port, 0);
-        send_text(held[i], "POST /v1/reports HTTP/1.1\r\nHost: x\r\n");
+    /* That connection is gone (the server counts it until it is cleaned up). */
+    assert_int_equal(wait_metric(col_port, "pufa_collector_http_connections ", 1), 1);
+    /* 127.0.0.1 opens 5 connections with half-sent heads: one of them (the
+     * last accepted: with several loop threads not always the last opened)
+     * is closed at once, without an answer; 4 are held. */
+    int fds[5], held[4], nheld = 0, closed = -1;
+    for (int i = 0; i < 5; i++) {
+        fds[i] = connect_from("127.0.0.1", col_port, 0);
+        send_text(fds[i], "POST /v1/reports HTTP/1.1\r\nHost: x\r\n");
     }
-    assert_int_equal(wait_metric(col_port, "pufa_collector_http_connections ", 5), 5);
-    /* A fifth from it is closed at once, without an answer. */
-    int extra = connect_from("127.0.0.1", col_port, 0);
-    assert_true(closed_within(extra, 5000));
-    close(extra);
+    for (long long deadline = pufa_mono_ms() + 10000; closed < 0 && pufa_mono_ms() < deadline;)
+        for (int i = 0; i < 5 && closed < 0; i++)
+            if (closed_within(fds[i], 10))
+                closed = i;
+    assert_true(closed >= 0);
+    close(fds[closed]);
+    for (int i = 0; i < 5; i++)
+        if (i != closed)
+            held[nheld++] = fds[i];
     /* Another address is served: health, intake, and what was accepted
      * before is still known. */
     assert_int_equal(get_from("127.0.0.2", col_port, "/healthz", NULL), 200);
