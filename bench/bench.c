@@ -32,9 +32,9 @@
 #include "uuid.h"
 #include "wire.h"
 
-const char *build;
+static const char *build;
 static PGconn *db;
-void *zctx;
+static void *zctx;
 static size_t N = 200000, BACKLOG = 1000000;
 static bool big;
 static size_t FED_N = 1000000;             /* --fed-reports: the federation catch-up */
@@ -259,7 +259,7 @@ static double bench_naive(pufa_report *r, size_t n) {
 /* ---- the stack ---- */
 
 static pufa_proc agg, pub, col[4];
-char agg_ep[128], feed_ep[128];
+static char agg_ep[128], feed_ep[128];
 static char agg_port[16], pub_port[16], col_port[4][16];
 
 static void start_agg(void) {
@@ -833,9 +833,9 @@ int main(int argc, char **argv) {
     if (http_only) {
         start_agg_info();
         if (sse_streams)
-            bench_sse(sse_streams);
+            bench_sse(&(bench_http_env){build, zctx, agg_ep, feed_ep}, sse_streams);
         if (hostile_conns)
-            bench_hostile(hostile_conns);
+            bench_hostile(&(bench_http_env){build, zctx, agg_ep, feed_ep}, hostile_conns);
         pufa_proc_stop(&agg, SIGTERM, 20000);
         zmq_ctx_term(zctx);
         PQfinish(db);
@@ -923,9 +923,9 @@ int main(int argc, char **argv) {
 
     /* Scale of HTTP (scale_http.c), on this aggregator and feed. */
     if (sse_streams)
-        bench_sse(sse_streams);
+        bench_sse(&(bench_http_env){build, zctx, agg_ep, feed_ep}, sse_streams);
     if (hostile_conns)
-        bench_hostile(hostile_conns);
+        bench_hostile(&(bench_http_env){build, zctx, agg_ep, feed_ep}, hostile_conns);
 
     /* 7: memory of the services after all that */
     long long agg_rss = rss_kb(agg.pid, "VmHWM:"), pub_rss = rss_kb(pub.pid, "VmHWM:");

@@ -45,17 +45,19 @@ typedef struct bench_fed_result {
 } bench_fed_result;
 int bench_fed(const char *build, size_t n, int lag_s, bench_fed_result *out);
 
-/* bench.c, for scale_http.c: the build folder, the ZeroMQ context, the
- * aggregator's endpoints, a process's /proc/PID/status field in KiB. */
-extern const char *build;
-extern void *zctx;
-extern char agg_ep[128], feed_ep[128];
+/* bench.c: a process's /proc/PID/status field (VmRSS:, VmHWM:) in KiB. */
 long long rss_kb(pid_t pid, const char *field);
 
-/* scale_http.c.  --sse N: N streams on one publisher.  --hostile N: N
- * half-sent heads from 127.0.0.1 against a collector and a publisher, a
- * legitimate client on 127.0.0.2. */
-void bench_sse(int n);
-void bench_hostile(int n);
+/* scale_http.c, on the run's aggregator (its listen and feed endpoints).
+ * --sse N: N streams on one publisher.  --hostile N: N half-sent heads from
+ * 127.0.0.1 against a collector and a publisher, a legitimate client on
+ * 127.0.0.2. */
+typedef struct bench_http_env {
+    const char *build;
+    void *zctx;
+    const char *agg_ep, *feed_ep;
+} bench_http_env;
+void bench_sse(const bench_http_env *env, int n);
+void bench_hostile(const bench_http_env *env, int n);
 
 #endif

@@ -23,6 +23,17 @@
 #include "report_json.h"
 #include "wire.h"
 
+/* The run's, set on entry. */
+static const char *build, *agg_ep, *feed_ep;
+static void *zctx;
+
+static void use_env(const bench_http_env *env) {
+    build = env->build;
+    zctx = env->zctx;
+    agg_ep = env->agg_ep;
+    feed_ep = env->feed_ep;
+}
+
 static void raise_nofile(void) {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -124,8 +135,8 @@ static double pct(double *v, size_t n, int p) {
 static void start_publisher(pufa_proc *p, char *port, size_t psize, char *const *extra) {
     char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
     char *bin = pufa_asprintf("%s/publisher/pufa-publisher", build);
-    char *argv[32] = {bin,           "--feed", feed_ep, "--db",   dbinfo,  "--http",
-                      "127.0.0.1:0", "--pub",  "",      "--home", "100000"};
+    char *argv[32] = {bin,     "--feed", (char *)feed_ep, "--db",  dbinfo, "--http", "127.0.0.1:0",
+                      "--pub", "",       "--home",        "100000"};
     int n = 11;
     for (int i = 0; extra[i] && n < 31; i++)
         argv[n++] = extra[i];
@@ -187,7 +198,8 @@ static void sse_pump(int ep, sse_client *cl, int timeout_ms) {
         sse_read(&cl[evs[i].data.u32]);
 }
 
-void bench_sse(int n) {
+void bench_sse(const bench_http_env *env, int n) {
+    use_env(env);
     raise_nofile();
     pufa_proc p = {0};
     char port[16], nbuf[16];
@@ -407,7 +419,8 @@ static void post_request(pufa_buf *out, unsigned seed) {
     free(body);
 }
 
-void bench_hostile(int n) {
+void bench_hostile(const bench_http_env *env, int n) {
+    use_env(env);
     raise_nofile();
     /* A collector with the default limits, then one holding everything
      * (no per-address limit, a long head deadline): the loop itself. */
@@ -425,7 +438,7 @@ void bench_hostile(int n) {
         char *bin = pufa_asprintf("%s/collector/pufa-collector", build);
         char *argv[24] = {
             bin,           "--insecure",   "--county",
-            "150821",      "--aggregator", agg_ep,
+            "150821",      "--aggregator", (char *)agg_ep,
             "--spool",     spool,          "--http",
             "127.0.0.1:0", "--org-units",  PUFA_SOURCE_DIR "/deploy/data/demo_tree.csv"};
         int k = 12;
