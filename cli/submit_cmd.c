@@ -1,4 +1,4 @@
-/* pufa submit: sends report files (JSON, JSON Lines, CSV) to a collector in
+/* pufa submit: sends report files (JSON, JSON Lines, CSV, XLSX) to a collector in
  * chunks, with a progress bar on a terminal and a summary; exits non-zero
  * if anything was rejected. */
 #include <jansson.h>
@@ -18,6 +18,7 @@
 #include "keyfile.h"
 #include "report_csv.h"
 #include "report_json.h"
+#include "report_xlsx.h"
 #include "textenc.h"
 
 typedef struct item {
@@ -209,7 +210,7 @@ int cmd_submit(int argc, char **argv) {
         goto out;
     }
     if (nfiles == 0) {
-        fprintf(stderr, "pufa submit: name at least one FILE (JSON, JSONL or CSV)\n");
+        fprintf(stderr, "pufa submit: name at least one FILE (JSON, JSONL, CSV or XLSX)\n");
         rc = EX_USAGE_;
         goto out;
     }
@@ -238,14 +239,17 @@ int cmd_submit(int argc, char **argv) {
         all.file = files[f];
         pufa_intake_format fmt = pufa_intake_guess_format(files[f], body, len);
         /* Decoded here as at every door (JSON only when declared): the
-         * collector is sent UTF-8 JSON. */
+         * collector is sent UTF-8 JSON.  A workbook's rows keep Excel's
+         * row numbers. */
         pufa_text text = {.data = body, .len = len, .encoding = PUFA_ENC_UTF8};
-        int prc = fmt == PUFA_FMT_CSV || declared != PUFA_ENC_AUTO
+        int prc = fmt != PUFA_FMT_XLSX && (fmt == PUFA_FMT_CSV || declared != PUFA_ENC_AUTO)
                       ? pufa_decode_text(body, len, declared, &text, err, sizeof err)
                       : 0;
         if (prc == 0 && text.encoding == PUFA_ENC_GB18030)
             printf("%s: read as GB18030 (not UTF-8)\n", files[f]);
-        if (prc == 0)
+        if (prc == 0 && fmt == PUFA_FMT_XLSX)
+            prc = pufa_xlsx_each_report(body, len, NULL, on_csv, &all, err, sizeof err);
+        else if (prc == 0)
             prc =
                 fmt == PUFA_FMT_CSV
                     ? pufa_csv_each_report(text.data, text.len, on_csv, &all, err, sizeof err)

@@ -57,7 +57,7 @@ int cmd_validate(int argc, char **argv) {
          0},
     };
     pufa_cfg cfg = {.program = "pufa validate",
-                    .summary = "check report files (JSON object/array, JSONL, CSV) offline; "
+                    .summary = "check report files (JSON object/array, JSONL, CSV, XLSX) offline; "
                                "usage: pufa validate [OPTIONS] FILE...",
                     .section = "validate",
                     .opts = opts,

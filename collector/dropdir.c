@@ -28,11 +28,13 @@ struct dropdir {
 };
 
 static bool eligible(const char *name) {
-    if (name[0] == '.')
+    /* "~$NAME.xlsx" is the lock file Excel and WPS keep beside a workbook
+     * they have open, not a workbook. */
+    if (name[0] == '.' || !strncmp(name, "~$", 2))
         return false;
     size_t n = strlen(name);
-    const char *exts[] = {".json", ".jsonl", ".csv"};
-    for (int i = 0; i < 3; i++) {
+    const char *exts[] = {".json", ".jsonl", ".csv", ".xlsx"};
+    for (int i = 0; i < 4; i++) {
         size_t e = strlen(exts[i]);
         if (n > e && !strcasecmp(name + n - e, exts[i]))
             return true;

@@ -106,7 +106,8 @@ static enum MHD_Result post_reports(col_http *h, struct MHD_Connection *c, req *
         char msg[600];
         snprintf(msg, sizeof msg, "unreadable body: %s", res.error);
         accept_result_free(&res);
-        return reply_error(h, c, 400, msg);
+        /* A workbook past a limit (report_xlsx.h) is too large, not malformed. */
+        return reply_error(h, c, rc == PUFA_ETOOBIG ? 413 : 400, msg);
     }
     if (res.spool_rc) {
         char msg[300];

@@ -8,17 +8,22 @@
 #include "error.h"
 #include "report_csv.h"
 #include "report_json.h"
+#include "report_xlsx.h"
 #include "utf8.h"
 
 pufa_intake_format pufa_intake_guess_format(const char *name, const char *buf, size_t len) {
     if (name) {
         size_t n = strlen(name);
+        if ((n >= 5 && !strcasecmp(name + n - 5, ".xlsx")) || strstr(name, "spreadsheetml.sheet"))
+            return PUFA_FMT_XLSX;
         if ((n >= 4 && !strcasecmp(name + n - 4, ".csv")) || strstr(name, "text/csv"))
             return PUFA_FMT_CSV;
         if ((n >= 5 && !strcasecmp(name + n - 5, ".json")) ||
             (n >= 6 && !strcasecmp(name + n - 6, ".jsonl")) || strstr(name, "json"))
             return PUFA_FMT_JSON;
     }
+    if (pufa_xlsx_sniff(buf, len))
+        return PUFA_FMT_XLSX;
     size_t i = 0;
     if (len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3))
         i = 3;
@@ -35,6 +40,8 @@ struct pufa_intake_reader {
     size_t len;
     pufa_json_reader json;
     pufa_csv_reader *csv;
+    struct xlsx_row *rows; /* XLSX: the sheet's rows, read whole at open */
+    size_t nrows, caprows, taken;
     size_t fed;    /* CSV: bytes fed so far */
     bool finished; /* CSV: the end was fed */
     int rc;        /* PUFA_EPARSE once the body is unreadable as a whole */
@@ -86,6 +93,47 @@ static const pufa_intake_item *next_json(pufa_intake_reader *rd) {
     snprintf(rd->msg, sizeof rd->msg, "line %zu: report: %s", line, rd->errs.e[0].message);
     item->message = rd->msg;
     return item;
+}
+
+/* XLSX is read whole when the reader opens (the workbook is bounded by
+ * report_xlsx.h's limits); its rows are kept with only the decode errors
+ * they have, so a sheet of good rows costs a report each. */
+typedef struct xlsx_row {
+    size_t line;
+    pufa_report r;
+    int nerrs;
+    bool truncated;
+    pufa_field_error *errs; /* nerrs of them; NULL when none */
+} xlsx_row;
+
+static void on_xlsx_row(void *ctx, size_t line, pufa_report *r, pufa_errors *errs) {
+    pufa_intake_reader *rd = ctx;
+    if (rd->nrows == rd->caprows) {
+        rd->caprows = rd->caprows ? 2 * rd->caprows : 64;
+        rd->rows = pufa_realloc(rd->rows, rd->caprows * sizeof *rd->rows);
+    }
+    xlsx_row *row = &rd->rows[rd->nrows++];
+    *row = (xlsx_row){.line = line};
+    pufa_report_init(&row->r);
+    pufa_report_copy(&row->r, r);
+    if (errs && errs->count > 0) {
+        row->nerrs = errs->count;
+        row->errs = pufa_malloc((size_t)errs->count * sizeof *row->errs);
+        memcpy(row->errs, errs->e, (size_t)errs->count * sizeof *row->errs);
+    }
+    row->truncated = errs && errs->truncated;
+}
+
+static const pufa_intake_item *next_xlsx(pufa_intake_reader *rd) {
+    if (rd->taken == rd->nrows)
+        return NULL;
+    xlsx_row *row = &rd->rows[rd->taken++];
+    pufa_errors_init(&rd->errs);
+    rd->errs.count = row->nerrs;
+    rd->errs.truncated = row->truncated;
+    if (row->nerrs)
+        memcpy(rd->errs.e, row->errs, (size_t)row->nerrs * sizeof *row->errs);
+    return deliver(rd, row->line, &row->r, &rd->errs);
 }
 
 /* CSV is fed a bounded chunk at a time, and its rows taken as they come. */
@@ -143,6 +191,15 @@ int pufa_intake_open(pufa_intake_format fmt, pufa_encoding declared, const char 
     rd->data = buf;
     rd->len = len;
     int rc = 0;
+    if (fmt == PUFA_FMT_XLSX) {
+        rc = pufa_xlsx_each_report(buf, len, NULL, on_xlsx_row, rd, err, errsize);
+        if (rc) {
+            pufa_intake_close(&rd, NULL, 0);
+            return clean_error(rc, err, errsize);
+        }
+        *out = rd;
+        return 0;
+    }
     if (!(fmt == PUFA_FMT_JSON && declared == PUFA_ENC_AUTO)) {
         rc = pufa_decode_text(buf, len, declared, &rd->text, err, errsize);
         if (rc) {
@@ -167,6 +224,8 @@ int pufa_intake_open(pufa_intake_format fmt, pufa_encoding declared, const char 
 }
 
 const pufa_intake_item *pufa_intake_next(pufa_intake_reader *rd) {
+    if (rd->fmt == PUFA_FMT_XLSX)
+        return next_xlsx(rd);
     return rd->fmt == PUFA_FMT_CSV ? next_csv(rd) : next_json(rd);
 }
 
@@ -181,6 +240,11 @@ int pufa_intake_close(pufa_intake_reader **prd, char *err, size_t errsize) {
     }
     pufa_json_reader_free(&rd->json);
     pufa_csv_reader_destroy(&rd->csv);
+    for (size_t i = 0; i < rd->nrows; i++) {
+        pufa_report_clear(&rd->rows[i].r);
+        free(rd->rows[i].errs);
+    }
+    free(rd->rows);
     pufa_report_clear(&rd->report);
     pufa_text_free(&rd->text);
     free(rd);

@@ -1,4 +1,4 @@
-/* Intake: a body of reports (a JSON object or array, JSON Lines, or CSV)
+/* Intake: a body of reports (a JSON object or array, JSON Lines, CSV or XLSX)
  * -> decoded and validated reports, one result per item.  Shared by the
  * collector's HTTP intake and drop folder and by `pufa validate`, so every
  * door applies the same rules. */
@@ -15,7 +15,11 @@
 typedef enum pufa_intake_format {
     PUFA_FMT_JSON, /* an object, an array of objects, or JSON Lines */
     PUFA_FMT_CSV,
+    PUFA_FMT_XLSX, /* a workbook's first sheet (report_xlsx.h); always UTF-8 inside */
 } pufa_intake_format;
+
+/* The XLSX Content-Type. */
+#define PUFA_XLSX_CONTENT_TYPE "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 typedef struct pufa_intake_item {
     size_t index; /* 0-based position among the items */
@@ -27,14 +31,16 @@ typedef struct pufa_intake_item {
     const char *message; /* "line 3: participants: must be >= 0 (got -5)" when !ok */
 } pufa_intake_item;
 
-/* From a file name (.csv / .json / .jsonl) or a Content-Type, falling back
- * to the first byte of the body. */
+/* From a file name (.csv / .json / .jsonl / .xlsx) or a Content-Type,
+ * falling back to the first bytes of the body (a zip is XLSX). */
 pufa_intake_format pufa_intake_guess_format(const char *name_or_type, const char *buf, size_t len);
 
 /* Reading a body one item at a time.  The body is first decoded to UTF-8
  * (textenc.h): CSV as declared or detected (UTF-8 or GB18030); JSON only as
  * declared (by default it must be UTF-8, which the JSON parser checks).
- * buf must outlive the reader. */
+ * XLSX is read whole at open with the default limits (report_xlsx.h; then
+ * the error may be PUFA_ETOOBIG) and ignores `declared`.  buf must outlive
+ * the reader. */
 typedef struct pufa_intake_reader pufa_intake_reader;
 
 /* 0 with *out (close it), or PUFA_EPARSE when the body as a whole is

@@ -1,6 +1,7 @@
 #include "report_csv.h"
 
 #include <csv.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +41,55 @@ static const bool required_cols[COL_COUNTER0] = {
     [COL_VENUE] = true,     [COL_FORM] = true,        [COL_TITLE] = true,
 };
 
+/* The Chinese column titles of the template (pufa template), accepted as
+ * header cells like the field names. */
+static const char *const fixed_titles[COL_COUNTER0] = {
+    "报告编号", "版本",     "撤回", "县区代码", "乡镇(街道)", "责任单位代码", "责任单位",
+    "活动日期", "结束日期", "主题", "宣传场所", "形式",       "宣传活动",     "标题",
+};
+
 static const char *col_name(int col) {
     return col < COL_COUNTER0 ? fixed_cols[col] : pufa_counter_names[col - COL_COUNTER0];
+}
+
+int pufa_csv_ncolumns(void) {
+    return NCOLS;
+}
+
+const char *pufa_csv_column_name(int col) {
+    return col >= 0 && col < NCOLS ? col_name(col) : NULL;
+}
+
+const char *pufa_csv_column_title(int col) {
+    if (col < 0 || col >= NCOLS)
+        return NULL;
+    return col < COL_COUNTER0 ? fixed_titles[col] : pufa_counter_labels[col - COL_COUNTER0];
+}
+
+bool pufa_csv_column_required(int col) {
+    return col >= 0 && col < COL_COUNTER0 && required_cols[col];
+}
+
+/* A header cell against a title: full-width parentheses count as ASCII
+ * ones, and a '*' marking a required column is ignored. */
+static bool title_matches(const char *cell, const char *title) {
+    const char *c = cell, *t = title;
+    while (*c == ' ' || *c == '*')
+        c++;
+    while (*t) {
+        if (*t == '(' && !strncmp(c, "\xEF\xBC\x88", 3)) {
+            c += 3, t++;
+        } else if (*t == ')' && !strncmp(c, "\xEF\xBC\x89", 3)) {
+            c += 3, t++;
+        } else if (*c == *t) {
+            c++, t++;
+        } else {
+            return false;
+        }
+    }
+    while (*c == ' ' || *c == '*')
+        c++;
+    return *c == '\0';
 }
 
 #define MAX_FIELDS 64
@@ -215,6 +263,20 @@ static void fail(pufa_csv_reader *rd, const char *fmt, const char *arg) {
     snprintf(rd->error, sizeof rd->error, fmt, shown);
 }
 
+/* The same about the header row: "line N: " first; string arguments are
+ * already valid UTF-8. */
+__attribute__((format(printf, 3, 4))) static void fail_header(pufa_csv_reader *rd, size_t line,
+                                                              const char *fmt, ...) {
+    if (rd->failed)
+        return;
+    rd->failed = true;
+    int n = snprintf(rd->error, sizeof rd->error, "line %zu: ", line);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rd->error + n, sizeof rd->error - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
 static void on_field(void *s, size_t len, void *data) {
     pufa_csv_reader *rd = data;
     const char *str = s ? s : "";
@@ -223,7 +285,7 @@ static void on_field(void *s, size_t len, void *data) {
         return;
     if (!rd->header_done) {
         if (pos >= MAX_FIELDS) {
-            fail(rd, "line 1: more than %s columns", "64");
+            fail_header(rd, rd->line + 1, "more than %d columns", MAX_FIELDS);
             return;
         }
         if (pos == 0 && len >= 3 && memcmp(str, "\xEF\xBB\xBF", 3) == 0) {
@@ -239,6 +301,17 @@ static void on_field(void *s, size_t len, void *data) {
     take_field(rd, rd->col_of[pos], str, len);
 }
 
+/* "A", "B", ... "Z", "AA", ...: a 0-based column as a spreadsheet names it. */
+static void column_letters(int pos, char out[8]) {
+    char tmp[8];
+    int n = 0;
+    for (int v = pos + 1; v > 0 && n < 7; v = (v - 1) / 26)
+        tmp[n++] = (char)('A' + (v - 1) % 26);
+    for (int i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+}
+
 static void finish_header(pufa_csv_reader *rd) {
     bool seen[NCOLS] = {false};
     rd->ncols = rd->nfields;
@@ -246,14 +319,24 @@ static void finish_header(pufa_csv_reader *rd) {
         const char *name = rd->header_cells[i].data ? rd->header_cells[i].data : "";
         int col;
         for (col = 0; col < NCOLS; col++)
-            if (strcmp(name, col_name(col)) == 0)
+            if (strcmp(name, col_name(col)) == 0 || title_matches(name, pufa_csv_column_title(col)))
                 break;
-        if (col == NCOLS) {
+        if (col == NCOLS && !name[0]) {
+            char letters[8];
+            column_letters(i, letters);
+            fail_header(rd, rd->line,
+                        "the header's column %s is empty (each column needs a field name or "
+                        "the template's title)",
+                        letters);
+        } else if (col == NCOLS) {
             char m[64];
             pufa_utf8_escape(m, sizeof m, name, strlen(name));
-            fail(rd, "line 1: unknown column '%s' (the header uses the report field names)", m);
+            fail_header(rd, rd->line,
+                        "unknown column '%s' (the header uses the report field names or the "
+                        "template's titles)",
+                        m);
         } else if (seen[col]) {
-            fail(rd, "line 1: column '%s' appears twice", name);
+            fail_header(rd, rd->line, "column '%s' appears twice", col_name(col));
         } else {
             seen[col] = true;
             rd->col_of[i] = col;
@@ -261,7 +344,8 @@ static void finish_header(pufa_csv_reader *rd) {
     }
     for (int col = 0; col < COL_COUNTER0 && !rd->failed; col++)
         if (required_cols[col] && !seen[col])
-            fail(rd, "line 1: required column '%s' is missing", col_name(col));
+            fail_header(rd, rd->line, "required column '%s' is missing (its title: %s)",
+                        col_name(col), fixed_titles[col]);
     rd->header_done = true;
 }
 
@@ -364,6 +448,43 @@ int pufa_csv_reader_finish(pufa_csv_reader *rd) {
     if (!rd->failed && !rd->header_done)
         fail(rd, "%s", "empty file: expected a header row");
     return rd->failed ? PUFA_EPARSE : 0;
+}
+
+int pufa_csv_reader_row(pufa_csv_reader *rd, size_t line, const char *const *cells,
+                        const size_t *lens, int ncells) {
+    if (rd->failed)
+        return PUFA_EPARSE;
+    int beyond = -1;
+    if (!rd->header_done) {
+        for (int i = 0; i < ncells && !rd->failed; i++)
+            on_field((void *)(cells[i] ? cells[i] : ""), cells[i] ? lens[i] : 0, rd);
+    } else {
+        for (int i = 0; i < rd->ncols; i++)
+            on_field((void *)(i < ncells && cells[i] ? cells[i] : ""),
+                     i < ncells && cells[i] ? lens[i] : 0, rd);
+        for (int i = rd->ncols; i < ncells && beyond < 0; i++)
+            if (cells[i] && lens[i])
+                beyond = i;
+    }
+    rd->line = line ? line - 1 : 0;
+    if (beyond >= 0) {
+        char letters[8];
+        column_letters(beyond, letters);
+        pufa_errors_add(&rd->errs, "row", "a value in column %s, right of the header's %d columns",
+                        letters, rd->ncols);
+    }
+    on_record(0, rd);
+    return rd->failed ? PUFA_EPARSE : 0;
+}
+
+int pufa_csv_reader_column(const pufa_csv_reader *rd, int pos) {
+    if (!rd->header_done || rd->failed || pos < 0 || pos >= rd->ncols)
+        return -1;
+    return rd->col_of[pos];
+}
+
+bool pufa_csv_reader_has_header(const pufa_csv_reader *rd) {
+    return rd->header_done;
 }
 
 const char *pufa_csv_reader_error(const pufa_csv_reader *rd) {

@@ -1,5 +1,6 @@
 /* CSV <-> report (libcsv).  UTF-8, an optional BOM, a header row naming
- * the columns (the JSON field names, any order; report_id, revision,
+ * the columns (the JSON field names or the template's Chinese titles, any
+ * order; report_id, revision,
  * county_code, unit_code, occurred_on, theme, venue, form and title are
  * required), quoted fields with embedded commas/quotes/newlines, LF or CRLF.
  * An empty counter cell means 0.  "line" below counts records, the header
@@ -35,6 +36,26 @@ const char *pufa_csv_reader_error(const pufa_csv_reader *rd);
 bool pufa_csv_reader_next(pufa_csv_reader *rd, size_t *line, pufa_report **r, pufa_errors **errs);
 /* Data rows seen so far. */
 size_t pufa_csv_reader_rows(const pufa_csv_reader *rd);
+
+/* Driving the reader row by row instead of with bytes (the XLSX reader):
+ * cells[i] (NULL or empty for an empty cell, lens[i] bytes of UTF-8) is the
+ * row's column i; the first row given is the header.  line is what results
+ * and messages call the row.  A value right of the header's columns is an
+ * error of that row.  Returns 0, or PUFA_EPARSE on a bad header. */
+int pufa_csv_reader_row(pufa_csv_reader *rd, size_t line, const char *const *cells,
+                        const size_t *lens, int ncells);
+bool pufa_csv_reader_has_header(const pufa_csv_reader *rd);
+/* After the header: which column (pufa_csv_column_name) position pos
+ * holds, or -1. */
+int pufa_csv_reader_column(const pufa_csv_reader *rd, int pos);
+
+/* The columns, in the order the writer uses: the field name, the Chinese
+ * title (the template's; accepted in a header like the name) and whether
+ * a header must have it.  NULL/false out of range. */
+int pufa_csv_ncolumns(void);
+const char *pufa_csv_column_name(int col);
+const char *pufa_csv_column_title(int col);
+bool pufa_csv_column_required(int col);
 
 /* Convenience: reads a whole buffer. */
 int pufa_csv_each_report(const char *buf, size_t len, pufa_csv_row_fn fn, void *ctx, char *msg,

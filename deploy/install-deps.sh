@@ -22,6 +22,8 @@ PKGS=(
     libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libpq-dev libuv1-dev
     libmicrohttpd-dev libjansson-dev libcsv-dev uuid-dev libinih-dev
     libxlsxwriter-dev libsystemd-dev libcmocka-dev libsodium-dev
+    # XLSX intake: libzip (the zip) and expat (the XML)
+    libzip-dev libexpat1-dev
     # what a pkg-config file above names but its package does not pull in:
     # xlsxwriter.pc links -lz
     zlib1g-dev
