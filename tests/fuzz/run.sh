@@ -3,7 +3,7 @@
 # their committed corpora, and can grow those corpora or replay a finding.
 #   tests/fuzz/run.sh [--seconds S | --runs N] [--jobs J] [--max-len BYTES] [--merge] [TARGET...]
 #   tests/fuzz/run.sh --replay TARGET FILE...
-# Targets: batch json csv http spool spool_read ack feed zap export (default: all).
+# Targets: batch json csv xlsx http spool spool_read ack feed zap export (default: all).
 # Builds build-fuzz (clang, libFuzzer, ASan+UBSan) first.  Without --seconds
 # each target runs 10 million executions: minutes for the pure decoders,
 # hours for spool_read, ack and feed, which touch files, threads or a
@@ -28,7 +28,7 @@
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 runs=10000000; seconds=0; jobs=2; max_len=0; merge=0; replay=0; targets=()
-all=(batch json csv http spool spool_read ack feed zap export)
+all=(batch json csv xlsx http spool spool_read ack feed zap export)
 while [ $# -gt 0 ]; do
     case "$1" in
         --runs) runs=$2; shift 2 ;;

@@ -1,0 +1,480 @@
+/* Integration test: offices with Excel — XLSX through every door of the
+ * collector (pufa validate, HTTP, pufa submit, the drop folder), row numbers
+ * as Excel shows them, hostile workbooks, with the real aggregator and
+ * PostgreSQL (with-pg.sh).  argv: PUFA_BIN AGGREGATOR_BIN COLLECTOR_BIN. */
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "httpc.h"
+#include "intake.h"
+#include "proc.h"
+#include "report_json.h"
+#include "testlib.h"
+#include "uuid.h"
+
+static const char *pufa_bin, *agg_bin, *col_bin;
+static pufa_proc agg, col;
+static char agg_port[16], col_port[16];
+static char tmpdir[64];
+static char *drop, *token_file;
+static const char *TOKEN = "excel-test-token-0123456789";
+static PGconn *db;
+
+/* ---- processes ---- */
+
+static void start_aggregator(void) {
+    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
+    char *argv[] = {(char *)agg_bin,
+                    "--insecure",
+                    "--listen",
+                    "tcp://127.0.0.1:0",
+                    "--feed",
+                    "tcp://127.0.0.1:0",
+                    "--http",
+                    "127.0.0.1:0",
+                    "--db",
+                    dbinfo,
+                    "--home",
+                    PUFA_TEST_HOME,
+                    NULL};
+    pufa_proc_start(&agg, argv, NULL);
+    char ep[128];
+    if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", ep, sizeof ep, 20000) ||
+        !pufa_proc_wait_log(&agg, "id=AGG-READY", NULL, NULL, 0, 10000)) {
+        pufa_proc_dump(&agg);
+        fail_msg("aggregator did not start");
+    }
+    snprintf(agg_port, sizeof agg_port, "%s", strrchr(ep, ':') + 1);
+    free(dbinfo);
+}
+
+static void start_collector(void) {
+    char *aggr = pufa_asprintf("tcp://127.0.0.1:%s", agg_port);
+    char *spool = pufa_asprintf("%s/spool", tmpdir);
+    const char *argv[] = {col_bin,
+                          "--insecure",
+                          "--county",
+                          "150821",
+                          "--aggregator",
+                          aggr,
+                          "--spool",
+                          spool,
+                          "--http",
+                          "127.0.0.1:0",
+                          "--org-units",
+                          pufa_test_data_path("org_units.csv"),
+                          "--drop",
+                          drop,
+                          "--token-file",
+                          token_file,
+                          "--ack-timeout",
+                          "1s",
+                          "--heartbeat",
+                          "500ms",
+                          NULL};
+    pufa_proc_start(&col, (char *const *)argv, NULL);
+    if (!pufa_proc_wait_log(&col, "id=COL-HTTP", "port", col_port, sizeof col_port, 10000) ||
+        !pufa_proc_wait_log(&col, "id=COL-READY", NULL, NULL, 0, 10000)) {
+        pufa_proc_dump(&col);
+        fail_msg("collector did not start");
+    }
+    free(aggr);
+    free(spool);
+}
+
+/* ---- helpers ---- */
+
+static int post(const char *body, size_t len, const char *ctype, json_t **out) {
+    char *url = pufa_asprintf("http://127.0.0.1:%s/v1/reports", col_port);
+    char *hdr = pufa_asprintf("Authorization: Bearer %s\r\nContent-Type: %s\r\n", TOKEN, ctype);
+    pufa_http_response r;
+    char err[256];
+    int rc = pufa_http_request("POST", url, hdr, body, len, 60000, &r, err, sizeof err);
+    free(url);
+    free(hdr);
+    if (rc)
+        fail_msg("POST: %s", err);
+    json_error_t jerr;
+    *out = json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, &jerr);
+    if (!*out)
+        fail_msg("not JSON (%d): %s", r.status, r.body.data ? r.body.data : "");
+    pufa_buf_free(&r.body);
+    return r.status;
+}
+
+static char *run_out(const char *cmd, int *status) {
+    FILE *p = popen(cmd, "r");
+    pufa_buf b;
+    pufa_buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0)
+        pufa_buf_append(&b, chunk, n);
+    *status = WEXITSTATUS(pclose(p));
+    return b.data ? pufa_buf_steal(&b) : pufa_strdup("");
+}
+
+static void sh_ok(const char *cmd) {
+    int st;
+    char *out = run_out(cmd, &st);
+    if (st)
+        fail_msg("%s: exit %d: %s", cmd, st, out);
+    free(out);
+}
+
+static long long scalar_ll(const char *sql) {
+    PGresult *r = PQexec(db, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    long long v = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+static long long count_prefix(const char *prefix) {
+    char *sql =
+        pufa_asprintf("SELECT count(*) FROM reports WHERE report_id::text LIKE '%s%%'", prefix);
+    long long n = scalar_ll(sql);
+    free(sql);
+    return n;
+}
+
+static bool wait_count(const char *prefix, long long want, int timeout_ms) {
+    long long deadline = pufa_mono_ms() + timeout_ms;
+    while (pufa_mono_ms() < deadline) {
+        if (count_prefix(prefix) == want)
+            return true;
+        pufa_sleep_ms(100);
+    }
+    return false;
+}
+
+/* Count, counter sums and a digest of the text fields of the reports whose
+ * ids start with prefix, keyed by the rest of the id. */
+static char *door_totals(const char *prefix) {
+    char *sql = pufa_asprintf(
+        "SELECT count(*) || ' reports, participants ' || sum(participants) || ', sessions ' || "
+        "sum(sessions) || ', materials ' || sum(materials) || ', funds_fen ' || sum(funds_fen) "
+        "|| ', text ' || md5(string_agg(substr(report_id::text, 9) || unit_name || title || "
+        "campaign || township || theme || venue || form || occurred_on, '|' ORDER BY "
+        "substr(report_id::text, 9))) FROM reports WHERE report_id::text LIKE '%s%%'",
+        prefix);
+    PGresult *r = PQexec(db, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    char *v = pufa_strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    free(sql);
+    return v;
+}
+
+static void fresh_prefix(char out[9]) {
+    uint8_t id[16];
+    char text[37];
+    pufa_uuid_v7(id);
+    pufa_uuid_format(id, text);
+    memcpy(out, text + 28, 8);
+    out[8] = '\0';
+}
+
+/* The sample CSV as a workbook (tests/support/xlsx_files.py), its ids
+ * starting with prefix. */
+static char *sample_xlsx(const char *name, const char *prefix) {
+    char *path = pufa_asprintf("%s/%s", tmpdir, name);
+    char *cmd = pufa_asprintf("'%s/tests/support/xlsx_files.py' from-csv '%s' '%s' %s 2>&1",
+                              getenv("PUFA_SOURCE_DIR"), pufa_test_data_path("sample_reports.csv"),
+                              path, prefix);
+    sh_ok(cmd);
+    free(cmd);
+    return path;
+}
+
+static long vm_hwm_kib(pid_t pid) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6))
+            kib = atol(line + 6);
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+/* ---- setup ---- */
+
+static int group_setup(void **state) {
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/pufa-excel-XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return -1;
+    char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' --units '%s' >/dev/null",
+                              pufa_bin, getenv("PUFA_TEST_DB"), pufa_test_demo_tree_path(),
+                              pufa_test_data_path("units.csv"));
+    int rc = pufa_sh(cmd);
+    free(cmd);
+    db = PQconnectdb(getenv("PUFA_TEST_DB"));
+    if (rc || PQstatus(db) != CONNECTION_OK)
+        return -1;
+    drop = pufa_asprintf("%s/drop", tmpdir);
+    mkdir(drop, 0755);
+    token_file = pufa_asprintf("%s/token", tmpdir);
+    FILE *f = fopen(token_file, "w");
+    fprintf(f, "%s\n", TOKEN);
+    fclose(f);
+    chmod(token_file, 0600);
+    start_aggregator();
+    start_collector();
+    return 0;
+}
+
+static int group_teardown(void **state) {
+    (void)state;
+    if (col.pid > 0)
+        pufa_proc_stop(&col, SIGTERM, 15000);
+    if (agg.pid > 0)
+        pufa_proc_stop(&agg, SIGTERM, 15000);
+    PQfinish(db);
+    char *cmd = pufa_asprintf("rm -rf '%s'", tmpdir);
+    pufa_sh(cmd);
+    free(cmd);
+    free(drop);
+    free(token_file);
+    return 0;
+}
+
+/* ---- tests ---- */
+
+static void xlsx_sample_through_every_door_same_totals(void **state) {
+    (void)state;
+    enum { CSV_HTTP, XLSX_HTTP, XLSX_SNIFFED, XLSX_SUBMIT, XLSX_DROP, NDOORS };
+    char prefix[NDOORS][9];
+    for (int d = 0; d < NDOORS; d++)
+        fresh_prefix(prefix[d]);
+    /* The CSV itself, over HTTP, for the reference totals. */
+    size_t len;
+    char *csv = pufa_test_read_file(pufa_test_data_path("sample_reports.csv"), &len);
+    for (char *line = strchr(csv, '\n'); line && line[1]; line = strchr(line + 1, '\n'))
+        memcpy(line + 1, prefix[CSV_HTTP], 8);
+    json_t *resp;
+    assert_int_equal(post(csv, len, "text/csv", &resp), 202);
+    json_decref(resp);
+    free(csv);
+
+    char *files[NDOORS] = {0};
+    for (int d = XLSX_HTTP; d < NDOORS; d++) {
+        char name[32];
+        snprintf(name, sizeof name, "door-%d.xlsx", d);
+        files[d] = sample_xlsx(name, prefix[d]);
+    }
+    /* pufa validate. */
+    int st;
+    char *cmd = pufa_asprintf("'%s' validate --org-units '%s' '%s' 2>&1", pufa_bin,
+                              pufa_test_data_path("org_units.csv"), files[XLSX_SUBMIT]);
+    char *out = run_out(cmd, &st);
+    assert_int_equal(st, 0);
+    assert_contains(out, "door-3.xlsx: 24 valid, 0 invalid");
+    free(out);
+    free(cmd);
+    /* HTTP, with the XLSX content type and with none that says so. */
+    const char *ctypes[] = {
+        [XLSX_HTTP] = PUFA_XLSX_CONTENT_TYPE, [XLSX_SNIFFED] = "application/octet-stream"};
+    for (int d = XLSX_HTTP; d <= XLSX_SNIFFED; d++) {
+        char *body = pufa_test_read_file(files[d], &len);
+        assert_int_equal(post(body, len, ctypes[d], &resp), 202);
+        assert_int_equal(json_integer_value(json_object_get(resp, "accepted")), 24);
+        /* Row numbers as Excel shows them: the header is row 1. */
+        json_t *first = json_array_get(json_object_get(resp, "results"), 0);
+        assert_int_equal(json_integer_value(json_object_get(first, "line")), 2);
+        json_decref(resp);
+        free(body);
+    }
+    /* pufa submit. */
+    cmd = pufa_asprintf("'%s' submit --quiet --url http://127.0.0.1:%s --token-file '%s' '%s' 2>&1",
+                        pufa_bin, col_port, token_file, files[XLSX_SUBMIT]);
+    out = run_out(cmd, &st);
+    assert_int_equal(st, 0);
+    assert_contains(out, "summary: 24 accepted, 0 rejected, 24 reports in 1 file");
+    free(out);
+    free(cmd);
+    /* The drop folder; Excel's lock file beside it is left alone. */
+    char *lock = pufa_asprintf("%s/~$week.xlsx", drop);
+    FILE *f = fopen(lock, "w");
+    fputs("owner", f);
+    fclose(f);
+    char *final = pufa_asprintf("%s/week.xlsx", drop);
+    assert_int_equal(rename(files[XLSX_DROP], final), 0);
+    assert_true(
+        pufa_proc_wait_log(&col, "file=week.xlsx accepted=24 rejected=0", NULL, NULL, 0, 10000));
+    /* Every door's totals equal the CSV's. */
+    for (int d = 0; d < NDOORS; d++)
+        assert_true(wait_count(prefix[d], 24, 30000));
+    char *want = door_totals(prefix[CSV_HTTP]);
+    assert_contains(want, "24 reports, participants ");
+    for (int d = XLSX_HTTP; d < NDOORS; d++) {
+        char *got = door_totals(prefix[d]);
+        assert_string_equal(got, want);
+        free(got);
+    }
+    printf("# every door: %s\n", want);
+    struct stat sb;
+    assert_int_equal(stat(lock, &sb), 0); /* still there, never read */
+    assert_int_equal(pufa_proc_count_log(&col, "~$week.xlsx"), 0);
+    free(want);
+    free(lock);
+    free(final);
+    for (int d = 0; d < NDOORS; d++)
+        free(files[d]);
+}
+
+/* Two bad rows: each door names them by Excel's row number. */
+static void xlsx_two_bad_rows_named_by_excel_row(void **state) {
+    (void)state;
+    char prefix[9];
+    fresh_prefix(prefix);
+    char *path = sample_xlsx("bad.xlsx", prefix);
+    /* Row 5: participants -5; row 9: an unknown theme (openpyxl edits). */
+    char *cmd = pufa_asprintf(
+        "/usr/bin/python3 -c \"import openpyxl,sys; wb=openpyxl.load_workbook(sys.argv[1]); "
+        "ws=wb.active; h=[c.value for c in ws[1]]; "
+        "ws.cell(row=5, column=h.index('participants')+1, value=-5); "
+        "ws.cell(row=9, column=h.index('theme')+1, value='天气'); wb.save(sys.argv[1])\" '%s'",
+        path);
+    sh_ok(cmd);
+    free(cmd);
+    int st;
+    cmd = pufa_asprintf("'%s' validate --org-units '%s' '%s' 2>&1", pufa_bin,
+                        pufa_test_data_path("org_units.csv"), path);
+    char *out = run_out(cmd, &st);
+    assert_int_equal(st, 65);
+    assert_contains(out, "bad.xlsx:5: line 5: participants: must be >= 0 (got -5)");
+    assert_contains(out, "bad.xlsx:9: line 9: theme: must be one of the theme codes or labels "
+                         "(got 天气)");
+    assert_contains(out, "bad.xlsx: 22 valid, 2 invalid");
+    free(out);
+    free(cmd);
+    size_t len;
+    char *body = pufa_test_read_file(path, &len);
+    json_t *resp;
+    assert_int_equal(post(body, len, PUFA_XLSX_CONTENT_TYPE, &resp), 400);
+    assert_int_equal(json_integer_value(json_object_get(resp, "accepted")), 22);
+    size_t i;
+    json_t *res;
+    int seen = 0;
+    json_array_foreach(json_object_get(resp, "results"), i, res) {
+        const char *st8 = json_string_value(json_object_get(res, "state"));
+        if (strcmp(st8, "rejected"))
+            continue;
+        long long line = json_integer_value(json_object_get(res, "line"));
+        json_t *e = json_array_get(json_object_get(res, "errors"), 0);
+        const char *field = json_string_value(json_object_get(e, "field"));
+        assert_true((line == 5 && !strcmp(field, "participants")) ||
+                    (line == 9 && !strcmp(field, "theme")));
+        seen++;
+    }
+    assert_int_equal(seen, 2);
+    json_decref(resp);
+    free(body);
+    /* Dropped: done/ with the two rows in NAME.error. */
+    char *final = pufa_asprintf("%s/bad.xlsx", drop);
+    assert_int_equal(rename(path, final), 0);
+    assert_true(
+        pufa_proc_wait_log(&col, "file=bad.xlsx accepted=22 rejected=2", NULL, NULL, 0, 10000));
+    cmd = pufa_asprintf("cat '%s'/done/*bad.xlsx.error", drop);
+    out = run_out(cmd, &st);
+    assert_contains(out, "line 5: participants: must be >= 0 (got -5)\n"
+                         "line 9: theme: must be one of the theme codes or labels (got 天气)\n");
+    free(out);
+    free(cmd);
+    assert_true(wait_count(prefix, 22, 30000));
+    free(final);
+    free(path);
+}
+
+/* Hostile workbooks over HTTP and in the drop folder: each refused with a
+ * clear error naming the part, the collector keeps running, its memory
+ * stays bounded. */
+static void hostile_xlsx_refused_collector_keeps_running(void **state) {
+    (void)state;
+    char *whole = sample_xlsx("whole.xlsx", "00000000");
+    char *cmd = pufa_asprintf("'%s/tests/support/xlsx_files.py' hostile '%s'",
+                              getenv("PUFA_SOURCE_DIR"), tmpdir);
+    sh_ok(cmd);
+    free(cmd);
+    struct {
+        const char *file;
+        int status;
+        const char *error;
+    } cases[] = {
+        {"zip-bomb.xlsx", 413,
+         "xl/worksheets/sheet1.xml: 209715312 bytes uncompressed, more than the 67108864 allowed "
+         "for a part"},
+        {"zip-bomb-lying.xlsx", 413,
+         "xl/worksheets/sheet1.xml: more than 67108864 bytes uncompressed (a zip bomb?)"},
+        {"entity-bomb.xlsx", 400,
+         "xl/sharedStrings.xml: a DTD (<!DOCTYPE>) is not allowed in a workbook"},
+        {"million-empty-rows.xlsx", 413,
+         "xl/worksheets/sheet1.xml: more than 100000 rows (empty ones count too)"},
+        {"truncated.xlsx", 400,
+         "not an .xlsx workbook, or a truncated one: the zip archive cannot be read"},
+    };
+    long long accepted_before =
+        pufa_http_metric(col_port, "pufa_collector_reports_total{outcome=\"accepted\"} ");
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char *path = pufa_asprintf("%s/%s", tmpdir, cases[k].file);
+        size_t len;
+        char *body = pufa_test_read_file(path, &len);
+        json_t *resp;
+        assert_int_equal(post(body, len, PUFA_XLSX_CONTENT_TYPE, &resp), cases[k].status);
+        assert_contains(json_string_value(json_object_get(resp, "error")), cases[k].error);
+        json_decref(resp);
+        free(body);
+        /* The drop folder: failed/ with the reason. */
+        char *final = pufa_asprintf("%s/h%zu-%s", drop, k, cases[k].file);
+        assert_int_equal(rename(path, final), 0);
+        char *logged = pufa_asprintf("COL-DROP-FAILED file=h%zu-%s", k, cases[k].file);
+        assert_true(pufa_proc_wait_log(&col, logged, NULL, NULL, 0, 20000));
+        int st;
+        char *cat = pufa_asprintf("cat '%s'/failed/*h%zu-%s.error", drop, k, cases[k].file);
+        char *out = run_out(cat, &st);
+        assert_contains(out, cases[k].error);
+        free(out);
+        free(cat);
+        free(logged);
+        free(final);
+        free(path);
+        assert_true(pufa_proc_alive(&col));
+    }
+    assert_int_equal(
+        pufa_http_metric(col_port, "pufa_collector_reports_total{outcome=\"accepted\"} "),
+        accepted_before);
+    long hwm = vm_hwm_kib(col.pid);
+    printf("# collector peak RSS after the hostile workbooks: %ld KiB\n", hwm);
+    assert_true(hwm > 0 && hwm < 200 * 1024);
+    free(whole);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 4 || !getenv("PUFA_TEST_DB")) {
+        fprintf(stderr, "usage: with-pg.sh excel_test PUFA_BIN AGGREGATOR_BIN COLLECTOR_BIN\n");
+        return 2;
+    }
+    pufa_json_init();
+    pufa_bin = argv[1];
+    agg_bin = argv[2];
+    col_bin = argv[3];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(xlsx_sample_through_every_door_same_totals),
+        cmocka_unit_test(xlsx_two_bad_rows_named_by_excel_row),
+        cmocka_unit_test(hostile_xlsx_refused_collector_keeps_running),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
