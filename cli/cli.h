@@ -19,6 +19,7 @@ int cmd_migrate(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
+int cmd_template(int argc, char **argv);
 int cmd_loadgen(int argc, char **argv);
 int cmd_office(int argc, char **argv);
 int cmd_approve(int argc, char **argv);

@@ -12,8 +12,9 @@ typedef struct {
 
 static const command commands[] = {
     {"migrate", cmd_migrate, "create or upgrade the database schema and load org units"},
-    {"validate", cmd_validate, "check report files (JSON, JSONL, CSV) without sending them"},
+    {"validate", cmd_validate, "check report files (JSON, JSONL, CSV, XLSX) without sending them"},
     {"submit", cmd_submit, "send report files to a county's collector"},
+    {"template", cmd_template, "write the report template (.xlsx) an office fills in"},
     {"keygen", cmd_keygen, "write a CURVE key pair for a collector or the aggregator"},
     {"loadgen", cmd_loadgen,
      "send realistic reports to collectors; 'loadgen verify' checks totals"},

@@ -15,6 +15,8 @@ pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 # XLSX intake: the zip with libzip, the XML with expat (common/report_xlsx.c)
 pkg_check_modules(LIBZIP REQUIRED IMPORTED_TARGET libzip)
 pkg_check_modules(EXPAT REQUIRED IMPORTED_TARGET expat)
+# XLSX out: the publisher's exports and the report template (common/template.c)
+pkg_check_modules(XLSX REQUIRED IMPORTED_TARGET xlsxwriter)
 
 find_path(CSV_INCLUDE_DIR csv.h REQUIRED)
 find_library(CSV_LIBRARY csv REQUIRED)

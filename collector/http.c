@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "report_json.h"
 #include "status_http.h"
+#include "template.h"
 
 struct col_http {
     http_config cfg;
@@ -320,6 +321,37 @@ static enum MHD_Result get_metrics(col_http *h, struct MHD_Connection *c) {
     return reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", pufa_buf_steal(&b), len);
 }
 
+/* The template: fresh report ids on every download. */
+static enum MHD_Result get_template(col_http *h, struct MHD_Connection *c) {
+    pufa_template_opts o = {.county_code = h->cfg.county,
+                            .county_name = h->cfg.county_name,
+                            .units_csv = h->cfg.units_csv,
+                            .rows = 200};
+    pufa_buf b;
+    pufa_buf_init(&b);
+    char err[300];
+    if (pufa_template_xlsx(&o, &b, err, sizeof err)) {
+        pufa_buf_free(&b);
+        PLOG_ERROR("COL-TEMPLATE", "msg=\"%s\"", err);
+        return reply_error(h, c, 500, err);
+    }
+    count(h, 200);
+    size_t len = b.len;
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, pufa_buf_steal(&b), MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, "Content-Type", PUFA_XLSX_CONTENT_TYPE);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    char disp[128];
+    snprintf(
+        disp, sizeof disp,
+        "attachment; filename=\"pufa-template-%s.xlsx\"; filename*=UTF-8''pufa-template-%s.xlsx",
+        h->cfg.county ? h->cfg.county : "", h->cfg.county ? h->cfg.county : "");
+    MHD_add_response_header(r, "Content-Disposition", disp);
+    enum MHD_Result rc = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
 static enum MHD_Result text(struct MHD_Connection *c, unsigned status, const char *msg) {
     char *body = pufa_strdup(msg);
     return reply(c, status, "text/plain; charset=utf-8", body, strlen(body));
@@ -380,6 +412,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return text(c, 405, "method not allowed\n");
+    if (!strcmp(url, "/v1/template.xlsx")) {
+        if (!token_ok(h, c))
+            return reply_error(h, c, 401, "missing or wrong bearer token");
+        return get_template(h, c);
+    }
     if (!strcmp(url, "/metrics"))
         return get_metrics(h, c);
     if (!strcmp(url, "/v1/status"))
@@ -396,7 +433,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return text(c, 200, "ready\n");
     }
     return text(c, 404,
-                "not found: POST /v1/reports, GET /v1/reports/{id}, /v1/status, /metrics, "
+                "not found: POST /v1/reports, GET /v1/reports/{id}, /v1/status, /v1/template.xlsx, "
+                "/metrics, "
                 "/healthz, /readyz\n");
 }
 

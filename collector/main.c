@@ -32,7 +32,7 @@
 enum { EX_USAGE_ = 64, EX_UNAVAILABLE_ = 69, EX_SOFTWARE_ = 70, EX_IOERR_ = 74, EX_CONFIG_ = 78 };
 
 typedef struct settings {
-    char *county, *aggregator, *spool, *http, *drop, *org_units, *timezone, *token_file;
+    char *county, *aggregator, *spool, *http, *drop, *org_units, *timezone, *token_file, *units;
     char *collector_id, *log_level, *curve_server_public, *curve_public, *curve_secret;
     int64_t batch_max, window, ack_timeout, backoff_max, heartbeat, heartbeat_ms, quota, segment,
         max_body, max_file, state_cache;
@@ -67,6 +67,7 @@ int main(int argc, char **argv) {
     settings s;
     memset(&s, 0, sizeof s);
     char *org_units_default = pufa_data_file("org_units.csv");
+    char *units_default = pufa_data_file("units.csv");
     pufa_cfg_opt opts[] = {
         {"county", PUFA_CFG_STRING, &s.county, "", 0, 0,
          "the county this collector serves (six-digit code); required", 0},
@@ -77,9 +78,13 @@ int main(int argc, char **argv) {
         {"http", PUFA_CFG_STRING, &s.http, "127.0.0.1:7700", 0, 0,
          "HOST:PORT of the HTTP intake; port 0 picks one", 0},
         {"drop", PUFA_CFG_STRING, &s.drop, "", 0, 0,
-         "drop folder to watch for .json/.jsonl/.csv files (empty: none)", 0},
+         "drop folder to watch for .json/.jsonl/.csv/.xlsx files (empty: none)", 0},
         {"org_units", PUFA_CFG_STRING, &s.org_units, org_units_default, 0, 0,
          "CSV of the city's org units (code,name,level,parent_code): the known counties", 0},
+        {"units", PUFA_CFG_STRING, &s.units, units_default, 0, 0,
+         "CSV of responsible units (unit_code,unit_name,kind): the template's drop-down "
+         "(empty: none)",
+         0},
         {"timezone", PUFA_CFG_STRING, &s.timezone, "Asia/Shanghai", 0, 0, "the city's time zone",
          0},
         {"token_file", PUFA_CFG_STRING, &s.token_file, "", 0, 0,
@@ -133,6 +138,7 @@ int main(int argc, char **argv) {
     if (ex) {
         pufa_cfg_free(&cfg);
         free(org_units_default);
+        free(units_default);
         return ex - 1;
     }
     int rc = 0;
@@ -246,6 +252,7 @@ int main(int argc, char **argv) {
         goto out_spool;
     }
     int port = 0;
+    const pufa_orgunit *home = pufa_orgunits_find(ou, s.county);
     http_config hc = {.addr = s.http,
                       .token = token,
                       .max_body = s.max_body,
@@ -254,6 +261,8 @@ int main(int argc, char **argv) {
                       .collector_id = s.collector_id,
                       .aggregator = s.aggregator,
                       .heartbeat_ms = s.heartbeat_ms,
+                      .county_name = home ? home->name : NULL,
+                      .units_csv = s.units,
                       .limits = s.http_limits};
     if (col_http_open(&hc, &actx, snd, &http, &port, err, sizeof err)) {
         PLOG_ERROR("COL-HTTP", "msg=\"%s\"", err);
@@ -308,5 +317,6 @@ out_cfg:
     pufa_orgunits_destroy(&ou);
     pufa_cfg_free(&cfg);
     free(org_units_default);
+    free(units_default);
     return rc;
 }

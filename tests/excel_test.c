@@ -156,22 +156,29 @@ static bool wait_count(const char *prefix, long long want, int timeout_ms) {
     return false;
 }
 
-/* Count, counter sums and a digest of the text fields of the reports whose
- * ids start with prefix, keyed by the rest of the id. */
-static char *door_totals(const char *prefix) {
+/* Count, counter sums and a digest of the text fields of the reports
+ * `where` selects, in the order of their content (not their ids). */
+static char *totals_where(const char *where) {
     char *sql = pufa_asprintf(
         "SELECT count(*) || ' reports, participants ' || sum(participants) || ', sessions ' || "
         "sum(sessions) || ', materials ' || sum(materials) || ', funds_fen ' || sum(funds_fen) "
-        "|| ', text ' || md5(string_agg(substr(report_id::text, 9) || unit_name || title || "
-        "campaign || township || theme || venue || form || occurred_on, '|' ORDER BY "
-        "substr(report_id::text, 9))) FROM reports WHERE report_id::text LIKE '%s%%'",
-        prefix);
+        "|| ', text ' || md5(string_agg(t, '|' ORDER BY t)) FROM (SELECT unit_code || unit_name "
+        "|| title || campaign || township || theme || venue || form || occurred_on || "
+        "participants AS t, * FROM reports WHERE %s) r",
+        where);
     PGresult *r = PQexec(db, sql);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         fail_msg("%s: %s", sql, PQresultErrorMessage(r));
     char *v = pufa_strdup(PQgetvalue(r, 0, 0));
     PQclear(r);
     free(sql);
+    return v;
+}
+
+static char *door_totals(const char *prefix) {
+    char *where = pufa_asprintf("report_id::text LIKE '%s%%'", prefix);
+    char *v = totals_where(where);
+    free(where);
     return v;
 }
 
@@ -462,6 +469,185 @@ static void hostile_xlsx_refused_collector_keeps_running(void **state) {
     free(whole);
 }
 
+/* GET /v1/template.xlsx into path; returns the HTTP status. */
+static int get_template(const char *token, const char *path) {
+    char *url = pufa_asprintf("http://127.0.0.1:%s/v1/template.xlsx", col_port);
+    char *hdr = token ? pufa_asprintf("Authorization: Bearer %s\r\n", token) : pufa_strdup("");
+    pufa_http_response r;
+    char err[256];
+    if (pufa_http_request("GET", url, hdr, NULL, 0, 30000, &r, err, sizeof err))
+        fail_msg("GET template: %s", err);
+    if (r.status == 200) {
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(r.body.data, 1, r.body.len, f), r.body.len);
+        fclose(f);
+    }
+    pufa_buf_free(&r.body);
+    free(url);
+    free(hdr);
+    return r.status;
+}
+
+/* The template filled by openpyxl (tests/support/xlsx_files.py); the ids it
+ * kept, as "'id','id',…" for SQL. */
+static char *fill_template(const char *tmpl, const char *out, bool bad) {
+    char *cmd = pufa_asprintf("'%s/tests/support/xlsx_files.py' fill-template '%s' '%s' '%s' %s",
+                              getenv("PUFA_SOURCE_DIR"), tmpl,
+                              pufa_test_data_path("sample_reports.csv"), out, bad ? "bad" : "");
+    int st;
+    char *ids = run_out(cmd, &st);
+    if (st)
+        fail_msg("%s: exit %d", cmd, st);
+    free(cmd);
+    pufa_buf list;
+    pufa_buf_init(&list);
+    for (char *line = strtok(ids, "\n"); line; line = strtok(NULL, "\n"))
+        pufa_buf_printf(&list, "%s'%s'", list.len ? "," : "", line);
+    free(ids);
+    return pufa_buf_steal(&list);
+}
+
+/* The template, from the collector and from pufa template, filled by
+ * openpyxl: accepted whole by pufa validate, HTTP and the drop folder, with
+ * the sample's totals; with two bad rows, those rows named. */
+static void template_filled_by_openpyxl_accepted_whole(void **state) {
+    (void)state;
+    char *from_http = pufa_asprintf("%s/template-http.xlsx", tmpdir);
+    char *from_cli = pufa_asprintf("%s/template-cli.xlsx", tmpdir);
+    assert_int_equal(get_template(NULL, from_http), 401);
+    assert_int_equal(get_template("wrong", from_http), 401);
+    assert_int_equal(get_template(TOKEN, from_http), 200);
+    char *cmd = pufa_asprintf("'%s' template --county 150821 --rows 100 --org-units '%s' --units "
+                              "'%s' --out '%s'",
+                              pufa_bin, pufa_test_data_path("org_units.csv"),
+                              pufa_test_data_path("units.csv"), from_cli);
+    sh_ok(cmd);
+    free(cmd);
+    /* What the template holds: the titles, the drop-downs, the county. */
+    cmd = pufa_asprintf(
+        "/usr/bin/python3 -c \"import openpyxl,sys; wb=openpyxl.load_workbook(sys.argv[1]); "
+        "ws=wb.worksheets[0]; print(wb.sheetnames, ws.freeze_panes, ws.max_row); "
+        "print([c.value for c in ws[1]][:14]); print(ws['D2'].value, ws['B2'].value); "
+        "print(sorted(str(v.sqref) + ' ' + str(v.formula1) for v in "
+        "ws.data_validations.dataValidation)); "
+        "print(wb['lists'].sheet_state)\" '%s'",
+        from_http);
+    int st;
+    char *out = run_out(cmd, &st);
+    assert_int_equal(st, 0);
+    printf("# template: %s", out);
+    assert_contains(out, "['活动填报', '填写说明', 'lists'] A2 201");
+    assert_contains(out,
+                    "['*报告编号', '*版本', '撤回', '*县区代码', '乡镇(街道)', '*责任单位代码', "
+                    "'责任单位', '*活动日期', '结束日期', '*主题', '*宣传场所', '*形式', "
+                    "'宣传活动', '*标题']");
+    assert_contains(out, "150821 1");
+    assert_contains(out, "J2:J201 lists!$A$2:$A$17");
+    assert_contains(out, "K2:K201 lists!$B$2:$B$14");
+    assert_contains(out, "L2:L201 lists!$C$2:$C$11");
+    assert_contains(out, "F2:F201 lists!$D$2:$D$13");
+    assert_contains(out, "H2:H201 DATE(2000,1,1)");
+    assert_contains(out, "hidden");
+    free(out);
+    free(cmd);
+    /* Empty, it holds no report. */
+    cmd = pufa_asprintf("'%s' validate --org-units '%s' '%s' 2>&1", pufa_bin,
+                        pufa_test_data_path("org_units.csv"), from_http);
+    out = run_out(cmd, &st);
+    assert_int_equal(st, 0);
+    assert_contains(out, "template-http.xlsx: 0 valid, 0 invalid");
+    free(out);
+    free(cmd);
+
+    /* Filled: validate, HTTP (the collector's template), drop (pufa template's). */
+    char *filled_http = pufa_asprintf("%s/filled-http.xlsx", tmpdir);
+    char *filled_cli = pufa_asprintf("%s/filled-cli.xlsx", tmpdir);
+    char *ids_http = fill_template(from_http, filled_http, false);
+    char *ids_cli = fill_template(from_cli, filled_cli, false);
+    cmd = pufa_asprintf("'%s' validate --org-units '%s' '%s' 2>&1", pufa_bin,
+                        pufa_test_data_path("org_units.csv"), filled_http);
+    out = run_out(cmd, &st);
+    assert_int_equal(st, 0);
+    assert_contains(out, "filled-http.xlsx: 24 valid, 0 invalid");
+    free(out);
+    free(cmd);
+    size_t len;
+    char *body = pufa_test_read_file(filled_http, &len);
+    json_t *resp;
+    assert_int_equal(post(body, len, PUFA_XLSX_CONTENT_TYPE, &resp), 202);
+    assert_int_equal(json_integer_value(json_object_get(resp, "accepted")), 24);
+    json_decref(resp);
+    free(body);
+    char *final = pufa_asprintf("%s/filled-template.xlsx", drop);
+    assert_int_equal(rename(filled_cli, final), 0);
+    assert_true(pufa_proc_wait_log(&col, "file=filled-template.xlsx accepted=24 rejected=0", NULL,
+                                   NULL, 0, 10000));
+    /* Committed, with the sample's totals (the CSV posted as it is). */
+    char prefix[9];
+    fresh_prefix(prefix);
+    char *csv = pufa_test_read_file(pufa_test_data_path("sample_reports.csv"), &len);
+    for (char *line = strchr(csv, '\n'); line && line[1]; line = strchr(line + 1, '\n'))
+        memcpy(line + 1, prefix, 8);
+    assert_int_equal(post(csv, len, "text/csv", &resp), 202);
+    json_decref(resp);
+    free(csv);
+    assert_true(wait_count(prefix, 24, 30000));
+    char *want = door_totals(prefix);
+    const char *lists[] = {ids_http, ids_cli};
+    for (int k = 0; k < 2; k++) {
+        char *where = pufa_asprintf("report_id IN (%s)", lists[k]);
+        char *n_sql = pufa_asprintf("SELECT count(*) FROM reports WHERE %s", where);
+        long long deadline = pufa_mono_ms() + 30000;
+        while (scalar_ll(n_sql) < 24 && pufa_mono_ms() < deadline)
+            pufa_sleep_ms(100);
+        char *got = totals_where(where);
+        assert_string_equal(got, want);
+        free(got);
+        free(n_sql);
+        free(where);
+    }
+    printf("# template filled by openpyxl: %s\n", want);
+    free(want);
+
+    /* Two bad rows: named by their Excel row numbers. */
+    char *filled_bad = pufa_asprintf("%s/filled-bad.xlsx", tmpdir);
+    char *ids_bad = fill_template(from_http, filled_bad, true);
+    body = pufa_test_read_file(filled_bad, &len);
+    assert_int_equal(post(body, len, PUFA_XLSX_CONTENT_TYPE, &resp), 400);
+    assert_int_equal(json_integer_value(json_object_get(resp, "accepted")), 22);
+    char *dump = json_dumps(json_object_get(resp, "results"), 0);
+    assert_contains(dump, "\"line\": 5, \"report_id\"");
+    free(dump);
+    size_t i;
+    json_t *res;
+    int seen = 0;
+    json_array_foreach(json_object_get(resp, "results"), i, res) {
+        if (strcmp(json_string_value(json_object_get(res, "state")), "rejected"))
+            continue;
+        json_t *e = json_array_get(json_object_get(res, "errors"), 0);
+        char got[256];
+        snprintf(got, sizeof got, "%lld %s: %s", json_integer_value(json_object_get(res, "line")),
+                 json_string_value(json_object_get(e, "field")),
+                 json_string_value(json_object_get(e, "message")));
+        assert_true(!strcmp(got, "5 participants: must be >= 0 (got -5)") ||
+                    !strcmp(got, "9 theme: must be one of the theme codes or labels (got 天气)"));
+        seen++;
+    }
+    assert_int_equal(seen, 2);
+    json_decref(resp);
+    free(body);
+    free(ids_bad);
+    free(filled_bad);
+    free(final);
+    free(ids_http);
+    free(ids_cli);
+    free(filled_http);
+    free(filled_cli);
+    free(from_http);
+    free(from_cli);
+}
+
 int main(int argc, char **argv) {
     if (argc < 4 || !getenv("PUFA_TEST_DB")) {
         fprintf(stderr, "usage: with-pg.sh excel_test PUFA_BIN AGGREGATOR_BIN COLLECTOR_BIN\n");
@@ -475,6 +661,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(xlsx_sample_through_every_door_same_totals),
         cmocka_unit_test(xlsx_two_bad_rows_named_by_excel_row),
         cmocka_unit_test(hostile_xlsx_refused_collector_keeps_running),
+        cmocka_unit_test(template_filled_by_openpyxl_accepted_whole),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -6,6 +6,12 @@ hostile ones, which no spreadsheet program would write).
       the CSV as a workbook as an office would type it: dates as dates,
       figures and codes as numbers, text as text; PREFIX replaces the
       first 8 characters of every report_id (fresh reports per test door)
+  xlsx_files.py fill-template TEMPLATE.xlsx IN.csv OUT.xlsx [bad]
+      the template filled as an office would: one CSV report per row from
+      row 2 on, under the columns the template titles (found through its
+      instructions sheet), keeping the template's report ids, revisions and
+      county; prints the ids used.  "bad": row 5's participants -5 and row
+      9's theme 天气 (openpyxl does not enforce the drop-downs)
   xlsx_files.py hostile DIR
       DIR/zip-bomb.xlsx, zip-bomb-lying.xlsx (sizes in the zip rewritten), entity-bomb.xlsx, million-empty-rows.xlsx,
       truncated.xlsx (from-csv output cut in half: give it as DIR/whole.xlsx)
@@ -18,6 +24,38 @@ import zipfile
 NUMBERS = {"revision", "county_code", "sessions", "participants", "materials", "consultations",
            "banners", "led_messages", "online_posts", "online_views", "volunteers", "funds_fen"}
 DATES = {"occurred_on", "ended_on"}
+
+
+def typed(name, v):
+    if name in DATES:
+        return datetime.date.fromisoformat(v)
+    if name in NUMBERS:
+        return int(v)
+    return v
+
+
+def fill_template(tmpl, src, dst, bad=False):
+    import openpyxl
+    wb = openpyxl.load_workbook(tmpl)
+    ws = wb.worksheets[0]
+    titles = [str(c.value).strip("*") for c in ws[1]]
+    column = {}
+    for row in wb["填写说明"].iter_rows(values_only=True):
+        if len(row) > 1 and row[0] in titles and row[1]:
+            column[row[1]] = titles.index(row[0]) + 1
+    with open(src, encoding="utf-8-sig", newline="") as f:
+        reports = list(csv.DictReader(f))
+    for i, rec in enumerate(reports):
+        r = i + 2
+        for name, v in rec.items():
+            if name in ("report_id", "revision", "county_code") or v == "":
+                continue
+            ws.cell(row=r, column=column[name], value=typed(name, v))
+        print(ws.cell(row=r, column=column["report_id"]).value)
+    if bad:
+        ws.cell(row=5, column=column["participants"], value=-5)
+        ws.cell(row=9, column=column["theme"], value="天气")
+    wb.save(dst)
 
 
 def from_csv(src, dst, prefix=None):
@@ -108,6 +146,8 @@ def hostile(d):
 if __name__ == "__main__":
     if len(sys.argv) >= 4 and sys.argv[1] == "from-csv":
         from_csv(sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else None)
+    elif len(sys.argv) >= 5 and sys.argv[1] == "fill-template":
+        fill_template(sys.argv[2], sys.argv[3], sys.argv[4], len(sys.argv) > 5 and sys.argv[5] == "bad")
     elif len(sys.argv) == 3 and sys.argv[1] == "hostile":
         hostile(sys.argv[2])
     else:
