@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "date.h"
+#include "entry.h"
 #include "error.h"
 #include "log.h"
 #include "metrics.h"
@@ -412,6 +413,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return text(c, 405, "method not allowed\n");
+    const col_asset *page = entry_asset(url);
+    if (page) { /* the data-entry page: no data in it, its API calls need the token */
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(page->len, (void *)page->data, MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, "Content-Type", page->content_type);
+        MHD_add_response_header(resp, "Cache-Control", "no-cache");
+        MHD_add_response_header(
+            resp, "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' blob: data:; frame-ancestors 'none'");
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        enum MHD_Result rc = MHD_queue_response(c, 200, resp);
+        MHD_destroy_response(resp);
+        return rc;
+    }
+    if (!strcmp(url, "/v1/entry/meta")) {
+        if (!token_ok(h, c))
+            return reply_error(h, c, 401, "missing or wrong bearer token");
+        char err[300];
+        char *body =
+            entry_meta_json(h->cfg.county, h->cfg.county_name, h->cfg.units_csv, err, sizeof err);
+        if (!body)
+            return reply_error(h, c, 500, err);
+        count(h, 200);
+        return reply(c, 200, "application/json; charset=utf-8", body, strlen(body));
+    }
     if (!strcmp(url, "/v1/template.xlsx")) {
         if (!token_ok(h, c))
             return reply_error(h, c, 401, "missing or wrong bearer token");
@@ -434,7 +460,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     return text(c, 404,
                 "not found: POST /v1/reports, GET /v1/reports/{id}, /v1/status, /v1/template.xlsx, "
-                "/metrics, "
+                "/ (the data-entry page), /metrics, "
                 "/healthz, /readyz\n");
 }
 

@@ -14,18 +14,12 @@
 #include "report_csv.h"
 #include "uuid.h"
 
-#define MAX_UNITS  500
+#define MAX_UNITS  PUFA_MAX_UNITS
 #define LIST_SHEET "lists"
 
-/* ---- the responsible units (unit_code,unit_name,… with a header) ---- */
+typedef pufa_units units;
 
-typedef struct units {
-    char *code[MAX_UNITS], *name[MAX_UNITS];
-    int n;
-    int field;      /* field in the current record */
-    size_t records; /* records seen */
-    bool too_many;
-} units;
+/* ---- the responsible units (unit_code,unit_name,… with a header) ---- */
 
 static void unit_field(void *s, size_t len, void *data) {
     units *u = data;
@@ -51,14 +45,14 @@ static void unit_record(int c, void *data) {
     u->field = 0;
 }
 
-static void units_free(units *u) {
+void pufa_units_free(units *u) {
     for (int i = 0; i <= u->n && i < MAX_UNITS; i++) {
         free(u->code[i]);
         free(u->name[i]);
     }
 }
 
-static int units_load(const char *path, units *u, char *err, size_t errsize) {
+int pufa_units_load(const char *path, units *u, char *err, size_t errsize) {
     memset(u, 0, sizeof *u);
     if (!path || !*path)
         return 0;
@@ -113,6 +107,16 @@ static const char *column_hint(const char *f) {
     return "非负整数，可不填（不填即 0）。";
 }
 
+static const char *const CAMPAIGNS[] = {
+    "宪法宣传周", "民法典宣传月",       "国家安全教育日", "3·15消费者权益日",
+    "国际禁毒日", "全民国家安全教育日", "法治宣传教育月",
+};
+
+const char *const *pufa_template_campaigns(size_t *n) {
+    *n = sizeof CAMPAIGNS / sizeof CAMPAIGNS[0];
+    return CAMPAIGNS;
+}
+
 /* Text, so that Excel keeps "001" and "150821" as typed. */
 static bool is_text_column(const char *f) {
     static const char *const text[] = {"report_id", "county_code", "township", "unit_code",
@@ -143,11 +147,6 @@ static char *list_ref(int col, int n) {
     char letter = (char)('A' + col);
     return pufa_asprintf("=" LIST_SHEET "!$%c$2:$%c$%d", letter, letter, n + 1);
 }
-
-static const char *const CAMPAIGNS[] = {
-    "宪法宣传周", "民法典宣传月",       "国家安全教育日", "3·15消费者权益日",
-    "国际禁毒日", "全民国家安全教育日", "法治宣传教育月",
-};
 
 /* The validation of one column over the pre-filled rows. */
 static void validate_column(lxw_worksheet *ws, int col, int rows, const char *f, const units *u,
@@ -357,16 +356,16 @@ int pufa_template_xlsx(const pufa_template_opts *o, pufa_buf *out, char *err, si
         return PUFA_EINVAL;
     }
     units u;
-    int rc = units_load(o->units_csv, &u, err, errsize);
+    int rc = pufa_units_load(o->units_csv, &u, err, errsize);
     if (rc) {
-        units_free(&u);
+        pufa_units_free(&u);
         return rc;
     }
     /* libxlsxwriter 1.1 writes to files only: a private temp file. */
     char path[] = "/tmp/pufa-template-XXXXXX";
     int fd = mkstemp(path);
     if (fd < 0) {
-        units_free(&u);
+        pufa_units_free(&u);
         snprintf(err, errsize, "cannot create a temporary file");
         return PUFA_EIO;
     }
@@ -375,7 +374,7 @@ int pufa_template_xlsx(const pufa_template_opts *o, pufa_buf *out, char *err, si
     lxw_workbook *wb = workbook_new_opt(path, &wopts);
     if (!wb) {
         unlink(path);
-        units_free(&u);
+        pufa_units_free(&u);
         snprintf(err, errsize, "cannot start the workbook");
         return PUFA_EIO;
     }
@@ -401,6 +400,6 @@ int pufa_template_xlsx(const pufa_template_opts *o, pufa_buf *out, char *err, si
     unlink(path);
     for (int i = 0; i < 6; i++)
         free(refs[i]);
-    units_free(&u);
+    pufa_units_free(&u);
     return rc;
 }

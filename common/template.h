@@ -15,6 +15,7 @@
 #ifndef PUFA_TEMPLATE_H
 #define PUFA_TEMPLATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "alloc.h"
@@ -25,6 +26,23 @@ typedef struct pufa_template_opts {
     const char *units_csv;   /* responsible units (unit_code,unit_name,...); NULL = none */
     int rows;                /* pre-filled rows, 1 … 5000 */
 } pufa_template_opts;
+
+/* Responsible units from a CSV with a header (unit_code,unit_name,…). */
+#define PUFA_MAX_UNITS 500
+typedef struct pufa_units {
+    char *code[PUFA_MAX_UNITS], *name[PUFA_MAX_UNITS];
+    int n;
+    int field;      /* parsing: field in the current record */
+    size_t records; /* parsing: records seen */
+    bool too_many;
+} pufa_units;
+/* path NULL or "" gives no units.  0, or PUFA_EIO / PUFA_EPARSE with err;
+ * free with pufa_units_free either way. */
+int pufa_units_load(const char *path, pufa_units *u, char *err, size_t errsize);
+void pufa_units_free(pufa_units *u);
+
+/* Campaign names offered as suggestions (宪法宣传周, …); static. */
+const char *const *pufa_template_campaigns(size_t *n);
 
 /* Writes the template into out.  Returns 0, or PUFA_EIO / PUFA_EPARSE (the
  * units file) with err saying why. */
