@@ -103,6 +103,30 @@ function clearErrors() {
   $('#form-error').textContent = '';
 }
 
+// The server's rules (common/validate.c) in the office's words; the
+// server's own text stays beside it, and anything unknown is shown as is.
+const SAID = [
+  [/^is required/, () => '必填'],
+  [/^must be >= 0 \(got (.*)\)/, m => `不能小于 0（填的是 ${m[1]}）`],
+  [/^must be <= (\d+) \(got (.*)\)/, m => `不能大于 ${m[1]}（填的是 ${m[2]}）`],
+  [/^must not be before occurred_on \(got (.*) < (.*)\)/, m => `不能早于活动日期（${m[1]} 早于 ${m[2]}）`],
+  [/^must not be more than one day in the future \(got (.*)\)/, m => `不能晚于明天（填的是 ${m[1]}）`],
+  [/^must be on or after (\S+) \(got (.*)\)/, m => `不能早于 ${m[1]}（填的是 ${m[2]}）`],
+  [/^must be a real date/, () => '不是有效的日期'],
+  [/^must be at most (\d+) characters \(got (\d+)\)/, m => `最多 ${m[1]} 字（现有 ${m[2]} 字）`],
+  [/^must not contain control characters/, () => '不能含控制字符'],
+  [/^must be one of the/, () => '请从列表中选择'],
+  [/^is not a known county/, () => '不是已知的县区代码'],
+  [/^this collector takes reports for county (\d+) only/, m => `本系统只接收县区 ${m[1]} 的报告`],
+];
+function inChinese(msg) {
+  for (const [re, say] of SAID) {
+    const m = re.exec(msg);
+    if (m) return `${say(m)}（${msg}）`;
+  }
+  return msg;
+}
+
 function fieldError(name, msg) {
   const d = document.querySelector(`.field[data-field="${name}"]`);
   if (!d) { $('#form-error').textContent += `${name}: ${msg} `; return; }
@@ -182,7 +206,7 @@ async function submit(ev) {
         '报送到市里后，下表中的状态变为“已入库”。');
       resetForm();
     } else if (status === 400 && body.results) {
-      for (const e of (body.results[0] || {}).errors || []) fieldError(e.field, e.message);
+      for (const e of (body.results[0] || {}).errors || []) fieldError(e.field, inChinese(e.message));
       showResult('未接收：请按红字提示改正后再提交。', true);
     } else {
       showResult(`未接收（${status}）：${body.error || '请稍后再试'}`, true);

@@ -80,7 +80,7 @@ try {
   await page.click('#submit');
   await page.waitForSelector('.field[data-field=ended_on].bad');
   const serverMsg = await page.textContent('.field[data-field=ended_on] .err');
-  check(serverMsg.startsWith('must not be before occurred_on'),
+  check(serverMsg.startsWith('不能早于活动日期') && serverMsg.includes('must not be before occurred_on'),
     `the server's rule is shown at its field (${serverMsg})`);
   await page.screenshot({ path: `${artifacts}/entry-errors.png`, fullPage: true });
 
