@@ -241,9 +241,10 @@ static void ignore_row(void *ctx, size_t line, pufa_report *r, pufa_errors *errs
 static void refused(const char *buf, size_t len, const pufa_xlsx_limits *lim, int want_rc,
                     const char *want) {
     char err[512] = "";
-    collected c = {.reports = json_array()};
+    collected c;
     int rc;
     if (lim) {
+        c = (collected){.reports = json_array()};
         rc = pufa_xlsx_each_report(buf, len, lim, ignore_row, NULL, err, sizeof err);
     } else {
         rc = parse(buf, len, &c, err, sizeof err);
