@@ -129,6 +129,25 @@ static void sh_ok(const char *cmd) {
     free(out);
 }
 
+/* The text of the files a shell pattern names once it contains want: the
+ * drop folder logs its verdict before it moves the file and writes the
+ * .error beside it.  Caller frees. */
+static char *wait_file_text(const char *pattern, const char *want, int timeout_ms) {
+    char *cmd = pufa_asprintf("cat %s 2>/dev/null", pattern);
+    long long deadline = pufa_mono_ms() + timeout_ms;
+    char *out = NULL;
+    for (;;) {
+        int st;
+        free(out);
+        out = run_out(cmd, &st);
+        if (strstr(out, want) || pufa_mono_ms() >= deadline)
+            break;
+        pufa_sleep_ms(50);
+    }
+    free(cmd);
+    return out;
+}
+
 static long long scalar_ll(const char *sql) {
     PGresult *r = PQexec(db, sql);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
@@ -395,10 +414,11 @@ static void xlsx_two_bad_rows_named_by_excel_row(void **state) {
     assert_int_equal(rename(path, final), 0);
     assert_true(
         pufa_proc_wait_log(&col, "file=bad.xlsx accepted=22 rejected=2", NULL, NULL, 0, 10000));
-    cmd = pufa_asprintf("cat '%s'/done/*bad.xlsx.error", drop);
-    out = run_out(cmd, &st);
-    assert_contains(out, "line 5: participants: must be >= 0 (got -5)\n"
-                         "line 9: theme: must be one of the theme codes or labels (got 天气)\n");
+    cmd = pufa_asprintf("'%s'/done/*bad.xlsx.error", drop);
+    const char *want = "line 5: participants: must be >= 0 (got -5)\n"
+                       "line 9: theme: must be one of the theme codes or labels (got 天气)\n";
+    out = wait_file_text(cmd, want, 10000);
+    assert_contains(out, want);
     free(out);
     free(cmd);
     assert_true(wait_count(prefix, 22, 30000));
@@ -449,12 +469,11 @@ static void hostile_xlsx_refused_collector_keeps_running(void **state) {
         assert_int_equal(rename(path, final), 0);
         char *logged = pufa_asprintf("COL-DROP-FAILED file=h%zu-%s", k, cases[k].file);
         assert_true(pufa_proc_wait_log(&col, logged, NULL, NULL, 0, 20000));
-        int st;
-        char *cat = pufa_asprintf("cat '%s'/failed/*h%zu-%s.error", drop, k, cases[k].file);
-        char *out = run_out(cat, &st);
+        char *pattern = pufa_asprintf("'%s'/failed/*h%zu-%s.error", drop, k, cases[k].file);
+        char *out = wait_file_text(pattern, cases[k].error, 10000);
         assert_contains(out, cases[k].error);
         free(out);
-        free(cat);
+        free(pattern);
         free(logged);
         free(final);
         free(path);
