@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,9 +200,11 @@ static int load_targets(const char *stack, const char *url, const char *token_fi
     return 0;
 }
 
-/* Posts the reports queued for one target; marks the accepted ones. */
-static int post(const target *t, json_t *arr, gen **refs, size_t *accepted, size_t *rejected,
-                char *err, size_t errsize) {
+/* Posts the reports queued for one target; marks the accepted ones.  refs
+ * holds indexes into all (-1: a bad report, not in the ledger), not
+ * pointers: all may be reallocated while a queue waits. */
+static int post(const target *t, json_t *arr, gen *all, const ptrdiff_t *refs, size_t *accepted,
+                size_t *rejected, char *err, size_t errsize) {
     char *body = json_dumps(arr, JSON_COMPACT);
     char *url = pufa_asprintf("%s/v1/reports", t->url);
     char *hdr = t->token ? pufa_asprintf("Content-Type: application/json\r\nAuthorization: "
@@ -231,8 +234,8 @@ static int post(const target *t, json_t *arr, gen **refs, size_t *accepted, size
             json_array_foreach(results, i, res) {
                 const char *st = json_string_value(json_object_get(res, "state"));
                 if (st && !strcmp(st, "spooled")) {
-                    if (refs[i])
-                        refs[i]->accepted = true;
+                    if (refs[i] >= 0)
+                        all[refs[i]].accepted = true;
                     (*accepted)++;
                 } else {
                     (*rejected)++;
@@ -433,7 +436,7 @@ int cmd_loadgen(int argc, char **argv) {
     int64_t start = pufa_now_ms(), last_progress = 0;
     bool tty = !quiet && isatty(2);
     json_t **queues = pufa_calloc(nt, sizeof *queues);
-    gen ***refs = pufa_calloc(nt, sizeof *refs);
+    ptrdiff_t **refs = pufa_calloc(nt, sizeof *refs);
     size_t *qn = pufa_calloc(nt, sizeof *qn);
     for (size_t k = 0; k < nt; k++) {
         queues[k] = json_array();
@@ -484,10 +487,10 @@ int cmd_loadgen(int argc, char **argv) {
             }
             uint32_t k = g ? g->county : (uint32_t)irange(&s, 0, (int)nt - 1);
             json_array_append_new(queues[k], o);
-            refs[k][qn[k]++] = g;
+            refs[k][qn[k]++] = g ? g - all : -1;
             sent++;
             if (qn[k] == (size_t)per_post) {
-                if ((rc = post(&targets[k], queues[k], refs[k], &accepted, &rejected, err,
+                if ((rc = post(&targets[k], queues[k], all, refs[k], &accepted, &rejected, err,
                                sizeof err)))
                     break;
                 json_array_clear(queues[k]);
@@ -498,7 +501,7 @@ int cmd_loadgen(int argc, char **argv) {
         for (size_t k = 0; k < nt && rc == 0; k++) {
             if (!qn[k])
                 continue;
-            rc = post(&targets[k], queues[k], refs[k], &accepted, &rejected, err, sizeof err);
+            rc = post(&targets[k], queues[k], all, refs[k], &accepted, &rejected, err, sizeof err);
             json_array_clear(queues[k]);
             qn[k] = 0;
         }
