@@ -6,19 +6,23 @@
 #   4. a clang/libFuzzer build: every fuzz target for 10 s from its corpus
 # Options: --no-install (skip step 1), --no-sanitize (skip steps 3 and 4),
 #          --allow-skip (a test that skips itself, e.g. for want of chromium or
-#          valgrind, is not a failure; without it, it is).
+#          valgrind, is not a failure; without it, it is),
+#          --failover (also tests/failover_test.sh: PostgreSQL primary + standby,
+#          kill -9 and promote under load, sync and async; about 100 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 install=1
 sanitize=1
 allow_skip=0
+failover=0
 for a in "$@"; do
     case "$a" in
         --no-install) install=0 ;;
         --no-sanitize) sanitize=0 ;;
         --allow-skip) allow_skip=1 ;;
-        -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --failover) failover=1 ;;
+        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "run-all.sh: unknown option $a" >&2; exit 64 ;;
     esac
 done
@@ -59,6 +63,10 @@ cmake --build build -j"$jobs"
 
 echo "== tests =="
 run_ctest build
+if [ $failover -eq 1 ]; then
+    echo "== failover (synchronous and asynchronous standby) =="
+    tests/failover_test.sh build both
+fi
 
 if [ $sanitize -eq 1 ]; then
     echo "== build (ASan+UBSan) =="
