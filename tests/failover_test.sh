@@ -204,8 +204,11 @@ for c, v in sorted(l["counties"].items()): print("%s|%d|%d" % (c, v["reports"], 
         "$tmp/ledger.json")
     stored=$(psql_at "$tmp/s" $sport "SELECT county_code, count(*), sum(participants)
         FROM reports WHERE NOT retracted GROUP BY 1 ORDER BY 1")
+    # The rollups: rollup_dim's totals plus the journal not yet folded in.
     rollup=$(psql_at "$tmp/s" $sport "SELECT county_code, sum(reports), sum(participants)
-        FROM rollup_dim WHERE dim = 'total' GROUP BY 1 ORDER BY 1")
+        FROM (SELECT county_code, reports, participants FROM rollup_dim WHERE dim = 'total'
+              UNION ALL SELECT county_code, reports, participants FROM rollup_journal) t
+        GROUP BY 1 ORDER BY 1")
     local n_ledger n_stored
     n_ledger=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["live_reports"])' "$tmp/ledger.json")
     n_stored=$(psql_at "$tmp/s" $sport "SELECT count(*) FROM reports")
