@@ -20,11 +20,19 @@
 #          standby never received; the collectors deleted them on the ack.
 #          The test prints how many acknowledged reports the failover lost
 #          (it fails only if that is negative or the stack did not recover).
+#   standby-read  (no failover): the standby's replay paused 3 s under load, a
+#          second publisher started meanwhile with its snapshots from the
+#          standby (target_session_attrs=standby): it sees the feed ahead of
+#          its snapshot (gaps, counted and printed), resyncs until the standby
+#          catches up, and ends with the same totals as the publisher on the
+#          primary, and the ledger's.
+#   both = sync async;  all = sync async standby-read.
 set -euo pipefail
 
-build=$(cd "${1:?usage: failover_test.sh BUILD [sync|async|both]}" && pwd)
+build=$(cd "${1:?usage: failover_test.sh BUILD [sync|async|both|standby-read|all]}" && pwd)
 modes=${2:-both}
 [ "$modes" = both ] && modes="sync async"
+[ "$modes" = all ] && modes="sync async standby-read"
 src=$(cd "$(dirname "$0")/.." && pwd)
 pufa=$build/cli/pufa
 
@@ -77,6 +85,62 @@ pg_start() { # NAME PORT [EXTRA -c OPTIONS]
         start >/dev/null
 }
 
+# Cut the standby off (its WAL receiver stops), let the primary go on alone,
+# kill it -9, promote the standby, wait for writes on it.
+failover() {
+    "${runas[@]}" "$pgbin/psql" -X -q -h "$tmp/s" -p $sport -U postgres -d postgres \
+        -c "ALTER SYSTEM SET primary_conninfo = ''" -c "SELECT pg_reload_conf()" >/dev/null
+    poll 100 bash -c "[ -z \"\$(\"$pgbin/psql\" -X -qtA -h $tmp/p -p $pport -U postgres -d postgres \
+        -c \"SELECT 1 FROM pg_stat_replication\")\" ]" || fail "the standby did not disconnect"
+    local acked_before
+    acked_before=$(psql_at "$tmp/s" $sport "SELECT count(*) FROM reports")
+    sleep 3 # the primary goes on alone (async) or waits for its standby (sync)
+    local on_primary
+    on_primary=$(psql_at "$tmp/p" $pport "SELECT count(*) FROM reports")
+    local ppid
+    ppid=$(head -n 1 "$tmp/p/data/postmaster.pid")
+    kill -9 "$ppid"
+    echo "failover[$mode]: cut the standby off at $acked_before reports; primary had" \
+        "$on_primary when killed -9"
+    "${runas[@]}" "$pgbin/pg_ctl" -D "$tmp/s/data" -w -t 60 promote >/dev/null
+    local t_promote
+    t_promote=$(date +%s.%N)
+    # The aggregator finds the new primary through the second host.
+    poll 300 bash -c "[ \$(\"$pgbin/psql\" -X -qtA -h $tmp/s -p $sport -U postgres -d pufa \
+        -c \"SELECT count(*) FROM reports\") -gt $acked_before ]" ||
+        fail "nothing stored on the promoted standby within 30 s"
+    echo "failover[$mode]: writes resumed on the promoted standby $(awk -v a="$t_promote" \
+        -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s after promote"
+
+}
+
+# The standby's replay paused for 3 s under load: the publisher reading its
+# snapshots there sees the feed run ahead of them (gaps, resyncs) and must
+# converge on the same totals as the one reading the primary.
+standby_lag() {
+    "$pgbin/psql" -X -q -h "$tmp/s" -p $sport -U postgres -d postgres \
+        -c "SELECT pg_wal_replay_pause()" >/dev/null
+    sleep 1
+    # A second publisher, started now: its first snapshot comes from the
+    # standby, behind the feed it subscribes to.
+    "$build/publisher/pufa-publisher" --feed "$feed_ep" --http 127.0.0.1:0 --pub "" \
+        --db "host=$tmp/s port=$sport dbname=pufa user=pufa_publisher target_session_attrs=standby" \
+        --home 100000 2>>"$tmp/logs/publisher-standby.log" &
+    pids+=($!)
+    poll 300 grep -q "id=PUB-HTTP" "$tmp/logs/publisher-standby.log" || fail "publisher 2"
+    dash2="http://127.0.0.1:$(logval "$tmp/logs/publisher-standby.log" "id=PUB-HTTP port=")/"
+    sleep 2
+    local lag_p lag_s gaps
+    lag_p=$(psql_at "$tmp/p" $pport "SELECT seq FROM feed_state")
+    lag_s=$(psql_at "$tmp/s" $sport "SELECT seq FROM feed_state")
+    gaps=$(curl -sf "${dash2}metrics" | awk '/^pufa_publisher_gaps_total /{print $2}')
+    "$pgbin/psql" -X -q -h "$tmp/s" -p $sport -U postgres -d postgres \
+        -c "SELECT pg_wal_replay_resume()" >/dev/null
+    echo "failover[$mode]: replay paused 3 s: feed seq $lag_p on the primary, $lag_s on the" \
+        "standby; the standby publisher had seen $gaps gaps"
+    [ "$lag_s" -lt "$lag_p" ] || fail "the standby did not lag"
+}
+
 run_mode() {
     tmp=$(mktemp -d /tmp/pufa-fo.XXXXXX)
     chmod 755 "$tmp"
@@ -119,7 +183,7 @@ run_mode() {
         --home 100000 2>>"$tmp/logs/aggregator.log" &
     pids+=($!)
     poll 300 grep -q AGG-READY "$tmp/logs/aggregator.log" || fail "aggregator not ready"
-    local agg_ep feed_ep
+    local agg_ep dash2=
     agg_ep=$(logval "$tmp/logs/aggregator.log" "id=AGG-LISTEN endpoint=")
     feed_ep=$(logval "$tmp/logs/aggregator.log" "id=AGG-FEED endpoint=")
 
@@ -156,31 +220,13 @@ run_mode() {
     # Load flowing through both servers: wait for 300 reports stored.
     poll 300 bash -c "[ \$(\"$pgbin/psql\" -X -qtA -h $tmp/p -p $pport -U postgres -d pufa \
         -c \"SELECT count(*) FROM reports\") -ge 300 ]" || fail "no load stored within 30 s"
-    # Cut the standby off: its WAL receiver stops.
-    "${runas[@]}" "$pgbin/psql" -X -q -h "$tmp/s" -p $sport -U postgres -d postgres \
-        -c "ALTER SYSTEM SET primary_conninfo = ''" -c "SELECT pg_reload_conf()" >/dev/null
-    poll 100 bash -c "[ -z \"\$(\"$pgbin/psql\" -X -qtA -h $tmp/p -p $pport -U postgres -d postgres \
-        -c \"SELECT 1 FROM pg_stat_replication\")\" ]" || fail "the standby did not disconnect"
-    local acked_before
-    acked_before=$(psql_at "$tmp/s" $sport "SELECT count(*) FROM reports")
-    sleep 3 # the primary goes on alone (async) or waits for its standby (sync)
-    local on_primary
-    on_primary=$(psql_at "$tmp/p" $pport "SELECT count(*) FROM reports")
-    local ppid
-    ppid=$(head -n 1 "$tmp/p/data/postmaster.pid")
-    kill -9 "$ppid"
-    echo "failover[$mode]: cut the standby off at $acked_before reports; primary had" \
-        "$on_primary when killed -9"
-    "${runas[@]}" "$pgbin/pg_ctl" -D "$tmp/s/data" -w -t 60 promote >/dev/null
-    local t_promote
-    t_promote=$(date +%s.%N)
-    # The aggregator finds the new primary through the second host.
-    poll 300 bash -c "[ \$(\"$pgbin/psql\" -X -qtA -h $tmp/s -p $sport -U postgres -d pufa \
-        -c \"SELECT count(*) FROM reports\") -gt $acked_before ]" ||
-        fail "nothing stored on the promoted standby within 30 s"
-    echo "failover[$mode]: writes resumed on the promoted standby $(awk -v a="$t_promote" \
-        -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s after promote"
-
+    local wdir=$tmp/s wport=$sport
+    if [ "$mode" = standby-read ]; then
+        standby_lag
+        wdir=$tmp/p wport=$pport
+    else
+        failover
+    fi
     wait "$lg" || fail "loadgen failed: $(tail -n 30 "$tmp/logs/loadgen.log")"
     # Delivery done: every spool empty and the publisher at the feed's seq.
     local done=0 busy seq_db seq_pub u
@@ -190,8 +236,11 @@ run_mode() {
             n=$(curl -sf "$u/metrics" | awk '/^pufa_collector_spool_reports /{print $2}')
             [ "${n:-1}" = 0 ] || busy=1
         done
-        seq_db=$(psql_at "$tmp/s" $sport "SELECT seq FROM feed_state")
+        seq_db=$(psql_at "$wdir" $wport "SELECT seq FROM feed_state")
         seq_pub=$(curl -sf "${dash}metrics" | awk '/^pufa_publisher_seq /{print $2}')
+        if [ -n "$dash2" ]; then
+            [ "$(curl -sf "${dash2}metrics" | awk '/^pufa_publisher_seq /{print $2}')" = "$seq_db" ] || busy=1
+        fi
         [ $busy -eq 0 ] && [ "$seq_db" = "$seq_pub" ] && { done=1; break; }
         sleep 0.1
     done
@@ -202,23 +251,37 @@ run_mode() {
 l = json.load(open(sys.argv[1]))
 for c, v in sorted(l["counties"].items()): print("%s|%d|%d" % (c, v["reports"], v["participants"]))' \
         "$tmp/ledger.json")
-    stored=$(psql_at "$tmp/s" $sport "SELECT county_code, count(*), sum(participants)
+    stored=$(psql_at "$wdir" $wport "SELECT county_code, count(*), sum(participants)
         FROM reports WHERE NOT retracted GROUP BY 1 ORDER BY 1")
     # The rollups: rollup_dim's totals plus the journal not yet folded in.
-    rollup=$(psql_at "$tmp/s" $sport "SELECT county_code, sum(reports), sum(participants)
+    rollup=$(psql_at "$wdir" $wport "SELECT county_code, sum(reports), sum(participants)
         FROM (SELECT county_code, reports, participants FROM rollup_dim WHERE dim = 'total'
               UNION ALL SELECT county_code, reports, participants FROM rollup_journal) t
         GROUP BY 1 ORDER BY 1")
     local n_ledger n_stored
     n_ledger=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["live_reports"])' "$tmp/ledger.json")
-    n_stored=$(psql_at "$tmp/s" $sport "SELECT count(*) FROM reports")
+    n_stored=$(psql_at "$wdir" $wport "SELECT count(*) FROM reports")
     local lost=$((n_ledger - n_stored))
-    echo "failover[$mode]: ledger $n_ledger accepted reports, $n_stored stored on the new" \
-        "primary: $lost acknowledged reports lost"
+    echo "failover[$mode]: ledger $n_ledger accepted reports, $n_stored stored on the" \
+        "$([ "$mode" = standby-read ] || echo "new ")primary: $lost acknowledged reports lost"
     [ "$stored" = "$rollup" ] || fail "rollups disagree with reports (doubled?):
 reports: $stored
 rollups: $rollup"
-    if [ "$mode" = sync ]; then
+    if [ "$mode" = standby-read ]; then
+        [ "$stored" = "$ledger" ] || fail "the primary disagrees with the ledger"
+        "$pufa" loadgen verify --ledger "$tmp/ledger.json" --dashboard "$dash" || fail "dashboard"
+        "$pufa" loadgen verify --ledger "$tmp/ledger.json" --dashboard "$dash2" ||
+            fail "the dashboard reading the standby disagrees with the ledger"
+        local t1 t2
+        local strip='import json,sys; d=json.load(sys.stdin); d.pop("generated_at_ms"); print(json.dumps(d, sort_keys=True))'
+        t1=$(curl -sf "${dash}v1/totals?window=all&by=county" | python3 -c "$strip")
+        t2=$(curl -sf "${dash2}v1/totals?window=all&by=county" | python3 -c "$strip")
+        [ "$t1" = "$t2" ] || fail "the two publishers differ:
+$t1
+$t2"
+        echo "failover[$mode]: OK: the publisher on the standby ($(curl -sf "${dash2}metrics" |
+            awk '/^pufa_publisher_gaps_total /{print $2}') gaps in all) gives the same totals as the one on the primary"
+    elif [ "$mode" = sync ]; then
         [ "$stored" = "$ledger" ] || fail "the new primary disagrees with the ledger:
 ledger: $ledger
 stored: $stored"
@@ -241,7 +304,7 @@ stored: $stored"
 
 for mode in $modes; do
     case $mode in
-    sync | async) run_mode ;;
+    sync | async | standby-read) run_mode ;;
     *) echo "failover: unknown mode '$mode' (sync, async or both)" >&2; exit 64 ;;
     esac
 done

@@ -8,7 +8,8 @@
 #          --allow-skip (a test that skips itself, e.g. for want of chromium or
 #          valgrind, is not a failure; without it, it is),
 #          --failover (also tests/failover_test.sh: PostgreSQL primary + standby,
-#          kill -9 and promote under load, sync and async; about 100 s).
+#          kill -9 and promote under load, sync and async, and a publisher
+#          reading a lagging hot standby; about 150 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +23,7 @@ for a in "$@"; do
         --no-sanitize) sanitize=0 ;;
         --allow-skip) allow_skip=1 ;;
         --failover) failover=1 ;;
-        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "run-all.sh: unknown option $a" >&2; exit 64 ;;
     esac
 done
@@ -64,8 +65,8 @@ cmake --build build -j"$jobs"
 echo "== tests =="
 run_ctest build
 if [ $failover -eq 1 ]; then
-    echo "== failover (synchronous and asynchronous standby) =="
-    tests/failover_test.sh build both
+    echo "== failover (synchronous and asynchronous standby, publisher on a standby) =="
+    tests/failover_test.sh build all
 fi
 
 if [ $sanitize -eq 1 ]; then
