@@ -10,9 +10,12 @@
 # package files (tests/browser/package*.json).  It is not part of the test
 # command: it takes 20-40 minutes (the first run also builds the base image).
 #
-#   usage: tests/fresh-debian-check.sh [--test-only | --stack-only] [--keep]
+#   usage: tests/fresh-debian-check.sh [--test-only | --stack-only | --packages] [--keep]
 #   --test-only    only README command 2 (bash .ci/run)
 #   --stack-only   only README command 1 (./deploy/local-stack.sh --duration 30 --verify)
+#   --packages     the Debian packages instead: built in one bare root
+#                  (deploy/install-deps.sh, lintian, tests/packages_test.sh), then
+#                  installed with apt in a second one (tests/packages_install_check.sh)
 #   --keep         leave the roots behind for a look inside (paths printed)
 # Needs root (chroot, bind mounts) and debootstrap (installed on first use).
 # The base image is cached as ${TMPDIR:-/tmp}/fresh-debian-base.tar.
@@ -20,12 +23,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cmds=('bash .ci/run' './deploy/local-stack.sh --duration 30 --verify')
 keep=0
+packages=0
+# --packages: the root that builds the packages, then the one that installs them.
+pkg_build='./deploy/install-deps.sh && apt-get install -y -q --no-install-recommends lintian >/dev/null && ./tests/packages_test.sh build-deb'
+pkg_install='./tests/packages_install_check.sh /srv/debs'
 for a in "$@"; do
     case "$a" in
         --test-only) cmds=("${cmds[0]}") ;;
         --stack-only) cmds=("${cmds[1]}") ;;
+        --packages) packages=1; cmds=("$pkg_build" "$pkg_install") ;;
         --keep) keep=1 ;;
-        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "fresh-debian-check: unknown option $a" >&2; exit 64 ;;
     esac
 done
@@ -57,12 +65,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
+debs=""
 run_fresh() { # COMMAND: in a new bare root; returns its exit status
     root=$(mktemp -d /tmp/pufa-fresh.XXXXXX)
     tar -C "$root" -xf "$base"
     chmod 755 "$root"
     mkdir -p "$root/srv/project"
     git archive HEAD | tar -C "$root/srv/project" -x
+    # --packages: the packages the first root built go into the second one.
+    if [ -n "$debs" ]; then mkdir -p "$root/srv/debs" && cp "$debs"/*.deb "$root/srv/debs/"; fi
     cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
     # A proxy's own CA, where this machine reaches the registries through one.
     mkdir -p "$root/usr/local/share/ca-certificates"
@@ -73,6 +84,10 @@ run_fresh() { # COMMAND: in a new bare root; returns its exit status
         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin TERM=dumb LANG=C.UTF-8 \
         CI=true NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
         /bin/bash -c "cd /srv/project && $1" </dev/null || rc=$?
+    if [ $packages -eq 1 ] && [ -z "$debs" ] && ls "$root"/srv/project/build-deb/pufa-*.deb >/dev/null 2>&1; then
+        debs=$(mktemp -d /tmp/pufa-fresh-debs.XXXXXX)
+        cp "$root"/srv/project/build-deb/pufa-*.deb "$debs/"
+    fi
     cleanup
     return $rc
 }
@@ -84,8 +99,9 @@ for c in "${cmds[@]}"; do
     rc=0
     run_fresh "$c" || rc=$?
     echo "fresh-debian-check: '$c' exited $rc after $(( $(date +%s) - start )) s"
-    [ $rc -eq 0 ] || failed=1
+    [ $rc -eq 0 ] || { failed=1; [ $packages -eq 1 ] && break; }
 done
-[ $failed -eq 0 ] && echo "fresh-debian-check: ${#cmds[@]} of ${#cmds[@]} README commands passed on a bare Debian 12" ||
+[ -n "$debs" ] && rm -rf "$debs"
+[ $failed -eq 0 ] && echo "fresh-debian-check: ${#cmds[@]} of ${#cmds[@]} commands passed on a bare Debian 12" ||
     echo "fresh-debian-check: FAILED" >&2
 exit $failed
