@@ -68,15 +68,20 @@ set +e; "$build/aggregator/pufa-aggregator" --config "$tmp/bad.ini" --check-conf
 # programs look for them (never in this checkout), the units pointing at the
 # installed binaries.
 prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$build/CMakeCache.txt")
+# The packages' build (prefix /usr) puts the units in /lib and the docs in pufa-common's folder.
+unitdir=$(sed -n 's/^PUFA_SYSTEMD_UNITDIR:PATH=//p' "$build/CMakeCache.txt")
+docdir=$(sed -n 's/^CMAKE_INSTALL_DOCDIR:PATH=//p' "$build/CMakeCache.txt")
+docdir=${docdir:-share/doc/pufa}
 root=$tmp/root
 if DESTDIR=$root cmake --install "$build" >"$tmp/install.log" 2>&1; then
     missing=""
     for f in bin/pufa bin/pufa-aggregator bin/pufa-collector bin/pufa-publisher \
         share/pufa/org_units.csv share/pufa/units.csv share/pufa/config/collector.ini \
-        share/pufa/sql/roles.sql share/doc/pufa/RUNBOOK.md \
-        lib/systemd/system/pufa-aggregator.service lib/systemd/system/pufa-collector.service \
-        lib/systemd/system/pufa-publisher.service; do
+        share/pufa/sql/roles.sql "$docdir/RUNBOOK.md"; do
         [ -e "$root$prefix/$f" ] || missing="$missing $f"
+    done
+    for f in pufa-aggregator.service pufa-collector.service pufa-publisher.service; do
+        [ -e "$root$unitdir/$f" ] || missing="$missing $unitdir/$f"
     done
     [ -z "$missing" ] && ok "cmake --install lays out binaries, data, units, configs, docs under $prefix" ||
         notok "cmake --install did not install:$missing"
@@ -90,9 +95,9 @@ if DESTDIR=$root cmake --install "$build" >"$tmp/install.log" 2>&1; then
     grep -q "default: $src/deploy/data/org_units.csv" <<<"$help" &&
         ok "run from the build tree, it uses the checkout's deploy/data" ||
         notok "the build tree's collector --help: $(grep -i org <<<"$help")"
-    grep -q "^ExecStart=$prefix/bin/pufa-collector " "$root$prefix/lib/systemd/system/pufa-collector.service" &&
+    grep -q "^ExecStart=$prefix/bin/pufa-collector " "$root$unitdir/pufa-collector.service" &&
         ok "the installed unit starts $prefix/bin/pufa-collector" ||
-        notok "the installed unit's ExecStart: $(grep ExecStart "$root$prefix/lib/systemd/system/pufa-collector.service")"
+        notok "the installed unit's ExecStart: $(grep ExecStart "$root$unitdir/pufa-collector.service")"
 else
     notok "cmake --install failed: $(tail -5 "$tmp/install.log")"
 fi
