@@ -102,6 +102,9 @@ foreach(svc collector aggregator publisher)
       "${PUFA_DEB_DIR}/${svc}/postinst;${PUFA_DEB_DIR}/${svc}/prerm;${PUFA_DEB_DIR}/${svc}/postrm;${PUFA_DEB_DIR}/${svc}/conffiles")
   set(CPACK_DEBIAN_${SVC}_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 endforeach()
+# ExecReload=/bin/kill -HUP (systemctl reload re-reads the allow-lists): procps.
+set(CPACK_DEBIAN_AGGREGATOR_PACKAGE_DEPENDS "procps")
+set(CPACK_DEBIAN_PUBLISHER_PACKAGE_DEPENDS "procps")
 # A package built for another prefix would look for its data where it is not.
 set(CPACK_PROJECT_CONFIG_FILE ${PROJECT_SOURCE_DIR}/cmake/PufaPackageCheck.cmake)
 set(CPACK_PUFA_INSTALL_PREFIX ${CMAKE_INSTALL_PREFIX})

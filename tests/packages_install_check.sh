@@ -21,7 +21,8 @@ for p in common collector aggregator publisher; do
     dpkg-query -W -f='${Status}' pufa-$p 2>/dev/null | grep -q 'install ok installed' ||
         notok "pufa-$p not installed: $(tail -5 /tmp/install.log)"
 done
-grep -q libzmq5 <<<"$pulled" && grep -q libpq5 <<<"$pulled" && grep -q adduser <<<"$pulled" &&
+grep -q libzmq5 <<<"$pulled" && grep -q libpq5 <<<"$pulled" &&
+    dpkg-query -W -f='${Status}\n' adduser procps | grep -c 'install ok installed' | grep -q 2 &&
     ok "apt-get install ./pufa-*.deb pulled in $(wc -w <<<"$pulled") packages: $pulled" ||
     notok "apt pulled: $pulled"
 

@@ -48,6 +48,9 @@ grep -q 'libpq5' <<<"$(field aggregator Depends)" && grep -q 'libmicrohttpd12' <
     grep -q 'libuv1' <<<"$(field collector Depends)" && grep -q 'libxlsxwriter' <<<"$(field publisher Depends)" &&
     ok "each service's own libraries: aggregator libpq5, collector libuv1, publisher libmicrohttpd12 + libxlsxwriter" ||
     notok "service libraries: aggregator $(field aggregator Depends) / publisher $(field publisher Depends)"
+grep -q procps <<<"$(field aggregator Depends)" && grep -q procps <<<"$(field publisher Depends)" &&
+    ok "pufa-aggregator and pufa-publisher depend on procps (ExecReload=/bin/kill)" ||
+    notok "no procps (ExecReload=/bin/kill): $(field aggregator Depends)"
 grep -q adduser <<<"$(field common Depends)" && grep -q libpq5 <<<"$(field common Depends)" &&
     ok "pufa-common depends on adduser (postinst) and the tool's libraries" ||
     notok "pufa-common Depends: $(field common Depends)"
