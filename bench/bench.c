@@ -29,6 +29,7 @@
 #include "pg.h"
 #include "proc.h"
 #include "report_json.h"
+#include "swarm.h"
 #include "uuid.h"
 #include "wire.h"
 
@@ -770,6 +771,8 @@ int main(int argc, char **argv) {
         return 64;
     }
     build = argv[1];
+    size_t swarm = 0, swarm_batch = 5;
+    int swarm_period = 5000, swarm_steady = 30;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--reports") && i + 1 < argc)
             N = (size_t)atoll(argv[++i]);
@@ -799,7 +802,17 @@ int main(int argc, char **argv) {
             hostile_conns = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--http-only"))
             http_only = true;
+        else if (!strcmp(argv[i], "--swarm") && i + 1 < argc)
+            swarm = (size_t)atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--swarm-batch") && i + 1 < argc)
+            swarm_batch = (size_t)atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--swarm-period-ms") && i + 1 < argc)
+            swarm_period = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--swarm-steady-s") && i + 1 < argc)
+            swarm_steady = atoi(argv[++i]);
     }
+    if (swarm) /* its own scenario: N collectors on one aggregator, nothing else */
+        return swarm_main(build, swarm, swarm_batch, swarm_period, swarm_steady);
     pufa_json_init();
     signal(SIGPIPE, SIG_IGN);
     char *cmd = pufa_asprintf("'%s/cli/pufa' migrate --db '%s' --org-units '%s/../deploy/data/"

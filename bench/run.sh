@@ -3,6 +3,7 @@
 # default durability (fsync on, synchronous_commit on) and prints the table.
 #   bench/run.sh [--reports N] [--backlog N] [--big] [--fed-reports N] [--fed-lag S]
 #                [--no-federation | --only-federation]
+#   bench/run.sh --swarm 3000   (N CURVE collectors on one aggregator, on its own)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
