@@ -54,13 +54,18 @@ int ingest_open(const ingest_config *cfg, void *zctx, pipeline *pl, delta_pub *p
         goto fail;
     }
     int64_t maxmsg = cfg->max_frame;
-    int one = 1, hwm = (int)cfg->hwm, linger = 2000;
+    /* The kernel's accept queue for the listener: libzmq's default of 100
+     * drops the SYNs of thousands of collectors reconnecting at once (after
+     * a restart), and each dropped one waits out TCP's 1, 3, 7 s retries.
+     * The kernel caps it at net.core.somaxconn. */
+    int one = 1, hwm = (int)cfg->hwm, linger = 2000, backlog = 4096;
     /* A full peer is an error we can count, not a silent drop. */
     if (zmq_setsockopt(in->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) ||
         zmq_setsockopt(in->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) ||
         zmq_setsockopt(in->router, ZMQ_SNDHWM, &hwm, sizeof hwm) ||
         zmq_setsockopt(in->router, ZMQ_RCVHWM, &hwm, sizeof hwm) ||
-        zmq_setsockopt(in->router, ZMQ_LINGER, &linger, sizeof linger)) {
+        zmq_setsockopt(in->router, ZMQ_LINGER, &linger, sizeof linger) ||
+        zmq_setsockopt(in->router, ZMQ_BACKLOG, &backlog, sizeof backlog)) {
         rc = zerr(err, errsize, "zmq_setsockopt");
         goto fail;
     }
