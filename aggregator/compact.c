@@ -296,6 +296,12 @@ struct compactor {
     int64_t interval_ms, rows;
     pthread_t thread;
     bool started, stopping;
+    /* The running compaction's cancel handle (NULL between runs): a stop
+     * cancels it rather than wait, since on a national database it can run
+     * for tens of seconds and a killed aggregator leaves its backend holding
+     * the locks the next start needs.  The rolled-back journal rows are
+     * folded by the next run. */
+    PGcancel *cancel;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     compact_stats st;
@@ -348,11 +354,31 @@ static void *compactor_main(void *arg) {
         int rc = 0;
         if (!conn && (rc = pufa_pg_connect(c->conninfo, &conn, err, sizeof err)) == 0)
             rc = pufa_pg_exec(conn, "SET jit = off", err, sizeof err); /* never pays here */
-        if (rc == 0)
-            rc = compact_once(conn, &moved, &written, err, sizeof err);
-        double secs = now_s() - t0;
         if (rc == 0) {
+            PGcancel *cancel = PQgetCancel(conn);
+            pthread_mutex_lock(&c->mu);
+            bool go = !c->stopping;
+            c->cancel = go ? cancel : NULL;
+            pthread_mutex_unlock(&c->mu);
+            if (go)
+                rc = compact_once(conn, &moved, &written, err, sizeof err);
+            pthread_mutex_lock(&c->mu);
+            c->cancel = NULL;
+            pthread_mutex_unlock(&c->mu);
+            PQfreeCancel(cancel);
+        }
+        double secs = now_s() - t0;
+        pthread_mutex_lock(&c->mu);
+        bool stopping = c->stopping;
+        pthread_mutex_unlock(&c->mu);
+        if (rc == 0 && stopping && !moved && !written) {
+            PLOG_INFO("AGG-COMPACT-STOP", "msg=\"stopping: the journal is folded at the next "
+                                          "start\"");
+        } else if (rc == 0) {
             PLOG_DEBUG("AGG-COMPACT", "moved=%lld written=%lld seconds=%.3f", moved, written, secs);
+        } else if (stopping) {
+            PLOG_INFO("AGG-COMPACT-STOP", "msg=\"compaction cancelled by the stop: the journal "
+                                          "is folded at the next start\"");
         } else {
             char q[600];
             PLOG_WARN("AGG-COMPACT-FAIL", "msg=%s retry_ms=%lld", pufa_log_quote(q, sizeof q, err),
@@ -410,6 +436,13 @@ void compactor_stop(compactor *c) {
     pthread_mutex_lock(&c->mu);
     c->stopping = true;
     pthread_cond_broadcast(&c->cv);
+    /* Cancels the statement running now; a compaction between statements
+     * is cancelled again, every 100 ms for up to 10 s (then joined). */
+    for (int i = 0; c->cancel && i < 100; i++) {
+        char e[256];
+        PQcancel(c->cancel, e, sizeof e);
+        wait_ms(c, 100);
+    }
     pthread_mutex_unlock(&c->mu);
     if (c->started) {
         pthread_join(c->thread, NULL);
