@@ -540,6 +540,14 @@ static size_t value_space(const pub_model *m, pub_dim dim) {
     return 0;
 }
 
+/* Sums over cells: each cell is bounded when added (pub_model_add), but a
+ * sum over many days and counties of hostile figures could still pass
+ * INT64_MAX; it saturates there rather than wrap. */
+static inline void sat_add(int64_t *acc, int64_t v) {
+    if (__builtin_add_overflow(*acc, v, acc))
+        *acc = v > 0 ? INT64_MAX : INT64_MIN;
+}
+
 size_t pub_model_query(const pub_model *m, pufa_day from, pufa_day to, pub_dim dim,
                        const pub_scope *s, pub_row **rows, int64_t totals[NFIG]) {
     memset(totals, 0, NFIG * sizeof(int64_t));
@@ -572,7 +580,7 @@ size_t pub_model_query(const pub_model *m, pufa_day from, pufa_day to, pub_dim d
             if (v >= space)
                 continue;
             for (int f = 0; f < NFIG; f++)
-                acc[v][f] += c->fig[f];
+                sat_add(&acc[v][f], c->fig[f]);
         }
     }
     size_t n = 0;
@@ -586,7 +594,7 @@ size_t pub_model_query(const pub_model *m, pufa_day from, pufa_day to, pub_dim d
         out[n].value = (uint32_t)v;
         memcpy(out[n].fig, acc[v], sizeof out[n].fig);
         for (int f = 0; f < NFIG; f++)
-            totals[f] += acc[v][f];
+            sat_add(&totals[f], acc[v][f]);
         n++;
     }
     free(acc);
@@ -610,7 +618,7 @@ void pub_model_sum(const pub_model *m, pufa_day from, pufa_day to, const pub_sco
             if (!county_in(m, s, b->v[k].county))
                 continue;
             for (int f = 0; f < NFIG; f++)
-                fig[f] += b->v[k].fig[f];
+                sat_add(&fig[f], b->v[k].fig[f]);
         }
     }
 }

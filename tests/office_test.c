@@ -866,8 +866,9 @@ static void print_page_and_xlsx_equal_sql(void **state) {
         fail_msg("print page and SQL differ\npage:\n%s\nSQL:\n%s", got.data, want);
     assert_int_equal(n, 8); /* seven counties and 合计 */
     /* The title's period: ytd is January 1 to today. */
-    pufa_civil f, t;
-    assert_true(pufa_civil_parse(from, &f) && pufa_civil_parse(to, &t));
+    pufa_civil f = {0}, t = {0};
+    assert_true(pufa_civil_parse(from, &f));
+    assert_true(pufa_civil_parse(to, &t));
     bool month_end = pufa_civil_plus_days(t, 1).d == 1;
     char period[64];
     if (month_end && t.m == 1)

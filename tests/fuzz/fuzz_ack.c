@@ -24,7 +24,11 @@ static void report_id(int i, char out[37]) {
 
 static delivery_state state_of(const Pufa__ReportResult *r) {
     int st = r->has_status ? (int)r->status : 0;
-    return st == 1 ? DS_COMMITTED : st == 2 ? DS_DUPLICATE : st == 3 ? DS_STALE : DS_REJECTED;
+    return st == 1   ? DS_COMMITTED
+           : st == 2 ? DS_DUPLICATE
+           : st == 3 ? DS_STALE
+           : st == 5 ? DS_LOCKED
+                     : DS_REJECTED;
 }
 
 /* One ack frame, against what the window held before it. */
@@ -78,10 +82,11 @@ static void check_ack(sender *s, const uint8_t *frame, size_t len) {
         }
     if (match == SIZE_MAX) {
         FUZZ_CHECK(s->stats.batches_acked == st0.batches_acked);
-        FUZZ_CHECK(s->stats.committed + s->stats.duplicate + s->stats.stale + s->stats.rejected ==
-                   st0.committed + st0.duplicate + st0.stale + st0.rejected);
+        FUZZ_CHECK(s->stats.committed + s->stats.duplicate + s->stats.stale + s->stats.rejected +
+                       s->stats.locked ==
+                   st0.committed + st0.duplicate + st0.stale + st0.rejected + st0.locked);
     } else {
-        uint64_t c[7] = {0};
+        uint64_t c[DS_LOCKED + 1] = {0};
         for (size_t i = 0; i < a->n_results; i++) {
             delivery_state ds = state_of(a->results[i]);
             c[ds]++;
@@ -94,7 +99,8 @@ static void check_ack(sender *s, const uint8_t *frame, size_t len) {
         FUZZ_CHECK(s->stats.committed == st0.committed + c[DS_COMMITTED] &&
                    s->stats.duplicate == st0.duplicate + c[DS_DUPLICATE] &&
                    s->stats.stale == st0.stale + c[DS_STALE] &&
-                   s->stats.rejected == st0.rejected + c[DS_REJECTED]);
+                   s->stats.rejected == st0.rejected + c[DS_REJECTED] &&
+                   s->stats.locked == st0.locked + c[DS_LOCKED]);
     }
     if (a)
         pufa__batch_ack__free_unpacked(a, NULL);
