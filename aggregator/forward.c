@@ -20,9 +20,12 @@
 #include "store_sql.h"
 #include "wire.h"
 
-/* Batches in flight at once: enough to keep the upper level's group commit
- * busy while acks travel back. */
-#define FWD_WINDOW 4
+/* The window: batches in flight at once, bounded both in batches (slots)
+ * and in reports, so that small batches still keep the upper level's group
+ * commit busy while acks travel back and the cursor is written, and large
+ * ones do not pile up beyond its max_pending (default 100000). */
+#define FWD_WINDOW         16
+#define FWD_WINDOW_REPORTS 16384
 /* A frame stays under the upper level's default max_frame (4 MiB). */
 #define FWD_MAX_FRAME (3u * 1024u * 1024u)
 /* First resend of an unacknowledged batch, and the cap of its backoff. */
@@ -30,8 +33,11 @@
 #define FWD_BACKOFF_MAX_MS 60000
 /* The database connection is retried with backoff up to this. */
 #define FWD_DB_BACKOFF_MAX_MS 5000
-/* The pending count is re-counted at most this often while catching up. */
-#define FWD_COUNT_EVERY_MS 1000
+/* The pending count is re-counted at most this often while disconnected,
+ * and while catching up (a count(*) over the whole backlog, in the
+ * forwarder's own thread: between counts, the count less what was read). */
+#define FWD_COUNT_EVERY_MS   1000
+#define FWD_COUNT_CATCHUP_MS 5000
 /* One forwarder per database (the writer has its own lock). */
 #define FORWARD_LOCK_KEY "4930671529"
 /* "Every row of this sequence": the cursor's report id when it is NULL. */
@@ -141,6 +147,14 @@ static void batch_free(fwd_batch *b) {
 
 static fwd_batch *slot(forward *f, size_t k) {
     return &f->win[(f->head + k) % FWD_WINDOW];
+}
+
+/* Reports in the window (sent or not, acked or not). */
+static size_t window_reports(forward *f) {
+    size_t n = 0;
+    for (size_t k = 0; k < f->count; k++)
+        n += slot(f, k)->n;
+    return n;
 }
 
 static void drop_window(forward *f) {
@@ -350,7 +364,7 @@ static void pos_params(const fwd_pos *p, char seqtext[24], const char **params) 
 static uint64_t pending_after(forward *f, const fwd_pos *pos, size_t just_read) {
     int64_t now = pufa_now_ms();
     f->read_since_count += just_read;
-    if (now - f->counted_ms < FWD_COUNT_EVERY_MS)
+    if (now - f->counted_ms < (f->connected ? FWD_COUNT_CATCHUP_MS : FWD_COUNT_EVERY_MS))
         return f->pending_counted > f->read_since_count ? f->pending_counted - f->read_since_count
                                                         : 1;
     char seqtext[24];
@@ -801,9 +815,14 @@ static void *forward_main(void *arg) {
             db_connect(f);
         if (f->conn) {
             commit_acked(f);
-            while (f->conn && f->connected && f->more && f->count < FWD_WINDOW)
+            /* Each batch goes up as soon as it is read, so the upper level
+             * works on it while the next one is read. */
+            while (f->conn && f->connected && f->more && f->count < FWD_WINDOW &&
+                   window_reports(f) < FWD_WINDOW_REPORTS) {
                 if (!read_batch(f))
                     break;
+                send_due(f);
+            }
             if (f->conn && f->connected && f->count == 0 &&
                 now - f->last_sent_ms >= f->cfg.heartbeat_ms)
                 idle_check(f);
