@@ -11,15 +11,19 @@
 #include "error.h"
 #include "log.h"
 #include "wire.h"
+#include "zmqauth.h"
 
 struct delta_pub {
     pthread_mutex_t mu; /* around the socket and seq */
     void *pub;
-    uint64_t seq; /* the last delta sent */
+    uint64_t seq;         /* the last delta sent */
+    zap *zap;             /* with CURVE: the allow-list (ZAP_DOMAIN_FEED); NULL in plaintext */
+    char bound[256];      /* the bound endpoint, port resolved (for rebinding) */
+    uint64_t revocations; /* zap_revocations(ZAP_DOMAIN_FEED) at the last bind */
 };
 
-int delta_pub_open(void *zctx, const char *endpoint, int64_t hwm, delta_pub **out, char *err,
-                   size_t errsize) {
+int delta_pub_open(void *zctx, const char *endpoint, int64_t hwm, const char *curve_secret, zap *z,
+                   delta_pub **out, char *err, size_t errsize) {
     void *pub = zmq_socket(zctx, ZMQ_PUB);
     if (!pub) {
         snprintf(err, errsize, "zmq_socket: %s", zmq_strerror(zmq_errno()));
@@ -32,18 +36,26 @@ int delta_pub_open(void *zctx, const char *endpoint, int64_t hwm, delta_pub **ou
         zmq_close(pub);
         return PUFA_EZMQ;
     }
+    if (curve_secret &&
+        pufa_zmq_curve_server(pub, curve_secret, ZAP_DOMAIN_FEED, err, errsize) != 0) {
+        zmq_close(pub);
+        return PUFA_EZMQ;
+    }
     if (zmq_bind(pub, endpoint) != 0) {
         snprintf(err, errsize, "cannot bind feed %s: %s", endpoint, zmq_strerror(zmq_errno()));
         zmq_close(pub);
         return PUFA_EZMQ;
     }
-    char ep[256];
-    size_t len = sizeof ep;
-    zmq_getsockopt(pub, ZMQ_LAST_ENDPOINT, ep, &len);
-    PLOG_INFO("AGG-FEED", "endpoint=%s", ep);
     delta_pub *p = pufa_calloc(1, sizeof *p);
     pthread_mutex_init(&p->mu, NULL);
     p->pub = pub;
+    size_t len = sizeof p->bound;
+    zmq_getsockopt(pub, ZMQ_LAST_ENDPOINT, p->bound, &len);
+    PLOG_INFO("AGG-FEED", "endpoint=%s curve=%s", p->bound, curve_secret ? "true" : "false");
+    if (curve_secret && z) {
+        p->zap = z;
+        p->revocations = zap_revocations(z, ZAP_DOMAIN_FEED);
+    }
     *out = p;
     return 0;
 }
@@ -82,6 +94,28 @@ void delta_pub_heartbeat(delta_pub *p) {
     send_locked(p, "hb", buf, len);
     pthread_mutex_unlock(&p->mu);
     free(buf);
+}
+
+void delta_pub_revoke(delta_pub *p) {
+    if (!p->zap)
+        return;
+    pthread_mutex_lock(&p->mu);
+    uint64_t n = zap_revocations(p->zap, ZAP_DOMAIN_FEED);
+    if (n == p->revocations) {
+        pthread_mutex_unlock(&p->mu);
+        return;
+    }
+    p->revocations = n;
+    char err[300];
+    int rc = pufa_zmq_rebind(p->pub, p->bound, err, sizeof err);
+    pthread_mutex_unlock(&p->mu);
+    if (rc == 0)
+        PLOG_INFO("AGG-FEED-REBIND",
+                  "endpoint=%s msg=\"a feed key was removed: every "
+                  "subscriber handshakes again\"",
+                  p->bound);
+    else
+        PLOG_ERROR("AGG-FEED-REBIND", "endpoint=%s msg=\"%s\"", p->bound, err);
 }
 
 void delta_pub_close(delta_pub **pp) {

@@ -322,9 +322,12 @@ int ingest_run(ingest *in, volatile sig_atomic_t *stop, volatile sig_atomic_t *r
             if (!in->cfg.zap)
                 PLOG_INFO("AGG-RELOAD", "msg=\"SIGHUP: no allow-list to reload (insecure)\"");
             else if (zap_reload(in->cfg.zap, err, sizeof err) == 0)
-                PLOG_INFO("AGG-RELOAD", "keys=%zu", zap_keys(in->cfg.zap));
+                PLOG_INFO("AGG-RELOAD", "keys=%zu feed_keys=%zu", zap_keys(in->cfg.zap),
+                          zap_domain_keys(in->cfg.zap, ZAP_DOMAIN_FEED));
             else
                 PLOG_ERROR("AGG-RELOAD", "msg=\"%s; the previous list stays\"", err);
+            if (in->cfg.zap)
+                delta_pub_revoke(in->pub);
         }
         bool full = pipeline_full(in->pl);
         pthread_mutex_lock(&in->stats->mu);

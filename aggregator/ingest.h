@@ -33,7 +33,8 @@ int ingest_open(const ingest_config *cfg, void *zctx, pipeline *pl, delta_pub *p
                 agg_stats *stats, const pufa_orgunits *orgunits, ingest **out, char *err,
                 size_t errsize);
 /* Runs until *stop becomes non-zero (or the ZAP handler died: returns
- * PUFA_EAUTH); *reload (SIGHUP) re-reads the allow-list.  The caller stops
+ * PUFA_EAUTH); *reload (SIGHUP) re-reads the allow-lists, and the feed
+ * rebinds if that dropped a feed key (delta_pub_revoke).  The caller stops
  * the pipeline between ingest_run and ingest_flush. */
 int ingest_run(ingest *in, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload);
 void ingest_flush(ingest *in);

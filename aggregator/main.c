@@ -31,6 +31,7 @@
 #include "store.h"
 #include "wire.h"
 #include "zap.h"
+#include "zmqauth.h"
 
 enum { EX_USAGE_ = 64, EX_UNAVAILABLE_ = 69, EX_SOFTWARE_ = 70, EX_CONFIG_ = 78 };
 
@@ -49,6 +50,7 @@ static void on_hup(int sig) {
 typedef struct settings {
     char *listen, *feed, *db, *http, *timezone, *log_level, *curve_secret_file, *allow_list, *home;
     char *upstream, *upstream_server_public_file;
+    char *feed_allow_list;
     int64_t max_frame, max_pending, max_group, hwm, heartbeat_ms, compact_interval_ms, compact_rows;
     int64_t forward_batch, forward_heartbeat_ms;
     int64_t entry_deadline_days;
@@ -326,6 +328,11 @@ int main(int argc, char **argv) {
          "file of 'PUBLIC-KEY CODE' lines: the key may report for the counties under that "
          "county, city, province or nation (SIGHUP re-reads it)",
          0},
+        {"feed_allow_list", PUFA_CFG_STRING, &s.feed_allow_list, "", 0, 0,
+         "file of 'PUBLIC-KEY CODE' lines: the subscribers (publishers) admitted to the feed "
+         "over CURVE (this aggregator's key pair; SIGHUP re-reads it and drops the removed "
+         "keys); required when feed is not on loopback, unless insecure",
+         0},
         {"home", PUFA_CFG_STRING, &s.home, "", 0, 0,
          "the org unit this aggregator serves (a city, province or nation code): reports are "
          "accepted for the counties under it only; empty: the one city in org_units, if there "
@@ -344,7 +351,9 @@ int main(int argc, char **argv) {
         {"heartbeat_ms", PUFA_CFG_INT, &s.forward_heartbeat_ms, "5000", 50, 600000,
          "milliseconds between the forwarder's idle heartbeats to the level above", 0},
         {"insecure", PUFA_CFG_BOOL, &s.insecure, "false", 0, 0,
-         "accept plaintext collectors (no CURVE): only for tests and single-host demos", 0},
+         "accept plaintext collectors (no CURVE) and a plaintext feed off loopback: only for "
+         "tests and single-host demos",
+         0},
         {"entry_deadline_days", PUFA_CFG_INT, &s.entry_deadline_days, "0", 0, 366,
          "a county-month locks by itself this many days after it ends unless a lock exception "
          "is open (pufa unlock); 0 = off",
@@ -436,6 +445,22 @@ int main(int argc, char **argv) {
             goto out_cfg;
         }
     }
+    /* The feed: CURVE with its own allow-list, or plaintext on loopback (or insecure). */
+    bool feed_curve = *s.feed_allow_list;
+    if (feed_curve && !curve) {
+        fprintf(stderr, "pufa-aggregator: feed_allow_list needs curve_secret_file and allow_list "
+                        "(the feed's CURVE uses this aggregator's key pair)\n");
+        rc = EX_CONFIG_;
+        goto out_cfg;
+    }
+    if (!feed_curve && !s.insecure && !pufa_endpoint_local(s.feed)) {
+        fprintf(stderr,
+                "pufa-aggregator: feed: %s is not on loopback: set feed_allow_list (CURVE for "
+                "the subscribers) or insecure = true\n",
+                s.feed);
+        rc = EX_CONFIG_;
+        goto out_cfg;
+    }
     if (cfg.check_only) {
         pufa_cfg_dump(&cfg, stdout);
         printf("# configuration ok\n");
@@ -507,17 +532,6 @@ int main(int argc, char **argv) {
     void *zctx = zmq_ctx_new();
     ingest *in = NULL;
     delta_pub *pub = NULL;
-    if (delta_pub_open(zctx, s.feed, s.hwm, &pub, err, sizeof err)) {
-        PLOG_ERROR("AGG-BIND", "msg=\"%s\"", err);
-        rc = EX_UNAVAILABLE_;
-        goto out_zmq;
-    }
-    if (pipeline_new(st, pub, &a.stats, (size_t)s.max_pending, (size_t)s.max_group, &pl, err,
-                     sizeof err)) {
-        PLOG_ERROR("AGG-PIPE", "msg=\"%s\"", err);
-        rc = EX_SOFTWARE_;
-        goto out_zmq;
-    }
     if (curve) {
         a.links = links_new(s.db);
     } else {
@@ -534,9 +548,33 @@ int main(int argc, char **argv) {
             PLOG_ERROR("AGG-ZAP", "msg=\"%s\"", err);
             rc = EX_CONFIG_;
             goto out_zmq;
+        } else if (feed_curve &&
+                   zap_add_domain(a.zap, ZAP_DOMAIN_FEED, s.feed_allow_list, err, sizeof err)) {
+            PLOG_ERROR("AGG-ZAP", "msg=\"feed_allow_list: %s\"", err);
+            rc = EX_CONFIG_;
+            goto out_zmq;
         } else {
-            PLOG_INFO("AGG-CURVE", "public_key=%s allowed_keys=%zu", public_key, zap_keys(a.zap));
+            PLOG_INFO("AGG-CURVE", "public_key=%s allowed_keys=%zu feed_keys=%zu", public_key,
+                      zap_keys(a.zap), zap_domain_keys(a.zap, ZAP_DOMAIN_FEED));
         }
+    }
+    if (!feed_curve && !pufa_endpoint_local(s.feed))
+        PLOG_WARN("AGG-INSECURE-FEED",
+                  "endpoint=%s msg=\"plaintext feed off loopback: any host "
+                  "that reaches it reads every committed delta\"",
+                  s.feed);
+    /* The feed after the ZAP handler too (with CURVE, none means nobody in). */
+    if (delta_pub_open(zctx, s.feed, s.hwm, feed_curve ? secret : NULL, a.zap, &pub, err,
+                       sizeof err)) {
+        PLOG_ERROR("AGG-BIND", "msg=\"%s\"", err);
+        rc = EX_UNAVAILABLE_;
+        goto out_zmq;
+    }
+    if (pipeline_new(st, pub, &a.stats, (size_t)s.max_pending, (size_t)s.max_group, &pl, err,
+                     sizeof err)) {
+        PLOG_ERROR("AGG-PIPE", "msg=\"%s\"", err);
+        rc = EX_SOFTWARE_;
+        goto out_zmq;
     }
     ingest_config icfg = {.listen = s.listen,
                           .max_frame = s.max_frame,

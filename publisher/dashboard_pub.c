@@ -13,11 +13,14 @@
 #include "error.h"
 #include "log.h"
 #include "wire.h"
+#include "zmqauth.h"
 
 struct pub_dashboard_pub {
     pub_dashboard_pub_config cfg;
     pub_live *live;
     void *sock;
+    char bound[256];      /* the endpoint, port resolved (for rebinding) */
+    uint64_t revocations; /* zap_revocations() at the last bind */
     pthread_t thread;
     _Atomic bool stopping;
 };
@@ -115,6 +118,24 @@ static void publish_all(pub_dashboard_pub *d) {
     pub_model_unlock(m);
 }
 
+/* A subscriber key was dropped (SIGHUP): every subscriber handshakes again. */
+static void check_revoked(pub_dashboard_pub *d) {
+    if (!d->cfg.zap)
+        return;
+    uint64_t n = zap_revocations(d->cfg.zap, ZAP_DOMAIN_FEED);
+    if (n == d->revocations)
+        return;
+    d->revocations = n;
+    char err[300];
+    if (pufa_zmq_rebind(d->sock, d->bound, err, sizeof err) == 0)
+        PLOG_INFO("PUB-PUB-REBIND",
+                  "endpoint=%s msg=\"a subscriber key was removed: every "
+                  "subscriber handshakes again\"",
+                  d->bound);
+    else
+        PLOG_ERROR("PUB-PUB-REBIND", "endpoint=%s msg=\"%s\"", d->bound, err);
+}
+
 static void *dashboard_main(void *arg) {
     pub_dashboard_pub *d = arg;
     const int64_t slice_ms = 100; /* how soon a stop is seen */
@@ -135,6 +156,7 @@ static void *dashboard_main(void *arg) {
         pub_live_wait_result r = pub_live_wait(d->live, dirty ? NULL : &version, wait, NULL);
         if (r == PUB_LIVE_STOPPED)
             break;
+        check_revoked(d);
         if (r == PUB_LIVE_CHANGED)
             dirty = true;
         if (!ready && !(ready = pub_live_ready(d->live)))
@@ -157,16 +179,24 @@ int pub_dashboard_pub_open(const pub_dashboard_pub_config *cfg, void *zctx, pub_
     d->sock = zmq_socket(zctx, ZMQ_PUB);
     int linger = 0;
     zmq_setsockopt(d->sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (cfg->curve_secret &&
+        pufa_zmq_curve_server(d->sock, cfg->curve_secret, ZAP_DOMAIN_FEED, err, errsize)) {
+        zmq_close(d->sock);
+        free(d);
+        return PUFA_EZMQ;
+    }
     if (zmq_bind(d->sock, cfg->endpoint) != 0) {
         snprintf(err, errsize, "cannot bind %s: %s", cfg->endpoint, zmq_strerror(zmq_errno()));
         zmq_close(d->sock);
         free(d);
         return PUFA_EZMQ;
     }
-    char endpoint[256];
-    size_t len = sizeof endpoint;
-    if (zmq_getsockopt(d->sock, ZMQ_LAST_ENDPOINT, endpoint, &len) == 0)
-        PLOG_INFO("PUB-PUB", "endpoint=%s", endpoint);
+    size_t len = sizeof d->bound;
+    if (zmq_getsockopt(d->sock, ZMQ_LAST_ENDPOINT, d->bound, &len) == 0)
+        PLOG_INFO("PUB-PUB", "endpoint=%s curve=%s", d->bound,
+                  cfg->curve_secret ? "true" : "false");
+    if (cfg->zap)
+        d->revocations = zap_revocations(cfg->zap, ZAP_DOMAIN_FEED);
     if (pthread_create(&d->thread, NULL, dashboard_main, d) != 0) {
         snprintf(err, errsize, "cannot start the Dashboard thread");
         zmq_close(d->sock);

@@ -2,7 +2,9 @@
  * "county.CODE" for each county, each a Dashboard (proto/pufa.proto) with
  * the totals and breakdowns of every standard window.  Its thread publishes
  * after the live state changes (at most once per publish_min) and at least
- * once per heartbeat, from the first snapshot on. */
+ * once per heartbeat, from the first snapshot on.  With CURVE, only the
+ * subscribers on the zap's ZAP_DOMAIN_FEED list get in, and a reload that
+ * drops one rebinds the socket (zap.h): its feed stops. */
 #ifndef PUB_DASHBOARD_PUB_H
 #define PUB_DASHBOARD_PUB_H
 
@@ -11,12 +13,15 @@
 
 #include "live.h"
 #include "windows.h"
+#include "zap.h"
 
 typedef struct pub_dashboard_pub_config {
     const char *endpoint;   /* where to bind, e.g. tcp://127.0.0.1:7801 */
     int64_t publish_min_ms; /* least time between two publications */
     int64_t heartbeat_ms;   /* most time between two publications */
     const pub_windows *windows;
+    const char *curve_secret; /* CURVE server secret (Z85), or NULL: plaintext */
+    zap *zap;                 /* with curve_secret: its ZAP_DOMAIN_FEED list admits */
 } pub_dashboard_pub_config;
 
 typedef struct pub_dashboard_pub pub_dashboard_pub;

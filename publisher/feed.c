@@ -18,6 +18,7 @@
 #include "pufa.pb-c.h"
 #include "snapshot.h"
 #include "wire.h"
+#include "zmqauth.h"
 
 struct pub_feed {
     pub_feed_config cfg;
@@ -245,6 +246,12 @@ int pub_feed_open(const pub_feed_config *cfg, void *zctx, pub_live *live, pub_fe
     zmq_setsockopt(f->sub, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(f->sub, ZMQ_SUBSCRIBE, "delta", 5);
     zmq_setsockopt(f->sub, ZMQ_SUBSCRIBE, "hb", 2);
+    if (cfg->server_public && pufa_zmq_curve_client(f->sub, cfg->server_public, cfg->public_key,
+                                                    cfg->secret, err, errsize)) {
+        zmq_close(f->sub);
+        free(f);
+        return PUFA_EZMQ;
+    }
     if (zmq_connect(f->sub, cfg->feed) != 0) {
         snprintf(err, errsize, "bad feed endpoint %s: %s", cfg->feed, zmq_strerror(zmq_errno()));
         zmq_close(f->sub);

@@ -17,6 +17,8 @@
 typedef struct pub_feed_config {
     const char *feed; /* aggregator PUB endpoint */
     const char *db;   /* conninfo (read-only role) */
+    /* CURVE client (all Z85), or server_public NULL: plaintext. */
+    const char *server_public, *public_key, *secret;
 } pub_feed_config;
 
 typedef struct pub_feed pub_feed;

@@ -28,6 +28,8 @@
 #include "service.h"
 #include "targets_cache.h"
 #include "windows.h"
+#include "zap.h"
+#include "zmqauth.h"
 
 enum { EX_UNAVAILABLE_ = 69, EX_SOFTWARE_ = 70, EX_CONFIG_ = 78 };
 
@@ -35,6 +37,20 @@ static void on_signal(uv_signal_t *h, int sig) {
     PLOG_INFO("PUB-SIGNAL", "signal=%d msg=\"stopping\"", sig);
     pufa_service_stopping();
     uv_stop(h->loop);
+}
+
+/* SIGHUP: re-read pub_allow_list (the Dashboard thread rebinds when a key
+ * went); without one, nothing to do. */
+static void on_hup(uv_signal_t *h, int sig) {
+    (void)sig;
+    zap *z = h->data;
+    char err[300];
+    if (!z)
+        PLOG_INFO("PUB-RELOAD", "msg=\"SIGHUP: no pub_allow_list to reload\"");
+    else if (zap_reload(z, err, sizeof err) == 0)
+        PLOG_INFO("PUB-RELOAD", "pub_keys=%zu", zap_domain_keys(z, ZAP_DOMAIN_FEED));
+    else
+        PLOG_ERROR("PUB-RELOAD", "msg=\"%s; the previous list stays\"", err);
 }
 
 static void on_watchdog(uv_timer_t *t) {
@@ -98,6 +114,8 @@ int main(int argc, char **argv) {
     int64_t link_timeout = 0, stream_stall = 0, stream_buffer = 0, stream_interval = 0;
     int64_t targets_poll = 0, timely_days = 0;
     pufa_http_limits http_limits;
+    char *curve_secret_file = NULL, *feed_server_public_file = NULL, *pub_allow_list = NULL;
+    bool insecure = false;
     pufa_cfg_opt opts[] = {
         {"feed", PUFA_CFG_STRING, &feed, "tcp://127.0.0.1:7601", 0, 0,
          "the aggregator's committed-delta feed (its PUB endpoint)", 0},
@@ -142,6 +160,21 @@ int main(int argc, char **argv) {
          "how often targets_state.version is checked; a new targets load is read within this", 0},
         {"timely_days", PUFA_CFG_INT, &timely_days, "5", 0, 60,
          "a unit's month is on time when something of it is received by month end + this", 0},
+        {"curve_secret_file", PUFA_CFG_STRING, &curve_secret_file, "", 0, 0,
+         "this publisher's CURVE secret key (file, mode 0600; pufa keygen makes one): its "
+         "identity on the feed and the Dashboard PUB's server key",
+         0},
+        {"feed_server_public_file", PUFA_CFG_STRING, &feed_server_public_file, "", 0, 0,
+         "the aggregator's CURVE public key: subscribe to the feed over CURVE (required when "
+         "feed is not on loopback, unless insecure)",
+         0},
+        {"pub_allow_list", PUFA_CFG_STRING, &pub_allow_list, "", 0, 0,
+         "file of 'PUBLIC-KEY CODE' lines: the subscribers admitted to the Dashboard PUB over "
+         "CURVE (SIGHUP re-reads it and drops the removed keys); required when pub is not on "
+         "loopback, unless insecure",
+         0},
+        {"insecure", PUFA_CFG_BOOL, &insecure, "false", 0, 0,
+         "allow a plaintext feed or Dashboard PUB off loopback: only for tests and demos", 0},
     };
     pufa_cfg cfg = {.program = "pufa-publisher",
                     .summary = "live dashboards for the city office (web, JSON/SSE, exports, "
@@ -177,6 +210,43 @@ int main(int argc, char **argv) {
         rc = EX_CONFIG_;
         goto out_cfg;
     }
+    /* CURVE on the feed and the Dashboard PUB: plaintext only on loopback or insecure. */
+    char secret[41] = "", public_key[41] = "", server_public[41] = "";
+    if ((*feed_server_public_file || *pub_allow_list) && !*curve_secret_file) {
+        fprintf(stderr, "pufa-publisher: feed_server_public_file and pub_allow_list need "
+                        "curve_secret_file (this publisher's key pair)\n");
+        rc = EX_CONFIG_;
+        goto out_cfg;
+    }
+    if (*curve_secret_file && (pufa_read_curve_key(curve_secret_file, 1, secret, err, sizeof err) ||
+                               zmq_curve_public(public_key, secret) != 0)) {
+        fprintf(stderr, "pufa-publisher: curve_secret_file: %s\n",
+                err[0] ? err : "not a CURVE secret key");
+        rc = EX_CONFIG_;
+        goto out_cfg;
+    }
+    if (*feed_server_public_file &&
+        pufa_read_curve_key(feed_server_public_file, 0, server_public, err, sizeof err)) {
+        fprintf(stderr, "pufa-publisher: feed_server_public_file: %s\n", err);
+        rc = EX_CONFIG_;
+        goto out_cfg;
+    }
+    if (!*feed_server_public_file && !insecure && !pufa_endpoint_local(feed)) {
+        fprintf(stderr,
+                "pufa-publisher: feed: %s is not on loopback: set feed_server_public_file and "
+                "curve_secret_file (CURVE), or insecure = true\n",
+                feed);
+        rc = EX_CONFIG_;
+        goto out_cfg;
+    }
+    if (*pub && !*pub_allow_list && !insecure && !pufa_endpoint_local(pub)) {
+        fprintf(stderr,
+                "pufa-publisher: pub: %s is not on loopback: set pub_allow_list and "
+                "curve_secret_file (CURVE), or insecure = true\n",
+                pub);
+        rc = EX_CONFIG_;
+        goto out_cfg;
+    }
     if (cfg.check_only) {
         pufa_cfg_dump(&cfg, stdout);
         printf("# configuration ok\n");
@@ -188,6 +258,7 @@ int main(int argc, char **argv) {
     void *zctx = zmq_ctx_new();
     pub_feed *fd = NULL;
     pub_dashboard_pub *dp = NULL;
+    zap *zp = NULL;
     pub_http *hs = NULL;
     pub_targets *tg = NULL;
     int port = 0;
@@ -218,31 +289,56 @@ int main(int argc, char **argv) {
     struct sigaction sa = {.sa_handler = on_early_stop};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    signal(SIGHUP, SIG_IGN); /* until the loop reloads on it */
     if ((rc = find_home(db, home, pub_live_model(live))) != 0) {
         rc = rc == PUFA_ECLOSED ? 0 : EX_CONFIG_;
         goto out;
     }
+    /* The ZAP handler before the PUB binds (ZMQ_ZAP_ENFORCE_DOMAIN: none, nobody in). */
+    if (*pub && *pub_allow_list) {
+        if (zap_open_domain(zctx, ZAP_DOMAIN_FEED, pub_allow_list, NULL, NULL, &zp, err,
+                            sizeof err)) {
+            PLOG_ERROR("PUB-ZAP", "msg=\"pub_allow_list: %s\"", err);
+            rc = EX_CONFIG_;
+            goto out;
+        }
+        PLOG_INFO("PUB-CURVE", "public_key=%s pub_keys=%zu", public_key,
+                  zap_domain_keys(zp, ZAP_DOMAIN_FEED));
+    }
+    if (*pub && !*pub_allow_list && !pufa_endpoint_local(pub))
+        PLOG_WARN("PUB-INSECURE", "endpoint=%s msg=\"plaintext Dashboard PUB off loopback\"", pub);
+    if (!*feed_server_public_file && !pufa_endpoint_local(feed))
+        PLOG_WARN("PUB-INSECURE", "endpoint=%s msg=\"plaintext feed off loopback\"", feed);
     pub_dashboard_pub_config dc = {.endpoint = pub,
                                    .publish_min_ms = publish_min,
                                    .heartbeat_ms = heartbeat,
-                                   .windows = &windows};
+                                   .windows = &windows,
+                                   .curve_secret = zp ? secret : NULL,
+                                   .zap = zp};
     if (*pub && pub_dashboard_pub_open(&dc, zctx, live, &dp, err, sizeof err)) {
         PLOG_ERROR("PUB-PUB", "msg=\"%s\"", err);
         rc = EX_UNAVAILABLE_;
         goto out;
     }
-    pub_feed_config fc = {.feed = feed, .db = db};
+    pub_feed_config fc = {.feed = feed,
+                          .db = db,
+                          .server_public = *feed_server_public_file ? server_public : NULL,
+                          .public_key = public_key,
+                          .secret = secret};
     if (pub_feed_open(&fc, zctx, live, &fd, err, sizeof err)) {
         PLOG_ERROR("PUB-FEED", "msg=\"%s\"", err);
         rc = EX_UNAVAILABLE_;
         goto out;
     }
     uv_loop_t *loop = uv_default_loop();
-    uv_signal_t sigterm, sigint;
+    uv_signal_t sigterm, sigint, sighup;
     uv_signal_init(loop, &sigterm);
     uv_signal_init(loop, &sigint);
+    uv_signal_init(loop, &sighup);
+    sighup.data = zp;
     uv_signal_start(&sigterm, on_signal, SIGTERM);
     uv_signal_start(&sigint, on_signal, SIGINT);
+    uv_signal_start(&sighup, on_hup, SIGHUP);
     uv_timer_t watchdog;
     uv_timer_init(loop, &watchdog);
     int64_t wd = pufa_service_watchdog_ms();
@@ -254,12 +350,14 @@ int main(int argc, char **argv) {
     uv_close((uv_handle_t *)&watchdog, NULL);
     uv_close((uv_handle_t *)&sigterm, NULL);
     uv_close((uv_handle_t *)&sigint, NULL);
+    uv_close((uv_handle_t *)&sighup, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
 out:
     pub_http_close(&hs); /* ends the SSE streams first */
     pub_targets_close(&tg);
     pub_dashboard_pub_close(&dp);
+    zap_close(&zp);
     pub_feed_close(&fd);
     zmq_ctx_term(zctx);
     pub_live_destroy(&live);

@@ -36,6 +36,8 @@ fi
 etc=$tmp/etc; mkdir -p "$etc/keys" "$tmp/state"
 "$build/cli/pufa" keygen --out "$etc/keys" --name aggregator >/dev/null
 "$build/cli/pufa" keygen --out "$etc/keys" --name collector >/dev/null
+"$build/cli/pufa" keygen --out "$etc/keys" --name publisher >/dev/null
+echo "$(cat "$etc/keys/publisher.pub") 150800" >"$etc/subscribers.list"
 : >"$etc/allow.list"
 echo "$(cat "$etc/keys/collector.pub") 150821" >"$etc/allow.list"
 head -c 24 /dev/urandom | base64 >"$etc/intake.token"

@@ -44,7 +44,9 @@ done
 # as the service's user against the installed /etc/pufa/*.ini.
 pufa keygen --out /etc/pufa/keys --name aggregator >/dev/null
 pufa keygen --out /etc/pufa/keys --name collector >/dev/null
-chown pufa: /etc/pufa/keys/aggregator.key /etc/pufa/keys/collector.key
+pufa keygen --out /etc/pufa/keys --name publisher >/dev/null
+chown pufa: /etc/pufa/keys/aggregator.key /etc/pufa/keys/collector.key /etc/pufa/keys/publisher.key
+echo "$(cat /etc/pufa/keys/publisher.pub) 150800" >/etc/pufa/subscribers.list
 echo "$(cat /etc/pufa/keys/collector.pub) 150821" >/etc/pufa/allow.list
 cp /usr/share/pufa/org_units.csv /etc/pufa/org_units.csv
 for t in intake dashboard; do

@@ -18,15 +18,25 @@
 /* Far more than MAX_KEYS lines of "KEY COUNTY" with comments need. */
 #define MAX_LIST_BYTES (16u * 1024u * 1024u)
 
-struct zap {
-    void *zctx;
-    void *rep;
+#define MAX_DOMAINS 2
+
+/* One ZAP domain's allow-list. */
+typedef struct zap_list {
+    char domain[32];
     char *path;
-    pthread_t thread;
-    pthread_mutex_t mu;
     char (*keys)[41];
     char (*counties)[7]; /* the org unit each key is bound to */
     size_t nkeys;
+    _Atomic uint64_t revocations; /* reloads that dropped a key */
+} zap_list;
+
+struct zap {
+    void *zctx;
+    void *rep;
+    pthread_t thread;
+    pthread_mutex_t mu; /* guards every list's keys, counties, nkeys */
+    zap_list lists[MAX_DOMAINS];
+    int nlists;
     const pufa_orgunits *orgunits; /* the aggregator's, to check the codes; may be NULL */
     char home[7];
     _Atomic bool stopping, alive;
@@ -139,15 +149,27 @@ static int check_units(const zap *z, const char *text, char (*keys)[41], char (*
     return (int)n;
 }
 
-int zap_reload(zap *z, char *err, size_t errsize) {
+/* Does the list `keys` (n) still hold every key of l? */
+static bool holds_all(const zap_list *l, char (*keys)[41], size_t n) {
+    for (size_t i = 0; i < l->nkeys; i++) {
+        bool found = false;
+        for (size_t j = 0; j < n && !found; j++)
+            found = !strcmp(l->keys[i], keys[j]);
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+static int reload_list(zap *z, zap_list *l, char *err, size_t errsize) {
     char *text, why[300];
-    int rc = pufa_read_file(z->path, MAX_LIST_BYTES, &text, NULL, why, sizeof why);
+    int rc = pufa_read_file(l->path, MAX_LIST_BYTES, &text, NULL, why, sizeof why);
     if (rc == PUFA_ETOOBIG) {
         snprintf(err, errsize, "the allow-list %s", why);
         return PUFA_EIO;
     }
     if (rc) {
-        snprintf(err, errsize, "cannot open the allow-list %s", z->path);
+        snprintf(err, errsize, "cannot open the allow-list %s", l->path);
         return PUFA_EIO;
     }
     char(*keys)[41] = pufa_calloc(MAX_KEYS, 41);
@@ -158,25 +180,44 @@ int zap_reload(zap *z, char *err, size_t errsize) {
         n = check_units(z, text, keys, counties, (size_t)n, e, sizeof e);
     free(text);
     if (n < 0) {
-        snprintf(err, errsize, "%s: %s", z->path, e);
+        snprintf(err, errsize, "%s: %s", l->path, e);
         free(keys);
         free(counties);
         return n;
     }
     pthread_mutex_lock(&z->mu);
-    free(z->keys);
-    free(z->counties);
-    z->keys = keys;
-    z->counties = counties;
-    z->nkeys = (size_t)n;
+    if (!holds_all(l, keys, (size_t)n))
+        l->revocations++;
+    free(l->keys);
+    free(l->counties);
+    l->keys = keys;
+    l->counties = counties;
+    l->nkeys = (size_t)n;
     pthread_mutex_unlock(&z->mu);
     return 0;
 }
 
-static const char *lookup(zap *z, const char *key) {
-    for (size_t i = 0; i < z->nkeys; i++)
-        if (!strcmp(z->keys[i], key))
-            return z->counties[i];
+int zap_reload(zap *z, char *err, size_t errsize) {
+    int rc = 0;
+    for (int i = 0; i < z->nlists; i++) {
+        int r = reload_list(z, &z->lists[i], err, errsize);
+        if (r && !rc)
+            rc = r;
+    }
+    return rc;
+}
+
+static zap_list *find_list(zap *z, const char *domain, size_t len) {
+    for (int i = 0; i < z->nlists; i++)
+        if (strlen(z->lists[i].domain) == len && !memcmp(z->lists[i].domain, domain, len))
+            return &z->lists[i];
+    return NULL;
+}
+
+static const char *lookup(const zap_list *l, const char *key) {
+    for (size_t i = 0; i < l->nkeys; i++)
+        if (!strcmp(l->keys[i], key))
+            return l->counties[i];
     return NULL;
 }
 
@@ -184,7 +225,7 @@ bool zap_allowed(zap *z, const char *key, const char *county) {
     if (!key || !county)
         return false;
     pthread_mutex_lock(&z->mu);
-    const char *c = lookup(z, key);
+    const char *c = lookup(&z->lists[0], key);
     bool ok = c && !strcmp(c, county);
     pthread_mutex_unlock(&z->mu);
     return ok;
@@ -252,21 +293,32 @@ static void handle(zap *z) {
     }
     char county[7], key[41];
     const char *text;
+    /* The list of the request's domain; none: refused. */
     pthread_mutex_lock(&z->mu);
-    int verdict = zap_decide((const char(*)[41])z->keys, (const char(*)[7])z->counties, z->nkeys,
+    const zap_list *l = find_list(z, (const char *)frames[2], lens[2]);
+    int verdict = 400;
+    county[0] = key[0] = '\0';
+    text = "no allow-list for this ZAP domain";
+    if (l)
+        verdict = zap_decide((const char(*)[41])l->keys, (const char(*)[7])l->counties, l->nkeys,
                              frames, lens, n, county, key, &text);
     pthread_mutex_unlock(&z->mu);
+    char domain[32] = "";
+    memcpy(domain, frames[2], lens[2] < sizeof domain - 1 ? lens[2] : sizeof domain - 1);
+    for (char *c = domain; *c; c++)
+        if (*c < 0x21 || *c > 0x7e || *c == '"')
+            *c = '?';
     const char *status = verdict == 200 ? "200" : "400";
     char addr[64] = "";
     size_t alen = zmq_msg_size(&f[3]) < sizeof addr - 1 ? zmq_msg_size(&f[3]) : sizeof addr - 1;
     memcpy(addr, zmq_msg_data(&f[3]), alen);
     if (status[0] == '2') {
         z->accepted++;
-        PLOG_INFO("AGG-ZAP-ALLOW", "unit=%s address=%s", county, addr);
+        PLOG_INFO("AGG-ZAP-ALLOW", "unit=%s address=%s domain=%s", county, addr, domain);
     } else {
         z->denied++;
-        PLOG_WARN("AGG-ZAP-DENY", "reason=\"%s\" address=%s key=%.8s...", text, addr,
-                  key[0] ? key : "none");
+        PLOG_WARN("AGG-ZAP-DENY", "reason=\"%s\" address=%s domain=%s key=%.8s...", text, addr,
+                  domain, key[0] ? key : "none");
     }
     /* Reply: version, request id, status, text, user id, metadata. */
     zmq_send(z->rep, "1.0", 3, ZMQ_SNDMORE);
@@ -313,15 +365,53 @@ static void *zap_main(void *arg) {
     return NULL;
 }
 
-int zap_open(void *zctx, const char *allow_list, const pufa_orgunits *orgunits, const char *home,
-             zap **out, char *err, size_t errsize) {
+static void free_lists(zap *z) {
+    for (int i = 0; i < z->nlists; i++) {
+        free(z->lists[i].keys);
+        free(z->lists[i].counties);
+        free(z->lists[i].path);
+    }
+    z->nlists = 0;
+}
+
+/* A new list for domain; it is used once loaded (the caller holds no lock:
+ * before the handler thread starts, or before a socket of domain binds). */
+static int add_list(zap *z, const char *domain, const char *allow_list, char *err, size_t errsize) {
+    if (z->nlists >= MAX_DOMAINS || strlen(domain) >= sizeof z->lists[0].domain ||
+        find_list(z, domain, strlen(domain))) {
+        snprintf(err, errsize, "ZAP domain %s: already set or too many domains", domain);
+        return PUFA_ECONFIG;
+    }
+    zap_list l = {0};
+    snprintf(l.domain, sizeof l.domain, "%s", domain);
+    l.path = pufa_strdup(allow_list);
+    pthread_mutex_lock(&z->mu);
+    z->lists[z->nlists] = l;
+    pthread_mutex_unlock(&z->mu);
+    int rc = reload_list(z, &z->lists[z->nlists], err, errsize);
+    if (rc) {
+        free(z->lists[z->nlists].path);
+        return rc;
+    }
+    pthread_mutex_lock(&z->mu);
+    z->nlists++;
+    pthread_mutex_unlock(&z->mu);
+    return 0;
+}
+
+int zap_add_domain(zap *z, const char *domain, const char *allow_list, char *err, size_t errsize) {
+    return add_list(z, domain, allow_list, err, errsize);
+}
+
+int zap_open_domain(void *zctx, const char *domain, const char *allow_list,
+                    const pufa_orgunits *orgunits, const char *home, zap **out, char *err,
+                    size_t errsize) {
     zap *z = pufa_calloc(1, sizeof *z);
     z->zctx = zctx;
-    z->path = pufa_strdup(allow_list);
     z->orgunits = orgunits;
     snprintf(z->home, sizeof z->home, "%s", home ? home : "");
     pthread_mutex_init(&z->mu, NULL);
-    int rc = zap_reload(z, err, errsize);
+    int rc = add_list(z, domain, allow_list, err, errsize);
     if (rc)
         goto fail;
     z->rep = zmq_socket(zctx, ZMQ_REP);
@@ -343,12 +433,15 @@ int zap_open(void *zctx, const char *allow_list, const pufa_orgunits *orgunits, 
     *out = z;
     return 0;
 fail:
-    free(z->keys);
-    free(z->counties);
-    free(z->path);
+    free_lists(z);
     pthread_mutex_destroy(&z->mu);
     free(z);
     return rc;
+}
+
+int zap_open(void *zctx, const char *allow_list, const pufa_orgunits *orgunits, const char *home,
+             zap **out, char *err, size_t errsize) {
+    return zap_open_domain(zctx, ZAP_DOMAIN, allow_list, orgunits, home, out, err, errsize);
 }
 
 bool zap_alive(zap *z) {
@@ -357,7 +450,23 @@ bool zap_alive(zap *z) {
 
 size_t zap_keys(zap *z) {
     pthread_mutex_lock(&z->mu);
-    size_t n = z->nkeys;
+    size_t n = z->lists[0].nkeys;
+    pthread_mutex_unlock(&z->mu);
+    return n;
+}
+
+size_t zap_domain_keys(zap *z, const char *domain) {
+    pthread_mutex_lock(&z->mu);
+    const zap_list *l = find_list(z, domain, strlen(domain));
+    size_t n = l ? l->nkeys : 0;
+    pthread_mutex_unlock(&z->mu);
+    return n;
+}
+
+uint64_t zap_revocations(zap *z, const char *domain) {
+    pthread_mutex_lock(&z->mu);
+    const zap_list *l = find_list(z, domain, strlen(domain));
+    uint64_t n = l ? l->revocations : 0;
     pthread_mutex_unlock(&z->mu);
     return n;
 }
@@ -374,9 +483,7 @@ void zap_close(zap **pz) {
     z->stopping = true;
     pthread_join(z->thread, NULL);
     zmq_close(z->rep);
-    free(z->keys);
-    free(z->counties);
-    free(z->path);
+    free_lists(z);
     pthread_mutex_destroy(&z->mu);
     free(z);
     *pz = NULL;

@@ -1,0 +1,487 @@
+/* Integration test: CURVE on the feeds.  The aggregator's commit feed and
+ * the publisher's Dashboard PUB admit the subscriber keys of their
+ * allow-lists only (ZAP domain pufa-feed, zap.h); a key removed + SIGHUP
+ * stops its feed; a publisher subscribing with its key pair gives the same
+ * totals as PostgreSQL; plaintext off loopback needs `insecure`.
+ * argv: PUFA_BIN AGGREGATOR_BIN PUBLISHER_BIN. */
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "alloc.h"
+#include "httpc.h"
+#include "keyfile.h"
+#include "proc.h"
+#include "report_json.h"
+#include "testlib.h"
+#include "uuid.h"
+#include "wire.h"
+
+static const char *pufa_bin, *agg_bin, *pub_bin;
+static pufa_proc agg;
+static char dir[64], agg_ep[128], feed_ep[128], agg_http[16];
+static char agg_pub[41], agg_sec[41], col_pub[41], col_sec[41];
+static char p_pub[41], p_sec[41], q_pub[41], q_sec[41], s_pub[41], s_sec[41];
+static void *zctx, *col;
+static PGconn *db;
+
+static void keygen(const char *name, char pub[41], char sec[41]) {
+    char *cmd = pufa_asprintf("'%s' keygen --out %s --name %s >/dev/null", pufa_bin, dir, name);
+    assert_int_equal(pufa_sh(cmd), 0);
+    free(cmd);
+    char err[256];
+    char *p = pufa_asprintf("%s/%s.pub", dir, name), *s = pufa_asprintf("%s/%s.key", dir, name);
+    assert_int_equal(pufa_read_curve_key(p, 0, pub, err, sizeof err), 0);
+    assert_int_equal(pufa_read_curve_key(s, 1, sec, err, sizeof err), 0);
+    free(p);
+    free(s);
+}
+
+static void write_file(const char *name, const char *text) {
+    char *path = pufa_asprintf("%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    free(path);
+}
+
+/* The feed's allow-list: the given keys, bound to the test's home. */
+static void write_feed_list(const char *k1, const char *k2) {
+    char *text = pufa_asprintf("# feed subscribers\n%s%s%s%s%s", k1 ? k1 : "",
+                               k1 ? " " PUFA_TEST_HOME "\n" : "", k2 ? k2 : "",
+                               k2 ? " " PUFA_TEST_HOME : "", k2 ? "\n" : "");
+    write_file("feed-allow.list", text);
+    free(text);
+}
+
+/* A SUB of endpoint ep: CURVE client with pub/sec (NULL: plaintext). */
+static void *subscriber(const char *ep, const char *server, const char *pub, const char *sec,
+                        const char *topic) {
+    void *s = zmq_socket(zctx, ZMQ_SUB);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    if (pub) {
+        zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server, 40);
+        zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, pub, 40);
+        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sec, 40);
+    }
+    zmq_setsockopt(s, ZMQ_SUBSCRIBE, topic, strlen(topic));
+    assert_int_equal(zmq_connect(s, ep), 0);
+    return s;
+}
+
+/* Messages (multipart counted once) whose topic starts with prefix, read
+ * from s for ms milliseconds. */
+static int count_messages(void *s, const char *prefix, int ms) {
+    int n = 0;
+    long long end = pufa_mono_ms() + ms;
+    for (long long now = pufa_mono_ms(); now < end; now = pufa_mono_ms()) {
+        zmq_pollitem_t it = {.socket = s, .events = ZMQ_POLLIN};
+        if (zmq_poll(&it, 1, (long)(end - now)) != 1)
+            continue;
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        zmq_msg_recv(&m, s, 0);
+        bool match =
+            zmq_msg_size(&m) >= strlen(prefix) && !memcmp(zmq_msg_data(&m), prefix, strlen(prefix));
+        while (zmq_msg_more(&m)) {
+            zmq_msg_close(&m);
+            zmq_msg_init(&m);
+            zmq_msg_recv(&m, s, 0);
+        }
+        zmq_msg_close(&m);
+        n += match;
+    }
+    return n;
+}
+
+/* n reports for 150821 through the collector key; every one acked. */
+static void send_reports(int n) {
+    for (int i = 0; i < n; i++) {
+        pufa_report r;
+        pufa_report_init(&r);
+        uint8_t id[16];
+        char ids[37];
+        pufa_uuid_v7(id);
+        pufa_uuid_format(id, ids);
+        r.report_id = pufa_strdup(ids);
+        r.revision = 1;
+        r.county_code = pufa_strdup("150821");
+        r.unit_code = pufa_strdup("SFJ");
+        r.occurred_on = pufa_strdup("2025-12-04");
+        r.theme = r.venue = r.form = 2;
+        r.title = pufa_strdup("宪法宣传周");
+        r.counters[PUFA_C_PARTICIPANTS] = 100 + i;
+        Pufa__ReportBatch b = PUFA__REPORT_BATCH__INIT;
+        Pufa__ActivityReport m = PUFA__ACTIVITY_REPORT__INIT;
+        Pufa__ActivityReport *mp = &m;
+        pufa_report_to_pb(&r, &m);
+        static uint64_t seq;
+        b.has_batch_seq = 1;
+        b.batch_seq = ++seq;
+        b.n_reports = 1;
+        b.reports = &mp;
+        size_t len = pufa__report_batch__get_packed_size(&b);
+        uint8_t *buf = pufa_malloc(len);
+        pufa__report_batch__pack(&b, buf);
+        assert_int_equal(zmq_send(col, buf, len, 0), (int)len);
+        free(buf);
+        pufa_report_clear(&r);
+        zmq_pollitem_t it = {.socket = col, .events = ZMQ_POLLIN};
+        assert_int_equal(zmq_poll(&it, 1, 10000), 1);
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        zmq_msg_recv(&msg, col, 0);
+        Pufa__BatchAck *a = pufa__batch_ack__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+        zmq_msg_close(&msg);
+        assert_non_null(a);
+        assert_int_equal(a->n_results, 1);
+        assert_int_equal(a->results[0]->status, PUFA__REPORT_STATUS__STATUS_COMMITTED);
+        pufa__batch_ack__free_unpacked(a, NULL);
+    }
+}
+
+static long long reports_in_db(void) {
+    PGresult *r = PQexec(db, "SELECT count(*) FROM reports");
+    long long v = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+/* A publisher subscribing to the feed with key NAME (its .key file); its
+ * HTTP port into port; extra options (NULL-terminated list) appended. */
+static void start_pub(pufa_proc *p, const char *name, char *port, size_t size,
+                      const char *const *extra) {
+    char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
+    char *sec = pufa_asprintf("%s/%s.key", dir, name),
+         *srv = pufa_asprintf("%s/aggregator.pub", dir);
+    const char *argv[32] = {pub_bin,
+                            "--feed",
+                            feed_ep,
+                            "--db",
+                            dbinfo,
+                            "--http",
+                            "127.0.0.1:0",
+                            "--home",
+                            PUFA_TEST_HOME,
+                            "--curve-secret-file",
+                            sec,
+                            "--feed-server-public-file",
+                            srv};
+    int n = 13;
+    for (; extra && *extra; extra++)
+        argv[n++] = *extra;
+    if (n == 13) {
+        argv[n++] = "--pub";
+        argv[n++] = "";
+    }
+    argv[n] = NULL;
+    pufa_proc_start(p, (char *const *)argv, NULL);
+    if (!pufa_proc_wait_log(p, "id=PUB-HTTP", "port", port, size, 10000) ||
+        !pufa_proc_wait_log(p, "id=PUB-SNAPSHOT", NULL, NULL, 0, 20000)) {
+        pufa_proc_dump(p);
+        fail_msg("publisher %s did not start", name);
+    }
+    free(dbinfo);
+    free(sec);
+    free(srv);
+}
+
+static long long pub_reports(const char *port) {
+    char *url = pufa_asprintf("http://127.0.0.1:%s/v1/totals?window=all&by=none", port);
+    pufa_http_response r;
+    char err[256];
+    assert_int_equal(pufa_http_request("GET", url, NULL, NULL, 0, 20000, &r, err, sizeof err), 0);
+    free(url);
+    assert_int_equal(r.status, 200);
+    json_t *o = json_loadb(r.body.data, r.body.len, 0, NULL);
+    pufa_buf_free(&r.body);
+    assert_non_null(o);
+    long long v = json_integer_value(json_object_get(json_object_get(o, "totals"), "reports"));
+    json_decref(o);
+    return v;
+}
+
+static long long feed_seq(void) {
+    return pufa_http_metric(agg_http, "pufa_aggregator_feed_seq ");
+}
+
+/* Waits up to ms for the publisher's seq to reach the aggregator's. */
+static bool pub_caught_up(const char *port, int ms) {
+    for (long long end = pufa_mono_ms() + ms; pufa_mono_ms() < end; pufa_sleep_ms(50))
+        if (pufa_http_metric(port, "pufa_publisher_seq ") == feed_seq())
+            return true;
+    return false;
+}
+
+static int group_setup(void **state) {
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/pufa-feedc-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' >/dev/null", pufa_bin,
+                              getenv("PUFA_TEST_DB"), pufa_test_demo_tree_path());
+    int rc = pufa_sh(cmd);
+    free(cmd);
+    db = PQconnectdb(getenv("PUFA_TEST_DB"));
+    if (rc || PQstatus(db) != CONNECTION_OK)
+        return -1;
+    zctx = zmq_ctx_new();
+    keygen("aggregator", agg_pub, agg_sec);
+    keygen("collector", col_pub, col_sec);
+    keygen("publisher", p_pub, p_sec);
+    keygen("publisher2", q_pub, q_sec);
+    keygen("stranger", s_pub, s_sec);
+    char *list = pufa_asprintf("%s 150821\n", col_pub);
+    write_file("allow.list", list);
+    free(list);
+    write_feed_list(p_pub, q_pub);
+    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
+    char *sec = pufa_asprintf("%s/aggregator.key", dir),
+         *allow = pufa_asprintf("%s/allow.list", dir),
+         *feed_allow = pufa_asprintf("%s/feed-allow.list", dir);
+    char *argv[] = {(char *)agg_bin,
+                    "--curve-secret-file",
+                    sec,
+                    "--allow-list",
+                    allow,
+                    "--feed-allow-list",
+                    feed_allow,
+                    "--listen",
+                    "tcp://127.0.0.1:0",
+                    "--feed",
+                    "tcp://127.0.0.1:0",
+                    "--http",
+                    "127.0.0.1:0",
+                    "--db",
+                    dbinfo,
+                    "--home",
+                    PUFA_TEST_HOME,
+                    NULL};
+    pufa_proc_start(&agg, argv, NULL);
+    free(dbinfo);
+    free(sec);
+    free(allow);
+    free(feed_allow);
+    if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", agg_ep, sizeof agg_ep, 20000) ||
+        !pufa_proc_wait_log(&agg, "id=AGG-FEED", "endpoint", feed_ep, sizeof feed_ep, 5000) ||
+        !pufa_proc_wait_log(&agg, "id=AGG-HTTP", "port", agg_http, sizeof agg_http, 5000) ||
+        !pufa_proc_wait_log(&agg, "id=AGG-READY", NULL, NULL, 0, 10000)) {
+        pufa_proc_dump(&agg);
+        return -1;
+    }
+    col = zmq_socket(zctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(col, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(col, ZMQ_CURVE_SERVERKEY, agg_pub, 40);
+    zmq_setsockopt(col, ZMQ_CURVE_PUBLICKEY, col_pub, 40);
+    zmq_setsockopt(col, ZMQ_CURVE_SECRETKEY, col_sec, 40);
+    return zmq_connect(col, agg_ep);
+}
+
+static int group_teardown(void **state) {
+    (void)state;
+    zmq_close(col);
+    int rc = pufa_proc_stop(&agg, SIGTERM, 20000);
+    zmq_ctx_term(zctx);
+    PQfinish(db);
+    char *cmd = pufa_asprintf("rm -rf %s", dir);
+    pufa_sh(cmd);
+    free(cmd);
+    return rc == 0 ? 0 : -1;
+}
+
+static void feed_admits_listed_keys_only(void **state) {
+    (void)state;
+    int denied_before = pufa_proc_count_log(&agg, "domain=pufa-feed key=");
+    void *listed = subscriber(feed_ep, agg_pub, p_pub, p_sec, "");
+    void *stranger = subscriber(feed_ep, agg_pub, s_pub, s_sec, "");
+    void *plain = subscriber(feed_ep, NULL, NULL, NULL, "");
+    pufa_sleep_ms(500);
+    send_reports(5);
+    /* Deltas, and heartbeats (1 s) for 2.5 s. */
+    int got_listed = count_messages(listed, "", 2500);
+    int got_stranger = count_messages(stranger, "", 100);
+    int got_plain = count_messages(plain, "", 100);
+    printf("# feed messages in 2.5 s after 5 reports: listed key %d, unlisted key %d, "
+           "plaintext %d; ZAP refusals on the feed: %d\n",
+           got_listed, got_stranger, got_plain,
+           pufa_proc_count_log(&agg, "domain=pufa-feed key=") - denied_before);
+    zmq_close(listed);
+    zmq_close(stranger);
+    zmq_close(plain);
+    assert_true(got_listed >= 3); /* at least one delta and two heartbeats */
+    assert_int_equal(got_stranger, 0);
+    assert_int_equal(got_plain, 0);
+    assert_true(pufa_proc_count_log(&agg, "domain=pufa-feed key=") > denied_before);
+}
+
+static void publisher_with_its_key_gives_the_same_totals(void **state) {
+    (void)state;
+    pufa_proc p, s;
+    char p_port[16], s_port[16];
+    start_pub(&p, "publisher", p_port, sizeof p_port, NULL);
+    start_pub(&s, "stranger", s_port, sizeof s_port, NULL);
+    long long s_seq = pufa_http_metric(s_port, "pufa_publisher_seq ");
+    send_reports(10);
+    assert_true(pub_caught_up(p_port, 10000));
+    long long applied = pufa_http_metric(p_port, "pufa_publisher_deltas_total{fate=\"applied\"} ");
+    long long sql = reports_in_db(), got = pub_reports(p_port);
+    pufa_sleep_ms(1500); /* heartbeats included: the stranger hears nothing */
+    long long s_seq_after = pufa_http_metric(s_port, "pufa_publisher_seq ");
+    printf("# publisher with its key: seq %lld = feed seq, %lld deltas applied, reports %lld "
+           "(SQL %lld); unlisted publisher: seq %lld -> %lld, feed at %lld\n",
+           pufa_http_metric(p_port, "pufa_publisher_seq "), applied, got, sql, s_seq, s_seq_after,
+           feed_seq());
+    assert_true(applied >= 1);
+    assert_int_equal(got, sql);
+    assert_int_equal(s_seq_after, s_seq);
+    assert_true(s_seq_after < feed_seq());
+    assert_int_equal(pufa_proc_stop(&p, SIGTERM, 10000), 0);
+    assert_int_equal(pufa_proc_stop(&s, SIGTERM, 10000), 0);
+}
+
+static void removed_key_and_sighup_stop_its_feed(void **state) {
+    (void)state;
+    void *p = subscriber(feed_ep, agg_pub, p_pub, p_sec, "delta");
+    void *q = subscriber(feed_ep, agg_pub, q_pub, q_sec, "delta");
+    pufa_sleep_ms(500);
+    send_reports(2);
+    int before_p = count_messages(p, "delta", 1000), before_q = count_messages(q, "delta", 200);
+    write_feed_list(q_pub, NULL);
+    int rebinds = pufa_proc_count_log(&agg, "id=AGG-FEED-REBIND");
+    kill(agg.pid, SIGHUP);
+    for (int i = 0; i < 100 && pufa_proc_count_log(&agg, "id=AGG-FEED-REBIND") == rebinds; i++)
+        pufa_sleep_ms(50);
+    int rebound = pufa_proc_count_log(&agg, "id=AGG-FEED-REBIND") - rebinds;
+    pufa_sleep_ms(1000); /* q reconnects and handshakes again */
+    count_messages(p, "delta", 100);
+    count_messages(q, "delta", 100);
+    send_reports(3);
+    int got_p = count_messages(p, "delta", 1500), got_q = count_messages(q, "delta", 100);
+    printf("# before: both keys %d and %d deltas; after the key was removed + SIGHUP (%d "
+           "rebind), 3 reports: removed key %d deltas, still listed key %d\n",
+           before_p, before_q, rebound, got_p, got_q);
+    zmq_close(p);
+    zmq_close(q);
+    write_feed_list(p_pub, q_pub);
+    kill(agg.pid, SIGHUP);
+    assert_true(before_p >= 1 && before_q >= 1);
+    assert_int_equal(rebound, 1);
+    assert_int_equal(got_p, 0);
+    assert_true(got_q >= 1);
+}
+
+static void dashboard_pub_admits_listed_keys_only(void **state) {
+    (void)state;
+    char *list = pufa_asprintf("%s %s\n%s %s\n", p_pub, PUFA_TEST_HOME, q_pub, PUFA_TEST_HOME);
+    write_file("subscribers.list", list);
+    free(list);
+    char *subs = pufa_asprintf("%s/subscribers.list", dir);
+    const char *extra[] = {
+        "--pub", "tcp://127.0.0.1:0", "--pub-allow-list", subs, "--heartbeat", "200ms", NULL};
+    pufa_proc pub;
+    char port[16], ep[128], pub_key[41];
+    start_pub(&pub, "publisher2", port, sizeof port, extra);
+    assert_true(pufa_proc_wait_log(&pub, "id=PUB-PUB", "endpoint", ep, sizeof ep, 5000));
+    assert_true(
+        pufa_proc_wait_log(&pub, "id=PUB-CURVE", "public_key", pub_key, sizeof pub_key, 1000));
+    assert_string_equal(pub_key, q_pub);
+    void *p = subscriber(ep, q_pub, p_pub, p_sec, "city");
+    void *s = subscriber(ep, q_pub, s_pub, s_sec, "city");
+    void *plain = subscriber(ep, NULL, NULL, NULL, "city");
+    int got_p = count_messages(p, "city", 1500), got_s = count_messages(s, "city", 100),
+        got_plain = count_messages(plain, "city", 100);
+    /* p removed from the list, SIGHUP: its Dashboards stop. */
+    list = pufa_asprintf("%s %s\n", q_pub, PUFA_TEST_HOME);
+    write_file("subscribers.list", list);
+    free(list);
+    kill(pub.pid, SIGHUP);
+    bool rebound = pufa_proc_wait_log(&pub, "id=PUB-PUB-REBIND", NULL, NULL, 0, 5000);
+    pufa_sleep_ms(300);
+    count_messages(p, "city", 100);
+    int got_p_after = count_messages(p, "city", 1500);
+    printf("# Dashboard PUB in 1.5 s (heartbeat 200 ms): listed key %d, unlisted key %d, "
+           "plaintext %d; the listed key after its removal + SIGHUP: %d\n",
+           got_p, got_s, got_plain, got_p_after);
+    zmq_close(p);
+    zmq_close(s);
+    zmq_close(plain);
+    free(subs);
+    assert_int_equal(pufa_proc_stop(&pub, SIGTERM, 10000), 0);
+    assert_true(rebound);
+    assert_true(got_p >= 3);
+    assert_int_equal(got_s, 0);
+    assert_int_equal(got_plain, 0);
+    assert_int_equal(got_p_after, 0);
+}
+
+/* Off loopback, plaintext needs `insecure`; loopback does not. */
+static void plaintext_off_loopback_needs_insecure(void **state) {
+    (void)state;
+    struct {
+        const char *bin, *args;
+        int want;
+    } cases[] = {
+        {agg_bin, "--feed tcp://0.0.0.0:7601", 78},
+        {agg_bin, "--feed tcp://0.0.0.0:7601 --insecure", 0},
+        {agg_bin, "--feed tcp://127.0.0.1:7601", 0},
+        {agg_bin, "--feed tcp://0.0.0.0:7601 --feed-allow-list FEEDLIST", 0},
+        {pub_bin, "--feed tcp://10.1.2.3:7601 --pub ''", 78},
+        {pub_bin, "--feed tcp://10.1.2.3:7601 --pub '' --insecure", 0},
+        {pub_bin,
+         "--feed tcp://10.1.2.3:7601 --pub '' --curve-secret-file DIR/publisher.key "
+         "--feed-server-public-file DIR/aggregator.pub",
+         0},
+        {pub_bin, "--pub tcp://0.0.0.0:7801", 78},
+        {pub_bin, "--pub tcp://[::1]:7801", 0},
+        {pub_bin, "--pub tcp://0.0.0.0:7801 --pub-allow-list FEEDLIST", 78}, /* no key pair */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        bool agg_case = cases[i].bin == agg_bin;
+        char *args = pufa_strdup(cases[i].args);
+        for (char *m; (m = strstr(args, "DIR")) || (m = strstr(args, "FEEDLIST"));) {
+            char *fixed = pufa_asprintf("%.*s%s%s", (int)(m - args), args,
+                                        m[0] == 'D' ? dir : "/dev/null", m + (m[0] == 'D' ? 3 : 8));
+            free(args);
+            args = fixed;
+        }
+        char *cmd =
+            agg_case ? pufa_asprintf("'%s' --curve-secret-file %s/aggregator.key "
+                                     "--allow-list %s/allow.list %s --check-config "
+                                     ">/dev/null 2>&1",
+                                     cases[i].bin, dir, dir, args)
+                     : pufa_asprintf("'%s' %s --check-config >/dev/null 2>&1", cases[i].bin, args);
+        int rc = pufa_sh(cmd);
+        if (rc != cases[i].want)
+            fail_msg("%s exited %d, want %d", cmd, rc, cases[i].want);
+        free(cmd);
+        free(args);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc < 4 || !getenv("PUFA_TEST_DB")) {
+        fprintf(stderr,
+                "usage: with-pg.sh feed_curve_test PUFA_BIN AGGREGATOR_BIN PUBLISHER_BIN\n");
+        return 2;
+    }
+    pufa_json_init();
+    pufa_bin = argv[1];
+    agg_bin = argv[2];
+    pub_bin = argv[3];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(feed_admits_listed_keys_only),
+        cmocka_unit_test(publisher_with_its_key_gives_the_same_totals),
+        cmocka_unit_test(removed_key_and_sighup_stop_its_feed),
+        cmocka_unit_test(dashboard_pub_admits_listed_keys_only),
+        cmocka_unit_test(plaintext_off_loopback_needs_insecure),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
