@@ -104,12 +104,10 @@ static bool scope_args(pub_http *h, struct MHD_Connection *c, pub_request_scope 
     return false;
 }
 
-/* Resolves ?window=, ?by=, ?org= (or ?county=), ?rank=; replies with 400
- * itself.  ?by= is a breakdown (*dim, *period = -1) or a period of a trend
- * (day, week, month: *period, *dim = DIM_TOTAL). */
-static bool query_args(pub_http *h, struct MHD_Connection *c, pub_window *win, int *dim,
-                       int *period, pub_request_scope *sa, int *rank, enum MHD_Result *ret) {
-    const char *wname = arg(c, "window", "30d");
+/* ?window= (default dflt) into *win, or a 400 answered: false. */
+static bool window_arg(pub_http *h, struct MHD_Connection *c, const char *dflt, pub_window *win,
+                       enum MHD_Result *ret) {
+    const char *wname = arg(c, "window", dflt);
     if (pub_window_resolve(h->w, wname, pufa_city_day(pufa_now_ms()), win)) {
         char msg[256];
         snprintf(msg, sizeof msg,
@@ -119,6 +117,35 @@ static bool query_args(pub_http *h, struct MHD_Connection *c, pub_window *win, i
         *ret = reply_error(h, c, 400, msg);
         return false;
     }
+    return true;
+}
+
+/* ?org= of the views built on the org units the targets thread reads
+ * (targets, completeness, the print table): *org (NULL: none), or an
+ * answer given (503 without that thread, 400 for an unknown unit): false. */
+static bool targets_org_arg(pub_http *h, struct MHD_Connection *c, const char *unavailable,
+                            const char **org, enum MHD_Result *ret) {
+    if (!h->targets) {
+        *ret = reply_error(h, c, 503, unavailable);
+        return false;
+    }
+    *org = arg(c, "org", NULL);
+    if (*org && (!pufa_orgunit_code_valid(*org) || !pub_targets_org_known(h->targets, *org))) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "org: unknown org unit (got %.20s)", *org);
+        *ret = reply_error(h, c, 400, msg);
+        return false;
+    }
+    return true;
+}
+
+/* Resolves ?window=, ?by=, ?org= (or ?county=), ?rank=; replies with 400
+ * itself.  ?by= is a breakdown (*dim, *period = -1) or a period of a trend
+ * (day, week, month: *period, *dim = DIM_TOTAL). */
+static bool query_args(pub_http *h, struct MHD_Connection *c, pub_window *win, int *dim,
+                       int *period, pub_request_scope *sa, int *rank, enum MHD_Result *ret) {
+    if (!window_arg(h, c, "30d", win, ret))
+        return false;
     const char *by = arg(c, "by", "county");
     *dim = pub_dim_parse(by);
     *period = *dim < 0 ? pub_period_parse(by) : -1;
@@ -525,14 +552,10 @@ static enum MHD_Result get_targets(pub_http *h, struct MHD_Connection *c) {
         }
         y = (int)v;
     }
-    if (!h->targets)
-        return reply_error(h, c, 503, "targets are not read by this publisher");
-    const char *org = arg(c, "org", NULL);
-    if (org && (!pufa_orgunit_code_valid(org) || !pub_targets_org_known(h->targets, org))) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "org: unknown org unit (got %.20s)", org);
-        return reply_error(h, c, 400, msg);
-    }
+    const char *org;
+    enum MHD_Result ret;
+    if (!targets_org_arg(h, c, "targets are not read by this publisher", &org, &ret))
+        return ret;
     pufa_targets t;
     pufa_orgunits *ou;
     uint64_t version;
@@ -558,24 +581,14 @@ static enum MHD_Result get_targets(pub_http *h, struct MHD_Connection *c) {
  * (publisher/completeness.h). */
 static enum MHD_Result get_completeness(pub_http *h, struct MHD_Connection *c) {
     pub_window win;
-    const char *wname = arg(c, "window", "month");
     pufa_day today = pufa_city_day(pufa_now_ms());
-    if (pub_window_resolve(h->w, wname, today, &win)) {
-        char msg[256];
-        snprintf(msg, sizeof msg,
-                 "window: unknown (got %.60s); use today, 7d, 30d, month, quarter, ytd, plan, "
-                 "all, campaign:NAME or YYYY-MM-DD..YYYY-MM-DD",
-                 wname);
-        return reply_error(h, c, 400, msg);
-    }
-    if (!h->targets)
-        return reply_error(h, c, 503, "targets are not read by this publisher");
-    const char *org = arg(c, "org", NULL);
-    if (org && (!pufa_orgunit_code_valid(org) || !pub_targets_org_known(h->targets, org))) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "org: unknown org unit (got %.20s)", org);
-        return reply_error(h, c, 400, msg);
-    }
+    enum MHD_Result wret;
+    if (!window_arg(h, c, "month", &win, &wret))
+        return wret;
+    const char *org;
+    enum MHD_Result ret;
+    if (!targets_org_arg(h, c, "targets are not read by this publisher", &org, &ret))
+        return ret;
     int y, m, d;
     pufa_date_to_ymd(win.to < today ? win.to : today, &y, &m, &d);
     pufa_targets t;
@@ -603,23 +616,14 @@ static enum MHD_Result get_completeness(pub_http *h, struct MHD_Connection *c) {
  * table as a workbook): publisher/stattable.h. */
 static enum MHD_Result get_print(pub_http *h, struct MHD_Connection *c, bool xlsx) {
     pub_window win;
+    enum MHD_Result wret;
+    if (!window_arg(h, c, "ytd", &win, &wret))
+        return wret;
     const char *wname = arg(c, "window", "ytd");
-    if (pub_window_resolve(h->w, wname, pufa_city_day(pufa_now_ms()), &win)) {
-        char msg[256];
-        snprintf(msg, sizeof msg,
-                 "window: unknown (got %.60s); use today, 7d, 30d, month, quarter, ytd, plan, "
-                 "all, campaign:NAME or YYYY-MM-DD..YYYY-MM-DD",
-                 wname);
-        return reply_error(h, c, 400, msg);
-    }
-    if (!h->targets)
-        return reply_error(h, c, 503, "org units are not read by this publisher");
-    const char *org = arg(c, "org", NULL);
-    if (org && (!pufa_orgunit_code_valid(org) || !pub_targets_org_known(h->targets, org))) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "org: unknown org unit (got %.20s)", org);
-        return reply_error(h, c, 400, msg);
-    }
+    const char *org;
+    enum MHD_Result ret;
+    if (!targets_org_arg(h, c, "org units are not read by this publisher", &org, &ret))
+        return ret;
     pufa_orgunits *ou = pub_targets_orgunits(h->targets);
     stat_table t;
     stat_table_build(&t, h->m, ou, org, &win);
