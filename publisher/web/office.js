@@ -250,8 +250,10 @@ async function officeMain() {
   const meta = await api('/v1/meta');
   office.counties = meta.counties;
   officeBuild();
-  document.addEventListener('pufa:refresh', () => officeRefresh().catch(console.error));
+  document.addEventListener('pufa:refresh', () => logged(officeRefresh()));
   if (state.windows.length) await officeRefresh();
 }
 
-officeMain().catch(err => { console.error('office:', err); });
+// Errors are logged unless the page is being left (app.js's logged(): a click
+// through cuts its fetches short).
+officeMain().catch(err => { if (!leaving) console.error('office:', err); });
