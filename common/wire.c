@@ -155,6 +155,85 @@ void pufa_batch_add(pufa_buf *frame, const uint8_t *report, size_t len) {
     pufa_buf_append(frame, report, len);
 }
 
+/* ---- PeriodState ---- */
+
+static const char *const period_names[] = {NULL, "open", "submitted", "approved", "accepted"};
+
+const char *pufa_period_state_name(pufa_period_state s) {
+    return (unsigned)s < sizeof period_names / sizeof period_names[0] ? period_names[s] : NULL;
+}
+
+pufa_period_state pufa_period_state_parse(const char *word) {
+    for (size_t i = 1; word && i < sizeof period_names / sizeof period_names[0]; i++)
+        if (!strcmp(word, period_names[i]))
+            return (pufa_period_state)i;
+    return PUFA_PERIOD_UNSPECIFIED;
+}
+
+/* Fills msg from p; month7 is its "YYYY-MM" buffer. */
+static void period_to_pb(const pufa_period *p, Pufa__PeriodState *msg, char month7[8]) {
+    pufa__period_state__init(msg);
+    msg->org_code = s(p->org_code);
+    unsigned y = (unsigned)p->year % 10000u, mo = (unsigned)p->month % 100u;
+    month7[0] = (char)('0' + y / 1000);
+    month7[1] = (char)('0' + y / 100 % 10);
+    month7[2] = (char)('0' + y / 10 % 10);
+    month7[3] = (char)('0' + y % 10);
+    month7[4] = '-';
+    month7[5] = (char)('0' + mo / 10);
+    month7[6] = (char)('0' + mo % 10);
+    month7[7] = '\0';
+    msg->month = month7;
+    msg->has_state = 1;
+    msg->state = (Pufa__PeriodStatus)p->state;
+    msg->set_by = s(p->set_by);
+    msg->set_by_org = s(p->set_by_org);
+    msg->has_set_at_ms = 1;
+    msg->set_at_ms = p->set_at_ms;
+    msg->reason = s(p->reason);
+    msg->has_exception_open = 1;
+    msg->exception_open = p->exception_open;
+}
+
+int pufa_period_from_pb(const Pufa__PeriodState *msg, pufa_period *p) {
+    memset(p, 0, sizeof *p);
+    const char *m = msg->month;
+    if (!msg->org_code || strlen(msg->org_code) != 6 || strspn(msg->org_code, "0123456789") != 6)
+        return -1;
+    if (!m || strlen(m) != 7 || m[4] != '-' || strspn(m, "0123456789") != 4 ||
+        strspn(m + 5, "0123456789") != 2)
+        return -1;
+    int year = atoi(m), month = atoi(m + 5);
+    if (year < 2000 || month < 1 || month > 12)
+        return -1;
+    if (!msg->has_state || !pufa_period_state_name((pufa_period_state)msg->state))
+        return -1;
+    p->org_code = msg->org_code;
+    p->year = year;
+    p->month = month;
+    p->state = (pufa_period_state)msg->state;
+    p->set_by = msg->set_by ? msg->set_by : "";
+    p->set_by_org = msg->set_by_org ? msg->set_by_org : "";
+    p->set_at_ms = msg->has_set_at_ms ? msg->set_at_ms : 0;
+    p->reason = msg->reason ? msg->reason : "";
+    p->exception_open = msg->has_exception_open && msg->exception_open;
+    return 0;
+}
+
+void pufa_batch_add_period(pufa_buf *frame, const pufa_period *p) {
+    enum { PERIODS_FIELD = 9 }; /* ReportBatch.periods in proto/pufa.proto */
+    Pufa__PeriodState msg;
+    char month7[8];
+    period_to_pb(p, &msg, month7);
+    size_t len = pufa__period_state__get_packed_size(&msg);
+    uint8_t *buf = pufa_malloc(len ? len : 1);
+    pufa__period_state__pack(&msg, buf);
+    pufa_buf_putc(frame, (char)((PERIODS_FIELD << 3) | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED));
+    put_varint(frame, len);
+    pufa_buf_append(frame, buf, len);
+    free(buf);
+}
+
 int pufa_batch_decode(const uint8_t *buf, size_t len, Pufa__ReportBatch **out) {
     if (len > PUFA_MAX_FRAME_BYTES)
         return PUFA_ETOOBIG;
@@ -254,7 +333,19 @@ uint8_t *pufa_delta_encode(const pufa_delta *d, size_t *len) {
     m.seq = d->seq;
     m.has_committed_at_ms = 1;
     m.committed_at_ms = d->committed_at_ms;
-    size_t n = d->n_cells, nr = d->n_receipts;
+    size_t n = d->n_cells, nr = d->n_receipts, np = d->n_periods;
+    Pufa__PeriodState *ps = NULL;
+    char(*months)[8] = NULL;
+    if (np) {
+        m.n_periods = np;
+        m.periods = pufa_calloc(np, sizeof *m.periods);
+        ps = pufa_calloc(np, sizeof *ps);
+        months = pufa_calloc(np, sizeof *months);
+    }
+    for (size_t i = 0; i < np; i++) {
+        period_to_pb(&d->periods[i], &ps[i], months[i]);
+        m.periods[i] = &ps[i];
+    }
     Pufa__RollupDelta *rd = NULL;
     Pufa__Figures *fg = NULL;
     Pufa__Receipt *rc = NULL;
@@ -306,6 +397,9 @@ uint8_t *pufa_delta_encode(const pufa_delta *d, size_t *len) {
     free(m.receipts);
     free(rc);
     free(days);
+    free(m.periods);
+    free(ps);
+    free(months);
     return buf;
 }
 
@@ -356,12 +450,21 @@ int pufa_delta_decode(const uint8_t *buf, size_t len, pufa_delta *out) {
         c->reports = r->has_reports ? r->reports : 0;
         out->n_receipts++;
     }
+    if (m->n_periods)
+        out->periods = pufa_calloc(m->n_periods, sizeof *out->periods);
+    for (size_t i = 0; i < m->n_periods; i++) {
+        if (pufa_period_from_pb(m->periods[i], &out->periods[out->n_periods]))
+            out->skipped++;
+        else
+            out->n_periods++;
+    }
     return 0;
 }
 
 void pufa_delta_free(pufa_delta *d) {
     free(d->cells);
     free(d->receipts);
+    free(d->periods);
     if (d->msg)
         pufa__commit_delta__free_unpacked(d->msg, NULL);
     memset(d, 0, sizeof *d);

@@ -71,6 +71,10 @@ void pufa_batch_begin_link(pufa_buf *frame, const char *collector_id, uint64_t b
 /* Appends one already encoded ActivityReport (pufa_report_encode's bytes,
  * as the spool keeps them) to the frame. */
 void pufa_batch_add(pufa_buf *frame, const uint8_t *report, size_t len);
+/* Appends one period's state (ReportBatch field 9, a forwarding aggregator
+ * only) to the frame; see pufa_period below. */
+struct pufa_period;
+void pufa_batch_add_period(pufa_buf *frame, const struct pufa_period *p);
 /* Decodes a ReportBatch frame: PUFA_ETOOBIG over the cap or with too many
  * reports, PUFA_EPARSE when undecodable.  Free with pufa_batch_destroy. */
 int pufa_batch_decode(const uint8_t *buf, size_t len, Pufa__ReportBatch **out);
@@ -119,6 +123,37 @@ typedef struct pufa_receipt {
     int64_t last_ms; /* not on the wire */
 } pufa_receipt;
 
+/* The approval state of one period (a PeriodState): org unit x month.
+ * Strings are borrowed from whoever filled it. */
+typedef enum pufa_period_state {
+    PUFA_PERIOD_UNSPECIFIED = 0,
+    PUFA_PERIOD_OPEN = 1,
+    PUFA_PERIOD_SUBMITTED = 2,
+    PUFA_PERIOD_APPROVED = 3,
+    PUFA_PERIOD_ACCEPTED = 4,
+} pufa_period_state;
+
+typedef struct pufa_period {
+    const char *org_code;
+    int year, month; /* month 1..12 */
+    pufa_period_state state;
+    const char *set_by;
+    const char *set_by_org;
+    int64_t set_at_ms;
+    const char *reason;
+    bool exception_open;
+} pufa_period;
+
+/* "open", "submitted", "approved", "accepted" (the periods table's words);
+ * NULL for anything else.  pufa_period_state_parse returns
+ * PUFA_PERIOD_UNSPECIFIED for an unknown word. */
+const char *pufa_period_state_name(pufa_period_state s);
+pufa_period_state pufa_period_state_parse(const char *word);
+
+/* Fills p from a decoded PeriodState (strings borrowed from msg); -1 when
+ * org_code, month ("YYYY-MM", 2000..9999) or state is missing or invalid. */
+int pufa_period_from_pb(const Pufa__PeriodState *msg, pufa_period *p);
+
 /* A CommitDelta.  Decoded ones own their arrays and (through msg) the
  * strings they point to: free with pufa_delta_free. */
 typedef struct pufa_delta {
@@ -128,11 +163,13 @@ typedef struct pufa_delta {
     size_t n_cells;
     pufa_receipt *receipts;
     size_t n_receipts;
-    size_t skipped;         /* decoded cells/receipts without a valid day or county */
+    pufa_period *periods; /* approval states written by this commit */
+    size_t n_periods;
+    size_t skipped; /* decoded cells/receipts/periods without a valid day, county or period */
     Pufa__CommitDelta *msg; /* decoded only */
 } pufa_delta;
 
-/* Encodes d (n_cells = n_receipts = 0 for a heartbeat). */
+/* Encodes d (n_cells = n_receipts = n_periods = 0 for a heartbeat). */
 uint8_t *pufa_delta_encode(const pufa_delta *d, size_t *len);
 /* 0, PUFA_ETOOBIG, or PUFA_EPARSE (also when seq is absent).  Cells and
  * receipts whose day or county is missing or unparseable are left out and

@@ -304,6 +304,111 @@ static void test_delta_round_trip(void **state) {
     pufa_delta_free(&back);
 }
 
+/* PeriodState in a CommitDelta (field 5) and a ReportBatch (field 9);
+ * an invalid one is skipped, not fatal. */
+static void test_period_round_trip(void **state) {
+    (void)state;
+    pufa_period p[2] = {
+        {.org_code = "150821",
+         .year = 2026,
+         .month = 10,
+         .state = PUFA_PERIOD_APPROVED,
+         .set_by = "bayannur-sfj",
+         .set_by_org = "150800",
+         .set_at_ms = 1795000000123LL,
+         .reason = ""},
+        {.org_code = "150800",
+         .year = 2026,
+         .month = 2,
+         .state = PUFA_PERIOD_OPEN,
+         .set_by = "bayannur-sfj",
+         .set_by_org = "150800",
+         .set_at_ms = 5,
+         .reason = "五原县补报讲座",
+         .exception_open = true},
+    };
+    pufa_delta d = {.seq = 9, .committed_at_ms = 10, .periods = p, .n_periods = 2};
+    size_t len;
+    uint8_t *buf = pufa_delta_encode(&d, &len);
+    pufa_delta back;
+    assert_int_equal(pufa_delta_decode(buf, len, &back), 0);
+    free(buf);
+    assert_int_equal(back.n_periods, 2);
+    assert_int_equal(back.skipped, 0);
+    for (int i = 0; i < 2; i++) {
+        assert_string_equal(back.periods[i].org_code, p[i].org_code);
+        assert_int_equal(back.periods[i].year, p[i].year);
+        assert_int_equal(back.periods[i].month, p[i].month);
+        assert_int_equal(back.periods[i].state, p[i].state);
+        assert_string_equal(back.periods[i].set_by, p[i].set_by);
+        assert_string_equal(back.periods[i].set_by_org, p[i].set_by_org);
+        assert_int_equal(back.periods[i].set_at_ms, p[i].set_at_ms);
+        assert_string_equal(back.periods[i].reason, p[i].reason);
+        assert_int_equal(back.periods[i].exception_open, p[i].exception_open);
+    }
+    pufa_delta_free(&back);
+
+    /* In a batch, after its reports. */
+    pufa_buf frame = {0};
+    pufa_batch_begin(&frame, "aggregator-150800", 3, 4);
+    pufa_batch_add_period(&frame, &p[0]);
+    pufa_batch_add_period(&frame, &p[1]);
+    Pufa__ReportBatch *b = NULL;
+    assert_int_equal(pufa_batch_decode((const uint8_t *)frame.data, frame.len, &b), 0);
+    assert_int_equal(b->n_reports, 0);
+    assert_int_equal(b->n_periods, 2);
+    pufa_period q;
+    assert_int_equal(pufa_period_from_pb(b->periods[1], &q), 0);
+    assert_string_equal(q.org_code, "150800");
+    assert_int_equal(q.month, 2);
+    assert_int_equal(q.state, PUFA_PERIOD_OPEN);
+    assert_string_equal(q.reason, "五原县补报讲座");
+    pufa_batch_destroy(&b);
+    pufa_buf_free(&frame);
+
+    /* Bad periods are skipped and counted. */
+    static const char *const bad_months[] = {"2026-13", "1999-12", "2026-1", "2026/10", NULL};
+    for (int i = 0; i < 5; i++) {
+        Pufa__PeriodState m = PUFA__PERIOD_STATE__INIT;
+        m.org_code = (char *)(i == 4 ? "15082" : "150821");
+        m.month = (char *)(i < 4 ? bad_months[i] : "2026-10");
+        m.has_state = 1;
+        m.state = PUFA__PERIOD_STATUS__PERIOD_SUBMITTED;
+        pufa_period out;
+        assert_int_equal(pufa_period_from_pb(&m, &out), -1);
+    }
+    /* and a delta that holds one is still decoded, the period counted */
+    Pufa__PeriodState bad = PUFA__PERIOD_STATE__INIT;
+    bad.org_code = "150821";
+    bad.month = "2026-13";
+    bad.has_state = 1;
+    bad.state = PUFA__PERIOD_STATUS__PERIOD_SUBMITTED;
+    Pufa__PeriodState *bp = &bad;
+    Pufa__CommitDelta cd = PUFA__COMMIT_DELTA__INIT;
+    cd.has_seq = 1;
+    cd.seq = 2;
+    cd.n_periods = 1;
+    cd.periods = &bp;
+    uint8_t raw[256];
+    size_t rlen = pufa__commit_delta__pack(&cd, raw);
+    assert_int_equal(pufa_delta_decode(raw, rlen, &back), 0);
+    assert_int_equal(back.n_periods, 0);
+    assert_int_equal(back.skipped, 1);
+    pufa_delta_free(&back);
+    Pufa__PeriodState m = PUFA__PERIOD_STATE__INIT;
+    m.org_code = "150821";
+    m.month = "2026-10";
+    pufa_period out;
+    assert_int_equal(pufa_period_from_pb(&m, &out), -1); /* no state */
+    m.has_state = 1;
+    m.state = (Pufa__PeriodStatus)9;
+    assert_int_equal(pufa_period_from_pb(&m, &out), -1); /* unknown state */
+    assert_string_equal(pufa_period_state_name(PUFA_PERIOD_SUBMITTED), "submitted");
+    assert_int_equal(pufa_period_state_parse("accepted"), PUFA_PERIOD_ACCEPTED);
+    assert_int_equal(pufa_period_state_parse("locked"), PUFA_PERIOD_UNSPECIFIED);
+    assert_null(pufa_period_state_name((pufa_period_state)7));
+}
+
 static void test_delta_bad(void **state) {
     (void)state;
     pufa_delta back;
@@ -432,10 +537,11 @@ static void test_figures_map(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_report_round_trip),    cmocka_unit_test(test_batch_round_trip),
-        cmocka_unit_test(test_batch_caps),           cmocka_unit_test(test_ack_round_trip),
-        cmocka_unit_test(test_delta_round_trip),     cmocka_unit_test(test_delta_bad),
-        cmocka_unit_test(test_dashboard_round_trip), cmocka_unit_test(test_figures_map),
+        cmocka_unit_test(test_report_round_trip), cmocka_unit_test(test_batch_round_trip),
+        cmocka_unit_test(test_batch_caps),        cmocka_unit_test(test_ack_round_trip),
+        cmocka_unit_test(test_delta_round_trip),  cmocka_unit_test(test_period_round_trip),
+        cmocka_unit_test(test_delta_bad),         cmocka_unit_test(test_dashboard_round_trip),
+        cmocka_unit_test(test_figures_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
