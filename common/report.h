@@ -46,6 +46,14 @@ extern const char *const pufa_counter_labels[PUFA_NCOUNTERS];
 #define PUFA_NFIGURES     (1 + PUFA_NCOUNTERS)
 extern const char *const pufa_figure_names[PUFA_NFIGURES]; /* "reports", "sessions", ... */
 
+/* Adds v to a sum of figures.  Each figure is bounded where it enters, but
+ * a sum over many days, units and counties of hostile figures could still
+ * pass INT64_MAX; it saturates there rather than wrap. */
+static inline void pufa_fig_add(int64_t *acc, int64_t v) {
+    if (__builtin_add_overflow(*acc, v, acc))
+        *acc = v > 0 ? INT64_MAX : INT64_MIN;
+}
+
 /* Largest valid value of each counter (UINT32_MAX, or INT64_MAX for funds). */
 int64_t pufa_counter_max(pufa_counter c);
 

@@ -85,7 +85,7 @@ int pub_official(const char *db, const char *org, const char *month, json_t **ou
         status = 503;
         goto out;
     }
-    long long sums[2][NFIGURES];
+    int64_t sums[2][NFIGURES];
     memset(sums, 0, sizeof sums);
     json_t *lists[2] = {json_array(), json_array()};
     for (int i = 0; i < PQntuples(r); i++) {
@@ -101,8 +101,8 @@ int pub_official(const char *db, const char *org, const char *month, json_t **ou
         }
         json_t *figs = json_object();
         for (size_t k = 0; k < NFIGURES; k++) {
-            long long v = atoll(PQgetvalue(r, i, 5 + (int)k));
-            sums[official ? 0 : 1][k] += v;
+            int64_t v = strtoll(PQgetvalue(r, i, 5 + (int)k), NULL, 10); /* saturates */
+            pufa_fig_add(&sums[official ? 0 : 1][k], v);
             json_object_set_new(figs, figure_names[k], json_integer(v));
         }
         json_object_set_new(row, "totals", figs);

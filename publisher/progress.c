@@ -74,7 +74,7 @@ void pub_progress_compute(const pub_model *m, const pufa_orgunits *ou, const puf
             for (size_t k = 0; k < nc; k++) {
                 const char *code = pub_model_key(m, DIM_COUNTY, counties[k].value);
                 if (!strcmp(code, x->org_code) || pufa_orgunits_is_under(ou, code, x->org_code))
-                    actual += counties[k].fig[x->figure];
+                    pufa_fig_add(&actual, counties[k].fig[x->figure]);
             }
         }
         out[i] = (pub_progress){.t = x, .actual = actual};

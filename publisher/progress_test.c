@@ -115,6 +115,41 @@ static void test_compute(void **state) {
     pub_model_destroy(&m);
 }
 
+/* A unit's actual over counties of hostile figures saturates at
+ * INT64_MAX instead of wrapping negative (and looking "behind"). */
+static void test_compute_saturates(void **state) {
+    (void)state;
+    pub_model *m = pub_model_new();
+    int64_t big[NFIG] = {0};
+    big[PUFA_FIG_REPORTS] = 1;
+    big[PUFA_FIG(PUFA_C_FUNDS_FEN)] = INT64_MAX / 2 + 1;
+    pub_model_wrlock(m);
+    pub_model_add(m, day(2026, 1, 1), "150821", 1, 1, 1, "SFJ", "", "", big);
+    pub_model_add(m, day(2026, 1, 2), "150822", 1, 1, 1, "SFJ", "", "", big);
+    pub_model_unlock(m);
+    pufa_orgunits *ou = pufa_orgunits_new();
+    pufa_orgunits_add(ou, "150800", "巴彦淖尔市", "city", "");
+    pufa_orgunits_add(ou, "150821", "五原县", "county", "150800");
+    pufa_orgunits_add(ou, "150822", "磴口县", "county", "150800");
+    pufa_orgunits *mine = pufa_orgunits_new();
+    for (size_t i = 0; i < ou->count; i++)
+        pufa_orgunits_add(mine, ou->units[i].code, ou->units[i].name, ou->units[i].level,
+                          ou->units[i].parent_code);
+    pub_model_wrlock(m);
+    pub_model_set_orgunits(m, mine);
+    pub_model_unlock(m);
+    pufa_target t = {
+        .year = 2026, .org_code = "150800", .figure = PUFA_FIG(PUFA_C_FUNDS_FEN), .target = 1};
+    pub_progress p;
+    pub_model_rdlock(m);
+    pub_progress_compute(m, ou, &t, 1, 2026, day(2026, 4, 1), &p);
+    pub_model_unlock(m);
+    assert_true(p.actual == INT64_MAX);
+    assert_false(p.behind);
+    pufa_orgunits_destroy(&ou);
+    pub_model_destroy(&m);
+}
+
 /* The 统计表's period in its title (publisher/stattable.c). */
 static void test_stat_period(void **state) {
     (void)state;
@@ -137,9 +172,8 @@ static void test_stat_period(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_elapsed),
-        cmocka_unit_test(test_pro_rata),
-        cmocka_unit_test(test_compute),
+        cmocka_unit_test(test_elapsed),     cmocka_unit_test(test_pro_rata),
+        cmocka_unit_test(test_compute),     cmocka_unit_test(test_compute_saturates),
         cmocka_unit_test(test_stat_period),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,7 +47,7 @@ static stat_row *add_row(stat_table *t, const char *key, const char *label) {
 
 static void add_figs(int64_t *to, const int64_t *from) {
     for (int k = 0; k < NFIG; k++)
-        to[k] += from[k];
+        pufa_fig_add(&to[k], from[k]);
 }
 
 /* The unit whose children are the rows when no org is asked for: the one
