@@ -67,7 +67,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-say() { echo "drill: $*"; }
+say() { echo "drill: [$(awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%4.1f", b - a }') s] $*"; }
 fail() { echo "drill: FAIL: $*" >&2; exit 1; }
 poll() { # TENTHS CMD...: up to TENTHS tenths of a second for CMD to succeed
     local n=$1; shift
@@ -163,7 +163,7 @@ delivered() {
 }
 
 # 1. Load A, and a base backup during it.
-loadgen "$tmp/ledger-a.json" 150 8s &
+loadgen "$tmp/ledger-a.json" 150 6s &
 lg=$!
 pids+=("$lg")
 poll 300 bash -c "[ \$(\"$pgbin/psql\" -X -qtA -h $tmp/c -p $cport -U postgres -d pufa \
@@ -178,7 +178,7 @@ say "base backup during load ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { pr
 
 # 2. The last archived WAL: ids committed before the switch must survive.
 # Load A2 runs across the switch and after it.
-loadgen "$tmp/ledger-a2.json" 150 4s &
+loadgen "$tmp/ledger-a2.json" 150 3s &
 lg2=$!
 pids+=("$lg2")
 sleep 1
@@ -206,7 +206,7 @@ rm -rf "$tmp/c/data"
 # Gone before the restore starts (its socket lock names its pid).
 poll 100 bash -c "! kill -0 $ppid" || fail "the killed postmaster $ppid is still there after 10 s"
 say "primary killed -9 and its data folder deleted"
-loadgen "$tmp/ledger-b.json" 100 4s &
+loadgen "$tmp/ledger-b.json" 100 3s &
 lg=$!
 pids+=("$lg")
 
@@ -307,6 +307,12 @@ n_refill=$(cat "$tmp"/refill/*.jsonl | wc -l)
 n_after=$(sql "$tmp/c" $cport "SELECT count(*) FROM reports")
 say "refilled from the nation: $n_refill reports re-sent through the collectors, $((n_after - n_city))" \
     "new to the city, the rest duplicates; the city now holds $n_after"
+# The nation got the refilled reports again from the city: duplicates there.
+nat=$(sql "$tmp/n" $nport "SELECT count(*) FROM reports WHERE county_code IN ($(echo "$counties" | sed "s/\([0-9]*\)/'\1'/g; s/ /,/g"))")
+nat_roll=$(sql "$tmp/n" $nport "SELECT sum(reports) FROM (SELECT reports FROM rollup_dim WHERE dim = 'total'
+    UNION ALL SELECT reports FROM rollup_journal) t")
+{ [ "$nat" = "$n_ledger" ] && [ "$nat_roll" = "$n_ledger" ]; } ||
+    fail "the nation holds $nat reports (rollups $nat_roll) of the city, the ledgers $n_ledger"
 # The publisher's seq is ahead of the restored feed: restart it (RUNBOOK).
 kill "$pub_pid"; wait "$pub_pid" 2>/dev/null || true
 start_publisher
