@@ -69,14 +69,17 @@ set(CPACK_COMPONENT_AGGREGATOR_DEPENDS common)
 set(CPACK_COMPONENT_PUBLISHER_DEPENDS common)
 set(CPACK_DEBIAN_COMMON_PACKAGE_NAME pufa-common)
 set(CPACK_DEBIAN_COMMON_PACKAGE_DEPENDS "adduser")
+# The backup scripts run pg_basebackup, pg_verifybackup, pg_archivecleanup.
+set(CPACK_DEBIAN_COMMON_PACKAGE_SUGGESTS "postgresql-client-15")
 set(CPACK_DEBIAN_COMMON_PACKAGE_CONTROL_EXTRA "${PUFA_DEB_SCRIPTS}")
 set(CPACK_DEBIAN_COMMON_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_COMPONENT_COMMON_DESCRIPTION
   "pufa reporting pipeline: the pufa tool, data and docs
 The pufa tool (keygen, migrate, submit, validate, loadgen), the GB/T 2260
 org units and responsible units, the PostgreSQL role SQL, the reference
-configurations and the operator runbook.  Creates the pufa system user,
-/var/lib/pufa and /etc/pufa.")
+configurations, the operator runbook and the backup scripts (WAL archive,
+base backups, restore; they need postgresql-client-15 or the server).
+Creates the pufa system user, /var/lib/pufa and /etc/pufa.")
 set(CPACK_COMPONENT_COLLECTOR_DESCRIPTION
   "pufa county collector (intake, durable spool, push to the city)
 One per county: takes reports from county systems over HTTP or a drop

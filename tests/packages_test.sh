@@ -70,6 +70,13 @@ has common /usr/bin/pufa && has common /usr/share/pufa/org_units.csv && has comm
     has common /usr/share/pufa/config/aggregator.ini && has common /usr/share/doc/pufa-common/RUNBOOK.md &&
     ok "pufa-common: /usr/bin/pufa, /usr/share/pufa data, SQL, reference configs, RUNBOOK" ||
     notok "pufa-common contents: $(awk '{print $6}' "$tmp/common.list" | head -30 | tr '\n' ' ')"
+# The backup scripts (deploy/backup/), executable, for the db host.
+bk_ok=1
+for s in pufa-wal-archive pufa-wal-restore pufa-base-backup pufa-restore-backup pufa-refill-from-upper; do
+    grep -qE "^-rwxr-xr-x .* \./usr/bin/$s\$" "$tmp/common.list" || bk_ok=0
+done
+[ $bk_ok -eq 1 ] && ok "pufa-common: the backup scripts in /usr/bin, executable" ||
+    notok "pufa-common lacks a backup script: $(grep -o './usr/bin/.*' "$tmp/common.list" | tr '\n' ' ')"
 if cat "$tmp"/*.list | grep -q '/usr/local'; then notok "a package holds /usr/local: $(cat "$tmp"/*.list | grep /usr/local | head -3)"
 else ok "no package holds anything under /usr/local"; fi
 for p in collector aggregator publisher; do

@@ -314,6 +314,11 @@ nat_roll=$(sql "$tmp/n" $nport "SELECT sum(reports) FROM (SELECT reports FROM ro
 { [ "$nat" = "$n_ledger" ] && [ "$nat_roll" = "$n_ledger" ]; } ||
     fail "the nation holds $nat reports (rollups $nat_roll) of the city, the ledgers $n_ledger"
 # The publisher's seq is ahead of the restored feed: restart it (RUNBOOK).
+old_pub=$(curl -sf "${dash}v1/totals?window=all" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["totals"]["reports"])' || echo "?")
+say "the publisher started before the loss shows $old_pub reports (feed seq" \
+    "$(metric "${dash}metrics" pufa_publisher_seq)), SQL $n_after (feed seq" \
+    "$(sql "$tmp/c" $cport "SELECT seq FROM feed_state")): restarted, as the RUNBOOK says"
 kill "$pub_pid"; wait "$pub_pid" 2>/dev/null || true
 start_publisher
 stored=$(sql "$tmp/c" $cport "SELECT county_code, count(*), sum(participants) FROM reports
