@@ -303,7 +303,7 @@ for c in $counties; do
     i=$((i + 1))
 done
 poll 600 delivered || fail "the refill was not delivered within 60 s"
-n_refill=$(cat "$tmp"/refill/*.jsonl | wc -l)
+n_refill=$(find "$tmp/refill" -name "*.jsonl" -exec cat {} + | wc -l)
 n_after=$(sql "$tmp/c" $cport "SELECT count(*) FROM reports")
 say "refilled from the nation: $n_refill reports re-sent through the collectors, $((n_after - n_city))" \
     "new to the city, the rest duplicates; the city now holds $n_after"
