@@ -15,6 +15,7 @@
 typedef struct sse_event {
     _Atomic unsigned refs;
     uint64_t version;
+    int64_t born_ms; /* built (monotonic) */
     size_t len;
     char text[];
 } sse_event;
@@ -32,6 +33,7 @@ typedef struct stream {
     int64_t sent_ms;  /* something was last handed over */
     int fd;
     bool started, suspended, dropped;
+    bool owed; /* woken by the running fan-out and not yet handed its event */
 } stream;
 
 struct pub_sse {
@@ -41,6 +43,13 @@ struct pub_sse {
     stream *first;
     sse_event *cur;
     uint64_t open, opened, refused, dropped_slow, fanouts;
+    /* The running fan-out: streams woken for it that have not yet handed
+     * its (or a newer) event to their socket; when it reaches 0 the
+     * fan-out's time goes into fanout_hist and fan_cv is signalled. */
+    uint64_t fan_pending, fanouts_cut;
+    int64_t fan_born_ms;
+    pufa_histogram fanout_hist;
+    pthread_cond_t fan_cv; /* CLOCK_MONOTONIC */
     bool stopping;
     pthread_t pump;
     bool pump_started;
@@ -60,6 +69,7 @@ static sse_event *event_new(uint64_t version, const char *payload) {
     sse_event *e = pufa_malloc(sizeof *e + (size_t)n + 1);
     atomic_init(&e->refs, 1);
     e->version = version;
+    e->born_ms = mono_ms();
     e->len = (size_t)n;
     snprintf(e->text, (size_t)n + 1, "id: %llu\nevent: update\ndata: %s\n\n",
              (unsigned long long)version, payload);
@@ -75,6 +85,18 @@ static void event_unref(sse_event **pe) {
     if (*pe && atomic_fetch_sub(&(*pe)->refs, 1) == 1)
         free(*pe);
     *pe = NULL;
+}
+
+/* st has handed a whole event (the fan-out's or a newer one) to its socket,
+ * or is closing; under s->mu. */
+static void fanout_settle(pub_sse *s, stream *st, int64_t now) {
+    if (!st->owed)
+        return;
+    st->owed = false;
+    if (s->fan_pending && --s->fan_pending == 0) {
+        pufa_histogram_observe(&s->fanout_hist, (double)(now - s->fan_born_ms) / 1000.0);
+        pthread_cond_signal(&s->fan_cv);
+    }
 }
 
 /* microhttpd asks for the next bytes (on a loop thread).  Nothing due:
@@ -119,8 +141,10 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
         memcpy(buf + n, st->ev->text + st->off, k);
         st->off += k;
         n += k;
-        if (st->off == st->ev->len)
+        if (st->off == st->ev->len) {
             event_unref(&st->ev);
+            fanout_settle(s, st, now);
+        }
     }
     st->sent_ms = now;
     pthread_mutex_unlock(&s->mu);
@@ -141,8 +165,40 @@ static void stream_free(void *cls) {
         st->next->prev = st->prev;
     s->open--;
     event_unref(&st->ev);
+    fanout_settle(s, st, mono_ms());
     pthread_mutex_unlock(&s->mu);
     free(st);
+}
+
+/* A fan-out whose woken streams have not all taken its event after this
+ * long (a reader whose socket is full) no longer holds the next one back. */
+#define FANOUT_WAIT_MS 1000
+
+/* Coalescing, after a fan-out's resumes: the next one starts once every
+ * stream woken for this one has handed its event to the socket (or
+ * FANOUT_WAIT_MS passed) and at least min_interval_ms after this one began.
+ * Changes meanwhile go out together in the next event, so the loop threads
+ * never send two events to a stream where one would do. */
+static void fanout_wait(pub_sse *s, int64_t began_ms) {
+    pthread_mutex_lock(&s->mu);
+    int64_t cap = began_ms + FANOUT_WAIT_MS;
+    int64_t until = began_ms + s->cfg.min_interval_ms;
+    for (;;) {
+        int64_t now = mono_ms();
+        bool busy = s->fan_pending && now < cap;
+        if (s->stopping || (!busy && now >= until))
+            break;
+        int64_t wake = busy ? cap : until;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t ns = (int64_t)ts.tv_nsec + (wake - now) * 1000000;
+        ts.tv_sec += (time_t)(ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        pthread_cond_timedwait(&s->fan_cv, &s->mu, &ts);
+    }
+    if (s->fan_pending && !s->stopping)
+        s->fanouts_cut++;
+    pthread_mutex_unlock(&s->mu);
 }
 
 static void *pump_main(void *arg) {
@@ -163,16 +219,24 @@ static void *pump_main(void *arg) {
             break;
         bool changed = r == PUB_LIVE_CHANGED;
         pthread_mutex_lock(&s->mu);
+        int64_t now = mono_ms();
         if (changed) {
             event_unref(&s->cur);
             s->cur = event_new(version, payload);
             s->fanouts++;
+            s->fan_pending = 0;
+            s->fan_born_ms = s->cur->born_ms;
         }
-        int64_t now = mono_ms();
         size_t nwake = 0;
         for (stream *st = s->first; st; st = st->next) {
             if (st->suspended) {
-                if (changed || now - st->sent_ms >= s->cfg.keepalive_ms) {
+                bool wake = changed || now - st->sent_ms >= s->cfg.keepalive_ms;
+                if (changed) {
+                    /* Caught up and idle: this fan-out waits for it. */
+                    st->owed = true;
+                    s->fan_pending++;
+                }
+                if (wake) {
                     st->suspended = false;
                     st->taken_ms = now;
                     if (nwake == s->wake_cap) {
@@ -181,12 +245,19 @@ static void *pump_main(void *arg) {
                     }
                     s->wake[nwake++] = st->c;
                 }
-            } else if (!st->dropped && now - st->taken_ms >= s->cfg.stall_ms) {
-                /* Its socket has not drained for stall_ms: the loop sees
-                 * the shutdown and closes it (stream_free follows). */
-                st->dropped = true;
-                s->dropped_slow++;
-                shutdown(st->fd, SHUT_RDWR);
+            } else {
+                /* Still sending an older event: it takes this one next,
+                 * but a slow reader does not hold the fan-out back. */
+                if (changed)
+                    st->owed = false;
+                if (!st->dropped && now - st->taken_ms >= s->cfg.stall_ms) {
+                    /* Its socket has not drained for stall_ms: the loop
+                     * sees the shutdown and closes it (stream_free
+                     * follows). */
+                    st->dropped = true;
+                    s->dropped_slow++;
+                    shutdown(st->fd, SHUT_RDWR);
+                }
             }
         }
         pthread_mutex_unlock(&s->mu);
@@ -196,12 +267,8 @@ static void *pump_main(void *arg) {
         for (size_t i = 0; i < nwake; i++)
             MHD_resume_connection(s->wake[i]);
         free(payload);
-        if (changed && s->cfg.min_interval_ms > 0) {
-            /* Coalesce: the next fan-out carries every change meanwhile. */
-            struct timespec ts = {s->cfg.min_interval_ms / 1000,
-                                  (long)(s->cfg.min_interval_ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-        }
+        if (changed)
+            fanout_wait(s, now);
     }
     return NULL;
 }
@@ -211,6 +278,12 @@ pub_sse *pub_sse_new(pub_live *live, const pub_sse_config *cfg) {
     s->cfg = *cfg;
     s->live = live;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->fan_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pufa_histogram_init_latency(&s->fanout_hist);
     if (pthread_create(&s->pump, NULL, pump_main, s) == 0)
         s->pump_started = true;
     else
@@ -223,6 +296,7 @@ void pub_sse_stop(pub_sse *s) {
         return;
     pthread_mutex_lock(&s->mu);
     s->stopping = true;
+    pthread_cond_broadcast(&s->fan_cv);
     for (stream *st = s->first; st; st = st->next)
         if (st->suspended) {
             st->suspended = false;
@@ -242,6 +316,7 @@ void pub_sse_destroy(pub_sse **ps) {
     pub_sse_stop(s);
     event_unref(&s->cur);
     free(s->wake);
+    pthread_cond_destroy(&s->fan_cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
     *ps = NULL;
@@ -286,7 +361,8 @@ bool pub_sse_open(pub_sse *s, struct MHD_Connection *c, enum MHD_Result *ret) {
 void pub_sse_metrics(pub_sse *s, pufa_buf *b) {
     pthread_mutex_lock(&s->mu);
     uint64_t open = s->open, opened = s->opened, refused = s->refused, slow = s->dropped_slow,
-             fan = s->fanouts;
+             fan = s->fanouts, cut = s->fanouts_cut;
+    pufa_histogram hist = s->fanout_hist;
     pthread_mutex_unlock(&s->mu);
     pufa_metric_help(b, "pufa_publisher_streams", "gauge", "Open SSE streams.");
     pufa_metric_u64(b, "pufa_publisher_streams", NULL, open);
@@ -301,4 +377,11 @@ void pub_sse_metrics(pub_sse *s, pufa_buf *b) {
     pufa_metric_help(b, "pufa_publisher_stream_fanouts_total", "counter",
                      "Events sent to every stream (changes coalesce within stream_interval).");
     pufa_metric_u64(b, "pufa_publisher_stream_fanouts_total", NULL, fan);
+    pufa_metric_help(b, "pufa_publisher_stream_fanouts_cut_total", "counter",
+                     "Fan-outs that had not reached every woken stream after 1 s (a full socket) "
+                     "when the next one began.");
+    pufa_metric_u64(b, "pufa_publisher_stream_fanouts_cut_total", NULL, cut);
+    pufa_metric_histogram(b, "pufa_publisher_stream_fanout_seconds",
+                          "From an event built to its last woken stream's socket having it all.",
+                          &hist);
 }
