@@ -255,9 +255,9 @@ static int connect_port(const char *port) {
     return fd;
 }
 
-/* The data of the next event on fd, normalised (caller frees); fails
- * after timeout_ms.  acc keeps what was read past it. */
-static char *next_event(int fd, pufa_buf *acc, int timeout_ms) {
+/* The data of the next event on fd, normalised (caller frees); NULL after
+ * timeout_ms.  acc keeps what was read past it. */
+static char *try_next_event(int fd, pufa_buf *acc, int timeout_ms) {
     long long deadline = pufa_mono_ms() + timeout_ms;
     for (;;) {
         char *d = acc->data ? strstr(acc->data, "\ndata: ") : NULL;
@@ -277,8 +277,7 @@ static char *next_event(int fd, pufa_buf *acc, int timeout_ms) {
         }
         long long left = deadline - pufa_mono_ms();
         if (left <= 0)
-            fail_msg("no SSE event within %d ms; got: %.300s", timeout_ms,
-                     acc->data ? acc->data : "");
+            return NULL;
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, (int)left) <= 0)
             continue;
@@ -288,6 +287,32 @@ static char *next_event(int fd, pufa_buf *acc, int timeout_ms) {
             fail_msg("the SSE stream closed; got: %.300s", acc->data ? acc->data : "");
         pufa_buf_append(acc, chunk, (size_t)n);
     }
+}
+
+/* try_next_event, failing on a timeout. */
+static char *next_event(int fd, pufa_buf *acc, int timeout_ms) {
+    char *ev = try_next_event(fd, acc, timeout_ms);
+    if (!ev)
+        fail_msg("no SSE event within %d ms; unparsed: %.300s", timeout_ms,
+                 acc->data ? acc->data : "");
+    return ev;
+}
+
+/* The first event on fd whose data holds needle, within timeout_ms;
+ * fails naming the last event seen. */
+static char *event_with(int fd, pufa_buf *acc, const char *needle, int timeout_ms) {
+    long long deadline = pufa_mono_ms() + timeout_ms;
+    char *last = NULL;
+    while (!last || !strstr(last, needle)) {
+        long long left = deadline - pufa_mono_ms();
+        char *ev = left > 0 ? try_next_event(fd, acc, (int)left) : NULL;
+        if (!ev)
+            fail_msg("no SSE event with %s within %d ms; the last: %.300s", needle, timeout_ms,
+                     last ? last : "(none)");
+        free(last);
+        last = ev;
+    }
+    return last;
 }
 
 /* Opens /v1/stream on port: the socket, the head checked in acc. */
@@ -334,20 +359,20 @@ static void agree_after_more(void **state) {
     (void)state;
     pufa_buf acc[2];
     int fd[2];
-    for (int i = 0; i < 2; i++)
+    long long fanouts[2];
+    for (int i = 0; i < 2; i++) {
         fd[i] = open_stream(pub_port[i], &acc[i]);
+        fanouts[i] = pufa_http_metric(pub_port[i], "pufa_publisher_stream_fanout_seconds_count ");
+        assert_true(fanouts[i] >= 0);
+    }
     generate(500, 7);
     wait_caught_up();
     for (int i = 0; i < 2; i++) {
-        /* Events may coalesce: read until one shows all 3,500. */
-        char *ev = NULL;
-        long long deadline = pufa_mono_ms() + 10000;
-        do {
-            free(ev);
-            ev = next_event(fd[i], &acc[i], (int)(deadline - pufa_mono_ms()));
-        } while (!strstr(ev, "\"reports\":3500") && pufa_mono_ms() < deadline);
-        assert_contains(ev, "\"reports\":3500");
-        free(ev);
+        /* Events may coalesce: the one that shows all 3,500. */
+        free(event_with(fd[i], &acc[i], "\"reports\":3500", 10000));
+        /* The stream took the new events: fan-outs that reached it were timed. */
+        assert_true(pufa_http_metric(pub_port[i], "pufa_publisher_stream_fanout_seconds_count ") >
+                    fanouts[i]);
         pufa_buf_free(&acc[i]);
         close(fd[i]);
     }
@@ -498,13 +523,7 @@ static void through_nginx(void **state) {
     assert_string_equal(ev, direct_ev);
     free(ev);
     generate(1, 9);
-    long long deadline = pufa_mono_ms() + 10000;
-    ev = NULL;
-    do {
-        free(ev);
-        ev = next_event(fd, &acc, (int)(deadline - pufa_mono_ms()));
-    } while (!strstr(ev, "\"reports\":3501") && pufa_mono_ms() < deadline);
-    assert_contains(ev, "\"reports\":3501");
+    ev = event_with(fd, &acc, "\"reports\":3501", 10000);
     printf("# SSE through nginx: first event equal, the next report arrived\n");
     free(ev);
     free(direct_ev);
