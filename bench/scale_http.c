@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -134,7 +135,9 @@ static double pct(double *v, size_t n, int p) {
 
 static void start_publisher(pufa_proc *p, char *port, size_t psize, char *const *extra) {
     char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
-    char *bin = pufa_asprintf("%s/publisher/pufa-publisher", build);
+    /* PUFA_BENCH_PUBLISHER: another build's publisher (a before/after). */
+    const char *other = getenv("PUFA_BENCH_PUBLISHER");
+    char *bin = other ? pufa_strdup(other) : pufa_asprintf("%s/publisher/pufa-publisher", build);
     char *argv[32] = {bin,     "--feed", (char *)feed_ep, "--db",  dbinfo, "--http", "127.0.0.1:0",
                       "--pub", "",       "--home",        "100000"};
     int n = 11;
@@ -153,24 +156,127 @@ static void start_publisher(pufa_proc *p, char *port, size_t psize, char *const 
 
 /* ---- --sse N ---- */
 
+/* Wall-clock milliseconds (fractional): the kernel's receive timestamps
+ * (SO_TIMESTAMPNS) are on this clock. */
+static double real_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* CPU milliseconds of this thread (the one reading every stream). */
+static double thread_cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* CPU milliseconds (user + system) of process pid so far, -1 if unknown. */
+static double proc_cpu_ms(pid_t pid) {
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    const char *p = strrchr(line, ')'); /* the command may hold spaces */
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
 typedef struct sse_client {
     int fd;
     char buf[4096];
     size_t len;
     long long count; /* totals.all.reports of the last event, -1 before one */
-    long long at;    /* when it arrived */
     int status;
 } sse_client;
+
+/* The commits being timed: for commit k (in ack order), the all-time
+ * report count that shows it (want, non-decreasing in k), its ack's time,
+ * and over the streams: how many have shown it, the first and the last
+ * user-space read of that event and the last kernel arrival of it at the
+ * client's socket (SO_TIMESTAMPNS: the server's share, before the client
+ * got round to reading).  An event read before its commit's ack counts at
+ * the ack's time. */
+enum { MAX_COMMITS = 1024 };
+typedef struct sse_track {
+    size_t n;
+    long long want[MAX_COMMITS];
+    double ack[MAX_COMMITS], first[MAX_COMMITS], last[MAX_COMMITS], klast[MAX_COMMITS];
+    int seen[MAX_COMMITS];
+} sse_track;
+
+static sse_track *trk;
+
+static void track_seen(size_t k, double at, double kat) {
+    at = at < trk->ack[k] ? trk->ack[k] : at;
+    kat = kat < trk->ack[k] ? trk->ack[k] : kat;
+    if (!trk->seen[k]++ || at < trk->first[k])
+        trk->first[k] = at;
+    trk->last[k] = at > trk->last[k] ? at : trk->last[k];
+    trk->klast[k] = kat > trk->klast[k] ? kat : trk->klast[k];
+}
+
+/* A stream's count went from prev to now (arrival at, kernel time kat). */
+static void track_event(long long prev, long long now, double at, double kat) {
+    if (!trk)
+        return;
+    /* The commits with prev < want <= now: a range, want being sorted. */
+    size_t lo = 0, hi = trk->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (trk->want[mid] <= prev)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t k = lo; k < trk->n && trk->want[k] <= now; k++)
+        track_seen(k, at, kat);
+}
+
+/* A commit acked at ack: from now on the streams showing want count. */
+static void track_commit(sse_client *cl, int n, long long want, double ack) {
+    if (trk->n == MAX_COMMITS)
+        return;
+    size_t k = trk->n++;
+    trk->want[k] = want;
+    trk->ack[k] = ack;
+    trk->seen[k] = 0;
+    trk->first[k] = trk->last[k] = trk->klast[k] = 0;
+    for (int i = 0; i < n; i++)
+        if (cl[i].status == 200 && cl[i].count >= want)
+            track_seen(k, ack, ack);
+}
 
 /* Reads what fd has; parses complete events. */
 static void sse_read(sse_client *c) {
     for (;;) {
         if (c->len == sizeof c->buf - 1)
             c->len = 0; /* no event is this long: resynchronise */
-        ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - 1 - c->len, MSG_DONTWAIT);
+        union {
+            char buf[CMSG_SPACE(sizeof(struct timespec))];
+            struct cmsghdr align;
+        } ctl;
+        struct iovec iov = {c->buf + c->len, sizeof c->buf - 1 - c->len};
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = ctl.buf,
+                            .msg_controllen = sizeof ctl.buf};
+        ssize_t n = recvmsg(c->fd, &mh, MSG_DONTWAIT);
         if (n <= 0)
             return;
-        long long now = pufa_mono_ms();
+        double now = real_ms(), kat = now;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+                struct timespec ts;
+                memcpy(&ts, CMSG_DATA(cm), sizeof ts);
+                kat = (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+            }
         c->len += (size_t)n;
         c->buf[c->len] = '\0';
         if (!c->status && !strncmp(c->buf, "HTTP/1.", 7))
@@ -181,8 +287,10 @@ static void sse_read(sse_client *c) {
             char *all = strstr(c->buf, "\"all\":");
             char *r = all ? strstr(all, "\"reports\":") : NULL;
             if (r) {
+                long long prev = c->count;
                 c->count = atoll(r + 10);
-                c->at = now;
+                if (c->status == 200 && c->count > prev)
+                    track_event(prev, c->count, now, kat);
             }
             size_t used = (size_t)(end + 2 - c->buf);
             memmove(c->buf, end + 2, c->len - used + 1);
@@ -198,22 +306,103 @@ static void sse_pump(int ep, sse_client *cl, int timeout_ms) {
         sse_read(&cl[evs[i].data.u32]);
 }
 
-void bench_sse(const bench_http_env *env, int n) {
-    use_env(env);
-    raise_nofile();
+/* Sends batch k (reports k * per .. k * per + per - 1 of r) to d. */
+static void send_batch(void *d, pufa_report *r, size_t k, size_t per) {
+    pufa_buf frame;
+    pufa_buf_init(&frame);
+    pufa_batch_begin(&frame, NULL, (uint64_t)k + 1, pufa_now_ms());
+    for (size_t i = 0; i < per; i++) {
+        size_t len;
+        uint8_t *rep = pufa_report_encode(&r[k * per + i], &len);
+        pufa_batch_add(&frame, rep, len);
+        free(rep);
+    }
+    zmq_send(d, frame.data, frame.len, 0);
+    pufa_buf_free(&frame);
+}
+
+/* An ack waiting on d, if any: 1 and *committed, else 0. */
+static int recv_ack(void *d, long long *committed) {
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, d, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m);
+        return 0;
+    }
+    Pufa__BatchAck *a = NULL;
+    pufa_ack_decode(zmq_msg_data(&m), zmq_msg_size(&m), &a);
+    *committed = 0;
+    for (size_t i = 0; a && i < a->n_results; i++)
+        *committed += a->results[i]->status == PUFA__REPORT_STATUS__STATUS_COMMITTED;
+    pufa_ack_destroy(&a);
+    zmq_msg_close(&m);
+    return 1;
+}
+
+/* The first and last stream's delays of the commits [from, to) seen by
+ * every stream, in ms: user-space read (first, last) and kernel arrival
+ * of the last; returns how many. */
+static size_t track_delays(size_t from, size_t to, int ok, double *first, double *last,
+                           double *klast) {
+    size_t m = 0;
+    for (size_t k = from; k < to; k++) {
+        if (trk->seen[k] < ok)
+            continue;
+        first[m] = trk->first[k] - trk->ack[k];
+        last[m] = trk->last[k] - trk->ack[k];
+        klast[m] = trk->klast[k] - trk->ack[k];
+        m++;
+    }
+    qsort(first, m, sizeof *first, cmp_d);
+    qsort(last, m, sizeof *last, cmp_d);
+    qsort(klast, m, sizeof *klast, cmp_d);
+    return m;
+}
+
+/* Pumps the streams until every commit in [from, trk->n) is on every
+ * stream (timeout_ms at most after the last ack). */
+static void track_drain(int ep, sse_client *cl, size_t from, int ok, int timeout_ms) {
+    long long t0 = pufa_mono_ms();
+    while (pufa_mono_ms() - t0 < timeout_ms) {
+        size_t k = from;
+        while (k < trk->n && trk->seen[k] >= ok)
+            k++;
+        if (k == trk->n)
+            break;
+        sse_pump(ep, cl, 5);
+    }
+}
+
+static double fanout_mean_ms(const char *port, long long *count) {
+    *count = metric_from(port, "pufa_publisher_stream_fanout_seconds_count ");
+    char *req = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", *body;
+    double ms, sum = -1;
+    if (timed_request("127.0.0.2", port, req, strlen(req), &ms, &body) == 200) {
+        const char *at = strstr(body, "\npufa_publisher_stream_fanout_seconds_sum ");
+        if (at)
+            sum = atof(at + strlen("\npufa_publisher_stream_fanout_seconds_sum "));
+    }
+    free(body);
+    return sum;
+}
+
+/* One publisher with threads loop threads (NULL: its default) and n
+ * streams: the rows. */
+static void sse_run(int n, const char *threads) {
     pufa_proc p = {0};
     char port[16], nbuf[16];
     snprintf(nbuf, sizeof nbuf, "%d", n);
-    const char *threads = getenv("PUFA_BENCH_HTTP_THREADS"); /* default: the publisher's */
     char *extra[] = {"--max-streams", nbuf, "--http-per-ip", "0", threads ? "--http-threads" : NULL,
                      (char *)threads, NULL};
+    char tdesc[48];
+    snprintf(tdesc, sizeof tdesc, "%s loop threads", threads ? threads : "default");
     start_publisher(&p, port, sizeof port, extra);
     pufa_sleep_ms(500);
     long long rss0 = rss_kb(p.pid, "VmRSS:");
     sse_client *cl = pufa_calloc((size_t)n, sizeof *cl);
     int ep = epoll_create1(0);
     const char *req = "GET /v1/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n";
-    int connected = 0;
+    int connected = 0, one = 1;
     long long t0 = pufa_mono_ms();
     for (int i = 0; i < n; i++) {
         cl[i].count = -1;
@@ -221,6 +410,7 @@ void bench_sse(const bench_http_env *env, int n) {
         if (cl[i].fd < 0)
             continue;
         connected++;
+        setsockopt(cl[i].fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
         send(cl[i].fd, req, strlen(req), MSG_NOSIGNAL);
         struct epoll_event e = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
         epoll_ctl(ep, EPOLL_CTL_ADD, cl[i].fd, &e);
@@ -247,103 +437,131 @@ void bench_sse(const bench_http_env *env, int n) {
         refused += cl[i].status == 503;
     }
     long long gauge = metric_from(port, "pufa_publisher_streams ");
-    /* Paced commits: a batch of 100 reports every 250 ms; for each, from its
-     * ack to the event showing it on the first and on the last stream. */
-    enum { ROUNDS = 40, PER = 100 };
+    trk = pufa_calloc(1, sizeof *trk);
+    long long want = -1;
+    for (int i = 0; i < n; i++)
+        if (cl[i].count > want)
+            want = cl[i].count;
     void *d = zmq_socket(zctx, ZMQ_DEALER);
     int linger = 0;
     zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
     zmq_connect(d, agg_ep);
+
+    /* 1. Paced commits: a batch of 100 reports every 250 ms, each timed
+     * alone. */
+    enum { ROUNDS = 40, PER = 100, FULL = 200, FULL_PER = 1000, WINDOW = 16 };
     pufa_report *r = bench_make_reports(ROUNDS * PER, 77);
-    double first[ROUNDS], last[ROUNDS];
-    size_t nr = 0;
-    long long base = -1;
-    for (int i = 0; i < n; i++)
-        if (cl[i].count > base)
-            base = cl[i].count;
-    long long want = base;
+    long long fan_n0;
+    double fan_s0 = fanout_mean_ms(port, &fan_n0);
+    double ccpu0 = thread_cpu_ms(), pcpu0 = proc_cpu_ms(p.pid);
     for (int k = 0; k < ROUNDS; k++) {
-        pufa_buf frame;
-        pufa_buf_init(&frame);
-        pufa_batch_begin(&frame, NULL, (uint64_t)k + 1, pufa_now_ms());
-        for (int i = 0; i < PER; i++) {
-            size_t len;
-            uint8_t *rep = pufa_report_encode(&r[k * PER + i], &len);
-            pufa_batch_add(&frame, rep, len);
-            free(rep);
-        }
-        zmq_send(d, frame.data, frame.len, 0);
-        pufa_buf_free(&frame);
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        long long tack = 0, committed = 0;
-        for (;;) {
-            sse_pump(ep, cl, 0);
-            zmq_pollitem_t it = {.socket = d, .events = ZMQ_POLLIN};
-            if (zmq_poll(&it, 1, 5) == 1) {
-                zmq_msg_recv(&m, d, 0);
-                tack = pufa_mono_ms();
-                Pufa__BatchAck *a = NULL;
-                pufa_ack_decode(zmq_msg_data(&m), zmq_msg_size(&m), &a);
-                for (size_t i = 0; a && i < a->n_results; i++)
-                    committed += a->results[i]->status == PUFA__REPORT_STATUS__STATUS_COMMITTED;
-                pufa_ack_destroy(&a);
-                break;
-            }
-        }
-        zmq_msg_close(&m);
+        send_batch(d, r, (size_t)k, PER);
+        long long committed = 0;
+        while (!recv_ack(d, &committed))
+            sse_pump(ep, cl, 1);
         want += committed;
-        long long lo = 0, hi = 0;
-        while (pufa_mono_ms() - tack < 5000) {
-            sse_pump(ep, cl, 5);
-            int seen = 0;
-            lo = 0, hi = 0;
-            for (int i = 0; i < n; i++) {
-                if (cl[i].status != 200)
-                    continue;
-                if (cl[i].count >= want) {
-                    seen++;
-                    lo = !lo || cl[i].at < lo ? cl[i].at : lo;
-                    hi = cl[i].at > hi ? cl[i].at : hi;
-                }
-            }
-            if (seen == ok)
-                break;
-            hi = 0;
-        }
-        if (hi) {
-            first[nr] = (double)(lo - tack < 0 ? 0 : lo - tack);
-            last[nr] = (double)(hi - tack < 0 ? 0 : hi - tack);
-            nr++;
-        }
+        track_commit(cl, n, want, real_ms());
+        track_drain(ep, cl, trk->n - 1, ok, 5000);
         long long pace = pufa_mono_ms() + 250;
         while (pufa_mono_ms() < pace)
             sse_pump(ep, cl, 10);
     }
+    double ccpu1 = thread_cpu_ms(), pcpu1 = proc_cpu_ms(p.pid);
+    long long fan_n1;
+    double fan_s1 = fanout_mean_ms(port, &fan_n1);
     bench_free_reports(r, ROUNDS * PER);
-    zmq_close(d);
-    qsort(first, nr, sizeof *first, cmp_d);
-    qsort(last, nr, sizeof *last, cmp_d);
+    size_t paced = trk->n;
+    double first[MAX_COMMITS], last[MAX_COMMITS], klast[MAX_COMMITS];
+    size_t nr = track_delays(0, paced, ok, first, last, klast);
     long long dropped = metric_from(port, "pufa_publisher_streams_total{fate=\"dropped_slow\"} ");
     long long hwm = rss_kb(p.pid, "VmHWM:");
+    printf("| SSE streams held (%d asked, one publisher with %s, one client process) | %d open "
+           "with an event (publisher gauge %lld), %d refused 503, %d not connected; all open in "
+           "%.1f s | |\n",
+           n, tdesc, ok, gauge, refused, n - connected, open_s);
+    printf("| publisher memory per SSE stream | %.1f KiB (RSS %lld → %lld KiB with them open, peak "
+           "%lld) | |\n",
+           ok ? (double)(rss1 - rss0) / ok : -1.0, rss0, rss1, hwm);
+    printf("| commit (ack) → event read on the first / last of %d streams (%s), %zu commits of "
+           "%d reports 250 ms apart | p50 %.0f / %.0f ms, p99 %.0f / %.0f ms; %lld dropped as "
+           "slow | |\n",
+           ok, tdesc, nr, PER, pct(first, nr, 50), pct(last, nr, 50), pct(first, nr, 99),
+           pct(last, nr, 99), dropped);
+    printf("| the same, arrival at the last stream's socket (kernel timestamp: the server's share) "
+           "| p50 %.0f ms, p99 %.0f ms; publisher fan-outs %lld, event built → last socket mean "
+           "%.0f ms | |\n",
+           pct(klast, nr, 50), pct(klast, nr, 99), fan_n1 - fan_n0,
+           fan_n1 > fan_n0 ? (fan_s1 - fan_s0) * 1000.0 / (double)(fan_n1 - fan_n0) : -1.0);
+    printf("| CPU per paced commit: publisher / this client's reading thread | %.0f / %.0f ms |"
+           " |\n",
+           nr ? (pcpu1 - pcpu0) / (double)paced : -1.0,
+           nr ? (ccpu1 - ccpu0) / (double)paced : -1.0);
+    fflush(stdout);
+
+    /* 2. Full ingest rate: FULL batches of FULL_PER reports, WINDOW in
+     * flight, as fast as the aggregator acks them; every ack timed to the
+     * last stream. */
+    r = bench_make_reports((size_t)FULL * FULL_PER, 78);
+    size_t from = trk->n, sent = 0, acked = 0;
+    dropped = metric_from(port, "pufa_publisher_streams_total{fate=\"dropped_slow\"} ");
+    fanout_mean_ms(port, &fan_n0);
+    ccpu0 = thread_cpu_ms(), pcpu0 = proc_cpu_ms(p.pid);
+    long long tf = pufa_mono_ms();
+    while (acked < FULL && pufa_mono_ms() - tf < 300000) {
+        while (sent < FULL && sent - acked < WINDOW)
+            send_batch(d, r, sent++, FULL_PER);
+        long long committed;
+        while (recv_ack(d, &committed)) {
+            acked++;
+            want += committed;
+            track_commit(cl, n, want, real_ms());
+        }
+        sse_pump(ep, cl, 1);
+    }
+    double full_s = (double)(pufa_mono_ms() - tf) / 1000.0;
+    track_drain(ep, cl, from, ok, 10000);
+    ccpu1 = thread_cpu_ms(), pcpu1 = proc_cpu_ms(p.pid);
+    fanout_mean_ms(port, &fan_n1);
+    bench_free_reports(r, (size_t)FULL * FULL_PER);
+    nr = track_delays(from, trk->n, ok, first, last, klast);
+    long long dropped2 = metric_from(port, "pufa_publisher_streams_total{fate=\"dropped_slow\"} ");
+    printf("| commit (ack) → event on the last of %d streams (%s) at full ingest rate (%d "
+           "batches of "
+           "%d, %d in flight: %.0f reports/s, %zu acks, %lld fan-outs) | read p50 %.0f ms, p99 "
+           "%.0f ms; socket arrival p50 %.0f ms, p99 %.0f ms; %zu of %zu acks seen by all; %lld "
+           "dropped as slow | |\n",
+           ok, tdesc, FULL, FULL_PER, WINDOW, (double)acked * FULL_PER / full_s, trk->n - from,
+           fan_n1 - fan_n0, pct(last, nr, 50), pct(last, nr, 99), pct(klast, nr, 50),
+           pct(klast, nr, 99), nr, trk->n - from, dropped2 - dropped);
+    printf("| CPU during the full-rate phase (%.1f s): publisher / this client's reading thread |"
+           " %.0f / %.0f ms | |\n",
+           full_s, pcpu1 - pcpu0, ccpu1 - ccpu0);
+    fflush(stdout);
+    zmq_close(d);
+    free(trk);
+    trk = NULL;
     for (int i = 0; i < n; i++)
         if (cl[i].fd >= 0)
             close(cl[i].fd);
     close(ep);
     free(cl);
     pufa_proc_stop(&p, SIGTERM, 30000);
-    printf("| SSE streams held (%d asked, one publisher, one client process) | %d open with an "
-           "event (publisher gauge %lld), %d refused 503, %d not connected; all open in %.1f s | "
-           "|\n",
-           n, ok, gauge, refused, n - connected, open_s);
-    printf("| publisher memory per SSE stream | %.1f KiB (RSS %lld → %lld KiB with them open, peak "
-           "%lld) | |\n",
-           ok ? (double)(rss1 - rss0) / ok : -1.0, rss0, rss1, hwm);
-    printf("| commit (ack) → event on the first / last of %d streams, %zu commits of %d reports "
-           "250 ms apart | p50 %.0f / %.0f ms, p99 %.0f / %.0f ms; %lld dropped as slow | |\n",
-           ok, nr, PER, pct(first, nr, 50), pct(last, nr, 50), pct(first, nr, 99),
-           pct(last, nr, 99), dropped);
-    fflush(stdout);
+}
+
+void bench_sse(const bench_http_env *env, int n) {
+    use_env(env);
+    raise_nofile();
+    /* PUFA_BENCH_HTTP_THREADS: the publisher's loop threads, e.g. "2 4"
+     * for one publisher of each, one after the other. */
+    const char *list = getenv("PUFA_BENCH_HTTP_THREADS");
+    if (!list || !*list) {
+        sse_run(n, NULL);
+        return;
+    }
+    char *copy = pufa_strdup(list), *save = NULL;
+    for (char *t = strtok_r(copy, " ,", &save); t; t = strtok_r(NULL, " ,", &save))
+        sse_run(n, t);
+    free(copy);
 }
 
 /* ---- --hostile N ---- */
