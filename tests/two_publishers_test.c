@@ -255,21 +255,83 @@ static int connect_port(const char *port) {
     return fd;
 }
 
-/* The data of the next event on fd, normalised (caller frees); NULL after
- * timeout_ms.  acc keeps what was read past it. */
-static char *try_next_event(int fd, pufa_buf *acc, int timeout_ms) {
+/* An SSE client: the raw bytes, the HTTP head (checked: 200,
+ * text/event-stream) and the body, de-chunked when the answer is chunked
+ * (microhttpd's and nginx's chunks need not fall on event boundaries). */
+typedef struct sse_reader {
+    int fd;
+    pufa_buf raw, body;
+    bool head_done, chunked;
+} sse_reader;
+
+static void stream_open(sse_reader *r, const char *port) {
+    memset(r, 0, sizeof *r);
+    r->fd = connect_port(port);
+    pufa_buf_init(&r->raw);
+    pufa_buf_init(&r->body);
+    const char *req = "GET /v1/stream HTTP/1.1\r\nHost: pufa\r\nAccept: text/event-stream\r\n\r\n";
+    assert_int_equal(send(r->fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+}
+
+static void stream_close(sse_reader *r) {
+    close(r->fd);
+    pufa_buf_free(&r->raw);
+    pufa_buf_free(&r->body);
+}
+
+static void consume(pufa_buf *b, size_t n) {
+    memmove(b->data, b->data + n, b->len - n + 1);
+    b->len -= n;
+}
+
+/* Moves what raw holds into body: the head first, then whole chunks. */
+static void dechunk(sse_reader *r) {
+    if (!r->head_done) {
+        char *end = r->raw.data ? strstr(r->raw.data, "\r\n\r\n") : NULL;
+        if (!end)
+            return;
+        *end = '\0';
+        for (char *p = r->raw.data; *p; p++)
+            *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+        if (strncmp(r->raw.data, "http/1.1 200", 12) || !strstr(r->raw.data, "text/event-stream"))
+            fail_msg("not an SSE answer: %.300s", r->raw.data);
+        r->chunked = strstr(r->raw.data, "transfer-encoding: chunked") != NULL;
+        r->head_done = true;
+        consume(&r->raw, (size_t)(end + 4 - r->raw.data));
+    }
+    if (!r->chunked) {
+        pufa_buf_append(&r->body, r->raw.data, r->raw.len);
+        consume(&r->raw, r->raw.len);
+        return;
+    }
+    for (;;) {
+        char *eol = r->raw.data ? strstr(r->raw.data, "\r\n") : NULL;
+        if (!eol)
+            return;
+        size_t size = strtoul(r->raw.data, NULL, 16), line = (size_t)(eol + 2 - r->raw.data);
+        if (r->raw.len < line + size + 2)
+            return;
+        if (size == 0)
+            fail_msg("the SSE stream ended");
+        pufa_buf_append(&r->body, r->raw.data + line, size);
+        consume(&r->raw, line + size + 2);
+    }
+}
+
+/* The data of the next event, normalised (caller frees); NULL after
+ * timeout_ms. */
+static char *try_next_event(sse_reader *r, int timeout_ms) {
     long long deadline = pufa_mono_ms() + timeout_ms;
     for (;;) {
-        char *d = acc->data ? strstr(acc->data, "\ndata: ") : NULL;
-        char *end = d ? strchr(d + 7, '\n') : NULL;
+        pufa_buf *b = &r->body;
+        char *d = b->data ? strstr(b->data, "data: ") : NULL;
+        char *end = d ? strchr(d + 6, '\n') : NULL;
         if (end) {
             json_error_t jerr;
-            json_t *o = json_loadb(d + 7, (size_t)(end - d - 7), 0, &jerr);
+            json_t *o = json_loadb(d + 6, (size_t)(end - d - 6), 0, &jerr);
             if (!o)
-                fail_msg("an SSE event that is not JSON: %.200s", d + 7);
-            size_t used = (size_t)(end + 1 - acc->data);
-            memmove(acc->data, end + 1, acc->len - used + 1);
-            acc->len -= used;
+                fail_msg("an SSE event that is not JSON: %.200s", d + 6);
+            consume(b, (size_t)(end + 1 - b->data));
             strip_clock(o);
             char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
             json_decref(o);
@@ -278,34 +340,35 @@ static char *try_next_event(int fd, pufa_buf *acc, int timeout_ms) {
         long long left = deadline - pufa_mono_ms();
         if (left <= 0)
             return NULL;
-        struct pollfd p = {.fd = fd, .events = POLLIN};
+        struct pollfd p = {.fd = r->fd, .events = POLLIN};
         if (poll(&p, 1, (int)left) <= 0)
             continue;
         char chunk[4096];
-        ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+        ssize_t n = recv(r->fd, chunk, sizeof chunk, 0);
         if (n <= 0)
-            fail_msg("the SSE stream closed; got: %.300s", acc->data ? acc->data : "");
-        pufa_buf_append(acc, chunk, (size_t)n);
+            fail_msg("the SSE stream closed; unparsed: %.300s", b->data ? b->data : "");
+        pufa_buf_append(&r->raw, chunk, (size_t)n);
+        dechunk(r);
     }
 }
 
 /* try_next_event, failing on a timeout. */
-static char *next_event(int fd, pufa_buf *acc, int timeout_ms) {
-    char *ev = try_next_event(fd, acc, timeout_ms);
+static char *next_event(sse_reader *r, int timeout_ms) {
+    char *ev = try_next_event(r, timeout_ms);
     if (!ev)
         fail_msg("no SSE event within %d ms; unparsed: %.300s", timeout_ms,
-                 acc->data ? acc->data : "");
+                 r->body.data ? r->body.data : "");
     return ev;
 }
 
-/* The first event on fd whose data holds needle, within timeout_ms;
- * fails naming the last event seen. */
-static char *event_with(int fd, pufa_buf *acc, const char *needle, int timeout_ms) {
+/* The first event whose data holds needle, within timeout_ms; fails
+ * naming the last event seen. */
+static char *event_with(sse_reader *r, const char *needle, int timeout_ms) {
     long long deadline = pufa_mono_ms() + timeout_ms;
     char *last = NULL;
     while (!last || !strstr(last, needle)) {
         long long left = deadline - pufa_mono_ms();
-        char *ev = left > 0 ? try_next_event(fd, acc, (int)left) : NULL;
+        char *ev = left > 0 ? try_next_event(r, (int)left) : NULL;
         if (!ev)
             fail_msg("no SSE event with %s within %d ms; the last: %.300s", needle, timeout_ms,
                      last ? last : "(none)");
@@ -315,27 +378,11 @@ static char *event_with(int fd, pufa_buf *acc, const char *needle, int timeout_m
     return last;
 }
 
-/* Opens /v1/stream on port: the socket, the head checked in acc. */
-static int open_stream(const char *port, pufa_buf *acc) {
-    int fd = connect_port(port);
-    const char *req = "GET /v1/stream HTTP/1.1\r\nHost: pufa\r\nAccept: text/event-stream\r\n\r\n";
-    assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
-    pufa_buf_init(acc);
-    char *ev = next_event(fd, acc, 10000);
-    free(ev);
-    return fd;
-}
-
 static char *first_event(const char *port) {
-    int fd = connect_port(port);
-    const char *req = "GET /v1/stream HTTP/1.1\r\nHost: pufa\r\nAccept: text/event-stream\r\n\r\n";
-    assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
-    pufa_buf acc;
-    pufa_buf_init(&acc);
-    char *ev = next_event(fd, &acc, 10000);
-    assert_non_null(acc.data);
-    pufa_buf_free(&acc);
-    close(fd);
+    sse_reader r;
+    stream_open(&r, port);
+    char *ev = next_event(&r, 10000);
+    stream_close(&r);
     return ev;
 }
 
@@ -357,11 +404,11 @@ static void two_publishers_agree(void **state) {
 /* Reports sent after the streams opened reach both, and both agree again. */
 static void agree_after_more(void **state) {
     (void)state;
-    pufa_buf acc[2];
-    int fd[2];
+    sse_reader rd[2];
     long long fanouts[2];
     for (int i = 0; i < 2; i++) {
-        fd[i] = open_stream(pub_port[i], &acc[i]);
+        stream_open(&rd[i], pub_port[i]);
+        free(next_event(&rd[i], 10000));
         fanouts[i] = pufa_http_metric(pub_port[i], "pufa_publisher_stream_fanout_seconds_count ");
         assert_true(fanouts[i] >= 0);
     }
@@ -369,12 +416,11 @@ static void agree_after_more(void **state) {
     wait_caught_up();
     for (int i = 0; i < 2; i++) {
         /* Events may coalesce: the one that shows all 3,500. */
-        free(event_with(fd[i], &acc[i], "\"reports\":3500", 10000));
+        free(event_with(&rd[i], "\"reports\":3500", 10000));
         /* The stream took the new events: fan-outs that reached it were timed. */
         assert_true(pufa_http_metric(pub_port[i], "pufa_publisher_stream_fanout_seconds_count ") >
                     fanouts[i]);
-        pufa_buf_free(&acc[i]);
-        close(fd[i]);
+        stream_close(&rd[i]);
     }
     free_answers(compare_ports(pub_port[0], pub_port[1]));
 }
@@ -514,21 +560,17 @@ static void through_nginx(void **state) {
     /* An SSE stream through nginx: its first event equals the publishers',
      * and a new report reaches it unbuffered. */
     char *direct_ev = first_event(pub_port[0]);
-    pufa_buf acc;
-    int fd = connect_port(nginx_port);
-    const char *req = "GET /v1/stream HTTP/1.1\r\nHost: pufa\r\nAccept: text/event-stream\r\n\r\n";
-    assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
-    pufa_buf_init(&acc);
-    char *ev = next_event(fd, &acc, 10000);
+    sse_reader rd;
+    stream_open(&rd, nginx_port);
+    char *ev = next_event(&rd, 10000);
     assert_string_equal(ev, direct_ev);
     free(ev);
     generate(1, 9);
-    ev = event_with(fd, &acc, "\"reports\":3501", 10000);
+    ev = event_with(&rd, "\"reports\":3501", 10000);
     printf("# SSE through nginx: first event equal, the next report arrived\n");
     free(ev);
     free(direct_ev);
-    pufa_buf_free(&acc);
-    close(fd);
+    stream_close(&rd);
     free_answers(direct);
     assert_int_equal(pufa_proc_stop(&nginx, SIGTERM, 10000) >= 0, 1);
 }
