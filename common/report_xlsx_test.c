@@ -233,6 +233,125 @@ static void date1904_workbook(void **state) {
     free(row);
 }
 
+/* What LibreOffice Calc writes when it saves "Calc MS Excel 2007 XML".  Seen
+ * in Calc 7.4's copy of the template (libreoffice_test): date1904="false"
+ * spelled out, t="n" on every number, rows with every attribute, and a
+ * shared string in runs wherever Latin and CJK meet, one font each (the
+ * header "*报告编号" is "*" + "报告编号").  From its export code
+ * (sc/source/filter/excel/xetable.cxx), not typed by the test: formula cells
+ * with their cached value (a string result as t="str", or t="inlineStr" with
+ * <is> in older versions), shared formulas, styled empty cells. */
+static void libreoffice_shapes(void **state) {
+    (void)state;
+    const char *wb =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<workbook " NS " " RNS
+        "><fileVersion appName=\"Calc\"/><workbookPr backupFile=\"false\" showObjects=\"all\" "
+        "date1904=\"false\"/><workbookProtection/><bookViews><workbookView showHorizontalScroll="
+        "\"true\" activeTab=\"0\"/></bookViews><sheets><sheet name=\"活动填报\" sheetId=\"1\" "
+        "state=\"visible\" r:id=\"rId2\"/><sheet name=\"lists\" sheetId=\"3\" state=\"hidden\" "
+        "r:id=\"rId3\"/></sheets><calcPr iterateCount=\"100\" refMode=\"A1\"/></workbook>";
+    const char *rels =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Relationships "
+        "xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">"
+        "<Relationship Id=\"rId1\" Type=\"" REL_T "styles\" Target=\"styles.xml\"/>"
+        "<Relationship Id=\"rId2\" Type=\"" REL_T "worksheet\" Target=\"worksheets/sheet1.xml\"/>"
+        "<Relationship Id=\"rId3\" Type=\"" REL_T "worksheet\" Target=\"worksheets/sheet2.xml\"/>"
+        "<Relationship Id=\"rId4\" Type=\"" REL_T "sharedStrings\" Target=\"sharedStrings.xml\"/>"
+        "</Relationships>";
+    const char *sst =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sst " NS " count=\"15\" uniqueCount=\"15\">"
+        "<si><r><rPr><b val=\"true\"/><sz val=\"11\"/><color rgb=\"FF000000\"/><rFont "
+        "val=\"Calibri\"/><family val=\"2\"/><charset val=\"1\"/></rPr><t xml:space=\"preserve\">*"
+        "</t></r><r><rPr><b val=\"true\"/><sz val=\"11\"/><color rgb=\"FF000000\"/><rFont "
+        "val=\"WenQuanYi Micro Hei\"/><family val=\"2\"/></rPr><t xml:space=\"preserve\">报告编号"
+        "</t></r></si><si><t xml:space=\"preserve\">*版本</t></si>"
+        "<si><t xml:space=\"preserve\">*县区代码</t></si><si><t>*责任单位代码</t></si>"
+        "<si><t>*活动日期</t></si><si><t>*主题</t></si><si><t>*宣传场所</t></si><si><t>*形式</t></"
+        "si>"
+        "<si><t>*标题</t></si><si><t>受教育人次</t></si>"
+        "<si><t>3ceaaf30-8142-48ea-91d9-3080f9b439fc</t></si><si><t>150821</t></si>"
+        "<si><t>SFJ</t></si><si><t>宪法</t></si><si><t>讲座</t></si></sst>";
+    char *sheet = pufa_asprintf(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<worksheet " NS " " RNS "><sheetPr "
+        "filterMode=\"false\"><pageSetUpPr fitToPage=\"false\"/></sheetPr><dimension "
+        "ref=\"A1:J201\"/><sheetViews><sheetView workbookViewId=\"0\"><pane ySplit=\"1\" "
+        "topLeftCell=\"A2\" state=\"frozen\"/></sheetView></sheetViews><sheetFormatPr "
+        "defaultRowHeight=\"12.8\"/><cols><col min=\"1\" max=\"1\" width=\"38\" style=\"1\" "
+        "customWidth=\"1\"/></cols><sheetData>"
+        "<row r=\"1\" customFormat=\"false\" ht=\"32\" hidden=\"false\" customHeight=\"true\" "
+        "outlineLevel=\"0\" collapsed=\"false\">"
+        "<c r=\"A1\" s=\"2\" t=\"s\"><v>0</v></c><c r=\"B1\" s=\"2\" t=\"s\"><v>1</v></c>"
+        "<c r=\"C1\" s=\"2\" t=\"s\"><v>2</v></c><c r=\"D1\" s=\"2\" t=\"s\"><v>3</v></c>"
+        "<c r=\"E1\" s=\"2\" t=\"s\"><v>4</v></c><c r=\"F1\" s=\"2\" t=\"s\"><v>5</v></c>"
+        "<c r=\"G1\" s=\"2\" t=\"s\"><v>6</v></c><c r=\"H1\" s=\"2\" t=\"s\"><v>7</v></c>"
+        "<c r=\"I1\" s=\"2\" t=\"s\"><v>8</v></c><c r=\"J1\" s=\"2\" t=\"s\"><v>9</v></c></row>"
+        "<row r=\"2\" customFormat=\"false\" ht=\"12.8\" hidden=\"false\" customHeight=\"false\" "
+        "outlineLevel=\"0\" collapsed=\"false\">"
+        "<c r=\"A2\" s=\"3\" t=\"s\"><v>10</v></c><c r=\"B2\" s=\"4\" t=\"n\"><v>1</v></c>"
+        "<c r=\"C2\" s=\"3\" t=\"s\"><v>11</v></c><c r=\"D2\" s=\"3\" t=\"s\"><v>12</v></c>"
+        "<c r=\"E2\" s=\"5\" t=\"n\"><v>%ld</v></c><c r=\"F2\" s=\"3\" t=\"s\"><v>13</v></c>"
+        "<c r=\"G2\" s=\"3\" t=\"str\"><f aca=\"false\">lists!B3</f><v>社区</v></c>"
+        "<c r=\"H2\" s=\"3\" t=\"inlineStr\"><f aca=\"false\">lists!C2</f><is><t>讲座</t></is></c>"
+        "<c r=\"I2\" s=\"3\" t=\"str\"><f "
+        "aca=\"false\">\"宪法\"&amp;\"进社区\"</f><v>宪法进社区</v>"
+        "</c><c r=\"J2\" s=\"4\" t=\"n\"><f t=\"shared\" ref=\"J2:J3\" si=\"0\" aca=\"false\">"
+        "100+20</f><v>120</v></c></row>"
+        "<row r=\"3\" customFormat=\"false\" ht=\"12.8\" hidden=\"false\" customHeight=\"false\" "
+        "outlineLevel=\"0\" collapsed=\"false\">"
+        "<c r=\"A3\" s=\"3\" t=\"inlineStr\"><is><t>2bd8a1e6-047a-4387-8dde-8d516301bbfc</t></is>"
+        "</c><c r=\"B3\" s=\"4\" t=\"n\"><v>1</v></c><c r=\"C3\" s=\"3\" t=\"n\"><v>150821</v></c>"
+        "<c r=\"D3\" s=\"3\" t=\"s\"><v>12</v></c><c r=\"E3\" s=\"5\" t=\"n\"><v>%ld.5</v></c>"
+        "<c r=\"F3\" s=\"3\" t=\"s\"><v>13</v></c><c r=\"G3\" s=\"3\" t=\"str\"><f "
+        "aca=\"false\">lists!B3</f><v>社区</v></c><c r=\"H3\" s=\"3\" t=\"s\"><v>14</v></c>"
+        "<c r=\"I3\" s=\"3\" t=\"s\"><v>13</v></c><c r=\"J3\" s=\"4\" t=\"n\"><f t=\"shared\" "
+        "si=\"0\" aca=\"false\"/><v>80</v></c></row>"
+        "<row r=\"4\" customFormat=\"false\" ht=\"12.8\" hidden=\"false\" customHeight=\"false\" "
+        "outlineLevel=\"0\" collapsed=\"false\"><c r=\"A4\" s=\"6\" t=\"s\"><v>10</v></c>"
+        "<c r=\"B4\" s=\"4\" t=\"n\"><v>1</v></c><c r=\"C4\" s=\"6\" t=\"s\"><v>11</v></c>"
+        "<c r=\"D4\" s=\"3\"/><c r=\"E4\" s=\"5\" t=\"n\"/><c r=\"F4\" s=\"3\"/></row>"
+        "</sheetData><dataValidations count=\"1\"><dataValidation type=\"list\" "
+        "allowBlank=\"true\" showDropDown=\"false\" sqref=\"F2:F201\"><formula1>"
+        "lists!$A$2:$A$17</formula1><formula2>0</formula2></dataValidation></dataValidations>"
+        "<pageMargins left=\"0.7\" right=\"0.7\" top=\"0.75\" bottom=\"0.75\"/></worksheet>",
+        serial(2025, 12, 4, false), serial(2025, 12, 5, false));
+    part parts[] = {
+        {"[Content_Types].xml", "<Types/>", 0},
+        {"_rels/.rels", ROOT_RELS, 0},
+        {"xl/workbook.xml", wb, 0},
+        {"xl/_rels/workbook.xml.rels", rels, 0},
+        {"xl/styles.xml", "<styleSheet " NS "/>", 0},
+        {"xl/worksheets/sheet1.xml", sheet, 0},
+        {"xl/worksheets/sheet2.xml", "<worksheet " NS "><sheetData/></worksheet>", 0},
+        {"xl/sharedStrings.xml", sst, 0},
+    };
+    size_t len;
+    char *zip = make_zip(parts, 8, &len);
+    collected c;
+    char err[512];
+    int rc = parse(zip, len, &c, err, sizeof err);
+    if (rc)
+        fail_msg("%s", err);
+    if (c.bad)
+        fail_msg("%s", c.msgs[0]);
+    /* Row 4, the template's ids and styled empty cells only, is not a report. */
+    assert_int_equal(c.ok, 2);
+    assert_int_equal(c.lines[0], 2);
+    assert_int_equal(c.lines[1], 3);
+    json_t *a = json_array_get(c.reports, 0), *b = json_array_get(c.reports, 1);
+    assert_string_equal(json_string_value(json_object_get(a, "occurred_on")), "2025-12-04");
+    assert_string_equal(json_string_value(json_object_get(b, "occurred_on")), "2025-12-05");
+    assert_string_equal(json_string_value(json_object_get(a, "venue")), "community");
+    assert_string_equal(json_string_value(json_object_get(a, "form")), "lecture");
+    assert_string_equal(json_string_value(json_object_get(a, "title")), "宪法进社区");
+    assert_string_equal(json_string_value(json_object_get(b, "title")), "宪法");
+    assert_string_equal(json_string_value(json_object_get(b, "county_code")), "150821");
+    assert_int_equal(json_integer_value(json_object_get(a, "participants")), 120);
+    assert_int_equal(json_integer_value(json_object_get(b, "participants")), 80);
+    json_decref(c.reports);
+    free(zip);
+    free(sheet);
+}
+
 static void ignore_row(void *ctx, size_t line, pufa_report *r, pufa_errors *errs) {
     (void)ctx, (void)line, (void)r, (void)errs;
 }
@@ -406,6 +525,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cell_types_row_numbers_and_skipped_rows),
         cmocka_unit_test(date1904_workbook),
+        cmocka_unit_test(libreoffice_shapes),
         cmocka_unit_test(hostile_workbooks_are_refused_naming_the_part),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
