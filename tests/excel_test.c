@@ -1,7 +1,10 @@
 /* Integration test: offices with Excel — XLSX through every door of the
  * collector (pufa validate, HTTP, pufa submit, the drop folder), row numbers
  * as Excel shows them, hostile workbooks, with the real aggregator and
- * PostgreSQL (with-pg.sh).  argv: PUFA_BIN AGGREGATOR_BIN COLLECTOR_BIN. */
+ * PostgreSQL (with-pg.sh).  argv: [--libreoffice] PUFA_BIN AGGREGATOR_BIN
+ * COLLECTOR_BIN; --libreoffice runs only the template filled by LibreOffice
+ * Calc, and exits 77 (skipped) when LibreOffice is not installed. */
+#include <dirent.h>
 #include <libpq-fe.h>
 #include <signal.h>
 #include <stdio.h>
@@ -667,15 +670,286 @@ static void template_filled_by_openpyxl_accepted_whole(void **state) {
     free(from_cli);
 }
 
+/* ---- LibreOffice Calc ---- */
+
+/* Processes whose command line contains needle: their ids in pids (up to
+ * max); returns how many there are. */
+static int procs_with(const char *needle, pid_t *pids, int max) {
+    DIR *d = opendir("/proc");
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 0 || pid == getpid())
+            continue;
+        char path[64], buf[4096];
+        snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            continue;
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        for (size_t i = 0; i < len; i++)
+            if (!buf[i])
+                buf[i] = ' ';
+        buf[len] = '\0';
+        if (strstr(buf, needle)) {
+            if (n < max)
+                pids[n] = (pid_t)pid;
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+static json_t *lo_file(json_t *res, int k) {
+    return json_array_get(json_object_get(res, "files"), (size_t)k);
+}
+
+static long long lo_ms(json_t *o, const char *key) {
+    return json_integer_value(json_object_get(o, key));
+}
+
+/* The ids lo_fill.py typed reports under, as "'id','id',…" for SQL (caller frees). */
+static char *lo_ids(json_t *file) {
+    pufa_buf list;
+    pufa_buf_init(&list);
+    size_t i;
+    json_t *id;
+    json_array_foreach(json_object_get(file, "ids"), i, id)
+        pufa_buf_printf(&list, "%s'%s'", list.len ? "," : "", json_string_value(id));
+    return list.data ? pufa_buf_steal(&list) : pufa_strdup("''");
+}
+
+/* The template downloaded from the collector three times (fresh ids each),
+ * filled by LibreOffice Calc headless (tests/support/lo_fill.py: one soffice
+ * with a private profile, the sample's JSONL reports typed under the Chinese
+ * titles, theme, venue, form and unit picked from the drop-downs) and saved
+ * as XLSX by Calc: one posted, one dropped, both committed whole with the
+ * totals of the JSONL sample posted as it is; the third, with two bad rows,
+ * refused row by row with Excel's row numbers. */
+static void template_filled_by_libreoffice_accepted_whole(void **state) {
+    (void)state;
+    const char *names[] = {"post", "drop", "bad"};
+    char *tmpl[3], *filled[3];
+    for (int k = 0; k < 3; k++) {
+        tmpl[k] = pufa_asprintf("%s/lo-template-%s.xlsx", tmpdir, names[k]);
+        filled[k] = pufa_asprintf("%s/lo-filled-%s.xlsx", tmpdir, names[k]);
+        assert_int_equal(get_template(TOKEN, tmpl[k]), 200);
+    }
+    char *work = pufa_asprintf("%s/lo", tmpdir);
+    assert_int_equal(mkdir(work, 0700), 0);
+    char *profile = pufa_asprintf("%s/profile", work);
+    /* timeout(1) sends SIGTERM, on which lo_fill.py kills soffice's group. */
+    char *cmd =
+        pufa_asprintf("timeout -k 10 420 '%s/tests/support/lo_fill.py' fill '%s' '%s' "
+                      "'%s' '%s' '%s' '%s' '%s' '%s:bad' 2>'%s/stderr'",
+                      getenv("PUFA_SOURCE_DIR"), work, pufa_test_data_path("sample_reports.jsonl"),
+                      tmpl[0], filled[0], tmpl[1], filled[1], tmpl[2], filled[2], work);
+    char load[64] = "";
+    FILE *lf = fopen("/proc/loadavg", "r");
+    if (lf) {
+        if (!fgets(load, sizeof load, lf))
+            load[0] = '\0';
+        fclose(lf);
+    }
+    long long t0 = pufa_mono_ms();
+    int st;
+    char *out = run_out(cmd, &st);
+    long long wall = pufa_mono_ms() - t0;
+    /* Whatever happened, no soffice of this profile may be left: killed by
+     * id here, and then the test fails. */
+    pid_t left[16];
+    int nleft = procs_with(profile, left, 16);
+    for (int i = 0; i < nleft && i < 16; i++)
+        kill(left[i], SIGKILL);
+    if (st) {
+        char *log = pufa_asprintf("tail -c 3000 '%s/stderr' '%s/soffice.log' 2>&1", work, work);
+        int st2;
+        char *tail = run_out(log, &st2);
+        fail_msg("lo_fill.py: exit %d (124: timed out): %s\n%s", st, out, tail);
+    }
+    if (nleft)
+        fail_msg("%d processes of soffice's profile %s were left running (killed now)", nleft,
+                 profile);
+    json_error_t jerr;
+    json_t *res = json_loads(out, 0, &jerr);
+    if (!res)
+        fail_msg("lo_fill.py printed no JSON (%s): %s", jerr.text, out);
+    printf("# load: %s", load);
+    printf("# soffice: up in %lld ms (fresh profile), exit %lld ms, lo_fill.py %lld ms in all\n",
+           lo_ms(res, "startup_ms"), lo_ms(res, "exit_ms"), wall);
+    for (int k = 0; k < 3; k++)
+        printf("# %s: open %lld ms, 24 reports typed %lld ms, stored %lld ms\n", names[k],
+               lo_ms(lo_file(res, k), "open_ms"), lo_ms(lo_file(res, k), "type_ms"),
+               lo_ms(lo_file(res, k), "store_ms"));
+    char *shape = json_dumps(json_object_get(lo_file(res, 0), "saved"), JSON_SORT_KEYS);
+    char *kinds = json_dumps(json_object_get(lo_file(res, 0), "kinds"), JSON_SORT_KEYS);
+    printf("# what Calc saved: %s\n# what Calc made of the typed text: %s\n", shape, kinds);
+    /* Calc typed as a person: dates and figures became values, text text;
+     * theme, venue, form and unit (4 a report) came from the drop-downs. */
+    assert_contains(kinds, "\"occurred_on\": \"VALUE\"");
+    assert_contains(kinds, "\"participants\": \"VALUE\"");
+    assert_contains(kinds, "\"funds_fen\": \"VALUE\"");
+    assert_contains(kinds, "\"title\": \"TEXT\"");
+    assert_contains(kinds, "\"theme\": \"TEXT\"");
+    assert_true(lo_ms(lo_file(res, 0), "picked_from_drop_downs") >= 4 * 24);
+    assert_contains(shape, "\"sheet\": \"活动填报\"");
+    free(shape);
+    free(kinds);
+    char *ids[3];
+    for (int k = 0; k < 3; k++) {
+        ids[k] = lo_ids(lo_file(res, k));
+        assert_int_equal(json_array_size(json_object_get(lo_file(res, k), "ids")), 24);
+    }
+
+    /* pufa validate, then HTTP: 24 reports from Excel's row 2 on. */
+    char *v = pufa_asprintf("'%s' validate --org-units '%s' '%s' 2>&1", pufa_bin,
+                            pufa_test_data_path("org_units.csv"), filled[0]);
+    char *vout = run_out(v, &st);
+    assert_int_equal(st, 0);
+    assert_contains(vout, "lo-filled-post.xlsx: 24 valid, 0 invalid");
+    free(vout);
+    free(v);
+    size_t len;
+    char *body = pufa_test_read_file(filled[0], &len);
+    json_t *resp;
+    assert_int_equal(post(body, len, PUFA_XLSX_CONTENT_TYPE, &resp), 202);
+    assert_int_equal(json_integer_value(json_object_get(resp, "accepted")), 24);
+    json_t *first = json_array_get(json_object_get(resp, "results"), 0);
+    assert_int_equal(json_integer_value(json_object_get(first, "line")), 2);
+    json_decref(resp);
+    free(body);
+    /* The drop folder. */
+    char *final = pufa_asprintf("%s/lo-filled.xlsx", drop);
+    assert_int_equal(rename(filled[1], final), 0);
+    assert_true(pufa_proc_wait_log(&col, "file=lo-filled.xlsx accepted=24 rejected=0", NULL, NULL,
+                                   0, 20000));
+    /* The JSONL sample posted as it is (fresh ids): the reference totals. */
+    char prefix[9];
+    fresh_prefix(prefix);
+    char *jsonl = pufa_test_read_file(pufa_test_data_path("sample_reports.jsonl"), &len);
+    int nlines = 0;
+    for (char *p = strstr(jsonl, "\"report_id\": \""); p; p = strstr(p + 1, "\"report_id\": \"")) {
+        memcpy(p + strlen("\"report_id\": \""), prefix, 8);
+        nlines++;
+    }
+    assert_int_equal(nlines, 24);
+    assert_int_equal(post(jsonl, len, "application/x-ndjson", &resp), 202);
+    json_decref(resp);
+    free(jsonl);
+    assert_true(wait_count(prefix, 24, 30000));
+    char *want = door_totals(prefix);
+    for (int k = 0; k < 2; k++) {
+        char *where = pufa_asprintf("report_id IN (%s)", ids[k]);
+        char *n_sql = pufa_asprintf("SELECT count(*) FROM reports WHERE %s", where);
+        long long deadline = pufa_mono_ms() + 30000;
+        while (scalar_ll(n_sql) < 24 && pufa_mono_ms() < deadline)
+            pufa_sleep_ms(100);
+        assert_int_equal(scalar_ll(n_sql), 24);
+        char *got = totals_where(where);
+        assert_string_equal(got, want);
+        free(got);
+        free(n_sql);
+        free(where);
+    }
+    printf("# template filled by LibreOffice, posted and dropped: %s\n", want);
+    free(want);
+
+    /* Two bad rows, saved by Calc: named by Excel's row numbers. */
+    v = pufa_asprintf("'%s' validate --org-units '%s' '%s' 2>&1", pufa_bin,
+                      pufa_test_data_path("org_units.csv"), filled[2]);
+    vout = run_out(v, &st);
+    assert_int_equal(st, 65);
+    assert_contains(vout, "lo-filled-bad.xlsx:5: line 5: participants: must be >= 0 (got -5)");
+    assert_contains(vout, "lo-filled-bad.xlsx:9: line 9: theme: must be one of the theme codes or "
+                          "labels (got 天气)");
+    assert_contains(vout, "lo-filled-bad.xlsx: 22 valid, 2 invalid");
+    free(vout);
+    free(v);
+    body = pufa_test_read_file(filled[2], &len);
+    assert_int_equal(post(body, len, PUFA_XLSX_CONTENT_TYPE, &resp), 400);
+    assert_int_equal(json_integer_value(json_object_get(resp, "accepted")), 22);
+    size_t i;
+    json_t *r;
+    int seen = 0;
+    json_array_foreach(json_object_get(resp, "results"), i, r) {
+        if (strcmp(json_string_value(json_object_get(r, "state")), "rejected"))
+            continue;
+        json_t *e = json_array_get(json_object_get(r, "errors"), 0);
+        char got[256];
+        snprintf(got, sizeof got, "%lld %s: %s", json_integer_value(json_object_get(r, "line")),
+                 json_string_value(json_object_get(e, "field")),
+                 json_string_value(json_object_get(e, "message")));
+        assert_true(!strcmp(got, "5 participants: must be >= 0 (got -5)") ||
+                    !strcmp(got, "9 theme: must be one of the theme codes or labels (got 天气)"));
+        seen++;
+    }
+    assert_int_equal(seen, 2);
+    json_decref(resp);
+    free(body);
+    char *where = pufa_asprintf("report_id IN (%s)", ids[2]);
+    char *n_sql = pufa_asprintf("SELECT count(*) FROM reports WHERE %s", where);
+    long long deadline = pufa_mono_ms() + 30000;
+    while (scalar_ll(n_sql) < 22 && pufa_mono_ms() < deadline)
+        pufa_sleep_ms(100);
+    assert_int_equal(scalar_ll(n_sql), 22);
+    free(n_sql);
+    free(where);
+
+    json_decref(res);
+    free(final);
+    free(out);
+    free(cmd);
+    free(profile);
+    free(work);
+    for (int k = 0; k < 3; k++) {
+        free(ids[k]);
+        free(tmpl[k]);
+        free(filled[k]);
+    }
+}
+
 int main(int argc, char **argv) {
+    bool libreoffice = argc > 1 && !strcmp(argv[1], "--libreoffice");
+    if (libreoffice) {
+        argc--;
+        argv++;
+    }
     if (argc < 4 || !getenv("PUFA_TEST_DB")) {
-        fprintf(stderr, "usage: with-pg.sh excel_test PUFA_BIN AGGREGATOR_BIN COLLECTOR_BIN\n");
+        fprintf(stderr, "usage: with-pg.sh excel_test [--libreoffice] PUFA_BIN AGGREGATOR_BIN "
+                        "COLLECTOR_BIN\n");
         return 2;
     }
     pufa_json_init();
     pufa_bin = argv[1];
     agg_bin = argv[2];
     col_bin = argv[3];
+    if (libreoffice) {
+        char *cmd = pufa_asprintf("'%s/tests/support/lo_fill.py' check", getenv("PUFA_SOURCE_DIR"));
+        int st;
+        char *why = run_out(cmd, &st);
+        free(cmd);
+        if (st == 77) {
+            printf("SKIP: the template filled by LibreOffice Calc cannot run here: %s", why);
+            free(why);
+            return 77;
+        }
+        if (st) {
+            fprintf(stderr, "lo_fill.py check: exit %d: %s\n", st, why);
+            free(why);
+            return 1;
+        }
+        free(why);
+        const struct CMUnitTest lo[] = {
+            cmocka_unit_test(template_filled_by_libreoffice_accepted_whole),
+        };
+        return cmocka_run_group_tests(lo, group_setup, group_teardown);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(xlsx_sample_through_every_door_same_totals),
         cmocka_unit_test(xlsx_two_bad_rows_named_by_excel_row),
