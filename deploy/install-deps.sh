@@ -34,6 +34,17 @@ PKGS=(
     python3 python3-openpyxl valgrind procps curl util-linux systemd strace
     chromium fonts-wqy-microhei
 )
+# LibreOffice Calc and its Python bridge, for the template filled by Calc
+# headless (libreoffice_test): the build without a GUI (about 82 MB to
+# download, 266 MB installed), unless a desktop LibreOffice is installed:
+# libreoffice-core-nogui conflicts with libreoffice-core, and apt would
+# remove the desktop one, so Calc for that core then.
+PKGS+=(python3-uno)
+if dpkg-query -W -f='${Status}' libreoffice-core 2>/dev/null | grep -q "install ok installed"; then
+    PKGS+=(libreoffice-calc)
+else
+    PKGS+=(libreoffice-calc-nogui)
+fi
 # Node.js and npm: Debian's, unless a node with npm is already installed.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     PKGS+=(nodejs npm)
