@@ -10,6 +10,8 @@
 #include "error.h"
 #include "log.h"
 #include "pg.h"
+#include "store_sql.h"
+#include "wire.h"
 
 static const char *const state_names[] = {"open", "submitted", "approved", "accepted"};
 static const char *const action_names[] = {"submit", "approve", "accept", "unlock"};
@@ -359,6 +361,66 @@ static int decide(const approval_req *q, const unit_state *chain, int nchain,
     return 0;
 }
 
+/* The rows this transaction wrote, as the feed carries them. */
+#define SQL_WRITTEN                                                                                \
+    "SELECT org_code, state, set_by, (extract(epoch FROM set_at) * 1000)::int8, reason,"           \
+    " exception_open FROM periods WHERE month = $1::date AND org_code = ANY($2::text[])"           \
+    " ORDER BY org_code COLLATE \"C\""
+
+/* Takes the next feed sequence in the approval's transaction and encodes
+ * the CommitDelta holding every periods row it wrote (changed: the
+ * {"org": ...} objects of the answer), so the publisher sees the change
+ * in commit order with the reports, with no gap in the sequence.  0 or a
+ * PUFA_E* code (err filled). */
+static int feed_delta(PGconn *conn, const approval_req *q, const char *month, json_t *changed,
+                      approval_res *res, char *err, size_t errsize) {
+    PGresult *r = PQexec(conn, SQL_FEED_NEXT);
+    int rc = pufa_pg_check(conn, r, PGRES_TUPLES_OK, "feed", err, errsize);
+    if (rc) {
+        PQclear(r);
+        return rc;
+    }
+    uint64_t seq = (uint64_t)atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    pufa_buf orgs;
+    pufa_buf_init(&orgs);
+    pufa_pgarr_open(&orgs);
+    size_t i;
+    json_t *c;
+    json_array_foreach(changed, i, c)
+        pufa_pgarr_text(&orgs, json_string_value(json_object_get(c, "org")));
+    pufa_pgarr_close(&orgs);
+    const char *p[2] = {month, orgs.data};
+    r = PQexecParams(conn, SQL_WRITTEN, 2, NULL, p, NULL, NULL, 0);
+    pufa_buf_free(&orgs);
+    if ((rc = pufa_pg_check(conn, r, PGRES_TUPLES_OK, "periods written", err, errsize))) {
+        PQclear(r);
+        return rc;
+    }
+    int n = PQntuples(r);
+    pufa_period *v = pufa_calloc((size_t)n + 1, sizeof *v);
+    int y = (int)(q->month / 12), mo = (int)(q->month % 12) + 1;
+    for (int k = 0; k < n; k++) {
+        v[k] = (pufa_period){.org_code = PQgetvalue(r, k, 0),
+                             .year = y,
+                             .month = mo,
+                             .state = pufa_period_state_parse(PQgetvalue(r, k, 1)),
+                             .set_by = PQgetvalue(r, k, 2),
+                             .set_by_org = q->office_org,
+                             .set_at_ms = atoll(PQgetvalue(r, k, 3)),
+                             .reason = PQgetvalue(r, k, 4),
+                             .exception_open = PQgetvalue(r, k, 5)[0] == 't'};
+    }
+    pufa_delta d = {
+        .seq = seq, .committed_at_ms = pufa_now_ms(), .periods = v, .n_periods = (size_t)n};
+    free(res->delta);
+    res->delta = pufa_delta_encode(&d, &res->delta_len);
+    res->seq = seq;
+    free(v);
+    PQclear(r);
+    return 0;
+}
+
 /* Fault injection for approvals_test: PUFA_FAULT=agg_kill_in_approval kills
  * the process with an approval's rows written but not committed,
  * agg_kill_after_approval with it committed but not answered. */
@@ -491,9 +553,11 @@ int periods_apply(PGconn *conn, lockmap *m, const approval_req *q, pufa_day toda
             json_array_append_new(changed, c);
         }
     }
-    /* The new lock map, read in this transaction: it is swapped in only if
-     * the COMMIT succeeds, before the writer applies another report. */
-    if ((rc = lockmap_load(conn, &fresh, err, errsize)))
+    /* The feed's next number and the delta, in this transaction; then the
+     * new lock map, read in it too: it is swapped in only if the COMMIT
+     * succeeds, before the writer applies another report. */
+    if ((rc = feed_delta(conn, q, month, changed, res, err, errsize)) ||
+        (rc = lockmap_load(conn, &fresh, err, errsize)))
         goto fail;
     approval_fault("agg_kill_in_approval");
     if ((rc = pufa_pg_exec(conn, "COMMIT", err, errsize)))
@@ -502,15 +566,17 @@ int periods_apply(PGconn *conn, lockmap *m, const approval_req *q, pufa_day toda
     lockmap_free(m);
     *m = fresh;
     fresh.v = NULL;
-    PLOG_INFO("AGG-APPROVAL", "office=%s action=%s org=%s month=%s from=%s to=%s changed=%zu",
-              q->office, period_action_name(q->action), q->org, ms, period_state_name(from),
-              period_state_name(to), json_array_size(changed));
+    PLOG_INFO("AGG-APPROVAL",
+              "office=%s action=%s org=%s month=%s from=%s to=%s changed=%zu seq=%llu", q->office,
+              period_action_name(q->action), q->org, ms, period_state_name(from),
+              period_state_name(to), json_array_size(changed), (unsigned long long)res->seq);
     json_t *o = json_object();
     json_object_set_new(o, "org", json_string(q->org));
     json_object_set_new(o, "month", json_string(ms));
     json_object_set_new(o, "action", json_string(period_action_name(q->action)));
     json_object_set_new(o, "state", json_string(period_state_name(to)));
     json_object_set_new(o, "changed", changed);
+    json_object_set_new(o, "seq", json_integer((json_int_t)res->seq));
     changed = NULL;
     set_result(res, 200, o);
     goto done;
@@ -524,6 +590,10 @@ fail:
         PQclear(r);
     if (PQstatus(conn) == CONNECTION_OK)
         PQclear(PQexec(conn, "ROLLBACK"));
+    free(res->delta); /* nothing committed: nothing to publish */
+    res->delta = NULL;
+    res->delta_len = 0;
+    res->seq = 0;
 done:
     lockmap_free(&fresh);
     json_decref(changed);

@@ -77,11 +77,20 @@ typedef struct approval_req {
 typedef struct approval_res {
     int http_status;
     char *json;
+    /* When the action changed periods rows: the feed sequence its
+     * transaction took (feed_state, as a report commit does) and the
+     * encoded CommitDelta carrying every row it wrote (CommitDelta.periods,
+     * heap: the writer publishes it, in commit order).  0 / NULL when
+     * nothing changed (a refusal). */
+    uint64_t seq;
+    uint8_t *delta;
+    size_t delta_len;
 } approval_res;
 
 /* Runs req in one transaction on conn: checks who may act and the state
- * machine, updates periods, appends period_audit rows, reloads the lock map
- * and commits; on success *m is replaced by the new map.  today: the city's
+ * machine, updates periods, appends period_audit rows, takes the next feed
+ * sequence (res->seq, res->delta), reloads the lock map and commits; on
+ * success *m is replaced by the new map.  today: the city's
  * date (for the deadline).  0 with res filled (a refusal is a result, also
  * audited), PUFA_EDBDOWN/PUFA_EDB when the database failed (nothing
  * changed). */

@@ -294,7 +294,19 @@ static void run_approvals(pipeline *p) {
         pthread_mutex_lock(&p->stats->mu);
         if (rc == 0)
             p->stats->approvals[res.http_status == 200 ? 0 : 1]++;
+        if (rc == 0 && res.seq)
+            p->stats->feed_seq = res.seq;
         pthread_mutex_unlock(&p->stats->mu);
+        if (rc == 0 && res.seq) {
+            /* Committed under the next feed number, on this thread between
+             * two report transactions: published here, in commit order, as
+             * committed() does for the reports; the forwarder takes the
+             * change up with them. */
+            forward_note(p->forwarder);
+            if (res.delta)
+                delta_pub_delta(p->pub, res.seq, res.delta, res.delta_len);
+            res.delta = NULL; /* the feed's now */
+        }
         pthread_mutex_lock(&p->mu);
         if (j->abandoned) {
             free(res.json);
