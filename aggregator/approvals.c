@@ -423,7 +423,8 @@ static int get_audit(approvals *a, const pufa_http_request *req, pufa_buf *body)
     PGresult *r = PQexecParams(
         c,
         "SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), org_code,"
-        " action, outcome, from_state, to_state, actor, actor_org, reason FROM period_audit"
+        " action, outcome, from_state, to_state, actor, actor_org, reason,"
+        " coalesce(report_id::text, ''), coalesce(revision, 0), via FROM period_audit"
         " WHERE org_code = $1 AND month = $2::date ORDER BY id",
         2, NULL, p, NULL, NULL, 0);
     if (pufa_pg_check(c, r, PGRES_TUPLES_OK, "period_audit", err, sizeof err)) {
@@ -438,6 +439,13 @@ static int get_audit(approvals *a, const pufa_http_request *req, pufa_buf *body)
         json_object_set_new(row, "id", json_integer(atoll(PQgetvalue(r, i, 0))));
         for (int k = 1; k < 10; k++)
             json_object_set_new(row, cols[k], pufa_json_text(PQgetvalue(r, i, k)));
+        /* A report refused LOCKED: which one; a state from a link: which. */
+        if (*PQgetvalue(r, i, 10)) {
+            json_object_set_new(row, "report_id", json_string(PQgetvalue(r, i, 10)));
+            json_object_set_new(row, "revision", json_integer(atoll(PQgetvalue(r, i, 11))));
+        }
+        if (*PQgetvalue(r, i, 12))
+            json_object_set_new(row, "via", pufa_json_text(PQgetvalue(r, i, 12)));
         json_array_append_new(rows, row);
     }
     PQclear(r);

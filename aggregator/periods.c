@@ -130,6 +130,16 @@ static int cmp_lock(const void *a, const void *b) {
     return (x->month > y->month) - (x->month < y->month);
 }
 
+int lockmap_state(const lockmap *m, const char *county, int32_t month) {
+    if (!m->n)
+        return PERIOD_OPEN;
+    period_lock key;
+    pufa_copy(key.county, sizeof key.county, county);
+    key.month = month;
+    const period_lock *e = bsearch(&key, m->v, m->n, sizeof *m->v, cmp_lock);
+    return e ? e->state : PERIOD_OPEN;
+}
+
 bool lockmap_locked(const lockmap *m, const char *county, pufa_day day, pufa_day today,
                     char *reason, size_t rsize) {
     if (m->n == 0 && m->deadline_days <= 0)
@@ -201,13 +211,14 @@ static PGresult *query(PGconn *conn, const char *sql, int n, const char *const *
     " LEFT JOIN periods p ON p.org_code = o.code AND p.month = $2::date"                           \
     " WHERE o.parent_code = $1 ORDER BY o.code"
 
-/* $1 org, $2 month, $3 state, $4 exception_open, $5 set_by, $6 reason */
+/* $1 org, $2 month, $3 state, $4 exception_open, $5 set_by, $6 reason,
+ * $7 set_by_org.  An office of this level set it: via ''. */
 #define SQL_SET_STATE                                                                              \
-    "INSERT INTO periods (org_code, month, state, exception_open, set_by, reason)"                 \
-    " VALUES ($1, $2::date, $3, $4::bool, $5, $6)"                                                 \
+    "INSERT INTO periods (org_code, month, state, exception_open, set_by, reason, set_by_org)"     \
+    " VALUES ($1, $2::date, $3, $4::bool, $5, $6, $7)"                                             \
     " ON CONFLICT (org_code, month) DO UPDATE SET state = EXCLUDED.state,"                         \
     " exception_open = EXCLUDED.exception_open, set_by = EXCLUDED.set_by, set_at = now(),"         \
-    " reason = EXCLUDED.reason"
+    " reason = EXCLUDED.reason, set_by_org = EXCLUDED.set_by_org, via = ''"
 
 /* Every descendant of $1 whose state is one of $3 moves to $4, audited.
  * $5 office, $6 office org, $7 action, $8 reason. */
@@ -218,7 +229,8 @@ static PGresult *query(PGconn *conn, const char *sql, int n, const char *const *
     "  JOIN down ON o.parent_code = down.code WHERE down.depth < 8),"                              \
     " old AS (SELECT p.org_code, p.state FROM periods p JOIN down ON p.org_code = down.code"       \
     "  WHERE p.month = $2::date AND p.state = ANY($3::text[])),"                                   \
-    " upd AS (UPDATE periods p SET state = $4, set_by = $5, set_at = now(), reason = $8"           \
+    " upd AS (UPDATE periods p SET state = $4, set_by = $5, set_at = now(), reason = $8,"          \
+    "  set_by_org = $6, via = ''"                                                                  \
     "  FROM old WHERE p.org_code = old.org_code AND p.month = $2::date"                            \
     "  RETURNING p.org_code, old.state AS from_state)"                                             \
     " INSERT INTO period_audit (org_code, month, action, outcome, from_state, to_state, actor,"    \
@@ -361,11 +373,14 @@ static int decide(const approval_req *q, const unit_state *chain, int nchain,
     return 0;
 }
 
-/* The rows this transaction wrote, as the feed carries them. */
+/* The rows this transaction wrote, marked with its feed sequence (the
+ * forwarder's outbox order), as the feed carries them. */
 #define SQL_WRITTEN                                                                                \
-    "SELECT org_code, state, set_by, (extract(epoch FROM set_at) * 1000)::int8, reason,"           \
-    " exception_open FROM periods WHERE month = $1::date AND org_code = ANY($2::text[])"           \
-    " ORDER BY org_code COLLATE \"C\""
+    "WITH w AS (UPDATE periods SET commit_seq = $3::int8 WHERE month = $1::date"                   \
+    "  AND org_code = ANY($2::text[]) RETURNING org_code, state, set_by, set_at, reason,"          \
+    "  exception_open, set_by_org)"                                                                \
+    " SELECT org_code, state, set_by, (extract(epoch FROM set_at) * 1000)::int8, reason,"          \
+    " exception_open, set_by_org FROM w ORDER BY org_code COLLATE \"C\""
 
 /* Takes the next feed sequence in the approval's transaction and encodes
  * the CommitDelta holding every periods row it wrote (changed: the
@@ -390,8 +405,10 @@ static int feed_delta(PGconn *conn, const approval_req *q, const char *month, js
     json_array_foreach(changed, i, c)
         pufa_pgarr_text(&orgs, json_string_value(json_object_get(c, "org")));
     pufa_pgarr_close(&orgs);
-    const char *p[2] = {month, orgs.data};
-    r = PQexecParams(conn, SQL_WRITTEN, 2, NULL, p, NULL, NULL, 0);
+    char seqtext[24];
+    snprintf(seqtext, sizeof seqtext, "%llu", (unsigned long long)seq);
+    const char *p[3] = {month, orgs.data, seqtext};
+    r = PQexecParams(conn, SQL_WRITTEN, 3, NULL, p, NULL, NULL, 0);
     pufa_buf_free(&orgs);
     if ((rc = pufa_pg_check(conn, r, PGRES_TUPLES_OK, "periods written", err, errsize))) {
         PQclear(r);
@@ -406,7 +423,7 @@ static int feed_delta(PGconn *conn, const approval_req *q, const char *month, js
                              .month = mo,
                              .state = pufa_period_state_parse(PQgetvalue(r, k, 1)),
                              .set_by = PQgetvalue(r, k, 2),
-                             .set_by_org = q->office_org,
+                             .set_by_org = PQgetvalue(r, k, 6),
                              .set_at_ms = atoll(PQgetvalue(r, k, 3)),
                              .reason = PQgetvalue(r, k, 4),
                              .exception_open = PQgetvalue(r, k, 5)[0] == 't'};
@@ -500,10 +517,10 @@ int periods_apply(PGconn *conn, lockmap *m, const approval_req *q, pufa_day toda
     }
 
     /* The target. */
-    const char *ps[6] = {
-        q->org,    month,    period_state_name(to), q->action == ACTION_UNLOCK ? "true" : "false",
-        q->office, q->reason};
-    if ((rc = exec_params(conn, SQL_SET_STATE, 6, ps, "periods", err, errsize)) ||
+    const char *ps[7] = {
+        q->org,    month,     period_state_name(to), q->action == ACTION_UNLOCK ? "true" : "false",
+        q->office, q->reason, q->office_org};
+    if ((rc = exec_params(conn, SQL_SET_STATE, 7, ps, "periods", err, errsize)) ||
         (rc = audit(conn, q, q->org, month, "done", from, to, q->reason, err, errsize)))
         goto fail;
     json_t *c = json_object();
@@ -541,8 +558,9 @@ int periods_apply(PGconn *conn, lockmap *m, const approval_req *q, pufa_day toda
         for (int i = 1; i < nchain; i++) {
             if (chain[i].state == PERIOD_OPEN)
                 continue;
-            const char *pu[6] = {chain[i].code, month, "open", "false", q->office, upreason};
-            if ((rc = exec_params(conn, SQL_SET_STATE, 6, pu, "periods", err, errsize)) ||
+            const char *pu[7] = {chain[i].code, month,    "open",       "false",
+                                 q->office,     upreason, q->office_org};
+            if ((rc = exec_params(conn, SQL_SET_STATE, 7, pu, "periods", err, errsize)) ||
                 (rc = audit(conn, q, chain[i].code, month, "done", chain[i].state, PERIOD_OPEN,
                             upreason, err, errsize)))
                 goto fail;

@@ -61,6 +61,9 @@ int lockmap_load(PGconn *conn, lockmap *out, char *err, size_t errsize);
 bool lockmap_locked(const lockmap *m, const char *county, pufa_day day, pufa_day today,
                     char *reason, size_t rsize);
 
+/* The state of county's month in the map: PERIOD_OPEN when not in it. */
+int lockmap_state(const lockmap *m, const char *county, int32_t month);
+
 /* An authenticated office asking for an action. */
 typedef struct approval_req {
     int action;         /* ACTION_* */

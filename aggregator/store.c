@@ -176,13 +176,24 @@ int store_approve(store *s, const approval_req *req, approval_res *res, char *er
  * touches its own month; a revision or retraction also the month of the
  * revision it replaces (moving a report out of a locked month changes that
  * month's total just as much). */
-static bool locked_report(const store *s, const pufa_report *r, const pufa_report *cur,
-                          pufa_day today, char *reason, size_t rsize) {
+static const pufa_report *locked_report(const store *s, const pufa_report *r,
+                                        const pufa_report *cur, pufa_day today, char *reason,
+                                        size_t rsize) {
     if (lockmap_locked(&s->locks, r->county_code, r->occurred_day, today, reason, rsize))
-        return true;
-    return cur && cur->occurred_day != r->occurred_day &&
-           lockmap_locked(&s->locks, cur->county_code, cur->occurred_day, today, reason, rsize);
+        return r;
+    if (cur && cur->occurred_day != r->occurred_day &&
+        lockmap_locked(&s->locks, cur->county_code, cur->occurred_day, today, reason, rsize))
+        return cur;
+    return NULL;
 }
+
+/* A report refused LOCKED, for period_audit: the period that locked it. */
+typedef struct refusal {
+    const agg_item *it;
+    char county[7];
+    int32_t month;
+    int state;
+} refusal;
 
 int store_ping(store *s, char *err, size_t errsize) {
     if (!store_connected(s))
@@ -214,6 +225,43 @@ static id_state *find_state(id_state *st, size_t n, const char *id) {
 static void open_arrays(store *s, int count) {
     for (int i = 0; i < count; i++)
         pufa_pgarr_open(&s->arr[i]);
+}
+
+/* One period_audit row per refused report, in the batch's transaction. */
+#define SQL_AUDIT_REFUSED                                                                          \
+    "INSERT INTO period_audit (org_code, month, action, outcome, from_state, to_state, actor,"     \
+    " actor_org, reason, report_id, revision)"                                                     \
+    " SELECT o, m, 'refuse_report', 'refused', st, st, a, o, why, id, rev"                         \
+    " FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::text[], $6::uuid[],"         \
+    " $7::int4[]) AS x(o, m, st, a, why, id, rev)"
+
+static int audit_refusals(store *s, const refusal *v, size_t n, char *err, size_t errsize) {
+    if (n == 0)
+        return 0;
+    pufa_buf *a = s->arr;
+    open_arrays(s, 7);
+    for (size_t i = 0; i < n; i++) {
+        char ms[8], day[11];
+        period_month_format(v[i].month, ms);
+        snprintf(day, sizeof day, "%s-01", ms);
+        const agg_item *it = v[i].it;
+        pufa_pgarr_text(&a[0], v[i].county);
+        pufa_pgarr_text(&a[1], day);
+        pufa_pgarr_text(&a[2], period_state_name(v[i].state));
+        pufa_pgarr_text(&a[3], it->collector_id ? it->collector_id : "");
+        pufa_pgarr_text(&a[4], it->reason);
+        pufa_pgarr_text(&a[5], it->report.report_id);
+        pufa_pgarr_int(&a[6], it->report.revision);
+    }
+    const char *params[7];
+    for (int i = 0; i < 7; i++) {
+        pufa_pgarr_close(&a[i]);
+        params[i] = a[i].data;
+    }
+    PGresult *r = PQexecParams(s->conn, SQL_AUDIT_REFUSED, 7, NULL, params, NULL, NULL, 0);
+    int rc = pufa_pg_check(s->conn, r, PGRES_COMMAND_OK, "period_audit refusals", err, errsize);
+    PQclear(r);
+    return rc;
 }
 
 static void add_row(store *s, const row_ref *row, bool history) {
@@ -368,7 +416,8 @@ int store_apply(store *s, agg_item **items, size_t n, store_commit *out, char *e
     id_state *st = pufa_calloc(n, sizeof *st);
     row_ref *history = pufa_calloc(n, sizeof *history);
     row_ref *finals = pufa_calloc(n, sizeof *finals);
-    size_t nhistory = 0, nfinals = 0, nst = 0, ncopy = 0;
+    refusal *refused = NULL;
+    size_t nhistory = 0, nfinals = 0, nst = 0, ncopy = 0, nrefused = 0;
     rollup_set_reset(&s->rs);
 
     double tp[6] = {0};
@@ -418,9 +467,18 @@ int store_apply(store *s, agg_item **items, size_t n, store_commit *out, char *e
         id_state *e = find_state(st, nst, r->report_id);
         bool changes = !e->cur || (strcmp(e->cur->county_code, r->county_code) == 0 &&
                                    r->revision > e->cur->revision);
-        if (changes && locked_report(s, r, e->cur, today, it->reason, sizeof it->reason)) {
+        const pufa_report *lk =
+            changes ? locked_report(s, r, e->cur, today, it->reason, sizeof it->reason) : NULL;
+        if (lk) {
             it->status = PUFA__REPORT_STATUS__STATUS_LOCKED;
             out->locked++;
+            if (!refused)
+                refused = pufa_calloc(n, sizeof *refused);
+            refusal *x = &refused[nrefused++];
+            x->it = it;
+            pufa_copy(x->county, sizeof x->county, lk->county_code);
+            x->month = period_month_of(lk->occurred_day);
+            x->state = lockmap_state(&s->locks, x->county, x->month);
             continue;
         }
         if (!e->cur) {
@@ -489,6 +547,8 @@ int store_apply(store *s, agg_item **items, size_t n, store_commit *out, char *e
     if ((rc = write_rollups(s, out->seq, err, errsize)))
         goto fail;
     out->journal_rows = s->rs.n;
+    if ((rc = audit_refusals(s, refused, nrefused, err, errsize)))
+        goto fail;
     tp[3] = now_seconds();
     if ((rc = exec_simple(s, "COMMIT", err, errsize))) {
         /* The outcome of a COMMIT whose connection broke is unknown: leave
@@ -532,6 +592,7 @@ done:
     free(st);
     free(history);
     free(finals);
+    free(refused);
     return rc;
 }
 

@@ -525,15 +525,35 @@ static void whole_cycle_for_one_county_month(void **state) {
                         json_string_value(json_object_get(row, "actor")));
     }
     pufa_buf_putc(&got, '\0');
+    /* The reports refused LOCKED are in it too, each with its id and
+     * revision, in order with the actions (migration 008). */
     assert_lines_equal(got.data,
                        "submit done open->submitted county-150821\n"
+                       "refuse_report refused submitted->submitted collector-150821\n"
+                       "refuse_report refused submitted->submitted collector-150821\n"
+                       "refuse_report refused submitted->submitted collector-150821\n"
+                       "refuse_report refused submitted->submitted collector-150821\n"
                        "approve done submitted->approved city-150800\n"
+                       "refuse_report refused approved->approved collector-150821\n"
                        "unlock refused approved->approved county-150821\n"
                        "unlock done approved->open city-150800\n"
                        "submit done open->submitted county-150821\n"
                        "approve done submitted->approved city-150800\n",
                        "audit of 150821");
     pufa_buf_free(&got);
+    int with_id = 0;
+    json_array_foreach(json_object_get(ans, "audit"), i, row) {
+        if (strcmp(json_string_value(json_object_get(row, "action")), "refuse_report") != 0)
+            continue;
+        const char *rid = json_string_value(json_object_get(row, "report_id"));
+        assert_non_null(rid);
+        assert_int_equal(strlen(rid), 36);
+        assert_true(json_integer_value(json_object_get(row, "revision")) >= 1);
+        if (!strcmp(rid, id))
+            with_id++;
+        assert_contains(json_string_value(json_object_get(row, "reason")), need);
+    }
+    assert_int_equal(with_id, 3); /* revisions 2, 3, 4; the others are id2 and id3 */
     json_decref(ans);
 
     /* The province accepts; a city reopening one of its counties
@@ -877,6 +897,16 @@ static void lock_landing_mid_stream_loses_and_double_counts_nothing(void **state
     r = PQexecParams(db, "SELECT count(*) FROM reports WHERE report_id = ANY($1::uuid[])", 1, NULL,
                      p2, NULL, NULL, 0);
     assert_int_equal(atoll(PQgetvalue(r, 0, 0)), 0);
+    PQclear(r);
+    /* Each report refused LOCKED left exactly one audit row (a resend may
+     * add one more of the same id: none here, every ack arrived). */
+    r = PQexecParams(db,
+                     "SELECT count(*), count(DISTINCT report_id) FROM period_audit"
+                     " WHERE action = 'refuse_report' AND org_code = '150824'"
+                     " AND report_id = ANY($1::uuid[])",
+                     1, NULL, p2, NULL, NULL, 0);
+    assert_int_equal(atoll(PQgetvalue(r, 0, 0)), locked);
+    assert_int_equal(atoll(PQgetvalue(r, 0, 1)), locked);
     PQclear(r);
     /* The frozen total is the ledger's, in SQL, the rollups and the API. */
     assert_int_equal(participants_of("150824", M), sum);
