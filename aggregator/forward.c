@@ -38,6 +38,9 @@
  * forwarder's own thread: between counts, the count less what was read). */
 #define FWD_COUNT_EVERY_MS   1000
 #define FWD_COUNT_CATCHUP_MS 5000
+/* Period rows in one batch at most (cut at a commit's end). */
+#define FWD_MAX_PERIODS      4096
+#define FWD_MAX_PERIODS_TEXT "4097"
 /* One forwarder per database (the writer has its own lock). */
 #define FORWARD_LOCK_KEY "4930671529"
 /* "Every row of this sequence": the cursor's report id when it is NULL. */
@@ -47,10 +50,27 @@
 #define COL_COMMIT_SEQ (REPORT_COL_COUNTER0 + PUFA_NCOUNTERS + 2)
 #define COL_COMMIT_MS  (COL_COMMIT_SEQ + 1)
 
-#define SQL_READ                                                                                   \
+/* The reports' part of a batch that carries period changes: only those
+ * before the next period change ($4), so that every change goes up in
+ * commit order with the reports around it. */
+#define SQL_READ_BEFORE                                                                            \
     REPORT_SELECT_TEXT ", commit_seq, (extract(epoch FROM committed_at) * 1000)::int8"             \
                        " FROM reports WHERE (commit_seq, report_id) > ($1::int8, $2::uuid)"        \
+                       " AND commit_seq < $4::int8"                                                \
                        " ORDER BY commit_seq, report_id LIMIT $3::int8"
+/* The first report still to send. */
+#define SQL_FIRST_REPORT                                                                           \
+    "SELECT min(commit_seq) FROM reports WHERE (commit_seq, report_id) > ($1::int8, $2::uuid)"
+/* The period changes committed after $1 and before $2 (the first report
+ * still to send): they go first in the batch (the upper level applies a
+ * batch's periods before its reports). */
+#define SQL_READ_PERIODS                                                                           \
+    "SELECT org_code, extract(year FROM month)::int, extract(month FROM month)::int, state,"       \
+    " set_by, set_by_org, (extract(epoch FROM set_at) * 1000)::int8, reason, exception_open,"      \
+    " commit_seq FROM periods WHERE commit_seq > $1::int8 AND commit_seq < $2::int8"               \
+    " ORDER BY commit_seq, month, org_code COLLATE \"C\" LIMIT " FWD_MAX_PERIODS_TEXT
+/* The first period change at or after $1. */
+#define SQL_NEXT_PERIOD "SELECT min(commit_seq) FROM periods WHERE commit_seq >= $1::int8"
 #define SQL_COUNT_AFTER                                                                            \
     "SELECT count(*) FROM reports WHERE (commit_seq, report_id) > ($1::int8, $2::uuid)"
 /* Idle: the feed's position, the cursor as stored, and whether anything
@@ -59,6 +79,7 @@
     "SELECT f.seq, (extract(epoch FROM f.updated_at) * 1000)::int8, c.acked_seq,"                  \
     " coalesce(c.acked_report_id::text, ''), EXISTS (SELECT 1 FROM reports"                        \
     "  WHERE (commit_seq, report_id) > ($1::int8, $2::uuid))"                                      \
+    "  OR EXISTS (SELECT 1 FROM periods WHERE commit_seq > $1::int8)"                              \
     " FROM feed_state f, forward_cursor c"
 #define SQL_CURSOR                                                                                 \
     "SELECT acked_seq, coalesce(acked_report_id::text, ''), upstream FROM forward_cursor"
@@ -92,6 +113,7 @@ typedef struct fwd_refusal {
 typedef struct fwd_batch {
     uint64_t seq; /* batch_seq */
     size_t n;
+    size_t nperiods; /* period changes in it (n == nperiods == 0: a heartbeat) */
     char (*ids)[37];
     uint32_t *revs;
     fwd_pos end;      /* the position after this batch */
@@ -381,24 +403,83 @@ static uint64_t pending_after(forward *f, const fwd_pos *pos, size_t just_read) 
     return n;
 }
 
-/* Reads the next batch after f->read into a new window slot.  false when
+/* One statement of read_batch's snapshot; NULL (and disconnected) on error. */
+static PGresult *read_query(forward *f, const char *sql, int n, const char *const *params,
+                            const char *what) {
+    PGresult *r = PQexecParams(f->conn, sql, n, NULL, params, NULL, NULL, 0);
+    char err[512];
+    if (pufa_pg_check(f->conn, r, PGRES_TUPLES_OK, what, err, sizeof err) != 0) {
+        PQclear(r);
+        PQclear(PQexec(f->conn, "ROLLBACK"));
+        db_down(f, what, err);
+        return NULL;
+    }
+    return r;
+}
+
+#define SEQ_INFINITY "9223372036854775807"
+
+/* Reads the next batch after f->read into a new window slot: the period
+ * changes committed before the first report still to send (they go first:
+ * the upper level applies a batch's periods before its reports), then the
+ * reports up to the next period change, all in one snapshot.  false when
  * nothing waits (or the database failed: then disconnected). */
 static bool read_batch(forward *f) {
-    char seqtext[24], limit[24];
-    const char *params[3];
+    char seqtext[24], limit[24], first[24], next[24];
+    const char *params[4];
     pos_params(&f->read, seqtext, params);
     snprintf(limit, sizeof limit, "%lld", (long long)f->cfg.batch + 1);
     params[2] = limit;
-    PGresult *r = PQexecParams(f->conn, SQL_READ, 3, NULL, params, NULL, NULL, 0);
     char err[512];
-    if (pufa_pg_check(f->conn, r, PGRES_TUPLES_OK, "read", err, sizeof err) != 0) {
-        PQclear(r);
+    if (pufa_pg_exec(f->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, sizeof err) !=
+        0) {
         db_down(f, "read", err);
         return false;
     }
-    int rows = PQntuples(r);
-    if (rows == 0) {
+    PGresult *r = read_query(f, SQL_FIRST_REPORT, 2, params, "read");
+    if (!r)
+        return false;
+    pufa_copy(first, sizeof first, PQgetisnull(r, 0, 0) ? SEQ_INFINITY : PQgetvalue(r, 0, 0));
+    PQclear(r);
+    const char *pp[2] = {seqtext, first};
+    PGresult *rp = read_query(f, SQL_READ_PERIODS, 2, pp, "read periods");
+    if (!rp)
+        return false;
+    int nper = PQntuples(rp);
+    bool cut = nper > FWD_MAX_PERIODS;
+    if (cut) {
+        /* Whole commits only: leave out the last one's rows. */
+        const char *last = PQgetvalue(rp, nper - 1, 9);
+        int k = nper;
+        while (k > 0 && !strcmp(PQgetvalue(rp, k - 1, 9), last))
+            k--;
+        nper = k > 0 ? k : nper;
+    }
+    r = NULL;
+    pufa_copy(next, sizeof next, SEQ_INFINITY);
+    if (!cut) {
+        if (strcmp(first, SEQ_INFINITY) != 0) {
+            const char *pn[1] = {first};
+            PGresult *rn = read_query(f, SQL_NEXT_PERIOD, 1, pn, "read periods");
+            if (!rn) {
+                PQclear(rp);
+                return false;
+            }
+            if (!PQgetisnull(rn, 0, 0))
+                pufa_copy(next, sizeof next, PQgetvalue(rn, 0, 0));
+            PQclear(rn);
+        }
+        params[3] = next;
+        if (!(r = read_query(f, SQL_READ_BEFORE, 4, params, "read"))) {
+            PQclear(rp);
+            return false;
+        }
+    }
+    PQclear(PQexec(f->conn, "COMMIT"));
+    int rows = r ? PQntuples(r) : 0;
+    if (rows == 0 && nper == 0) {
         PQclear(r);
+        PQclear(rp);
         f->more = false;
         return false;
     }
@@ -415,6 +496,13 @@ static bool read_batch(forward *f) {
     pufa_buf_init(&body);
     size_t *offs = pufa_calloc(cap + 1, sizeof *offs);
     int64_t last_ms = 0;
+    for (int k = 0; k < nper; k++) {
+        b->end.seq = (uint64_t)atoll(PQgetvalue(rp, k, 9));
+        b->end.id[0] = '\0'; /* every row of that commit (it has no reports) */
+        last_ms = atoll(PQgetvalue(rp, k, 6));
+        if (k == 0)
+            b->first_ms = last_ms;
+    }
     int i;
     for (i = 0; i < rows && b->n < cap; i++) {
         pufa_report rep;
@@ -435,13 +523,13 @@ static bool read_batch(forward *f) {
         b->end.seq = (uint64_t)atoll(PQgetvalue(r, i, COL_COMMIT_SEQ));
         pufa_copy(b->end.id, sizeof b->end.id, b->ids[b->n]);
         last_ms = atoll(PQgetvalue(r, i, COL_COMMIT_MS));
-        if (b->n == 0)
+        if (b->n == 0 && nper == 0)
             b->first_ms = last_ms;
         b->n++;
     }
     offs[b->n] = body.len;
-    bool more = i < rows;
-    int64_t next_ms = more ? atoll(PQgetvalue(r, i, COL_COMMIT_MS)) : 0;
+    bool more = i < rows || cut || strcmp(next, SEQ_INFINITY) != 0;
+    int64_t next_ms = i < rows ? atoll(PQgetvalue(r, i, COL_COMMIT_MS)) : 0;
     PQclear(r);
     pufa_batch_link link = {.has_as_of = true,
                             .as_of_seq = b->end.seq,
@@ -455,6 +543,22 @@ static bool read_batch(forward *f) {
     }
     b->seq = f->next_seq++;
     pufa_batch_begin_link(&frame, f->collector_id, b->seq, pufa_now_ms(), &link);
+    for (int k = 0; k < nper; k++) {
+        pufa_period per = {
+            .org_code = PQgetvalue(rp, k, 0),
+            .year = atoi(PQgetvalue(rp, k, 1)),
+            .month = atoi(PQgetvalue(rp, k, 2)),
+            .state = pufa_period_state_parse(PQgetvalue(rp, k, 3)),
+            .set_by = PQgetvalue(rp, k, 4),
+            .set_by_org = PQgetvalue(rp, k, 5),
+            .set_at_ms = atoll(PQgetvalue(rp, k, 6)),
+            .reason = PQgetvalue(rp, k, 7),
+            .exception_open = PQgetvalue(rp, k, 8)[0] == 't',
+        };
+        pufa_batch_add_period(&frame, &per);
+    }
+    b->nperiods = (size_t)nper;
+    PQclear(rp);
     for (size_t k = 0; k < b->n; k++)
         pufa_batch_add(&frame, (const uint8_t *)body.data + offs[k], offs[k + 1] - offs[k]);
     free(offs);
@@ -465,6 +569,9 @@ static bool read_batch(forward *f) {
     f->more = more;
     f->count++;
     f->pending_after_read = link.pending;
+    if (nper)
+        PLOG_DEBUG("AGG-FWD-PERIODS", "periods=%d reports=%zu as_of_seq=%llu", nper, b->n,
+                   (unsigned long long)b->end.seq);
     return true;
 }
 
@@ -537,7 +644,10 @@ static void commit_acked(forward *f) {
     }
     if (k == 0)
         return;
-    if (nrows == 0) { /* heartbeats only */
+    size_t nper = 0;
+    for (size_t j = 0; j < k; j++)
+        nper += slot(f, j)->nperiods;
+    if (nrows == 0 && nper == 0) { /* heartbeats only */
         for (size_t j = 0; j < k; j++)
             batch_free(slot(f, j));
         f->head = (f->head + k) % FWD_WINDOW;

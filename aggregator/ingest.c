@@ -142,6 +142,39 @@ static void send_frame_error(ingest *in, const uint8_t *id, size_t idlen, const 
     free(buf);
 }
 
+/* The period changes a forwarding aggregator sent (ReportBatch.periods):
+ * each checked against the sender's bound unit (bound: NULL when the
+ * sender is not a key bound to a city or province, then none is taken);
+ * a refused one is logged and counted, never applied. */
+static void take_periods(ingest *in, const Pufa__ReportBatch *pb, agg_batch *b, const char *bound) {
+    size_t refused = 0;
+    char why[256] = "";
+    if (!pb->has_as_of_seq) {
+        refused = pb->n_periods;
+        snprintf(why, sizeof why, "as_of_seq: required with periods");
+    } else {
+        b->periods = pufa_calloc(pb->n_periods, sizeof *b->periods);
+        for (size_t i = 0; i < pb->n_periods; i++) {
+            char w[256];
+            if (periods_check_remote(pb->periods[i], in->orgunits, bound, in->cfg.home,
+                                     &b->periods[b->n_periods], w, sizeof w) == 0)
+                b->n_periods++;
+            else if (refused++ == 0)
+                pufa_copy(why, sizeof why, w);
+        }
+        pufa_copy(b->link_unit, sizeof b->link_unit, bound ? bound : "");
+        pufa_copy(b->home, sizeof b->home, in->cfg.home);
+        b->link_seq = (int64_t)pb->as_of_seq;
+    }
+    if (refused) {
+        count(in, &in->stats->periods_refused, refused);
+        char q[300];
+        PLOG_WARN("AGG-PERIOD-REFUSED", "sender=%s key_unit=%s refused=%zu of=%zu first=%s",
+                  b->collector_id, bound ? bound : "-", refused, pb->n_periods,
+                  pufa_log_quote(q, sizeof q, why));
+    }
+}
+
 /* Decodes one batch frame and validates every report in it. */
 static void handle_batch(ingest *in, const uint8_t *id, size_t idlen, zmq_msg_t *payload) {
     size_t len = zmq_msg_size(payload);
@@ -248,6 +281,15 @@ static void handle_batch(ingest *in, const uint8_t *id, size_t idlen, zmq_msg_t 
         it->slot = (uint32_t)i;
         b->n_items++;
     }
+    bool forwarder = false;
+    if (county_key) {
+        const pufa_orgunit *u = pufa_orgunits_find(in->orgunits, county_key);
+        forwarder = u && strcmp(u->level, "county") != 0;
+    }
+    for (size_t i = 0; i < b->n_items; i++)
+        b->items[i].from_link = forwarder;
+    if (pb->n_periods)
+        take_periods(in, pb, b, forwarder ? county_key : NULL);
     pufa_batch_destroy(&pb);
     pthread_mutex_lock(&in->stats->mu);
     in->stats->batches++;
@@ -255,7 +297,7 @@ static void handle_batch(ingest *in, const uint8_t *id, size_t idlen, zmq_msg_t 
     in->stats->county_mismatch += mismatched;
     in->stats->outside_home += outside;
     pthread_mutex_unlock(&in->stats->mu);
-    if (b->n_items == 0) {
+    if (b->n_items == 0 && b->n_periods == 0) {
         send_ack(in, b); /* nothing to write: answer now */
         agg_batch_destroy(&b);
         return;

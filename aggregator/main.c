@@ -194,6 +194,10 @@ static int on_status(void *ctx, const char *method, const char *path, pufa_buf *
         pufa_metric_help(body, "pufa_aggregator_key_refused_total", "counter",
                          "Batches refused because the key left the allow-list.");
         pufa_metric_u64(body, "pufa_aggregator_key_refused_total", NULL, s->key_refused);
+        pufa_metric_help(body, "pufa_aggregator_periods_refused_total", "counter",
+                         "Period changes from a lower aggregator refused (outside its unit, or "
+                         "malformed); never applied.");
+        pufa_metric_u64(body, "pufa_aggregator_periods_refused_total", NULL, s->periods_refused);
         if (a->zap) {
             uint64_t ok, denied;
             zap_counts(a->zap, &ok, &denied);

@@ -9,8 +9,11 @@
 #include "alloc.h"
 #include "error.h"
 #include "log.h"
+#include "orgunits.h"
 #include "pg.h"
+#include "pufa.pb-c.h"
 #include "store_sql.h"
+#include "utf8.h"
 #include "wire.h"
 
 static const char *const state_names[] = {"open", "submitted", "approved", "accepted"};
@@ -307,8 +310,23 @@ static int decide(const approval_req *q, const unit_state *chain, int nchain,
         *to = PERIOD_OPEN;
         break;
     }
+    /* A province's acceptor accepts a city's month (its child) once the
+     * city approved it (a state that arrived from the city's aggregator). */
+    bool child_accept = q->action == ACTION_ACCEPT && q->role == ROLE_ACCEPTOR && nchain > 1 &&
+                        !strcmp(chain[1].code, q->office_org);
+    if (child_accept && t->state != PERIOD_APPROVED) {
+        if (t->state >= PERIOD_ACCEPTED)
+            snprintf(msg, msize, "state: period %s of %s %s is already accepted", ms, t->code,
+                     t->name);
+        else
+            snprintf(msg, msize,
+                     "state: period %s of %s %s is %s: it must be approved by its own office "
+                     "first",
+                     ms, t->code, t->name, period_state_name(t->state));
+        return 409;
+    }
     if (q->action != ACTION_UNLOCK) {
-        if (strcmp(q->office_org, t->code) != 0 || q->role != need_role) {
+        if ((strcmp(q->office_org, t->code) != 0 && !child_accept) || q->role != need_role) {
             snprintf(msg, msize, "office %s is the %s of %s; %s of %s %s needs the %s of %s",
                      q->office, period_role_name(q->role), q->office_org,
                      period_action_name(q->action), t->code, ms, period_role_name(need_role),
@@ -373,22 +391,48 @@ static int decide(const approval_req *q, const unit_state *chain, int nchain,
     return 0;
 }
 
-/* The rows this transaction wrote, marked with its feed sequence (the
- * forwarder's outbox order), as the feed carries them. */
+/* The rows this transaction wrote ($1 orgs, $2 months), marked with its
+ * feed sequence $3 (the forwarder's outbox order), as the feed carries
+ * them. */
 #define SQL_WRITTEN                                                                                \
-    "WITH w AS (UPDATE periods SET commit_seq = $3::int8 WHERE month = $1::date"                   \
-    "  AND org_code = ANY($2::text[]) RETURNING org_code, state, set_by, set_at, reason,"          \
-    "  exception_open, set_by_org)"                                                                \
-    " SELECT org_code, state, set_by, (extract(epoch FROM set_at) * 1000)::int8, reason,"          \
-    " exception_open, set_by_org FROM w ORDER BY org_code COLLATE \"C\""
+    "WITH k AS (SELECT DISTINCT o, m FROM unnest($1::text[], $2::date[]) AS k(o, m)),"             \
+    " w AS (UPDATE periods p SET commit_seq = $3::int8 FROM k"                                     \
+    "  WHERE p.org_code = k.o AND p.month = k.m RETURNING p.org_code, p.month, p.state,"           \
+    "  p.set_by, p.set_at, p.reason, p.exception_open, p.set_by_org)"                              \
+    " SELECT org_code, extract(year FROM month)::int, extract(month FROM month)::int, state,"      \
+    " set_by, (extract(epoch FROM set_at) * 1000)::int8, reason, exception_open, set_by_org"       \
+    " FROM w ORDER BY month, org_code COLLATE \"C\""
 
-/* Takes the next feed sequence in the approval's transaction and encodes
- * the CommitDelta holding every periods row it wrote (changed: the
- * {"org": ...} objects of the answer), so the publisher sees the change
- * in commit order with the reports, with no gap in the sequence.  0 or a
- * PUFA_E* code (err filled). */
-static int feed_delta(PGconn *conn, const approval_req *q, const char *month, json_t *changed,
-                      approval_res *res, char *err, size_t errsize) {
+/* The (org, month) keys a transaction wrote. */
+typedef struct written {
+    pufa_buf orgs, months;
+    size_t n;
+} written;
+
+static void written_init(written *w) {
+    pufa_buf_init(&w->orgs);
+    pufa_buf_init(&w->months);
+    pufa_pgarr_open(&w->orgs);
+    pufa_pgarr_open(&w->months);
+    w->n = 0;
+}
+
+static void written_add(written *w, const char *org, const char *month) {
+    pufa_pgarr_text(&w->orgs, org);
+    pufa_pgarr_text(&w->months, month);
+    w->n++;
+}
+
+static void written_free(written *w) {
+    pufa_buf_free(&w->orgs);
+    pufa_buf_free(&w->months);
+}
+
+/* Takes the next feed sequence in the transaction and encodes the
+ * CommitDelta holding every periods row it wrote (w), so the publisher
+ * sees the change in commit order with the reports, with no gap in the
+ * sequence.  0 or a PUFA_E* code (err filled). */
+static int feed_delta(PGconn *conn, written *w, approval_res *res, char *err, size_t errsize) {
     PGresult *r = PQexec(conn, SQL_FEED_NEXT);
     int rc = pufa_pg_check(conn, r, PGRES_TUPLES_OK, "feed", err, errsize);
     if (rc) {
@@ -397,36 +441,28 @@ static int feed_delta(PGconn *conn, const approval_req *q, const char *month, js
     }
     uint64_t seq = (uint64_t)atoll(PQgetvalue(r, 0, 0));
     PQclear(r);
-    pufa_buf orgs;
-    pufa_buf_init(&orgs);
-    pufa_pgarr_open(&orgs);
-    size_t i;
-    json_t *c;
-    json_array_foreach(changed, i, c)
-        pufa_pgarr_text(&orgs, json_string_value(json_object_get(c, "org")));
-    pufa_pgarr_close(&orgs);
+    pufa_pgarr_close(&w->orgs);
+    pufa_pgarr_close(&w->months);
     char seqtext[24];
     snprintf(seqtext, sizeof seqtext, "%llu", (unsigned long long)seq);
-    const char *p[3] = {month, orgs.data, seqtext};
+    const char *p[3] = {w->orgs.data, w->months.data, seqtext};
     r = PQexecParams(conn, SQL_WRITTEN, 3, NULL, p, NULL, NULL, 0);
-    pufa_buf_free(&orgs);
     if ((rc = pufa_pg_check(conn, r, PGRES_TUPLES_OK, "periods written", err, errsize))) {
         PQclear(r);
         return rc;
     }
     int n = PQntuples(r);
     pufa_period *v = pufa_calloc((size_t)n + 1, sizeof *v);
-    int y = (int)(q->month / 12), mo = (int)(q->month % 12) + 1;
     for (int k = 0; k < n; k++) {
         v[k] = (pufa_period){.org_code = PQgetvalue(r, k, 0),
-                             .year = y,
-                             .month = mo,
-                             .state = pufa_period_state_parse(PQgetvalue(r, k, 1)),
-                             .set_by = PQgetvalue(r, k, 2),
-                             .set_by_org = PQgetvalue(r, k, 6),
-                             .set_at_ms = atoll(PQgetvalue(r, k, 3)),
-                             .reason = PQgetvalue(r, k, 4),
-                             .exception_open = PQgetvalue(r, k, 5)[0] == 't'};
+                             .year = atoi(PQgetvalue(r, k, 1)),
+                             .month = atoi(PQgetvalue(r, k, 2)),
+                             .state = pufa_period_state_parse(PQgetvalue(r, k, 3)),
+                             .set_by = PQgetvalue(r, k, 4),
+                             .set_at_ms = atoll(PQgetvalue(r, k, 5)),
+                             .reason = PQgetvalue(r, k, 6),
+                             .exception_open = PQgetvalue(r, k, 7)[0] == 't',
+                             .set_by_org = PQgetvalue(r, k, 8)};
     }
     pufa_delta d = {
         .seq = seq, .committed_at_ms = pufa_now_ms(), .periods = v, .n_periods = (size_t)n};
@@ -574,8 +610,15 @@ int periods_apply(PGconn *conn, lockmap *m, const approval_req *q, pufa_day toda
     /* The feed's next number and the delta, in this transaction; then the
      * new lock map, read in it too: it is swapped in only if the COMMIT
      * succeeds, before the writer applies another report. */
-    if ((rc = feed_delta(conn, q, month, changed, res, err, errsize)) ||
-        (rc = lockmap_load(conn, &fresh, err, errsize)))
+    written w;
+    written_init(&w);
+    size_t ci;
+    json_t *cj;
+    json_array_foreach(changed, ci, cj)
+        written_add(&w, json_string_value(json_object_get(cj, "org")), month);
+    rc = feed_delta(conn, &w, res, err, errsize);
+    written_free(&w);
+    if (rc || (rc = lockmap_load(conn, &fresh, err, errsize)))
         goto fail;
     approval_fault("agg_kill_in_approval");
     if ((rc = pufa_pg_exec(conn, "COMMIT", err, errsize)))
@@ -617,4 +660,215 @@ done:
     json_decref(changed);
     free(kids);
     return rc;
+}
+
+/* ---- states received from a link (federation) ---- */
+
+/* $1 org, $2 month, $3 state, $4 exception_open, $5 set_by, $6 set_at ms
+ * (0: now), $7 reason, $8 set_by_org, $9 via, $10 src_seq.  Not applied
+ * when the stored row came from a later (or the same) commit below, nor
+ * when it already says the same (a resend read again in a later batch).
+ * Returns whether it was written, and the state before. */
+#define SQL_REMOTE                                                                                 \
+    "WITH old AS (SELECT state FROM periods WHERE org_code = $1 AND month = $2::date),"            \
+    " up AS (INSERT INTO periods (org_code, month, state, exception_open, set_by, set_at,"         \
+    "  reason, set_by_org, via, src_seq) VALUES ($1, $2::date, $3, $4::bool, $5,"                  \
+    "  CASE WHEN $6::int8 > 0 THEN to_timestamp($6::int8 / 1000.0) ELSE now() END,"                \
+    "  $7, $8, $9, $10::int8)"                                                                     \
+    "  ON CONFLICT (org_code, month) DO UPDATE SET state = EXCLUDED.state,"                        \
+    "  exception_open = EXCLUDED.exception_open, set_by = EXCLUDED.set_by,"                        \
+    "  set_at = EXCLUDED.set_at, reason = EXCLUDED.reason, set_by_org = EXCLUDED.set_by_org,"      \
+    "  via = EXCLUDED.via, src_seq = EXCLUDED.src_seq"                                             \
+    "  WHERE (periods.src_seq IS NULL OR periods.src_seq < EXCLUDED.src_seq)"                      \
+    "  AND (periods.state, periods.exception_open, periods.set_by, periods.set_at,"                \
+    "  periods.reason, periods.via) IS DISTINCT FROM (EXCLUDED.state, EXCLUDED.exception_open,"    \
+    "  EXCLUDED.set_by, EXCLUDED.set_at, EXCLUDED.reason, EXCLUDED.via) RETURNING 1)"              \
+    " SELECT (SELECT count(*) FROM up), coalesce((SELECT state FROM old), 'open')"
+
+/* A unit of this level above the sender reopened by a reopening below:
+ * $1 org, $2 month, $3 set_by, $4 reason, $5 set_by_org, $6 via. */
+#define SQL_REMOTE_UP                                                                              \
+    "INSERT INTO periods (org_code, month, state, set_by, reason, set_by_org, via)"                \
+    " VALUES ($1, $2::date, 'open', $3, $4, $5, $6)"                                               \
+    " ON CONFLICT (org_code, month) DO UPDATE SET state = 'open', exception_open = false,"         \
+    " set_by = EXCLUDED.set_by, set_at = now(), reason = EXCLUDED.reason,"                         \
+    " set_by_org = EXCLUDED.set_by_org, via = EXCLUDED.via"
+
+#define SQL_AUDIT_REMOTE                                                                           \
+    "INSERT INTO period_audit (org_code, month, action, outcome, from_state, to_state, actor,"     \
+    " actor_org, reason, via) VALUES ($1, $2::date, $3, 'done', $4, $5, $6, $7, $8, $9)"
+
+static int audit_remote(PGconn *conn, const char *org, const char *month, const char *action,
+                        const char *from, const char *to, const remote_period *p,
+                        const char *reason, const char *via, char *err, size_t errsize) {
+    const char *a[9] = {org, month, action, from, to, p->set_by, p->set_by_org, reason, via};
+    return exec_params(conn, SQL_AUDIT_REMOTE, 9, a, "period_audit", err, errsize);
+}
+
+/* The reopening of p walks up: every unit above bound (up to home) whose
+ * month is not open opens, as a local unlock does. */
+static int remote_walk_up(PGconn *conn, const remote_period *p, const char *month, const char *via,
+                          const char *bound, const char *home, written *w, char *err,
+                          size_t errsize) {
+    const char *p2[2] = {bound, month};
+    int rc;
+    PGresult *r = query(conn, SQL_CHAIN, 2, p2, "period chain", &rc, err, errsize);
+    if (!r)
+        return rc;
+    unit_state chain[10];
+    int nchain = load_states(r, chain, 10);
+    PQclear(r);
+    if (!strcmp(bound, home))
+        return 0;
+    char ms[8], upreason[2300];
+    period_month_format(p->month, ms);
+    snprintf(upreason, sizeof upreason, "%s %s was reopened at %s: %s", p->org, ms, via, p->reason);
+    for (int i = 1; i < nchain; i++) {
+        if (chain[i].state != PERIOD_OPEN) {
+            const char *pu[6] = {chain[i].code, month, p->set_by, upreason, p->set_by_org, via};
+            if ((rc = exec_params(conn, SQL_REMOTE_UP, 6, pu, "periods", err, errsize)) ||
+                (rc = audit_remote(conn, chain[i].code, month, "unlock",
+                                   period_state_name(chain[i].state), "open", p, upreason, via, err,
+                                   errsize)))
+                return rc;
+            written_add(w, chain[i].code, month);
+            PLOG_INFO("AGG-PERIOD-REOPENED", "org=%s month=%s was=%s via=%s below=%s",
+                      chain[i].code, ms, period_state_name(chain[i].state), via, p->org);
+        }
+        if (!strcmp(chain[i].code, home))
+            break;
+    }
+    return 0;
+}
+
+int periods_apply_remote(PGconn *conn, lockmap *m, const char *via, const char *bound,
+                         const char *home, int64_t src_seq, const remote_period *v, size_t n,
+                         approval_res *res, char *err, size_t errsize) {
+    lockmap fresh = {.deadline_days = m->deadline_days};
+    written w;
+    written_init(&w);
+    char srctext[24];
+    snprintf(srctext, sizeof srctext, "%lld", (long long)src_seq);
+    size_t applied = 0;
+    int rc = pufa_pg_exec(conn, "BEGIN", err, errsize);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const remote_period *p = &v[i];
+        char month[11], at[24];
+        month_date(p->month, month);
+        snprintf(at, sizeof at, "%lld", (long long)p->set_at_ms);
+        const char *a[10] = {p->org,
+                             month,
+                             period_state_name(p->state),
+                             p->exception_open ? "true" : "false",
+                             p->set_by,
+                             at,
+                             p->reason,
+                             p->set_by_org,
+                             via,
+                             srctext};
+        PGresult *r = query(conn, SQL_REMOTE, 10, a, "periods from a link", &rc, err, errsize);
+        if (!r)
+            break;
+        bool wrote = atoi(PQgetvalue(r, 0, 0)) > 0;
+        int from = period_state_parse(PQgetvalue(r, 0, 1));
+        PQclear(r);
+        if (!wrote)
+            continue; /* a resend, or older than what is stored */
+        applied++;
+        written_add(&w, p->org, month);
+        if ((rc = audit_remote(conn, p->org, month, "remote", period_state_name(from),
+                               period_state_name(p->state), p, p->reason, via, err, errsize)))
+            break;
+        if (p->state == PERIOD_OPEN && from != PERIOD_OPEN)
+            rc = remote_walk_up(conn, p, month, via, bound, home, &w, err, errsize);
+    }
+    if (rc == 0 && applied)
+        rc = feed_delta(conn, &w, res, err, errsize);
+    if (rc == 0 && applied)
+        rc = lockmap_load(conn, &fresh, err, errsize);
+    if (rc == 0)
+        rc = pufa_pg_exec(conn, "COMMIT", err, errsize);
+    if (rc) {
+        if (PQstatus(conn) == CONNECTION_OK)
+            PQclear(PQexec(conn, "ROLLBACK"));
+        free(res->delta);
+        res->delta = NULL;
+        res->delta_len = 0;
+        res->seq = 0;
+    } else if (applied) {
+        lockmap_free(m);
+        *m = fresh;
+        fresh.v = NULL;
+        PLOG_INFO("AGG-PERIODS-REMOTE", "via=%s periods=%zu applied=%zu src_seq=%lld seq=%llu", via,
+                  n, applied, (long long)src_seq, (unsigned long long)res->seq);
+    }
+    lockmap_free(&fresh);
+    written_free(&w);
+    return rc;
+}
+
+/* A string from the network: at most max bytes, UTF-8, no control
+ * characters.  0 or -1. */
+static int plain_text(const char *s, size_t max) {
+    size_t len = strlen(s), chars;
+    if (len > max || !pufa_utf8_valid(s, len, &chars))
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return -1;
+    return 0;
+}
+
+int periods_check_remote(const struct Pufa__PeriodState *msg, const struct pufa_orgunits *ou,
+                         const char *bound, const char *home, remote_period *out, char *why,
+                         size_t whysize) {
+    pufa_period p;
+    memset(out, 0, sizeof *out);
+    if (pufa_period_from_pb(msg, &p) != 0) {
+        snprintf(why, whysize,
+                 "periods: org_code (six digits), month (YYYY-MM, 2000 or later) and state are "
+                 "required");
+        return -1;
+    }
+    if (!pufa_orgunits_find(ou, p.org_code)) {
+        snprintf(why, whysize, "periods.org_code: unknown org unit (got %s)", p.org_code);
+        return -1;
+    }
+    if (!bound || !pufa_orgunits_within(ou, p.org_code, bound)) {
+        snprintf(why, whysize,
+                 "periods.org_code: %s is not under the sender's unit %s: not applied", p.org_code,
+                 bound ? bound : "(none: no key)");
+        return -1;
+    }
+    if (!pufa_orgunits_within(ou, p.org_code, home)) {
+        snprintf(why, whysize, "periods.org_code: %s is not under this aggregator's home %s",
+                 p.org_code, home);
+        return -1;
+    }
+    if (plain_text(p.set_by, 64) || !*p.set_by) {
+        snprintf(why, whysize, "periods.set_by: required, at most 64 bytes of text");
+        return -1;
+    }
+    if (*p.set_by_org && !pufa_orgunit_code_valid(p.set_by_org)) {
+        snprintf(why, whysize, "periods.set_by_org: must be a six-digit org-unit code");
+        return -1;
+    }
+    if (plain_text(p.reason, 1900)) {
+        snprintf(why, whysize, "periods.reason: at most 1900 bytes of text");
+        return -1;
+    }
+    if (p.set_at_ms < 0 || p.set_at_ms > pufa_now_ms() + 10 * 60 * 1000LL) {
+        snprintf(why, whysize, "periods.set_at_ms: must not be ahead of now (got %lld)",
+                 (long long)p.set_at_ms);
+        return -1;
+    }
+    pufa_copy(out->org, sizeof out->org, p.org_code);
+    out->month = (int32_t)(p.year * 12 + p.month - 1);
+    out->state = (int)p.state - 1; /* PUFA_PERIOD_OPEN = 1, PERIOD_OPEN = 0 */
+    out->exception_open = p.exception_open;
+    pufa_copy(out->set_by, sizeof out->set_by, p.set_by);
+    pufa_copy(out->set_by_org, sizeof out->set_by_org, p.set_by_org);
+    out->set_at_ms = p.set_at_ms;
+    out->reason = pufa_strdup(p.reason);
+    return 0;
 }

@@ -100,4 +100,43 @@ typedef struct approval_res {
 int periods_apply(PGconn *conn, lockmap *m, const approval_req *req, pufa_day today,
                   approval_res *res, char *err, size_t errsize);
 
+/* A period's state as a lower level's aggregator sent it up
+ * (ReportBatch.periods), checked by the I/O thread: org is at or under the
+ * sender's bound unit and under this aggregator's home. */
+typedef struct remote_period {
+    char org[7];
+    int32_t month;
+    int state; /* PERIOD_* */
+    bool exception_open;
+    char set_by[65];    /* the lower level's office */
+    char set_by_org[7]; /* its unit, or "" */
+    int64_t set_at_ms;  /* 0: not said (now) */
+    char *reason;       /* heap */
+} remote_period;
+
+struct pufa_orgunits;
+struct Pufa__PeriodState;
+/* Checks one PeriodState from a link whose key is bound to unit bound, at
+ * an aggregator whose home is home: 0 with *out filled (out->reason heap:
+ * the caller frees), or -1 with why naming the field (nothing allocated).
+ * Hostile input: every string is bounded and must be UTF-8 without
+ * control characters; org must be a known unit at or under bound and
+ * home.  Pure: for the fuzzer. */
+int periods_check_remote(const struct Pufa__PeriodState *msg, const struct pufa_orgunits *ou,
+                         const char *bound, const char *home, remote_period *out, char *why,
+                         size_t whysize);
+
+/* Applies states received from a link in one transaction on conn (writer
+ * thread), as the state of those units at this level: each row is written
+ * (via = the sender, src_seq = the sender's commit sequence) unless the
+ * stored one already came from a later commit of that sender, audited
+ * (action 'remote', actor the lower office); a reopening walks up this
+ * level's units above bound (up to home), as an unlock does.  The rows
+ * written take the next feed sequence (res->seq, res->delta, as
+ * periods_apply) and the lock map is reloaded.  res->json is not set.  0,
+ * or PUFA_EDBDOWN/PUFA_EDB (nothing changed). */
+int periods_apply_remote(PGconn *conn, lockmap *m, const char *via, const char *bound,
+                         const char *home, int64_t src_seq, const remote_period *v, size_t n,
+                         approval_res *res, char *err, size_t errsize);
+
 #endif

@@ -66,6 +66,9 @@ void agg_batch_destroy(agg_batch **pb) {
     }
     for (size_t i = 0; i < b->n_items; i++)
         pufa_report_clear(&b->items[i].report);
+    for (size_t i = 0; i < b->n_periods; i++)
+        free(b->periods[i].reason);
+    free(b->periods);
     free(b->status);
     free(b->reason);
     free(b->ids);
@@ -324,6 +327,29 @@ static void run_approvals(pipeline *p) {
     }
 }
 
+/* Applies the period changes a lower aggregator sent with b (writer
+ * thread) and publishes them, as run_approvals does.  0 or PUFA_EDBDOWN /
+ * PUFA_EDB (nothing applied: retried). */
+static int apply_remote(pipeline *p, agg_batch *b, char *err, size_t errsize) {
+    approval_res res = {0};
+    int rc = store_apply_remote(p->st, b->collector_id, b->link_unit, b->home, b->link_seq,
+                                b->periods, b->n_periods, &res, err, errsize);
+    if (rc)
+        return rc;
+    b->periods_done = true;
+    if (res.seq) {
+        pthread_mutex_lock(&p->stats->mu);
+        p->stats->feed_seq = res.seq;
+        pthread_mutex_unlock(&p->stats->mu);
+        forward_note(p->forwarder);
+        if (res.delta)
+            delta_pub_delta(p->pub, res.seq, res.delta, res.delta_len);
+        res.delta = NULL;
+    }
+    free(res.json);
+    return 0;
+}
+
 static void *writer_main(void *arg) {
     pipeline *p = arg;
     char err[512];
@@ -367,7 +393,11 @@ static void *writer_main(void *arg) {
         }
         agg_batch *group = NULL, *tail = NULL;
         size_t nreports = 0;
-        while (p->pending && (nreports == 0 || nreports + p->pending->n_items <= p->max_group)) {
+        /* A batch carrying period changes starts a group of its own: its
+         * periods go in before its reports and after everything before it
+         * (the lower level's commit order). */
+        while (p->pending && (nreports == 0 || nreports + p->pending->n_items <= p->max_group) &&
+               !(group && p->pending->n_periods && !p->pending->periods_done)) {
             agg_batch *b = p->pending;
             p->pending = b->next;
             if (!p->pending)
@@ -394,8 +424,37 @@ static void *writer_main(void *arg) {
             items_cap = nreports * 2;
             items = pufa_realloc(items, items_cap * sizeof *items);
         }
-        /* Apply until every report has a status (or we are told to stop). */
+        /* Apply until every report has a status (or we are told to stop):
+         * first the period changes the group's first batch carries. */
         for (;;) {
+            if (group->n_periods && !group->periods_done) {
+                int rc = store_connect(p->st, err, sizeof err);
+                if (rc == 0)
+                    rc = apply_remote(p, group, err, sizeof err);
+                if (rc == PUFA_EDB) {
+                    /* Refused by the database (checked in the I/O thread, so
+                     * not expected): logged and left out, never retried
+                     * forever; the reports still go on. */
+                    char q[600];
+                    PLOG_ERROR("AGG-PERIODS-REFUSED", "via=%s periods=%zu msg=%s",
+                               group->collector_id, group->n_periods,
+                               pufa_log_quote(q, sizeof q, err));
+                    group->periods_done = true;
+                    rc = 0;
+                }
+                if (rc) {
+                    set_db_state(p, false, err);
+                    char q[600];
+                    PLOG_WARN("AGG-DB-RETRY", "msg=%s periods=%zu retry_ms=%d",
+                              pufa_log_quote(q, sizeof q, err), group->n_periods, backoff_ms);
+                    store_disconnect(p->st);
+                    if (is_stopping(p))
+                        break;
+                    backoff_wait(p, backoff_ms);
+                    backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
+                    continue;
+                }
+            }
             size_t n = 0;
             for (agg_batch *b = group; b; b = b->next)
                 for (size_t i = 0; i < b->n_items; i++)
@@ -443,6 +502,8 @@ static void *writer_main(void *arg) {
                 if (it->reason[0] && !b->reason[it->slot])
                     b->reason[it->slot] = pufa_strdup(it->reason);
             }
+            if (b->n_periods && !b->periods_done)
+                decided = false;
             if (!decided) {
                 agg_batch_destroy(&b); /* stopping: unacked, the sender resends */
                 continue;

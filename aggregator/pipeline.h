@@ -30,6 +30,15 @@ typedef struct agg_batch {
     uint32_t *revisions;
     agg_item *items; /* the valid reports, waiting for the store */
     size_t n_items;
+    /* A forwarding aggregator's period changes (ReportBatch.periods),
+     * checked: applied in their own transaction before this batch's
+     * reports, after the batches before it. */
+    remote_period *periods;
+    size_t n_periods;
+    bool periods_done;
+    char link_unit[7]; /* the sender's bound unit */
+    char home[7];      /* this aggregator's home */
+    int64_t link_seq;  /* the sender's commit sequence (as_of_seq) */
     size_t undecided;
     struct agg_batch *next;
 } agg_batch;

@@ -21,6 +21,7 @@ typedef struct agg_stats {
     uint64_t county_mismatch; /* reports for a county outside the sender key's unit */
     uint64_t outside_home;    /* reports for a county outside this aggregator's home */
     uint64_t key_refused;     /* batches from a key no longer on the allow-list */
+    uint64_t periods_refused; /* period changes from a link refused (not its units) */
     uint64_t acks_dropped;
     uint64_t transactions;
     uint64_t poison_splits;

@@ -172,6 +172,17 @@ int store_approve(store *s, const approval_req *req, approval_res *res, char *er
     return periods_apply(s->conn, &s->locks, req, pufa_city_day(pufa_now_ms()), res, err, errsize);
 }
 
+int store_apply_remote(store *s, const char *via, const char *bound, const char *home,
+                       int64_t src_seq, const remote_period *v, size_t n, approval_res *res,
+                       char *err, size_t errsize) {
+    if (!store_connected(s)) {
+        snprintf(err, errsize, "not connected");
+        return PUFA_EDBDOWN;
+    }
+    return periods_apply_remote(s->conn, &s->locks, via, bound, home, src_seq, v, n, res, err,
+                                errsize);
+}
+
 /* Is it refused because a period it touches is locked?  A new report
  * touches its own month; a revision or retraction also the month of the
  * revision it replaces (moving a report out of a locked month changes that
@@ -467,8 +478,15 @@ int store_apply(store *s, agg_item **items, size_t n, store_commit *out, char *e
         id_state *e = find_state(st, nst, r->report_id);
         bool changes = !e->cur || (strcmp(e->cur->county_code, r->county_code) == 0 &&
                                    r->revision > e->cur->revision);
+        /* A forwarded report was decided against the lower level's own
+         * locks when it entered there (where the lock is enforced, README
+         * "Official figures"): the figures it committed are the ones it
+         * froze, so it is not judged again against this level's mirror of
+         * those states, which may be a commit ahead or behind. */
         const pufa_report *lk =
-            changes ? locked_report(s, r, e->cur, today, it->reason, sizeof it->reason) : NULL;
+            changes && !it->from_link
+                ? locked_report(s, r, e->cur, today, it->reason, sizeof it->reason)
+                : NULL;
         if (lk) {
             it->status = PUFA__REPORT_STATUS__STATUS_LOCKED;
             out->locked++;

@@ -22,6 +22,7 @@ typedef struct agg_item {
     char reason[256];         /* for STATUS_REJECTED and STATUS_LOCKED */
     const char *collector_id; /* who sent it (owned by its batch) */
     uint32_t slot;            /* its index in the batch */
+    bool from_link;           /* forwarded by a lower aggregator: its own lock map decided */
 } agg_item;
 
 /* What one committed transaction produced. */
@@ -54,6 +55,12 @@ void store_set_deadline(store *s, int days);
  * refreshing the lock map the next store_apply consults.  0 with res
  * filled; PUFA_EDBDOWN/PUFA_EDB when the database failed. */
 int store_approve(store *s, const approval_req *req, approval_res *res, char *err, size_t errsize);
+
+/* Applies states a lower aggregator sent up (periods_apply_remote) on the
+ * writer's connection; the same contract as store_approve. */
+int store_apply_remote(store *s, const char *via, const char *bound, const char *home,
+                       int64_t src_seq, const remote_period *v, size_t n, approval_res *res,
+                       char *err, size_t errsize);
 
 /* Applies items[0..n) in one transaction.  On 0 every item has a status
  * and *out describes the commit.  PUFA_EDB: a data error (a poison row);
