@@ -174,13 +174,15 @@ static int authenticate(approvals *a, const char *header, char office[65], char 
     return status;
 }
 
-/* The month field: YYYY-MM, 2000-01 up to the current month. */
-static int check_month(const char *s, int32_t *month, char *msg, size_t msize) {
+/* The month field: YYYY-MM, 2000-01 up to the current month of today. */
+static int check_month_on(const char *s, pufa_day today, int32_t *month, char *msg, size_t msize) {
     if (period_month_parse(s, month)) {
-        snprintf(msg, msize, "month: must be YYYY-MM, 2000-01 or later (got '%.20s')", s);
+        char k[64];
+        pufa_utf8_escape(k, sizeof k, s, strnlen(s, 20));
+        snprintf(msg, msize, "month: must be YYYY-MM, 2000-01 or later (got '%s')", k);
         return -1;
     }
-    int32_t now = period_month_of(pufa_city_day(pufa_now_ms()));
+    int32_t now = period_month_of(today);
     if (*month > now) {
         char cur[8];
         period_month_format(now, cur);
@@ -190,33 +192,46 @@ static int check_month(const char *s, int32_t *month, char *msg, size_t msize) {
     return 0;
 }
 
+static int check_month(const char *s, int32_t *month, char *msg, size_t msize) {
+    return check_month_on(s, pufa_city_day(pufa_now_ms()), month, msg, msize);
+}
+
 /* The org field: a known unit at or under the home. */
-static int check_org(approvals *a, const char *s, char *msg, size_t msize) {
+static int check_org_in(const pufa_orgunits *ou, const char *home, const char *s, char *msg,
+                        size_t msize) {
     if (!pufa_orgunit_code_valid(s)) {
-        snprintf(msg, msize, "org: must be a six-digit org-unit code (got '%.20s')", s);
+        char k[64];
+        pufa_utf8_escape(k, sizeof k, s, strnlen(s, 20));
+        snprintf(msg, msize, "org: must be a six-digit org-unit code (got '%s')", k);
         return -1;
     }
-    if (!pufa_orgunits_find(a->ou, s)) {
+    if (!pufa_orgunits_find(ou, s)) {
         snprintf(msg, msize, "org: unknown org unit (got %s)", s);
         return -1;
     }
-    if (!pufa_orgunits_within(a->ou, s, a->home)) {
-        snprintf(msg, msize, "org: %s is not under this aggregator's home %s", s, a->home);
+    if (!pufa_orgunits_within(ou, s, home)) {
+        snprintf(msg, msize, "org: %s is not under this aggregator's home %s", s, home);
         return -1;
     }
     return 0;
 }
 
-/* Parses and checks a POST body; 0 or -1 with msg naming the field. */
-static int parse_body(approvals *a, const pufa_http_request *req, approval_req *q, char *msg,
-                      size_t msize) {
+static int check_org(approvals *a, const char *s, char *msg, size_t msize) {
+    return check_org_in(a->ou, a->home, s, msg, msize);
+}
+
+int approvals_parse_body(const pufa_orgunits *ou, const char *home, pufa_day today,
+                         const char *body, size_t len, approval_req *q, char *msg, size_t msize) {
     json_error_t jerr;
-    json_t *o = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!o || !json_is_object(o)) {
         if (o)
             snprintf(msg, msize, "body: must be a JSON object");
-        else
-            snprintf(msg, msize, "body: not JSON: %s (line %d)", jerr.text, jerr.line);
+        else {
+            char t[200];
+            pufa_utf8_escape(t, sizeof t, jerr.text, strlen(jerr.text));
+            snprintf(msg, msize, "body: not JSON: %s (line %d)", t, jerr.line);
+        }
         json_decref(o);
         return -1;
     }
@@ -258,8 +273,9 @@ static int parse_body(approvals *a, const pufa_http_request *req, approval_req *
         goto out;
     }
     const char *org = json_string_value(json_object_get(o, "org"));
-    if ((rc = check_org(a, org, msg, msize)) ||
-        (rc = check_month(json_string_value(json_object_get(o, "month")), &q->month, msg, msize)))
+    if ((rc = check_org_in(ou, home, org, msg, msize)) ||
+        (rc = check_month_on(json_string_value(json_object_get(o, "month")), today, &q->month, msg,
+                             msize)))
         goto out;
     pufa_copy(q->org, sizeof q->org, org);
     json_t *jr = json_object_get(o, "reason");
@@ -300,7 +316,8 @@ static int post_approval(approvals *a, const pufa_http_request *req, pufa_buf *b
         authenticate(a, req->authorization, q.office, q.office_org, &q.role, msg, sizeof msg);
     if (status)
         return reply_error(body, status, msg);
-    if (parse_body(a, req, &q, msg, sizeof msg))
+    if (approvals_parse_body(a->ou, a->home, pufa_city_day(pufa_now_ms()), req->body, req->body_len,
+                             &q, msg, sizeof msg))
         return reply_error(body, 400, msg);
     approval_res res = {0};
     char err[256];

@@ -14,7 +14,9 @@
 
 #include <stddef.h>
 
+#include "date.h"
 #include "orgunits.h"
+#include "periods.h"
 #include "pipeline.h"
 #include "status_http.h"
 
@@ -31,5 +33,12 @@ void approvals_destroy(approvals **a);
 /* The pufa_api_fn for pufa_status_http_set_api (ctx = the approvals). */
 int approvals_serve(void *ctx, const pufa_http_request *req, pufa_buf *body,
                     const char **content_type);
+
+/* Parses and checks a POST /v1/approvals body (len bytes, not
+ * NUL-terminated) for an aggregator whose home is home: 0 with action,
+ * org, month and reason of *q filled, or -1 with msg naming the field.
+ * today: the city's day (no future month).  Pure: for the fuzzer. */
+int approvals_parse_body(const pufa_orgunits *ou, const char *home, pufa_day today,
+                         const char *body, size_t len, approval_req *q, char *msg, size_t msize);
 
 #endif
