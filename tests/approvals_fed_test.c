@@ -671,8 +671,26 @@ static void states_outside_the_senders_unit_are_refused(void **state) {
     Pufa__BatchAck *a = send_acked(d, &frame, 77);
     assert_null(a->error);
     pufa_ack_destroy(&a);
+    /* The same states again (a resend), then an older state of 150826 (a
+     * replay from an earlier cursor): neither is applied again. */
+    pufa_batch_begin_link(&frame, "aggregator-150800", 78, pufa_now_ms(), &link);
+    pufa_batch_add_period(&frame, &good);
+    a = send_acked(d, &frame, 78);
+    pufa_ack_destroy(&a);
+    link.as_of_seq -= 5;
+    pufa_period older = good;
+    older.state = PUFA_PERIOD_OPEN;
+    pufa_batch_begin_link(&frame, "aggregator-150800", 79, pufa_now_ms(), &link);
+    pufa_batch_add_period(&frame, &older);
+    a = send_acked(d, &frame, 79);
+    pufa_ack_destroy(&a);
     pufa_buf_free(&frame);
     zmq_close(d);
+    char *sqla = pufa_asprintf("SELECT count(*) FROM period_audit WHERE org_code = '150826'"
+                               " AND extract(year FROM month) = %d",
+                               y + 1);
+    assert_int_equal(scalar_ll(lv[PROV].db, sqla), 1);
+    free(sqla);
     assert_int_equal(
         pufa_http_metric(lv[PROV].http, "pufa_aggregator_periods_refused_total ") - refused0, 3);
     char *sql = pufa_asprintf("SELECT string_agg(org_code || ':' || state || ':' || via, ',')"
