@@ -941,6 +941,7 @@ static void kill_9_during_an_approval_leaves_before_or_after(void **state) {
         start_aggregator("0", faults[k]);
         assert_state("150826", month3, "open");
         long long done_before = scalar_ll(done_sql);
+        long long seq_before = scalar_ll("SELECT seq FROM feed_state");
         char body[128];
         snprintf(body, sizeof body, "{\"action\":\"submit\",\"org\":\"150826\",\"month\":\"%s\"}",
                  month3);
@@ -961,6 +962,15 @@ static void kill_9_during_an_approval_leaves_before_or_after(void **state) {
         start_aggregator("0", NULL);
         assert_state("150826", month3, k == 0 ? "open" : "submitted");
         assert_int_equal(scalar_ll(done_sql), done_before + k);
+        /* The feed number went with the approval's transaction: taken
+         * only if it committed, and the row carries it (the forwarder's
+         * order). */
+        assert_int_equal(scalar_ll("SELECT seq FROM feed_state"), seq_before + k);
+        if (k == 1)
+            assert_int_equal(scalarf("SELECT commit_seq FROM periods WHERE org_code = '%s'"
+                                     " AND month = '%s-01'",
+                                     "150826", month3),
+                             seq_before + 1);
     }
     free(done_sql);
 }
