@@ -488,11 +488,16 @@ static int group_setup(void **state) {
 
 static int group_teardown(void **state) {
     (void)state;
+    int rc = 0;
     for (int i = NLEVELS - 1; i >= 0; i--) {
         if (lv[i].running) {
+            /* A clean exit: under ASan a leak or an error makes it non-zero. */
             int st = pufa_proc_stop(&lv[i].proc, SIGTERM, 15000);
-            if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
                 pufa_proc_dump(&lv[i].proc);
+                fprintf(stderr, "aggregator %s: exit status %d\n", lv[i].name, st);
+                rc = -1;
+            }
         }
         PQfinish(lv[i].db);
     }
@@ -500,7 +505,7 @@ static int group_teardown(void **state) {
     char *cmd = pufa_asprintf("rm -rf '%s'", dir);
     pufa_sh(cmd);
     free(cmd);
-    return 0;
+    return rc;
 }
 
 /* ---- the tests ---- */
