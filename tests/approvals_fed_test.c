@@ -647,6 +647,32 @@ static void approvals_on_the_feed_and_up_the_levels(void **state) {
     zmq_close(sub);
 }
 
+/* The province down while the city reopens a county, takes a revision
+ * and approves again: only the latest states travel (the reopening is
+ * never seen above), yet the revision, decided at the city under the
+ * city's own lock, is counted at the province, not refused against the
+ * province's stale "accepted"; the city's month comes back approved, to
+ * be accepted again. */
+static void a_reopening_not_seen_above_loses_nothing(void **state) {
+    (void)state;
+    int st = pufa_proc_stop(&lv[PROV].proc, SIGTERM, 15000);
+    lv[PROV].running = false;
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    entry *e = &ledger[0]; /* 150821's report */
+    act_ok(&lv[CITY], "city-150800", "unlock", "150821", "再次更正");
+    e->revision = 3;
+    e->participants = 130;
+    assert_int_equal(send_entry(e, NULL, 0), PUFA__REPORT_STATUS__STATUS_COMMITTED);
+    act_ok(&lv[CITY], "county-150821", "submit", "150821", NULL);
+    act_ok(&lv[CITY], "city-150800", "approve", "150800", NULL);
+    start_level(&lv[PROV]);
+    province_matches_ledger(30000);
+    wait_state(&lv[PROV], "150800", "approved", 15000);
+    wait_state(&lv[PROV], "150821", "approved", 1000);
+    assert_int_equal(scalar_ll(lv[CITY].db, "SELECT count(*) FROM forward_refused"), 0);
+    act_ok(&lv[PROV], "province-150000", "accept", "150800", NULL);
+}
+
 /* The city's key sending states of units that are not its own (another
  * city's county, the province itself): refused and logged, never applied;
  * its own units' states are applied. */
@@ -717,6 +743,7 @@ int main(int argc, char **argv) {
     agg_bin = argv[2];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(approvals_on_the_feed_and_up_the_levels),
+        cmocka_unit_test(a_reopening_not_seen_above_loses_nothing),
         cmocka_unit_test(states_outside_the_senders_unit_are_refused),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
