@@ -25,6 +25,7 @@
 #include "stattable.h"
 #include "status_http.h"
 #include "targets_cache.h"
+#include "trend.h"
 
 struct pub_http {
     pub_http_config cfg;
@@ -60,6 +61,27 @@ static enum MHD_Result reply_json(pub_http *h, struct MHD_Connection *c, unsigne
     char *text = json_dumps(o, JSON_COMPACT | JSON_ESCAPE_SLASH);
     json_decref(o);
     return reply(h, c, status, "application/json; charset=utf-8", text, strlen(text));
+}
+
+/* o with "rows" (the JSON text in rows, taken) and "generated_at_ms" last,
+ * as reply_json would print them: o is printed by jansson, rows spliced. */
+static enum MHD_Result reply_json_rows(pub_http *h, struct MHD_Connection *c, json_t *o,
+                                       pufa_buf *rows) {
+    char *head = json_dumps(o, JSON_COMPACT | JSON_ESCAPE_SLASH);
+    json_decref(o);
+    pufa_buf out;
+    pufa_buf_init(&out);
+    pufa_buf_reserve(&out, strlen(head) + rows->len + 64);
+    pufa_buf_append(&out, head, strlen(head) - 1); /* without its closing brace */
+    free(head);
+    pufa_buf_puts(&out, out.len > 1 ? ",\"rows\":" : "\"rows\":");
+    pufa_buf_append(&out, rows->data, rows->len);
+    pufa_buf_free(rows);
+    pufa_buf_puts(&out, ",\"generated_at_ms\":");
+    pub_json_int(&out, pufa_now_ms());
+    pufa_buf_putc(&out, '}');
+    size_t len = out.len;
+    return reply(h, c, 200, "application/json; charset=utf-8", pufa_buf_steal(&out), len);
 }
 
 static enum MHD_Result reply_error(pub_http *h, struct MHD_Connection *c, unsigned status,
@@ -221,51 +243,6 @@ static json_t *compare_json(pufa_day from, pufa_day to, const int64_t cur[NFIG],
     return o;
 }
 
-/* The rows of a trend: one per period p of the window, zero-filled, in
- * order; each clipped to the window.  Cost: days x counties. */
-static json_t *trend_rows(pub_http *h, const pub_window *win, pub_period p, const pub_scope *county,
-                          pub_compare cmp) {
-    json_t *arr = json_array();
-    for (pufa_day first = pub_period_first(p, win->from); first <= win->to;
-         first = pub_period_last(p, first) + 1) {
-        pufa_day from = first < win->from ? win->from : first;
-        pufa_day last = pub_period_last(p, first);
-        pufa_day to = last > win->to ? win->to : last;
-        char key[16], a[11], b[11], label[64];
-        pub_period_key(p, first, key, sizeof key);
-        pufa_date_format(from, a);
-        pufa_date_format(to, b);
-        if (p == PUB_PERIOD_WEEK) {
-            char mon[11], sun[11];
-            pufa_date_format(first, mon);
-            pufa_date_format(last, sun);
-            snprintf(label, sizeof label, "%s..%s", mon, sun);
-        } else if (p == PUB_PERIOD_MONTH) {
-            snprintf(label, sizeof label, "%.4s年%.2s月", key, key + 5);
-        } else {
-            snprintf(label, sizeof label, "%s", a);
-        }
-        int64_t fig[NFIG];
-        pub_model_sum(h->m, from, to, county, fig);
-        json_t *r = json_object();
-        json_object_set_new(r, "key", json_string(key));
-        json_object_set_new(r, "label", json_string(label));
-        json_object_set_new(r, "from", json_string(a));
-        json_object_set_new(r, "to", json_string(b));
-        json_object_set_new(r, "figures", figures_json(fig));
-        if (cmp != PUB_COMPARE_NONE) {
-            /* The preceding period of the same kind, or a year earlier. */
-            pufa_day bf, bt;
-            int64_t base[NFIG];
-            pub_compare_base(cmp, p == PUB_PERIOD_MONTH ? 1 : 0, from, to, &bf, &bt);
-            pub_model_sum(h->m, bf, bt, county, base);
-            json_object_set_new(r, "compare", compare_json(bf, bt, fig, base));
-        }
-        json_array_append_new(arr, r);
-    }
-    return arr;
-}
-
 /* The rows of a breakdown, ranked; with a comparison, every row also
  * carries its base, and values seen only in the base join with zeros. */
 static json_t *breakdown_rows(pub_http *h, const pub_window *win, pub_dim dim,
@@ -336,11 +313,13 @@ static enum MHD_Result get_totals(pub_http *h, struct MHD_Connection *c) {
     json_object_set_new(o, "org", pub_request_scope_json(&sa));
     json_object_set_new(o, "rank", json_string(pufa_figure_names[rank]));
     int64_t tot[NFIG], btot[NFIG];
-    json_t *arr;
+    json_t *arr = NULL;
+    pufa_buf trend; /* a trend's rows, as JSON text (trend.h) */
+    pufa_buf_init(&trend);
     pub_model_rdlock(h->m);
     json_object_set_new(o, "seq", json_integer((json_int_t)pub_model_seq(h->m)));
     if (period >= 0) {
-        arr = trend_rows(h, &win, (pub_period)period, county, (pub_compare)cmp);
+        pub_trend_rows(&trend, h->m, &win, (pub_period)period, county, (pub_compare)cmp);
         pub_model_sum(h->m, win.from, win.to, county, tot);
     } else {
         arr = breakdown_rows(h, &win, (pub_dim)dim, county, rank, (pub_compare)cmp, bf, bt, tot);
@@ -357,9 +336,12 @@ static enum MHD_Result get_totals(pub_http *h, struct MHD_Connection *c) {
     } else {
         json_object_set_new(o, "compare", json_null());
     }
-    json_object_set_new(o, "rows", arr);
-    json_object_set_new(o, "generated_at_ms", json_integer(pufa_now_ms()));
-    return reply_json(h, c, 200, o);
+    if (arr) {
+        json_object_set_new(o, "rows", arr);
+        json_object_set_new(o, "generated_at_ms", json_integer(pufa_now_ms()));
+        return reply_json(h, c, 200, o);
+    }
+    return reply_json_rows(h, c, o, &trend);
 }
 
 static enum MHD_Result get_silent(pub_http *h, struct MHD_Connection *c) {
