@@ -6,81 +6,127 @@
 #include "date.h"
 #include "report.h"
 
-void pub_json_str(pufa_buf *out, const char *s) {
+/* The writers below write at p, in room the caller reserved, and return
+ * the end: one reservation per row instead of one per member. */
+
+/* s as a JSON string: at most 6 x strlen(s) + 2 bytes. */
+static char *put_str(char *p, const char *s) {
     static const char hex[] = "0123456789ABCDEF";
-    pufa_buf_putc(out, '"');
-    const char *run = s;
+    *p++ = '"';
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c >= 0x20 && c != '"' && c != '\\' && c != '/')
+        if (c >= 0x20 && c != '"' && c != '\\' && c != '/') {
+            *p++ = (char)c;
             continue;
-        pufa_buf_append(out, run, (size_t)(s - run));
-        run = s + 1;
-        char e[6] = {'\\', (char)c, 0, 0, 0, 0};
-        size_t n = 2;
+        }
+        *p++ = '\\';
         switch (c) {
         case '"':
         case '\\':
         case '/':
+            *p++ = (char)c;
             break;
         case '\b':
-            e[1] = 'b';
+            *p++ = 'b';
             break;
         case '\f':
-            e[1] = 'f';
+            *p++ = 'f';
             break;
         case '\n':
-            e[1] = 'n';
+            *p++ = 'n';
             break;
         case '\r':
-            e[1] = 'r';
+            *p++ = 'r';
             break;
         case '\t':
-            e[1] = 't';
+            *p++ = 't';
             break;
         default:
-            memcpy(e + 1, "u00", 3);
-            e[4] = hex[c >> 4];
-            e[5] = hex[c & 15];
-            n = 6;
+            memcpy(p, "u00", 3);
+            p[3] = hex[c >> 4];
+            p[4] = hex[c & 15];
+            p += 5;
         }
-        pufa_buf_append(out, e, n);
     }
-    pufa_buf_append(out, run, (size_t)(s - run));
-    pufa_buf_putc(out, '"');
+    *p++ = '"';
+    return p;
 }
 
-void pub_json_int(pufa_buf *out, int64_t v) {
-    char tmp[24], *p = tmp + sizeof tmp;
+/* At most 20 bytes. */
+static char *put_int(char *p, int64_t v) {
+    char tmp[24], *t = tmp + sizeof tmp;
     /* Digits from the magnitude as unsigned: INT64_MIN has no positive twin. */
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
     do {
-        *--p = (char)('0' + u % 10);
+        *--t = (char)('0' + u % 10);
         u /= 10;
     } while (u);
     if (v < 0)
-        *--p = '-';
-    pufa_buf_append(out, p, (size_t)(tmp + sizeof tmp - p));
+        *--t = '-';
+    size_t n = (size_t)(tmp + sizeof tmp - t);
+    memcpy(p, t, n);
+    return p + n;
 }
 
-/* {"name":N,...} of v, with names = pufa_figure_names. */
-void pub_json_figures(pufa_buf *out, const int64_t fig[NFIG]) {
-    for (int k = 0; k < NFIG; k++) {
-        pufa_buf_append(out, k ? ",\"" : "{\"", 2);
-        pufa_buf_puts(out, pufa_figure_names[k]);
-        pufa_buf_append(out, "\":", 2);
-        pub_json_int(out, fig[k]);
-    }
-    pufa_buf_putc(out, '}');
+static char *put_lit(char *p, const char *s, size_t n) {
+    memcpy(p, s, n);
+    return p + n;
 }
 
-/* The per cent of base that cur - base is, to one decimal, as the other
- * comparisons of /v1/totals round it (http.c change_json), or null. */
-static void put_pct(pufa_buf *out, int64_t d, int64_t base) {
-    if (base == 0) {
-        pufa_buf_append(out, "null", 4);
-        return;
-    }
+/* ,"name": (or {"name": for the first figure k). */
+static char *put_name(char *p, int k) {
+    p = put_lit(p, k ? ",\"" : "{\"", 2);
+    size_t n = strlen(pufa_figure_names[k]);
+    p = put_lit(p, pufa_figure_names[k], n);
+    return put_lit(p, "\":", 2);
+}
+
+static char *put_figures(char *p, const int64_t fig[NFIG]) {
+    for (int k = 0; k < NFIG; k++)
+        p = put_int(put_name(p, k), fig[k]);
+    *p++ = '}';
+    return p;
+}
+
+/* "YYYY-MM-DD" as pufa_date_format writes it, quoted: 12 bytes. */
+static char *put_date(char *p, pufa_day d) {
+    int y, m, dd;
+    pufa_date_to_ymd(d, &y, &m, &dd);
+    if (y < 0 || y > 9999)
+        y = m = dd = 0;
+    char s[12] = {'"',
+                  (char)('0' + y / 1000),
+                  (char)('0' + y / 100 % 10),
+                  (char)('0' + y / 10 % 10),
+                  (char)('0' + y % 10),
+                  '-',
+                  (char)('0' + m / 10),
+                  (char)('0' + m % 10),
+                  '-',
+                  (char)('0' + dd / 10),
+                  (char)('0' + dd % 10),
+                  '"'};
+    return put_lit(p, s, sizeof s);
+}
+
+void pub_json_str(pufa_buf *out, const char *s) {
+    pufa_buf_reserve(out, 6 * strlen(s) + 2);
+    out->len = (size_t)(put_str(out->data + out->len, s) - out->data);
+    out->data[out->len] = '\0';
+}
+
+void pub_json_int(pufa_buf *out, int64_t v) {
+    pufa_buf_reserve(out, 24);
+    out->len = (size_t)(put_int(out->data + out->len, v) - out->data);
+    out->data[out->len] = '\0';
+}
+
+/* The per cent of base that d = cur - base is, to one decimal, as the
+ * other comparisons of /v1/totals round it (http.c change_json), or null:
+ * at most 32 bytes. */
+static char *put_pct(char *p, int64_t d, int64_t base) {
+    if (base == 0)
+        return put_lit(p, "null", 4);
     double x = (double)d * 1000.0 / (double)base;
     long long tenths = (long long)(x < 0 ? x - 0.5 : x + 0.5);
     /* Below 2^53 tenths / 10.0 is the double nearest the decimal
@@ -88,57 +134,58 @@ static void put_pct(pufa_buf *out, int64_t d, int64_t base) {
      * text; above, the division rounds: written as jansson writes reals. */
     if (tenths > -(1LL << 53) && tenths < (1LL << 53)) {
         if (tenths < 0)
-            pufa_buf_putc(out, '-');
-        unsigned long long t =
-            tenths < 0 ? 0ULL - (unsigned long long)tenths : (unsigned long long)tenths;
-        pub_json_int(out, (int64_t)(t / 10));
-        char frac[2] = {'.', (char)('0' + t % 10)};
-        pufa_buf_append(out, frac, 2);
-        return;
+            *p++ = '-';
+        int64_t t = tenths < 0 ? -tenths : tenths;
+        p = put_int(p, t / 10);
+        *p++ = '.';
+        *p++ = (char)('0' + t % 10);
+        return p;
     }
-    char text[40];
-    snprintf(text, sizeof text, "%.17g", (double)tenths / 10.0);
-    pufa_buf_puts(out, text);
+    char text[32];
+    int n = snprintf(text, sizeof text, "%.17g", (double)tenths / 10.0);
+    p = put_lit(p, text, (size_t)n);
     if (!strpbrk(text, ".e"))
-        pufa_buf_append(out, ".0", 2);
+        p = put_lit(p, ".0", 2);
+    return p;
 }
 
-/* "change":{...},"pct":{...} of cur against base. */
-static void put_change(pufa_buf *out, const int64_t cur[NFIG], const int64_t base[NFIG]) {
+/* ,"compare":{"base":..,"change":..,"pct":..,"from":..,"to":..} */
+static char *put_compare(char *p, const int64_t cur[NFIG], const int64_t base[NFIG], pufa_day bf,
+                         pufa_day bt) {
     int64_t d[NFIG];
     for (int k = 0; k < NFIG; k++)
         d[k] = cur[k] - base[k];
-    pufa_buf_append(out, ",\"change\":", 10);
-    pub_json_figures(out, d);
-    pufa_buf_append(out, ",\"pct\":", 7);
-    for (int k = 0; k < NFIG; k++) {
-        pufa_buf_append(out, k ? ",\"" : "{\"", 2);
-        pufa_buf_puts(out, pufa_figure_names[k]);
-        pufa_buf_append(out, "\":", 2);
-        put_pct(out, d[k], base[k]);
-    }
-    pufa_buf_putc(out, '}');
-}
-
-static void put_day(pufa_buf *out, const char *name, pufa_day d) {
-    char s[11];
-    pufa_date_format(d, s);
-    pufa_buf_puts(out, name);
-    pub_json_str(out, s);
+    p = put_lit(p, ",\"compare\":{\"base\":", 19);
+    p = put_figures(p, base);
+    p = put_lit(p, ",\"change\":", 10);
+    p = put_figures(p, d);
+    p = put_lit(p, ",\"pct\":", 7);
+    for (int k = 0; k < NFIG; k++)
+        p = put_pct(put_name(p, k), d[k], base[k]);
+    *p++ = '}';
+    p = put_date(put_lit(p, ",\"from\":", 8), bf);
+    p = put_date(put_lit(p, ",\"to\":", 6), bt);
+    *p++ = '}';
+    return p;
 }
 
 void pub_trend_rows(pufa_buf *out, const pub_model *m, const pub_window *win, pub_period p,
                     const pub_scope *s, pub_compare cmp) {
+    /* The most one row writes: the key and label escaped (6 x their 16
+     * and 64 bytes), four dates, three figure objects and the per cents. */
+    size_t names = 0;
+    for (int k = 0; k < NFIG; k++)
+        names += strlen(pufa_figure_names[k]) + 4;
+    const size_t row_max =
+        6 * (16 + 64) + 4 * 20 + 3 * (names + 20 * NFIG + 2) + (names + 32 * NFIG + 2) + 128;
     pufa_buf_putc(out, '[');
-    bool first_row = true;
     for (pufa_day first = pub_period_first(p, win->from); first <= win->to;
          first = pub_period_last(p, first) + 1) {
         pufa_day from = first < win->from ? win->from : first;
         pufa_day last = pub_period_last(p, first);
         pufa_day to = last > win->to ? win->to : last;
-        char key[16], a[11], label[64];
+        char key[16], label[64];
         pub_period_key(p, first, key, sizeof key);
-        pufa_date_format(from, a);
         if (p == PUB_PERIOD_WEEK) {
             char mon[11], sun[11];
             pufa_date_format(first, mon);
@@ -147,33 +194,30 @@ void pub_trend_rows(pufa_buf *out, const pub_model *m, const pub_window *win, pu
         } else if (p == PUB_PERIOD_MONTH) {
             snprintf(label, sizeof label, "%.4s年%.2s月", key, key + 5);
         } else {
-            memcpy(label, a, sizeof a);
+            pufa_date_format(from, label);
         }
         int64_t fig[NFIG];
         pub_model_sum(m, from, to, s, fig);
-        pufa_buf_append(out, first_row ? "{\"key\":" : ",{\"key\":", first_row ? 7 : 8);
-        first_row = false;
-        pub_json_str(out, key);
-        pufa_buf_append(out, ",\"label\":", 9);
-        pub_json_str(out, label);
-        put_day(out, ",\"from\":", from);
-        put_day(out, ",\"to\":", to);
-        pufa_buf_append(out, ",\"figures\":", 11);
-        pub_json_figures(out, fig);
+        pufa_buf_reserve(out, row_max);
+        char *w = out->data + out->len;
+        if (w[-1] == '}')
+            *w++ = ',';
+        w = put_str(put_lit(w, "{\"key\":", 7), key);
+        w = put_str(put_lit(w, ",\"label\":", 9), label);
+        w = put_date(put_lit(w, ",\"from\":", 8), from);
+        w = put_date(put_lit(w, ",\"to\":", 6), to);
+        w = put_figures(put_lit(w, ",\"figures\":", 11), fig);
         if (cmp != PUB_COMPARE_NONE) {
             /* The preceding period of the same kind, or a year earlier. */
             pufa_day bf, bt;
             int64_t base[NFIG];
             pub_compare_base(cmp, p == PUB_PERIOD_MONTH ? 1 : 0, from, to, &bf, &bt);
             pub_model_sum(m, bf, bt, s, base);
-            pufa_buf_append(out, ",\"compare\":{\"base\":", 19);
-            pub_json_figures(out, base);
-            put_change(out, fig, base);
-            put_day(out, ",\"from\":", bf);
-            put_day(out, ",\"to\":", bt);
-            pufa_buf_putc(out, '}');
+            w = put_compare(w, fig, base, bf, bt);
         }
-        pufa_buf_putc(out, '}');
+        *w++ = '}';
+        out->len = (size_t)(w - out->data);
+        out->data[out->len] = '\0';
     }
     pufa_buf_putc(out, ']');
 }

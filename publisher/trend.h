@@ -25,11 +25,9 @@
 void pub_trend_rows(pufa_buf *out, const pub_model *m, const pub_window *win, pub_period p,
                     const pub_scope *s, pub_compare cmp);
 
-/* Helpers of JSON text, shared with the tests: a JSON string (escaped as
- * jansson does with JSON_ESCAPE_SLASH), an integer, and {"reports":N,...}
- * of the figures. */
+/* Appends s as a JSON string (escaped as jansson does with
+ * JSON_ESCAPE_SLASH), and v as a JSON integer. */
 void pub_json_str(pufa_buf *out, const char *s);
 void pub_json_int(pufa_buf *out, int64_t v);
-void pub_json_figures(pufa_buf *out, const int64_t fig[NFIG]);
 
 #endif
