@@ -1,5 +1,6 @@
 #include "wire.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -327,6 +328,24 @@ void pufa_figures_from_pb(const Pufa__Figures *g, int64_t fig[PUFA_NFIGURES]) {
 
 /* ---- CommitDelta ---- */
 
+int pufa_month_parse(const char *s) {
+    if (!s || strlen(s) != 7 || s[4] != '-' || strspn(s, "0123456789") != 4 ||
+        strspn(s + 5, "0123456789") != 2)
+        return 0;
+    int year = atoi(s), month = atoi(s + 5);
+    if (year < 2000 || month < 1 || month > 12)
+        return 0;
+    return year * 12 + month - 1;
+}
+
+void pufa_month_format(int month, char out[8]) {
+    if (month < 2000 * 12 || month > 9999 * 12 + 11) {
+        out[0] = '\0';
+        return;
+    }
+    snprintf(out, 8, "%04d-%02d", month / 12, month % 12 + 1);
+}
+
 uint8_t *pufa_delta_encode(const pufa_delta *d, size_t *len) {
     Pufa__CommitDelta m = PUFA__COMMIT_DELTA__INIT;
     m.has_seq = 1;
@@ -350,8 +369,10 @@ uint8_t *pufa_delta_encode(const pufa_delta *d, size_t *len) {
     Pufa__Figures *fg = NULL;
     Pufa__Receipt *rc = NULL;
     char(*days)[11] = NULL;
+    char(*rmonths)[8] = NULL;
     if (n + nr) {
         days = pufa_calloc(n + nr, sizeof *days);
+        rmonths = pufa_calloc(nr ? nr : 1, sizeof *rmonths);
         m.n_rollups = n;
         m.rollups = pufa_calloc(n ? n : 1, sizeof *m.rollups);
         rd = pufa_calloc(n ? n : 1, sizeof *rd);
@@ -386,6 +407,9 @@ uint8_t *pufa_delta_encode(const pufa_delta *d, size_t *len) {
         rc[i].unit_code = s(r->unit_code);
         rc[i].has_reports = 1;
         rc[i].reports = r->reports;
+        pufa_month_format(r->month, rmonths[i]);
+        if (rmonths[i][0])
+            rc[i].month = rmonths[i];
         m.receipts[i] = &rc[i];
     }
     *len = pufa__commit_delta__get_packed_size(&m);
@@ -397,6 +421,7 @@ uint8_t *pufa_delta_encode(const pufa_delta *d, size_t *len) {
     free(m.receipts);
     free(rc);
     free(days);
+    free(rmonths);
     free(m.periods);
     free(ps);
     free(months);
@@ -441,7 +466,9 @@ int pufa_delta_decode(const uint8_t *buf, size_t len, pufa_delta *out) {
     for (size_t i = 0; i < m->n_receipts; i++) {
         const Pufa__Receipt *r = m->receipts[i];
         pufa_receipt *c = &out->receipts[out->n_receipts];
-        if (!r->day || pufa_date_parse(r->day, &c->day) || !r->county_code) {
+        c->month = r->month ? pufa_month_parse(r->month) : 0;
+        if (!r->day || pufa_date_parse(r->day, &c->day) || !r->county_code ||
+            (r->month && !c->month)) {
             out->skipped++;
             continue;
         }

@@ -114,14 +114,22 @@ typedef struct pufa_cell {
     int64_t fig[PUFA_NFIGURES];
 } pufa_cell;
 
-/* Reports received per received-day x county x unit (a Receipt). */
+/* Reports received per received-day x county x unit x activity month (a
+ * Receipt). */
 typedef struct pufa_receipt {
     pufa_day day;
     const char *county;
     const char *unit_code;
     int64_t reports;
-    int64_t last_ms; /* not on the wire */
+    int month;        /* activity month: year * 12 + month - 1; 0 = not known */
+    int64_t first_ms; /* not on the wire */
+    int64_t last_ms;  /* not on the wire */
 } pufa_receipt;
+
+/* A month "YYYY-MM" (2000..9999) as year * 12 + month - 1 (0 for anything
+ * else), and back into out[8] ("" for 0). */
+int pufa_month_parse(const char *s);
+void pufa_month_format(int month, char out[8]);
 
 /* The approval state of one period (a PeriodState): org unit x month.
  * Strings are borrowed from whoever filled it. */
@@ -172,8 +180,8 @@ typedef struct pufa_delta {
 /* Encodes d (n_cells = n_receipts = n_periods = 0 for a heartbeat). */
 uint8_t *pufa_delta_encode(const pufa_delta *d, size_t *len);
 /* 0, PUFA_ETOOBIG, or PUFA_EPARSE (also when seq is absent).  Cells and
- * receipts whose day or county is missing or unparseable are left out and
- * counted in skipped. */
+ * receipts whose day or county is missing or unparseable (or a receipt's
+ * month, when given) are left out and counted in skipped. */
 int pufa_delta_decode(const uint8_t *buf, size_t len, pufa_delta *out);
 void pufa_delta_free(pufa_delta *d);
 

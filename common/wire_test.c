@@ -304,6 +304,62 @@ static void test_delta_round_trip(void **state) {
     pufa_delta_free(&back);
 }
 
+/* Receipt.month (field 5): the activity month round-trips; a receipt
+ * without one (an older sender, a retraction) decodes as 0, not known; a
+ * malformed one is skipped, not fatal. */
+static void test_receipt_month(void **state) {
+    (void)state;
+    assert_int_equal(pufa_month_parse("2026-11"), 2026 * 12 + 10);
+    assert_int_equal(pufa_month_parse("2000-01"), 2000 * 12);
+    static const char *const bad[] = {"1999-12", "2026-13",    "2026-00", "2026-1",
+                                      "2026/11", "2026-11-01", "",        "abcd-ef"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(pufa_month_parse(bad[i]), 0);
+    char m[8];
+    pufa_month_format(2024 * 12 + 1, m);
+    assert_string_equal(m, "2024-02");
+    pufa_month_format(0, m);
+    assert_string_equal(m, "");
+    pufa_receipt rc[2] = {
+        {.county = "150821", .unit_code = "SFJ", .reports = 3, .month = 2024 * 12 + 1},
+        {.county = "150821", .unit_code = "SFJ", .reports = 1}};
+    assert_int_equal(pufa_date_parse("2024-03-05", &rc[0].day), 0);
+    rc[1].day = rc[0].day;
+    pufa_delta d = {.seq = 9, .receipts = rc, .n_receipts = 2};
+    size_t len;
+    uint8_t *buf = pufa_delta_encode(&d, &len);
+    pufa_delta back;
+    assert_int_equal(pufa_delta_decode(buf, len, &back), 0);
+    free(buf);
+    assert_int_equal(back.n_receipts, 2);
+    assert_int_equal(back.skipped, 0);
+    assert_int_equal(back.receipts[0].month, 2024 * 12 + 1);
+    assert_string_equal(back.msg->receipts[0]->month, "2024-02");
+    assert_int_equal(back.receipts[1].month, 0);
+    assert_null(back.msg->receipts[1]->month);
+    pufa_delta_free(&back);
+
+    /* A malformed month: that receipt is left out and counted. */
+    Pufa__CommitDelta msg = PUFA__COMMIT_DELTA__INIT;
+    Pufa__Receipt r = PUFA__RECEIPT__INIT, *rp = &r;
+    msg.has_seq = 1;
+    msg.seq = 10;
+    r.day = "2024-03-05";
+    r.county_code = "150821";
+    r.unit_code = "SFJ";
+    r.month = "2024-13";
+    msg.n_receipts = 1;
+    msg.receipts = &rp;
+    len = pufa__commit_delta__get_packed_size(&msg);
+    buf = pufa_malloc(len);
+    pufa__commit_delta__pack(&msg, buf);
+    assert_int_equal(pufa_delta_decode(buf, len, &back), 0);
+    free(buf);
+    assert_int_equal(back.n_receipts, 0);
+    assert_int_equal(back.skipped, 1);
+    pufa_delta_free(&back);
+}
+
 /* PeriodState in a CommitDelta (field 5) and a ReportBatch (field 9);
  * an invalid one is skipped, not fatal. */
 static void test_period_round_trip(void **state) {
@@ -541,7 +597,7 @@ int main(void) {
         cmocka_unit_test(test_batch_caps),        cmocka_unit_test(test_ack_round_trip),
         cmocka_unit_test(test_delta_round_trip),  cmocka_unit_test(test_period_round_trip),
         cmocka_unit_test(test_delta_bad),         cmocka_unit_test(test_dashboard_round_trip),
-        cmocka_unit_test(test_figures_map),
+        cmocka_unit_test(test_figures_map),       cmocka_unit_test(test_receipt_month),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
