@@ -86,7 +86,13 @@ void rollup_add_receipt(rollup_set *s, const pufa_report *r, int64_t received_ms
     c->county = nz(r->county_code);
     c->unit_code = nz(r->unit_code);
     c->reports = 1;
-    c->last_ms = received_ms;
+    c->first_ms = c->last_ms = received_ms;
+    pufa_day on;
+    if (!r->retracted && r->occurred_on && pufa_date_parse(r->occurred_on, &on) == 0) {
+        int y, m, d;
+        pufa_date_to_ymd(on, &y, &m, &d);
+        c->month = y >= 2000 ? y * 12 + m - 1 : 0;
+    }
 }
 
 static int cmp_cell(const void *pa, const void *pb) {
@@ -114,7 +120,9 @@ static int cmp_receipt(const void *pa, const void *pb) {
     if (a->day != b->day)
         return a->day < b->day ? -1 : 1;
     int c = strcmp(a->county, b->county);
-    return c ? c : strcmp(a->unit_code, b->unit_code);
+    if (c || (c = strcmp(a->unit_code, b->unit_code)))
+        return c;
+    return (a->month > b->month) - (a->month < b->month);
 }
 
 void rollup_fold(rollup_set *s) {
@@ -148,6 +156,8 @@ void rollup_fold(rollup_set *s) {
                 s->receipts[out - 1].reports += s->receipts[i].reports;
                 if (s->receipts[i].last_ms > s->receipts[out - 1].last_ms)
                     s->receipts[out - 1].last_ms = s->receipts[i].last_ms;
+                if (s->receipts[i].first_ms < s->receipts[out - 1].first_ms)
+                    s->receipts[out - 1].first_ms = s->receipts[i].first_ms;
             } else {
                 s->receipts[out++] = s->receipts[i];
             }

@@ -30,9 +30,13 @@ void rollup_set_reset(rollup_set *s);
 /* Adds sign * (1 report + its counters) at the report's cell (its township
  * normalised). */
 void rollup_add_report(rollup_set *s, const pufa_report *r, int sign);
+/* Notes r received at received_ms: a receipt of its received day, county,
+ * unit and activity month (the month of occurred_on; none for a
+ * retraction). */
 void rollup_add_receipt(rollup_set *s, const pufa_report *r, int64_t received_ms);
 /* Sorts and merges equal cells, dropping cells whose change is all zero;
- * merges equal receipts (counts add up, the latest time wins). */
+ * merges equal receipts (same day, county, unit and month: counts add up,
+ * the earliest and the latest times are kept). */
 void rollup_fold(rollup_set *s);
 /* The folded set as the CommitDelta with sequence number seq: out points
  * into s (nothing to free; valid until s changes). */

@@ -180,6 +180,40 @@ static void test_fold_receipts(void **state) {
     pufa_report_clear(&c);
 }
 
+/* Receipts carry the activity month of the report (none for a
+ * retraction): one receipt per day x county x unit x month, each with the
+ * earliest and the latest time received. */
+static void test_receipt_months(void **state) {
+    (void)state;
+    pufa_report a, b, c;
+    make(&a, "150821", "2026-10-31", 2, "SFJ", "", 1);
+    make(&b, "150821", "2026-11-01", 2, "SFJ", "", 1);
+    make(&c, "150821", "2026-10-02", 2, "SFJ", "", 1);
+    c.retracted = true;
+    const int64_t t1 = 1795744800000LL, t2 = t1 + 60000, t3 = t1 + 120000;
+    rollup_set s;
+    rollup_set_init(&s);
+    rollup_add_receipt(&s, &a, t2);
+    rollup_add_receipt(&s, &b, t2);
+    rollup_add_receipt(&s, &a, t1);
+    rollup_add_receipt(&s, &c, t3);
+    rollup_add_receipt(&s, &a, t3);
+    rollup_fold(&s);
+    assert_int_equal(s.nr, 3);
+    assert_int_equal(s.receipts[0].month, 0); /* the retraction */
+    assert_int_equal(s.receipts[0].reports, 1);
+    assert_int_equal(s.receipts[1].month, 2026 * 12 + 9);
+    assert_int_equal(s.receipts[1].reports, 3);
+    assert_int_equal(s.receipts[1].first_ms, t1);
+    assert_int_equal(s.receipts[1].last_ms, t3);
+    assert_int_equal(s.receipts[2].month, 2026 * 12 + 10);
+    assert_int_equal(s.receipts[2].first_ms, t2);
+    rollup_set_free(&s);
+    pufa_report_clear(&a);
+    pufa_report_clear(&b);
+    pufa_report_clear(&c);
+}
+
 /* The delta view points at the folded set and round-trips through wire. */
 static void test_delta_view(void **state) {
     (void)state;
@@ -213,11 +247,9 @@ static void test_delta_view(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fold_merges_equal_cells),
-        cmocka_unit_test(test_fold_corrections),
-        cmocka_unit_test(test_fold_receipts),
-        cmocka_unit_test(test_fold_townships),
-        cmocka_unit_test(test_delta_view),
+        cmocka_unit_test(test_fold_merges_equal_cells), cmocka_unit_test(test_fold_corrections),
+        cmocka_unit_test(test_fold_receipts),           cmocka_unit_test(test_receipt_months),
+        cmocka_unit_test(test_fold_townships),          cmocka_unit_test(test_delta_view),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -382,23 +382,27 @@ static int write_rollups(store *s, uint64_t seq, char *err, size_t errsize) {
     }
     if (rs->nr) {
         pufa_buf *a = s->arr;
-        open_arrays(s, 5);
+        open_arrays(s, 7);
         for (size_t i = 0; i < rs->nr; i++) {
             const pufa_receipt *c = &rs->receipts[i];
-            char day[11];
+            char day[11], month[8], first[11];
             pufa_date_format(c->day, day);
             pufa_pgarr_text(&a[0], day);
             pufa_pgarr_text(&a[1], c->county);
             pufa_pgarr_text(&a[2], c->unit_code);
             pufa_pgarr_int(&a[3], c->reports);
             pufa_pgarr_int(&a[4], c->last_ms);
+            pufa_month_format(c->month, month); /* "" when not known: NULL */
+            snprintf(first, sizeof first, "%s-01", month);
+            pufa_pgarr_text(&a[5], month[0] ? first : NULL);
+            pufa_pgarr_int(&a[6], c->first_ms);
         }
-        const char *params[5];
-        for (int i = 0; i < 5; i++) {
+        const char *params[7];
+        for (int i = 0; i < 7; i++) {
             pufa_pgarr_close(&a[i]);
             params[i] = a[i].data;
         }
-        PGresult *r = PQexecParams(s->conn, SQL_RECEIPT_UPSERT, 5, NULL, params, NULL, NULL, 0);
+        PGresult *r = PQexecParams(s->conn, SQL_RECEIPT_UPSERT, 7, NULL, params, NULL, NULL, 0);
         rc = pufa_pg_check(s->conn, r, PGRES_COMMAND_OK, "receipts", err, errsize);
         PQclear(r);
     }

@@ -79,14 +79,24 @@
     "COPY rollup_journal (seq, day, county_code, theme, venue, form, unit_code, "                  \
     "campaign, township, " PUFA_FIGURE_COLS ") FROM STDIN (FORMAT binary)"
 
+/* Receipts come one per day x county x unit x activity month: summed per
+ * day x county x unit into receipt_daily; the earliest per county x unit x
+ * month kept in receipt_first (009_receipt_first.sql). */
 #define SQL_RECEIPT_UPSERT                                                                         \
-    "INSERT INTO receipt_daily (day, county_code, unit_code, reports, last_received_at)"           \
-    " SELECT d, c, u, n, to_timestamp(ms / 1000.0) FROM unnest($1::date[], $2::text[],"            \
-    " $3::text[], $4::int8[], $5::int8[]) AS x(d, c, u, n, ms)"                                    \
-    " ON CONFLICT (day, county_code, unit_code) DO UPDATE"                                         \
-    " SET reports = receipt_daily.reports + EXCLUDED.reports,"                                     \
-    " last_received_at = greatest(receipt_daily.last_received_at,"                                 \
-    "  EXCLUDED.last_received_at)"
+    "WITH x AS (SELECT * FROM unnest($1::date[], $2::text[], $3::text[], $4::int8[], $5::int8[],"  \
+    "  $6::date[], $7::int8[]) AS x(d, c, u, n, ms, mo, fms)),"                                    \
+    " daily AS (INSERT INTO receipt_daily (day, county_code, unit_code, reports,"                  \
+    "  last_received_at)"                                                                          \
+    "  SELECT d, c, u, sum(n)::int8, to_timestamp(max(ms) / 1000.0) FROM x GROUP BY d, c, u"       \
+    "  ON CONFLICT (day, county_code, unit_code) DO UPDATE"                                        \
+    "  SET reports = receipt_daily.reports + EXCLUDED.reports,"                                    \
+    "  last_received_at = greatest(receipt_daily.last_received_at,"                                \
+    "   EXCLUDED.last_received_at))"                                                               \
+    " INSERT INTO receipt_first (county_code, unit_code, month, first_received_at)"                \
+    " SELECT c, u, mo, to_timestamp(min(fms) / 1000.0) FROM x WHERE mo IS NOT NULL"                \
+    " GROUP BY c, u, mo ON CONFLICT (county_code, unit_code, month) DO UPDATE"                     \
+    " SET first_received_at = least(receipt_first.first_received_at,"                              \
+    "  EXCLUDED.first_received_at)"
 
 #define SQL_FEED_NEXT "UPDATE feed_state SET seq = seq + 1, updated_at = now() RETURNING seq"
 
