@@ -87,15 +87,19 @@ static void tally_json(json_t *o, const tally *t) {
 
 /* The unit row of e; adds it to the county's tally.  *late: a due month
  * missed, or nothing received in the window. */
-static json_t *unit_row(const pub_model *m, const expected *e, const pub_window *win,
-                        pufa_day today, int timely_days, tally *ct, bool *late) {
+static json_t *unit_row(const pub_model *m, const pub_firsts *firsts, const expected *e,
+                        const pub_window *win, pufa_day today, int timely_days, tally *ct,
+                        bool *late) {
     json_t *r = json_object();
     bool reported = received_in(e, win->from, win->to);
     long long due = 0, on_time = 0;
     json_t *missed = json_array();
     for (pufa_day first = month_first(win->from); first <= win->to; first = month_last(first) + 1) {
         pufa_day deadline = month_last(first) + timely_days;
-        bool ok = received_in(e, first, deadline < today ? deadline : today);
+        int y, mo, dd;
+        pufa_date_to_ymd(first, &y, &mo, &dd);
+        pufa_day got = pub_firsts_get(firsts, e->county, e->unit, y * 12 + mo - 1);
+        bool ok = got >= 0 && got <= deadline;
         if (!ok && deadline >= today)
             continue; /* still open */
         due++;
@@ -130,9 +134,9 @@ static json_t *unit_row(const pub_model *m, const expected *e, const pub_window 
     return r;
 }
 
-json_t *pub_completeness_json(const pub_model *m, const pufa_orgunits *ou, const pufa_target *t,
-                              size_t n, const pub_window *win, int year, const char *org,
-                              pufa_day today, int timely_days) {
+json_t *pub_completeness_json(const pub_model *m, const pub_firsts *firsts, const pufa_orgunits *ou,
+                              const pufa_target *t, size_t n, const pub_window *win, int year,
+                              const char *org, pufa_day today, int timely_days) {
     scan s = {.e = pufa_calloc(n ? n : 1, sizeof *s.e),
               .nc = (uint32_t)pub_model_counties(m),
               .nu = (uint32_t)pub_model_units(m)};
@@ -153,10 +157,8 @@ json_t *pub_completeness_json(const pub_model *m, const pufa_orgunits *ou, const
         if (e->ci != UINT32_MAX && e->ui != UINT32_MAX)
             s.index[(size_t)e->ci * s.nu + e->ui] = (int32_t)s.n;
     }
-    /* Receipts from the window's first month to its last deadline. */
-    pufa_day scan_to = month_last(win->to) + timely_days;
-    pub_model_received(m, month_first(win->from), scan_to < today ? scan_to : today, on_receipt,
-                       &s);
+    /* Receipts of the window (the reporting rate; timeliness reads firsts). */
+    pub_model_received(m, win->from, win->to < today ? win->to : today, on_receipt, &s);
 
     json_t *o = json_object(), *counties = json_array(), *units = json_array();
     tally all = {0};
@@ -171,7 +173,8 @@ json_t *pub_completeness_json(const pub_model *m, const pufa_orgunits *ou, const
             if (strcmp(s.e[k].county, code) != 0)
                 continue;
             bool late;
-            json_array_append_new(units, unit_row(m, &s.e[k], win, today, timely_days, &ct, &late));
+            json_array_append_new(
+                units, unit_row(m, firsts, &s.e[k], win, today, timely_days, &ct, &late));
             county_late |= late;
             late_units += late;
         }

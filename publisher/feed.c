@@ -140,7 +140,8 @@ static bool resync(pub_feed *f) {
     int backoff = 200;
     while (!f->stopping) {
         pub_snapshot_info info;
-        if (pub_snapshot_load(f->cfg.db, f->m, &info, err, sizeof err) == 0) {
+        if (pub_snapshot_load(f->cfg.db, f->m, pub_live_firsts(f->live), &info, err, sizeof err) ==
+            0) {
             pub_live_snapshot_loaded(f->live, info.seconds);
             return true;
         }

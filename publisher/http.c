@@ -584,7 +584,8 @@ static enum MHD_Result get_completeness(pub_http *h, struct MHD_Connection *c) {
         return reply_error(h, c, 503, "targets not read from PostgreSQL yet");
     }
     pub_model_rdlock(h->m);
-    json_t *o = pub_completeness_json(h->m, ou, t.v, t.n, &win, y, org, today, h->timely_days);
+    json_t *o = pub_completeness_json(h->m, pub_live_firsts(h->live), ou, t.v, t.n, &win, y, org,
+                                      today, h->timely_days);
     json_object_set_new(o, "seq", json_integer((json_int_t)pub_model_seq(h->m)));
     pub_model_unlock(h->m);
     pufa_targets_free(&t);

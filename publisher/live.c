@@ -13,6 +13,7 @@
 
 struct pub_live {
     pub_model *m;
+    pub_firsts *firsts; /* guarded by m's lock */
     pthread_mutex_t mu;
     pthread_cond_t changed; /* broadcast when version changes or on stop */
     pub_live_stats st;
@@ -23,6 +24,7 @@ struct pub_live {
 pub_live *pub_live_new(void) {
     pub_live *l = pufa_calloc(1, sizeof *l);
     l->m = pub_model_new();
+    l->firsts = pub_firsts_new();
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->changed, NULL);
     return l;
@@ -36,12 +38,17 @@ void pub_live_destroy(pub_live **pl) {
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->changed);
     pub_model_destroy(&l->m);
+    pub_firsts_destroy(&l->firsts);
     free(l);
     *pl = NULL;
 }
 
 pub_model *pub_live_model(pub_live *l) {
     return l->m;
+}
+
+pub_firsts *pub_live_firsts(pub_live *l) {
+    return l->firsts;
 }
 
 /* The SSE payload: the sequence and the all-time city totals (the page
@@ -130,6 +137,8 @@ int pub_live_apply(pub_live *l, const pufa_delta *d, char *why, size_t whysize) 
     for (size_t i = 0; i < d->n_receipts; i++) {
         const pufa_receipt *r = &d->receipts[i];
         pub_model_receipt(m, r->day, r->county, r->unit_code);
+        if (r->month)
+            pub_firsts_add(l->firsts, r->county, r->unit_code, r->month, r->day);
     }
     pub_model_set_seq(m, d->seq);
     pub_model_unlock(m);

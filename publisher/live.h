@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "firsts.h"
 #include "model.h"
 #include "wire.h"
 
@@ -32,6 +33,9 @@ void pub_live_destroy(pub_live **l);
 
 /* The model (lock it with pub_model_rdlock/wrlock to use it). */
 pub_model *pub_live_model(pub_live *l);
+/* The first receipts per county x unit x activity month (firsts.h),
+ * guarded by the model's lock as the model is. */
+pub_firsts *pub_live_firsts(pub_live *l);
 
 /* ---- the feed's side ---- */
 /* A snapshot was loaded into the model: ready, a new event. */

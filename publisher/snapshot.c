@@ -96,8 +96,8 @@ static int load_rollups(PGconn *c, pub_model *m, pub_snapshot_info *info, char *
     return rc;
 }
 
-int pub_snapshot_load(const char *db, pub_model *m, pub_snapshot_info *info, char *err,
-                      size_t errsize) {
+int pub_snapshot_load(const char *db, pub_model *m, pub_firsts *firsts, pub_snapshot_info *info,
+                      char *err, size_t errsize) {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     *info = (pub_snapshot_info){0};
@@ -105,7 +105,7 @@ int pub_snapshot_load(const char *db, pub_model *m, pub_snapshot_info *info, cha
     int rc = pufa_pg_connect(db, &c, err, errsize);
     if (rc)
         return rc;
-    PGresult *seq = NULL, *seen = NULL, *units = NULL;
+    PGresult *seq = NULL, *seen = NULL, *units = NULL, *firstr = NULL;
     pufa_orgunits *ou = NULL;
     if ((rc = pufa_pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errsize)))
         goto out;
@@ -116,8 +116,12 @@ int pub_snapshot_load(const char *db, pub_model *m, pub_snapshot_info *info, cha
     /* Bounded by received days x counties x units, like the rollups. */
     seen = PQexec(c, "SELECT day - DATE '1970-01-01', county_code, unit_code FROM receipt_daily");
     units = PQexec(c, "SELECT unit_code, unit_name FROM units ORDER BY unit_code");
-    PGresult *all[] = {seq, seen, units};
-    for (int i = 0; i < 3; i++) {
+    /* Counties x units x months; the month as year * 12 + month - 1. */
+    firstr = PQexec(c, "SELECT county_code, unit_code, (extract(year FROM month) * 12"
+                       " + extract(month FROM month) - 1)::int,"
+                       " (extract(epoch FROM first_received_at) * 1000)::int8 FROM receipt_first");
+    PGresult *all[] = {seq, seen, units, firstr};
+    for (int i = 0; i < 4; i++) {
         if (PQresultStatus(all[i]) != PGRES_TUPLES_OK) {
             pufa_pg_errcopy(err, errsize, "snapshot: ", PQresultErrorMessage(all[i]));
             rc = PUFA_EDB;
@@ -126,6 +130,7 @@ int pub_snapshot_load(const char *db, pub_model *m, pub_snapshot_info *info, cha
     }
     pub_model_wrlock(m);
     pub_model_clear(m);
+    pub_firsts_clear(firsts);
     info->model_cleared = true;
     for (size_t i = 0; i < ou->count; i++)
         if (!strcmp(ou->units[i].level, "county"))
@@ -141,6 +146,10 @@ int pub_snapshot_load(const char *db, pub_model *m, pub_snapshot_info *info, cha
     for (int i = 0; i < PQntuples(seen); i++)
         pub_model_receipt(m, atoi(PQgetvalue(seen, i, 0)), PQgetvalue(seen, i, 1),
                           PQgetvalue(seen, i, 2));
+    for (int i = 0; i < PQntuples(firstr); i++)
+        pub_firsts_add(firsts, PQgetvalue(firstr, i, 0), PQgetvalue(firstr, i, 1),
+                       atoi(PQgetvalue(firstr, i, 2)),
+                       pufa_city_day(atoll(PQgetvalue(firstr, i, 3))));
     pufa_pg_exec(c, "COMMIT", err, errsize);
     info->seq = (uint64_t)atoll(PQgetvalue(seq, 0, 0));
     pub_model_set_seq(m, info->seq);
@@ -157,6 +166,7 @@ int pub_snapshot_load(const char *db, pub_model *m, pub_snapshot_info *info, cha
 out:
     PQclear(seq);
     PQclear(seen);
+    PQclear(firstr);
     pufa_orgunits_destroy(&ou);
     PQclear(units);
     PQfinish(c);

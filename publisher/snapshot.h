@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "firsts.h"
 #include "model.h"
 
 typedef struct pub_snapshot_info {
@@ -21,11 +22,12 @@ typedef struct pub_snapshot_info {
     bool model_cleared; /* the model was cleared: on error it holds only a part */
 } pub_snapshot_info;
 
-/* Clears the model and loads it from db (wrlock taken inside).  0, or a
+/* Clears the model and firsts (guarded by the model's lock) and loads them
+ * from db (wrlock taken inside).  0, or a
  * PUFA_E* code with err filled; on error with info->model_cleared the model
  * holds only a part of the snapshot and must not be served until a retry
  * succeeds. */
-int pub_snapshot_load(const char *db, pub_model *m, pub_snapshot_info *info, char *err,
-                      size_t errsize);
+int pub_snapshot_load(const char *db, pub_model *m, pub_firsts *firsts, pub_snapshot_info *info,
+                      char *err, size_t errsize);
 
 #endif

@@ -249,6 +249,22 @@ static void wait_caught_up(void) {
 
 /* ---- setup ---- */
 
+/* The publisher, on a new port, once its snapshot is loaded: 0, or -1. */
+static int start_pub(void) {
+    char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
+    char *pargv[] = {(char *)pub_bin, "--feed",      feed_ep,        "--db", dbinfo,
+                     "--http",        "127.0.0.1:0", "--pub",        "",     "--targets-poll",
+                     "200ms",         "--home",      PUFA_TEST_HOME, NULL};
+    pufa_proc_start(&pub, pargv, NULL);
+    free(dbinfo);
+    if (!pufa_proc_wait_log(&pub, "id=PUB-HTTP", "port", pub_port, sizeof pub_port, 10000) ||
+        !pufa_proc_wait_log(&pub, "id=PUB-SNAPSHOT", NULL, NULL, 0, 20000)) {
+        pufa_proc_dump(&pub);
+        return -1;
+    }
+    return 0;
+}
+
 static int group_setup(void **state) {
     (void)state;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/pufa-office-XXXXXX");
@@ -289,17 +305,8 @@ static int group_setup(void **state) {
         !pufa_proc_wait_log(&agg, "id=AGG-FEED", "endpoint", feed_ep, sizeof feed_ep, 5000) ||
         !pufa_proc_wait_log(&agg, "id=AGG-READY", NULL, NULL, 0, 10000))
         return -1;
-    dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
-    char *pargv[] = {(char *)pub_bin, "--feed",      feed_ep,        "--db", dbinfo,
-                     "--http",        "127.0.0.1:0", "--pub",        "",     "--targets-poll",
-                     "200ms",         "--home",      PUFA_TEST_HOME, NULL};
-    pufa_proc_start(&pub, pargv, NULL);
-    free(dbinfo);
-    if (!pufa_proc_wait_log(&pub, "id=PUB-HTTP", "port", pub_port, sizeof pub_port, 10000) ||
-        !pufa_proc_wait_log(&pub, "id=PUB-SNAPSHOT", NULL, NULL, 0, 20000)) {
-        pufa_proc_dump(&pub);
+    if (start_pub())
         return -1;
-    }
     dealer = zmq_socket(zctx, ZMQ_DEALER);
     int linger = 0;
     zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
@@ -643,19 +650,23 @@ static void a_bad_targets_file_loads_nothing(void **state) {
 /* ---- completeness ---- */
 
 /* SQL over every committed revision (reports and report_history): per
- * expected unit "county/unit:reported,months_due,months_on_time" lines. */
+ * expected unit "county/unit:reported,months_due,months_on_time" lines.
+ * Reported: any revision received in the window.  On time for month M:
+ * the first revision that is not a retraction with occurred_on in M was
+ * received by M's last day + 5 (timely_days). */
 static char *sql_completeness(const char *counties_arr, const char *units_arr, const char *from,
                               const char *to, const char *today) {
     const char *q =
         "WITH exp AS (SELECT * FROM unnest($1::text[], $2::text[]) AS e(county, unit)),"
         " r AS (SELECT county_code, unit_code, (received_at AT TIME ZONE 'Asia/Shanghai')::date"
-        "  AS d FROM reports UNION ALL SELECT county_code, unit_code,"
-        "  (received_at AT TIME ZONE 'Asia/Shanghai')::date FROM report_history),"
+        "  AS d, date_trunc('month', occurred_on)::date AS mo, retracted FROM reports UNION ALL"
+        "  SELECT county_code, unit_code, (received_at AT TIME ZONE 'Asia/Shanghai')::date,"
+        "  date_trunc('month', occurred_on)::date, retracted FROM report_history),"
         " months AS (SELECT m::date AS ms, (m + interval '1 month')::date - 1 + 5 AS dl"
         "  FROM generate_series(date_trunc('month', $3::date), $4::date, interval '1 month') m),"
-        " per AS (SELECT e.county, e.unit, mo.dl, EXISTS (SELECT 1 FROM r WHERE"
-        "  r.county_code = e.county AND r.unit_code = e.unit AND r.d BETWEEN mo.ms"
-        "  AND least(mo.dl, $5::date)) AS ok FROM exp e CROSS JOIN months mo)"
+        " per AS (SELECT e.county, e.unit, mo.dl, coalesce((SELECT min(r.d) FROM r WHERE"
+        "  r.county_code = e.county AND r.unit_code = e.unit AND NOT r.retracted"
+        "  AND r.mo = mo.ms) <= mo.dl, false) AS ok FROM exp e CROSS JOIN months mo)"
         " SELECT e.county || '/' || e.unit || ':' || (EXISTS (SELECT 1 FROM r WHERE"
         "  r.county_code = e.county AND r.unit_code = e.unit AND r.d BETWEEN $3::date AND"
         "  $4::date))::text || ',' || (SELECT count(*) FROM per p WHERE p.county = e.county AND"
@@ -760,6 +771,156 @@ static void completeness_equals_sql_over_receipt_times(void **state) {
     assert_int_equal(json_array_size(json_object_get(doc, "counties")), 1);
     assert_int_equal(json_array_size(json_object_get(doc, "units")), 7);
     json_decref(doc);
+}
+
+/* The API's "county/unit:reported,due,on_time[missed months]" of county's
+ * units for window, and SQL's lines (without the missed months) for it. */
+static char *completeness_lines(const char *window, const char *county, bool missed, pufa_buf *ca,
+                                pufa_buf *ua) {
+    char *path = pufa_asprintf("/v1/completeness?window=%s&org=%s", window, county);
+    json_t *doc = get_ok(path);
+    free(path);
+    json_t *units_j = json_object_get(doc, "units");
+    size_t n = json_array_size(units_j);
+    char **lines = pufa_calloc(n + 1, sizeof *lines);
+    pufa_pgarr_open(ca);
+    pufa_pgarr_open(ua);
+    for (size_t i = 0; i < n; i++) {
+        json_t *u = json_array_get(units_j, i);
+        pufa_pgarr_text(ca, json_string_value(json_object_get(u, "county")));
+        pufa_pgarr_text(ua, json_string_value(json_object_get(u, "unit_code")));
+        char *m = json_dumps(json_object_get(u, "missed_months"), JSON_COMPACT);
+        lines[i] = pufa_asprintf(
+            "%s/%s:%s,%lld,%lld%s", json_string_value(json_object_get(u, "county")),
+            json_string_value(json_object_get(u, "unit_code")),
+            json_is_true(json_object_get(u, "reported")) ? "true" : "false",
+            (long long)json_integer_value(json_object_get(u, "months_due")),
+            (long long)json_integer_value(json_object_get(u, "months_on_time")), missed ? m : "");
+        free(m);
+    }
+    pufa_pgarr_close(ca);
+    pufa_pgarr_close(ua);
+    json_decref(doc);
+    return join_sorted(lines, n);
+}
+
+/* One report of county/unit that happened on occurred, received at
+ * hh:mm of the city's day received (UTC+8). */
+static void report_received(unsigned n, const char *unit, const char *occurred,
+                            const char *received, int hh, int mm) {
+    pufa_report r;
+    pufa_report_init(&r);
+    char id[48];
+    snprintf(id, sizeof id, "7e000000-0000-4000-8000-%012u", n);
+    r.report_id = pufa_strdup(id);
+    r.revision = 1;
+    r.county_code = pufa_strdup("150823");
+    r.unit_code = pufa_strdup(unit);
+    r.occurred_on = pufa_strdup(occurred);
+    pufa_day d;
+    assert_int_equal(pufa_date_parse(received, &d), 0);
+    r.received_at_ms = (int64_t)d * 86400000 - 8 * 3600000LL + (int64_t)(hh * 60 + mm) * 60000;
+    r.theme = r.venue = r.form = 1;
+    r.title = pufa_strdup("普法活动");
+    r.counters[PUFA_C_SESSIONS] = 1;
+    send_reports(&r, 1);
+    pufa_report_clear(&r);
+}
+
+/* Timeliness counts the first report of activities in each month, by the
+ * month's last day + timely_days (5): on the deadline's last minute is on
+ * time, a minute later is not; a late report for an earlier month makes
+ * neither that month nor the month it arrived in on time.  The same over
+ * the feed and after a restart (the snapshot reads receipt_first), equal to
+ * SQL; and receipt_first, written with the reports, equals what the
+ * migration's backfill computes from reports and report_history. */
+static void timeliness_counts_the_first_report_of_each_month(void **state) {
+    (void)state;
+    int y = pufa_civil_today(CITY_OFFSET_MIN).y - 1; /* last year: every deadline passed */
+    char *csv = pufa_asprintf("year,org_code,unit_code,figure,target\n"
+                              "%d,150823,MZZJ,reports,10\n%d,150823,XCB,reports,10\n",
+                              y, y);
+    char *out = NULL;
+    int ex = migrate_targets(csv, &out);
+    if (ex)
+        fail_msg("%s", out);
+    free(out);
+    free(csv);
+    long long waited;
+    json_decref(wait_targets(y, 4, &waited));
+    char d[8][24];
+    static const char *const md[8] = {"03-15", "04-05", "04-10", "05-06",
+                                      "03-20", "05-20", "06-02", "05-31"};
+    for (int i = 0; i < 8; i++)
+        snprintf(d[i], sizeof d[i], "%04d-%s", y, md[i]);
+    report_received(1, "MZZJ", d[0], d[1], 23, 59); /* March: on its deadline's last minute */
+    report_received(2, "MZZJ", d[2], d[3], 0, 1);   /* April: a minute after its deadline */
+    report_received(3, "MZZJ", d[4], d[5], 10, 0);  /* March again, late: March stays on time */
+    report_received(4, "MZZJ", d[6], d[6], 9, 0);   /* June: the same day */
+    report_received(5, "XCB", d[7], d[1], 12, 0);   /* May 31 received 5 days too early: fine */
+    char june5[24];
+    snprintf(june5, sizeof june5, "%04d-06-05", y);
+    report_received(6, "XCB", d[7], june5, 12, 0); /* May, again */
+    wait_caught_up();
+    char window[64], from[24], to[24], today[PUFA_CIVIL_STRLEN];
+    snprintf(from, sizeof from, "%04d-03-01", y);
+    snprintf(to, sizeof to, "%04d-06-30", y);
+    snprintf(window, sizeof window, "%s..%s", from, to);
+    pufa_civil_format(pufa_civil_today(CITY_OFFSET_MIN), today);
+    char *want = pufa_asprintf("150823/MZZJ:true,4,2[\"%d-04\",\"%d-05\"]\n"
+                               "150823/XCB:true,4,1[\"%d-03\",\"%d-04\",\"%d-06\"]\n",
+                               y, y, y, y, y);
+    for (int pass = 0; pass < 2; pass++) {
+        pufa_buf ca, ua;
+        pufa_buf_init(&ca);
+        pufa_buf_init(&ua);
+        char *api = completeness_lines(window, "150823", true, &ca, &ua);
+        if (strcmp(api, want) != 0)
+            fail_msg("%s %s:\ngot\n%s\nwant\n%s", pass ? "after a restart" : "live", window, api,
+                     want);
+        free(api);
+        pufa_buf_free(&ca);
+        pufa_buf_free(&ua);
+        api = completeness_lines(window, "150823", false, &ca, &ua);
+        char *sql = sql_completeness(ca.data, ua.data, from, to, today);
+        if (strcmp(api, sql) != 0)
+            fail_msg("API and SQL differ\nAPI:\n%s\nSQL:\n%s", api, sql);
+        free(api);
+        free(sql);
+        pufa_buf_free(&ca);
+        pufa_buf_free(&ua);
+        if (pass == 0) { /* the snapshot's path */
+            pufa_proc_stop(&pub, SIGTERM, 15000);
+            assert_int_equal(start_pub(), 0);
+            wait_caught_up();
+        }
+    }
+    free(want);
+    /* receipt_first against the backfill over every revision kept (to the
+     * millisecond: the aggregator writes it from Unix milliseconds). */
+    const char *backfill =
+        "SELECT county_code, unit_code, date_trunc('month', occurred_on)::date AS month,"
+        " date_trunc('milliseconds', min(coalesce(received_at, committed_at))) AS first"
+        " FROM (SELECT county_code, unit_code, occurred_on, received_at, committed_at, retracted"
+        " FROM reports UNION ALL SELECT county_code, unit_code, occurred_on, received_at,"
+        " committed_at, retracted FROM report_history) AS r"
+        " WHERE NOT retracted AND occurred_on >= DATE '2000-01-01' GROUP BY 1, 2, 3";
+    char *q = pufa_asprintf("WITH b AS (%s), f AS (SELECT county_code, unit_code, month,"
+                            " date_trunc('milliseconds', first_received_at) FROM receipt_first)"
+                            " SELECT (SELECT count(*) FROM f), (SELECT count(*) FROM b),"
+                            " (SELECT count(*) FROM (SELECT * FROM f EXCEPT SELECT * FROM b) x),"
+                            " (SELECT count(*) FROM (SELECT * FROM b EXCEPT SELECT * FROM f) y)",
+                            backfill);
+    PGresult *res = PQexec(db, q);
+    free(q);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("%s", PQresultErrorMessage(res));
+    printf("# receipt_first: %s rows, backfill %s rows, %s and %s differ\n", PQgetvalue(res, 0, 0),
+           PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
+    assert_true(atoll(PQgetvalue(res, 0, 0)) > 100);
+    assert_string_equal(PQgetvalue(res, 0, 2), "0");
+    assert_string_equal(PQgetvalue(res, 0, 3), "0");
+    PQclear(res);
 }
 
 /* ---- the printable 统计表 ---- */
@@ -1033,6 +1194,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(a_bad_targets_file_loads_nothing),
         cmocka_unit_test(targets_equal_sql_and_reload_without_a_restart),
         cmocka_unit_test(completeness_equals_sql_over_receipt_times),
+        cmocka_unit_test(timeliness_counts_the_first_report_of_each_month),
         cmocka_unit_test(print_page_and_xlsx_equal_sql),
         cmocka_unit_test(bad_requests_name_the_parameter),
     };
