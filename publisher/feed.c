@@ -85,6 +85,8 @@ static const char *receipt_fault(const Pufa__Receipt *r, pufa_day today) {
         return "county_code";
     if (!delta_unit(r->unit_code))
         return "unit_code";
+    if (r->month && !pufa_month_parse(r->month))
+        return "month";
     return NULL;
 }
 
