@@ -313,8 +313,8 @@ static enum MHD_Result get_totals(pub_http *h, struct MHD_Connection *c) {
     json_object_set_new(o, "org", pub_request_scope_json(&sa));
     json_object_set_new(o, "rank", json_string(pufa_figure_names[rank]));
     int64_t tot[NFIG], btot[NFIG];
-    json_t *arr = NULL;
-    pufa_buf trend; /* a trend's rows, as JSON text (trend.h) */
+    json_t *arr = NULL; /* a breakdown's rows */
+    pufa_buf trend;     /* a trend's rows, as JSON text (trend.h) */
     pufa_buf_init(&trend);
     pub_model_rdlock(h->m);
     json_object_set_new(o, "seq", json_integer((json_int_t)pub_model_seq(h->m)));
@@ -336,7 +336,7 @@ static enum MHD_Result get_totals(pub_http *h, struct MHD_Connection *c) {
     } else {
         json_object_set_new(o, "compare", json_null());
     }
-    if (arr) {
+    if (period < 0) {
         json_object_set_new(o, "rows", arr);
         json_object_set_new(o, "generated_at_ms", json_integer(pufa_now_ms()));
         return reply_json(h, c, 200, o);
