@@ -15,6 +15,7 @@
 #include "enums.h"
 #include "error.h"
 #include "log.h"
+#include "orgunits.h"
 #include "pufa.pb-c.h"
 #include "snapshot.h"
 #include "wire.h"
@@ -88,6 +89,21 @@ static const char *receipt_fault(const Pufa__Receipt *r, pufa_day today) {
     return NULL;
 }
 
+#define FEED_OFFICE_MAX 64        /* bytes: offices.name */
+#define FEED_REASON_MAX (4 * 500) /* bytes: the aggregator's 500 characters */
+
+/* A decoded period (pufa_period_from_pb checked its org, month and state
+ * shape) that the store can take: a six-digit code, bounded strings. */
+static const char *period_fault(const pufa_period *p) {
+    if (!pufa_orgunit_code_valid(p->org_code))
+        return "org_code";
+    if (p->set_by && strlen(p->set_by) > FEED_OFFICE_MAX)
+        return "set_by";
+    if (p->reason && strlen(p->reason) > FEED_REASON_MAX)
+        return "reason";
+    return NULL;
+}
+
 /* Every rollup and receipt of d well formed (so none was left out by the
  * decoder)?  Else why names the first that is not. */
 static bool delta_valid(const pufa_delta *d, pufa_day today, char *why, size_t whysize) {
@@ -101,6 +117,16 @@ static bool delta_valid(const pufa_delta *d, pufa_day today, char *why, size_t w
     for (size_t i = 0; i < m->n_receipts; i++)
         if ((bad = receipt_fault(m->receipts[i], today))) {
             snprintf(why, whysize, "receipts[%zu].%s: missing or out of range", i, bad);
+            return false;
+        }
+    if (d->n_periods != m->n_periods) {
+        snprintf(why, whysize, "periods: %zu of %zu malformed (org_code, month or state)",
+                 m->n_periods - d->n_periods, m->n_periods);
+        return false;
+    }
+    for (size_t i = 0; i < d->n_periods; i++)
+        if ((bad = period_fault(&d->periods[i]))) {
+            snprintf(why, whysize, "periods[%zu].%s: missing or out of range", i, bad);
             return false;
         }
     return d->skipped == 0;

@@ -131,6 +131,10 @@ int pub_live_apply(pub_live *l, const pufa_delta *d, char *why, size_t whysize) 
         const pufa_receipt *r = &d->receipts[i];
         pub_model_receipt(m, r->day, r->county, r->unit_code);
     }
+    /* Approval states in feed order, under the same lock as the figures
+     * they freeze (the feed checked them: feed.c). */
+    for (size_t i = 0; i < d->n_periods; i++)
+        pub_periods_set(pub_model_periods(m), &d->periods[i]);
     pub_model_set_seq(m, d->seq);
     pub_model_unlock(m);
     char *ev = event_json(m);
