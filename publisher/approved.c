@@ -1,5 +1,6 @@
 #include "approved.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,4 +145,33 @@ json_t *pub_approved_months(const pub_model *m, pufa_day from, pufa_day to, cons
         json_array_append_new(arr, o);
     }
     return arr;
+}
+
+const char *pub_period_state_label(pufa_period_state s) {
+    switch (s) {
+    case PUFA_PERIOD_OPEN:
+        return "未报送";
+    case PUFA_PERIOD_SUBMITTED:
+        return "已报送";
+    case PUFA_PERIOD_APPROVED:
+        return "已审核";
+    case PUFA_PERIOD_ACCEPTED:
+        return "已确认";
+    default:
+        return "";
+    }
+}
+
+void pub_county_state_label(const pub_model *m, const char *code, pufa_day from, pufa_day to,
+                            char *out, size_t size) {
+    const pub_periods *p = pub_model_periods_c(m);
+    int first = month_of(from), last = month_of(to);
+    if (first == last) {
+        snprintf(out, size, "%s", pub_period_state_label(pub_periods_state(p, code, first)));
+        return;
+    }
+    int approved = 0;
+    for (int mo = first; mo <= last; mo++)
+        approved += pub_period_official(pub_periods_state(p, code, mo));
+    snprintf(out, size, "已审核 %d/%d 个月", approved, last - first + 1);
 }

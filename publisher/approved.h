@@ -27,4 +27,12 @@ json_t *pub_approved_months(const pub_model *m, pufa_day from, pufa_day to, cons
  * store has none). */
 pufa_period_state pub_county_state(const pub_model *m, const char *code, pufa_day day);
 
+/* The Chinese label of a state: 未报送 (open), 已报送 (submitted), 已审核
+ * (approved), 已确认 (accepted); "" for anything else. */
+const char *pub_period_state_label(pufa_period_state s);
+/* The export's 审核状态 of county code over [from, to]: the label of its
+ * month's state when the window is one month, else "已审核 k/n 个月". */
+void pub_county_state_label(const pub_model *m, const char *code, pufa_day from, pufa_day to,
+                            char *out, size_t size);
+
 #endif

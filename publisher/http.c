@@ -742,6 +742,9 @@ static enum MHD_Result get_export(pub_http *h, struct MHD_Connection *c, bool xl
     const char *detail = arg(c, "detail", NULL);
     if (detail && strcmp(detail, "reports") != 0)
         return reply_error(h, c, 400, "detail: only 'reports' is supported");
+    bool approved;
+    if (!status_arg(h, c, &approved, &ret))
+        return ret;
     export_request req = {.window = &win,
                           .dim = (pub_dim)dim,
                           .scope = &sa.scope,
@@ -749,7 +752,8 @@ static enum MHD_Result get_export(pub_http *h, struct MHD_Connection *c, bool xl
                           .rank = rank,
                           .detail = detail != NULL,
                           .db = h->db,
-                          .limit = h->cfg.export_limit};
+                          .limit = h->cfg.export_limit,
+                          .approved = approved};
     pufa_buf out;
     pufa_buf_init(&out);
     char err[512];
@@ -763,8 +767,8 @@ static enum MHD_Result get_export(pub_http *h, struct MHD_Connection *c, bool xl
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, pufa_buf_steal(&out), MHD_RESPMEM_MUST_FREE);
     char disp[256];
-    snprintf(disp, sizeof disp, "attachment; filename=\"pufa-%s-%s.%s\"",
-             detail ? "reports" : pub_dim_names[dim],
+    snprintf(disp, sizeof disp, "attachment; filename=\"pufa-%s%s-%s.%s\"",
+             approved ? "official-" : "", detail ? "reports" : pub_dim_names[dim],
              win.name[0] && !strchr(win.name, ':') ? win.name : "window", xlsx ? "xlsx" : "csv");
     MHD_add_response_header(
         r, "Content-Type",
