@@ -241,3 +241,57 @@ out:
     PQfinish(c);
     return status;
 }
+
+/* ---- /v1/office ---- */
+
+static bool office_name_valid(const char *s) {
+    size_t n = s ? strlen(s) : 0;
+    if (n < 1 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '.' || s[i] == '-'))
+            return false;
+    return true;
+}
+
+int pub_office(const char *db, pub_model *m, const char *name, json_t **out, char *msg,
+               size_t msize) {
+    if (!office_name_valid(name)) {
+        snprintf(msg, msize, "name: an office name, 1 to 64 of A-Z a-z 0-9 _ . - (got '%.70s')",
+                 name ? name : "");
+        return 400;
+    }
+    PGconn *c = NULL;
+    if (pufa_pg_connect(db, &c, msg, msize))
+        return 503;
+    const char *p[1] = {name};
+    PGresult *r = PQexecParams(c, "SELECT org_code, role FROM offices WHERE name = $1", 1, NULL, p,
+                               NULL, NULL, 0);
+    int status = 200;
+    if (pufa_pg_check(c, r, PGRES_TUPLES_OK, "offices", msg, msize)) {
+        status = 503;
+        goto out;
+    }
+    json_t *org = NULL;
+    if (PQntuples(r) == 1) {
+        pub_model_rdlock(m);
+        const pufa_orgunits *ou = pub_model_orgunits(m);
+        const char *home = pub_model_home(m), *code = PQgetvalue(r, 0, 0);
+        const pufa_orgunit *u = ou ? pufa_orgunits_find(ou, code) : NULL;
+        if (u && (!home[0] || pufa_orgunits_within(ou, code, home)))
+            org = json_pack("{s:s, s:o, s:s}", "code", u->code, "name", pufa_json_text(u->name),
+                            "level", u->level);
+        pub_model_unlock(m);
+    }
+    if (!org) {
+        snprintf(msg, msize, "name: no office %s for a unit under this publisher's home", name);
+        status = 404;
+        goto out;
+    }
+    *out = json_pack("{s:s, s:o, s:s}", "name", name, "org", org, "role", PQgetvalue(r, 0, 1));
+out:
+    PQclear(r);
+    PQfinish(c);
+    return status;
+}

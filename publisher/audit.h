@@ -32,5 +32,10 @@ int pub_report_history(const char *db, pub_model *m, const char *id, json_t **ou
 int pub_audit(const char *db, const char *org, int month, json_t **out, char *msg, size_t msize);
 /* rdlock taken inside. */
 json_t *pub_approvals_json(pub_model *m, const char *org, int month);
+/* GET /v1/office?name=NAME: the unit and role of an office (offices; never
+ * its secret), so the page shows it its buttons.  404 for an office that
+ * does not exist or whose unit is not under the home (the same answer). */
+int pub_office(const char *db, pub_model *m, const char *name, json_t **out, char *msg,
+               size_t msize);
 
 #endif

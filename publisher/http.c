@@ -907,6 +907,13 @@ static enum MHD_Result get_audit(pub_http *h, struct MHD_Connection *c) {
     return st == 200 ? reply_json(h, c, 200, o) : reply_error(h, c, (unsigned)st, msg);
 }
 
+static enum MHD_Result get_office(pub_http *h, struct MHD_Connection *c) {
+    json_t *o = NULL;
+    char msg[300];
+    int st = pub_office(h->db, h->m, arg(c, "name", NULL), &o, msg, sizeof msg);
+    return st == 200 ? reply_json(h, c, 200, o) : reply_error(h, c, (unsigned)st, msg);
+}
+
 /* /v1/reports/{id}/history */
 static enum MHD_Result get_history(pub_http *h, struct MHD_Connection *c, const char *url) {
     const char *id = url + strlen("/v1/reports/");
@@ -1021,6 +1028,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return get_approvals(h, c);
         if (!strcmp(url, "/v1/audit"))
             return get_audit(h, c);
+        if (!strcmp(url, "/v1/office"))
+            return get_office(h, c);
         if (!strncmp(url, "/v1/reports/", 12))
             return get_history(h, c, url);
         return reply_error(h, c, 404, "unknown API path");

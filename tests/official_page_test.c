@@ -844,6 +844,10 @@ static void bad_input_is_refused_naming_the_field(void **state) {
         {"/v1/reports/not-a-uuid/history", "400", "id: must be a report id"},
         {"/v1/reports/7d3f1c2a-4b5e-4f60-8a71-92b3c4d5e6f7/history", "404", "id: no report"},
         {"/v1/reports/7d3f1c2a-4b5e-4f60-8a71-92b3c4d5e6f7", "404", "unknown API path"},
+        {"/v1/office", "400", "name: an office name"},
+        {"/v1/office?name=city%20150800", "400", "name: an office name"},
+        {"/v1/office?name=nobody", "404", "name: no office nobody"},
+        {"/v1/office?name=province-150000", "404", "name: no office province-150000"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         json_t *doc;
@@ -854,6 +858,25 @@ static void bad_input_is_refused_naming_the_field(void **state) {
                      cases[i][1], cases[i][2]);
         json_decref(doc);
     }
+    /* The sign-in's office: its unit and role, never its hash (the
+     * publisher's role cannot read that column). */
+    json_t *off = get_ok("/v1/office?name=county-150821");
+    assert_string_equal(json_string_value(json_object_get(off, "role")), "submitter");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(off, "org"), "code")),
+                        "150821");
+    assert_null(json_object_get(off, "secret_hash"));
+    json_decref(off);
+    char *pubdb = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
+    PGconn *pc = PQconnectdb(pubdb);
+    free(pubdb);
+    PGresult *denied = PQexec(pc, "SELECT secret_hash FROM offices");
+    assert_int_equal(PQresultStatus(denied), PGRES_FATAL_ERROR);
+    assert_contains(PQresultErrorMessage(denied), "permission denied");
+    PQclear(denied);
+    denied = PQexec(pc, "SELECT name, org_code, role FROM offices");
+    assert_int_equal(PQresultStatus(denied), PGRES_TUPLES_OK);
+    PQclear(denied);
+    PQfinish(pc);
     /* A report of a county outside the home is not shown. */
     PGresult *r =
         sql("SELECT report_id FROM reports WHERE county_code = '210402' LIMIT 1", 0, NULL);
