@@ -51,6 +51,12 @@ function apprBasic(o) {
   return 'Basic ' + btoa(bin);
 }
 
+// "2026-11-27T17:07:21Z" in the city's time (UTC+8): "2026-11-28 01:07:21".
+function apprTime(t) {
+  if (!t) return '-';
+  return new Date(Date.parse(t) + 8 * 3600e3).toISOString().slice(0, 19).replace('T', ' ');
+}
+
 function apprMsg(text, bad) {
   const p = $('appr-msg');
   p.textContent = text;
@@ -66,8 +72,11 @@ function apprUnder(code, o) {
   return keep !== undefined && code.slice(0, keep) === o.org.slice(0, keep);
 }
 
-// The actions office o may take on unit u (a row) in state s.
-function apprActions(o, u, s) {
+// The actions office o may take on unit u (a row) in state s; kids: the
+// states of u's children shown (a unit is approved or accepted only when
+// each child is submitted or approved, or above: the aggregator says 409
+// otherwise, so the button waits for them).
+function apprActions(o, u, s, kids) {
   if (!o) return [];
   const own = u.code === o.org, acts = [];
   if (o.role === 'submitter') {
@@ -75,8 +84,10 @@ function apprActions(o, u, s) {
     if (own && s === 'submitted') acts.push('unlock');
     return acts;
   }
-  if (own && o.role === 'approver' && (s === 'open' || s === 'submitted')) acts.push('approve');
-  if (own && o.role === 'acceptor' && s !== 'accepted') acts.push('accept');
+  const rank = { open: 0, submitted: 1, approved: 2, accepted: 3 };
+  const ready = need => kids.every(k => rank[k] >= need);
+  if (own && o.role === 'approver' && rank[s] < 2 && ready(1)) acts.push('approve');
+  if (own && o.role === 'acceptor' && rank[s] < 3 && ready(2)) acts.push('accept');
   if (s !== 'open' && apprUnder(u.code, o)) acts.push('unlock');
   return acts;
 }
@@ -199,9 +210,12 @@ async function apprAct(action, u) {
   apprMsg(ACTION_TEXT[action] + '已完成:' + u.name + ' ' + appr.month + '(页面随数据更新)');
 }
 
+// A figure marked 正式, 临时, or (a unit over its children) 部分正式 when
+// only some of them are official; official: true, false or 'part'.
 function apprFigureCell(fig, official, key) {
-  const td = el('td', nf.format(fig ?? 0), official ? 'fig official' : 'fig provisional');
-  td.appendChild(el('span', official ? '正式' : '临时', 'mark'));
+  const kind = official === 'part' ? 'partial' : official ? 'official' : 'provisional';
+  const td = el('td', nf.format(fig ?? 0), 'fig ' + kind);
+  td.appendChild(el('span', { official: '正式', provisional: '临时', partial: '部分正式' }[kind], 'mark'));
   if (key) td.dataset.key = key;
   return td;
 }
@@ -223,18 +237,21 @@ async function apprRefresh() {
   const units = [cur.st.org, ...cur.st.children];
   const tbody = $('table-approvals').tBodies[0];
   tbody.replaceChildren();
+  const kids = cur.st.children, nOfficial = kids.filter(k => k.official).length;
   for (const u of units) {
     const own = u.code === org;
     const f = own ? cur.tot.totals : cur.figs.get(u.code) || {};
+    // The unit's own figures are its children's: official as far as they are.
+    const official = own && kids.length && !u.official && nOfficial ? 'part' : u.official;
     const tr = el('tr', null, own ? 'self' : '');
     tr.dataset.code = u.code;
     tr.dataset.state = u.state;
     tr.append(el('td', u.name), el('td', STATE_TEXT[u.state] || u.state, 'state ' + u.state),
-      el('td', u.set_by || '-'), el('td', u.set_at ? u.set_at.replace('T', ' ').replace('Z', ' UTC') : '-'),
-      el('td', u.reason || ''), apprFigureCell(f.reports, u.official),
-      apprFigureCell(f.participants, u.official));
+      el('td', u.set_by || '-'), el('td', apprTime(u.set_at)),
+      el('td', u.reason || ''), apprFigureCell(f.reports, official),
+      apprFigureCell(f.participants, official));
     const ops = el('td', null, 'ops');
-    for (const a of apprActions(appr.office, u, u.state)) {
+    for (const a of apprActions(appr.office, u, u.state, own ? kids.map(k => k.state) : [])) {
       const b = el('button', ACTION_TEXT[a]);
       b.type = 'button';
       b.dataset.action = a;
@@ -282,7 +299,10 @@ async function apprGrid(by, cur) {
 }
 
 async function apprMain() {
-  const meta = await api('/v1/meta' + (orgParam() ? '?org=' + orgParam() : ''));
+  let meta;
+  // A unit the publisher refuses (?org= outside the home): app.js says so.
+  try { meta = await api('/v1/meta' + (orgParam() ? '?org=' + orgParam() : '')); }
+  catch (e) { return; }
   appr.unit = meta.org;
   if (!appr.unit) return;
   appr.months = apprMonthKeys(24);

@@ -93,6 +93,7 @@ try {
     'the secret is kept in sessionStorage');
   check(await page.evaluate(() => localStorage.length) === 0, 'nothing in localStorage');
   await page.screenshot({ path: `${dir}/approvals-signed-in.png`, fullPage: true });
+  await page.locator('#approvals').screenshot({ path: `${dir}/approvals-panel-signed-in.png` });
   await page.click(`${row('150821')} button[data-action="submit"]`);
   await ready('county-150821', 'submitted');
   check(await stateOf('150821') === 'submitted', 'the API says 150821 submitted');
@@ -121,6 +122,7 @@ try {
   const cell = await page.getAttribute(`#table-appr-months td[data-key="150821|${month}"]`, 'class');
   check(cell === 'fig official', `the month grid marks 五原县 ${month} 正式`);
   await page.screenshot({ path: `${dir}/approvals-approved.png`, fullPage: true });
+  await page.locator('#approvals').screenshot({ path: `${dir}/approvals-panel-approved.png` });
 
   // An unlock needs a reason; with one, 五原县 reopens (and the city with it).
   await page.click(`${row('150821')} button[data-action="unlock"]`);
@@ -136,7 +138,12 @@ try {
     "五原县's figures are 临时 again");
   check(await page.getAttribute(`${row('150822')} td.fig:nth-of-type(7)`, 'class') === 'fig official',
     "磴口县's stay 正式");
+  check(await page.getAttribute(`${row('150800')} td.fig:nth-of-type(7)`, 'class') === 'fig partial',
+    "the city's own figures read 部分正式 (6 of its 7 counties official)");
+  check(await page.$(`${row('150800')} button[data-action="approve"]`) === null,
+    'no 审核通过 while 五原县 is open (the aggregator would refuse it)');
   await page.screenshot({ path: `${dir}/approvals-unlocked.png`, fullPage: true });
+  await page.locator('#approvals').screenshot({ path: `${dir}/approvals-panel-unlocked.png` });
   const audit = await api(`/v1/audit?org=150821&period=${month}`);
   check(audit.audit.some(a => a.action === 'unlock' && a.reason === '五原县更正参与人数'),
     'the audit lists the unlock with its reason');
