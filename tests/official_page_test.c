@@ -890,6 +890,46 @@ static void bad_input_is_refused_naming_the_field(void **state) {
     free(fut_audit);
 }
 
+/* A publisher whose approvals_url is unset, or names nothing listening:
+ * 503 and 502 of its own, naming approvals_url, and nothing written. */
+static void proxy_without_an_aggregator_says_so(void **state) {
+    (void)state;
+    const char *urls[] = {"", "http://127.0.0.1:1"};
+    const int want[] = {503, 502};
+    const char *says[] = {"approvals_url is not set", "127.0.0.1:1 cannot be reached"};
+    long long before = seq_of_db();
+    for (int i = 0; i < 2; i++) {
+        pufa_proc p2;
+        char port[16];
+        char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
+        char *argv[] = {(char *)pub_bin, "--feed",          feed_ep,         "--db", dbinfo,
+                        "--http",        "127.0.0.1:0",     "--pub",         "",     "--home",
+                        "150800",        "--approvals-url", (char *)urls[i], NULL};
+        pufa_proc_start(&p2, argv, NULL);
+        free(dbinfo);
+        if (!pufa_proc_wait_log(&p2, "id=PUB-HTTP", "port", port, sizeof port, 10000) ||
+            !pufa_proc_wait_log(&p2, "id=PUB-SNAPSHOT", NULL, NULL, 0, 20000)) {
+            pufa_proc_dump(&p2);
+            fail_msg("second publisher did not start");
+        }
+        char *url = pufa_asprintf("http://127.0.0.1:%s/v1/approvals", port);
+        char *h = auth_header("county-150821", NULL);
+        const char *body = "{\"action\":\"submit\",\"org\":\"150821\",\"month\":\"2026-01\"}";
+        pufa_http_response r;
+        char err[256];
+        assert_int_equal(
+            pufa_http_request("POST", url, h, body, strlen(body), 20000, &r, err, sizeof err), 0);
+        printf("# approvals_url '%s': %d %.*s\n", urls[i], r.status, (int)r.body.len, r.body.data);
+        assert_int_equal(r.status, want[i]);
+        assert_contains(r.body.data, says[i]);
+        pufa_buf_free(&r.body);
+        free(h);
+        free(url);
+        pufa_proc_stop(&p2, SIGTERM, 15000);
+    }
+    assert_int_equal(seq_of_db(), before);
+}
+
 int main(int argc, char **argv) {
     if (argc < 4 || !getenv("PUFA_TEST_DB")) {
         fprintf(stderr, "usage: with-pg.sh official_page_test PUFA_BIN AGGREGATOR_BIN "
@@ -906,6 +946,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(exports_carry_the_state_and_the_official_workbook_says_so),
         cmocka_unit_test(history_and_audit_equal_sql),
         cmocka_unit_test(bad_input_is_refused_naming_the_field),
+        cmocka_unit_test(proxy_without_an_aggregator_says_so),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
