@@ -89,8 +89,10 @@ static const char *receipt_fault(const Pufa__Receipt *r, pufa_day today) {
     return NULL;
 }
 
-#define FEED_OFFICE_MAX 64        /* bytes: offices.name */
-#define FEED_REASON_MAX (4 * 500) /* bytes: the aggregator's 500 characters */
+#define FEED_OFFICE_MAX 64 /* bytes: offices.name */
+/* bytes: the aggregator takes 500 characters (under 2 KiB) and a cascade
+ * prefixes what reopened it; twice that leaves room. */
+#define FEED_REASON_MAX 4096
 
 /* A decoded period (pufa_period_from_pb checked its org, month and state
  * shape) that the store can take: a six-digit code, bounded strings. */
