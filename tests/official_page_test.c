@@ -925,9 +925,16 @@ static void proxy_without_an_aggregator_says_so(void **state) {
         pufa_buf_free(&r.body);
         free(h);
         free(url);
-        pufa_proc_stop(&p2, SIGTERM, 15000);
+        int st = pufa_proc_stop(&p2, SIGTERM, 15000);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     }
     assert_int_equal(seq_of_db(), before);
+    /* The publisher that served every test exits 0 (under ASan: no leak). */
+    int st = pufa_proc_stop(&pub, SIGTERM, 15000);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        pufa_proc_dump(&pub);
+        fail_msg("publisher exit status %d", st);
+    }
 }
 
 int main(int argc, char **argv) {
