@@ -1,4 +1,4 @@
--- Schema version 12: the page's office sign-in.  The publisher (read-only)
+-- Schema version 9: the page's office sign-in.  The publisher (read-only)
 -- may read which unit and role an office has, to show that office the
 -- buttons it may use; never its secret_hash (a column grant: SELECT * and
 -- the hash stay refused).  The credential itself is checked only by the
