@@ -34,7 +34,7 @@
 #include "wire.h"
 
 static PGconn *db;
-static const int o_timeout_s = 600; /* for one aggregator run */
+static const int o_stall_s = 120; /* no ack for this long: the run failed */
 
 static bool run(const char *q) {
     PGresult *r = PQexec(db, q);
@@ -209,7 +209,8 @@ static double ingest(const char *bin, const char *log_level, void *zctx, pufa_re
     }
     size_t committed = 0;
     long long t0 = pufa_mono_ms();
-    while (acked < nb && bench_secs_since(t0) < o_timeout_s) {
+    long long last = t0; /* the last ack: a run with none for o_stall_s has failed */
+    while (acked < nb && bench_secs_since(last) < o_stall_s) {
         while (sent < nb && sent - acked < WINDOW) {
             zmq_send(d, frames[sent], lens[sent], 0);
             sent++;
@@ -225,6 +226,7 @@ static double ingest(const char *bin, const char *log_level, void *zctx, pufa_re
         for (size_t i = 0; a && i < a->n_results; i++)
             committed += a->results[i]->status == PUFA__REPORT_STATUS__STATUS_COMMITTED;
         acked++;
+        last = pufa_mono_ms();
         pufa_ack_destroy(&a);
         zmq_msg_close(&m);
     }

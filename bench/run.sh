@@ -4,6 +4,7 @@
 #   bench/run.sh [--reports N] [--backlog N] [--big] [--fed-reports N] [--fed-lag S]
 #                [--no-federation | --only-federation]
 #   bench/run.sh --swarm 3000   (N CURVE collectors on one aggregator, on its own)
+#   bench/run.sh --stored 5000000 --ids v4 --reports 100000   (a large database, on its own)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
