@@ -279,7 +279,7 @@ int bench_bigdb(const char *build, PGconn *conn, void *zctx, const bench_bigdb_o
             pufa_report *fresh = bench_make_reports(o->n, seed + 1);
             char log[256];
             double agg =
-                ingest(bins[b], o->profile ? "debug" : "warn", zctx, fresh, o->n, log, sizeof log);
+                ingest(bins[b], o->profile ? "debug" : "info", zctx, fresh, o->n, log, sizeof log);
             bench_free_reports(fresh, o->n);
             if (agg < 0) {
                 rc = 1;
