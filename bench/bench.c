@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <uuid/uuid.h>
 #include <zmq.h>
 
 #include "alloc.h"
@@ -137,11 +138,16 @@ static long long sql_ll(const char *q) {
     return v;
 }
 
+bool bench_ids_v4;
+
 static void make_report(pufa_report *r, unsigned *seed, pufa_day today) {
     pufa_report_init(r);
     uint8_t id[16];
     char ids[37], date[11];
-    pufa_uuid_v7(id);
+    if (bench_ids_v4) /* as some county systems send them: random (v4) */
+        uuid_generate_random(id);
+    else
+        pufa_uuid_v7(id);
     pufa_uuid_format(id, ids);
     pufa_date_format(today - (pufa_day)(rand_r(seed) % 365), date);
     r->report_id = pufa_strdup(ids);
@@ -702,7 +708,7 @@ static double field(const char *line, const char *key) {
     return at ? atof(at + strlen(key)) : 0;
 }
 
-static void print_profile(const char *log) {
+void bench_print_profile(const char *log) {
     FILE *f = fopen(log, "r");
     if (!f)
         return;
@@ -722,7 +728,7 @@ static void print_profile(const char *log) {
             phase[0] += field(line, " delete_s=");
             phase[1] += field(line, " fold_s=");
             phase[2] += field(line, " copy_s=");
-            phase[3] += field(line, " update_s=");
+            phase[3] += field(line, " update_s=") + field(line, " apply_s=");
             phase[4] += field(line, " insert_s=");
         } else if (strstr(line, "id=AGG-COMPACT ")) {
             comp[0] += field(line, " moved=");
@@ -740,8 +746,8 @@ static void print_profile(const char *log) {
     }
     if (ncomp)
         printf("  profile: %ld compactions moved %.0f journal rows into %.0f rollup_dim rows in"
-               " %.2f s (off the commit path): delete %.2f, fold %.2f, copy %.2f, update %.2f,"
-               " insert %.2f\n",
+               " %.2f s (off the commit path): delete %.2f, fold %.2f, copy %.2f, update (or"
+               " upsert) %.2f, insert %.2f\n",
                ncomp, comp[0], comp[1], comp[2], phase[0], phase[1], phase[2], phase[3], phase[4]);
 }
 
@@ -774,6 +780,8 @@ int main(int argc, char **argv) {
     build = argv[1];
     size_t swarm = 0, swarm_batch = 5;
     int swarm_period = 5000, swarm_steady = 30;
+    bench_bigdb_opts bigdb = {.rounds = 3};
+    bool bigdb_run = false;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--reports") && i + 1 < argc)
             N = (size_t)atoll(argv[++i]);
@@ -805,6 +813,21 @@ int main(int argc, char **argv) {
             http_only = true;
         else if (!strcmp(argv[i], "--trend-only"))
             trend_only = true;
+
+        else if (!strcmp(argv[i], "--stored") && i + 1 < argc)
+            bigdb.stored = (size_t)atoll(argv[++i]), bigdb_run = true;
+        else if (!strcmp(argv[i], "--ids") && i + 1 < argc) {
+            const char *ids = argv[++i];
+            if (strcmp(ids, "v4") && strcmp(ids, "v7")) {
+                fprintf(stderr, "bench: --ids: want v4 or v7, not %s\n", ids);
+                return 64;
+            }
+            bigdb.v4 = !strcmp(ids, "v4");
+            bigdb_run = true;
+        } else if (!strcmp(argv[i], "--agg-bins") && i + 1 < argc)
+            bigdb.agg_bins = argv[++i];
+        else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+            bigdb.rounds = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--swarm") && i + 1 < argc)
             swarm = (size_t)atoll(argv[++i]);
         else if (!strcmp(argv[i], "--swarm-batch") && i + 1 < argc)
@@ -836,6 +859,14 @@ int main(int argc, char **argv) {
            N, BACKLOG, PQparameterStatus(db, "server_version") ? "on" : "?", "on",
            sysconf(_SC_NPROCESSORS_ONLN));
     fflush(stdout);
+    if (bigdb_run) { /* --stored N --ids v4|v7: its own scenario (bigdb.c) */
+        bigdb.n = N;
+        bigdb.profile = !strcmp(agg_log_level, "debug");
+        int brc = bench_bigdb(build, db, zctx, &bigdb);
+        zmq_ctx_term(zctx);
+        PQfinish(db);
+        return brc;
+    }
     if (only_fed) {
         bench_fed_result fr;
         int frc = bench_fed(build, FED_N, fed_lag_s, &fr);
@@ -951,7 +982,7 @@ int main(int argc, char **argv) {
     for (int k = 1; k < ROUNDS; k++)
         p99 = p99s[k] > p99 ? p99s[k] : p99; /* the worst round's */
     if (!strcmp(agg_log_level, "debug"))
-        print_profile(agg.log);
+        bench_print_profile(agg.log);
     printf("  freshness, commit -> SSE at full rate: p50 %.0f ms, p99 %.0f ms\n", p50, p99);
     fflush(stdout);
 

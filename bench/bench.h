@@ -4,6 +4,7 @@
 
 #include <libpq-fe.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -44,6 +45,22 @@ typedef struct bench_fed_result {
     size_t lag_samples;
 } bench_fed_result;
 int bench_fed(const char *build, size_t n, int lag_s, bench_fed_result *out);
+
+/* bench.c: random (v4) report ids from bench_make_reports instead of v7. */
+extern bool bench_ids_v4;
+/* bench.c: sums the AGG-TXN and compaction lines of an aggregator's debug log. */
+void bench_print_profile(const char *log);
+
+/* bigdb.c (--stored N --ids v4|v7): n fresh reports through the aggregator
+ * against raw COPY, with `stored` reports pre-loaded (0: as the database is). */
+typedef struct bench_bigdb_opts {
+    size_t stored, n;
+    bool v4;
+    int rounds;
+    const char *agg_bins; /* "A[,B]": aggregator binaries alternated per round */
+    bool profile;         /* --profile: the aggregator's per-transaction timings */
+} bench_bigdb_opts;
+int bench_bigdb(const char *build, PGconn *conn, void *zctx, const bench_bigdb_opts *o);
 
 /* bench.c: a process's /proc/PID/status field (VmRSS:, VmHWM:) in KiB. */
 long long rss_kb(pid_t pid, const char *field);

@@ -5,6 +5,8 @@
 #                [--no-federation | --only-federation]
 #   bench/run.sh --swarm 3000   (N CURVE collectors on one aggregator, on its own)
 #   bench/run.sh --trend-only   (the trend query at 1,000,000 reports, on its own)
+
+#   bench/run.sh --stored 5000000 --ids v4 --reports 100000   (a large database, on its own)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

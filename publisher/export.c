@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <xlsxwriter.h>
 
+#include "approved.h"
 #include "enums.h"
 #include "error.h"
 #include "file.h"
@@ -83,29 +84,48 @@ static void put_figures(table *t, size_t r, size_t c0, const int64_t fig[NFIG]) 
         set_num(t, r, c0 + (size_t)k, fig_value(k, (double)fig[k]));
 }
 
+#define STATE_HEAD "审核状态"
+
 static void totals_table(pub_model *m, const export_request *r, pub_dim dim, table *t) {
-    table_init(t, 2 + NFIG);
+    bool state = dim == DIM_COUNTY; /* one row per county: its months' state */
+    table_init(t, 2 + NFIG + (state ? 1 : 0));
     t->heads[0] = "代码";
     t->heads[1] = DIM_HEADS[dim];
     for (int k = 0; k < NFIG; k++)
         t->heads[2 + k] = fig_head(k);
+    if (state)
+        t->heads[2 + NFIG] = STATE_HEAD;
     pub_row *rows;
     int64_t tot[NFIG];
     pub_model_rdlock(m);
-    size_t n = pub_model_query(m, r->window->from, r->window->to, dim, r->scope, &rows, tot);
+    size_t n =
+        pub_query_status(m, r->approved, r->window->from, r->window->to, dim, r->scope, &rows, tot);
     pub_rows_rank(rows, n, r->rank);
     for (size_t i = 0; i < n; i++) {
         size_t row = table_row(t);
         set_text(t, row, 0, pub_model_key(m, dim, rows[i].value));
         set_text(t, row, 1, pub_model_label(m, dim, rows[i].value));
         put_figures(t, row, 2, rows[i].fig);
+        if (state) {
+            char label[64];
+            pub_county_state_label(m, pub_model_key(m, dim, rows[i].value), r->window->from,
+                                   r->window->to, label, sizeof label);
+            set_text(t, row, 2 + NFIG, label);
+        }
     }
     pub_model_unlock(m);
     size_t row = table_row(t);
     set_text(t, row, 0, "");
     set_text(t, row, 1, "合计");
     put_figures(t, row, 2, tot);
+    if (state)
+        set_text(t, row, 2 + NFIG, "");
     free(rows);
+}
+
+/* The Chinese label of a period state word of the periods table. */
+static const char *state_label(const char *word) {
+    return pub_period_state_label(pufa_period_state_parse(word));
 }
 
 /* The report list: these text columns, then the counters. */
@@ -113,7 +133,7 @@ static const char *const DETAIL_TEXT_HEADS[] = {
     "报告编号", "版本",     "县区代码", "县区",     "乡镇(街道)", "责任单位代码", "责任单位",
     "活动日期", "结束日期", "主题",     "宣传场所", "形式",       "宣传活动",     "标题"};
 #define NDETAIL_TEXT                             (sizeof DETAIL_TEXT_HEADS / sizeof *DETAIL_TEXT_HEADS)
-#define NDETAIL                                  (NDETAIL_TEXT + PUFA_NCOUNTERS)
+#define NDETAIL                                  (NDETAIL_TEXT + PUFA_NCOUNTERS + 1)
 #define DETAIL_COUNTER_COL_(up, low, label, max) ", r." #low
 
 /* The county codes of scope s (NULL: the home's) as a PostgreSQL array
@@ -144,8 +164,9 @@ static int detail_table(pub_model *m, const export_request *r, table *t, char *e
                         size_t errsize) {
     table_init(t, NDETAIL);
     for (size_t c = 0; c < NDETAIL; c++)
-        t->heads[c] =
-            c < NDETAIL_TEXT ? DETAIL_TEXT_HEADS[c] : fig_head(PUFA_FIG((int)(c - NDETAIL_TEXT)));
+        t->heads[c] = c < NDETAIL_TEXT  ? DETAIL_TEXT_HEADS[c]
+                      : c + 1 < NDETAIL ? fig_head(PUFA_FIG((int)(c - NDETAIL_TEXT)))
+                                        : STATE_HEAD;
     PGconn *c = NULL;
     int rc = pufa_pg_connect(r->db, &c, err, errsize);
     if (rc)
@@ -157,19 +178,25 @@ static int detail_table(pub_model *m, const export_request *r, table *t, char *e
     pufa_buf counties;
     pufa_buf_init(&counties);
     bool some = scope_counties(m, r->scope, &counties);
-    const char *params[4] = {from, to, some ? counties.data : NULL, limit};
+    const char *params[5] = {from, to, some ? counties.data : NULL, limit, r->approved ? "t" : "f"};
+    /* Each report with the state of its county-month, read in the same
+     * statement; the official export keeps the approved ones only. */
     PGresult *res = PQexecParams(
         c,
         "SELECT r.report_id::text, r.revision, r.county_code, coalesce(o.name, ''), r.township,"
         " r.unit_code, r.unit_name, r.occurred_on::text, coalesce(r.ended_on::text, ''),"
         " r.theme, r.venue, r.form, r.campaign, r.title" PUFA_COUNTER_MAP(
-            DETAIL_COUNTER_COL_) " FROM reports r LEFT JOIN org_units o ON o.code = r.county_code"
+            DETAIL_COUNTER_COL_) ", coalesce(p.state, 'open')"
+                                 " FROM reports r LEFT JOIN org_units o ON o.code = r.county_code"
+                                 " LEFT JOIN periods p ON p.org_code = r.county_code"
+                                 "  AND p.month = date_trunc('month', r.occurred_on)::date"
                                  " WHERE NOT r.retracted AND r.occurred_on BETWEEN $1::date AND "
                                  "$2::date"
                                  " AND ($3::text[] IS NULL OR r.county_code = ANY($3))"
+                                 " AND (NOT $5::boolean OR p.state IN ('approved', 'accepted'))"
                                  " ORDER BY r.occurred_on, r.county_code, r.report_id LIMIT "
                                  "$4::int8",
-        4, NULL, params, NULL, NULL, 0);
+        5, NULL, params, NULL, NULL, 0);
     pufa_buf_free(&counties);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         pufa_pg_errcopy(err, errsize, "reports: ", PQresultErrorMessage(res));
@@ -190,6 +217,8 @@ static int detail_table(pub_model *m, const export_request *r, table *t, char *e
         for (int k = 0; k < PUFA_NCOUNTERS; k++)
             set_num(t, row, NDETAIL_TEXT + (size_t)k,
                     fig_value(PUFA_FIG(k), atof(PQgetvalue(res, i, (int)NDETAIL_TEXT + k))));
+        set_text(t, row, NDETAIL - 1,
+                 state_label(PQgetvalue(res, i, (int)NDETAIL_TEXT + PUFA_NCOUNTERS)));
     }
     PQclear(res);
     PQfinish(c);
@@ -271,8 +300,12 @@ int export_xlsx(pub_model *m, const export_request *r, pufa_buf *out, char *err,
     char title[256], a[11], b[11];
     pufa_date_format(r->window->from, a);
     pufa_date_format(r->window->to, b);
-    snprintf(title, sizeof title, "%s普法工作统计 %s(%s 至 %s)", r->unit_name ? r->unit_name : "",
-             r->window->label, a, b);
+    /* The official workbook says what it holds in its title row. */
+    snprintf(title, sizeof title, "%s普法工作统计 %s(%s 至 %s)%s", r->unit_name ? r->unit_name : "",
+             r->window->label, a, b,
+             r->approved
+                 ? " 正式数据：仅含已审核(approved/accepted)的县区月份，未审核的临时数据不计入"
+                 : "");
     lxw_workbook_options opts = {.constant_memory = LXW_FALSE, .tmpdir = "/tmp"};
     lxw_workbook *wb = workbook_new_opt(path, &opts);
     if (!wb) {

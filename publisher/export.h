@@ -3,7 +3,9 @@
  * with = + - @ (or TAB/CR) guarded with a leading ' so Excel shows it as
  * text.  XLSX (libxlsxwriter): Chinese headers, frozen header row, values
  * written as strings and numbers, never formulas.  Totals come from the
- * model; the report list (detail=reports) from PostgreSQL. */
+ * model; the report list (detail=reports) from PostgreSQL.  Rows of one
+ * county (by=county, the report list) end with 审核状态, the approval state
+ * of the county-month (over several months: how many are approved). */
 #ifndef PUB_EXPORT_H
 #define PUB_EXPORT_H
 
@@ -24,6 +26,9 @@ typedef struct export_request {
     bool detail;    /* the report list instead of totals */
     const char *db; /* conninfo for the report list */
     int64_t limit;  /* reports at most */
+    /* status=approved: the official export, approved (or accepted)
+     * county-months only, and the title row says so (approved.h). */
+    bool approved;
 } export_request;
 
 int export_csv(pub_model *m, const export_request *r, pufa_buf *out, char *err, size_t errsize);

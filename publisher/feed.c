@@ -1,6 +1,7 @@
 #include "feed.h"
 
 #include <errno.h>
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -15,6 +16,8 @@
 #include "enums.h"
 #include "error.h"
 #include "log.h"
+#include "orgunits.h"
+#include "pg.h"
 #include "pufa.pb-c.h"
 #include "snapshot.h"
 #include "wire.h"
@@ -28,6 +31,7 @@ struct pub_feed {
     pthread_t thread;
     _Atomic bool stopping;
     bool need_resync;
+    int64_t behind_checked_ms; /* the last PUB_FEED_BEHIND check of feed_state */
 };
 
 #define FEED_DAYS_AHEAD 7
@@ -90,6 +94,23 @@ static const char *receipt_fault(const Pufa__Receipt *r, pufa_day today) {
     return NULL;
 }
 
+#define FEED_OFFICE_MAX 64 /* bytes: offices.name */
+/* bytes: the aggregator takes 500 characters (under 2 KiB) and a cascade
+ * prefixes what reopened it; twice that leaves room. */
+#define FEED_REASON_MAX 4096
+
+/* A decoded period (pufa_period_from_pb checked its org, month and state
+ * shape) that the store can take: a six-digit code, bounded strings. */
+static const char *period_fault(const pufa_period *p) {
+    if (!pufa_orgunit_code_valid(p->org_code))
+        return "org_code";
+    if (p->set_by && strlen(p->set_by) > FEED_OFFICE_MAX)
+        return "set_by";
+    if (p->reason && strlen(p->reason) > FEED_REASON_MAX)
+        return "reason";
+    return NULL;
+}
+
 /* Every rollup and receipt of d well formed (so none was left out by the
  * decoder)?  Else why names the first that is not. */
 static bool delta_valid(const pufa_delta *d, pufa_day today, char *why, size_t whysize) {
@@ -103,6 +124,16 @@ static bool delta_valid(const pufa_delta *d, pufa_day today, char *why, size_t w
     for (size_t i = 0; i < m->n_receipts; i++)
         if ((bad = receipt_fault(m->receipts[i], today))) {
             snprintf(why, whysize, "receipts[%zu].%s: missing or out of range", i, bad);
+            return false;
+        }
+    if (d->n_periods != m->n_periods) {
+        snprintf(why, whysize, "periods: %zu of %zu malformed (org_code, month or state)",
+                 m->n_periods - d->n_periods, m->n_periods);
+        return false;
+    }
+    for (size_t i = 0; i < d->n_periods; i++)
+        if ((bad = period_fault(&d->periods[i]))) {
+            snprintf(why, whysize, "periods[%zu].%s: missing or out of range", i, bad);
             return false;
         }
     return d->skipped == 0;
@@ -122,7 +153,7 @@ pub_feed_verdict pub_feed_apply(pub_live *l, const void *topic, size_t topic_len
     uint64_t have = pub_live_seq(l);
     pub_feed_verdict v;
     if (!is_delta)
-        v = d.seq > have ? PUB_FEED_GAP : PUB_FEED_HEARTBEAT;
+        v = d.seq > have ? PUB_FEED_GAP : d.seq < have ? PUB_FEED_BEHIND : PUB_FEED_HEARTBEAT;
     else if (d.seq <= have)
         v = PUB_FEED_DROPPED;
     else if (d.seq != have + 1)
@@ -160,6 +191,42 @@ static bool resync(pub_feed *f) {
     return false;
 }
 
+/* A heartbeat said seq, below ours (have).  A heartbeat sent before our
+ * snapshot was taken can arrive after it; but if PostgreSQL's own feed
+ * sequence is below ours too, the aggregator's database went back (restored
+ * from a backup): deltas would be dropped as old until the sequence passed
+ * ours and then applied over totals that still hold the lost commits.  Then
+ * the model is reloaded.  At most one check every 5 s. */
+static void check_behind(pub_feed *f, uint64_t have, uint64_t seq) {
+    int64_t now = pufa_now_ms();
+    if (now - f->behind_checked_ms < 5000)
+        return;
+    f->behind_checked_ms = now;
+    char err[256], q[300];
+    PGconn *c = NULL;
+    if (pufa_pg_connect(f->cfg.db, &c, err, sizeof err)) {
+        PLOG_WARN("PUB-FEED-BEHIND", "have=%llu heartbeat=%llu msg=%s", (unsigned long long)have,
+                  (unsigned long long)seq, pufa_log_quote(q, sizeof q, err));
+        return;
+    }
+    PGresult *r = PQexec(c, "SELECT seq FROM feed_state");
+    if (pufa_pg_check(c, r, PGRES_TUPLES_OK, "feed_state", err, sizeof err) || PQntuples(r) != 1) {
+        PLOG_WARN("PUB-FEED-BEHIND", "have=%llu heartbeat=%llu msg=%s", (unsigned long long)have,
+                  (unsigned long long)seq, pufa_log_quote(q, sizeof q, err));
+    } else {
+        unsigned long long db_seq = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+        if (db_seq < have) {
+            PLOG_WARN("PUB-FEED-REWOUND",
+                      "have=%llu heartbeat=%llu database=%llu msg=\"the aggregator's database "
+                      "is behind this publisher (restored?): reload from PostgreSQL\"",
+                      (unsigned long long)have, (unsigned long long)seq, db_seq);
+            f->need_resync = true;
+        }
+    }
+    PQclear(r);
+    PQfinish(c);
+}
+
 /* Handles one feed message; false when none was waiting. */
 static bool handle_message(pub_feed *f) {
     zmq_msg_t topic, body;
@@ -188,6 +255,9 @@ static bool handle_message(pub_feed *f) {
         PLOG_WARN("PUB-FEED-BAD", "msg=\"undecodable feed message ignored\"");
         break;
     case PUB_FEED_HEARTBEAT:
+        break;
+    case PUB_FEED_BEHIND:
+        check_behind(f, have, seq);
         break;
     case PUB_FEED_DROPPED:
         pub_live_delta_dropped(f->live);

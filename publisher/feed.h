@@ -34,7 +34,10 @@ void pub_feed_close(pub_feed **f);
 /* What one feed message did. */
 typedef enum pub_feed_verdict {
     PUB_FEED_UNDECODABLE, /* not a CommitDelta with a seq: ignored */
-    PUB_FEED_HEARTBEAT,   /* a heartbeat at or below our seq: nothing to do */
+    PUB_FEED_HEARTBEAT,   /* a heartbeat at our seq: nothing to do */
+    PUB_FEED_BEHIND,      /* a heartbeat below our seq: stale, or the aggregator's
+                           * database went back (a restore); the feed thread
+                           * asks PostgreSQL which */
     PUB_FEED_DROPPED,     /* a delta at or below our seq: already in the model */
     PUB_FEED_APPLIED,     /* the next delta, applied whole */
     PUB_FEED_GAP,         /* a delta or heartbeat past the next one: resync */

@@ -10,7 +10,9 @@
 #include <sys/socket.h>
 
 #include "alloc.h"
+#include "approved.h"
 #include "assets.h"
+#include "audit.h"
 #include "children.h"
 #include "completeness.h"
 #include "error.h"
@@ -20,6 +22,7 @@
 #include "official.h"
 #include "orgunits.h"
 #include "progress.h"
+#include "proxy.h"
 #include "scope.h"
 #include "sse.h"
 #include "stattable.h"
@@ -210,6 +213,20 @@ static bool query_args(pub_http *h, struct MHD_Connection *c, pub_window *win, i
     return true;
 }
 
+/* ?status=approved (official county-months only, approved.h) or
+ * ?status=all (the default); replies with 400 itself. */
+static bool status_arg(pub_http *h, struct MHD_Connection *c, bool *approved,
+                       enum MHD_Result *ret) {
+    const char *st = arg(c, "status", "all");
+    *approved = !strcmp(st, "approved");
+    if (*approved || !strcmp(st, "all"))
+        return true;
+    char msg[160];
+    snprintf(msg, sizeof msg, "status: unknown (got %.40s); use approved or all", st);
+    *ret = reply_error(h, c, 400, msg);
+    return false;
+}
+
 /* {"base": figures, "change": figures, "pct": {figure: per cent of the
  * base to one decimal, or null where the base is 0}}. */
 static json_t *change_json(const int64_t cur[NFIG], const int64_t base[NFIG]) {
@@ -247,13 +264,13 @@ static json_t *compare_json(pufa_day from, pufa_day to, const int64_t cur[NFIG],
  * carries its base, and values seen only in the base join with zeros. */
 static json_t *breakdown_rows(pub_http *h, const pub_window *win, pub_dim dim,
                               const pub_scope *county, int rank, pub_compare cmp, pufa_day bf,
-                              pufa_day bt, int64_t tot[NFIG]) {
+                              pufa_day bt, bool approved, int64_t tot[NFIG]) {
     pub_row *rows, *base = NULL;
     int64_t btot[NFIG];
-    size_t n = pub_model_query(h->m, win->from, win->to, dim, county, &rows, tot);
+    size_t n = pub_query_status(h->m, approved, win->from, win->to, dim, county, &rows, tot);
     size_t nb = 0;
     if (cmp != PUB_COMPARE_NONE) {
-        nb = pub_model_query(h->m, bf, bt, dim, county, &base, btot);
+        nb = pub_query_status(h->m, approved, bf, bt, dim, county, &base, btot);
         rows = pufa_realloc(rows, (n + nb + 1) * sizeof *rows);
         size_t n0 = n;
         for (size_t j = 0; j < nb; j++) {
@@ -302,11 +319,15 @@ static enum MHD_Result get_totals(pub_http *h, struct MHD_Connection *c) {
         snprintf(msg, sizeof msg, "compare: unknown (got %.60s); use prev or yoy", cname);
         return reply_error(h, c, 400, msg);
     }
+    bool approved;
+    if (!status_arg(h, c, &approved, &ret))
+        return ret;
     pufa_day bf, bt;
     pub_compare_base((pub_compare)cmp, pub_window_prev_months(win.name), win.from, win.to, &bf,
                      &bt);
     json_t *o = json_object();
     json_object_set_new(o, "window", window_json(&win));
+    json_object_set_new(o, "status", json_string(approved ? "approved" : "all"));
     json_object_set_new(o, "by",
                         json_string(period >= 0 ? pub_period_names[period] : pub_dim_names[dim]));
     json_object_set_new(o, "county", sa.county ? json_string(sa.county) : json_null());
@@ -319,13 +340,18 @@ static enum MHD_Result get_totals(pub_http *h, struct MHD_Connection *c) {
     pub_model_rdlock(h->m);
     json_object_set_new(o, "seq", json_integer((json_int_t)pub_model_seq(h->m)));
     if (period >= 0) {
-        pub_trend_rows(&trend, h->m, &win, (pub_period)period, county, (pub_compare)cmp);
-        pub_model_sum(h->m, win.from, win.to, county, tot);
+        pub_trend_rows(&trend, h->m, &win, (pub_period)period, county, (pub_compare)cmp, approved);
+        pub_sum_status(h->m, approved, win.from, win.to, county, tot);
     } else {
-        arr = breakdown_rows(h, &win, (pub_dim)dim, county, rank, (pub_compare)cmp, bf, bt, tot);
+        arr = breakdown_rows(h, &win, (pub_dim)dim, county, rank, (pub_compare)cmp, bf, bt,
+                             approved, tot);
     }
     if (cmp != PUB_COMPARE_NONE)
-        pub_model_sum(h->m, bf, bt, county, btot);
+        pub_sum_status(h->m, approved, bf, bt, county, btot);
+    /* status=approved: which county-months the figures hold, and how many
+     * were left out as provisional. */
+    json_object_set_new(
+        o, "months", approved ? pub_approved_months(h->m, win.from, win.to, county) : json_null());
     pub_model_unlock(h->m);
     json_object_set_new(o, "totals", figures_json(tot));
     if (cmp != PUB_COMPARE_NONE) {
@@ -699,6 +725,9 @@ static enum MHD_Result get_export(pub_http *h, struct MHD_Connection *c, bool xl
     const char *detail = arg(c, "detail", NULL);
     if (detail && strcmp(detail, "reports") != 0)
         return reply_error(h, c, 400, "detail: only 'reports' is supported");
+    bool approved;
+    if (!status_arg(h, c, &approved, &ret))
+        return ret;
     export_request req = {.window = &win,
                           .dim = (pub_dim)dim,
                           .scope = &sa.scope,
@@ -706,7 +735,8 @@ static enum MHD_Result get_export(pub_http *h, struct MHD_Connection *c, bool xl
                           .rank = rank,
                           .detail = detail != NULL,
                           .db = h->db,
-                          .limit = h->cfg.export_limit};
+                          .limit = h->cfg.export_limit,
+                          .approved = approved};
     pufa_buf out;
     pufa_buf_init(&out);
     char err[512];
@@ -720,8 +750,8 @@ static enum MHD_Result get_export(pub_http *h, struct MHD_Connection *c, bool xl
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, pufa_buf_steal(&out), MHD_RESPMEM_MUST_FREE);
     char disp[256];
-    snprintf(disp, sizeof disp, "attachment; filename=\"pufa-%s-%s.%s\"",
-             detail ? "reports" : pub_dim_names[dim],
+    snprintf(disp, sizeof disp, "attachment; filename=\"pufa-%s%s-%s.%s\"",
+             approved ? "official-" : "", detail ? "reports" : pub_dim_names[dim],
              win.name[0] && !strchr(win.name, ':') ? win.name : "window", xlsx ? "xlsx" : "csv");
     MHD_add_response_header(
         r, "Content-Type",
@@ -807,23 +837,139 @@ static enum MHD_Result get_official(pub_http *h, struct MHD_Connection *c) {
     return st == 200 ? reply_json(h, c, 200, o) : reply_error(h, c, (unsigned)st, msg);
 }
 
+/* ---- official figures: approvals, audit (audit.h), the proxy (proxy.h) ---- */
+
+/* ?period= (or ?month=) of /v1/approvals and /v1/audit; replies itself. */
+static bool period_arg(pub_http *h, struct MHD_Connection *c, int *month, enum MHD_Result *ret) {
+    const char *p = arg(c, "period", NULL), *mo = arg(c, "month", NULL);
+    char msg[200];
+    if (p && mo) {
+        *ret = reply_error(h, c, 400, "period, month: give one (month=YYYY-MM is period=YYYY-MM)");
+        return false;
+    }
+    if (pub_period_arg(mo ? "month" : "period", mo ? mo : p, month, msg, sizeof msg)) {
+        *ret = reply_error(h, c, 400, msg);
+        return false;
+    }
+    return true;
+}
+
+/* ?org= (the home when absent) and the period: false when answered. */
+static bool official_args(pub_http *h, struct MHD_Connection *c, pub_request_scope *sc, int *month,
+                          enum MHD_Result *ret) {
+    char msg[300];
+    if (pub_request_scope_parse(h->m, arg(c, "org", NULL), NULL, sc, msg, sizeof msg)) {
+        *ret = reply_error(h, c, 400, msg);
+        return false;
+    }
+    if (!sc->code[0]) {
+        *ret = reply_error(h, c, 400, "org: required (this publisher has no home unit)");
+        return false;
+    }
+    return period_arg(h, c, month, ret);
+}
+
+static enum MHD_Result get_approvals(pub_http *h, struct MHD_Connection *c) {
+    pub_request_scope sc;
+    int month;
+    enum MHD_Result ret;
+    if (!official_args(h, c, &sc, &month, &ret))
+        return ret;
+    return reply_json(h, c, 200, pub_approvals_json(h->m, sc.code, month));
+}
+
+static enum MHD_Result get_audit(pub_http *h, struct MHD_Connection *c) {
+    pub_request_scope sc;
+    int month;
+    enum MHD_Result ret;
+    if (!official_args(h, c, &sc, &month, &ret))
+        return ret;
+    json_t *o = NULL;
+    char msg[300];
+    int st = pub_audit(h->db, sc.code, month, &o, msg, sizeof msg);
+    return st == 200 ? reply_json(h, c, 200, o) : reply_error(h, c, (unsigned)st, msg);
+}
+
+static enum MHD_Result get_office(pub_http *h, struct MHD_Connection *c) {
+    json_t *o = NULL;
+    char msg[300];
+    int st = pub_office(h->db, h->m, arg(c, "name", NULL), &o, msg, sizeof msg);
+    return st == 200 ? reply_json(h, c, 200, o) : reply_error(h, c, (unsigned)st, msg);
+}
+
+/* /v1/reports/{id}/history */
+static enum MHD_Result get_history(pub_http *h, struct MHD_Connection *c, const char *url) {
+    const char *id = url + strlen("/v1/reports/");
+    size_t n = strlen(id), suffix = strlen("/history");
+    char buf[64];
+    if (n <= suffix || strcmp(id + n - suffix, "/history") != 0 || n - suffix >= sizeof buf)
+        return reply_error(h, c, 404, "unknown API path (try /v1/reports/{id}/history)");
+    memcpy(buf, id, n - suffix);
+    buf[n - suffix] = '\0';
+    json_t *o = NULL;
+    char msg[300];
+    int st = pub_report_history(h->db, h->m, buf, &o, msg, sizeof msg);
+    return st == 200 ? reply_json(h, c, 200, o) : reply_error(h, c, (unsigned)st, msg);
+}
+
+static enum MHD_Result post_approvals(pub_http *h, struct MHD_Connection *c,
+                                      const pub_proxy_body *b) {
+    if (b->too_big) {
+        char msg[80];
+        snprintf(msg, sizeof msg, "body: at most %d bytes", PROXY_MAX_BODY);
+        return reply_error(h, c, 413, msg);
+    }
+    char *answer;
+    size_t len;
+    int st = pub_proxy_forward(
+        h->cfg.approvals_url, h->cfg.approvals_timeout_ms,
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), b->data,
+        b->len, &answer, &len);
+    if (st < 100 || st > 599)
+        st = 502;
+    return reply(h, c, (unsigned)st, "application/json; charset=utf-8", answer, len);
+}
+
+/* Frees a POST's body buffer when its request ends. */
+static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
+                    enum MHD_RequestTerminationCode toe) {
+    (void)c;
+    (void)toe;
+    if (con_cls && *con_cls && *con_cls != cls)
+        free(*con_cls);
+    if (con_cls)
+        *con_cls = NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **con_cls) {
     (void)version;
-    (void)upload_data;
     pub_http *h = cls;
+    bool post = !strcmp(method, "POST");
     if (*con_cls == NULL) {
-        *con_cls = h;
+        /* The one write the publisher passes on keeps its body (bounded). */
+        *con_cls = post && !strcmp(url, "/v1/approvals")
+                       ? (void *)pufa_calloc(1, sizeof(pub_proxy_body))
+                       : (void *)h;
         return MHD_YES;
     }
     if (*upload_size) {
+        if (*con_cls != h)
+            pub_proxy_body_add(*con_cls, upload_data, *upload_size);
         *upload_size = 0;
         return MHD_YES;
     }
     h->requests++;
+    if (post && *con_cls != h) {
+        if (!token_ok(h, c))
+            return reply_error(h, c, 401, "missing or wrong token");
+        return post_approvals(h, c, *con_cls);
+    }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return reply_error(h, c, 405, "the publisher is read-only: use GET");
+        return reply_error(h, c, 405,
+                           "the publisher is read-only: use GET (POST only /v1/approvals, "
+                           "forwarded to the aggregator)");
     if (!strcmp(url, "/healthz"))
         return text(h, c, 200, "ok\n");
     if (!strcmp(url, "/readyz")) {
@@ -861,6 +1007,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return get_export(h, c, true);
         if (!strcmp(url, "/v1/official"))
             return get_official(h, c);
+        if (!strcmp(url, "/v1/approvals"))
+            return get_approvals(h, c);
+        if (!strcmp(url, "/v1/audit"))
+            return get_audit(h, c);
+        if (!strcmp(url, "/v1/office"))
+            return get_office(h, c);
+        if (!strncmp(url, "/v1/reports/", 12))
+            return get_history(h, c, url);
         return reply_error(h, c, 404, "unknown API path");
     }
     if (!strcmp(url, "/print") || !strcmp(url, "/print.xlsx")) {
@@ -904,13 +1058,16 @@ int pub_http_open(const pub_http_config *cfg, pub_live *live, const pub_windows 
                          .buffer_bytes = cfg->stream_buffer,
                          .min_interval_ms = cfg->stream_interval_ms};
     h->sse = pub_sse_new(live, &sc);
-    int rc = pufa_http_start(cfg->addr, &cfg->limits, on_request, h, NULL, NULL, &h->srv, port, err,
+    h->cfg.approvals_url =
+        cfg->approvals_url && *cfg->approvals_url ? pufa_strdup(cfg->approvals_url) : NULL;
+    int rc = pufa_http_start(cfg->addr, &cfg->limits, on_request, h, on_done, h, &h->srv, port, err,
                              errsize);
     if (rc) {
         pub_sse_destroy(&h->sse);
         pub_children_destroy(&h->children);
         free(h->token);
         free(h->db);
+        free((char *)h->cfg.approvals_url);
         free(h);
         return rc == PUFA_EINVAL ? PUFA_ECONFIG : rc;
     }
@@ -929,6 +1086,7 @@ void pub_http_close(pub_http **ph) {
     pub_children_destroy(&h->children);
     free(h->token);
     free(h->db);
+    free((char *)h->cfg.approvals_url);
     free(h);
     *ph = NULL;
 }

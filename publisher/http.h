@@ -9,8 +9,11 @@
  *   GET /v1/export.csv|.xlsx  ?window=..&by=.. (totals) or &detail=reports
  *   GET /v1/targets           ?year=YYYY[&org=CODE]: 责任清单 progress
  *   GET /v1/completeness      ?window=W[&org=CODE]: reporting rate and timeliness
+ *   GET /v1/approvals         ?period=YYYY-MM[&org=CODE]: live approval states (audit.h)
+ *   POST /v1/approvals        forwarded to the aggregator (proxy.h)
+ *   GET /v1/audit, /v1/reports/{id}/history   (audit.h)
  *   GET /metrics, /healthz, /readyz
- * Nothing writes through the publisher. */
+ * The publisher never writes PostgreSQL. */
 #ifndef PUB_HTTP_H
 #define PUB_HTTP_H
 
@@ -32,6 +35,8 @@ typedef struct pub_http_config {
     int64_t stream_stall_ms;    /* sse.h */
     int64_t stream_buffer;      /* bytes */
     int64_t stream_interval_ms; /* fan-outs at most this often */
+    const char *approvals_url;  /* POST /v1/approvals goes there (proxy.h); NULL/"": 503 */
+    int64_t approvals_timeout_ms;
     pufa_http_limits limits;
 } pub_http_config;
 

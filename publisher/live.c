@@ -140,6 +140,10 @@ int pub_live_apply(pub_live *l, const pufa_delta *d, char *why, size_t whysize) 
         if (r->month)
             pub_firsts_add(l->firsts, r->county, r->unit_code, r->month, r->day);
     }
+    /* Approval states in feed order, under the same lock as the figures
+     * they freeze (the feed checked them: feed.c). */
+    for (size_t i = 0; i < d->n_periods; i++)
+        pub_periods_set(pub_model_periods(m), &d->periods[i]);
     pub_model_set_seq(m, d->seq);
     pub_model_unlock(m);
     char *ev = event_json(m);

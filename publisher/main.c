@@ -109,10 +109,10 @@ static int find_home(const char *db, const char *want, pub_model *m) {
 int main(int argc, char **argv) {
     pufa_json_init();
     char *feed = NULL, *db = NULL, *http = NULL, *pub = NULL, *tz_name = NULL, *log_level = NULL;
-    char *campaigns = NULL, *token_file = NULL, *home = NULL;
+    char *campaigns = NULL, *token_file = NULL, *home = NULL, *approvals_url = NULL;
     int64_t publish_min = 0, heartbeat = 0, max_streams = 0, export_limit = 0, keepalive = 0;
     int64_t link_timeout = 0, stream_stall = 0, stream_buffer = 0, stream_interval = 0;
-    int64_t targets_poll = 0, timely_days = 0;
+    int64_t targets_poll = 0, timely_days = 0, approvals_timeout = 0;
     pufa_http_limits http_limits;
     char *curve_secret_file = NULL, *feed_server_public_file = NULL, *pub_allow_list = NULL;
     bool insecure = false;
@@ -150,6 +150,12 @@ int main(int argc, char **argv) {
          "SSE events go out at most this often (changes meanwhile coalesce)", 0},
         /* Browsers behind one office NAT share an address: a generous per_ip. */
         PUFA_HTTP_CFG_OPTS(http_limits, "2", "512", "16KiB"),
+        {"approvals_url", PUFA_CFG_STRING, &approvals_url, "", 0, 0,
+         "http://HOST:PORT of the aggregator's approval API (its --http): the page's office "
+         "buttons POST /v1/approvals here and it is forwarded there as is; empty: 503",
+         0},
+        {"approvals_timeout", PUFA_CFG_MS, &approvals_timeout, "10s", 100, 60000,
+         "a forwarded approval waits this long for the aggregator at most (then 504)", 0},
         {"export_limit", PUFA_CFG_INT, &export_limit, "200000", 1, 10000000,
          "reports in one detail export at most", 0},
         {"keepalive", PUFA_CFG_MS, &keepalive, "15s", 100, 600000, "SSE keep-alive comment period",
@@ -272,6 +278,8 @@ int main(int argc, char **argv) {
                           .stream_stall_ms = stream_stall,
                           .stream_buffer = stream_buffer,
                           .stream_interval_ms = stream_interval,
+                          .approvals_url = approvals_url,
+                          .approvals_timeout_ms = approvals_timeout,
                           .limits = http_limits};
     if (pub_targets_open(db, targets_poll, &tg) != 0) {
         PLOG_ERROR("PUB-TARGETS", "msg=\"cannot start the targets thread\"");

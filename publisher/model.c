@@ -111,6 +111,7 @@ struct pub_model {
     seen *seen;
     size_t nseen, seen_cap;
     uint64_t seq;
+    pub_periods *periods;
 };
 
 /* The units above county i (and the county itself) in the org units, by
@@ -200,10 +201,14 @@ static const pub_scope *current(const pub_model *m, const pub_scope *s, pub_scop
     if (s->gen == m->ou_gen)
         return s;
     find_scope(m, s->code, tmp);
+    tmp->only = s->only;
+    tmp->n_only = s->n_only;
     return tmp;
 }
 
 static bool county_in(const pub_model *m, const pub_scope *s, uint32_t county) {
+    if (s->only && (county >= s->n_only || !s->only[county]))
+        return false;
     if (s->level < 0)
         return true;
     return county < m->counties.n && s->level < 4 && m->anc[county][s->level] == s->unit;
@@ -219,6 +224,7 @@ pub_model *pub_model_new(void) {
     pthread_rwlock_init(&m->lock, NULL);
     m->base = pufa_date_from_ymd(PUFA_MIN_YEAR, 1, 1);
     m->home_scope.level = -1;
+    m->periods = pub_periods_new();
     return m;
 }
 
@@ -252,6 +258,7 @@ void pub_model_destroy(pub_model **pm) {
     pufa_orgunits_destroy(&m->ou);
     free(m->anc);
     free(m->seen);
+    pub_periods_destroy(&m->periods);
     pthread_rwlock_destroy(&m->lock);
     free(m);
     *pm = NULL;
@@ -272,6 +279,7 @@ void pub_model_unlock(pub_model *m) {
 void pub_model_clear(pub_model *m) {
     free_days(m);
     m->nseen = 0;
+    pub_periods_clear(m->periods);
     /* Interned names stay: indices remain valid for labels. */
 }
 
@@ -485,6 +493,14 @@ void pub_model_set_county_name(pub_model *m, const char *code, const char *name)
 
 void pub_model_set_unit_name(pub_model *m, const char *code, const char *name) {
     set_name(&m->units, intern_get(&m->units, code), name);
+}
+
+pub_periods *pub_model_periods(pub_model *m) {
+    return m->periods;
+}
+
+const pub_periods *pub_model_periods_c(const pub_model *m) {
+    return m->periods;
 }
 
 uint64_t pub_model_seq(const pub_model *m) {

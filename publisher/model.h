@@ -15,6 +15,7 @@
 
 #include "date.h"
 #include "orgunits.h"
+#include "periods.h"
 #include "report.h"
 
 /* The figures of a cell: the number of live reports, then the counters
@@ -61,6 +62,11 @@ typedef struct pub_scope {
     int level;
     int32_t unit;
     uint64_t gen;
+    /* When set: only the counties whose index i has only[i] != 0 (i <
+     * n_only) count, on top of the unit (the approved county-months of
+     * status=approved, approved.h). */
+    const uint8_t *only;
+    size_t n_only;
 } pub_scope;
 
 pub_model *pub_model_new(void);
@@ -102,6 +108,11 @@ void pub_model_set_orgunits(pub_model *m, pufa_orgunits *ou);
  * default): every county counts.  A home the org units do not hold counts
  * none. */
 void pub_model_set_home(pub_model *m, const char *code);
+
+/* The approval states (periods.h), cleared with the figures by
+ * pub_model_clear; written under wrlock, read under rdlock. */
+pub_periods *pub_model_periods(pub_model *m);
+const pub_periods *pub_model_periods_c(const pub_model *m);
 
 /* ---- reads (rdlock held) ---- */
 uint64_t pub_model_seq(const pub_model *m);

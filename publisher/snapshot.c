@@ -105,7 +105,7 @@ int pub_snapshot_load(const char *db, pub_model *m, pub_firsts *firsts, pub_snap
     int rc = pufa_pg_connect(db, &c, err, errsize);
     if (rc)
         return rc;
-    PGresult *seq = NULL, *seen = NULL, *units = NULL, *firstr = NULL;
+    PGresult *seq = NULL, *seen = NULL, *units = NULL, *firstr = NULL, *periods = NULL;
     pufa_orgunits *ou = NULL;
     if ((rc = pufa_pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errsize)))
         goto out;
@@ -120,8 +120,14 @@ int pub_snapshot_load(const char *db, pub_model *m, pub_firsts *firsts, pub_snap
     firstr = PQexec(c, "SELECT county_code, unit_code, (extract(year FROM month) * 12"
                        " + extract(month FROM month) - 1)::int,"
                        " (extract(epoch FROM first_received_at) * 1000)::int8 FROM receipt_first");
-    PGresult *all[] = {seq, seen, units, firstr};
-    for (int i = 0; i < 4; i++) {
+    /* The approval states, of the same sequence as the figures (bounded by
+     * org units x months; in the store's order, so loading only appends). */
+    periods = PQexec(c, "SELECT org_code, extract(year FROM month)::int,"
+                        " extract(month FROM month)::int, state, set_by,"
+                        " (extract(epoch FROM set_at) * 1000)::bigint, reason, exception_open"
+                        " FROM periods ORDER BY org_code COLLATE \"C\", month");
+    PGresult *all[] = {seq, seen, units, firstr, periods};
+    for (int i = 0; i < 5; i++) {
         if (PQresultStatus(all[i]) != PGRES_TUPLES_OK) {
             pufa_pg_errcopy(err, errsize, "snapshot: ", PQresultErrorMessage(all[i]));
             rc = PUFA_EDB;
@@ -150,6 +156,18 @@ int pub_snapshot_load(const char *db, pub_model *m, pub_firsts *firsts, pub_snap
         pub_firsts_add(firsts, PQgetvalue(firstr, i, 0), PQgetvalue(firstr, i, 1),
                        atoi(PQgetvalue(firstr, i, 2)),
                        pufa_city_day(atoll(PQgetvalue(firstr, i, 3))));
+    for (int i = 0; i < PQntuples(periods); i++) {
+        pufa_period p = {.org_code = PQgetvalue(periods, i, 0),
+                         .year = atoi(PQgetvalue(periods, i, 1)),
+                         .month = atoi(PQgetvalue(periods, i, 2)),
+                         .state = pufa_period_state_parse(PQgetvalue(periods, i, 3)),
+                         .set_by = PQgetvalue(periods, i, 4),
+                         .set_at_ms = atoll(PQgetvalue(periods, i, 5)),
+                         .reason = PQgetvalue(periods, i, 6),
+                         .exception_open = PQgetvalue(periods, i, 7)[0] == 't'};
+        if (pub_periods_set(pub_model_periods(m), &p))
+            info->skipped++;
+    }
     pufa_pg_exec(c, "COMMIT", err, errsize);
     info->seq = (uint64_t)atoll(PQgetvalue(seq, 0, 0));
     pub_model_set_seq(m, info->seq);
@@ -169,6 +187,7 @@ out:
     PQclear(firstr);
     pufa_orgunits_destroy(&ou);
     PQclear(units);
+    PQclear(periods);
     PQfinish(c);
     return rc;
 }

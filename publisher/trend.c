@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "approved.h"
 #include "date.h"
 #include "report.h"
 
@@ -170,7 +171,7 @@ static char *put_compare(char *p, const int64_t cur[NFIG], const int64_t base[NF
 }
 
 void pub_trend_rows(pufa_buf *out, const pub_model *m, const pub_window *win, pub_period p,
-                    const pub_scope *s, pub_compare cmp) {
+                    const pub_scope *s, pub_compare cmp, bool approved) {
     /* The most one row writes: the key and label escaped (6 x their 16
      * and 64 bytes), four dates, three figure objects and the per cents. */
     size_t names = 0;
@@ -197,7 +198,7 @@ void pub_trend_rows(pufa_buf *out, const pub_model *m, const pub_window *win, pu
             pufa_date_format(from, label);
         }
         int64_t fig[NFIG];
-        pub_model_sum(m, from, to, s, fig);
+        pub_sum_status(m, approved, from, to, s, fig);
         pufa_buf_reserve(out, row_max);
         char *w = out->data + out->len;
         if (w[-1] == '}')
@@ -212,7 +213,7 @@ void pub_trend_rows(pufa_buf *out, const pub_model *m, const pub_window *win, pu
             pufa_day bf, bt;
             int64_t base[NFIG];
             pub_compare_base(cmp, p == PUB_PERIOD_MONTH ? 1 : 0, from, to, &bf, &bt);
-            pub_model_sum(m, bf, bt, s, base);
+            pub_sum_status(m, approved, bf, bt, s, base);
             w = put_compare(w, fig, base, bf, bt);
         }
         *w++ = '}';

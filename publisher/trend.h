@@ -21,9 +21,10 @@
 /* Appends the JSON array of the trend rows of win by period p to out,
  * counting the counties of scope s; cmp: the base of each row (none, prev:
  * the preceding period of the same kind, yoy: a year earlier).  The model
- * is read-locked by the caller.  Cost: days x counties. */
+ * is read-locked by the caller.  approved: official county-months only
+ * (pub_sum_status).  Cost: days x counties. */
 void pub_trend_rows(pufa_buf *out, const pub_model *m, const pub_window *win, pub_period p,
-                    const pub_scope *s, pub_compare cmp);
+                    const pub_scope *s, pub_compare cmp, bool approved);
 
 /* Appends s as a JSON string (escaped as jansson does with
  * JSON_ESCAPE_SLASH), and v as a JSON integer. */

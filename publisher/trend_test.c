@@ -110,7 +110,7 @@ static size_t check_rows(const pub_model *m, const char *from, const char *to, p
     pub_window win = {.name = "test", .label = "test", .from = day(from), .to = day(to)};
     pufa_buf text;
     pufa_buf_init(&text);
-    pub_trend_rows(&text, m, &win, p, NULL, cmp);
+    pub_trend_rows(&text, m, &win, p, NULL, cmp, false);
     json_error_t err;
     json_t *parsed = json_loadb(text.data, text.len, JSON_DECODE_ANY, &err);
     if (!parsed)
@@ -209,7 +209,7 @@ static void pct_text(void **state) {
         .name = "w", .label = "w", .from = day("2025-03-01"), .to = day("2025-03-01")};
     pufa_buf t;
     pufa_buf_init(&t);
-    pub_trend_rows(&t, m, &win, PUB_PERIOD_DAY, NULL, PUB_COMPARE_YOY);
+    pub_trend_rows(&t, m, &win, PUB_PERIOD_DAY, NULL, PUB_COMPARE_YOY, false);
     pub_model_unlock(m);
     assert_non_null(strstr(t.data,
                            "\"pct\":{\"reports\":33.3,\"sessions\":-50.0,\"participants\":0.0,"

@@ -27,7 +27,7 @@
 #   7. recovery from above: pufa-refill-from-upper exports what the nation
 #      holds for the city since the restore point, `pufa submit` gives it to
 #      the collectors again; then the city equals ledgers A + A2 + B exactly, in
-#      SQL and on the (restarted) publisher's dashboard.  The collectors'
+#      SQL and on the publisher's dashboard (left running: it reloads when the feed goes back).  The collectors'
 #      spools could not help: they deleted those reports on the ack.
 set -euo pipefail
 
@@ -313,14 +313,17 @@ nat_roll=$(sql "$tmp/n" $nport "SELECT sum(reports) FROM (SELECT reports FROM ro
     UNION ALL SELECT reports FROM rollup_journal) t")
 { [ "$nat" = "$n_ledger" ] && [ "$nat_roll" = "$n_ledger" ]; } ||
     fail "the nation holds $nat reports (rollups $nat_roll) of the city, the ledgers $n_ledger"
-# The publisher's seq is ahead of the restored feed: restart it (RUNBOOK).
-old_pub=$(curl -sf "${dash}v1/totals?window=all" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["totals"]["reports"])' || echo "?")
-say "the publisher started before the loss shows $old_pub reports (feed seq" \
-    "$(metric "${dash}metrics" pufa_publisher_seq)), SQL $n_after (feed seq" \
-    "$(sql "$tmp/c" $cport "SELECT seq FROM feed_state")): restarted, as the RUNBOOK says"
-kill "$pub_pid"; wait "$pub_pid" 2>/dev/null || true
-start_publisher
+# The publisher kept running across the restore, its feed seq ahead of the
+# restored database's: the first heartbeat below its seq makes it ask
+# PostgreSQL, find the database behind and reload (PUB-FEED-REWOUND), so it
+# neither drops the new commits as old nor keeps the lost ones.
+poll 300 grep -q "id=PUB-FEED-REWOUND" "$tmp/logs/publisher.log" ||
+    fail "the publisher did not notice the restored feed went back: $(tail -n 5 "$tmp/logs/publisher.log")"
+say "the publisher left running saw the feed go back:" \
+    "$(grep -o 'id=PUB-FEED-REWOUND have=[0-9]* heartbeat=[0-9]* database=[0-9]*' "$tmp/logs/publisher.log" | head -n 1);" \
+    "it reloaded from PostgreSQL, no restart"
+seq_now() { [ "$(metric "${dash}metrics" pufa_publisher_seq)" = "$(sql "$tmp/c" $cport "SELECT seq FROM feed_state")" ]; }
+poll 300 seq_now || fail "the publisher's seq $(metric "${dash}metrics" pufa_publisher_seq) is not the database's"
 stored=$(sql "$tmp/c" $cport "SELECT county_code, count(*), sum(participants) FROM reports
     WHERE NOT retracted GROUP BY 1 ORDER BY 1")
 want=$(python3 -c 'import json,sys

@@ -7,6 +7,7 @@
 #   PUFA_TEST_PGHOST  the socket folder
 #   PUFA_TEST_PGPORT  the port number naming the socket
 #   PUFA_TEST_PGDATA  the data folder
+#   (PUFA_TEST_PG_SHARED_BUFFERS, if set, replaces the 64MB of shared_buffers)
 #   PUFA_TEST_PG_STOP, PUFA_TEST_PG_START  shell commands that stop (fast)
 #                     and start the server again, for fault tests
 # and always stops and removes the cluster, whatever CMD does.  --prefix P
@@ -71,7 +72,7 @@ PORT=$(( 20000 + (RANDOM % 20000) ))
     --locale=C.UTF-8 --no-sync >"$TMP/initdb.log" 2>&1 || {
     cat "$TMP/initdb.log" >&2; exit 69; }
 
-PGOPTS="-c listen_addresses='' -c unix_socket_directories='$SOCK' -p $PORT -c fsync=${PUFA_TEST_PG_FSYNC:-on} -c max_connections=60 -c shared_buffers=64MB"
+PGOPTS="-c listen_addresses='' -c unix_socket_directories='$SOCK' -p $PORT -c fsync=${PUFA_TEST_PG_FSYNC:-on} -c max_connections=60 -c shared_buffers=${PUFA_TEST_PG_SHARED_BUFFERS:-64MB}"
 "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 \
     -o "$PGOPTS" start >/dev/null
 

@@ -35,15 +35,26 @@ wait_log() { # FILE PATTERN
 # The demo cities under their provinces and the nation: home 100000 covers both.
 "$build/cli/pufa" migrate --db "$PUFA_TEST_DB" --org-units "$src/deploy/data/demo_tree.csv" \
     --units "$data/units.csv" >/dev/null
+# The offices of 巴彦淖尔市's counties and of the city (approvals.test.mjs).
+mkdir -m 700 "$work/secrets"
+for c in 150802 150821 150822 150823 150824 150825 150826; do
+    "$build/cli/pufa" office add --db "$PUFA_TEST_DB" --name "county-$c" --org "$c" \
+        --role submitter --secret-file "$work/secrets/county-$c.secret" >/dev/null
+done
+"$build/cli/pufa" office add --db "$PUFA_TEST_DB" --name city-150800 --org 150800 \
+    --role approver --secret-file "$work/secrets/city-150800.secret" >/dev/null
 "$build/aggregator/pufa-aggregator" --insecure --listen tcp://127.0.0.1:0 \
     --feed tcp://127.0.0.1:0 --http 127.0.0.1:0 --db "$PUFA_TEST_DB user=pufa_aggregator" \
     --home 100000 2>"$work/agg.log" & pids+=($!)
 wait_log "$work/agg.log" AGG-READY
 listen=$(grep -o 'id=AGG-LISTEN endpoint=[^ ]*' "$work/agg.log" | cut -d= -f3)
 feed=$(grep -o 'id=AGG-FEED endpoint=[^ ]*' "$work/agg.log" | cut -d= -f3)
-# The city's publisher (巴彦淖尔市), and the nation's above both cities.
+aport=$(grep -o 'id=AGG-HTTP port=[0-9]*' "$work/agg.log" | cut -d= -f3)
+# The city's publisher (巴彦淖尔市; its page's approvals go to the aggregator
+# through it), and the nation's above both cities.
 "$build/publisher/pufa-publisher" --feed "$feed" --db "$PUFA_TEST_DB user=pufa_publisher" \
-    --http 127.0.0.1:0 --pub tcp://127.0.0.1:0 --home 150800 2>"$work/pub.log" & pids+=($!)
+    --http 127.0.0.1:0 --pub tcp://127.0.0.1:0 --home 150800 \
+    --approvals-url "http://127.0.0.1:$aport" 2>"$work/pub.log" & pids+=($!)
 "$build/publisher/pufa-publisher" --feed "$feed" --db "$PUFA_TEST_DB user=pufa_publisher" \
     --http 127.0.0.1:0 --pub tcp://127.0.0.1:0 --home 100000 --link-timeout 600s \
     2>"$work/pub-nation.log" & pids+=($!)
@@ -97,6 +108,11 @@ year=$(TZ=Asia/Shanghai date +%Y)
 EXPECTED_REPORTS=$expected node dashboard.test.mjs "http://127.0.0.1:$pport/" "http://127.0.0.1:$cport/" \
     "$build/artifacts/dashboard.png"
 node office.test.mjs "http://127.0.0.1:$pport/" "$build/artifacts"
+# Official figures: sign in, submit, approve, unlock, on the month of the
+# newest sample report of 巴彦淖尔市.
+month=$(awk -F, 'NR > 1 && $3 ~ /^1508/ { print substr($7, 1, 7) }' "$data/sample_reports.csv" |
+    sort | tail -1)
+node approvals.test.mjs "http://127.0.0.1:$pport/" "$build/artifacts" "$work/secrets" "$month"
 
 # The nation's page: the provinces ranked with their links (rows written
 # here as a federation's aggregator would: 内蒙古 heard from now, 辽宁 an

@@ -100,7 +100,9 @@ static void check_frame(pub_live *l, int kind, const uint8_t *body, size_t len, 
     } else {
         FUZZ_CHECK(seq == d->seq);
         if (!is_delta)
-            FUZZ_CHECK(v == (d->seq > have ? PUB_FEED_GAP : PUB_FEED_HEARTBEAT));
+            FUZZ_CHECK(v == (d->seq > have   ? PUB_FEED_GAP
+                             : d->seq < have ? PUB_FEED_BEHIND
+                                             : PUB_FEED_HEARTBEAT));
         else if (d->seq <= have)
             FUZZ_CHECK(v == PUB_FEED_DROPPED);
         else if (d->seq != have + 1)

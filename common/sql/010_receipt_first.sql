@@ -1,4 +1,4 @@
--- Schema version 9: the first receipt of each county x responsible unit x
+-- Schema version 10: the first receipt of each county x responsible unit x
 -- activity month, for exact timeliness (README "Completeness"): a unit is
 -- on time for month M when its first report of activities in M arrived by
 -- M's last day + timely_days.  The aggregator writes it in the transaction
