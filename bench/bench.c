@@ -779,6 +779,7 @@ int main(int argc, char **argv) {
     }
     build = argv[1];
     size_t swarm = 0, swarm_batch = 5;
+    int national = 0, detail_years = 2;
     int swarm_period = 5000, swarm_steady = 30;
     bench_bigdb_opts bigdb = {.rounds = 3};
     bool bigdb_run = false;
@@ -836,7 +837,13 @@ int main(int argc, char **argv) {
             swarm_period = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--swarm-steady-s") && i + 1 < argc)
             swarm_steady = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--national") && i + 1 < argc)
+            national = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--detail-years") && i + 1 < argc)
+            detail_years = atoi(argv[++i]);
     }
+    if (national > 0) /* its own scenario: a nation's publisher, nothing else */
+        return national_main(build, national, detail_years);
     if (swarm) /* its own scenario: N collectors on one aggregator, nothing else */
         return swarm_main(build, swarm, swarm_batch, swarm_period, swarm_steady);
     pufa_json_init();

@@ -62,6 +62,9 @@ typedef struct bench_bigdb_opts {
 } bench_bigdb_opts;
 int bench_bigdb(const char *build, PGconn *conn, void *zctx, const bench_bigdb_opts *o);
 
+/* national.c: --national YEARS (--detail-years N): a nation's publisher. */
+int national_main(const char *build, int years, int detail_years);
+
 /* bench.c: a process's /proc/PID/status field (VmRSS:, VmHWM:) in KiB. */
 long long rss_kb(pid_t pid, const char *field);
 

@@ -7,6 +7,8 @@
 #   bench/run.sh --trend-only   (the trend query at 1,000,000 reports, on its own)
 
 #   bench/run.sh --stored 5000000 --ids v4 --reports 100000   (a large database, on its own)
+
+#   bench/run.sh --national 10 [--detail-years 2]   (a nation's publisher, on its own)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -251,6 +251,17 @@ static void csv_table(const table *t, pufa_buf *out) {
     }
 }
 
+/* A totals table read days before the model's horizon that the database
+ * could not give (model.h: pub_model_incomplete): err says so. */
+static bool incomplete(char *err, size_t errsize) {
+    if (!pub_model_incomplete())
+        return false;
+    snprintf(err, errsize,
+             "the database is unreachable: the days of this window before the "
+             "publisher's detail_years cannot be read now");
+    return true;
+}
+
 int export_csv(pub_model *m, const export_request *r, pufa_buf *out, char *err, size_t errsize) {
     table t;
     if (r->detail) {
@@ -260,7 +271,12 @@ int export_csv(pub_model *m, const export_request *r, pufa_buf *out, char *err, 
             return rc;
         }
     } else {
+        pub_model_incomplete_reset();
         totals_table(m, r, r->dim, &t);
+        if (incomplete(err, errsize)) {
+            table_free(&t);
+            return PUFA_EDBDOWN;
+        }
     }
     pufa_buf_puts(out, "\xEF\xBB\xBF"); /* BOM: Excel then reads UTF-8 */
     csv_table(&t, out);
@@ -321,6 +337,7 @@ int export_xlsx(pub_model *m, const export_request *r, pufa_buf *out, char *err,
             xlsx_sheet(wb, "明细", title, &t);
         table_free(&t);
     } else {
+        pub_model_incomplete_reset();
         totals_table(m, r, r->dim, &t);
         xlsx_sheet(wb, DIM_HEADS[r->dim], title, &t);
         table_free(&t);
@@ -329,6 +346,8 @@ int export_xlsx(pub_model *m, const export_request *r, pufa_buf *out, char *err,
             xlsx_sheet(wb, DIM_HEADS[DIM_THEME], title, &t);
             table_free(&t);
         }
+        if (incomplete(err, errsize))
+            rc = PUFA_EDBDOWN;
     }
     if (workbook_close(wb) != LXW_NO_ERROR && rc == 0) {
         snprintf(err, errsize, "cannot write the workbook");

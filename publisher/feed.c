@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "alloc.h"
@@ -32,6 +33,7 @@ struct pub_feed {
     _Atomic bool stopping;
     bool need_resync;
     int64_t behind_checked_ms; /* the last PUB_FEED_BEHIND check of feed_state */
+    bool whole;                /* the model holds a whole snapshot plus the deltas since */
 };
 
 #define FEED_DAYS_AHEAD 7
@@ -173,11 +175,20 @@ static bool resync(pub_feed *f) {
     int backoff = 200;
     while (!f->stopping) {
         pub_snapshot_info info;
-        if (pub_snapshot_load(f->cfg.db, f->m, pub_live_firsts(f->live), &info, err, sizeof err) ==
-            0) {
+        pub_snapshot_opts o = {.model_file = f->cfg.model_file, .incremental = f->whole};
+        if (pub_snapshot_load(f->cfg.db, &o, f->m, pub_live_firsts(f->live), &info, err,
+                              sizeof err) == 0) {
+            f->whole = true;
             pub_live_snapshot_loaded(f->live, info.seconds);
+            /* After a full load or a long catch-up, the next start reads
+             * the file instead (written after the model is served). */
+            bool full = !info.caught_up;
+            if (o.model_file && o.model_file[0] && (full || info.changed > 10000))
+                pub_snapshot_save(o.model_file, f->m);
             return true;
         }
+        if (info.model_cleared)
+            f->whole = false;
         char q[600];
         PLOG_WARN("PUB-SNAPSHOT-RETRY", "msg=%s retry_ms=%d", pufa_log_quote(q, sizeof q, err),
                   backoff);
@@ -221,6 +232,9 @@ static void check_behind(pub_feed *f, uint64_t have, uint64_t seq) {
                       "is behind this publisher (restored?): reload from PostgreSQL\"",
                       (unsigned long long)have, (unsigned long long)seq, db_seq);
             f->need_resync = true;
+            f->whole = false; /* a full load: no catch-up over lost commits, */
+            if (f->cfg.model_file && f->cfg.model_file[0])
+                unlink(f->cfg.model_file); /* nor from a file that may hold them */
         }
     }
     PQclear(r);
@@ -347,6 +361,10 @@ void pub_feed_close(pub_feed **pf) {
     pub_feed *f = *pf;
     f->stopping = true;
     pthread_join(f->thread, NULL);
+    /* A clean stop leaves the model file at the last seq: the next start
+     * catches up only from there. */
+    if (f->whole && f->cfg.model_file && f->cfg.model_file[0])
+        pub_snapshot_save(f->cfg.model_file, f->m);
     zmq_close(f->sub);
     free(f);
     *pf = NULL;

@@ -19,6 +19,7 @@ typedef struct pub_feed_config {
     const char *db;   /* conninfo (read-only role) */
     /* CURVE client (all Z85), or server_public NULL: plaintext. */
     const char *server_public, *public_key, *secret;
+    const char *model_file; /* "" or NULL: none (snapshot.h) */
 } pub_feed_config;
 
 typedef struct pub_feed pub_feed;

@@ -337,6 +337,7 @@ static enum MHD_Result get_totals(pub_http *h, struct MHD_Connection *c) {
     json_t *arr = NULL; /* a breakdown's rows */
     pufa_buf trend;     /* a trend's rows, as JSON text (trend.h) */
     pufa_buf_init(&trend);
+    pub_model_incomplete_reset();
     pub_model_rdlock(h->m);
     json_object_set_new(o, "seq", json_integer((json_int_t)pub_model_seq(h->m)));
     if (period >= 0) {
@@ -353,6 +354,13 @@ static enum MHD_Result get_totals(pub_http *h, struct MHD_Connection *c) {
     json_object_set_new(
         o, "months", approved ? pub_approved_months(h->m, win.from, win.to, county) : json_null());
     pub_model_unlock(h->m);
+    if (pub_model_incomplete()) { /* days before the horizon, the database down */
+        json_decref(arr);
+        json_decref(o);
+        return reply_error(h, c, 503,
+                           "the database is unreachable: the days of this window before the "
+                           "publisher's detail_years cannot be read now");
+    }
     json_object_set_new(o, "totals", figures_json(tot));
     if (cmp != PUB_COMPARE_NONE) {
         json_t *cj = compare_json(bf, bt, tot, btot);

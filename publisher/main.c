@@ -26,6 +26,7 @@
 #include "pg.h"
 #include "report_json.h"
 #include "service.h"
+#include "snapshot.h"
 #include "targets_cache.h"
 #include "windows.h"
 #include "zap.h"
@@ -112,7 +113,8 @@ int main(int argc, char **argv) {
     char *campaigns = NULL, *token_file = NULL, *home = NULL, *approvals_url = NULL;
     int64_t publish_min = 0, heartbeat = 0, max_streams = 0, export_limit = 0, keepalive = 0;
     int64_t link_timeout = 0, stream_stall = 0, stream_buffer = 0, stream_interval = 0;
-    int64_t targets_poll = 0, timely_days = 0, approvals_timeout = 0;
+    int64_t targets_poll = 0, timely_days = 0, approvals_timeout = 0, detail_years = 0;
+    char *model_file = NULL;
     pufa_http_limits http_limits;
     char *curve_secret_file = NULL, *feed_server_public_file = NULL, *pub_allow_list = NULL;
     bool insecure = false;
@@ -166,6 +168,15 @@ int main(int argc, char **argv) {
          "how often targets_state.version is checked; a new targets load is read within this", 0},
         {"timely_days", PUFA_CFG_INT, &timely_days, "5", 0, 60,
          "a unit's month is on time when something of it is received by month end + this", 0},
+        {"detail_years", PUFA_CFG_INT, &detail_years, "0", 0, 100,
+         "years kept per day for every dimension (this one and the ones before it); older days "
+         "keep the county totals per day and the rest per year, read from PostgreSQL when a "
+         "window cuts such a year; 0 = every day (README: a nation's publisher)",
+         0},
+        {"model_file", PUFA_CFG_STRING, &model_file, "", 0, 0,
+         "where the model is saved (after a full load and at stop) for a start that reads only "
+         "what changed since; empty = none",
+         0},
         {"curve_secret_file", PUFA_CFG_STRING, &curve_secret_file, "", 0, 0,
          "this publisher's CURVE secret key (file, mode 0600; pufa keygen makes one): its "
          "identity on the feed and the Dashboard PUB's server key",
@@ -261,6 +272,14 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     PLOG_INFO("PUB-START", "version=%s pid=%d", PUFA_VERSION, (int)getpid());
     pub_live *live = pub_live_new();
+    pub_cold *cold = NULL;
+    if (detail_years > 0) {
+        int y, mo, d;
+        pufa_date_to_ymd(pufa_city_day(pufa_now_ms()), &y, &mo, &d);
+        cold = pub_cold_new(db);
+        pub_model_set_horizon(pub_live_model(live), y - (int)detail_years + 1);
+        pub_model_set_cold(pub_live_model(live), pub_cold_read, cold);
+    }
     void *zctx = zmq_ctx_new();
     pub_feed *fd = NULL;
     pub_dashboard_pub *dp = NULL;
@@ -332,7 +351,8 @@ int main(int argc, char **argv) {
                           .db = db,
                           .server_public = *feed_server_public_file ? server_public : NULL,
                           .public_key = public_key,
-                          .secret = secret};
+                          .secret = secret,
+                          .model_file = model_file};
     if (pub_feed_open(&fc, zctx, live, &fd, err, sizeof err)) {
         PLOG_ERROR("PUB-FEED", "msg=\"%s\"", err);
         rc = EX_UNAVAILABLE_;
@@ -369,6 +389,7 @@ out:
     pub_feed_close(&fd);
     zmq_ctx_term(zctx);
     pub_live_destroy(&live);
+    pub_cold_destroy(&cold);
     PLOG_INFO("PUB-STOPPED", "msg=\"bye\"");
 out_cfg:
     free(token);

@@ -1,7 +1,11 @@
 #include "model.h"
 
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "enums.h"
@@ -26,18 +30,42 @@ int pub_dim_parse(const char *name) {
     return -1;
 }
 
-/* Interned strings: code -> index, with an optional display name. */
+/* Interned strings: code -> index, with an optional display name, and an
+ * open-addressing index on the code (a nation has 2,975 counties and tens of
+ * thousands of townships: a lookup is O(1), never a scan). */
 typedef struct intern {
     char **keys;
     char **names;
     size_t n, cap;
+    uint32_t *slots; /* slot -> index + 1 (0 = empty); nslots a power of 2 >= 2 * cap */
+    size_t nslots;
 } intern;
 
+static uint32_t str_hash(const char *s) {
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
 static uint32_t intern_find(const intern *t, const char *key) {
-    for (size_t i = 0; i < t->n; i++)
-        if (!strcmp(t->keys[i], key))
-            return (uint32_t)i;
-    return UINT32_MAX;
+    if (!t->nslots)
+        return UINT32_MAX;
+    size_t mask = t->nslots - 1;
+    for (size_t s = str_hash(key) & mask;; s = (s + 1) & mask) {
+        uint32_t k = t->slots[s];
+        if (!k)
+            return UINT32_MAX;
+        if (!strcmp(t->keys[k - 1], key))
+            return k - 1;
+    }
+}
+
+static void intern_slot(intern *t, uint32_t i) {
+    size_t mask = t->nslots - 1, s = str_hash(t->keys[i]) & mask;
+    while (t->slots[s])
+        s = (s + 1) & mask;
+    t->slots[s] = i + 1;
 }
 
 static uint32_t intern_get(intern *t, const char *key) {
@@ -48,9 +76,15 @@ static uint32_t intern_get(intern *t, const char *key) {
         t->cap = t->cap ? t->cap * 2 : 32;
         t->keys = pufa_realloc(t->keys, t->cap * sizeof *t->keys);
         t->names = pufa_realloc(t->names, t->cap * sizeof *t->names);
+        free(t->slots);
+        t->nslots = 2 * t->cap;
+        t->slots = pufa_calloc(t->nslots, sizeof *t->slots);
+        for (uint32_t k = 0; k < t->n; k++)
+            intern_slot(t, k);
     }
     t->keys[t->n] = pufa_strdup(key);
     t->names[t->n] = NULL;
+    intern_slot(t, (uint32_t)t->n);
     return (uint32_t)t->n++;
 }
 
@@ -61,23 +95,33 @@ static void intern_free(intern *t) {
     }
     free(t->keys);
     free(t->names);
+    free(t->slots);
     memset(t, 0, sizeof *t);
 }
 
 static size_t value_space(const pub_model *m, pub_dim dim);
 
+/* A cell: (county, value) and its figures.  The figures of nearly every
+ * cell fit in 32 bits unsigned, so a cell holds them so (52 bytes, not
+ * 96); a cell whose figure leaves that range (a negative one, or a sum past
+ * 4,294,967,295) becomes wide: WIDE set in county, and fig[0] the index of
+ * its int64 figures in the model's wide table.  Exact either way. */
+#define WIDE 0x80000000u
+
 typedef struct cell {
-    uint32_t county;
+    uint32_t county; /* | WIDE */
     uint32_t value;
-    int64_t fig[NFIG];
+    uint32_t fig[NFIG];
 } cell;
 
-/* The cells of one day and dimension, with an open-addressing index on
- * (county, value) so that adding is O(1) however many cells a day has. */
+/* The cells of one day (or one year) and dimension, with an
+ * open-addressing index on (county, value) so that adding is O(1) however
+ * many cells it has. */
 typedef struct bucket {
     cell *v;
     uint32_t n, cap;
-    uint32_t *index; /* slot -> cell index + 1 (0 = empty); size = 2 * cap */
+    uint32_t *index; /* slot -> cell index + 1 (0 = empty) */
+    uint32_t isize;  /* a power of 2 >= 2 * cap */
 } bucket;
 
 /* Who reported on one received day: distinct (county, unit) pairs. */
@@ -88,7 +132,10 @@ typedef struct recv_day {
     uint32_t n, cap;
 } recv_day;
 
-/* Last report day per (county, unit). */
+/* Last report day per (county, unit), in an open-addressing table (day
+ * NO_DAY: an empty slot). */
+#define NO_DAY INT32_MIN
+
 typedef struct seen {
     uint32_t county;
     uint32_t unit; /* UINT32_MAX: the county as a whole */
@@ -99,8 +146,19 @@ struct pub_model {
     pthread_rwlock_t lock;
     pufa_day base;      /* day of index 0 */
     size_t ndays;       /* allocated days per dimension */
-    bucket *days[NDIM]; /* [dim][day - base] */
+    bucket *days[NDIM]; /* [dim][day - base]; other dims than total only from hday */
     recv_day *recv;     /* [day - base]: receipts by received day */
+    /* Per calendar year (every dimension, every day): whole years of a
+     * window are read here; before hyear the only copy of the other
+     * dimensions than total. */
+    bucket *years[NDIM]; /* [dim][year - PUFA_MIN_YEAR] */
+    size_t nyears;
+    int hyear;     /* days of earlier years: other dims per year only */
+    pufa_day hday; /* January 1 of hyear */
+    pub_cold_fn cold;
+    void *cold_ctx;
+    int64_t (*wide)[NFIG];
+    size_t nwide, wide_cap;
     intern counties, units, campaigns, townships;
     pufa_orgunits *ou; /* every level, from the snapshot; NULL before */
     int32_t (*anc)[4]; /* per county index: its units in ou by level rank, -1 if none */
@@ -109,9 +167,10 @@ struct pub_model {
     char home[7];    /* "" : every county counts */
     pub_scope home_scope;
     seen *seen;
-    size_t nseen, seen_cap;
+    size_t nseen, seen_cap; /* seen_cap: a power of 2 (or 0) */
     uint64_t seq;
     pub_periods *periods;
+    uint64_t stamp;
 };
 
 /* The units above county i (and the county itself) in the org units, by
@@ -223,27 +282,37 @@ pub_model *pub_model_new(void) {
     pub_model *m = pufa_calloc(1, sizeof *m);
     pthread_rwlock_init(&m->lock, NULL);
     m->base = pufa_date_from_ymd(PUFA_MIN_YEAR, 1, 1);
+    m->hyear = PUFA_MIN_YEAR;
+    m->hday = m->base;
     m->home_scope.level = -1;
     m->periods = pub_periods_new();
     return m;
 }
 
-static void free_days(pub_model *m) {
+static void free_buckets(bucket **b, size_t n) {
     for (int d = 0; d < NDIM; d++) {
-        for (size_t i = 0; i < m->ndays && m->days[d]; i++) {
-            if (!m->days[d][i].cap) /* most days: nothing to free */
+        for (size_t i = 0; i < n && b[d]; i++) {
+            if (!b[d][i].cap) /* most days: nothing to free */
                 continue;
-            free(m->days[d][i].v);
-            free(m->days[d][i].index);
+            free(b[d][i].v);
+            free(b[d][i].index);
         }
-        free(m->days[d]);
-        m->days[d] = NULL;
+        free(b[d]);
+        b[d] = NULL;
     }
+}
+
+static void free_days(pub_model *m) {
+    free_buckets(m->days, m->ndays);
+    free_buckets(m->years, m->nyears);
     for (size_t i = 0; i < m->ndays && m->recv; i++)
         free(m->recv[i].v);
     free(m->recv);
     m->recv = NULL;
-    m->ndays = 0;
+    m->ndays = m->nyears = 0;
+    free(m->wide);
+    m->wide = NULL;
+    m->nwide = m->wide_cap = 0;
 }
 
 void pub_model_destroy(pub_model **pm) {
@@ -278,9 +347,33 @@ void pub_model_unlock(pub_model *m) {
 
 void pub_model_clear(pub_model *m) {
     free_days(m);
-    m->nseen = 0;
+    free(m->seen);
+    m->seen = NULL;
+    m->nseen = m->seen_cap = 0;
     pub_periods_clear(m->periods);
     /* Interned names stay: indices remain valid for labels. */
+}
+
+void pub_model_set_horizon(pub_model *m, int year) {
+    if (year < PUFA_MIN_YEAR)
+        year = PUFA_MIN_YEAR;
+    m->hyear = year;
+    m->hday = pufa_date_from_ymd(year, 1, 1);
+}
+
+int pub_model_horizon(const pub_model *m) {
+    return m->hyear;
+}
+
+void pub_model_set_cold(pub_model *m, pub_cold_fn fn, void *ctx) {
+    m->cold = fn;
+    m->cold_ctx = ctx;
+}
+
+static int year_of(pufa_day day) {
+    int y, mo, d;
+    pufa_date_to_ymd(day, &y, &mo, &d);
+    return y;
 }
 
 static bucket *day_bucket(pub_model *m, int dim, pufa_day day) {
@@ -302,74 +395,148 @@ static bucket *day_bucket(pub_model *m, int dim, pufa_day day) {
     return &m->days[dim][i];
 }
 
+static bucket *year_bucket(pub_model *m, int dim, int year) {
+    if (year < PUFA_MIN_YEAR)
+        return NULL;
+    size_t i = (size_t)(year - PUFA_MIN_YEAR);
+    if (i >= m->nyears) {
+        size_t n = i + 16;
+        for (int d = 0; d < NDIM; d++) {
+            m->years[d] = pufa_realloc(m->years[d], n * sizeof(bucket));
+            memset(m->years[d] + m->nyears, 0, (n - m->nyears) * sizeof(bucket));
+        }
+        m->nyears = n;
+    }
+    return &m->years[dim][i];
+}
+
 static uint32_t slot_of(uint32_t county, uint32_t value, uint32_t mask) {
     uint32_t h = county * 2654435761u ^ (value + 0x9e3779b9u) * 2246822519u;
     return (h ^ (h >> 15)) & mask;
 }
 
 static void reindex(bucket *b) {
-    uint32_t size = 2 * b->cap, mask = size - 1;
+    uint32_t size = 4;
+    while (size < 2 * b->cap)
+        size *= 2;
+    uint32_t mask = size - 1;
     free(b->index);
+    b->isize = size;
     b->index = pufa_calloc(size, sizeof *b->index);
     for (uint32_t i = 0; i < b->n; i++) {
-        uint32_t s = slot_of(b->v[i].county, b->v[i].value, mask);
+        uint32_t s = slot_of(b->v[i].county & ~WIDE, b->v[i].value, mask);
         while (b->index[s])
             s = (s + 1) & mask;
         b->index[s] = i + 1;
     }
 }
 
-/* The cell (county, value) of b, or NULL. */
-static cell *bucket_find(const bucket *b, uint32_t county, uint32_t value) {
-    if (!b->cap)
+/* The cell (county, value) of b, or NULL.  A bucket loaded or shrunk has
+ * no index (4 to 16 bytes a cell that reads never use): the first find
+ * after builds it. */
+static cell *bucket_find(bucket *b, uint32_t county, uint32_t value) {
+    if (!b->n)
         return NULL;
-    uint32_t mask = 2 * b->cap - 1;
+    if (!b->index)
+        reindex(b);
+    uint32_t mask = b->isize - 1;
     for (uint32_t s = slot_of(county, value, mask);; s = (s + 1) & mask) {
         uint32_t k = b->index[s];
         if (!k)
             return NULL;
         cell *c = &b->v[k - 1];
-        if (c->county == county && c->value == value)
+        if ((c->county & ~WIDE) == county && c->value == value)
             return c;
     }
 }
 
+/* The figures of c into out. */
+static void cell_figs(const pub_model *m, const cell *c, int64_t out[NFIG]) {
+    if (c->county & WIDE) {
+        memcpy(out, m->wide[c->fig[0]], NFIG * sizeof(int64_t));
+        return;
+    }
+    for (int f = 0; f < NFIG; f++)
+        out[f] = c->fig[f];
+}
+
+/* Stores fig in c: narrow while every figure fits, else wide (for good). */
+static void cell_store(pub_model *m, cell *c, const int64_t fig[NFIG]) {
+    if (!(c->county & WIDE)) {
+        bool narrow = true;
+        for (int f = 0; f < NFIG && narrow; f++)
+            narrow = fig[f] >= 0 && fig[f] <= (int64_t)UINT32_MAX;
+        if (narrow) {
+            for (int f = 0; f < NFIG; f++)
+                c->fig[f] = (uint32_t)fig[f];
+            return;
+        }
+        if (m->nwide == m->wide_cap) {
+            m->wide_cap = m->wide_cap ? m->wide_cap * 2 : 64;
+            m->wide = pufa_realloc(m->wide, m->wide_cap * sizeof *m->wide);
+        }
+        c->county |= WIDE;
+        c->fig[0] = (uint32_t)m->nwide++;
+    }
+    memcpy(m->wide[c->fig[0]], fig, NFIG * sizeof(int64_t));
+}
+
 /* Can fig be added to the cell (county, value) without a figure leaving
  * int64?  (PostgreSQL refuses such a sum, so only a corrupt delta asks.) */
-static bool bucket_fits(const bucket *b, uint32_t county, uint32_t value, const int64_t fig[NFIG]) {
-    const cell *c = bucket_find(b, county, value);
-    int64_t sum;
-    for (int f = 0; c && f < NFIG; f++)
-        if (__builtin_add_overflow(c->fig[f], fig[f], &sum))
+static bool bucket_fits(const pub_model *m, bucket *b, uint32_t county, uint32_t value,
+                        const int64_t fig[NFIG]) {
+    const cell *c = b ? bucket_find(b, county, value) : NULL;
+    if (!c)
+        return true;
+    int64_t have[NFIG], sum;
+    cell_figs(m, c, have);
+    for (int f = 0; f < NFIG; f++)
+        if (__builtin_add_overflow(have[f], fig[f], &sum))
             return false;
     return true;
 }
 
-static void bucket_add(bucket *b, uint32_t county, uint32_t value, const int64_t fig[NFIG]) {
+static void bucket_add(pub_model *m, bucket *b, uint32_t county, uint32_t value,
+                       const int64_t fig[NFIG]) {
     cell *found = bucket_find(b, county, value);
     if (found) {
+        int64_t have[NFIG];
+        cell_figs(m, found, have);
         for (int f = 0; f < NFIG; f++)
-            found->fig[f] += fig[f];
+            have[f] += fig[f];
+        cell_store(m, found, have);
         return;
     }
     if (b->n == b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 4;
+        /* x1.5: a nation's first load peaks at less over what it keeps. */
+        b->cap = b->cap ? b->cap + b->cap / 2 + 2 : 4;
         b->v = pufa_realloc(b->v, b->cap * sizeof *b->v);
-        b->n++; /* reindex the new cell too */
-        b->v[b->n - 1].county = county;
-        b->v[b->n - 1].value = value;
-        memcpy(b->v[b->n - 1].fig, fig, sizeof b->v[0].fig);
-        reindex(b);
+        b->v[b->n] = (cell){.county = county, .value = value};
+        cell_store(m, &b->v[b->n++], fig);
+        reindex(b); /* the new cell too */
         return;
     }
+    if (!b->index)
+        reindex(b);
     cell *c = &b->v[b->n++];
-    c->county = county;
-    c->value = value;
-    memcpy(c->fig, fig, sizeof c->fig);
-    uint32_t mask = 2 * b->cap - 1, s = slot_of(county, value, mask);
+    *c = (cell){.county = county, .value = value};
+    cell_store(m, c, fig);
+    uint32_t mask = b->isize - 1, s = slot_of(county, value, mask);
     while (b->index[s])
         s = (s + 1) & mask;
     b->index[s] = b->n;
+}
+
+/* The buckets a change to (day, dim) goes to: the day's (total always,
+ * other dims from hday on) and the year's.  n of them (0-2). */
+static int buckets_of(pub_model *m, pufa_day day, int dim, bucket *out[2]) {
+    int n = 0;
+    if (day < m->base)
+        return 0;
+    if (dim == DIM_TOTAL || day >= m->hday)
+        out[n++] = day_bucket(m, dim, day);
+    out[n++] = year_bucket(m, dim, year_of(day));
+    return n;
 }
 
 int pub_model_add(pub_model *m, pufa_day day, const char *county, int theme, int venue, int form,
@@ -385,11 +552,17 @@ int pub_model_add(pub_model *m, pufa_day day, const char *county, int theme, int
                              intern_get(&m->units, unit),
                              intern_get(&m->campaigns, campaign),
                              intern_get(&m->townships, township ? township : "")};
+    bucket *bs[NDIM][2];
+    int nb[NDIM];
+    for (int d = 0; d < NDIM; d++) {
+        nb[d] = buckets_of(m, day, d, bs[d]);
+        for (int k = 0; k < nb[d]; k++)
+            if (!bucket_fits(m, bs[d][k], c, values[d], fig))
+                return PUFA_ETOOBIG;
+    }
     for (int d = 0; d < NDIM; d++)
-        if (!bucket_fits(day_bucket(m, d, day), c, values[d], fig))
-            return PUFA_ETOOBIG;
-    for (int d = 0; d < NDIM; d++)
-        bucket_add(day_bucket(m, d, day), c, values[d], fig);
+        for (int k = 0; k < nb[d]; k++)
+            bucket_add(m, bs[d][k], c, values[d], fig);
     return 0;
 }
 
@@ -424,22 +597,114 @@ int pub_model_add_dim(pub_model *m, pufa_day day, const char *county, pub_dim di
     }
     if (day < m->base)
         return -1;
-    bucket_add(day_bucket(m, dim, day), county_get(m, county), value, fig);
+    uint32_t c = county_get(m, county);
+    bucket *bs[2];
+    int nb = buckets_of(m, day, dim, bs);
+    for (int k = 0; k < nb; k++)
+        bucket_add(m, bs[k], c, value, fig);
     return 0;
 }
 
-static void note_seen(pub_model *m, uint32_t county, uint32_t unit, pufa_day day) {
-    for (size_t i = 0; i < m->nseen; i++)
-        if (m->seen[i].county == county && m->seen[i].unit == unit) {
-            if (day > m->seen[i].day)
-                m->seen[i].day = day;
-            return;
+/* Zeroes the cells of county c in b, taking their figures out of the
+ * year bucket yb too when given. */
+static void bucket_forget(pub_model *m, bucket *b, uint32_t c, bucket *yb) {
+    static const int64_t zero[NFIG];
+    for (uint32_t k = 0; k < b->n; k++) {
+        if ((b->v[k].county & ~WIDE) != c)
+            continue;
+        if (yb) {
+            int64_t fig[NFIG];
+            cell_figs(m, &b->v[k], fig);
+            for (int f = 0; f < NFIG; f++)
+                fig[f] = -fig[f];
+            bucket_add(m, yb, c, b->v[k].value, fig);
         }
-    if (m->nseen == m->seen_cap) {
-        m->seen_cap = m->seen_cap ? m->seen_cap * 2 : 64;
-        m->seen = pufa_realloc(m->seen, m->seen_cap * sizeof *m->seen);
+        cell_store(m, &b->v[k], zero);
     }
-    m->seen[m->nseen++] = (seen){county, unit, day};
+}
+
+void pub_model_forget_day(pub_model *m, pufa_day day, const char *county) {
+    uint32_t c = intern_find(&m->counties, county);
+    if (c == UINT32_MAX || day < m->base || (size_t)(day - m->base) >= m->ndays)
+        return;
+    for (int d = 0; d < NDIM; d++)
+        if (d == DIM_TOTAL || day >= m->hday)
+            bucket_forget(m, &m->days[d][day - m->base], c, year_bucket(m, d, year_of(day)));
+}
+
+void pub_model_forget_year(pub_model *m, int year, const char *county) {
+    uint32_t c = intern_find(&m->counties, county);
+    if (c == UINT32_MAX || year < PUFA_MIN_YEAR || year >= m->hyear ||
+        (size_t)(year - PUFA_MIN_YEAR) >= m->nyears)
+        return;
+    for (int d = DIM_TOTAL + 1; d < NDIM; d++)
+        bucket_forget(m, &m->years[d][year - PUFA_MIN_YEAR], c, NULL);
+}
+
+static void bucket_shrink(bucket *b) {
+    free(b->index); /* built again by the next add */
+    b->index = NULL;
+    b->isize = 0;
+    if (b->cap == b->n)
+        return;
+    if (!b->n) {
+        free(b->v);
+        *b = (bucket){0};
+        return;
+    }
+    b->cap = b->n;
+    b->v = pufa_realloc(b->v, b->cap * sizeof *b->v);
+}
+
+void pub_model_shrink(pub_model *m) {
+    for (int d = 0; d < NDIM; d++) {
+        for (size_t i = 0; i < m->ndays; i++)
+            bucket_shrink(&m->days[d][i]);
+        for (size_t i = 0; i < m->nyears; i++)
+            bucket_shrink(&m->years[d][i]);
+    }
+    for (size_t i = 0; i < m->ndays && m->recv; i++) {
+        recv_day *r = &m->recv[i];
+        if (r->cap > r->n && r->n) {
+            r->cap = r->n;
+            r->v = pufa_realloc(r->v, r->n * sizeof *r->v);
+        }
+    }
+    malloc_trim(0); /* what the load grew into and left, back to the system */
+}
+
+static seen *seen_slot(const pub_model *m, uint32_t county, uint32_t unit) {
+    if (!m->seen_cap)
+        return NULL;
+    size_t mask = m->seen_cap - 1;
+    for (size_t s = slot_of(county, unit, (uint32_t)mask);; s = (s + 1) & mask) {
+        seen *e = &m->seen[s];
+        if (e->day == NO_DAY || (e->county == county && e->unit == unit))
+            return e;
+    }
+}
+
+static void note_seen(pub_model *m, uint32_t county, uint32_t unit, pufa_day day) {
+    seen *e = seen_slot(m, county, unit);
+    if (e && e->day != NO_DAY) {
+        if (day > e->day)
+            e->day = day;
+        return;
+    }
+    if (2 * (m->nseen + 1) > m->seen_cap) {
+        seen *old = m->seen;
+        size_t n = m->seen_cap;
+        m->seen_cap = n ? 2 * n : 256;
+        m->seen = pufa_malloc(m->seen_cap * sizeof *m->seen);
+        for (size_t i = 0; i < m->seen_cap; i++)
+            m->seen[i].day = NO_DAY;
+        for (size_t i = 0; i < n; i++)
+            if (old[i].day != NO_DAY)
+                *seen_slot(m, old[i].county, old[i].unit) = old[i];
+        free(old);
+    }
+    *seen_slot(m, county, unit) = (seen){county, unit, day};
+    m->nseen++;
 }
 
 void pub_model_receipt(pub_model *m, pufa_day day, const char *county, const char *unit) {
@@ -523,10 +788,8 @@ pufa_day pub_model_last_report(const pub_model *m, uint32_t county, const char *
     uint32_t u = unit ? intern_find(&m->units, unit) : UINT32_MAX;
     if (unit && u == UINT32_MAX)
         return -1;
-    for (size_t i = 0; i < m->nseen; i++)
-        if (m->seen[i].county == county && m->seen[i].unit == u)
-            return m->seen[i].day;
-    return -1;
+    const seen *e = seen_slot(m, county, u);
+    return e && e->day != NO_DAY ? e->day : -1;
 }
 
 static size_t value_space(const pub_model *m, pub_dim dim) {
@@ -564,6 +827,122 @@ static inline void sat_add(int64_t *acc, int64_t v) {
         *acc = v > 0 ? INT64_MAX : INT64_MIN;
 }
 
+/* Set when a read needed days the database could not give (the cold
+ * callback failed or none is set): its answer lacks them. */
+static _Thread_local bool read_incomplete;
+
+void pub_model_incomplete_reset(void) {
+    read_incomplete = false;
+}
+
+bool pub_model_incomplete(void) {
+    return read_incomplete;
+}
+
+/* One read: which cells count (scope), where their figures go (acc[value];
+ * space 1 and one = true: everything into acc[0]). */
+typedef struct reader {
+    const pub_model *m;
+    const pub_scope *s;
+    pub_dim dim;
+    int src, up;
+    bool one;
+    size_t space;
+    int64_t (*acc)[NFIG];
+} reader;
+
+static inline int64_t *reader_row(const reader *q, uint32_t county, uint32_t value) {
+    const pub_model *m = q->m;
+    if (!county_in(m, q->s, county))
+        return NULL;
+    if (q->one)
+        return q->acc[0];
+    uint32_t v = q->dim == DIM_COUNTY ? county : value;
+    if (q->up >= 0) {
+        int32_t a = county < m->counties.n ? m->anc[county][q->up] : -1;
+        if (a < 0)
+            return NULL;
+        v = (uint32_t)a;
+    }
+    return v < q->space ? q->acc[v] : NULL;
+}
+
+static void read_bucket(const reader *q, const bucket *b) {
+    for (uint32_t k = 0; k < b->n; k++) {
+        const cell *c = &b->v[k];
+        int64_t *a = reader_row(q, c->county & ~WIDE, c->value);
+        if (!a)
+            continue;
+        if (c->county & WIDE) {
+            const int64_t *w = q->m->wide[c->fig[0]];
+            for (int f = 0; f < NFIG; f++)
+                sat_add(&a[f], w[f]);
+        } else {
+            for (int f = 0; f < NFIG; f++)
+                sat_add(&a[f], c->fig[f]);
+        }
+    }
+}
+
+/* A row from the cold callback: county code, key as rollup_dim has it. */
+static void read_cold_row(void *ctx, const char *county, const char *key, const int64_t fig[NFIG]) {
+    const reader *q = ctx;
+    const pub_model *m = q->m;
+    uint32_t c = intern_find(&m->counties, county), v = 0;
+    if (c == UINT32_MAX)
+        return;
+    switch (q->src) {
+    case DIM_THEME:
+    case DIM_VENUE:
+    case DIM_FORM:
+        v = (uint32_t)strtoul(key, NULL, 10);
+        break;
+    case DIM_UNIT:
+        v = intern_find(&m->units, key);
+        break;
+    case DIM_CAMPAIGN:
+        v = intern_find(&m->campaigns, key);
+        break;
+    case DIM_TOWNSHIP:
+        v = intern_find(&m->townships, key);
+        break;
+    default:
+        break;
+    }
+    int64_t *a = reader_row(q, c, v);
+    for (int f = 0; a && f < NFIG; f++)
+        sat_add(&a[f], fig[f]);
+}
+
+/* Adds the cells of [from, to] of dimension q->src: whole calendar years
+ * from the year buckets, other days from the day buckets; the days before
+ * hday of another dimension than total (kept per year only) from the cold
+ * callback.  Cost: years + days outside whole years, x cells. */
+static void read_range(const reader *q, pufa_day from, pufa_day to) {
+    const pub_model *m = q->m;
+    if (from < m->base)
+        from = m->base;
+    for (pufa_day d = from; d <= to;) {
+        int y = year_of(d);
+        size_t yi = (size_t)(y - PUFA_MIN_YEAR);
+        if (yi >= m->nyears)
+            return; /* no data from that year on */
+        pufa_day y0 = pufa_date_from_ymd(y, 1, 1), y1 = pufa_date_from_ymd(y, 12, 31);
+        pufa_day e = y1 < to ? y1 : to;
+        if (d == y0 && e == y1) {
+            read_bucket(q, &m->years[q->src][yi]);
+        } else if (q->src == DIM_TOTAL || d >= m->hday) {
+            for (pufa_day day = d; day <= e && (size_t)(day - m->base) < m->ndays; day++)
+                read_bucket(q, &m->days[q->src][day - m->base]);
+        } else if (m->years[q->src][yi].n) {
+            /* Part of an old year: its days are in PostgreSQL only. */
+            if (!m->cold || m->cold(m->cold_ctx, d, e, (pub_dim)q->src, read_cold_row, (void *)q))
+                read_incomplete = true;
+        }
+        d = e + 1;
+    }
+}
+
 size_t pub_model_query(const pub_model *m, pufa_day from, pufa_day to, pub_dim dim,
                        const pub_scope *s, pub_row **rows, int64_t totals[NFIG]) {
     memset(totals, 0, NFIG * sizeof(int64_t));
@@ -571,34 +950,17 @@ size_t pub_model_query(const pub_model *m, pufa_day from, pufa_day to, pub_dim d
     int64_t(*acc)[NFIG] = pufa_calloc(space ? space : 1, sizeof *acc);
     /* The breakdowns by org unit read the per-county totals; a city or a
      * province row is its counties' sum (the level rank of its unit). */
-    int src = dim >= DIM_COUNTY ? DIM_TOTAL : dim;
-    int up = dim == DIM_CITY ? 2 : dim == DIM_PROVINCE ? 1 : -1;
     pub_scope tmp;
-    s = current(m, s, &tmp);
-    if (from < m->base)
-        from = m->base;
-    for (pufa_day day = from; day <= to; day++) {
-        size_t i = (size_t)(day - m->base);
-        if (i >= m->ndays)
-            break;
-        const bucket *b = &m->days[src][i];
-        for (uint32_t k = 0; k < b->n; k++) {
-            const cell *c = &b->v[k];
-            if (!county_in(m, s, c->county))
-                continue;
-            uint32_t v = dim == DIM_COUNTY ? c->county : c->value;
-            if (up >= 0) {
-                int32_t a = c->county < m->counties.n ? m->anc[c->county][up] : -1;
-                if (a < 0)
-                    continue;
-                v = (uint32_t)a;
-            }
-            if (v >= space)
-                continue;
-            for (int f = 0; f < NFIG; f++)
-                sat_add(&acc[v][f], c->fig[f]);
-        }
-    }
+    reader q = {.m = m,
+                .s = current(m, s, &tmp),
+                .dim = dim,
+                .src = dim >= DIM_COUNTY ? DIM_TOTAL : dim,
+                .up = dim == DIM_CITY       ? 2
+                      : dim == DIM_PROVINCE ? 1
+                                            : -1,
+                .space = space,
+                .acc = acc};
+    read_range(&q, from, to);
     size_t n = 0;
     pub_row *out = pufa_calloc(space ? space : 1, sizeof *out);
     for (size_t v = 0; v < space; v++) {
@@ -620,23 +982,18 @@ size_t pub_model_query(const pub_model *m, pufa_day from, pufa_day to, pub_dim d
 
 void pub_model_sum(const pub_model *m, pufa_day from, pufa_day to, const pub_scope *s,
                    int64_t fig[NFIG]) {
-    memset(fig, 0, NFIG * sizeof(int64_t));
+    int64_t acc[1][NFIG] = {{0}};
     pub_scope tmp;
-    s = current(m, s, &tmp);
-    if (from < m->base)
-        from = m->base;
-    for (pufa_day day = from; day <= to; day++) {
-        size_t i = (size_t)(day - m->base);
-        if (i >= m->ndays)
-            break;
-        const bucket *b = &m->days[DIM_TOTAL][i];
-        for (uint32_t k = 0; k < b->n; k++) {
-            if (!county_in(m, s, b->v[k].county))
-                continue;
-            for (int f = 0; f < NFIG; f++)
-                sat_add(&fig[f], b->v[k].fig[f]);
-        }
-    }
+    reader q = {.m = m,
+                .s = current(m, s, &tmp),
+                .dim = DIM_TOTAL,
+                .src = DIM_TOTAL,
+                .up = -1,
+                .one = true,
+                .space = 1,
+                .acc = acc};
+    read_range(&q, from, to);
+    memcpy(fig, acc[0], NFIG * sizeof(int64_t));
 }
 
 void pub_rows_rank(pub_row *rows, size_t n, int fig) {
@@ -713,4 +1070,233 @@ const char *pub_model_label(const pub_model *m, pub_dim dim, uint32_t value) {
         break;
     }
     return "";
+}
+
+/* ---- the model file (a warm start's cache) ---- */
+
+#define MODEL_MAGIC   "PUFAMDL1"
+#define MODEL_END     "PUFAEND1"
+#define MODEL_VERSION 1u
+
+typedef struct model_head {
+    char magic[8];
+    uint32_t version, nfig, ndim;
+    int32_t hyear, base;
+    uint64_t seq, stamp, ndays, nyears, nwide, nseen;
+} model_head;
+
+void pub_model_set_stamp(pub_model *m, uint64_t stamp) {
+    m->stamp = stamp;
+}
+
+uint64_t pub_model_stamp(const pub_model *m) {
+    return m->stamp;
+}
+
+static bool put(FILE *f, const void *p, size_t n) {
+    return n == 0 || fwrite(p, n, 1, f) == 1;
+}
+
+static bool get(FILE *f, void *p, size_t n) {
+    return n == 0 || fread(p, n, 1, f) == 1;
+}
+
+static bool put_str(FILE *f, const char *s) {
+    int32_t len = s ? (int32_t)strlen(s) : -1;
+    return put(f, &len, sizeof len) && put(f, s, len > 0 ? (size_t)len : 0);
+}
+
+/* A string written by put_str (NULL for none); false on a short read or an
+ * impossible length. */
+static bool get_str(FILE *f, char **out) {
+    int32_t len;
+    *out = NULL;
+    if (!get(f, &len, sizeof len) || len < -1 || len > 65536)
+        return false;
+    if (len < 0)
+        return true;
+    *out = pufa_malloc((size_t)len + 1);
+    (*out)[len] = 0;
+    return get(f, *out, (size_t)len);
+}
+
+static bool put_intern(FILE *f, const intern *t) {
+    uint64_t n = t->n;
+    bool ok = put(f, &n, sizeof n);
+    for (size_t i = 0; ok && i < t->n; i++)
+        ok = put_str(f, t->keys[i]) && put_str(f, t->names[i]);
+    return ok;
+}
+
+static bool get_intern(FILE *f, intern *t) {
+    uint64_t n;
+    if (!get(f, &n, sizeof n) || n > UINT32_MAX / 4)
+        return false;
+    for (uint64_t i = 0; i < n; i++) {
+        char *key, *name;
+        if (!get_str(f, &key) || !key || !get_str(f, &name)) {
+            free(key);
+            return false;
+        }
+        uint32_t k = intern_get(t, key);
+        free(key);
+        if (k != i) { /* a repeated key */
+            free(name);
+            return false;
+        }
+        t->names[k] = name;
+    }
+    return true;
+}
+
+static bool put_buckets(FILE *f, bucket *const b[NDIM], size_t n) {
+    for (int d = 0; d < NDIM; d++)
+        for (size_t i = 0; i < n; i++)
+            if (!put(f, &b[d][i].n, sizeof b[d][i].n) ||
+                !put(f, b[d][i].v, b[d][i].n * sizeof *b[d][i].v))
+                return false;
+    return true;
+}
+
+/* Reads n buckets per dimension into b (allocated here), each cell's
+ * county and wide index checked against the model's. */
+static bool get_buckets(FILE *f, pub_model *m, bucket *b[NDIM], size_t n) {
+    for (int d = 0; d < NDIM; d++) {
+        b[d] = pufa_calloc(n ? n : 1, sizeof(bucket));
+        for (size_t i = 0; i < n; i++) {
+            bucket *k = &b[d][i];
+            if (!get(f, &k->n, sizeof k->n) || k->n > (1u << 28))
+                return false;
+            if (!k->n)
+                continue;
+            k->cap = k->n;
+            k->v = pufa_malloc(k->n * sizeof *k->v);
+            if (!get(f, k->v, k->n * sizeof *k->v))
+                return false;
+            for (uint32_t j = 0; j < k->n; j++)
+                if ((k->v[j].county & ~WIDE) >= m->counties.n ||
+                    ((k->v[j].county & WIDE) && k->v[j].fig[0] >= m->nwide))
+                    return false;
+        }
+    }
+    return true;
+}
+
+int pub_model_save(const pub_model *m, const char *path, char *err, size_t errsize) {
+    char *tmp = pufa_asprintf("%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        snprintf(err, errsize, "model file %s: %s", tmp, strerror(errno));
+        free(tmp);
+        return PUFA_EIO;
+    }
+    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    model_head h;
+    memset(&h, 0, sizeof h); /* padding too: the file holds no stray bytes */
+    h.version = MODEL_VERSION;
+    h.nfig = NFIG;
+    h.ndim = NDIM;
+    h.hyear = m->hyear;
+    h.base = m->base;
+    h.seq = m->seq;
+    h.stamp = m->stamp;
+    h.ndays = m->ndays;
+    h.nyears = m->nyears;
+    h.nwide = m->nwide;
+    h.nseen = m->nseen;
+    memcpy(h.magic, MODEL_MAGIC, 8);
+    bool ok = put(f, &h, sizeof h) && put_intern(f, &m->counties) && put_intern(f, &m->units) &&
+              put_intern(f, &m->campaigns) && put_intern(f, &m->townships) &&
+              put(f, m->wide, m->nwide * sizeof *m->wide) && put_buckets(f, m->days, m->ndays) &&
+              put_buckets(f, m->years, m->nyears);
+    for (size_t i = 0; ok && i < m->ndays; i++)
+        ok = put(f, &m->recv[i].n, sizeof m->recv[i].n) &&
+             put(f, m->recv[i].v, m->recv[i].n * sizeof *m->recv[i].v);
+    for (size_t i = 0; ok && i < m->seen_cap; i++)
+        if (m->seen[i].day != NO_DAY)
+            ok = put(f, &m->seen[i], sizeof m->seen[i]);
+    ok = ok && put(f, MODEL_END, 8);
+    if (fclose(f) != 0)
+        ok = false;
+    if (ok && rename(tmp, path) != 0)
+        ok = false;
+    if (!ok) {
+        snprintf(err, errsize, "model file %s: %s", path, strerror(errno ? errno : EIO));
+        unlink(tmp);
+    }
+    free(tmp);
+    return ok ? 0 : PUFA_EIO;
+}
+
+int pub_model_load(pub_model *m, const char *path, char *err, size_t errsize) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errsize, "model file %s: %s", path, strerror(errno));
+        return PUFA_ENOTFOUND;
+    }
+    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    model_head h;
+    if (!get(f, &h, sizeof h) || memcmp(h.magic, MODEL_MAGIC, 8) != 0 ||
+        h.version != MODEL_VERSION || h.nfig != NFIG || h.ndim != NDIM || h.hyear != m->hyear ||
+        h.base != m->base || h.ndays > (1u << 20) || h.nyears > 1000 || h.nwide > (1u << 30)) {
+        snprintf(err, errsize,
+                 "model file %s: not one of this version with horizon %d (another format, figure "
+                 "count or horizon)",
+                 path, m->hyear);
+        fclose(f);
+        return PUFA_EINVAL;
+    }
+    pub_model_clear(m);
+    intern_free(&m->counties);
+    intern_free(&m->units);
+    intern_free(&m->campaigns);
+    intern_free(&m->townships);
+    bool ok = get_intern(f, &m->counties) && get_intern(f, &m->units) &&
+              get_intern(f, &m->campaigns) && get_intern(f, &m->townships);
+    if (ok) {
+        m->nwide = m->wide_cap = h.nwide;
+        m->wide = pufa_malloc((h.nwide ? h.nwide : 1) * sizeof *m->wide);
+        ok = get(f, m->wide, h.nwide * sizeof *m->wide);
+    }
+    m->ndays = h.ndays;
+    m->nyears = h.nyears;
+    ok = ok && get_buckets(f, m, m->days, m->ndays) && get_buckets(f, m, m->years, m->nyears);
+    if (ok) {
+        m->recv = pufa_calloc(m->ndays ? m->ndays : 1, sizeof *m->recv);
+        for (size_t i = 0; ok && i < m->ndays; i++) {
+            recv_day *r = &m->recv[i];
+            ok = get(f, &r->n, sizeof r->n) && r->n <= (1u << 24);
+            if (!ok || !r->n) {
+                r->n = 0;
+                continue;
+            }
+            r->cap = r->n;
+            r->v = pufa_malloc(r->n * sizeof *r->v);
+            ok = get(f, r->v, r->n * sizeof *r->v);
+        }
+    }
+    for (uint64_t i = 0; ok && i < h.nseen; i++) {
+        seen s;
+        ok = get(f, &s, sizeof s) && s.day != NO_DAY;
+        if (ok)
+            note_seen(m, s.county, s.unit, s.day);
+    }
+    char end[8];
+    ok = ok && get(f, end, 8) && !memcmp(end, MODEL_END, 8) && fgetc(f) == EOF;
+    fclose(f);
+    if (!ok) {
+        snprintf(err, errsize, "model file %s: truncated or damaged", path);
+        pub_model_clear(m);
+        return PUFA_ECORRUPT;
+    }
+    /* Every county's ancestors, in the org units the model has. */
+    if (m->anc_cap < m->counties.cap) {
+        m->anc_cap = m->counties.cap;
+        m->anc = pufa_realloc(m->anc, m->anc_cap * sizeof *m->anc);
+    }
+    for (uint32_t i = 0; i < m->counties.n; i++)
+        find_ancestors(m, i);
+    m->seq = h.seq;
+    m->stamp = h.stamp;
+    return 0;
 }

@@ -1,10 +1,14 @@
-/* The publisher's live totals: for every day, the figures per county and
- * per county x theme / venue / form / responsible unit / campaign /
- * township, built
- * from the rollups and kept current by the aggregator's deltas.  A window
- * query visits only the days of the window: its cost grows with days x
- * dimensions, never with the number of reports.  Readers (HTTP threads)
- * and the writer (the feed thread) share it under a read-write lock. */
+/* The publisher's live totals: the figures per county and per county x
+ * theme / venue / form / responsible unit / campaign / township, built from
+ * the rollups and kept current by the aggregator's deltas.  Two tiers:
+ * every calendar year (all dimensions), and every day - the county totals
+ * for all days, the other dimensions from the horizon year on (before it,
+ * per year only; a window that cuts an old year reads those days from
+ * PostgreSQL through the cold callback).  A window query reads whole years
+ * from the year tier and the other days from the day tier: its cost grows
+ * with the days outside whole years x cells, never with the number of
+ * reports.  Readers (HTTP threads) and the writer (the feed thread) share
+ * it under a read-write lock. */
 #ifndef PUB_MODEL_H
 #define PUB_MODEL_H
 
@@ -113,8 +117,46 @@ void pub_model_set_home(pub_model *m, const char *code);
  * pub_model_clear; written under wrlock, read under rdlock. */
 pub_periods *pub_model_periods(pub_model *m);
 const pub_periods *pub_model_periods_c(const pub_model *m);
+/* The horizon: days of years before it keep the other dimensions than
+ * total per year only (default PUFA_MIN_YEAR: every day of every
+ * dimension).  Set it before adding anything. */
+void pub_model_set_horizon(pub_model *m, int year);
+int pub_model_horizon(const pub_model *m);
+/* Reads the per-dimension rows of [from, to] (days before the horizon) from
+ * the database: calls emit once per (county, key) with the summed figures
+ * (key as rollup_dim has it).  0, or nonzero when the rows could not be
+ * read (the read is then marked incomplete).  Called under the read lock,
+ * from several HTTP threads at once. */
+typedef void (*pub_cold_emit)(void *ectx, const char *county, const char *key,
+                              const int64_t fig[NFIG]);
+typedef int (*pub_cold_fn)(void *ctx, pufa_day from, pufa_day to, pub_dim dim, pub_cold_emit emit,
+                           void *ectx);
+void pub_model_set_cold(pub_model *m, pub_cold_fn fn, void *ctx);
+/* Zeroes the cells of county on day (every dimension held per day; their
+ * figures leave that year's cells too), or the other dimensions than total
+ * of county in a year before the horizon (held per year only): a catch-up
+ * then adds the rows the database has now (pub_model_add_dim: a day's rows,
+ * or a year's sums dated its January 1). */
+void pub_model_forget_day(pub_model *m, pufa_day day, const char *county);
+void pub_model_forget_year(pub_model *m, int year, const char *county);
+/* Gives back the room the cell arrays grew into (after a load). */
+void pub_model_shrink(pub_model *m);
+/* Writes the model (cells, names, receipts, seq; not the org units) to
+ * path (through path.tmp, renamed), or reads one back into a model that
+ * holds nothing yet (names it had are replaced).  0, or a PUFA_E* code with
+ * err filled; a file of another format version, figure count or horizon
+ * is refused (PUFA_EINVAL) and the model left as it was. */
+int pub_model_save(const pub_model *m, const char *path, char *err, size_t errsize);
+int pub_model_load(pub_model *m, const char *path, char *err, size_t errsize);
+/* What the file was made from (e.g. the schema version), saved with it. */
+void pub_model_set_stamp(pub_model *m, uint64_t stamp);
+uint64_t pub_model_stamp(const pub_model *m);
 
 /* ---- reads (rdlock held) ---- */
+/* Whether a read of this thread since the reset lacked days the database
+ * could not give (the cold callback failed): its answer is not whole. */
+void pub_model_incomplete_reset(void);
+bool pub_model_incomplete(void);
 uint64_t pub_model_seq(const pub_model *m);
 /* The org units (NULL before the first snapshot) and the home ("" when
  * none is set). */

@@ -108,28 +108,36 @@ static void *forwarder(void *arg) {
 
 /* ---- processes ---- */
 
+/* More flags for the publishers started next (NULL-ended; a nation's). */
+static char *pub_extra[8];
+
 /* Starts a publisher on the forwarder's feed in the given time zone. */
 static void start_publisher_in(pufa_proc *p, const char *tz, char *http_port, size_t http_size,
                                char *zmq_ep, size_t zmq_size) {
     char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
-    char *argv[] = {(char *)pub_bin,
-                    "--feed",
-                    fwd_ep,
-                    "--db",
-                    dbinfo,
-                    "--http",
-                    "127.0.0.1:0",
-                    "--pub",
-                    "tcp://127.0.0.1:0",
-                    "--heartbeat",
-                    "500ms",
-                    "--timezone",
-                    (char *)tz,
-                    "--campaign-windows",
-                    camps.spec,
-                    "--home",
-                    PUFA_TEST_HOME,
-                    NULL};
+    char *argv[32] = {(char *)pub_bin,
+                      "--feed",
+                      fwd_ep,
+                      "--db",
+                      dbinfo,
+                      "--http",
+                      "127.0.0.1:0",
+                      "--pub",
+                      "tcp://127.0.0.1:0",
+                      "--heartbeat",
+                      "500ms",
+                      "--timezone",
+                      (char *)tz,
+                      "--campaign-windows",
+                      camps.spec,
+                      "--home",
+                      PUFA_TEST_HOME};
+    size_t n = 0;
+    while (argv[n])
+        n++;
+    for (size_t i = 0; pub_extra[i]; i++)
+        argv[n++] = pub_extra[i];
+    argv[n] = NULL;
     pufa_proc_start(p, argv, NULL);
     free(dbinfo);
     if (!pufa_proc_wait_log(p, "id=PUB-HTTP", "port", http_port, http_size, 10000) ||
@@ -932,6 +940,89 @@ static void restart_gives_the_same_totals(void **state) {
     assert_int_equal(compare_all(false), COMBINATIONS);
 }
 
+/* A nation's settings (README: a nation's publisher): this year per day,
+ * the years before per year (their cut windows read from PostgreSQL), a
+ * model file.  Every window x breakdown equals SQL after the full load,
+ * after live deltas, and after a restart from the file while reports and
+ * corrections of old days were committed. */
+static void a_publisher_with_a_model_file_catches_up(void **state) {
+    (void)state;
+    char dir[] = "/tmp/pufa-model-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *file = pufa_asprintf("%s/model.bin", dir);
+    stop_publisher();
+    pub_extra[0] = "--detail-years";
+    pub_extra[1] = "1";
+    pub_extra[2] = "--model-file";
+    pub_extra[3] = file;
+    pub_extra[4] = NULL;
+    start_publisher();
+    wait_caught_up();
+    assert_int_equal(compare_all(false), COMBINATIONS);
+    assert_true(pufa_proc_wait_log(&pub, "id=PUB-MODEL-FILE", NULL, NULL, 0, 20000));
+    /* Live: new reports over three years, and corrections moving reports of
+     * the last test to other days (old ones among them). */
+    generate(300, 31);
+    wait_caught_up();
+    assert_int_equal(compare_all(false), COMBINATIONS);
+    stop_publisher(); /* writes the file again */
+    pufa_day today = pufa_city_day(pufa_now_ms());
+    generate_between(200, 37, today - 700, 400); /* old days only, while it is down */
+    PGresult *r = PQexec(db, "SELECT report_id, revision, county_code, unit_code FROM reports"
+                             " WHERE NOT retracted ORDER BY report_id LIMIT 40");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    int nc = PQntuples(r);
+    pufa_report *c = pufa_calloc((size_t)nc, sizeof *c);
+    for (int i = 0; i < nc; i++) {
+        char date[11];
+        pufa_report_init(&c[i]);
+        c[i].report_id = pufa_strdup(PQgetvalue(r, i, 0));
+        c[i].revision = atoi(PQgetvalue(r, i, 1)) + 1;
+        c[i].retracted = i % 10 == 0;
+        c[i].county_code = pufa_strdup(PQgetvalue(r, i, 2));
+        c[i].unit_code = pufa_strdup(PQgetvalue(r, i, 3));
+        pufa_date_format(today - 500 + i * 9, date); /* another day, some of them old */
+        c[i].occurred_on = pufa_strdup(date);
+        c[i].theme = 1 + i % PUFA_THEME_MAX;
+        c[i].venue = 1 + i % PUFA_VENUE_MAX;
+        c[i].form = 1 + i % PUFA_FORM_MAX;
+        c[i].campaign = pufa_strdup("");
+        c[i].title = pufa_strdup("更正");
+        for (int k = 0; k < PUFA_NCOUNTERS; k++)
+            c[i].counters[k] = (uint32_t)(7 * i + k);
+    }
+    PQclear(r);
+    send_reports(c, (size_t)nc);
+    for (int i = 0; i < nc; i++)
+        pufa_report_clear(&c[i]);
+    free(c);
+    start_publisher();
+    assert_true(pufa_proc_count_log(&pub, "source=model_file") == 1);
+    wait_caught_up();
+    assert_int_equal(compare_all(false), COMBINATIONS);
+    /* A file ahead of the database (as after restoring an older backup):
+     * set aside, a full snapshot.  Its seq is the header's uint64 at byte
+     * 32 (model.c: model_head). */
+    stop_publisher();
+    FILE *f = fopen(file, "r+b");
+    assert_non_null(f);
+    uint64_t ahead = 1ull << 40;
+    assert_int_equal(fseek(f, 32, SEEK_SET), 0);
+    assert_int_equal(fwrite(&ahead, sizeof ahead, 1, f), 1);
+    fclose(f);
+    start_publisher();
+    assert_true(pufa_proc_count_log(&pub, "past the database's") == 1);
+    assert_true(pufa_proc_count_log(&pub, "source=model_file") == 0);
+    wait_caught_up();
+    assert_int_equal(compare_all(false), COMBINATIONS);
+    stop_publisher();
+    pub_extra[0] = NULL;
+    start_publisher();
+    unlink(file);
+    rmdir(dir);
+    free(file);
+}
+
 /* Opens /v1/stream on a raw socket. */
 static int open_stream(void) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -1384,6 +1475,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(withheld_delta_leads_to_a_resync),
         cmocka_unit_test(a_resync_failing_midway_is_not_served),
         cmocka_unit_test(restart_gives_the_same_totals),
+        cmocka_unit_test(a_publisher_with_a_model_file_catches_up),
         cmocka_unit_test(sse_client_sees_a_commit_within_a_second),
         cmocka_unit_test(zeromq_dashboards_match_the_api),
         cmocka_unit_test(windows_follow_the_configured_zone),
