@@ -60,7 +60,7 @@ static void send_reports(pufa_report *r, size_t n) {
         free(m);
         free(b.reports);
         zmq_pollitem_t it = {.socket = dealer, .events = ZMQ_POLLIN};
-        assert_int_equal(zmq_poll(&it, 1, 30000), 1);
+        assert_int_equal(zmq_poll(&it, 1, 120000), 1); /* generous: a loaded machine */
         zmq_msg_t ack;
         zmq_msg_init(&ack);
         zmq_msg_recv(&ack, dealer, 0);
