@@ -39,11 +39,6 @@ static uint8_t *official_mask(const pub_model *m, int month, size_t *n) {
     return mask;
 }
 
-static void sat_add(int64_t *acc, int64_t v) {
-    if (__builtin_add_overflow(*acc, v, acc))
-        *acc = v > 0 ? INT64_MAX : INT64_MIN;
-}
-
 static int by_value(const void *a, const void *b) {
     uint32_t x = ((const pub_row *)a)->value, y = ((const pub_row *)b)->value;
     return (x > y) - (x < y);
@@ -89,14 +84,14 @@ size_t pub_query_status(const pub_model *m, bool approved, pufa_day from, pufa_d
     for (size_t i = 0; i < n; i++) {
         if (out && all[out - 1].value == all[i].value) {
             for (int f = 0; f < NFIG; f++)
-                sat_add(&all[out - 1].fig[f], all[i].fig[f]);
+                pufa_fig_add(&all[out - 1].fig[f], all[i].fig[f]);
         } else {
             all[out++] = all[i];
         }
     }
     for (size_t i = 0; i < out; i++)
         for (int f = 0; f < NFIG; f++)
-            sat_add(&totals[f], all[i].fig[f]);
+            pufa_fig_add(&totals[f], all[i].fig[f]);
     *rows = all ? all : pufa_calloc(1, sizeof *all);
     return out;
 }

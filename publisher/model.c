@@ -819,13 +819,9 @@ static size_t value_space(const pub_model *m, pub_dim dim) {
     return 0;
 }
 
-/* Sums over cells: each cell is bounded when added (pub_model_add), but a
- * sum over many days and counties of hostile figures could still pass
- * INT64_MAX; it saturates there rather than wrap. */
-static inline void sat_add(int64_t *acc, int64_t v) {
-    if (__builtin_add_overflow(*acc, v, acc))
-        *acc = v > 0 ? INT64_MAX : INT64_MIN;
-}
+/* Sums over cells saturate (pufa_fig_add): each cell is bounded when added
+ * (pub_model_add), but a sum over many days and counties of hostile
+ * figures could still pass INT64_MAX. */
 
 /* Set when a read needed days the database could not give (the cold
  * callback failed or none is set): its answer lacks them. */
@@ -876,10 +872,10 @@ static void read_bucket(const reader *q, const bucket *b) {
         if (c->county & WIDE) {
             const int64_t *w = q->m->wide[c->fig[0]];
             for (int f = 0; f < NFIG; f++)
-                sat_add(&a[f], w[f]);
+                pufa_fig_add(&a[f], w[f]);
         } else {
             for (int f = 0; f < NFIG; f++)
-                sat_add(&a[f], c->fig[f]);
+                pufa_fig_add(&a[f], c->fig[f]);
         }
     }
 }
@@ -911,7 +907,7 @@ static void read_cold_row(void *ctx, const char *county, const char *key, const 
     }
     int64_t *a = reader_row(q, c, v);
     for (int f = 0; a && f < NFIG; f++)
-        sat_add(&a[f], fig[f]);
+        pufa_fig_add(&a[f], fig[f]);
 }
 
 /* Adds the cells of [from, to] of dimension q->src: whole calendar years
@@ -972,7 +968,7 @@ size_t pub_model_query(const pub_model *m, pufa_day from, pufa_day to, pub_dim d
         out[n].value = (uint32_t)v;
         memcpy(out[n].fig, acc[v], sizeof out[n].fig);
         for (int f = 0; f < NFIG; f++)
-            sat_add(&totals[f], acc[v][f]);
+            pufa_fig_add(&totals[f], acc[v][f]);
         n++;
     }
     free(acc);
