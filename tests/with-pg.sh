@@ -10,7 +10,9 @@
 #   (PUFA_TEST_PG_SHARED_BUFFERS, if set, replaces the 64MB of shared_buffers)
 #   PUFA_TEST_PG_STOP, PUFA_TEST_PG_START  shell commands that stop (fast)
 #                     and start the server again, for fault tests
-# and always stops and removes the cluster, whatever CMD does.  --prefix P
+# and always stops and removes the cluster, whatever CMD does.
+# PUFA_TEST_PG_KEEP=DIR (benchmarks only): the cluster lives in DIR (a short
+# path), is reused if DIR already holds one, and is stopped but kept.  --prefix P
 # names the variables P_DB, P_PGHOST, … instead (PUFA_UPPER_: a second
 # server for an upper level, with-pg.sh --prefix PUFA_UPPER_ with-pg.sh CMD).
 set -euo pipefail
@@ -45,7 +47,13 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 
 # Short path: unix socket paths are limited to ~107 bytes.
-TMP=$(mktemp -d /tmp/pufa-pg.XXXXXX)
+KEEP=${PUFA_TEST_PG_KEEP:-}
+if [ -n "$KEEP" ]; then
+    mkdir -p "$KEEP"
+    TMP=$(cd "$KEEP" && pwd)
+else
+    TMP=$(mktemp -d /tmp/pufa-pg.XXXXXX)
+fi
 chmod 755 "$TMP"
 DATA=$TMP/data
 SOCK=$TMP
@@ -54,12 +62,14 @@ if [ "$OWNER" = postgres ] && [ "$(id -u)" -eq 0 ]; then chown postgres: "$TMP";
 
 cleanup() {
     local rc=$?
-    "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null 2>&1 || true
+    local mode=immediate
+    if [ -n "$KEEP" ]; then mode=fast; fi
+    "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$DATA" -m "$mode" -w -t 300 stop >/dev/null 2>&1 || true
     if [ $rc -ne 0 ] && [ -f "$LOG" ]; then
         echo "--- postgres log (last 30 lines) ---" >&2
         tail -n 30 "$LOG" >&2 || true
     fi
-    rm -rf "$TMP"
+    if [ -z "$KEEP" ]; then rm -rf "$TMP"; fi
     exit $rc
 }
 trap cleanup EXIT
@@ -68,16 +78,22 @@ trap 'exit 130' INT TERM
 # A port number only names the socket file; no TCP listener is opened.
 PORT=$(( 20000 + (RANDOM % 20000) ))
 
-"${RUNAS[@]}" "$PGBIN/initdb" -D "$DATA" -U postgres -A trust -E UTF8 \
-    --locale=C.UTF-8 --no-sync >"$TMP/initdb.log" 2>&1 || {
-    cat "$TMP/initdb.log" >&2; exit 69; }
+REUSE=
+if [ -n "$KEEP" ] && [ -f "$DATA/PG_VERSION" ]; then REUSE=1; fi
+if [ -z "$REUSE" ]; then
+    "${RUNAS[@]}" "$PGBIN/initdb" -D "$DATA" -U postgres -A trust -E UTF8 \
+        --locale=C.UTF-8 --no-sync >"$TMP/initdb.log" 2>&1 || {
+        cat "$TMP/initdb.log" >&2; exit 69; }
+fi
 
 PGOPTS="-c listen_addresses='' -c unix_socket_directories='$SOCK' -p $PORT -c fsync=${PUFA_TEST_PG_FSYNC:-on} -c max_connections=60 -c shared_buffers=${PUFA_TEST_PG_SHARED_BUFFERS:-64MB}"
 "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 \
     -o "$PGOPTS" start >/dev/null
 
-"$PGBIN/psql" -X -q -h "$SOCK" -p "$PORT" -U postgres -d postgres \
-    -c "CREATE DATABASE pufa" >/dev/null
+if [ -z "$REUSE" ]; then
+    "$PGBIN/psql" -X -q -h "$SOCK" -p "$PORT" -U postgres -d postgres \
+        -c "CREATE DATABASE pufa" >/dev/null
+fi
 
 export "${prefix}DB=host=$SOCK port=$PORT user=postgres dbname=pufa"
 export "${prefix}PGHOST=$SOCK"
