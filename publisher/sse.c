@@ -42,17 +42,17 @@ struct pub_sse {
     pthread_mutex_t mu; /* everything below */
     stream *first;
     sse_event *cur;
-    uint64_t open, opened, refused, dropped_slow, fanouts;
+    uint64_t open, opened, refused, dropped_slow, events, fanouts;
     /* The running fan-out: streams woken for it that have not yet handed
      * its (or a newer) event to their socket; when it reaches 0 the
      * fan-out's time goes into fanout_hist and fan_cv is signalled. */
     uint64_t fan_pending, fanouts_cut;
     int64_t fan_born_ms;
     pufa_histogram fanout_hist;
-    pthread_cond_t fan_cv; /* CLOCK_MONOTONIC */
+    pthread_cond_t fan_cv; /* CLOCK_MONOTONIC; cur, fan_pending, stopping */
     bool stopping;
-    pthread_t pump;
-    bool pump_started;
+    pthread_t pump, watch;
+    bool pump_started, watch_started;
     struct MHD_Connection **wake; /* the pump's: connections to resume */
     size_t wake_cap;
 };
@@ -174,102 +174,137 @@ static void stream_free(void *cls) {
  * long (a reader whose socket is full) no longer holds the next one back. */
 #define FANOUT_WAIT_MS 1000
 
-/* Coalescing, after a fan-out's resumes: the next one starts once every
- * stream woken for this one has handed its event to the socket (or
- * FANOUT_WAIT_MS passed) and at least min_interval_ms after this one began.
- * Changes meanwhile go out together in the next event, so the loop threads
- * never send two events to a stream where one would do. */
-static void fanout_wait(pub_sse *s, int64_t began_ms) {
+/* Builds the event of every change as soon as pub_live has it, so that a
+ * stream the running fan-out has not reached yet takes the newest state
+ * when microhttpd asks it for data (stream_read takes s->cur) rather than
+ * the state of when the fan-out began. */
+static void *watch_main(void *arg) {
+    pub_sse *s = arg;
     pthread_mutex_lock(&s->mu);
-    int64_t cap = began_ms + FANOUT_WAIT_MS;
-    int64_t until = began_ms + s->cfg.min_interval_ms;
-    for (;;) {
-        int64_t now = mono_ms();
-        bool busy = s->fan_pending && now < cap;
-        if (s->stopping || (!busy && now >= until))
-            break;
-        int64_t wake = busy ? cap : until;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t ns = (int64_t)ts.tv_nsec + (wake - now) * 1000000;
-        ts.tv_sec += (time_t)(ns / 1000000000);
-        ts.tv_nsec = (long)(ns % 1000000000);
-        pthread_cond_timedwait(&s->fan_cv, &s->mu, &ts);
-    }
-    if (s->fan_pending && !s->stopping)
-        s->fanouts_cut++;
+    uint64_t version = s->cur->version;
     pthread_mutex_unlock(&s->mu);
+    for (;;) {
+        char *payload = NULL;
+        pub_live_wait_result r = pub_live_wait(s->live, &version, 1000, &payload);
+        if (r == PUB_LIVE_STOPPED)
+            break;
+        if (r == PUB_LIVE_CHANGED) {
+            sse_event *e = event_new(version, payload);
+            pthread_mutex_lock(&s->mu);
+            event_unref(&s->cur);
+            s->cur = e;
+            s->events++;
+            pthread_cond_signal(&s->fan_cv);
+            pthread_mutex_unlock(&s->mu);
+        }
+        free(payload);
+    }
+    return NULL;
 }
 
+/* Waits on fan_cv until at (monotonic ms); under s->mu. */
+static void wait_until(pub_sse *s, int64_t at) {
+    int64_t now = mono_ms();
+    if (at <= now)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t ns = (int64_t)ts.tv_nsec + (at - now) * 1000000;
+    ts.tv_sec += (time_t)(ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    pthread_cond_timedwait(&s->fan_cv, &s->mu, &ts);
+}
+
+/* One pass over the streams (under s->mu), in list order.  fanout: wakes
+ * every suspended stream whose last event is older than s->cur (one that
+ * already took it, skipping ahead during the previous fan-out, is left
+ * alone) and starts a fan-out that waits for them; otherwise wakes only
+ * those due a keep-alive.  Either way drops a stream whose socket has not
+ * drained for stall_ms.  Returns how many connections are in s->wake. */
+static size_t sweep(pub_sse *s, bool fanout, int64_t now) {
+    size_t nwake = 0;
+    uint64_t v = s->cur->version;
+    for (stream *st = s->first; st; st = st->next) {
+        if (st->suspended) {
+            bool wake = fanout ? st->version != v : now - st->sent_ms >= s->cfg.keepalive_ms;
+            if (fanout) {
+                /* Behind and idle: this fan-out waits for it. */
+                st->owed = wake;
+                s->fan_pending += wake;
+            }
+            if (wake) {
+                st->suspended = false;
+                st->taken_ms = now;
+                if (nwake == s->wake_cap) {
+                    s->wake_cap = s->wake_cap ? 2 * s->wake_cap : 256;
+                    s->wake = pufa_realloc(s->wake, s->wake_cap * sizeof *s->wake);
+                }
+                s->wake[nwake++] = st->c;
+            }
+        } else {
+            /* Still sending an older event: it takes the newest next, but
+             * a slow reader does not hold the fan-out back. */
+            if (fanout)
+                st->owed = false;
+            if (!st->dropped && now - st->taken_ms >= s->cfg.stall_ms) {
+                /* Its socket has not drained for stall_ms: the loop sees
+                 * the shutdown and closes it (stream_free follows). */
+                st->dropped = true;
+                s->dropped_slow++;
+                shutdown(st->fd, SHUT_RDWR);
+            }
+        }
+    }
+    return nwake;
+}
+
+/* Fan-outs one at a time: the next begins once every stream woken for the
+ * running one has handed its (or a newer) event to the socket, or
+ * FANOUT_WAIT_MS passed, and at least min_interval_ms after it began.  It
+ * wakes only the streams still behind, in the same order; the others took
+ * the newest event meanwhile.  So an event goes to a stream at most once,
+ * a stream never has two queued, and a change waits about one fan-out,
+ * not the rest of the running one and then one of its own. */
 static void *pump_main(void *arg) {
     pub_sse *s = arg;
     int64_t tick =
         s->cfg.keepalive_ms < s->cfg.stall_ms / 2 ? s->cfg.keepalive_ms : s->cfg.stall_ms / 2;
     tick = tick < 50 ? 50 : tick > 1000 ? 1000 : tick;
-    uint64_t version;
-    char *payload = pub_live_event(s->live, &version);
     pthread_mutex_lock(&s->mu);
-    s->cur = event_new(version, payload);
-    pthread_mutex_unlock(&s->mu);
-    free(payload);
-    for (;;) {
-        payload = NULL;
-        pub_live_wait_result r = pub_live_wait(s->live, &version, tick, &payload);
-        if (r == PUB_LIVE_STOPPED)
-            break;
-        bool changed = r == PUB_LIVE_CHANGED;
-        pthread_mutex_lock(&s->mu);
+    uint64_t sent = s->cur->version; /* the version of the last fan-out */
+    int64_t began = mono_ms(), next_tick = began + tick;
+    while (!s->stopping) {
         int64_t now = mono_ms();
-        if (changed) {
-            event_unref(&s->cur);
-            s->cur = event_new(version, payload);
-            s->fanouts++;
+        bool behind = s->cur->version != sent;
+        bool busy = s->fan_pending && now < began + FANOUT_WAIT_MS;
+        int64_t ready = busy ? began + FANOUT_WAIT_MS : began + s->cfg.min_interval_ms;
+        bool fanout = behind && !busy && now >= ready;
+        if (!fanout && now < next_tick) {
+            wait_until(s, behind && ready < next_tick ? ready : next_tick);
+            continue;
+        }
+        if (fanout) {
+            if (s->fan_pending)
+                s->fanouts_cut++;
+            sent = s->cur->version;
             s->fan_pending = 0;
             s->fan_born_ms = s->cur->born_ms;
+            began = now;
+        } else {
+            next_tick = now + tick;
         }
-        size_t nwake = 0;
-        for (stream *st = s->first; st; st = st->next) {
-            if (st->suspended) {
-                bool wake = changed || now - st->sent_ms >= s->cfg.keepalive_ms;
-                if (changed) {
-                    /* Caught up and idle: this fan-out waits for it. */
-                    st->owed = true;
-                    s->fan_pending++;
-                }
-                if (wake) {
-                    st->suspended = false;
-                    st->taken_ms = now;
-                    if (nwake == s->wake_cap) {
-                        s->wake_cap = s->wake_cap ? 2 * s->wake_cap : 256;
-                        s->wake = pufa_realloc(s->wake, s->wake_cap * sizeof *s->wake);
-                    }
-                    s->wake[nwake++] = st->c;
-                }
-            } else {
-                /* Still sending an older event: it takes this one next,
-                 * but a slow reader does not hold the fan-out back. */
-                if (changed)
-                    st->owed = false;
-                if (!st->dropped && now - st->taken_ms >= s->cfg.stall_ms) {
-                    /* Its socket has not drained for stall_ms: the loop
-                     * sees the shutdown and closes it (stream_free
-                     * follows). */
-                    st->dropped = true;
-                    s->dropped_slow++;
-                    shutdown(st->fd, SHUT_RDWR);
-                }
-            }
-        }
+        size_t nwake = sweep(s, fanout, now);
+        if (fanout && s->fan_pending)
+            s->fanouts++;
         pthread_mutex_unlock(&s->mu);
         /* Resumed outside the lock, so that the loop threads can send
          * meanwhile.  A connection not yet resumed is still suspended:
          * microhttpd cannot close it, so st->c stays valid. */
         for (size_t i = 0; i < nwake; i++)
             MHD_resume_connection(s->wake[i]);
-        free(payload);
-        if (changed)
-            fanout_wait(s, now);
+        pthread_mutex_lock(&s->mu);
     }
+    pthread_mutex_unlock(&s->mu);
     return NULL;
 }
 
@@ -284,10 +319,18 @@ pub_sse *pub_sse_new(pub_live *live, const pub_sse_config *cfg) {
     pthread_cond_init(&s->fan_cv, &ca);
     pthread_condattr_destroy(&ca);
     pufa_histogram_init_latency(&s->fanout_hist);
+    uint64_t version;
+    char *payload = pub_live_event(s->live, &version);
+    s->cur = event_new(version, payload);
+    free(payload);
     if (pthread_create(&s->pump, NULL, pump_main, s) == 0)
         s->pump_started = true;
     else
         PLOG_ERROR("PUB-SSE", "msg=\"cannot start the stream pump: streams get no events\"");
+    if (s->pump_started && pthread_create(&s->watch, NULL, watch_main, s) == 0)
+        s->watch_started = true;
+    else if (s->pump_started)
+        PLOG_ERROR("PUB-SSE", "msg=\"cannot start the stream watcher: streams get no new events\"");
     return s;
 }
 
@@ -304,9 +347,11 @@ void pub_sse_stop(pub_sse *s) {
         }
     pthread_mutex_unlock(&s->mu);
     pub_live_stop(s->live);
+    if (s->watch_started)
+        pthread_join(s->watch, NULL);
     if (s->pump_started)
         pthread_join(s->pump, NULL);
-    s->pump_started = false;
+    s->watch_started = s->pump_started = false;
 }
 
 void pub_sse_destroy(pub_sse **ps) {
@@ -361,7 +406,7 @@ bool pub_sse_open(pub_sse *s, struct MHD_Connection *c, enum MHD_Result *ret) {
 void pub_sse_metrics(pub_sse *s, pufa_buf *b) {
     pthread_mutex_lock(&s->mu);
     uint64_t open = s->open, opened = s->opened, refused = s->refused, slow = s->dropped_slow,
-             fan = s->fanouts, cut = s->fanouts_cut;
+             events = s->events, fan = s->fanouts, cut = s->fanouts_cut;
     pufa_histogram hist = s->fanout_hist;
     pthread_mutex_unlock(&s->mu);
     pufa_metric_help(b, "pufa_publisher_streams", "gauge", "Open SSE streams.");
@@ -374,8 +419,12 @@ void pub_sse_metrics(pub_sse *s, pufa_buf *b) {
     pufa_metric_u64(b, "pufa_publisher_streams_total", "fate=\"opened\"", opened);
     pufa_metric_u64(b, "pufa_publisher_streams_total", "fate=\"refused\"", refused);
     pufa_metric_u64(b, "pufa_publisher_streams_total", "fate=\"dropped_slow\"", slow);
+    pufa_metric_help(b, "pufa_publisher_stream_events_total", "counter",
+                     "Events built: one per change of the live state, shared by every stream.");
+    pufa_metric_u64(b, "pufa_publisher_stream_events_total", NULL, events);
     pufa_metric_help(b, "pufa_publisher_stream_fanouts_total", "counter",
-                     "Events sent to every stream (changes coalesce within stream_interval).");
+                     "Fan-outs: passes waking the streams behind the newest event, one at a time "
+                     "(a stream not reached yet takes the newest; changes meanwhile coalesce).");
     pufa_metric_u64(b, "pufa_publisher_stream_fanouts_total", NULL, fan);
     pufa_metric_help(b, "pufa_publisher_stream_fanouts_cut_total", "counter",
                      "Fan-outs that had not reached every woken stream after 1 s (a full socket) "
