@@ -42,7 +42,7 @@ struct pub_sse {
     pthread_mutex_t mu; /* everything below */
     stream *first;
     sse_event *cur;
-    uint64_t open, opened, refused, dropped_slow, events, fanouts;
+    uint64_t open, idle, opened, refused, dropped_slow, events, fanouts;
     /* The running fan-out: streams woken for it that have not yet handed
      * its (or a newer) event to their socket; when it reaches 0 the
      * fan-out's time goes into fanout_hist and fan_cv is signalled. */
@@ -126,6 +126,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
             st->prelen = (size_t)snprintf(st->pre, sizeof st->pre, ": keepalive\n\n");
         } else {
             st->suspended = true;
+            s->idle++;
             MHD_suspend_connection(st->c);
             pthread_mutex_unlock(&s->mu);
             return 0;
@@ -164,6 +165,8 @@ static void stream_free(void *cls) {
     if (st->next)
         st->next->prev = st->prev;
     s->open--;
+    if (st->suspended)
+        s->idle--;
     event_unref(&st->ev);
     fanout_settle(s, st, mono_ms());
     pthread_mutex_unlock(&s->mu);
@@ -234,6 +237,7 @@ static size_t sweep(pub_sse *s, bool fanout, int64_t now) {
             }
             if (wake) {
                 st->suspended = false;
+                s->idle--;
                 st->taken_ms = now;
                 if (nwake == s->wake_cap) {
                     s->wake_cap = s->wake_cap ? 2 * s->wake_cap : 256;
@@ -343,6 +347,7 @@ void pub_sse_stop(pub_sse *s) {
     for (stream *st = s->first; st; st = st->next)
         if (st->suspended) {
             st->suspended = false;
+            s->idle--;
             MHD_resume_connection(st->c);
         }
     pthread_mutex_unlock(&s->mu);
@@ -405,12 +410,16 @@ bool pub_sse_open(pub_sse *s, struct MHD_Connection *c, enum MHD_Result *ret) {
 
 void pub_sse_metrics(pub_sse *s, pufa_buf *b) {
     pthread_mutex_lock(&s->mu);
-    uint64_t open = s->open, opened = s->opened, refused = s->refused, slow = s->dropped_slow,
-             events = s->events, fan = s->fanouts, cut = s->fanouts_cut;
+    uint64_t open = s->open, idle = s->idle, opened = s->opened, refused = s->refused,
+             slow = s->dropped_slow, events = s->events, fan = s->fanouts, cut = s->fanouts_cut;
     pufa_histogram hist = s->fanout_hist;
     pthread_mutex_unlock(&s->mu);
     pufa_metric_help(b, "pufa_publisher_streams", "gauge", "Open SSE streams.");
     pufa_metric_u64(b, "pufa_publisher_streams", NULL, open);
+    pufa_metric_help(b, "pufa_publisher_streams_idle", "gauge",
+                     "Open SSE streams with nothing to send (waiting for an event or a "
+                     "keep-alive); the others are writing or behind.");
+    pufa_metric_u64(b, "pufa_publisher_streams_idle", NULL, idle);
     pufa_metric_help(b, "pufa_publisher_streams_max", "gauge", "Open SSE streams at most.");
     pufa_metric_u64(b, "pufa_publisher_streams_max", NULL, (uint64_t)s->cfg.max_streams);
     pufa_metric_help(b, "pufa_publisher_streams_total", "counter",
