@@ -208,12 +208,15 @@ typedef struct sse_track {
     size_t n;
     long long want[MAX_COMMITS];
     double ack[MAX_COMMITS], first[MAX_COMMITS], last[MAX_COMMITS], klast[MAX_COMMITS];
+    double gen[MAX_COMMITS]; /* generated_at_ms of the first event showing it */
     int seen[MAX_COMMITS];
 } sse_track;
 
 static sse_track *trk;
 
-static void track_seen(size_t k, double at, double kat) {
+static void track_seen(size_t k, double at, double kat, double gen) {
+    if (gen > 0 && (trk->gen[k] == 0 || gen < trk->gen[k]))
+        trk->gen[k] = gen;
     at = at < trk->ack[k] ? trk->ack[k] : at;
     kat = kat < trk->ack[k] ? trk->ack[k] : kat;
     if (!trk->seen[k]++ || at < trk->first[k])
@@ -222,8 +225,9 @@ static void track_seen(size_t k, double at, double kat) {
     trk->klast[k] = kat > trk->klast[k] ? kat : trk->klast[k];
 }
 
-/* A stream's count went from prev to now (arrival at, kernel time kat). */
-static void track_event(long long prev, long long now, double at, double kat) {
+/* A stream's count went from prev to now (arrival at, kernel time kat, the
+ * event's generated_at_ms gen). */
+static void track_event(long long prev, long long now, double at, double kat, double gen) {
     if (!trk)
         return;
     /* The commits with prev < want <= now: a range, want being sorted. */
@@ -236,7 +240,7 @@ static void track_event(long long prev, long long now, double at, double kat) {
             hi = mid;
     }
     for (size_t k = lo; k < trk->n && trk->want[k] <= now; k++)
-        track_seen(k, at, kat);
+        track_seen(k, at, kat, gen);
 }
 
 /* A commit acked at ack: from now on the streams showing want count. */
@@ -247,10 +251,10 @@ static void track_commit(sse_client *cl, int n, long long want, double ack) {
     trk->want[k] = want;
     trk->ack[k] = ack;
     trk->seen[k] = 0;
-    trk->first[k] = trk->last[k] = trk->klast[k] = 0;
+    trk->first[k] = trk->last[k] = trk->klast[k] = trk->gen[k] = 0;
     for (int i = 0; i < n; i++)
         if (cl[i].status == 200 && cl[i].count >= want)
-            track_seen(k, ack, ack);
+            track_seen(k, ack, ack, 0);
 }
 
 /* Reads what fd has; parses complete events. */
@@ -286,11 +290,12 @@ static void sse_read(sse_client *c) {
             *end = '\0';
             char *all = strstr(c->buf, "\"all\":");
             char *r = all ? strstr(all, "\"reports\":") : NULL;
+            char *g = strstr(c->buf, "\"generated_at_ms\":");
             if (r) {
                 long long prev = c->count;
                 c->count = atoll(r + 10);
                 if (c->status == 200 && c->count > prev)
-                    track_event(prev, c->count, now, kat);
+                    track_event(prev, c->count, now, kat, g ? atof(g + 18) : 0);
             }
             size_t used = (size_t)(end + 2 - c->buf);
             memmove(c->buf, end + 2, c->len - used + 1);
@@ -341,9 +346,11 @@ static int recv_ack(void *d, long long *committed) {
 
 /* The first and last stream's delays of the commits [from, to) seen by
  * every stream, in ms: user-space read (first, last) and kernel arrival
- * of the last; returns how many. */
+ * of the last; gen (when not NULL): from the ack to the generated_at_ms of
+ * the first event showing it (the publisher's live state had it; 0 when
+ * the event came before the ack); returns how many. */
 static size_t track_delays(size_t from, size_t to, int ok, double *first, double *last,
-                           double *klast) {
+                           double *klast, double *gen) {
     size_t m = 0;
     for (size_t k = from; k < to; k++) {
         if (trk->seen[k] < ok)
@@ -351,8 +358,12 @@ static size_t track_delays(size_t from, size_t to, int ok, double *first, double
         first[m] = trk->first[k] - trk->ack[k];
         last[m] = trk->last[k] - trk->ack[k];
         klast[m] = trk->klast[k] - trk->ack[k];
+        if (gen)
+            gen[m] = trk->gen[k] > trk->ack[k] ? trk->gen[k] - trk->ack[k] : 0;
         m++;
     }
+    if (gen)
+        qsort(gen, m, sizeof *gen, cmp_d);
     qsort(first, m, sizeof *first, cmp_d);
     qsort(last, m, sizeof *last, cmp_d);
     qsort(klast, m, sizeof *klast, cmp_d);
@@ -471,8 +482,8 @@ static void sse_run(int n, const char *threads) {
     double fan_s1 = fanout_mean_ms(port, &fan_n1);
     bench_free_reports(r, ROUNDS * PER);
     size_t paced = trk->n;
-    double first[MAX_COMMITS], last[MAX_COMMITS], klast[MAX_COMMITS];
-    size_t nr = track_delays(0, paced, ok, first, last, klast);
+    double first[MAX_COMMITS], last[MAX_COMMITS], klast[MAX_COMMITS], gen[MAX_COMMITS];
+    size_t nr = track_delays(0, paced, ok, first, last, klast, NULL);
     long long dropped = metric_from(port, "pufa_publisher_streams_total{fate=\"dropped_slow\"} ");
     long long hwm = rss_kb(p.pid, "VmHWM:");
     printf("| SSE streams held (%d asked, one publisher with %s, one client process) | %d open "
@@ -504,7 +515,7 @@ static void sse_run(int n, const char *threads) {
     r = bench_make_reports((size_t)FULL * FULL_PER, 78);
     size_t from = trk->n, sent = 0, acked = 0;
     dropped = metric_from(port, "pufa_publisher_streams_total{fate=\"dropped_slow\"} ");
-    fanout_mean_ms(port, &fan_n0);
+    fan_s0 = fanout_mean_ms(port, &fan_n0);
     ccpu0 = thread_cpu_ms(), pcpu0 = proc_cpu_ms(p.pid);
     long long tf = pufa_mono_ms();
     while (acked < FULL && pufa_mono_ms() - tf < 300000) {
@@ -521,18 +532,23 @@ static void sse_run(int n, const char *threads) {
     double full_s = (double)(pufa_mono_ms() - tf) / 1000.0;
     track_drain(ep, cl, from, ok, 10000);
     ccpu1 = thread_cpu_ms(), pcpu1 = proc_cpu_ms(p.pid);
-    fanout_mean_ms(port, &fan_n1);
+    fan_s1 = fanout_mean_ms(port, &fan_n1);
     bench_free_reports(r, (size_t)FULL * FULL_PER);
-    nr = track_delays(from, trk->n, ok, first, last, klast);
+    nr = track_delays(from, trk->n, ok, first, last, klast, gen);
     long long dropped2 = metric_from(port, "pufa_publisher_streams_total{fate=\"dropped_slow\"} ");
     printf("| commit (ack) → event on the last of %d streams (%s) at full ingest rate (%d "
            "batches of "
            "%d, %d in flight: %.0f reports/s, %zu acks, %lld fan-outs) | read p50 %.0f ms, p99 "
-           "%.0f ms; socket arrival p50 %.0f ms, p99 %.0f ms; %zu of %zu acks seen by all; %lld "
+           "%.0f ms; socket arrival p50 %.0f ms, p99 %.0f ms; first stream p50 %.0f ms, p99 %.0f "
+           "ms; ack → the live state has it (the event's generated_at_ms) p50 %.0f ms, p99 %.0f "
+           "ms; event built → last socket mean %.0f ms; %zu of %zu acks seen by all; %lld "
            "dropped as slow | |\n",
            ok, tdesc, FULL, FULL_PER, WINDOW, (double)acked * FULL_PER / full_s, trk->n - from,
            fan_n1 - fan_n0, pct(last, nr, 50), pct(last, nr, 99), pct(klast, nr, 50),
-           pct(klast, nr, 99), nr, trk->n - from, dropped2 - dropped);
+           pct(klast, nr, 99), pct(first, nr, 50), pct(first, nr, 99), pct(gen, nr, 50),
+           pct(gen, nr, 99),
+           fan_n1 > fan_n0 ? (fan_s1 - fan_s0) * 1000.0 / (double)(fan_n1 - fan_n0) : -1.0, nr,
+           trk->n - from, dropped2 - dropped);
     printf("| CPU during the full-rate phase (%.1f s): publisher / this client's reading thread |"
            " %.0f / %.0f ms | |\n",
            full_s, pcpu1 - pcpu0, ccpu1 - ccpu0);
