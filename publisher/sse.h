@@ -1,8 +1,11 @@
 /* The publisher's Server-Sent Events without a thread per stream.  Every
  * stream is a microhttpd callback response on the HTTP loop: when it has
- * nothing to send it suspends its connection; one pump thread waits on the
- * live state and resumes the suspended streams when a new event (or a
- * keep-alive) is due.  Events are shared, not copied: a stream holds a
+ * nothing to send it suspends its connection.  A watcher thread builds the
+ * event of each change of the live state at once; a pump thread resumes the
+ * suspended streams behind it (or due a keep-alive), one fan-out at a time,
+ * and a stream takes the newest event when microhttpd asks it for data, so
+ * a change during a fan-out reaches the streams it has not served yet.
+ * Events are shared, not copied: a stream holds a
  * reference to the one event it is sending, so a stream's memory is its
  * connection's (http_conn_memory), this struct and its socket's send buffer
  * (stream_buffer).  A reader that takes nothing for stream_stall while
