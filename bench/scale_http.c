@@ -515,6 +515,8 @@ static void sse_run(int n, const char *threads) {
     r = bench_make_reports((size_t)FULL * FULL_PER, 78);
     size_t from = trk->n, sent = 0, acked = 0;
     dropped = metric_from(port, "pufa_publisher_streams_total{fate=\"dropped_slow\"} ");
+    long long ev0 = metric_from(port, "pufa_publisher_stream_events_total "),
+              mid0 = metric_from(port, "pufa_publisher_stream_events_mid_fanout_total ");
     fan_s0 = fanout_mean_ms(port, &fan_n0);
     ccpu0 = thread_cpu_ms(), pcpu0 = proc_cpu_ms(p.pid);
     long long tf = pufa_mono_ms();
@@ -533,6 +535,8 @@ static void sse_run(int n, const char *threads) {
     track_drain(ep, cl, from, ok, 10000);
     ccpu1 = thread_cpu_ms(), pcpu1 = proc_cpu_ms(p.pid);
     fan_s1 = fanout_mean_ms(port, &fan_n1);
+    long long ev1 = metric_from(port, "pufa_publisher_stream_events_total "),
+              mid1 = metric_from(port, "pufa_publisher_stream_events_mid_fanout_total ");
     bench_free_reports(r, (size_t)FULL * FULL_PER);
     nr = track_delays(from, trk->n, ok, first, last, klast, gen);
     long long dropped2 = metric_from(port, "pufa_publisher_streams_total{fate=\"dropped_slow\"} ");
@@ -552,6 +556,10 @@ static void sse_run(int n, const char *threads) {
     printf("| CPU during the full-rate phase (%.1f s): publisher / this client's reading thread |"
            " %.0f / %.0f ms | |\n",
            full_s, pcpu1 - pcpu0, ccpu1 - ccpu0);
+    if (ev0 >= 0 && mid0 >= 0) /* a publisher with these metrics */
+        printf("| events built during the full-rate phase / of them while a fan-out was under way "
+               "| %lld / %lld | |\n",
+               ev1 - ev0, mid1 - mid0);
     fflush(stdout);
     zmq_close(d);
     free(trk);

@@ -42,7 +42,7 @@ struct pub_sse {
     pthread_mutex_t mu; /* everything below */
     stream *first;
     sse_event *cur;
-    uint64_t open, idle, opened, refused, dropped_slow, events, fanouts;
+    uint64_t open, idle, opened, refused, dropped_slow, events, events_mid, fanouts;
     /* The running fan-out: streams woken for it that have not yet handed
      * its (or a newer) event to their socket; when it reaches 0 the
      * fan-out's time goes into fanout_hist and fan_cv is signalled. */
@@ -197,6 +197,7 @@ static void *watch_main(void *arg) {
             event_unref(&s->cur);
             s->cur = e;
             s->events++;
+            s->events_mid += s->fan_pending > 0;
             pthread_cond_signal(&s->fan_cv);
             pthread_mutex_unlock(&s->mu);
         }
@@ -411,7 +412,8 @@ bool pub_sse_open(pub_sse *s, struct MHD_Connection *c, enum MHD_Result *ret) {
 void pub_sse_metrics(pub_sse *s, pufa_buf *b) {
     pthread_mutex_lock(&s->mu);
     uint64_t open = s->open, idle = s->idle, opened = s->opened, refused = s->refused,
-             slow = s->dropped_slow, events = s->events, fan = s->fanouts, cut = s->fanouts_cut;
+             slow = s->dropped_slow, events = s->events, mid = s->events_mid, fan = s->fanouts,
+             cut = s->fanouts_cut;
     pufa_histogram hist = s->fanout_hist;
     pthread_mutex_unlock(&s->mu);
     pufa_metric_help(b, "pufa_publisher_streams", "gauge", "Open SSE streams.");
@@ -431,6 +433,10 @@ void pub_sse_metrics(pub_sse *s, pufa_buf *b) {
     pufa_metric_help(b, "pufa_publisher_stream_events_total", "counter",
                      "Events built: one per change of the live state, shared by every stream.");
     pufa_metric_u64(b, "pufa_publisher_stream_events_total", NULL, events);
+    pufa_metric_help(b, "pufa_publisher_stream_events_mid_fanout_total", "counter",
+                     "Events built while a fan-out was under way: the streams it had not served "
+                     "yet took them instead of its older one.");
+    pufa_metric_u64(b, "pufa_publisher_stream_events_mid_fanout_total", NULL, mid);
     pufa_metric_help(b, "pufa_publisher_stream_fanouts_total", "counter",
                      "Fan-outs: passes waking the streams behind the newest event, one at a time "
                      "(a stream not reached yet takes the newest; changes meanwhile coalesce).");

@@ -210,6 +210,7 @@ static void a_change_mid_fanout_reaches_the_streams_not_yet_served(void **state)
     uint64_t v2;
     free(pub_live_event(l, &v2));
     assert_int_equal(wait_metric(x.sse, "pufa_publisher_stream_events_total", 2), 2);
+    assert_int_equal(metric(x.sse, "pufa_publisher_stream_events_mid_fanout_total"), 1);
 
     release(&x);
     close(held);
@@ -241,6 +242,8 @@ static void a_change_mid_fanout_reaches_the_streams_not_yet_served(void **state)
     assert_int_equal(metric(x.sse, "pufa_publisher_stream_fanouts_total"), 2);
     assert_int_equal(metric(x.sse, "pufa_publisher_stream_events_total"), 3);
     assert_int_equal(metric(x.sse, "pufa_publisher_stream_fanouts_cut_total"), 0);
+    /* Only v2 came during a fan-out (v3 after the streams had v2). */
+    assert_int_equal(metric(x.sse, "pufa_publisher_stream_events_mid_fanout_total"), 1);
     /* Nothing more was sent to any stream (none is due: keep-alives are a
      * minute apart). */
     for (int i = 0; i < N; i++) {
