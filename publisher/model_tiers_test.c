@@ -5,7 +5,11 @@
  * list's sums exactly: whole years, cut years (read through the cold
  * callback, which here sums the list as PostgreSQL would), days past the
  * horizon.  Also: wide figures (negative, past 32 bits), a catch-up
- * (forget + add again), and the model file. */
+ * (forget + add again), and the model file.  The per-day totals of the
+ * nation and the provinces (every county's too) are checked at every
+ * scope and time bucket of a trend with its bases, after live deltas,
+ * corrections that move reports between days and counties, a catch-up,
+ * replaced org units and a model-file reload, and with sums past int64. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +21,7 @@
 #include "model.h"
 #include "orgunits.h"
 #include "testlib.h"
+#include "windows.h"
 
 enum { NCOUNTY = 6, NCELL = 6000 };
 
@@ -141,6 +146,8 @@ static void add_random(pub_model *m, pufa_day from, int days, size_t n, bool big
 
 /* Does flat cell c count in scope code ("" = all) and which row value? */
 static bool in_scope(const char *scope, int county) {
+    if (!strcmp(scope, "100000")) /* the nation: every county its org units name */
+        return county != NCOUNTY - 1;
     return !scope[0] ||
            !strncmp(COUNTIES[county], scope,
                     !strcmp(scope + 4, "00") ? (!strcmp(scope + 2, "0000") ? 2 : 4) : 6);
@@ -218,7 +225,63 @@ static void check(const pub_model *m, pufa_day from, pufa_day to, pub_dim dim, c
     free(rows);
 }
 
-static const char *const SCOPES[] = {"", "150000", "150800", "150821", "210400"};
+static const char *const SCOPES[] = {"",       "100000", "150000", "150800",
+                                     "150821", "210000", "210400"};
+
+/* The naive sum of [from, to] in scope. */
+static void naive_sum(pufa_day from, pufa_day to, const char *scope, int64_t out[NFIG]) {
+    memset(out, 0, NFIG * sizeof(int64_t));
+    for (size_t i = 0; i < ncells; i++) {
+        const flat *c = &cells[i];
+        if (c->day < from || c->day > to || !in_scope(scope, c->county))
+            continue;
+        for (int k = 0; k < NFIG; k++)
+            out[k] += c->fig[k];
+    }
+}
+
+/* pub_model_sum of [from, to] in scope against the naive sum. */
+static void check_sum(const pub_model *m, pufa_day from, pufa_day to, const char *scope) {
+    pub_scope s, *sp = NULL;
+    if (scope[0]) {
+        assert_int_equal(pub_model_scope(m, scope, &s), 0);
+        sp = &s;
+    }
+    int64_t got[NFIG], want[NFIG];
+    pub_model_sum(m, from, to, sp, got);
+    naive_sum(from, to, scope, want);
+    for (int k = 0; k < NFIG; k++)
+        if (got[k] != want[k])
+            fail_msg("sum %d..%d in '%s', %s: got %lld, want %lld", from, to, scope,
+                     pufa_figure_names[k], (long long)got[k], (long long)want[k]);
+}
+
+/* Every day, ISO week and month of a trend at every scope, with the bases
+ * of prev and yoy, as /v1/totals?by=day|week|month asks them (trend.c):
+ * the area scopes read their per-day totals, the others the county cells,
+ * both must give the naive sums. */
+static void check_buckets(const pub_model *m) {
+    const char *w[][2] = {{"2021-11-20", "2023-02-10"}, {"2019-12-30", "2020-03-02"}};
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+        for (int p = PUB_PERIOD_DAY; p <= PUB_PERIOD_MONTH; p++)
+            for (size_t sc = 0; sc < sizeof SCOPES / sizeof SCOPES[0]; sc++) {
+                pufa_day wf = day(w[i][0]), wt = day(w[i][1]);
+                for (pufa_day first = pub_period_first((pub_period)p, wf); first <= wt;
+                     first = pub_period_last((pub_period)p, first) + 1) {
+                    pufa_day from = first < wf ? wf : first;
+                    pufa_day last = pub_period_last((pub_period)p, first);
+                    pufa_day to = last > wt ? wt : last;
+                    check_sum(m, from, to, SCOPES[sc]);
+                    for (int cmp = PUB_COMPARE_PREV; cmp <= PUB_COMPARE_YOY; cmp++) {
+                        pufa_day bf, bt;
+                        pub_compare_base((pub_compare)cmp, p == PUB_PERIOD_MONTH ? 1 : 0, from, to,
+                                         &bf, &bt);
+                        check_sum(m, bf, bt, SCOPES[sc]);
+                    }
+                }
+                check_sum(m, wf, wt, SCOPES[sc]);
+            }
+}
 
 /* Windows: whole years, cut years before and after the horizon, one day,
  * across the horizon, everything. */
@@ -231,6 +294,7 @@ static void check_all(const pub_model *m) {
         for (int dim = 0; dim < NBY; dim++)
             for (size_t s = 0; s < sizeof SCOPES / sizeof SCOPES[0]; s++)
                 check(m, day(w[i][0]), day(w[i][1]), (pub_dim)dim, SCOPES[s]);
+    check_buckets(m);
 }
 
 static pub_model *fresh(int horizon) {
@@ -416,12 +480,166 @@ static void the_model_file_reads_back_the_same(void **state) {
     pub_model_destroy(&m);
 }
 
+/* Adds a flat cell to the model and the list. */
+static void add_cell(pub_model *m, const flat *c) {
+    assert_true(ncells < NCELL);
+    cells[ncells++] = *c;
+    assert_int_equal(pub_model_add(m, c->day, COUNTIES[c->county], c->theme, c->venue, c->form,
+                                   UNITS[c->unit], CAMPAIGNS[c->campaign], TOWNSHIPS[c->township],
+                                   c->fig),
+                     0);
+}
+
+/* Live deltas as the feed sends them (live.c): a report, and its
+ * corrections, each the old cell taken back and the new one added, to
+ * another day (across a year's end and the horizon) or another county
+ * (another province); then replaced org units (a county moved to another
+ * city and province) and a model-file reload. */
+static void corrections_move_reports_between_days_and_counties(void **state) {
+    (void)state;
+    ncells = 0;
+    pub_model *m = fresh(2022);
+    pub_model_wrlock(m);
+    add_random(m, day("2019-01-01"), 5 * 365, 2500, false);
+    size_t n0 = ncells;
+    for (size_t j = 0; j < 200; j++) {
+        flat old = cells[next() % n0], neg = old, moved = old;
+        for (int k = 0; k < NFIG; k++)
+            neg.fig[k] = -old.fig[k];
+        if (j % 3 == 0)
+            moved.county = (int)(next() % NCOUNTY);
+        if (j % 3 != 1)
+            moved.day = day("2019-01-01") + (pufa_day)(next() % (5 * 365));
+        for (int k = 0; k < NFIG; k++)
+            moved.fig[k] = (int64_t)(next() % 500);
+        add_cell(m, &neg);
+        add_cell(m, &moved);
+    }
+    /* A report taken back whole (deleted): its day sums to zero. */
+    flat gone = cells[1];
+    for (int k = 0; k < NFIG; k++)
+        gone.fig[k] = -gone.fig[k];
+    add_cell(m, &gone);
+    pub_model_unlock(m);
+    pub_model_rdlock(m);
+    check_all(m);
+    pub_model_unlock(m);
+
+    /* Saved and read back: the per-day totals are built from the file's
+     * county cells. */
+    char path[] = "/tmp/pufa-model-test-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    char err[256];
+    assert_int_equal(pub_model_save(m, path, err, sizeof err), 0);
+    pub_model *r = fresh(2022);
+    pub_model_wrlock(r);
+    assert_int_equal(pub_model_load(r, path, err, sizeof err), 0);
+    pub_model_unlock(r);
+    unlink(path);
+    pub_model_rdlock(r);
+    check_all(r);
+    pub_model_unlock(r);
+
+    /* New org units: 150921 (卓资县) moved under 辽宁 / 抚顺: the
+     * provinces' totals follow it. */
+    pufa_orgunits *ou = pufa_orgunits_new();
+    const char *units[][4] = {{"100000", "全国", "nation", ""},
+                              {"150000", "内蒙古自治区", "province", "100000"},
+                              {"150800", "巴彦淖尔市", "city", "150000"},
+                              {"150821", "五原县", "county", "150800"},
+                              {"150822", "磴口县", "county", "150800"},
+                              {"210000", "辽宁省", "province", "100000"},
+                              {"210400", "抚顺市", "city", "210000"},
+                              {"150921", "卓资县", "county", "210400"},
+                              {"210402", "新抚区", "county", "210400"},
+                              {"210403", "东洲区", "county", "210400"}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        assert_int_equal(pufa_orgunits_add(ou, units[i][0], units[i][1], units[i][2], units[i][3]),
+                         0);
+    pub_model_wrlock(r);
+    pub_model_set_orgunits(r, ou);
+    pub_model_unlock(r);
+    /* Each province's counties now (COUNTIES indices), by day over three
+     * months and over the whole span. */
+    static const struct {
+        const char *code;
+        int counties[3];
+    } prov[] = {{"150000", {0, 1, -1}}, {"210000", {2, 3, 4}}};
+    pub_model_rdlock(r);
+    for (size_t p = 0; p < sizeof prov / sizeof prov[0]; p++) {
+        pub_scope s;
+        assert_int_equal(pub_model_scope(r, prov[p].code, &s), 0);
+        pufa_day from = day("2021-11-20"), to = day("2022-02-20");
+        for (pufa_day d = from; d <= to + 1; d++) {
+            pufa_day a = d <= to ? d : day("2019-02-01"), b = d <= to ? d : day("2023-11-30");
+            int64_t got[NFIG], want[NFIG] = {0};
+            for (size_t i = 0; i < ncells; i++)
+                for (int j = 0; j < 3; j++)
+                    if (cells[i].county == prov[p].counties[j] && cells[i].day >= a &&
+                        cells[i].day <= b)
+                        for (int k = 0; k < NFIG; k++)
+                            want[k] += cells[i].fig[k];
+            pub_model_sum(r, a, b, &s, got);
+            for (int k = 0; k < NFIG; k++)
+                if (got[k] != want[k])
+                    fail_msg("%s %d..%d %s: got %lld, want %lld", prov[p].code, a, b,
+                             pufa_figure_names[k], (long long)got[k], (long long)want[k]);
+        }
+    }
+    pub_model_unlock(r);
+    pub_model_destroy(&r);
+    pub_model_destroy(&m);
+}
+
+/* A day whose nation total leaves int64 (two counties' funds near
+ * INT64_MAX): read from the county cells, saturating as every sum does,
+ * and again after a correction brings it back. */
+static void a_day_past_int64_is_read_from_the_counties(void **state) {
+    (void)state;
+    ncells = 0;
+    pub_model *m = fresh(2022);
+    pufa_day d = day("2023-06-01");
+    int64_t a[NFIG] = {1}, b[NFIG] = {1}, back[NFIG] = {0};
+    a[NFIG - 1] = INT64_MAX - 10;
+    b[NFIG - 1] = 20;
+    back[NFIG - 1] = -20;
+    pub_model_wrlock(m);
+    assert_int_equal(pub_model_add(m, d, "150821", 1, 1, 1, "SFJ", "", "", a), 0);
+    assert_int_equal(pub_model_add(m, d, "210402", 1, 1, 1, "SFJ", "", "", b), 0);
+    pub_model_unlock(m);
+    pub_scope nation, nm;
+    int64_t got[NFIG];
+    pub_model_rdlock(m);
+    assert_int_equal(pub_model_scope(m, "100000", &nation), 0);
+    assert_int_equal(pub_model_scope(m, "150000", &nm), 0);
+    pub_model_sum(m, d, d, &nation, got);
+    assert_int_equal(got[NFIG - 1], INT64_MAX);
+    assert_int_equal(got[0], 2);
+    pub_model_sum(m, d - 3, d + 3, NULL, got);
+    assert_int_equal(got[NFIG - 1], INT64_MAX);
+    pub_model_sum(m, d, d, &nm, got);
+    assert_int_equal(got[NFIG - 1], INT64_MAX - 10);
+    pub_model_unlock(m);
+    pub_model_wrlock(m);
+    assert_int_equal(pub_model_add(m, d, "210402", 1, 1, 1, "SFJ", "", "", back), 0);
+    pub_model_unlock(m);
+    pub_model_rdlock(m);
+    pub_model_sum(m, d, d, &nation, got);
+    assert_int_equal(got[NFIG - 1], INT64_MAX - 10);
+    pub_model_unlock(m);
+    pub_model_destroy(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_window_matches_the_naive_sum),
         cmocka_unit_test(without_a_horizon_every_day_is_kept),
         cmocka_unit_test(a_catch_up_replaces_what_changed),
         cmocka_unit_test(the_model_file_reads_back_the_same),
+        cmocka_unit_test(corrections_move_reports_between_days_and_counties),
+        cmocka_unit_test(a_day_past_int64_is_read_from_the_counties),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
