@@ -4,7 +4,7 @@
  * publisher reads only those tables; going through the pipeline would take
  * hours and prove nothing more here), then the real pufa-publisher binary:
  * a first start (full snapshot, the model file written), a second start
- * (the model file and a catch-up), RSS, and 1,000 requests of a
+ * (the model file and a catch-up), RSS, and 1,500 requests of a
  * representative mix with p50/p99; then a late correction into an old year
  * through a real collector and aggregator, checked against SQL live and
  * again after a restart. */
@@ -115,7 +115,11 @@ static long long rss(const char *field) {
 
 static void start_pub(void) {
     char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
-    char *bin = pufa_asprintf("%s/publisher/pufa-publisher", build);
+    /* PUFA_BENCH_PUBLISHER: another build's binary (a before/after pair
+     * measured with the same mix in one sitting). */
+    const char *other = getenv("PUFA_BENCH_PUBLISHER");
+    char *bin =
+        other && *other ? pufa_strdup(other) : pufa_asprintf("%s/publisher/pufa-publisher", build);
     char *model = pufa_asprintf("%s/model.bin", tmpdir);
     char years[16];
     snprintf(years, sizeof years, "%d", detail_years);
@@ -430,7 +434,17 @@ int national_main(const char *build_dir, int years, int detail) {
                 {.name = "by=county, this year"},
                 {.name = "by=day, 365 days, compare=yoy"},
                 {.name = "org=150000 (内蒙古) by=city, this year"},
-                {.name = "org=150821 (五原县) by=township, this year"}};
+                {.name = "org=150821 (五原县) by=township, this year"},
+                /* Added with the area-day totals: the windows x breakdowns
+                 * that were slow or could be at 10 years. */
+                {.name = "by=county, all years"},
+                {.name = "by=county, this year, compare=yoy"},
+                {.name = "by=province, this year"},
+                {.name = "by=day, 5 x 365 days"},
+                {.name = "by=week, all years, compare=prev"},
+                {.name = "org=150000 by=day, 365 days, yoy"},
+                {.name = "org=150800 (巴彦淖尔) by=day, 365, yoy"},
+                {.name = "org=150821 by=day, 365 days, yoy"}};
     snprintf(k[0].path, sizeof k[0].path, "/v1/totals?window=today&by=none");
     snprintf(k[1].path, sizeof k[1].path, "/v1/totals?window=month&by=none");
     snprintf(k[2].path, sizeof k[2].path, "/v1/totals?window=ytd&by=none");
@@ -438,12 +452,26 @@ int national_main(const char *build_dir, int years, int detail) {
     snprintf(k[4].path, sizeof k[4].path, "/v1/totals?window=%s&by=day&compare=yoy", prev);
     snprintf(k[5].path, sizeof k[5].path, "/v1/totals?window=ytd&org=150000&by=city");
     snprintf(k[6].path, sizeof k[6].path, "/v1/totals?window=ytd&org=150821&by=township");
+    char five[32];
+    pufa_date_format(today - 5 * 365 + 1, pa);
+    snprintf(five, sizeof five, "%s..%s", pa, pb);
+    snprintf(k[7].path, sizeof k[7].path, "/v1/totals?window=all&by=county");
+    snprintf(k[8].path, sizeof k[8].path, "/v1/totals?window=ytd&by=county&compare=yoy");
+    snprintf(k[9].path, sizeof k[9].path, "/v1/totals?window=ytd&by=province");
+    snprintf(k[10].path, sizeof k[10].path, "/v1/totals?window=%s&by=day", five);
+    snprintf(k[11].path, sizeof k[11].path, "/v1/totals?window=all&by=week&compare=prev");
+    snprintf(k[12].path, sizeof k[12].path, "/v1/totals?window=%s&org=150000&by=day&compare=yoy",
+             prev);
+    snprintf(k[13].path, sizeof k[13].path, "/v1/totals?window=%s&org=150800&by=day&compare=yoy",
+             prev);
+    snprintf(k[14].path, sizeof k[14].path, "/v1/totals?window=%s&org=150821&by=day&compare=yoy",
+             prev);
     int nk = (int)(sizeof k / sizeof k[0]);
     double p50, p99;
-    query_mix(k, nk, 1000, &p50, &p99);
+    query_mix(k, nk, 1500, &p50, &p99);
     long long mix_hwm = rss("VmHWM:"), mix_rss = rss("VmRSS:");
     printf(
-        "  1,000 requests of the mix: p50 %.2f ms, p99 %.2f ms; VmHWM %lld MiB, VmRSS %lld MiB\n",
+        "  1,500 requests of the mix: p50 %.2f ms, p99 %.2f ms; VmHWM %lld MiB, VmRSS %lld MiB\n",
         p50, p99, mix_hwm / 1024, mix_rss / 1024);
     for (int i = 0; i < nk; i++)
         printf("    %-44s p50 %.2f ms, p99 %.2f ms\n", k[i].name, k[i].ms[k[i].n / 2],
@@ -487,9 +515,9 @@ int national_main(const char *build_dir, int years, int detail) {
     printf("| start with the model file (%ld MiB) | ready %.2f s; VmHWM %lld MiB, VmRSS %lld MiB "
            "|\n",
            file_mb, warm_s, warm_hwm / 1024, warm_rss / 1024);
-    printf("| after the 1,000 requests | VmHWM %lld MiB, VmRSS %lld MiB |\n", mix_hwm / 1024,
+    printf("| after the 1,500 requests | VmHWM %lld MiB, VmRSS %lld MiB |\n", mix_hwm / 1024,
            mix_rss / 1024);
-    printf("| 1,000 requests, the mix | p50 %.2f ms, p99 %.2f ms |\n", p50, p99);
+    printf("| 1,500 requests, the mix | p50 %.2f ms, p99 %.2f ms |\n", p50, p99);
     for (int i = 0; i < nk; i++)
         printf("| %s (%d) | p50 %.2f ms, p99 %.2f ms |\n", k[i].name, k[i].n, k[i].ms[k[i].n / 2],
                k[i].ms[(k[i].n * 99) / 100]);
