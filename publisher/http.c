@@ -260,48 +260,20 @@ static json_t *compare_json(pufa_day from, pufa_day to, const int64_t cur[NFIG],
     return o;
 }
 
-/* The rows of a breakdown, ranked; with a comparison, every row also
- * carries its base, and values seen only in the base join with zeros. */
-static json_t *breakdown_rows(pub_http *h, const pub_window *win, pub_dim dim,
-                              const pub_scope *county, int rank, pub_compare cmp, pufa_day bf,
-                              pufa_day bt, bool approved, int64_t tot[NFIG]) {
+/* The rows of a breakdown, ranked, as JSON text into out (trend.h); with
+ * a comparison, every row also carries its base. */
+static void breakdown_rows(pub_http *h, pufa_buf *out, const pub_window *win, pub_dim dim,
+                           const pub_scope *county, int rank, pub_compare cmp, pufa_day bf,
+                           pufa_day bt, bool approved, int64_t tot[NFIG]) {
     pub_row *rows, *base = NULL;
     int64_t btot[NFIG];
     size_t n = pub_query_status(h->m, approved, win->from, win->to, dim, county, &rows, tot);
     size_t nb = 0;
-    if (cmp != PUB_COMPARE_NONE) {
+    if (cmp != PUB_COMPARE_NONE)
         nb = pub_query_status(h->m, approved, bf, bt, dim, county, &base, btot);
-        rows = pufa_realloc(rows, (n + nb + 1) * sizeof *rows);
-        size_t n0 = n;
-        for (size_t j = 0; j < nb; j++) {
-            bool seen = false;
-            for (size_t i = 0; i < n0 && !seen; i++)
-                seen = rows[i].value == base[j].value;
-            if (!seen)
-                rows[n++] = (pub_row){.value = base[j].value};
-        }
-    }
-    pub_rows_rank(rows, n, rank);
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_t *r = json_object();
-        json_object_set_new(r, "rank", json_integer((json_int_t)i + 1));
-        json_object_set_new(r, "key", json_string(pub_model_key(h->m, dim, rows[i].value)));
-        json_object_set_new(r, "label", json_string(pub_model_label(h->m, dim, rows[i].value)));
-        json_object_set_new(r, "figures", figures_json(rows[i].fig));
-        if (cmp != PUB_COMPARE_NONE) {
-            static const int64_t zero[NFIG];
-            const int64_t *b = zero;
-            for (size_t j = 0; j < nb; j++)
-                if (base[j].value == rows[i].value)
-                    b = base[j].fig;
-            json_object_set_new(r, "compare", compare_json(bf, bt, rows[i].fig, b));
-        }
-        json_array_append_new(arr, r);
-    }
+    pub_breakdown_rows(out, h->m, dim, rank, rows, n, base, nb, bf, bt);
     free(rows);
     free(base);
-    return arr;
 }
 
 static enum MHD_Result get_totals(pub_http *h, struct MHD_Connection *c) {
@@ -334,18 +306,17 @@ static enum MHD_Result get_totals(pub_http *h, struct MHD_Connection *c) {
     json_object_set_new(o, "org", pub_request_scope_json(&sa));
     json_object_set_new(o, "rank", json_string(pufa_figure_names[rank]));
     int64_t tot[NFIG], btot[NFIG];
-    json_t *arr = NULL; /* a breakdown's rows */
-    pufa_buf trend;     /* a trend's rows, as JSON text (trend.h) */
-    pufa_buf_init(&trend);
+    pufa_buf rows; /* a trend's or a breakdown's rows, as JSON text (trend.h) */
+    pufa_buf_init(&rows);
     pub_model_incomplete_reset();
     pub_model_rdlock(h->m);
     json_object_set_new(o, "seq", json_integer((json_int_t)pub_model_seq(h->m)));
     if (period >= 0) {
-        pub_trend_rows(&trend, h->m, &win, (pub_period)period, county, (pub_compare)cmp, approved);
+        pub_trend_rows(&rows, h->m, &win, (pub_period)period, county, (pub_compare)cmp, approved);
         pub_sum_status(h->m, approved, win.from, win.to, county, tot);
     } else {
-        arr = breakdown_rows(h, &win, (pub_dim)dim, county, rank, (pub_compare)cmp, bf, bt,
-                             approved, tot);
+        breakdown_rows(h, &rows, &win, (pub_dim)dim, county, rank, (pub_compare)cmp, bf, bt,
+                       approved, tot);
     }
     if (cmp != PUB_COMPARE_NONE)
         pub_sum_status(h->m, approved, bf, bt, county, btot);
@@ -355,7 +326,7 @@ static enum MHD_Result get_totals(pub_http *h, struct MHD_Connection *c) {
         o, "months", approved ? pub_approved_months(h->m, win.from, win.to, county) : json_null());
     pub_model_unlock(h->m);
     if (pub_model_incomplete()) { /* days before the horizon, the database down */
-        json_decref(arr);
+        pufa_buf_free(&rows);
         json_decref(o);
         return reply_error(h, c, 503,
                            "the database is unreachable: the days of this window before the "
@@ -370,12 +341,7 @@ static enum MHD_Result get_totals(pub_http *h, struct MHD_Connection *c) {
     } else {
         json_object_set_new(o, "compare", json_null());
     }
-    if (period < 0) {
-        json_object_set_new(o, "rows", arr);
-        json_object_set_new(o, "generated_at_ms", json_integer(pufa_now_ms()));
-        return reply_json(h, c, 200, o);
-    }
-    return reply_json_rows(h, c, o, &trend);
+    return reply_json_rows(h, c, o, &rows);
 }
 
 static enum MHD_Result get_silent(pub_http *h, struct MHD_Connection *c) {

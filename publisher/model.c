@@ -187,9 +187,9 @@ struct pub_model {
  * days x the day's county cells (about 1,000 a day for a nation): a
  * 365-day trend with its year-earlier base is 730 rows of 11 figures.
  * lost: a sum left int64 on its way (only hostile figures can): that day
- * is read from the county cells, whose sums saturate.  33 areas (the
- * nation, 31 provinces and every county) x 32 KB a year with data: 10.5
- * MiB for 10 years. */
+ * is read from the county cells, whose sums saturate.  33 areas (all
+ * counties together, the nation, 31 provinces) x 32 KB a year with data:
+ * 10.5 MiB for 10 years. */
 #define AREA_MAX_RANK 1 /* nation, province */
 #define AREA_DAYS     366
 
@@ -1174,18 +1174,36 @@ void pub_model_sum(const pub_model *m, pufa_day from, pufa_day to, const pub_sco
     memcpy(fig, acc[0], NFIG * sizeof(int64_t));
 }
 
+/* Does a come before b: the larger figure fig first, then the smaller
+ * value. */
+static bool ranks_before(const pub_row *a, const pub_row *b, int fig) {
+    return a->fig[fig] > b->fig[fig] || (a->fig[fig] == b->fig[fig] && a->value < b->value);
+}
+
 void pub_rows_rank(pub_row *rows, size_t n, int fig) {
-    /* Insertion sort: a breakdown has few rows, and it is stable. */
-    for (size_t i = 1; i < n; i++) {
-        pub_row r = rows[i];
-        size_t j = i;
-        while (j > 0 && (rows[j - 1].fig[fig] < r.fig[fig] ||
-                         (rows[j - 1].fig[fig] == r.fig[fig] && rows[j - 1].value > r.value))) {
-            rows[j] = rows[j - 1];
-            j--;
+    /* A stable merge sort, bottom up: a nation's by=county has 2,975
+     * rows (an insertion sort moved about n^2 / 4 rows of 96 bytes). */
+    if (n < 2)
+        return;
+    pub_row *tmp = pufa_malloc(n * sizeof *tmp), *a = rows, *b = tmp;
+    for (size_t w = 1; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                b[k++] = ranks_before(&a[j], &a[i], fig) ? a[j++] : a[i++];
+            while (i < mid)
+                b[k++] = a[i++];
+            while (j < hi)
+                b[k++] = a[j++];
         }
-        rows[j] = r;
+        pub_row *t = a;
+        a = b;
+        b = t;
     }
+    if (a != rows)
+        memcpy(rows, a, n * sizeof *rows);
+    free(tmp);
 }
 
 const char *pub_model_key(const pub_model *m, pub_dim dim, uint32_t value) {

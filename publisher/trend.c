@@ -222,3 +222,75 @@ void pub_trend_rows(pufa_buf *out, const pub_model *m, const pub_window *win, pu
     }
     pufa_buf_putc(out, ']');
 }
+
+/* The rows of a breakdown after the join: rows[i] with its base bases[i]
+ * (when given). */
+static void write_breakdown(pufa_buf *out, const pub_model *m, pub_dim dim, const pub_row *rows,
+                            size_t n, const int64_t (*bases)[NFIG], pufa_day bf, pufa_day bt) {
+    size_t names = 0;
+    for (int k = 0; k < NFIG; k++)
+        names += strlen(pufa_figure_names[k]) + 4;
+    /* The most one row writes besides its key and label: the rank, two
+     * dates, three figure objects and the per cents. */
+    const size_t row_max = 2 * 20 + 3 * (names + 20 * NFIG + 2) + (names + 32 * NFIG + 2) + 128;
+    pufa_buf_putc(out, '[');
+    for (size_t i = 0; i < n; i++) {
+        const char *key = pub_model_key(m, dim, rows[i].value);
+        const char *label = pub_model_label(m, dim, rows[i].value);
+        pufa_buf_reserve(out, row_max + 6 * (strlen(key) + strlen(label)) + 4);
+        char *w = out->data + out->len;
+        if (i)
+            *w++ = ',';
+        w = put_int(put_lit(w, "{\"rank\":", 8), (int64_t)i + 1);
+        w = put_str(put_lit(w, ",\"key\":", 7), key);
+        w = put_str(put_lit(w, ",\"label\":", 9), label);
+        w = put_figures(put_lit(w, ",\"figures\":", 11), rows[i].fig);
+        if (bases)
+            w = put_compare(w, rows[i].fig, bases[i], bf, bt);
+        *w++ = '}';
+        out->len = (size_t)(w - out->data);
+        out->data[out->len] = '\0';
+    }
+    pufa_buf_putc(out, ']');
+}
+
+void pub_breakdown_rows(pufa_buf *out, const pub_model *m, pub_dim dim, int rank,
+                        const pub_row *rows, size_t n, const pub_row *base, size_t nb, pufa_day bf,
+                        pufa_day bt) {
+    pub_row *all = pufa_malloc((n + nb + 1) * sizeof *all);
+    memcpy(all, rows, n * sizeof *rows);
+    if (!base) {
+        pub_rows_rank(all, n, rank);
+        write_breakdown(out, m, dim, all, n, NULL, bf, bt);
+        free(all);
+        return;
+    }
+    /* The join by value in one pass: an index over the values (below the
+     * dimension's space), not rows x base rows. */
+    uint32_t space = 1;
+    for (size_t i = 0; i < n; i++)
+        space = rows[i].value >= space ? rows[i].value + 1 : space;
+    for (size_t j = 0; j < nb; j++)
+        space = base[j].value >= space ? base[j].value + 1 : space;
+    size_t *at = pufa_calloc(space, sizeof *at); /* row index + 1; 0: none */
+    for (size_t i = 0; i < n; i++)
+        at[all[i].value] = i + 1;
+    size_t na = n;
+    for (size_t j = 0; j < nb; j++)
+        if (!at[base[j].value]) { /* only in the base: zeros now */
+            all[na] = (pub_row){.value = base[j].value};
+            at[base[j].value] = ++na;
+        }
+    pub_rows_rank(all, na, rank);
+    memset(at, 0, space * sizeof *at);
+    for (size_t j = 0; j < nb; j++)
+        at[base[j].value] = j + 1;
+    int64_t(*bases)[NFIG] = pufa_calloc(na ? na : 1, sizeof *bases);
+    for (size_t i = 0; i < na; i++)
+        if (at[all[i].value])
+            memcpy(bases[i], base[at[all[i].value] - 1].fig, sizeof bases[i]);
+    free(at);
+    write_breakdown(out, m, dim, all, na, (const int64_t(*)[NFIG])bases, bf, bt);
+    free(bases);
+    free(all);
+}

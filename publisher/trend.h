@@ -26,6 +26,20 @@
 void pub_trend_rows(pufa_buf *out, const pub_model *m, const pub_window *win, pub_period p,
                     const pub_scope *s, pub_compare cmp, bool approved);
 
+/* Appends the JSON array of a breakdown's rows (/v1/totals?by=county,
+ * theme, ...): rows (the window's, n) ranked by figure rank (largest
+ * first, ties by value: pub_rows_rank), each as jansson printed
+ *   {"rank","key","label","figures":{...},
+ *    "compare":{"base","change","pct","from","to"}}
+ * with the same writers as the trend rows.  base (nb rows, over bf..bt):
+ * the comparison's rows, or NULL for none; a value only in the base joins
+ * with zero figures.  A nation's by=county has 2,975 rows: as a jansson
+ * tree, and joined rows x base rows, most of its answer's cost.  Cost:
+ * the rows, and the values' index. */
+void pub_breakdown_rows(pufa_buf *out, const pub_model *m, pub_dim dim, int rank,
+                        const pub_row *rows, size_t n, const pub_row *base, size_t nb, pufa_day bf,
+                        pufa_day bt);
+
 /* Appends s as a JSON string (escaped as jansson does with
  * JSON_ESCAPE_SLASH), and v as a JSON integer. */
 void pub_json_str(pufa_buf *out, const char *s);

@@ -10,6 +10,7 @@
 
 #include "date.h"
 #include "model.h"
+#include "orgunits.h"
 #include "report.h"
 #include "testlib.h"
 #include "trend.h"
@@ -250,11 +251,204 @@ static void strings_and_integers_as_jansson(void **state) {
     }
 }
 
+/* ---- breakdowns: the former http.c breakdown_rows as the reference ---- */
+
+/* The ranking of before (an insertion sort), to check pub_rows_rank too. */
+static void reference_rank(pub_row *rows, size_t n, int fig) {
+    for (size_t i = 1; i < n; i++) {
+        pub_row r = rows[i];
+        size_t j = i;
+        while (j > 0 && (rows[j - 1].fig[fig] < r.fig[fig] ||
+                         (rows[j - 1].fig[fig] == r.fig[fig] && rows[j - 1].value > r.value))) {
+            rows[j] = rows[j - 1];
+            j--;
+        }
+        rows[j] = r;
+    }
+}
+
+static json_t *reference_breakdown(const pub_model *m, const pub_window *win, pub_dim dim, int rank,
+                                   pub_compare cmp, pufa_day bf, pufa_day bt) {
+    pub_row *rows, *base = NULL;
+    int64_t tot[NFIG], btot[NFIG];
+    size_t n = pub_model_query(m, win->from, win->to, dim, NULL, &rows, tot);
+    size_t nb = 0;
+    if (cmp != PUB_COMPARE_NONE) {
+        nb = pub_model_query(m, bf, bt, dim, NULL, &base, btot);
+        rows = realloc(rows, (n + nb + 1) * sizeof *rows);
+        size_t n0 = n;
+        for (size_t j = 0; j < nb; j++) {
+            bool seen = false;
+            for (size_t i = 0; i < n0 && !seen; i++)
+                seen = rows[i].value == base[j].value;
+            if (!seen)
+                rows[n++] = (pub_row){.value = base[j].value};
+        }
+    }
+    reference_rank(rows, n, rank);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *r = json_object();
+        json_object_set_new(r, "rank", json_integer((json_int_t)i + 1));
+        json_object_set_new(r, "key", json_string(pub_model_key(m, dim, rows[i].value)));
+        json_object_set_new(r, "label", json_string(pub_model_label(m, dim, rows[i].value)));
+        json_object_set_new(r, "figures", figures_json(rows[i].fig));
+        if (cmp != PUB_COMPARE_NONE) {
+            static const int64_t zero[NFIG];
+            const int64_t *b = zero;
+            for (size_t j = 0; j < nb; j++)
+                if (base[j].value == rows[i].value)
+                    b = base[j].fig;
+            json_object_set_new(r, "compare", compare_json(bf, bt, rows[i].fig, b));
+        }
+        json_array_append_new(arr, r);
+    }
+    free(rows);
+    free(base);
+    return arr;
+}
+
+static void check_breakdown(const pub_model *m, const char *from, const char *to, pub_dim dim,
+                            int rank, pub_compare cmp) {
+    pub_window win = {.name = "test", .label = "test", .from = day(from), .to = day(to)};
+    pufa_day bf, bt;
+    pub_compare_base(cmp, 0, win.from, win.to, &bf, &bt);
+    pufa_buf text;
+    pufa_buf_init(&text);
+    pub_row *rows, *base = NULL;
+    int64_t tot[NFIG];
+    size_t n = pub_model_query(m, win.from, win.to, dim, NULL, &rows, tot), nb = 0;
+    if (cmp != PUB_COMPARE_NONE)
+        nb = pub_model_query(m, bf, bt, dim, NULL, &base, tot);
+    pub_breakdown_rows(&text, m, dim, rank, rows, n, base, nb, bf, bt);
+    free(rows);
+    free(base);
+    json_error_t err;
+    json_t *parsed = json_loadb(text.data, text.len, JSON_DECODE_ANY, &err);
+    if (!parsed)
+        fail_msg("%s..%s by %s: not JSON at %d: %s", from, to, pub_dim_names[dim], err.position,
+                 err.text);
+    json_t *ref = reference_breakdown(m, &win, dim, rank, cmp, bf, bt);
+    char *got = dump(parsed), *want = dump(ref);
+    if (strcmp(got, want) != 0) {
+        size_t i = 0;
+        while (got[i] && got[i] == want[i])
+            i++;
+        fail_msg("%s..%s by %s compare %s differ at byte %zu:\n got  ...%.120s\n want ...%.120s",
+                 from, to, pub_dim_names[dim], pub_compare_names[cmp], i,
+                 got + (i > 40 ? i - 40 : 0), want + (i > 40 ? i - 40 : 0));
+    }
+    assert_true(json_array_size(ref) > 0);
+    free(got);
+    free(want);
+    json_decref(parsed);
+    json_decref(ref);
+    pufa_buf_free(&text);
+}
+
+/* 198 counties under two provinces and cities, names that need escaping,
+ * figures with many ties (the rank's order among equals), some counties
+ * only in the base year, wide and negative figures. */
+static void breakdown_rows_mean_what_the_jansson_tree_printed(void **state) {
+    (void)state;
+    pub_model *m = pub_model_new();
+    pufa_orgunits *ou = pufa_orgunits_new();
+    assert_int_equal(pufa_orgunits_add(ou, "100000", "全国", "nation", ""), 0);
+    assert_int_equal(pufa_orgunits_add(ou, "150000", "内蒙古\"自治区\"", "province", "100000"), 0);
+    assert_int_equal(pufa_orgunits_add(ou, "150100", "呼和浩特/市", "city", "150000"), 0);
+    assert_int_equal(pufa_orgunits_add(ou, "210000", "辽宁省", "province", "100000"), 0);
+    assert_int_equal(pufa_orgunits_add(ou, "210100", "沈阳市", "city", "210000"), 0);
+    char code[8], name[64];
+    for (int p = 0; p < 2; p++)
+        for (int c = 1; c <= 99; c++) {
+            snprintf(code, sizeof code, "%s%02d", p ? "2101" : "1501", c);
+            snprintf(name, sizeof name, c % 10 ? "县%d" : "县</%d>\t\"", c);
+            assert_int_equal(pufa_orgunits_add(ou, code, name, "county", p ? "210100" : "150100"),
+                             0);
+        }
+    const char *townships[] = {"", "隆兴昌镇", "a/b", "新\"公\"中镇"};
+    const char *campaigns[] = {"", "宪法宣传周"};
+    pub_model_wrlock(m);
+    pub_model_set_orgunits(m, ou);
+    for (int i = 0; i < 198; i++) {
+        snprintf(code, sizeof code, "%s%02d", i < 99 ? "1501" : "2101", i % 99 + 1);
+        pub_model_set_county_name(m, code, pufa_orgunits_find(ou, code)->name);
+    }
+    pub_model_set_unit_name(m, "SFJ", "司法局");
+    unsigned seed = 777;
+    for (pufa_day d = day("2024-01-01"); d <= day("2025-12-31"); d += 3) {
+        for (int i = 0; i < 198; i++) {
+            seed = seed * 1103515245u + 12345u;
+            if ((seed >> 9) % 4)
+                continue;
+            /* The second half of the counties reports only in 2024. */
+            if (i >= 150 && d >= day("2025-01-01"))
+                continue;
+            int64_t fig[NFIG];
+            for (int k = 0; k < NFIG; k++) {
+                seed = seed * 1103515245u + 12345u;
+                fig[k] = (int64_t)((seed >> 8) % (k == 0 ? 3 : 40));
+            }
+            if (i == 7)
+                fig[NFIG - 1] = 5000000000LL; /* past 32 bits */
+            if (i == 8 && d == day("2025-06-02"))
+                fig[1] = -1000; /* a correction past what was there */
+            snprintf(code, sizeof code, "%s%02d", i < 99 ? "1501" : "2101", i % 99 + 1);
+            pub_model_add(m, d, code, 1 + (int)(seed % 16), 1 + (int)(seed % 13),
+                          1 + (int)(seed % 10), (seed >> 3) % 2 ? "SFJ" : "JYJ",
+                          campaigns[(seed >> 5) % 2], townships[(seed >> 7) % 4], fig);
+        }
+    }
+    pub_model_unlock(m);
+    pub_model_rdlock(m);
+    const pub_dim dims[] = {DIM_COUNTY, DIM_CITY,     DIM_PROVINCE, DIM_THEME,
+                            DIM_UNIT,   DIM_CAMPAIGN, DIM_TOWNSHIP, DIM_TOTAL};
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
+        for (int cmp = PUB_COMPARE_NONE; cmp <= PUB_COMPARE_YOY; cmp++) {
+            check_breakdown(m, "2025-01-01", "2025-12-31", dims[i], PUFA_FIG_REPORTS,
+                            (pub_compare)cmp);
+            check_breakdown(m, "2025-03-05", "2025-08-20", dims[i], 1, (pub_compare)cmp);
+        }
+    pub_model_unlock(m);
+    pub_model_destroy(&m);
+}
+
+/* pub_rows_rank (a merge sort) orders as the insertion sort it replaced:
+ * many rows, many ties, any figure. */
+static void ranking_many_rows_as_before(void **state) {
+    (void)state;
+    enum { N = 3001 };
+    pub_row *a = calloc(N, sizeof *a), *b = calloc(N, sizeof *b);
+    unsigned seed = 99;
+    for (size_t i = 0; i < N; i++) {
+        a[i].value = (uint32_t)(N - i) * 7 % 4099;
+        for (int k = 0; k < NFIG; k++) {
+            seed = seed * 1103515245u + 12345u;
+            a[i].fig[k] = (int64_t)((seed >> 8) % (k + 2)) - 1;
+        }
+    }
+    for (int k = 0; k < NFIG; k++) {
+        memcpy(b, a, N * sizeof *a);
+        reference_rank(b, N, k);
+        pub_row *c = calloc(N, sizeof *c);
+        memcpy(c, a, N * sizeof *a);
+        pub_rows_rank(c, N, k);
+        for (size_t i = 0; i < N; i++)
+            if (c[i].value != b[i].value)
+                fail_msg("figure %d, row %zu: value %u, want %u", k, i, c[i].value, b[i].value);
+        free(c);
+    }
+    free(a);
+    free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rows_mean_what_the_jansson_tree_printed),
         cmocka_unit_test(pct_text),
         cmocka_unit_test(strings_and_integers_as_jansson),
+        cmocka_unit_test(breakdown_rows_mean_what_the_jansson_tree_printed),
+        cmocka_unit_test(ranking_many_rows_as_before),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
