@@ -122,6 +122,10 @@ typedef struct bucket {
     uint32_t n, cap;
     uint32_t *index; /* slot -> cell index + 1 (0 = empty) */
     uint32_t isize;  /* a power of 2 >= 2 * cap */
+    /* v[0, sorted) is in (county, value) order (sorted after a load, the
+     * cells added since follow unsorted): a read of a few counties finds
+     * theirs by a binary search instead of reading every cell. */
+    uint32_t sorted;
 } bucket;
 
 /* Who reported on one received day: distinct (county, unit) pairs. */
@@ -177,6 +181,9 @@ struct pub_model {
     size_t nareas;             /* 1 + such units */
     struct area_year **ayears; /* [area * nayears + year - PUFA_MIN_YEAR]; NULL: all zero */
     size_t nayears;
+    /* The counties under each city and county of ou, in index order:
+     * few_list[few_off[u], few_off[u + 1]) (reader_few). */
+    uint32_t *few_off, *few_list;
 };
 
 /* The totals of one area (every county, the nation, a province: those
@@ -199,6 +206,7 @@ typedef struct area_year {
 } area_year;
 
 static void areas_rebuild(pub_model *m);
+static void few_index(pub_model *m);
 
 /* The units above county i (and the county itself) in the org units, by
  * level rank; -1 where none. */
@@ -235,6 +243,35 @@ static uint32_t county_get(pub_model *m, const char *code) {
     return i;
 }
 
+/* The counties under every city and county of the org units, by county
+ * index: found again when the org units change and wherever buckets are
+ * sorted (a load, a shrink).  A county that appears after holds cells
+ * only past the sorted part of each bucket, which a read scans whole. */
+static void few_index(pub_model *m) {
+    free(m->few_off);
+    free(m->few_list);
+    m->few_off = m->few_list = NULL;
+    if (!m->ou)
+        return;
+    size_t nu = m->ou->count;
+    m->few_off = pufa_calloc(nu + 2, sizeof *m->few_off);
+    size_t total = 0;
+    for (uint32_t c = 0; c < m->counties.n; c++)
+        for (int r = 2; r <= 3; r++)
+            if (m->anc[c][r] >= 0) {
+                m->few_off[m->anc[c][r] + 2]++;
+                total++;
+            }
+    for (size_t u = 0; u < nu; u++)
+        m->few_off[u + 2] += m->few_off[u + 1];
+    m->few_list = pufa_malloc((total ? total : 1) * sizeof *m->few_list);
+    /* Filled in county order: few_off[u + 1] is where u's next goes. */
+    for (uint32_t c = 0; c < m->counties.n; c++)
+        for (int r = 2; r <= 3; r++)
+            if (m->anc[c][r] >= 0)
+                m->few_list[m->few_off[m->anc[c][r] + 1]++] = c;
+}
+
 /* Finds the level and index of code ("" : every county; unknown: none). */
 static void find_scope(const pub_model *m, const char *code, pub_scope *s) {
     *s = (pub_scope){.level = -1, .gen = m->ou_gen};
@@ -257,6 +294,7 @@ void pub_model_set_orgunits(pub_model *m, pufa_orgunits *ou) {
     for (uint32_t i = 0; i < m->counties.n; i++)
         find_ancestors(m, i);
     find_home(m);
+    few_index(m);
     areas_rebuild(m); /* the counties' provinces may have changed */
 }
 
@@ -365,6 +403,8 @@ void pub_model_destroy(pub_model **pm) {
     pufa_orgunits_destroy(&m->ou);
     free(m->anc);
     free(m->area_of);
+    free(m->few_off);
+    free(m->few_list);
     free(m->seen);
     pub_periods_destroy(&m->periods);
     pthread_rwlock_destroy(&m->lock);
@@ -781,6 +821,25 @@ void pub_model_forget_year(pub_model *m, int year, const char *county) {
         bucket_forget(m, &m->years[d][year - PUFA_MIN_YEAR], c, NULL, -1);
 }
 
+static int cell_order(const void *a, const void *b) {
+    const cell *x = a, *y = b;
+    uint32_t cx = x->county & ~WIDE, cy = y->county & ~WIDE;
+    if (cx != cy)
+        return cx < cy ? -1 : 1;
+    return (x->value > y->value) - (x->value < y->value);
+}
+
+/* Puts b's cells in (county, value) order (a bucket without an index:
+ * after a load, or one shrink frees). */
+static void bucket_sort(bucket *b) {
+    uint32_t k = 0;
+    while (k + 1 < b->n && cell_order(&b->v[k], &b->v[k + 1]) < 0)
+        k++;
+    if (k + 1 < b->n) /* not in order already (a file's tail of live adds) */
+        qsort(b->v, b->n, sizeof *b->v, cell_order);
+    b->sorted = b->n;
+}
+
 static void bucket_shrink(bucket *b) {
     free(b->index); /* built again by the next add */
     b->index = NULL;
@@ -797,11 +856,16 @@ static void bucket_shrink(bucket *b) {
 }
 
 void pub_model_shrink(pub_model *m) {
+    few_index(m); /* every county the sorted cells can hold */
     for (int d = 0; d < NDIM; d++) {
-        for (size_t i = 0; i < m->ndays; i++)
+        for (size_t i = 0; i < m->ndays; i++) {
             bucket_shrink(&m->days[d][i]);
-        for (size_t i = 0; i < m->nyears; i++)
+            bucket_sort(&m->days[d][i]); /* no index now */
+        }
+        for (size_t i = 0; i < m->nyears; i++) {
             bucket_shrink(&m->years[d][i]);
+            bucket_sort(&m->years[d][i]);
+        }
     }
     for (size_t i = 0; i < m->ndays && m->recv; i++) {
         recv_day *r = &m->recv[i];
@@ -986,7 +1050,24 @@ typedef struct reader {
     size_t space;
     int64_t (*acc)[NFIG];
     int32_t area; /* the area whose per-day sums answer (one row of totals), or -1 */
+    /* A scope of few counties (a city, a county): their indices in
+     * order, each found in a bucket's sorted cells; NULL: read every
+     * cell. */
+    const uint32_t *few;
+    size_t nfew;
 } reader;
+
+/* A scope of a city or a county: its counties from the model's lists
+ * (few_index); the nation and provinces read every cell (their one-row
+ * reads have the areas' sums). */
+static void reader_few(reader *q) {
+    const pub_model *m = q->m;
+    int32_t u = q->s->unit;
+    if (q->s->level < 2 || q->s->level > 3 || u < 0 || !m->few_off || (size_t)u >= m->ou->count)
+        return;
+    q->few = m->few_list + m->few_off[u];
+    q->nfew = m->few_off[u + 1] - m->few_off[u];
+}
 
 /* The area of scope s when a read of one row can use its per-day sums:
  * every county, or a unit of rank <= AREA_MAX_RANK, with no county mask. */
@@ -1039,21 +1120,42 @@ static inline int64_t *reader_row(const reader *q, uint32_t county, uint32_t val
     return v < q->space ? q->acc[v] : NULL;
 }
 
-static void read_bucket(const reader *q, const bucket *b) {
-    for (uint32_t k = 0; k < b->n; k++) {
-        const cell *c = &b->v[k];
-        int64_t *a = reader_row(q, c->county & ~WIDE, c->value);
-        if (!a)
-            continue;
-        if (c->county & WIDE) {
-            const int64_t *w = q->m->wide[c->fig[0]];
-            for (int f = 0; f < NFIG; f++)
-                pufa_fig_add(&a[f], w[f]);
-        } else {
-            for (int f = 0; f < NFIG; f++)
-                pufa_fig_add(&a[f], c->fig[f]);
-        }
+static inline void read_cell(const reader *q, const cell *c) {
+    int64_t *a = reader_row(q, c->county & ~WIDE, c->value);
+    if (!a)
+        return;
+    if (c->county & WIDE) {
+        const int64_t *w = q->m->wide[c->fig[0]];
+        for (int f = 0; f < NFIG; f++)
+            pufa_fig_add(&a[f], w[f]);
+    } else {
+        for (int f = 0; f < NFIG; f++)
+            pufa_fig_add(&a[f], c->fig[f]);
     }
+}
+
+static void read_bucket(const reader *q, const bucket *b) {
+    if (!q->few) {
+        for (uint32_t k = 0; k < b->n; k++)
+            read_cell(q, &b->v[k]);
+        return;
+    }
+    /* A few counties: each one's run of the sorted cells, then the cells
+     * added since the sort. */
+    for (size_t i = 0; i < q->nfew; i++) {
+        uint32_t c = q->few[i], lo = 0, hi = b->sorted;
+        while (lo < hi) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            if ((b->v[mid].county & ~WIDE) < c)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (; lo < b->sorted && (b->v[lo].county & ~WIDE) == c; lo++)
+            read_cell(q, &b->v[lo]);
+    }
+    for (uint32_t k = b->sorted; k < b->n; k++)
+        read_cell(q, &b->v[k]);
 }
 
 /* A row from the cold callback: county code, key as rollup_dim has it. */
@@ -1137,6 +1239,7 @@ size_t pub_model_query(const pub_model *m, pufa_day from, pufa_day to, pub_dim d
                 .area = -1};
     if (dim == DIM_TOTAL)
         q.area = scope_area(m, q.s);
+    reader_few(&q);
     read_range(&q, from, to);
     size_t n = 0;
     pub_row *out = pufa_calloc(space ? space : 1, sizeof *out);
@@ -1170,6 +1273,7 @@ void pub_model_sum(const pub_model *m, pufa_day from, pufa_day to, const pub_sco
                 .space = 1,
                 .acc = acc};
     q.area = scope_area(m, q.s);
+    reader_few(&q);
     read_range(&q, from, to);
     memcpy(fig, acc[0], NFIG * sizeof(int64_t));
 }
@@ -1373,6 +1477,7 @@ static bool get_buckets(FILE *f, pub_model *m, bucket *b[NDIM], size_t n) {
                 if ((k->v[j].county & ~WIDE) >= m->counties.n ||
                     ((k->v[j].county & WIDE) && k->v[j].fig[0] >= m->nwide))
                     return false;
+            bucket_sort(k); /* saved in order but for the cells added since a sort */
         }
     }
     return true;
@@ -1492,6 +1597,7 @@ int pub_model_load(pub_model *m, const char *path, char *err, size_t errsize) {
     }
     for (uint32_t i = 0; i < m->counties.n; i++)
         find_ancestors(m, i);
+    few_index(m);
     areas_rebuild(m); /* not in the file: built from the county cells */
     m->seq = h.seq;
     m->stamp = h.stamp;

@@ -425,7 +425,10 @@ static void the_model_file_reads_back_the_same(void **state) {
     pub_model_receipt(m, day("2023-05-04"), "150821", "SFJ");
     pub_model_set_seq(m, 4242);
     pub_model_set_stamp(m, 11);
-    pub_model_shrink(m);
+    pub_model_shrink(m); /* sorted cells: a city or a county searched in them */
+    pub_model_unlock(m);
+    pub_model_rdlock(m);
+    check_all(m);
     pub_model_unlock(m);
     char path[] = "/tmp/pufa-model-test-XXXXXX";
     int fd = mkstemp(path);
