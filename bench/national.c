@@ -582,11 +582,11 @@ int national_main(const char *build_dir, int years, int detail) {
     free(y19);
     free(wm);
     free(wy);
-    if (after != before + 250 || after3 != before + 40)
-        return 1;
     pufa_proc_stop(&pub, SIGTERM, 120000);
     pufa_proc_stop(&col, SIGTERM, 20000);
     pufa_proc_stop(&agg, SIGTERM, 20000);
+    if (after != before + 250 || after3 != before + 40)
+        return 1; /* the processes stopped first: none is left running */
 
     for (int i = 0; i < nk; i++)
         free(k[i].ms);

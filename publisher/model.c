@@ -297,15 +297,59 @@ static void find_home(pub_model *m) {
     find_scope(m, m->home, &m->home_scope);
 }
 
+/* After the org units were replaced (old, and the ancestors old_anc
+ * found in them): when every area unit of the new ones had an area in the
+ * old ones and every county is in the same areas as before (the usual
+ * case: the same units again at each snapshot), the areas' sums stand and
+ * only area_of is found again (true); else false. */
+static bool areas_remap(pub_model *m, const pufa_orgunits *old, const int32_t (*old_anc)[4]) {
+    if (!old || !m->area_of || !m->ou)
+        return false;
+    int32_t *now = pufa_malloc((m->ou->count ? m->ou->count : 1) * sizeof *now);
+    bool same = true;
+    for (size_t u = 0; u < m->ou->count && same; u++) {
+        int r = pufa_orgunit_level_rank(m->ou->units[u].level);
+        now[u] = -1;
+        if (r < 0 || r > AREA_MAX_RANK)
+            continue;
+        const pufa_orgunit *o = pufa_orgunits_find(old, m->ou->units[u].code);
+        same = o && m->area_of[o - old->units] >= 0;
+        if (same)
+            now[u] = m->area_of[o - old->units];
+    }
+    for (uint32_t c = 0; c < m->counties.n && same; c++)
+        for (int r = 0; r <= AREA_MAX_RANK && same; r++) {
+            int32_t a = old_anc[c][r] >= 0 ? m->area_of[old_anc[c][r]] : -1;
+            int32_t b = m->anc[c][r] >= 0 ? now[m->anc[c][r]] : -1;
+            same = a == b;
+        }
+    if (!same) {
+        free(now);
+        return false;
+    }
+    free(m->area_of);
+    m->area_of = now;
+    return true;
+}
+
 void pub_model_set_orgunits(pub_model *m, pufa_orgunits *ou) {
-    pufa_orgunits_destroy(&m->ou);
+    pufa_orgunits *old = m->ou;
+    size_t nc = m->counties.n;
+    int32_t(*old_anc)[4] = pufa_malloc((nc ? nc : 1) * sizeof *old_anc);
+    if (nc)
+        memcpy(old_anc, m->anc, nc * sizeof *old_anc);
     m->ou = ou;
     m->ou_gen++;
     for (uint32_t i = 0; i < m->counties.n; i++)
         find_ancestors(m, i);
     find_home(m);
     few_index(m);
-    areas_rebuild(m); /* the counties' provinces may have changed */
+    /* The counties' provinces may have changed: the areas' sums are built
+     * again unless they have not. */
+    if (!areas_remap(m, old, (const int32_t(*)[4])old_anc))
+        areas_rebuild(m);
+    free(old_anc);
+    pufa_orgunits_destroy(&old);
 }
 
 void pub_model_set_home(pub_model *m, const char *code) {
@@ -701,14 +745,13 @@ static int areas_of(const pub_model *m, uint32_t c, int32_t out[2 + AREA_MAX_RAN
 
 /* Adds fig to (sign 1), or takes it from (sign -1), the sums of day of
  * every area county c is in: as its total cell of that day changes. */
-static void areas_add(pub_model *m, pufa_day day, uint32_t c, const int64_t fig[NFIG], int sign) {
+static void areas_add_at(pub_model *m, int y, size_t i, uint32_t c, const int64_t fig[NFIG],
+                         int sign) {
     bool zero = true;
     for (int f = 0; f < NFIG && zero; f++)
         zero = fig[f] == 0;
-    if (zero || day < m->base)
+    if (zero)
         return;
-    int y = year_of(day);
-    size_t i = (size_t)(day - pufa_date_from_ymd(y, 1, 1));
     int32_t areas[2 + AREA_MAX_RANK];
     int n = areas_of(m, c, areas);
     for (int k = 0; k < n; k++) {
@@ -722,24 +765,64 @@ static void areas_add(pub_model *m, pufa_day day, uint32_t c, const int64_t fig[
     }
 }
 
+static void areas_add(pub_model *m, pufa_day day, uint32_t c, const int64_t fig[NFIG], int sign) {
+    if (day < m->base)
+        return;
+    int y = year_of(day);
+    areas_add_at(m, y, (size_t)(day - pufa_date_from_ymd(y, 1, 1)), c, fig, sign);
+}
+
 /* The month tier from the county cells of each day (after a load: it is
- * not in the file), shrunk and sorted. */
+ * not in the file): each month's sums per county in a dense array, then
+ * its cells in county order (sorted, no index).  Days x their cells. */
 static void months_rebuild(pub_model *m) {
-    for (size_t i = 0; i < m->ndays; i++) {
-        const bucket *b = &m->days[DIM_TOTAL][i];
-        if (!b->n)
-            continue;
-        bucket *mb = month_bucket(m, m->base + (pufa_day)i);
-        for (uint32_t k = 0; k < b->n; k++) {
-            int64_t fig[NFIG];
-            cell_figs(m, &b->v[k], fig);
-            bucket_add(m, mb, b->v[k].county & ~WIDE, b->v[k].value, fig);
-        }
-    }
     for (size_t i = 0; i < m->nmonths; i++) {
-        bucket_shrink(&m->months[i]);
-        bucket_sort(&m->months[i]);
+        free(m->months[i].v);
+        free(m->months[i].index);
+        m->months[i] = (bucket){0};
     }
+    size_t nc = m->counties.n;
+    int64_t(*acc)[NFIG] = pufa_calloc(nc ? nc : 1, sizeof *acc);
+    uint8_t *had = pufa_calloc(nc ? nc : 1, 1);
+    for (size_t i = 0; i < m->ndays;) {
+        /* The days of one month: [i, end). */
+        pufa_day d = m->base + (pufa_day)i;
+        int y, mo, dd;
+        pufa_date_to_ymd(d, &y, &mo, &dd);
+        pufa_day next =
+            mo == 12 ? pufa_date_from_ymd(y + 1, 1, 1) : pufa_date_from_ymd(y, mo + 1, 1);
+        size_t end = (size_t)(next - m->base) < m->ndays ? (size_t)(next - m->base) : m->ndays;
+        uint32_t n = 0;
+        for (size_t k = i; k < end; k++) {
+            const bucket *b = &m->days[DIM_TOTAL][k];
+            for (uint32_t j = 0; j < b->n; j++) {
+                uint32_t c = b->v[j].county & ~WIDE;
+                int64_t fig[NFIG];
+                cell_figs(m, &b->v[j], fig);
+                for (int f = 0; f < NFIG; f++)
+                    pufa_fig_add(&acc[c][f], fig[f]);
+                n += !had[c];
+                had[c] = 1;
+            }
+        }
+        if (n) {
+            bucket *mb = month_bucket(m, d);
+            mb->v = pufa_malloc(n * sizeof *mb->v);
+            mb->cap = n;
+            for (uint32_t c = 0; c < nc; c++) {
+                if (!had[c])
+                    continue;
+                mb->v[mb->n] = (cell){.county = c};
+                cell_store(m, &mb->v[mb->n++], acc[c]);
+                memset(acc[c], 0, sizeof acc[c]);
+                had[c] = 0;
+            }
+            mb->sorted = mb->n;
+        }
+        i = end;
+    }
+    free(acc);
+    free(had);
 }
 
 /* Every area's sums again from the county cells of each day (the org
@@ -748,10 +831,15 @@ static void areas_rebuild(pub_model *m) {
     areas_index(m);
     for (size_t i = 0; i < m->ndays; i++) {
         const bucket *b = &m->days[DIM_TOTAL][i];
+        if (!b->n)
+            continue;
+        pufa_day d = m->base + (pufa_day)i;
+        int y = year_of(d);
+        size_t at = (size_t)(d - pufa_date_from_ymd(y, 1, 1));
         for (uint32_t k = 0; k < b->n; k++) {
             int64_t fig[NFIG];
             cell_figs(m, &b->v[k], fig);
-            areas_add(m, m->base + (pufa_day)i, b->v[k].county & ~WIDE, fig, 1);
+            areas_add_at(m, y, at, b->v[k].county & ~WIDE, fig, 1);
         }
     }
 }
