@@ -233,6 +233,10 @@ static void write_breakdown(pufa_buf *out, const pub_model *m, pub_dim dim, cons
     /* The most one row writes besides its key and label: the rank, two
      * dates, three figure objects and the per cents. */
     const size_t row_max = 2 * 20 + 3 * (names + 20 * NFIG + 2) + (names + 32 * NFIG + 2) + 128;
+    /* Room for every row at once (2,975 rows with a base: 2.8 MB), not
+     * grown and copied a doubling at a time: pages never written are
+     * never touched. */
+    pufa_buf_reserve(out, n * (row_max + 256));
     pufa_buf_putc(out, '[');
     for (size_t i = 0; i < n; i++) {
         const char *key = pub_model_key(m, dim, rows[i].value);
