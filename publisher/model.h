@@ -7,7 +7,12 @@
  * PostgreSQL through the cold callback).  A window query reads whole years
  * from the year tier and the other days from the day tier: its cost grows
  * with the days outside whole years x cells, never with the number of
- * reports.  Readers (HTTP threads) and the writer (the feed thread) share
+ * reports.  Beside them, built from the day tier at a load and kept with
+ * it: the county totals per month (whole months of a read by org unit),
+ * and the per-day totals of all counties, the nation and each province (a
+ * one-row read at those scopes costs days, not days x counties).  A city's
+ * or a county's read searches its counties' cells in each bucket's sorted
+ * cells.  Readers (HTTP threads) and the writer (the feed thread) share
  * it under a read-write lock. */
 #ifndef PUB_MODEL_H
 #define PUB_MODEL_H
@@ -139,7 +144,8 @@ void pub_model_set_cold(pub_model *m, pub_cold_fn fn, void *ctx);
  * or a year's sums dated its January 1). */
 void pub_model_forget_day(pub_model *m, pufa_day day, const char *county);
 void pub_model_forget_year(pub_model *m, int year, const char *county);
-/* Gives back the room the cell arrays grew into (after a load). */
+/* Gives back the room the cell arrays grew into, and sorts their cells
+ * (after a load). */
 void pub_model_shrink(pub_model *m);
 /* Writes the model (cells, names, receipts, seq; not the org units) to
  * path (through path.tmp, renamed), or reads one back into a model that
