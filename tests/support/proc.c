@@ -27,17 +27,19 @@ long long pufa_mono_ms(void) {
 void pufa_proc_start(pufa_proc *p, char *const argv[], const char *env_extra) {
     static int counter;
     snprintf(p->log, sizeof p->log, "/tmp/pufa-test-%d-%d.log", (int)getpid(), counter++);
+    /* Emptied here, before the fork: a log of an earlier process whose pid
+     * this one reuses must not be read (a stale port) before the child
+     * would have truncated it. */
+    int fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     pid_t pid = fork();
     if (pid < 0) {
         perror("fork");
         abort();
     }
     if (pid == 0) {
-        int fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0) {
             dup2(fd, 2);
             dup2(fd, 1);
-            close(fd);
         }
         if (env_extra)
             putenv((char *)env_extra);
@@ -45,6 +47,8 @@ void pufa_proc_start(pufa_proc *p, char *const argv[], const char *env_extra) {
         fprintf(stderr, "exec %s failed: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
+    if (fd >= 0)
+        close(fd);
     p->pid = pid;
 }
 
