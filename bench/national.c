@@ -27,6 +27,14 @@
 static const char *build;
 static PGconn *db;
 static pufa_proc pub, agg, col;
+
+/* Every exit (a failed check or request exits at once) stops the services
+ * still running, so that none outlives the benchmark. */
+static void stop_services(void) {
+    pufa_proc_stop(&pub, SIGKILL, 5000);
+    pufa_proc_stop(&col, SIGKILL, 5000);
+    pufa_proc_stop(&agg, SIGKILL, 5000);
+}
 static char pub_port[16], col_port[16], agg_ep[128], feed_ep[128] = "tcp://127.0.0.1:1";
 static char tmpdir[64];
 static int detail_years;
@@ -315,6 +323,7 @@ static void send_report(int k, int participants) {
 int national_main(const char *build_dir, int years, int detail) {
     build = build_dir;
     detail_years = detail;
+    atexit(stop_services);
     signal(SIGPIPE, SIG_IGN);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/pufa-national-XXXXXX");
     if (!mkdtemp(tmpdir))
