@@ -19,6 +19,7 @@
 #include "cells.h"
 #include "enums.h"
 #include "httpc.h"
+#include "itest.h"
 #include "pg.h"
 #include "proc.h"
 #include "report.h"
@@ -26,7 +27,8 @@
 #include "uuid.h"
 #include "wire.h"
 
-#define CITY_OFFSET_MIN 480 /* the publisher's default zone, Asia/Shanghai */
+#define CITY_OFFSET_MIN 480   /* the publisher's default zone, Asia/Shanghai */
+#define HTTP_MS         20000 /* the time a GET may take */
 
 static const char *pufa_bin, *agg_bin, *pub_bin;
 static pufa_proc agg, pub;
@@ -38,43 +40,10 @@ static char tmpdir[64];
 
 /* ---- reports in ---- */
 
+/* Revisions may come back STALE or DUPLICATE; 120 s an ack: a loaded machine. */
 static void send_reports(pufa_report *r, size_t n) {
-    for (size_t off = 0; off < n; off += 500) {
-        size_t cnt = n - off < 500 ? n - off : 500;
-        Pufa__ReportBatch b = PUFA__REPORT_BATCH__INIT;
-        b.has_batch_seq = 1;
-        b.batch_seq = batch_seq++;
-        b.n_reports = cnt;
-        b.reports = pufa_calloc(cnt, sizeof *b.reports);
-        Pufa__ActivityReport *m = pufa_calloc(cnt, sizeof *m);
-        for (size_t i = 0; i < cnt; i++) {
-            pufa__activity_report__init(&m[i]);
-            pufa_report_to_pb(&r[off + i], &m[i]);
-            b.reports[i] = &m[i];
-        }
-        size_t len = pufa__report_batch__get_packed_size(&b);
-        uint8_t *buf = pufa_malloc(len);
-        pufa__report_batch__pack(&b, buf);
-        zmq_send(dealer, buf, len, 0);
-        free(buf);
-        free(m);
-        free(b.reports);
-        zmq_pollitem_t it = {.socket = dealer, .events = ZMQ_POLLIN};
-        assert_int_equal(zmq_poll(&it, 1, 120000), 1); /* generous: a loaded machine */
-        zmq_msg_t ack;
-        zmq_msg_init(&ack);
-        zmq_msg_recv(&ack, dealer, 0);
-        Pufa__BatchAck *a = pufa__batch_ack__unpack(NULL, zmq_msg_size(&ack), zmq_msg_data(&ack));
-        assert_non_null(a);
-        for (size_t i = 0; i < a->n_results; i++)
-            if (a->results[i]->status != PUFA__REPORT_STATUS__STATUS_COMMITTED &&
-                a->results[i]->status != PUFA__REPORT_STATUS__STATUS_STALE &&
-                a->results[i]->status != PUFA__REPORT_STATUS__STATUS_DUPLICATE)
-                fail_msg("report %zu not committed: %s", off + i,
-                         a->results[i]->reason ? a->results[i]->reason : "?");
-        pufa__batch_ack__free_unpacked(a, NULL);
-        zmq_msg_close(&ack);
-    }
+    pufa_itest_send_reports(dealer, &batch_seq, r, n, 500,
+                            PUFA_ITEST_ACK_DUPLICATE | PUFA_ITEST_ACK_STALE, 120000, &agg);
 }
 
 static const char *const counties[] = {"150802", "150821", "150822", "150823", "150824",
@@ -131,62 +100,9 @@ static void generate(size_t n, unsigned seed, bool revise) {
 
 /* ---- HTTP ---- */
 
-static int get(const char *path, json_t **doc) {
-    pufa_buf enc;
-    pufa_buf_init(&enc);
-    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-        if (*p >= 0x80 || *p == ' ')
-            pufa_buf_printf(&enc, "%%%02X", *p);
-        else
-            pufa_buf_putc(&enc, (char)*p);
-    }
-    char *url = pufa_asprintf("http://127.0.0.1:%s%s", pub_port, enc.data);
-    pufa_buf_free(&enc);
-    pufa_http_response r;
-    char err[256];
-    int rc = pufa_http_request("GET", url, NULL, NULL, 0, 20000, &r, err, sizeof err);
-    free(url);
-    if (rc)
-        fail_msg("GET %s: %s", path, err);
-    json_error_t jerr;
-    *doc = json_loadb(r.body.data, r.body.len, 0, &jerr);
-    if (!*doc)
-        fail_msg("GET %s: %d, not JSON: %s", path, r.status, r.body.data);
-    pufa_buf_free(&r.body);
-    return r.status;
-}
-
-static json_t *get_ok(const char *path) {
-    json_t *doc;
-    int status = get(path, &doc);
-    if (status != 200) {
-        char *text = json_dumps(doc, 0);
-        fail_msg("GET %s: %d %s", path, status, text);
-    }
-    return doc;
-}
-
 static const char *const FIGS[] = {"reports",       "sessions",   "participants", "materials",
                                    "consultations", "banners",    "led_messages", "online_posts",
                                    "online_views",  "volunteers", "funds_fen"};
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted "key:f1,...,f11\n" lines of n strings (freed). */
-static char *join_sorted(char **lines, size_t n) {
-    qsort(lines, n, sizeof *lines, cmp_str);
-    pufa_buf out;
-    pufa_buf_init(&out);
-    pufa_buf_puts(&out, "");
-    for (size_t i = 0; i < n; i++) {
-        pufa_buf_printf(&out, "%s\n", lines[i]);
-        free(lines[i]);
-    }
-    free(lines);
-    return pufa_buf_steal(&out);
-}
 
 static char *api_rows(json_t *doc) {
     json_t *rows = json_object_get(doc, "rows");
@@ -203,7 +119,7 @@ static char *api_rows(json_t *doc) {
                                 json_object_get(json_object_get(row, "figures"), FIGS[k])));
         lines[i] = pufa_buf_steal(&b);
     }
-    return join_sorted(lines, n);
+    return pufa_itest_join_sorted(lines, n);
 }
 
 /* The same lines from SQL: key is an expression over reports. */
@@ -230,28 +146,19 @@ static char *sql_rows(const char *key, const char *county, const char *from, con
         lines[i] = pufa_buf_steal(&b);
     }
     PQclear(res);
-    return join_sorted(lines, n);
+    return pufa_itest_join_sorted(lines, n);
 }
 
-static long long seq_of_db(void) {
-    PGresult *r = PQexec(db, "SELECT seq FROM feed_state");
-    long long v = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
+/* Until the publisher has applied every commit so far (20 s). */
 static void wait_caught_up(void) {
-    long long want = seq_of_db(), deadline = pufa_mono_ms() + 20000;
-    while (pufa_mono_ms() < deadline && pufa_http_metric(pub_port, "pufa_publisher_seq ") != want)
-        pufa_sleep_ms(50);
-    assert_int_equal(pufa_http_metric(pub_port, "pufa_publisher_seq "), want);
+    pufa_itest_wait_caught_up(db, pub_port, 20000);
 }
 
 /* ---- setup ---- */
 
 /* The publisher, on a new port, once its snapshot is loaded: 0, or -1. */
 static int start_pub(void) {
-    char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
+    char *dbinfo = pufa_itest_dbinfo("pufa_publisher");
     char *pargv[] = {(char *)pub_bin, "--feed",      feed_ep,        "--db", dbinfo,
                      "--http",        "127.0.0.1:0", "--pub",        "",     "--targets-poll",
                      "200ms",         "--home",      PUFA_TEST_HOME, NULL};
@@ -270,16 +177,13 @@ static int group_setup(void **state) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/pufa-office-XXXXXX");
     if (!mkdtemp(tmpdir))
         return -1;
-    char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' --units '%s' >/dev/null",
-                              pufa_bin, getenv("PUFA_TEST_DB"), pufa_test_demo_tree_path(),
-                              pufa_test_data_path("units.csv"));
-    int rc = pufa_sh(cmd);
-    free(cmd);
+    int rc =
+        pufa_itest_migrate(pufa_bin, pufa_test_demo_tree_path(), pufa_test_data_path("units.csv"));
     db = PQconnectdb(getenv("PUFA_TEST_DB"));
     if (rc || PQstatus(db) != CONNECTION_OK)
         return -1;
     zctx = zmq_ctx_new();
-    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
+    char *dbinfo = pufa_itest_dbinfo("pufa_aggregator");
     char *argv[] = {(char *)agg_bin,
                     "--insecure",
                     "--listen",
@@ -301,16 +205,11 @@ static int group_setup(void **state) {
                     NULL};
     pufa_proc_start(&agg, argv, NULL);
     free(dbinfo);
-    if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", agg_ep, sizeof agg_ep, 20000) ||
-        !pufa_proc_wait_log(&agg, "id=AGG-FEED", "endpoint", feed_ep, sizeof feed_ep, 5000) ||
-        !pufa_proc_wait_log(&agg, "id=AGG-READY", NULL, NULL, 0, 10000))
+    if (!pufa_itest_agg_wait(&agg, agg_ep, feed_ep, NULL, 0, 10000))
         return -1;
     if (start_pub())
         return -1;
-    dealer = zmq_socket(zctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_connect(dealer, agg_ep);
+    dealer = pufa_itest_dealer(zctx, agg_ep, NULL, NULL, NULL);
     unsigned seed = (unsigned)pufa_now_ms();
     printf("# generating 4000 reports and 1500 revisions, seed %u\n", seed);
     generate(4000, seed, false);
@@ -348,7 +247,7 @@ static void township_and_unit_inside_a_county_equal_sql(void **state) {
     int compared = 0;
     for (size_t w = 0; w < sizeof WINDOWS / sizeof *WINDOWS; w++) {
         char *path = pufa_asprintf("/v1/totals?window=%s&by=county", WINDOWS[w]);
-        json_t *city = get_ok(path);
+        json_t *city = pufa_itest_get_ok(pub_port, HTTP_MS, path);
         free(path);
         const char *from =
             json_string_value(json_object_get(json_object_get(city, "window"), "from"));
@@ -360,7 +259,7 @@ static void township_and_unit_inside_a_county_equal_sql(void **state) {
             for (size_t b = 0; b < 2; b++) {
                 path = pufa_asprintf("/v1/totals?window=%s&by=%s&org=%s", WINDOWS[w], bys[b].by,
                                      counties[c]);
-                json_t *doc = get_ok(path);
+                json_t *doc = pufa_itest_get_ok(pub_port, HTTP_MS, path);
                 char *api = api_rows(doc), *sql = sql_rows(bys[b].key, counties[c], from, to);
                 if (strcmp(api, sql) != 0)
                     fail_msg("%s: API and SQL differ\nAPI:\n%s\nSQL:\n%s", path, api, sql);
@@ -386,7 +285,8 @@ static void township_and_unit_inside_a_county_equal_sql(void **state) {
     printf("# %d county x window x breakdown answers equal SQL\n", compared);
     /* Four spellings of 隆兴昌镇 and two of XH街道(东) give one row each; 新公中镇 and
      * 新公中 镇 stay two (a space inside a name is kept); none and blanks are one. */
-    json_t *doc = get_ok("/v1/totals?window=all&by=township&org=150821");
+    json_t *doc =
+        pufa_itest_get_ok(pub_port, HTTP_MS, "/v1/totals?window=all&by=township&org=150821");
     json_t *rows = json_object_get(doc, "rows");
     char **keys = pufa_calloc(json_array_size(rows) + 1, sizeof *keys);
     size_t nk = 0;
@@ -395,7 +295,7 @@ static void township_and_unit_inside_a_county_equal_sql(void **state) {
         keys[nk++] = pufa_asprintf("%s=%s", json_string_value(json_object_get(r, "key")),
                                    json_string_value(json_object_get(r, "label")));
     }
-    char *all = join_sorted(keys, nk);
+    char *all = pufa_itest_join_sorted(keys, nk);
     assert_string_equal(all,
                         "=(未填)\nXH街道(东)=XH街道(东)\n新公中 镇=新公中 镇\n新公中镇=新公中镇\n"
                         "隆兴昌镇=隆兴昌镇\n");
@@ -453,7 +353,7 @@ static json_t *wait_targets(int year, long long version, long long *waited_ms) {
     json_t *doc = NULL;
     while (pufa_mono_ms() < deadline) {
         json_decref(doc);
-        int status = get(path, &doc);
+        int status = pufa_itest_get_json(pub_port, HTTP_MS, path, &doc);
         if (status == 200 && json_integer_value(json_object_get(doc, "version")) == version)
             break;
         pufa_sleep_ms(20);
@@ -568,7 +468,7 @@ static void targets_equal_sql_and_reload_without_a_restart(void **state) {
     json_decref(doc);
     /* Last year: over, so the expectation is the whole target. */
     char *path = pufa_asprintf("/v1/targets?year=%d", year - 1);
-    doc = get_ok(path);
+    doc = pufa_itest_get_ok(pub_port, HTTP_MS, path);
     free(path);
     assert_int_equal(check_targets(doc, year - 1), 1);
     assert_int_equal(json_integer_value(json_object_get(doc, "elapsed_days")),
@@ -576,7 +476,7 @@ static void targets_equal_sql_and_reload_without_a_restart(void **state) {
     json_decref(doc);
     /* org=150821: the county's own target and its units' only. */
     path = pufa_asprintf("/v1/targets?year=%d&org=150821", year);
-    doc = get_ok(path);
+    doc = pufa_itest_get_ok(pub_port, HTTP_MS, path);
     free(path);
     assert_int_equal(check_targets(doc, year), 3);
     json_t *rows = json_object_get(doc, "rows");
@@ -681,7 +581,7 @@ static char *sql_completeness(const char *counties_arr, const char *units_arr, c
     for (size_t i = 0; i < n; i++)
         lines[i] = pufa_strdup(PQgetvalue(res, (int)i, 0));
     PQclear(res);
-    return join_sorted(lines, n);
+    return pufa_itest_join_sorted(lines, n);
 }
 
 static const char *const COMPLETENESS_WINDOWS[] = {"ytd", "month", "30d", "quarter"};
@@ -713,7 +613,7 @@ static void completeness_equals_sql_over_receipt_times(void **state) {
     pufa_civil_format(pufa_civil_today(CITY_OFFSET_MIN), today);
     for (size_t w = 0; w < sizeof COMPLETENESS_WINDOWS / sizeof *COMPLETENESS_WINDOWS; w++) {
         char *path = pufa_asprintf("/v1/completeness?window=%s", COMPLETENESS_WINDOWS[w]);
-        json_t *doc = get_ok(path);
+        json_t *doc = pufa_itest_get_ok(pub_port, HTTP_MS, path);
         const char *from =
             json_string_value(json_object_get(json_object_get(doc, "window"), "from"));
         const char *to = json_string_value(json_object_get(json_object_get(doc, "window"), "to"));
@@ -742,7 +642,7 @@ static void completeness_equals_sql_over_receipt_times(void **state) {
         }
         pufa_pgarr_close(&ca);
         pufa_pgarr_close(&ua);
-        char *api = join_sorted(lines, n);
+        char *api = pufa_itest_join_sorted(lines, n);
         char *sql = sql_completeness(ca.data, ua.data, from, to, today);
         if (strcmp(api, sql) != 0)
             fail_msg("%s: API and SQL differ\nAPI:\n%s\nSQL:\n%s", path, api, sql);
@@ -767,7 +667,7 @@ static void completeness_equals_sql_over_receipt_times(void **state) {
         json_decref(doc);
     }
     /* org=150821: its county row and its seven units only. */
-    json_t *doc = get_ok("/v1/completeness?window=ytd&org=150821");
+    json_t *doc = pufa_itest_get_ok(pub_port, HTTP_MS, "/v1/completeness?window=ytd&org=150821");
     assert_int_equal(json_array_size(json_object_get(doc, "counties")), 1);
     assert_int_equal(json_array_size(json_object_get(doc, "units")), 7);
     json_decref(doc);
@@ -778,7 +678,7 @@ static void completeness_equals_sql_over_receipt_times(void **state) {
 static char *completeness_lines(const char *window, const char *county, bool missed, pufa_buf *ca,
                                 pufa_buf *ua) {
     char *path = pufa_asprintf("/v1/completeness?window=%s&org=%s", window, county);
-    json_t *doc = get_ok(path);
+    json_t *doc = pufa_itest_get_ok(pub_port, HTTP_MS, path);
     free(path);
     json_t *units_j = json_object_get(doc, "units");
     size_t n = json_array_size(units_j);
@@ -801,7 +701,7 @@ static char *completeness_lines(const char *window, const char *county, bool mis
     pufa_pgarr_close(ca);
     pufa_pgarr_close(ua);
     json_decref(doc);
-    return join_sorted(lines, n);
+    return pufa_itest_join_sorted(lines, n);
 }
 
 /* One report of county/unit that happened on occurred, received at
@@ -1008,7 +908,8 @@ static char *sql_print(const char *city, const char *from, const char *to) {
  * decimals, and a totals row that is the sum of the rows. */
 static void print_page_and_xlsx_equal_sql(void **state) {
     (void)state;
-    json_t *ref = get_ok("/v1/totals?window=ytd&by=none&org=150821&compare=yoy");
+    json_t *ref = pufa_itest_get_ok(pub_port, HTTP_MS,
+                                    "/v1/totals?window=ytd&by=none&org=150821&compare=yoy");
     const char *from = json_string_value(json_object_get(json_object_get(ref, "window"), "from"));
     const char *to = json_string_value(json_object_get(json_object_get(ref, "window"), "to"));
     pufa_buf page;
@@ -1064,7 +965,8 @@ static void print_page_and_xlsx_equal_sql(void **state) {
     /* A county's page: its townships, as by=township lists them. */
     assert_int_equal(get_text("/print?window=all&org=150821", &page), 200);
     n = print_rows(page.data, &rows);
-    json_t *tw = get_ok("/v1/totals?window=all&by=township&org=150821");
+    json_t *tw =
+        pufa_itest_get_ok(pub_port, HTTP_MS, "/v1/totals?window=all&by=township&org=150821");
     assert_int_equal(n, json_array_size(json_object_get(tw, "rows")) + 1);
     for (size_t i = 0; i < n; i++)
         free(rows[i]);
@@ -1172,7 +1074,7 @@ static void bad_requests_name_the_parameter(void **state) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         json_t *doc;
-        int status = get(cases[i].path, &doc);
+        int status = pufa_itest_get_json(pub_port, HTTP_MS, cases[i].path, &doc);
         if (status != 400)
             fail_msg("%s: %d, want 400", cases[i].path, status);
         const char *msg = json_string_value(json_object_get(doc, "error"));

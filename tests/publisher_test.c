@@ -22,6 +22,7 @@
 #include "calendar.h"
 #include "enums.h"
 #include "httpc.h"
+#include "itest.h"
 #include "proc.h"
 #include "report_json.h"
 #include "testlib.h"
@@ -114,7 +115,7 @@ static char *pub_extra[8];
 /* Starts a publisher on the forwarder's feed in the given time zone. */
 static void start_publisher_in(pufa_proc *p, const char *tz, char *http_port, size_t http_size,
                                char *zmq_ep, size_t zmq_size) {
-    char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
+    char *dbinfo = pufa_itest_dbinfo("pufa_publisher");
     char *argv[32] = {(char *)pub_bin,
                       "--feed",
                       fwd_ep,
@@ -165,42 +166,14 @@ static void stop_publisher(void) {
 static void *dealer;
 static uint64_t batch_seq = 1;
 
+/* Corrections may come back DUPLICATE; 120 s an ack: a loaded machine. */
 static void send_reports(pufa_report *r, size_t n) {
-    for (size_t off = 0; off < n; off += 500) {
-        size_t cnt = n - off < 500 ? n - off : 500;
-        Pufa__ReportBatch b = PUFA__REPORT_BATCH__INIT;
-        b.has_batch_seq = 1;
-        b.batch_seq = batch_seq++;
-        b.n_reports = cnt;
-        b.reports = pufa_calloc(cnt, sizeof *b.reports);
-        Pufa__ActivityReport *m = pufa_calloc(cnt, sizeof *m);
-        for (size_t i = 0; i < cnt; i++) {
-            pufa__activity_report__init(&m[i]);
-            pufa_report_to_pb(&r[off + i], &m[i]);
-            b.reports[i] = &m[i];
-        }
-        size_t len = pufa__report_batch__get_packed_size(&b);
-        uint8_t *buf = pufa_malloc(len);
-        pufa__report_batch__pack(&b, buf);
-        zmq_send(dealer, buf, len, 0);
-        free(buf);
-        free(m);
-        free(b.reports);
-        zmq_pollitem_t it = {.socket = dealer, .events = ZMQ_POLLIN};
-        assert_int_equal(zmq_poll(&it, 1, 120000), 1); /* generous: a loaded machine */
-        zmq_msg_t ack;
-        zmq_msg_init(&ack);
-        zmq_msg_recv(&ack, dealer, 0);
-        Pufa__BatchAck *a = pufa__batch_ack__unpack(NULL, zmq_msg_size(&ack), zmq_msg_data(&ack));
-        assert_non_null(a);
-        for (size_t i = 0; i < a->n_results; i++)
-            if (a->results[i]->status != PUFA__REPORT_STATUS__STATUS_COMMITTED &&
-                a->results[i]->status != PUFA__REPORT_STATUS__STATUS_DUPLICATE)
-                fail_msg("report %zu not committed: %s", off + i,
-                         a->results[i]->reason ? a->results[i]->reason : "?");
-        pufa__batch_ack__free_unpacked(a, NULL);
-        zmq_msg_close(&ack);
-    }
+    pufa_itest_send_reports(dealer, &batch_seq, r, n, 500, PUFA_ITEST_ACK_DUPLICATE, 120000, NULL);
+}
+
+/* Until the publisher has applied every commit so far (20 s). */
+static void wait_caught_up(void) {
+    pufa_itest_wait_caught_up(db, pub_port, 20000);
 }
 
 static void load_file(const char *name) {
@@ -347,15 +320,7 @@ static char *api_rows(json_t *doc) {
                                 json_object_get(json_object_get(row, "figures"), FIGS[k])));
         lines[i] = pufa_buf_steal(&b);
     }
-    qsort(lines, n, sizeof *lines, cmp_str);
-    pufa_buf out;
-    pufa_buf_init(&out);
-    for (size_t i = 0; i < n; i++) {
-        pufa_buf_printf(&out, "%s\n", lines[i]);
-        free(lines[i]);
-    }
-    free(lines);
-    return pufa_buf_steal(&out);
+    return pufa_itest_join_sorted(lines, n);
 }
 
 static char *sql_rows(const char *by, const char *from, const char *to) {
@@ -393,15 +358,7 @@ static char *sql_rows(const char *by, const char *from, const char *to) {
         lines[i] = pufa_buf_steal(&b);
     }
     PQclear(res);
-    qsort(lines, n, sizeof *lines, cmp_str);
-    pufa_buf out;
-    pufa_buf_init(&out);
-    for (size_t i = 0; i < n; i++) {
-        pufa_buf_printf(&out, "%s\n", lines[i]);
-        free(lines[i]);
-    }
-    free(lines);
-    return pufa_buf_steal(&out);
+    return pufa_itest_join_sorted(lines, n);
 }
 
 static const char *const STANDARD_WINDOWS[] = {"today",   "7d",  "30d",  "month",
@@ -464,35 +421,17 @@ static long long metric(const char *name) {
     return pufa_http_metric(pub_port, name);
 }
 
-static long long seq_of_db(void) {
-    PGresult *r = PQexec(db, "SELECT seq FROM feed_state");
-    long long v = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
-static void wait_caught_up(void) {
-    long long want = seq_of_db();
-    long long deadline = pufa_mono_ms() + 20000;
-    while (pufa_mono_ms() < deadline && metric("pufa_publisher_seq ") != want)
-        pufa_sleep_ms(50);
-    assert_int_equal(metric("pufa_publisher_seq "), want);
-}
-
 /* ---- setup ---- */
 
 static int group_setup(void **state) {
     (void)state;
-    char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' --units '%s' >/dev/null",
-                              pufa_bin, getenv("PUFA_TEST_DB"), pufa_test_demo_tree_path(),
-                              pufa_test_data_path("units.csv"));
-    int rc = pufa_sh(cmd);
-    free(cmd);
+    int rc =
+        pufa_itest_migrate(pufa_bin, pufa_test_demo_tree_path(), pufa_test_data_path("units.csv"));
     db = PQconnectdb(getenv("PUFA_TEST_DB"));
     if (rc || PQstatus(db) != CONNECTION_OK)
         return -1;
     zctx = zmq_ctx_new();
-    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
+    char *dbinfo = pufa_itest_dbinfo("pufa_aggregator");
     char *argv[] = {(char *)agg_bin,
                     "--insecure",
                     "--listen",
@@ -514,9 +453,7 @@ static int group_setup(void **state) {
                     NULL};
     pufa_proc_start(&agg, argv, NULL);
     free(dbinfo);
-    if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", agg_ep, sizeof agg_ep, 20000) ||
-        !pufa_proc_wait_log(&agg, "id=AGG-FEED", "endpoint", feed_ep, sizeof feed_ep, 5000) ||
-        !pufa_proc_wait_log(&agg, "id=AGG-READY", NULL, NULL, 0, 10000))
+    if (!pufa_itest_agg_wait(&agg, agg_ep, feed_ep, NULL, 0, 10000))
         return -1;
     snprintf(fwd_ep, sizeof fwd_ep, "inproc://unused");
     /* The forwarder's PUB side: a free loopback port found by binding 0. */
@@ -527,10 +464,7 @@ static int group_setup(void **state) {
     zmq_close(probe);
     pufa_sleep_ms(50);
     pthread_create(&fwd_thread, NULL, forwarder, NULL);
-    dealer = zmq_socket(zctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_connect(dealer, agg_ep);
+    dealer = pufa_itest_dealer(zctx, agg_ep, NULL, NULL, NULL);
     configure_campaigns();
     start_publisher();
     return 0;
@@ -1110,15 +1044,7 @@ static char *dashboard_rows(Pufa__DashboardRow **rows, size_t n) {
         figures_line(&b, rows[i]->figures);
         lines[i] = pufa_buf_steal(&b);
     }
-    qsort(lines, n, sizeof *lines, cmp_str);
-    pufa_buf out;
-    pufa_buf_init(&out);
-    for (size_t i = 0; i < n; i++) {
-        pufa_buf_printf(&out, "%s\n", lines[i]);
-        free(lines[i]);
-    }
-    free(lines);
-    return pufa_buf_steal(&out);
+    return pufa_itest_join_sorted(lines, n);
 }
 
 /* The API's "totals" object as "f1,...,f11". */
@@ -1239,7 +1165,8 @@ static void windows_follow_the_configured_zone(void **state) {
     start_publisher_in(&other, tz, port, sizeof port, ep, sizeof ep);
     /* Ready and caught up before asking: right after its snapshot, a publisher
      * may still resync (a delta published while it subscribed), answering 503. */
-    long long want = seq_of_db(), deadline = pufa_mono_ms() + 20000;
+    long long want = pufa_itest_sql_ll(db, "SELECT seq FROM feed_state"),
+              deadline = pufa_mono_ms() + 20000;
     char *readyz = pufa_asprintf("http://127.0.0.1:%s/readyz", port);
     int ready = 0;
     while (!ready && pufa_mono_ms() < deadline) {
