@@ -24,6 +24,7 @@
 #include "date.h"
 #include "enums.h"
 #include "httpc.h"
+#include "itest.h"
 #include "proc.h"
 #include "pufa.pb-c.h"
 #include "report.h"
@@ -43,7 +44,8 @@ static char revised_id[48];
 
 static const char *const city_counties[] = {"150802", "150821", "150822", "150823",
                                             "150824", "150825", "150826"};
-#define NCITY 7
+#define NCITY   7
+#define HTTP_MS 30000 /* the time a request may take */
 static const char *const FIGS[] = {"reports",       "sessions",   "participants", "materials",
                                    "consultations", "banners",    "led_messages", "online_posts",
                                    "online_views",  "volunteers", "funds_fen"};
@@ -61,7 +63,7 @@ static const char *const FIGS[] = {"reports",       "sessions",   "participants"
 /* ---- processes ---- */
 
 static void start_publisher(void) {
-    char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
+    char *dbinfo = pufa_itest_dbinfo("pufa_publisher");
     char *url = pufa_asprintf("http://127.0.0.1:%s", agg_http);
     char *argv[] = {(char *)pub_bin,
                     "--feed",
@@ -87,44 +89,6 @@ static void start_publisher(void) {
         pufa_proc_dump(&pub);
         fail_msg("publisher did not start");
     }
-}
-
-static void send_reports(pufa_report *r, size_t n) {
-    Pufa__ReportBatch b = PUFA__REPORT_BATCH__INIT;
-    b.has_batch_seq = 1;
-    b.batch_seq = batch_seq++;
-    b.n_reports = n;
-    b.reports = pufa_calloc(n, sizeof *b.reports);
-    Pufa__ActivityReport *m = pufa_calloc(n, sizeof *m);
-    for (size_t i = 0; i < n; i++) {
-        pufa__activity_report__init(&m[i]);
-        pufa_report_to_pb(&r[i], &m[i]);
-        b.reports[i] = &m[i];
-    }
-    size_t len = pufa__report_batch__get_packed_size(&b);
-    uint8_t *buf = pufa_malloc(len);
-    pufa__report_batch__pack(&b, buf);
-    zmq_send(dealer, buf, len, 0);
-    free(buf);
-    free(m);
-    free(b.reports);
-    /* Generous: the whole suite runs beside this test on a loaded machine. */
-    zmq_pollitem_t it = {.socket = dealer, .events = ZMQ_POLLIN};
-    if (zmq_poll(&it, 1, 120000) != 1) {
-        pufa_proc_dump(&agg);
-        fail_msg("batch %llu: no BatchAck in 120 s", (unsigned long long)b.batch_seq);
-    }
-    zmq_msg_t ack;
-    zmq_msg_init(&ack);
-    zmq_msg_recv(&ack, dealer, 0);
-    Pufa__BatchAck *a = pufa__batch_ack__unpack(NULL, zmq_msg_size(&ack), zmq_msg_data(&ack));
-    assert_non_null(a);
-    for (size_t i = 0; i < a->n_results; i++)
-        if (a->results[i]->status != PUFA__REPORT_STATUS__STATUS_COMMITTED)
-            fail_msg("report %zu not committed: %s", i,
-                     a->results[i]->reason ? a->results[i]->reason : "?");
-    pufa__batch_ack__free_unpacked(a, NULL);
-    zmq_msg_close(&ack);
 }
 
 /* n reports over the 4 months (this one and 3 before), in the city's
@@ -156,8 +120,8 @@ static void generate(size_t n, unsigned seed, bool revise) {
         if (revise && i == 0)
             snprintf(revised_id, sizeof revised_id, "%s", ids);
     }
-    for (size_t off = 0; off < n; off += 500)
-        send_reports(r + off, n - off < 500 ? n - off : 500);
+    /* Generous: the whole suite runs beside this test on a loaded machine. */
+    pufa_itest_send_reports(dealer, &batch_seq, r, n, 500, 0, 120000, &agg);
     for (size_t i = 0; i < n; i++)
         pufa_report_clear(&r[i]);
     free(r);
@@ -179,25 +143,6 @@ static int http(const char *method, const char *path, const char *headers, const
     else
         pufa_buf_free(&r.body);
     return r.status;
-}
-
-static int get(const char *path, json_t **doc) {
-    pufa_buf b;
-    int st = http("GET", path, NULL, NULL, 0, &b);
-    json_error_t jerr;
-    *doc = json_loadb(b.data ? b.data : "", b.len, 0, &jerr);
-    if (!*doc)
-        fail_msg("GET %s: %d, not JSON: %.*s", path, st, (int)b.len, b.data ? b.data : "");
-    pufa_buf_free(&b);
-    return st;
-}
-
-static json_t *get_ok(const char *path) {
-    json_t *doc;
-    int st = get(path, &doc);
-    if (st != 200)
-        fail_msg("GET %s: %d %s", path, st, json_dumps(doc, 0));
-    return doc;
 }
 
 static char *auth_header(const char *office, const char *wrong) {
@@ -260,43 +205,16 @@ static void act_ok(const char *office, const char *action, const char *org, cons
 
 /* ---- SQL ---- */
 
+/* Until the publisher has applied every commit so far (20 s). */
+static void wait_caught_up(void) {
+    pufa_itest_wait_caught_up(db, pub_port, 20000);
+}
+
 static PGresult *sql(const char *q, int n, const char *const *p) {
     PGresult *r = PQexecParams(db, q, n, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         fail_msg("%s: %s", q, PQresultErrorMessage(r));
     return r;
-}
-
-static long long seq_of_db(void) {
-    PGresult *r = sql("SELECT seq FROM feed_state", 0, NULL);
-    long long v = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
-static void wait_caught_up(void) {
-    long long want = seq_of_db(), deadline = pufa_mono_ms() + 20000;
-    while (pufa_mono_ms() < deadline && pufa_http_metric(pub_port, "pufa_publisher_seq ") != want)
-        pufa_sleep_ms(20);
-    assert_int_equal(pufa_http_metric(pub_port, "pufa_publisher_seq "), want);
-}
-
-/* "key:f1,...,f11\n" lines, sorted. */
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static char *join_sorted(char **lines, size_t n) {
-    qsort(lines, n, sizeof *lines, cmp_str);
-    pufa_buf out;
-    pufa_buf_init(&out);
-    pufa_buf_puts(&out, "");
-    for (size_t i = 0; i < n; i++) {
-        pufa_buf_printf(&out, "%s\n", lines[i]);
-        free(lines[i]);
-    }
-    free(lines);
-    return pufa_buf_steal(&out);
 }
 
 static char *fig_line(const char *key, json_t *figs) {
@@ -319,7 +237,7 @@ static char *api_lines(json_t *doc) {
                             json_object_get(row, "figures"));
     }
     lines[n] = fig_line("TOTAL", json_object_get(doc, "totals"));
-    return join_sorted(lines, n + 1);
+    return pufa_itest_join_sorted(lines, n + 1);
 }
 
 /* The same from SQL over the official reports: key an expression, the
@@ -354,7 +272,7 @@ static char *sql_lines(const char *key, const char *org, const char *from, const
         lines[m++] = pufa_buf_steal(&b);
     }
     PQclear(r);
-    return join_sorted(lines, m);
+    return pufa_itest_join_sorted(lines, m);
 }
 
 static void month_back(int n, char out[8]) {
@@ -382,11 +300,8 @@ static int group_setup(void **state) {
     month_back(1, month1);
     month_back(2, month2);
     month_back(3, month3);
-    char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' --units '%s' >/dev/null",
-                              pufa_bin, getenv("PUFA_TEST_DB"), pufa_test_demo_tree_path(),
-                              pufa_test_data_path("units.csv"));
-    int rc = pufa_sh(cmd);
-    free(cmd);
+    int rc =
+        pufa_itest_migrate(pufa_bin, pufa_test_demo_tree_path(), pufa_test_data_path("units.csv"));
     db = PQconnectdb(getenv("PUFA_TEST_DB"));
     if (rc || PQstatus(db) != CONNECTION_OK)
         return -1;
@@ -398,7 +313,7 @@ static int group_setup(void **state) {
     add_office("city-150800", "150800", "approver");
     add_office("province-150000", "150000", "acceptor");
     zctx = zmq_ctx_new();
-    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
+    char *dbinfo = pufa_itest_dbinfo("pufa_aggregator");
     char *argv[] = {(char *)agg_bin,
                     "--insecure",
                     "--listen",
@@ -416,18 +331,10 @@ static int group_setup(void **state) {
                     NULL};
     pufa_proc_start(&agg, argv, NULL);
     free(dbinfo);
-    if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", agg_ep, sizeof agg_ep, 20000) ||
-        !pufa_proc_wait_log(&agg, "id=AGG-FEED", "endpoint", feed_ep, sizeof feed_ep, 5000) ||
-        !pufa_proc_wait_log(&agg, "id=AGG-HTTP", "port", agg_http, sizeof agg_http, 5000) ||
-        !pufa_proc_wait_log(&agg, "id=AGG-READY", NULL, NULL, 0, 10000)) {
-        pufa_proc_dump(&agg);
+    if (!pufa_itest_agg_wait(&agg, agg_ep, feed_ep, agg_http, 5000, 10000))
         return -1;
-    }
     start_publisher();
-    dealer = zmq_socket(zctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_connect(dealer, agg_ep);
+    dealer = pufa_itest_dealer(zctx, agg_ep, NULL, NULL, NULL);
     unsigned seed = (unsigned)pufa_now_ms();
     printf("# 3000 reports and 750 revisions over %s..%s, seed %u\n", month3, month0, seed);
     generate(3000, seed, false);
@@ -455,7 +362,7 @@ static int group_teardown(void **state) {
  * each child, state and who set it. */
 static void check_approvals(const char *org, const char *month) {
     char *path = pufa_asprintf("/v1/approvals?period=%s&org=%s", month, org);
-    json_t *doc = get_ok(path);
+    json_t *doc = pufa_itest_get_ok(pub_port, HTTP_MS, path);
     free(path);
     char date[11];
     snprintf(date, sizeof date, "%s-01", month);
@@ -487,7 +394,7 @@ static void check_approvals(const char *org, const char *month) {
 static const char *state_of(const char *org, const char *month) {
     static char buf[16];
     char *path = pufa_asprintf("/v1/approvals?period=%s&org=%s", month, org);
-    json_t *doc = get_ok(path);
+    json_t *doc = pufa_itest_get_ok(pub_port, HTTP_MS, path);
     free(path);
     snprintf(buf, sizeof buf, "%s",
              json_string_value(json_object_get(json_object_get(doc, "org"), "state")));
@@ -597,7 +504,7 @@ static void approved_totals_equal_sql(void **state) {
                     continue;
                 char *path = pufa_asprintf("/v1/totals?window=%s&by=%s&org=%s&status=approved",
                                            windows[w][0], bys[b][0], orgs[o]);
-                json_t *doc = get_ok(path);
+                json_t *doc = pufa_itest_get_ok(pub_port, HTTP_MS, path);
                 assert_string_equal(json_string_value(json_object_get(doc, "status")), "approved");
                 char *got = api_lines(doc);
                 char *want = sql_lines(bys[b][1], orgs[o], windows[w][1], windows[w][2]);
@@ -614,7 +521,7 @@ static void approved_totals_equal_sql(void **state) {
                         lines[m++] = fig_line(json_string_value(json_object_get(row, "key")), f);
                     }
                     lines[m++] = fig_line("TOTAL", json_object_get(doc, "totals"));
-                    got = join_sorted(lines, m);
+                    got = pufa_itest_join_sorted(lines, m);
                 }
                 assert_lines_equal(got, want, path);
                 checked++;
@@ -625,7 +532,7 @@ static void approved_totals_equal_sql(void **state) {
             }
     /* The months named: approved county codes per month equal SQL. */
     char *path = pufa_asprintf("/v1/totals?window=%s&by=none&status=approved", range);
-    json_t *doc = get_ok(path);
+    json_t *doc = pufa_itest_get_ok(pub_port, HTTP_MS, path);
     free(path);
     json_t *months = json_object_get(doc, "months");
     assert_int_equal(json_array_size(months), 4);
@@ -657,7 +564,7 @@ static void approved_totals_equal_sql(void **state) {
     json_decref(doc);
     /* Without status, the same request counts every county-month. */
     path = pufa_asprintf("/v1/totals?window=%s&by=none", range);
-    doc = get_ok(path);
+    doc = pufa_itest_get_ok(pub_port, HTTP_MS, path);
     free(path);
     assert_true(json_is_null(json_object_get(doc, "months")));
     assert_string_equal(json_string_value(json_object_get(doc, "status")), "all");
@@ -755,7 +662,7 @@ static void exports_carry_the_state_and_the_official_workbook_says_so(void **sta
 static void history_and_audit_equal_sql(void **state) {
     (void)state;
     char *path = pufa_asprintf("/v1/reports/%s/history", revised_id);
-    json_t *doc = get_ok(path);
+    json_t *doc = pufa_itest_get_ok(pub_port, HTTP_MS, path);
     free(path);
     const char *p[1] = {revised_id};
     PGresult *r = sql("SELECT revision, participants, collector_id,"
@@ -788,7 +695,7 @@ static void history_and_audit_equal_sql(void **state) {
     char date[11];
     snprintf(date, sizeof date, "%s-01", month2);
     path = pufa_asprintf("/v1/audit?org=150800&period=%s", month2);
-    doc = get_ok(path);
+    doc = pufa_itest_get_ok(pub_port, HTTP_MS, path);
     free(path);
     const char *pa[1] = {date};
     r = sql("SELECT id, org_code, action, outcome, actor, reason FROM period_audit"
@@ -855,7 +762,7 @@ static void bad_input_is_refused_naming_the_field(void **state) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         json_t *doc;
-        int st = get(cases[i][0], &doc);
+        int st = pufa_itest_get_json(pub_port, HTTP_MS, cases[i][0], &doc);
         const char *err = json_string_value(json_object_get(doc, "error"));
         if (st != atoi(cases[i][1]) || !err || !strstr(err, cases[i][2]))
             fail_msg("GET %s: %d %s; want %s '%s'", cases[i][0], st, err ? err : "(none)",
@@ -864,13 +771,13 @@ static void bad_input_is_refused_naming_the_field(void **state) {
     }
     /* The sign-in's office: its unit and role, never its hash (the
      * publisher's role cannot read that column). */
-    json_t *off = get_ok("/v1/office?name=county-150821");
+    json_t *off = pufa_itest_get_ok(pub_port, HTTP_MS, "/v1/office?name=county-150821");
     assert_string_equal(json_string_value(json_object_get(off, "role")), "submitter");
     assert_string_equal(json_string_value(json_object_get(json_object_get(off, "org"), "code")),
                         "150821");
     assert_null(json_object_get(off, "secret_hash"));
     json_decref(off);
-    char *pubdb = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
+    char *pubdb = pufa_itest_dbinfo("pufa_publisher");
     PGconn *pc = PQconnectdb(pubdb);
     free(pubdb);
     PGresult *denied = PQexec(pc, "SELECT secret_hash FROM offices");
@@ -887,7 +794,7 @@ static void bad_input_is_refused_naming_the_field(void **state) {
     char *path = pufa_asprintf("/v1/reports/%s/history", PQgetvalue(r, 0, 0));
     PQclear(r);
     json_t *doc;
-    assert_int_equal(get(path, &doc), 404);
+    assert_int_equal(pufa_itest_get_json(pub_port, HTTP_MS, path, &doc), 404);
     json_decref(doc);
     free(path);
     free(fut_appr);
@@ -901,11 +808,11 @@ static void proxy_without_an_aggregator_says_so(void **state) {
     const char *urls[] = {"", "http://127.0.0.1:1"};
     const int want[] = {503, 502};
     const char *says[] = {"approvals_url is not set", "127.0.0.1:1 cannot be reached"};
-    long long before = seq_of_db();
+    long long before = pufa_itest_sql_ll(db, "SELECT seq FROM feed_state");
     for (int i = 0; i < 2; i++) {
         pufa_proc p2;
         char port[16];
-        char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
+        char *dbinfo = pufa_itest_dbinfo("pufa_publisher");
         char *argv[] = {(char *)pub_bin, "--feed",          feed_ep,         "--db", dbinfo,
                         "--http",        "127.0.0.1:0",     "--pub",         "",     "--home",
                         "150800",        "--approvals-url", (char *)urls[i], NULL};
@@ -932,7 +839,7 @@ static void proxy_without_an_aggregator_says_so(void **state) {
         int st = pufa_proc_stop(&p2, SIGTERM, 15000);
         assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     }
-    assert_int_equal(seq_of_db(), before);
+    assert_int_equal(pufa_itest_sql_ll(db, "SELECT seq FROM feed_state"), before);
     /* The publisher that served every test exits 0 (under ASan: no leak). */
     int st = pufa_proc_stop(&pub, SIGTERM, 15000);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {

@@ -24,6 +24,7 @@
 #include "date.h"
 #include "enums.h"
 #include "httpc.h"
+#include "itest.h"
 #include "proc.h"
 #include "pufa.pb-c.h"
 #include "report.h"
@@ -38,6 +39,8 @@ static char agg_ep[128], feed_ep[128], province_port[16], nation_port[16];
 static void *zctx, *dealer;
 static PGconn *db;
 static char extra_units[64];
+static uint64_t batch_seq = 1;
+#define HTTP_MS 20000 /* the time a GET may take */
 
 /* The second city of 内蒙古自治区, so that the province has two. */
 static const char EXTRA_UNITS[] = "code,name,level,parent_code\n"
@@ -54,7 +57,7 @@ static const char *const counties[] = {"150802", "150821", "150822", "150823", "
 /* Starts a publisher with the given home (NULL: none) and extra options
  * (NULL-terminated, or NULL); port gets its HTTP port unless it must fail. */
 static void start_pub(pufa_proc *p, const char *home, char *port, size_t size) {
-    char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
+    char *dbinfo = pufa_itest_dbinfo("pufa_publisher");
     char *argv[16] = {(char *)pub_bin, "--feed", feed_ep, "--db",           dbinfo, "--http",
                       "127.0.0.1:0",   "--pub",  "",      "--link-timeout", "10s",  NULL};
     int n = 11;
@@ -88,42 +91,14 @@ static void refuses_to_start(const char *home, const char *want) {
     assert_int_equal(WEXITSTATUS(st), 78);
 }
 
-/* ---- reports ---- */
-
-static void send_reports(pufa_report *r, size_t n) {
-    static uint64_t batch_seq = 1;
-    Pufa__ReportBatch b = PUFA__REPORT_BATCH__INIT;
-    b.has_batch_seq = 1;
-    b.batch_seq = batch_seq++;
-    b.n_reports = n;
-    b.reports = pufa_calloc(n, sizeof *b.reports);
-    Pufa__ActivityReport *m = pufa_calloc(n, sizeof *m);
-    for (size_t i = 0; i < n; i++) {
-        pufa__activity_report__init(&m[i]);
-        pufa_report_to_pb(&r[i], &m[i]);
-        b.reports[i] = &m[i];
-    }
-    size_t len = pufa__report_batch__get_packed_size(&b);
-    uint8_t *buf = pufa_malloc(len);
-    pufa__report_batch__pack(&b, buf);
-    zmq_send(dealer, buf, len, 0);
-    free(buf);
-    free(m);
-    free(b.reports);
-    zmq_pollitem_t it = {.socket = dealer, .events = ZMQ_POLLIN};
-    assert_int_equal(zmq_poll(&it, 1, 120000), 1); /* generous: a loaded machine */
-    zmq_msg_t ack;
-    zmq_msg_init(&ack);
-    zmq_msg_recv(&ack, dealer, 0);
-    Pufa__BatchAck *a = pufa__batch_ack__unpack(NULL, zmq_msg_size(&ack), zmq_msg_data(&ack));
-    assert_non_null(a);
-    for (size_t i = 0; i < a->n_results; i++)
-        if (a->results[i]->status != PUFA__REPORT_STATUS__STATUS_COMMITTED)
-            fail_msg("report %zu not committed: %s", i,
-                     a->results[i]->reason ? a->results[i]->reason : "?");
-    pufa__batch_ack__free_unpacked(a, NULL);
-    zmq_msg_close(&ack);
+/* GET on a publisher: the body as JSON (the caller decrefs it), the status in *status. */
+static json_t *get(const char *port, const char *path, int *status) {
+    json_t *o;
+    *status = pufa_itest_get_json(port, HTTP_MS, path, &o);
+    return o;
 }
+
+/* ---- reports ---- */
 
 /* n reports over the counties (each gets some), dated within 90 days. */
 static void generate(size_t n, unsigned seed) {
@@ -149,40 +124,13 @@ static void generate(size_t n, unsigned seed) {
         for (int c = 0; c < PUFA_NCOUNTERS; c++)
             r[i].counters[c] = rand_r(&seed) % 500;
     }
-    send_reports(r, n);
+    pufa_itest_send_reports(dealer, &batch_seq, r, n, n, 0, 120000, NULL);
     for (size_t i = 0; i < n; i++)
         pufa_report_clear(&r[i]);
     free(r);
 }
 
 /* ---- HTTP ---- */
-
-/* GET path; the status into *status and the JSON body (caller decrefs). */
-static json_t *get(const char *port, const char *path, int *status) {
-    char *url = pufa_asprintf("http://127.0.0.1:%s%s", port, path);
-    pufa_http_response r;
-    char err[256];
-    if (pufa_http_request("GET", url, NULL, NULL, 0, 20000, &r, err, sizeof err))
-        fail_msg("GET %s: %s", path, err);
-    free(url);
-    *status = r.status;
-    json_error_t jerr;
-    json_t *o = json_loadb(r.body.data, r.body.len, 0, &jerr);
-    if (!o)
-        o = json_string(r.body.data ? r.body.data : "");
-    pufa_buf_free(&r.body);
-    return o;
-}
-
-static json_t *get_ok(const char *port, const char *path) {
-    int status;
-    json_t *o = get(port, path, &status);
-    if (status != 200) {
-        char *text = json_dumps(o, JSON_ENCODE_ANY);
-        fail_msg("GET %s: %d %s", path, status, text);
-    }
-    return o;
-}
 
 static long long fig(json_t *figures, const char *name) {
     return (long long)json_integer_value(json_object_get(figures, name));
@@ -274,23 +222,6 @@ static json_t *sql_figures(const char *unit) {
     return o;
 }
 
-static void sql(const char *text) {
-    PGresult *r = PQexec(db, text);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        fail_msg("%s: %s", text, PQresultErrorMessage(r));
-    PQclear(r);
-}
-
-static void wait_caught_up(const char *port) {
-    PGresult *r = PQexec(db, "SELECT seq FROM feed_state");
-    long long want = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    long long deadline = pufa_mono_ms() + 20000;
-    while (pufa_mono_ms() < deadline && pufa_http_metric(port, "pufa_publisher_seq ") != want)
-        pufa_sleep_ms(50);
-    assert_int_equal(pufa_http_metric(port, "pufa_publisher_seq "), want);
-}
-
 /* ---- setup ---- */
 
 static int group_setup(void **state) {
@@ -312,7 +243,7 @@ static int group_setup(void **state) {
     if (rc || PQstatus(db) != CONNECTION_OK)
         return -1;
     zctx = zmq_ctx_new();
-    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
+    char *dbinfo = pufa_itest_dbinfo("pufa_aggregator");
     char *argv[] = {(char *)agg_bin,
                     "--insecure",
                     "--listen",
@@ -330,14 +261,9 @@ static int group_setup(void **state) {
                     NULL};
     pufa_proc_start(&agg, argv, NULL);
     free(dbinfo);
-    if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", agg_ep, sizeof agg_ep, 20000) ||
-        !pufa_proc_wait_log(&agg, "id=AGG-FEED", "endpoint", feed_ep, sizeof feed_ep, 5000) ||
-        !pufa_proc_wait_log(&agg, "id=AGG-READY", NULL, NULL, 0, 10000))
+    if (!pufa_itest_agg_wait(&agg, agg_ep, feed_ep, NULL, 0, 10000))
         return -1;
-    dealer = zmq_socket(zctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_connect(dealer, agg_ep);
+    dealer = pufa_itest_dealer(zctx, agg_ep, NULL, NULL, NULL);
     start_pub(&province, "150000", province_port, sizeof province_port);
     start_pub(&nation, "100000", nation_port, sizeof nation_port);
     generate(600, 7);
@@ -387,8 +313,8 @@ static void home_is_resolved_at_start(void **state) {
  * counties are left out); org= for the province, a city and a county. */
 static void province_rows_are_the_sums_of_their_counties(void **state) {
     (void)state;
-    wait_caught_up(province_port);
-    json_t *by_city = get_ok(province_port, "/v1/totals?window=all&by=city");
+    pufa_itest_wait_caught_up(db, province_port, 20000);
+    json_t *by_city = pufa_itest_get_ok(province_port, HTTP_MS, "/v1/totals?window=all&by=city");
     json_t *want = sql_figures("150000");
     figures_equal("province total == SQL", json_object_get(by_city, "totals"), want);
     json_t *sum = sum_rows(by_city);
@@ -405,7 +331,7 @@ static void province_rows_are_the_sums_of_their_counties(void **state) {
             fail_msg("no row %s in by=city", cities[c][0]);
         assert_string_equal(json_string_value(json_object_get(row, "label")), cities[c][1]);
         char *path = pufa_asprintf("/v1/totals?window=all&by=county&org=%s", cities[c][0]);
-        json_t *by_county = get_ok(province_port, path);
+        json_t *by_county = pufa_itest_get_ok(province_port, HTTP_MS, path);
         json_t *s = sum_rows(by_county);
         figures_equal(path, s, json_object_get(row, "figures"));
         figures_equal(path, json_object_get(by_county, "totals"), json_object_get(row, "figures"));
@@ -420,7 +346,7 @@ static void province_rows_are_the_sums_of_their_counties(void **state) {
                 fail_msg("%s: county %s is not under %s", path, key, cities[c][0]);
             /* org=COUNTY: its row. */
             char *cp = pufa_asprintf("/v1/totals?window=all&by=theme&org=%s", key);
-            json_t *one = get_ok(province_port, cp);
+            json_t *one = pufa_itest_get_ok(province_port, HTTP_MS, cp);
             figures_equal(cp, json_object_get(one, "totals"), json_object_get(r, "figures"));
             json_t *ts = sum_rows(one);
             figures_equal(cp, ts, json_object_get(r, "figures"));
@@ -430,7 +356,7 @@ static void province_rows_are_the_sums_of_their_counties(void **state) {
         }
         /* A trend with a comparison inside the city: its periods sum to it. */
         char *tp = pufa_asprintf("/v1/totals?window=all&by=month&compare=yoy&org=%s", cities[c][0]);
-        json_t *trend = get_ok(province_port, tp);
+        json_t *trend = pufa_itest_get_ok(province_port, HTTP_MS, tp);
         json_t *ts = sum_rows(trend);
         figures_equal(tp, ts, json_object_get(row, "figures"));
         figures_equal(tp, json_object_get(trend, "totals"), json_object_get(row, "figures"));
@@ -443,7 +369,8 @@ static void province_rows_are_the_sums_of_their_counties(void **state) {
         free(path);
     }
     /* org= the home itself is the home. */
-    json_t *home = get_ok(province_port, "/v1/totals?window=all&by=none&org=150000");
+    json_t *home =
+        pufa_itest_get_ok(province_port, HTTP_MS, "/v1/totals?window=all&by=none&org=150000");
     figures_equal("org=home", json_object_get(home, "totals"), json_object_get(by_city, "totals"));
     json_decref(home);
     /* by=county at the province: its nine counties' rows, none of Liaoning. */
@@ -451,7 +378,7 @@ static void province_rows_are_the_sums_of_their_counties(void **state) {
     json_t *q = sql_figures("150000");
     assert_int_equal(first_event_reports(province_port), fig(q, "reports"));
     json_decref(q);
-    json_t *all = get_ok(province_port, "/v1/totals?window=all&by=county");
+    json_t *all = pufa_itest_get_ok(province_port, HTTP_MS, "/v1/totals?window=all&by=county");
     assert_int_equal(json_array_size(json_object_get(all, "rows")), 9);
     assert_null(row_of(all, "210402"));
     json_decref(all);
@@ -462,10 +389,10 @@ static void province_rows_are_the_sums_of_their_counties(void **state) {
  * publisher's total. */
 static void nation_ranks_provinces(void **state) {
     (void)state;
-    wait_caught_up(nation_port);
-    wait_caught_up(province_port);
-    json_t *by_prov = get_ok(nation_port, "/v1/totals?window=all&by=province");
-    json_t *prov = get_ok(province_port, "/v1/totals?window=all&by=none");
+    pufa_itest_wait_caught_up(db, nation_port, 20000);
+    pufa_itest_wait_caught_up(db, province_port, 20000);
+    json_t *by_prov = pufa_itest_get_ok(nation_port, HTTP_MS, "/v1/totals?window=all&by=province");
+    json_t *prov = pufa_itest_get_ok(province_port, HTTP_MS, "/v1/totals?window=all&by=none");
     json_t *row = row_of(by_prov, "150000");
     assert_non_null(row);
     assert_string_equal(json_string_value(json_object_get(row, "label")), "内蒙古自治区");
@@ -480,8 +407,9 @@ static void nation_ranks_provinces(void **state) {
     figures_equal("nation total == SQL", json_object_get(by_prov, "totals"), q);
     json_decref(q);
     /* by=city at the nation, inside a province with org=. */
-    json_t *cities = get_ok(nation_port, "/v1/totals?window=all&by=city&org=150000");
-    json_t *pc = get_ok(province_port, "/v1/totals?window=all&by=city");
+    json_t *cities =
+        pufa_itest_get_ok(nation_port, HTTP_MS, "/v1/totals?window=all&by=city&org=150000");
+    json_t *pc = pufa_itest_get_ok(province_port, HTTP_MS, "/v1/totals?window=all&by=city");
     json_t *a = sum_rows(cities), *b = sum_rows(pc);
     figures_equal("by=city&org=150000 at the nation == at the province", a, b);
     json_decref(a);
@@ -582,7 +510,7 @@ static json_t *wait_link(const char *org, const char *code, const char *want) {
     long long deadline = pufa_mono_ms() + 5000;
     do {
         json_decref(doc);
-        doc = get_ok(province_port, path);
+        doc = pufa_itest_get_ok(province_port, HTTP_MS, path);
         if (!strcmp(link_of(doc, code), want))
             break;
         pufa_sleep_ms(100);
@@ -598,8 +526,10 @@ static json_t *wait_link(const char *org, const char *code, const char *want) {
  * with a backlog, none for a county; then changes. */
 static void children_show_up_down_and_never(void **state) {
     (void)state;
-    sql("DELETE FROM child_links");
-    sql("INSERT INTO child_links (sender, org_code, kind, last_seen_at, last_report_at, as_of_seq,"
+    pufa_itest_sql_exec(db, "DELETE FROM child_links");
+    pufa_itest_sql_exec(
+        db,
+        "INSERT INTO child_links (sender, org_code, kind, last_seen_at, last_report_at, as_of_seq,"
         " as_of_at, lag_ms, pending, oldest_pending_at) VALUES"
         " ('aggregator-150800', '150800', 'forwarder', now(), now() - interval '4 s', 42,"
         "  now() - interval '3 s', 120, 0, NULL),"
@@ -631,7 +561,7 @@ static void children_show_up_down_and_never(void **state) {
     json_decref(doc);
 
     /* The meta's summary and home. */
-    json_t *meta = get_ok(province_port, "/v1/meta");
+    json_t *meta = pufa_itest_get_ok(province_port, HTTP_MS, "/v1/meta");
     assert_string_equal(json_string_value(json_object_get(json_object_get(meta, "home"), "name")),
                         "内蒙古自治区");
     assert_int_equal(
@@ -639,16 +569,18 @@ static void children_show_up_down_and_never(void **state) {
     json_decref(meta);
 
     /* No row: never.  A row gone quiet: down. */
-    sql("DELETE FROM child_links WHERE org_code = '150900'");
+    pufa_itest_sql_exec(db, "DELETE FROM child_links WHERE org_code = '150900'");
     json_decref(wait_link(NULL, "150900", "never"));
-    sql("UPDATE child_links SET last_seen_at = now() - interval '11 s'"
-        " WHERE org_code = '150800'");
+    pufa_itest_sql_exec(db, "UPDATE child_links SET last_seen_at = now() - interval '11 s'"
+                            " WHERE org_code = '150800'");
     json_decref(wait_link(NULL, "150800", "down"));
 
     /* One level down (org=150800): its counties; a collector heard from
      * now with nothing to report is up, with no report time; one silent
      * for a minute is down; the others never talked to this level. */
-    sql("INSERT INTO child_links (sender, org_code, kind, last_seen_at, last_report_at, pending)"
+    pufa_itest_sql_exec(
+        db,
+        "INSERT INTO child_links (sender, org_code, kind, last_seen_at, last_report_at, pending)"
         " VALUES ('collector-150821', '150821', 'collector', now(), NULL, 0),"
         " ('collector-150822', '150822', 'collector', now() - interval '60 s',"
         "  now() - interval '2 h', 12)");
@@ -672,13 +604,13 @@ static void children_show_up_down_and_never(void **state) {
     assert_true(json_is_null(json_object_get(idle, "via")));
     json_decref(doc);
     /* Without the city's row: never. */
-    sql("DELETE FROM child_links WHERE org_code = '150800'");
+    pufa_itest_sql_exec(db, "DELETE FROM child_links WHERE org_code = '150800'");
     json_decref(wait_link("150800", "150802", "never"));
-    sql("DELETE FROM child_links");
+    pufa_itest_sql_exec(db, "DELETE FROM child_links");
 
     /* child_links unreadable: /v1/children says why (503); /v1/meta
      * stands without the children. */
-    sql("REVOKE SELECT ON child_links FROM pufa_publisher");
+    pufa_itest_sql_exec(db, "REVOKE SELECT ON child_links FROM pufa_publisher");
     int status = 0;
     json_t *o = NULL;
     long long deadline = pufa_mono_ms() + 5000;
@@ -690,7 +622,7 @@ static void children_show_up_down_and_never(void **state) {
     }
     int meta_status;
     meta = get(province_port, "/v1/meta", &meta_status);
-    sql("GRANT SELECT ON child_links TO pufa_publisher");
+    pufa_itest_sql_exec(db, "GRANT SELECT ON child_links TO pufa_publisher");
     assert_int_equal(status, 503);
     assert_contains(json_string_value(json_object_get(o, "error")), "child_links");
     printf("# /v1/children with child_links unreadable: %d %s\n", status,

@@ -30,6 +30,7 @@
 #include "date.h"
 #include "enums.h"
 #include "httpc.h"
+#include "itest.h"
 #include "proc.h"
 #include "report.h"
 #include "testlib.h"
@@ -119,17 +120,9 @@ static void generate(size_t n, unsigned seed) {
 
 /* Until both publishers hold the feed's last sequence (20 s at most). */
 static void wait_caught_up(void) {
-    PGresult *res = PQexec(db, "SELECT seq FROM feed_state");
-    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-    long long want = atoll(PQgetvalue(res, 0, 0));
-    PQclear(res);
     long long deadline = pufa_mono_ms() + 20000;
-    for (int i = 0; i < 2; i++) {
-        while (pufa_mono_ms() < deadline &&
-               pufa_http_metric(pub_port[i], "pufa_publisher_seq ") != want)
-            pufa_sleep_ms(50);
-        assert_int_equal(pufa_http_metric(pub_port[i], "pufa_publisher_seq "), want);
-    }
+    for (int i = 0; i < 2; i++)
+        pufa_itest_wait_caught_up(db, pub_port[i], (int)(deadline - pufa_mono_ms()));
 }
 
 /* ---- answers ---- */
@@ -583,7 +576,7 @@ static void through_nginx(void **state) {
 /* ---- setup ---- */
 
 static void start_publisher(int i) {
-    char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
+    char *dbinfo = pufa_itest_dbinfo("pufa_publisher");
     char *argv[] = {(char *)pub_bin, "--feed", feed_ep, "--db", dbinfo, "--http", "127.0.0.1:0",
                     "--pub", "", "--home", PUFA_TEST_HOME,
                     /* Behind a proxy every client has its address. */
@@ -602,16 +595,13 @@ static int group_setup(void **state) {
     (void)state;
     if (!mkdtemp(tmp_dir))
         return -1;
-    char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' --units '%s' >/dev/null",
-                              pufa_bin, getenv("PUFA_TEST_DB"), pufa_test_demo_tree_path(),
-                              pufa_test_data_path("units.csv"));
-    int rc = pufa_sh(cmd);
-    free(cmd);
+    int rc =
+        pufa_itest_migrate(pufa_bin, pufa_test_demo_tree_path(), pufa_test_data_path("units.csv"));
     db = PQconnectdb(getenv("PUFA_TEST_DB"));
     if (rc || PQstatus(db) != CONNECTION_OK)
         return -1;
     zctx = zmq_ctx_new();
-    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
+    char *dbinfo = pufa_itest_dbinfo("pufa_aggregator");
     char *argv[] = {(char *)agg_bin,
                     "--insecure",
                     "--listen",
@@ -627,16 +617,9 @@ static int group_setup(void **state) {
                     NULL};
     pufa_proc_start(&agg, argv, NULL);
     free(dbinfo);
-    if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", agg_ep, sizeof agg_ep, 20000) ||
-        !pufa_proc_wait_log(&agg, "id=AGG-FEED", "endpoint", feed_ep, sizeof feed_ep, 5000) ||
-        !pufa_proc_wait_log(&agg, "id=AGG-READY", NULL, NULL, 0, 10000)) {
-        pufa_proc_dump(&agg);
+    if (!pufa_itest_agg_wait(&agg, agg_ep, feed_ep, NULL, 0, 10000))
         return -1;
-    }
-    dealer = zmq_socket(zctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_connect(dealer, agg_ep);
+    dealer = pufa_itest_dealer(zctx, agg_ep, NULL, NULL, NULL);
     /* One publisher loads its snapshot before the reports, the other after
      * them: both ways of filling the model must give the same answers. */
     start_publisher(0);
