@@ -100,28 +100,6 @@ static void generate(size_t n, unsigned seed, bool revise) {
 
 /* ---- HTTP ---- */
 
-static const char *const FIGS[] = {"reports",       "sessions",   "participants", "materials",
-                                   "consultations", "banners",    "led_messages", "online_posts",
-                                   "online_views",  "volunteers", "funds_fen"};
-
-static char *api_rows(json_t *doc) {
-    json_t *rows = json_object_get(doc, "rows");
-    size_t n = json_array_size(rows);
-    char **lines = pufa_calloc(n + 1, sizeof *lines);
-    for (size_t i = 0; i < n; i++) {
-        json_t *row = json_array_get(rows, i);
-        pufa_buf b;
-        pufa_buf_init(&b);
-        pufa_buf_printf(&b, "%s:", json_string_value(json_object_get(row, "key")));
-        for (int k = 0; k < 11; k++)
-            pufa_buf_printf(&b, "%s%lld", k ? "," : "",
-                            (long long)json_integer_value(
-                                json_object_get(json_object_get(row, "figures"), FIGS[k])));
-        lines[i] = pufa_buf_steal(&b);
-    }
-    return pufa_itest_join_sorted(lines, n);
-}
-
 /* The same lines from SQL: key is an expression over reports. */
 static char *sql_rows(const char *key, const char *county, const char *from, const char *to) {
     char *q = pufa_asprintf(
@@ -158,53 +136,19 @@ static void wait_caught_up(void) {
 
 /* The publisher, on a new port, once its snapshot is loaded: 0, or -1. */
 static int start_pub(void) {
-    char *dbinfo = pufa_itest_dbinfo("pufa_publisher");
-    char *pargv[] = {(char *)pub_bin, "--feed",      feed_ep,        "--db", dbinfo,
-                     "--http",        "127.0.0.1:0", "--pub",        "",     "--targets-poll",
-                     "200ms",         "--home",      PUFA_TEST_HOME, NULL};
-    pufa_proc_start(&pub, pargv, NULL);
-    free(dbinfo);
-    if (!pufa_proc_wait_log(&pub, "id=PUB-HTTP", "port", pub_port, sizeof pub_port, 10000) ||
-        !pufa_proc_wait_log(&pub, "id=PUB-SNAPSHOT", NULL, NULL, 0, 20000)) {
-        pufa_proc_dump(&pub);
-        return -1;
-    }
-    return 0;
+    const char *extra[] = {"--pub", "", "--targets-poll", "200ms", "--home", PUFA_TEST_HOME, NULL};
+    return pufa_itest_pub_start(&pub, pub_bin, feed_ep, extra, pub_port, NULL) ? 0 : -1;
 }
 
 static int group_setup(void **state) {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/pufa-office-XXXXXX");
-    if (!mkdtemp(tmpdir))
-        return -1;
-    int rc =
-        pufa_itest_migrate(pufa_bin, pufa_test_demo_tree_path(), pufa_test_data_path("units.csv"));
-    db = PQconnectdb(getenv("PUFA_TEST_DB"));
-    if (rc || PQstatus(db) != CONNECTION_OK)
+    if (pufa_itest_setup_db(tmpdir, sizeof tmpdir, "office", pufa_bin, pufa_test_demo_tree_path(),
+                            pufa_test_data_path("units.csv"), &db))
         return -1;
     zctx = zmq_ctx_new();
-    char *dbinfo = pufa_itest_dbinfo("pufa_aggregator");
-    char *argv[] = {(char *)agg_bin,
-                    "--insecure",
-                    "--listen",
-                    "tcp://127.0.0.1:0",
-                    "--feed",
-                    "tcp://127.0.0.1:0",
-                    "--http",
-                    "127.0.0.1:0",
-                    "--db",
-                    dbinfo,
-                    "--heartbeat",
-                    "200ms",
-                    "--compact-rows",
-                    "1000",
-                    "--compact-interval",
-                    "1h",
-                    "--home",
-                    PUFA_TEST_HOME,
-                    NULL};
-    pufa_proc_start(&agg, argv, NULL);
-    free(dbinfo);
+    const char *extra[] = {"--insecure",         "--heartbeat", "200ms",  "--compact-rows", "1000",
+                           "--compact-interval", "1h",          "--home", PUFA_TEST_HOME,   NULL};
+    pufa_itest_agg_start(&agg, agg_bin, extra, NULL);
     if (!pufa_itest_agg_wait(&agg, agg_ep, feed_ep, NULL, 0, 10000))
         return -1;
     if (start_pub())
@@ -227,9 +171,7 @@ static int group_teardown(void **state) {
         pufa_proc_stop(&agg, SIGTERM, 15000);
     zmq_ctx_term(zctx);
     PQfinish(db);
-    char *cmd = pufa_asprintf("rm -rf '%s'", tmpdir);
-    pufa_sh(cmd);
-    free(cmd);
+    pufa_test_rm_rf(tmpdir);
     return 0;
 }
 
@@ -260,7 +202,8 @@ static void township_and_unit_inside_a_county_equal_sql(void **state) {
                 path = pufa_asprintf("/v1/totals?window=%s&by=%s&org=%s", WINDOWS[w], bys[b].by,
                                      counties[c]);
                 json_t *doc = pufa_itest_get_ok(pub_port, HTTP_MS, path);
-                char *api = api_rows(doc), *sql = sql_rows(bys[b].key, counties[c], from, to);
+                char *api = pufa_itest_api_rows(doc),
+                     *sql = sql_rows(bys[b].key, counties[c], from, to);
                 if (strcmp(api, sql) != 0)
                     fail_msg("%s: API and SQL differ\nAPI:\n%s\nSQL:\n%s", path, api, sql);
                 /* The county's totals here = its row in the city's ranking. */
@@ -271,8 +214,10 @@ static void township_and_unit_inside_a_county_equal_sql(void **state) {
                         want = json_object_get(json_array_get(rows, i), "figures");
                 json_t *got = json_object_get(doc, "totals");
                 for (int k = 0; k < 11; k++)
-                    assert_int_equal(json_integer_value(json_object_get(got, FIGS[k])),
-                                     want ? json_integer_value(json_object_get(want, FIGS[k])) : 0);
+                    assert_int_equal(
+                        json_integer_value(json_object_get(got, pufa_itest_figures[k])),
+                        want ? json_integer_value(json_object_get(want, pufa_itest_figures[k]))
+                             : 0);
                 free(api);
                 free(sql);
                 free(path);

@@ -46,9 +46,6 @@ static const char *const city_counties[] = {"150802", "150821", "150822", "15082
                                             "150824", "150825", "150826"};
 #define NCITY   7
 #define HTTP_MS 30000 /* the time a request may take */
-static const char *const FIGS[] = {"reports",       "sessions",   "participants", "materials",
-                                   "consultations", "banners",    "led_messages", "online_posts",
-                                   "online_views",  "volunteers", "funds_fen"};
 #define SQL_FIGS                                                                                   \
     "count(*), coalesce(sum(sessions), 0), coalesce(sum(participants), 0),"                        \
     " coalesce(sum(materials), 0), coalesce(sum(consultations), 0), coalesce(sum(banners), 0),"    \
@@ -63,32 +60,13 @@ static const char *const FIGS[] = {"reports",       "sessions",   "participants"
 /* ---- processes ---- */
 
 static void start_publisher(void) {
-    char *dbinfo = pufa_itest_dbinfo("pufa_publisher");
     char *url = pufa_asprintf("http://127.0.0.1:%s", agg_http);
-    char *argv[] = {(char *)pub_bin,
-                    "--feed",
-                    feed_ep,
-                    "--db",
-                    dbinfo,
-                    "--http",
-                    "127.0.0.1:0",
-                    "--pub",
-                    "",
-                    "--home",
-                    "150800",
-                    "--approvals-url",
-                    url,
-                    "--approvals-timeout",
-                    "5s",
-                    NULL};
-    pufa_proc_start(&pub, argv, NULL);
-    free(dbinfo);
+    const char *extra[] = {
+        "--pub", "", "--home", "150800", "--approvals-url", url, "--approvals-timeout", "5s", NULL};
+    bool ok = pufa_itest_pub_start(&pub, pub_bin, feed_ep, extra, pub_port, NULL);
     free(url);
-    if (!pufa_proc_wait_log(&pub, "id=PUB-HTTP", "port", pub_port, sizeof pub_port, 10000) ||
-        !pufa_proc_wait_log(&pub, "id=PUB-SNAPSHOT", NULL, NULL, 0, 20000)) {
-        pufa_proc_dump(&pub);
+    if (!ok)
         fail_msg("publisher did not start");
-    }
 }
 
 /* n reports over the 4 months (this one and 3 before), in the city's
@@ -145,29 +123,6 @@ static int http(const char *method, const char *path, const char *headers, const
     return r.status;
 }
 
-static char *auth_header(const char *office, const char *wrong) {
-    char *secret;
-    if (wrong) {
-        secret = pufa_strdup(wrong);
-    } else {
-        char *path = pufa_asprintf("%s/%s.secret", tmpdir, office);
-        size_t len;
-        secret = pufa_test_read_file(path, &len);
-        free(path);
-        assert_non_null(secret);
-        secret[strcspn(secret, "\n")] = '\0';
-    }
-    char *pair = pufa_asprintf("%s:%s", office, secret);
-    size_t n = strlen(pair), blen = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
-    char *b64 = pufa_malloc(blen);
-    sodium_bin2base64(b64, blen, (const unsigned char *)pair, n, sodium_base64_VARIANT_ORIGINAL);
-    char *h = pufa_asprintf("Authorization: Basic %s\r\nContent-Type: application/json\r\n", b64);
-    free(b64);
-    free(pair);
-    free(secret);
-    return h;
-}
-
 /* POST /v1/approvals to the PUBLISHER as office; the status, *out the
  * answer (the aggregator's, passed through). */
 static int act(const char *office, const char *wrong, const char *action, const char *org,
@@ -177,7 +132,7 @@ static int act(const char *office, const char *wrong, const char *action, const 
         json_object_set_new(o, "reason", json_string(reason));
     char *body = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    char *h = auth_header(office, wrong);
+    char *h = pufa_itest_office_auth(tmpdir, office, wrong);
     pufa_buf b;
     int st = http("POST", "/v1/approvals", h, body, strlen(body), &b);
     free(h);
@@ -222,8 +177,9 @@ static char *fig_line(const char *key, json_t *figs) {
     pufa_buf_init(&b);
     pufa_buf_printf(&b, "%s:", key);
     for (int k = 0; k < 11; k++)
-        pufa_buf_printf(&b, "%s%lld", k ? "," : "",
-                        (long long)json_integer_value(json_object_get(figs, FIGS[k])));
+        pufa_buf_printf(
+            &b, "%s%lld", k ? "," : "",
+            (long long)json_integer_value(json_object_get(figs, pufa_itest_figures[k])));
     return pufa_buf_steal(&b);
 }
 
@@ -275,62 +231,29 @@ static char *sql_lines(const char *key, const char *org, const char *from, const
     return pufa_itest_join_sorted(lines, m);
 }
 
-static void month_back(int n, char out[8]) {
-    int y, m, d;
-    pufa_date_to_ymd(pufa_city_day(pufa_now_ms()), &y, &m, &d);
-    unsigned mo = (unsigned)(y * 12 + m - 1 - n);
-    snprintf(out, 8, "%04u-%02u", (mo / 12u) % 10000u, mo % 12u + 1u);
-}
-
 /* ---- setup ---- */
-
-static void add_office(const char *name, const char *org, const char *role) {
-    char *cmd = pufa_asprintf("'%s' office add --db '%s' --name %s --org %s --role %s "
-                              "--secret-file '%s/%s.secret' >/dev/null",
-                              pufa_bin, getenv("PUFA_TEST_DB"), name, org, role, tmpdir, name);
-    assert_int_equal(pufa_sh(cmd), 0);
-    free(cmd);
-}
 
 static int group_setup(void **state) {
     (void)state;
     if (sodium_init() < 0 || pufa_test_tmpdir(tmpdir, sizeof tmpdir, "offpage"))
         return -1;
-    month_back(0, month0);
-    month_back(1, month1);
-    month_back(2, month2);
-    month_back(3, month3);
-    int rc =
-        pufa_itest_migrate(pufa_bin, pufa_test_demo_tree_path(), pufa_test_data_path("units.csv"));
-    db = PQconnectdb(getenv("PUFA_TEST_DB"));
-    if (rc || PQstatus(db) != CONNECTION_OK)
+    pufa_itest_month_back(0, month0);
+    pufa_itest_month_back(1, month1);
+    pufa_itest_month_back(2, month2);
+    pufa_itest_month_back(3, month3);
+    if (pufa_itest_setup_db(NULL, 0, NULL, pufa_bin, pufa_test_demo_tree_path(),
+                            pufa_test_data_path("units.csv"), &db))
         return -1;
     for (int i = 0; i < NCITY; i++) {
         char name[32];
         snprintf(name, sizeof name, "county-%s", city_counties[i]);
-        add_office(name, city_counties[i], "submitter");
+        pufa_itest_add_office(pufa_bin, NULL, tmpdir, name, city_counties[i], "submitter");
     }
-    add_office("city-150800", "150800", "approver");
-    add_office("province-150000", "150000", "acceptor");
+    pufa_itest_add_office(pufa_bin, NULL, tmpdir, "city-150800", "150800", "approver");
+    pufa_itest_add_office(pufa_bin, NULL, tmpdir, "province-150000", "150000", "acceptor");
     zctx = zmq_ctx_new();
-    char *dbinfo = pufa_itest_dbinfo("pufa_aggregator");
-    char *argv[] = {(char *)agg_bin,
-                    "--insecure",
-                    "--listen",
-                    "tcp://127.0.0.1:0",
-                    "--feed",
-                    "tcp://127.0.0.1:0",
-                    "--http",
-                    "127.0.0.1:0",
-                    "--db",
-                    dbinfo,
-                    "--heartbeat",
-                    "200ms",
-                    "--home",
-                    PUFA_TEST_HOME,
-                    NULL};
-    pufa_proc_start(&agg, argv, NULL);
-    free(dbinfo);
+    const char *extra[] = {"--insecure", "--heartbeat", "200ms", "--home", PUFA_TEST_HOME, NULL};
+    pufa_itest_agg_start(&agg, agg_bin, extra, NULL);
     if (!pufa_itest_agg_wait(&agg, agg_ep, feed_ep, agg_http, 5000, 10000))
         return -1;
     start_publisher();
@@ -452,7 +375,7 @@ static void approvals_through_the_proxy_are_live(void **state) {
     big[19999] = '\0';
     big[0] = '{';
     big[19998] = '}';
-    char *h = auth_header("city-150800", NULL);
+    char *h = pufa_itest_office_auth(tmpdir, "city-150800", NULL);
     pufa_buf b;
     assert_int_equal(http("POST", "/v1/approvals", h, big, strlen(big), &b), 413);
     assert_contains(b.data, "body: at most 16384 bytes");
@@ -733,7 +656,7 @@ static void history_and_audit_equal_sql(void **state) {
 static void bad_input_is_refused_naming_the_field(void **state) {
     (void)state;
     char future[8];
-    month_back(-1, future);
+    pufa_itest_month_back(-1, future);
     char *fut_appr = pufa_asprintf("/v1/approvals?period=%s", future);
     char *fut_audit = pufa_asprintf("/v1/audit?org=150821&period=%s", future);
     const char *cases[][3] = {
@@ -812,19 +735,11 @@ static void proxy_without_an_aggregator_says_so(void **state) {
     for (int i = 0; i < 2; i++) {
         pufa_proc p2;
         char port[16];
-        char *dbinfo = pufa_itest_dbinfo("pufa_publisher");
-        char *argv[] = {(char *)pub_bin, "--feed",          feed_ep,         "--db", dbinfo,
-                        "--http",        "127.0.0.1:0",     "--pub",         "",     "--home",
-                        "150800",        "--approvals-url", (char *)urls[i], NULL};
-        pufa_proc_start(&p2, argv, NULL);
-        free(dbinfo);
-        if (!pufa_proc_wait_log(&p2, "id=PUB-HTTP", "port", port, sizeof port, 10000) ||
-            !pufa_proc_wait_log(&p2, "id=PUB-SNAPSHOT", NULL, NULL, 0, 20000)) {
-            pufa_proc_dump(&p2);
+        const char *extra[] = {"--pub", "", "--home", "150800", "--approvals-url", urls[i], NULL};
+        if (!pufa_itest_pub_start(&p2, pub_bin, feed_ep, extra, port, NULL))
             fail_msg("second publisher did not start");
-        }
         char *url = pufa_asprintf("http://127.0.0.1:%s/v1/approvals", port);
-        char *h = auth_header("county-150821", NULL);
+        char *h = pufa_itest_office_auth(tmpdir, "county-150821", NULL);
         const char *body = "{\"action\":\"submit\",\"org\":\"150821\",\"month\":\"2026-01\"}";
         pufa_http_response r;
         char err[256];

@@ -56,31 +56,17 @@ static const char *const counties[] = {"150802", "150821", "150822", "150823", "
 
 /* Starts a publisher with the given home (NULL: none) and extra options
  * (NULL-terminated, or NULL); port gets its HTTP port unless it must fail. */
-static void start_pub(pufa_proc *p, const char *home, char *port, size_t size) {
-    char *dbinfo = pufa_itest_dbinfo("pufa_publisher");
-    char *argv[16] = {(char *)pub_bin, "--feed", feed_ep, "--db",           dbinfo, "--http",
-                      "127.0.0.1:0",   "--pub",  "",      "--link-timeout", "10s",  NULL};
-    int n = 11;
-    if (home) {
-        argv[n++] = "--home";
-        argv[n++] = (char *)home;
-    }
-    argv[n] = NULL;
-    pufa_proc_start(p, argv, NULL);
-    free(dbinfo);
-    if (!port)
-        return;
-    if (!pufa_proc_wait_log(p, "id=PUB-HTTP", "port", port, size, 10000) ||
-        !pufa_proc_wait_log(p, "id=PUB-SNAPSHOT", NULL, NULL, 0, 20000)) {
-        pufa_proc_dump(p);
+static void start_pub(pufa_proc *p, const char *home, char *port) {
+    const char *extra[] = {"--pub", "",  "--link-timeout", "10s", home ? "--home" : NULL,
+                           home,    NULL};
+    if (!pufa_itest_pub_start(p, pub_bin, feed_ep, extra, port, NULL))
         fail_msg("publisher (home %s) did not start", home ? home : "none");
-    }
 }
 
 /* A publisher that must refuse to start: exit 78 with want in its log. */
 static void refuses_to_start(const char *home, const char *want) {
     pufa_proc p;
-    start_pub(&p, home, NULL, 0);
+    start_pub(&p, home, NULL);
     if (!pufa_proc_wait_log(&p, want, NULL, NULL, 0, 20000)) {
         pufa_proc_dump(&p);
         fail_msg("no '%s' in the publisher's log", want);
@@ -243,29 +229,13 @@ static int group_setup(void **state) {
     if (rc || PQstatus(db) != CONNECTION_OK)
         return -1;
     zctx = zmq_ctx_new();
-    char *dbinfo = pufa_itest_dbinfo("pufa_aggregator");
-    char *argv[] = {(char *)agg_bin,
-                    "--insecure",
-                    "--listen",
-                    "tcp://127.0.0.1:0",
-                    "--feed",
-                    "tcp://127.0.0.1:0",
-                    "--http",
-                    "127.0.0.1:0",
-                    "--db",
-                    dbinfo,
-                    "--heartbeat",
-                    "200ms",
-                    "--home",
-                    PUFA_TEST_HOME,
-                    NULL};
-    pufa_proc_start(&agg, argv, NULL);
-    free(dbinfo);
+    const char *extra[] = {"--insecure", "--heartbeat", "200ms", "--home", PUFA_TEST_HOME, NULL};
+    pufa_itest_agg_start(&agg, agg_bin, extra, NULL);
     if (!pufa_itest_agg_wait(&agg, agg_ep, feed_ep, NULL, 0, 10000))
         return -1;
     dealer = pufa_itest_dealer(zctx, agg_ep, NULL, NULL, NULL);
-    start_pub(&province, "150000", province_port, sizeof province_port);
-    start_pub(&nation, "100000", nation_port, sizeof nation_port);
+    start_pub(&province, "150000", province_port);
+    start_pub(&nation, "100000", nation_port);
     generate(600, 7);
     generate(240, 11);
     return 0;

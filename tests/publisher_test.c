@@ -113,44 +113,19 @@ static void *forwarder(void *arg) {
 static char *pub_extra[8];
 
 /* Starts a publisher on the forwarder's feed in the given time zone. */
-static void start_publisher_in(pufa_proc *p, const char *tz, char *http_port, size_t http_size,
-                               char *zmq_ep, size_t zmq_size) {
-    char *dbinfo = pufa_itest_dbinfo("pufa_publisher");
-    char *argv[32] = {(char *)pub_bin,
-                      "--feed",
-                      fwd_ep,
-                      "--db",
-                      dbinfo,
-                      "--http",
-                      "127.0.0.1:0",
-                      "--pub",
-                      "tcp://127.0.0.1:0",
-                      "--heartbeat",
-                      "500ms",
-                      "--timezone",
-                      (char *)tz,
-                      "--campaign-windows",
-                      camps.spec,
-                      "--home",
-                      PUFA_TEST_HOME};
-    size_t n = 0;
-    while (argv[n])
-        n++;
+static void start_publisher_in(pufa_proc *p, const char *tz, char *http_port, char *zmq_ep) {
+    const char *args[32] = {"--pub", "tcp://127.0.0.1:0",  "--heartbeat", "500ms",  "--timezone",
+                            tz,      "--campaign-windows", camps.spec,    "--home", PUFA_TEST_HOME};
+    size_t n = 10;
     for (size_t i = 0; pub_extra[i]; i++)
-        argv[n++] = pub_extra[i];
-    argv[n] = NULL;
-    pufa_proc_start(p, argv, NULL);
-    free(dbinfo);
-    if (!pufa_proc_wait_log(p, "id=PUB-HTTP", "port", http_port, http_size, 10000) ||
-        !pufa_proc_wait_log(p, "id=PUB-PUB", "endpoint", zmq_ep, zmq_size, 10000) ||
-        !pufa_proc_wait_log(p, "id=PUB-SNAPSHOT", NULL, NULL, 0, 20000)) {
-        pufa_proc_dump(p);
+        args[n++] = pub_extra[i];
+    args[n] = NULL;
+    if (!pufa_itest_pub_start(p, pub_bin, fwd_ep, args, http_port, zmq_ep))
         fail_msg("publisher did not start");
-    }
 }
 
 static void start_publisher(void) {
-    start_publisher_in(&pub, CITY_TZ, pub_port, sizeof pub_port, pub_zmq, sizeof pub_zmq);
+    start_publisher_in(&pub, CITY_TZ, pub_port, pub_zmq);
 }
 
 static void stop_publisher(void) {
@@ -264,19 +239,6 @@ static json_t *get_json(const char *path) {
     return get_json_from(pub_port, path);
 }
 
-/* path with its non-ASCII bytes and spaces percent-encoded (caller frees). */
-static char *url_encode(const char *path) {
-    pufa_buf enc;
-    pufa_buf_init(&enc);
-    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-        if (*p >= 0x80 || *p == ' ')
-            pufa_buf_printf(&enc, "%%%02X", *p);
-        else
-            pufa_buf_putc(&enc, (char)*p);
-    }
-    return pufa_buf_steal(&enc);
-}
-
 /* Fails unless the reply's window is name with the test's own bounds
  * (computed for the city's today at offset_min); fills from/to with them. */
 static void check_window(json_t *doc, const char *name, int offset_min,
@@ -297,30 +259,9 @@ static void check_window(json_t *doc, const char *name, int offset_min,
                  to);
 }
 
-static const char *const FIGS[] = {"reports",       "sessions",   "participants", "materials",
-                                   "consultations", "banners",    "led_messages", "online_posts",
-                                   "online_views",  "volunteers", "funds_fen"};
-
 /* "key:f1,f2,...\n" lines, sorted by key. */
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static char *api_rows(json_t *doc) {
-    size_t n = json_array_size(json_object_get(doc, "rows"));
-    char **lines = pufa_calloc(n + 1, sizeof *lines);
-    for (size_t i = 0; i < n; i++) {
-        json_t *row = json_array_get(json_object_get(doc, "rows"), i);
-        pufa_buf b;
-        pufa_buf_init(&b);
-        pufa_buf_printf(&b, "%s:", json_string_value(json_object_get(row, "key")));
-        for (int k = 0; k < 11; k++)
-            pufa_buf_printf(&b, "%s%lld", k ? "," : "",
-                            (long long)json_integer_value(
-                                json_object_get(json_object_get(row, "figures"), FIGS[k])));
-        lines[i] = pufa_buf_steal(&b);
-    }
-    return pufa_itest_join_sorted(lines, n);
 }
 
 static char *sql_rows(const char *by, const char *from, const char *to) {
@@ -384,7 +325,7 @@ static int compare_all(bool verbose) {
     for (size_t w = 0; w < nw; w++) {
         for (size_t b = 0; b < sizeof BYS / sizeof *BYS; b++) {
             char *path = pufa_asprintf("/v1/totals?window=%s&by=%s", names[w], BYS[b]);
-            char *enc = url_encode(path);
+            char *enc = pufa_itest_url_encode(path);
             json_t *doc = NULL;
             char from[PUFA_CIVIL_STRLEN], to[PUFA_CIVIL_STRLEN];
             /* The city's midnight between the reply and the calendar: ask again. */
@@ -396,7 +337,7 @@ static int compare_all(bool verbose) {
                     break;
             }
             check_window(doc, names[w], CITY_OFFSET_MIN, from, to);
-            char *api = api_rows(doc);
+            char *api = pufa_itest_api_rows(doc);
             char *sql = sql_rows(BYS[b], from, to);
             if (strcmp(api, sql) != 0)
                 fail_msg("%s: API and SQL differ (%s..%s)\nAPI:\n%s\nSQL:\n%s", path, from, to, api,
@@ -425,34 +366,13 @@ static long long metric(const char *name) {
 
 static int group_setup(void **state) {
     (void)state;
-    int rc =
-        pufa_itest_migrate(pufa_bin, pufa_test_demo_tree_path(), pufa_test_data_path("units.csv"));
-    db = PQconnectdb(getenv("PUFA_TEST_DB"));
-    if (rc || PQstatus(db) != CONNECTION_OK)
+    if (pufa_itest_setup_db(NULL, 0, NULL, pufa_bin, pufa_test_demo_tree_path(),
+                            pufa_test_data_path("units.csv"), &db))
         return -1;
     zctx = zmq_ctx_new();
-    char *dbinfo = pufa_itest_dbinfo("pufa_aggregator");
-    char *argv[] = {(char *)agg_bin,
-                    "--insecure",
-                    "--listen",
-                    "tcp://127.0.0.1:0",
-                    "--feed",
-                    "tcp://127.0.0.1:0",
-                    "--http",
-                    "127.0.0.1:0",
-                    "--db",
-                    dbinfo,
-                    "--heartbeat",
-                    "200ms",
-                    "--compact-rows",
-                    "2000",
-                    "--compact-interval",
-                    "1h",
-                    "--home",
-                    PUFA_TEST_HOME,
-                    NULL};
-    pufa_proc_start(&agg, argv, NULL);
-    free(dbinfo);
+    const char *extra[] = {"--insecure",         "--heartbeat", "200ms",  "--compact-rows", "2000",
+                           "--compact-interval", "1h",          "--home", PUFA_TEST_HOME,   NULL};
+    pufa_itest_agg_start(&agg, agg_bin, extra, NULL);
     if (!pufa_itest_agg_wait(&agg, agg_ep, feed_ep, NULL, 0, 10000))
         return -1;
     snprintf(fwd_ep, sizeof fwd_ep, "inproc://unused");
@@ -509,7 +429,7 @@ static char *sum_line(json_t *figs) {
     bool zero = true;
     pufa_buf_printf(&b, "all:");
     for (int k = 0; k < 11; k++) {
-        long long v = (long long)json_integer_value(json_object_get(figs, FIGS[k]));
+        long long v = (long long)json_integer_value(json_object_get(figs, pufa_itest_figures[k]));
         zero = zero && v == 0;
         pufa_buf_printf(&b, "%s%lld", k ? "," : "", v);
     }
@@ -564,19 +484,20 @@ static void check_compare(const char *what, json_t *cmp, json_t *cur, const char
     if (city_sql)
         figures_equal_sql(what, base, bf, bt);
     for (int k = 0; k < 11; k++) {
-        long long c = (long long)json_integer_value(json_object_get(cur, FIGS[k]));
-        long long v = (long long)json_integer_value(json_object_get(base, FIGS[k]));
-        long long d =
-            (long long)json_integer_value(json_object_get(json_object_get(cmp, "change"), FIGS[k]));
-        json_t *pct = json_object_get(json_object_get(cmp, "pct"), FIGS[k]);
+        long long c = (long long)json_integer_value(json_object_get(cur, pufa_itest_figures[k]));
+        long long v = (long long)json_integer_value(json_object_get(base, pufa_itest_figures[k]));
+        long long d = (long long)json_integer_value(
+            json_object_get(json_object_get(cmp, "change"), pufa_itest_figures[k]));
+        json_t *pct = json_object_get(json_object_get(cmp, "pct"), pufa_itest_figures[k]);
         if (d != c - v)
-            fail_msg("%s %s: change %lld, want %lld - %lld", what, FIGS[k], d, c, v);
+            fail_msg("%s %s: change %lld, want %lld - %lld", what, pufa_itest_figures[k], d, c, v);
         if (v == 0 ? !json_is_null(pct) : !json_is_number(pct))
-            fail_msg("%s %s: pct must be %s (base %lld)", what, FIGS[k],
+            fail_msg("%s %s: pct must be %s (base %lld)", what, pufa_itest_figures[k],
                      v == 0 ? "null" : "a number", v);
         double want = v ? 100.0 * (double)(c - v) / (double)v : 0;
         if (v && (json_number_value(pct) - want > 0.0501 || want - json_number_value(pct) > 0.0501))
-            fail_msg("%s %s: pct %g, want %.3f", what, FIGS[k], json_number_value(pct), want);
+            fail_msg("%s %s: pct %g, want %.3f", what, pufa_itest_figures[k],
+                     json_number_value(pct), want);
     }
 }
 
@@ -632,7 +553,7 @@ static size_t check_trend(json_t *doc, const char *path, const char *by, const c
         json_t *figs = json_object_get(r, "figures");
         figures_equal_sql(what, figs, rf, rt);
         for (int k = 0; k < 11; k++)
-            sum[k] += (long long)json_integer_value(json_object_get(figs, FIGS[k]));
+            sum[k] += (long long)json_integer_value(json_object_get(figs, pufa_itest_figures[k]));
         if (compare)
             check_compare(what, json_object_get(r, "compare"), figs, compare,
                           !strcmp(by, "month") ? 1 : 0, rf, rt, true);
@@ -641,9 +562,10 @@ static size_t check_trend(json_t *doc, const char *path, const char *by, const c
         fail_msg("%s: the rows stop before the window's end", path);
     json_t *tot = json_object_get(doc, "totals");
     for (int k = 0; k < 11; k++)
-        if (sum[k] != (long long)json_integer_value(json_object_get(tot, FIGS[k])))
-            fail_msg("%s: the rows' %s sum to %lld, the totals say %lld", path, FIGS[k], sum[k],
-                     (long long)json_integer_value(json_object_get(tot, FIGS[k])));
+        if (sum[k] != (long long)json_integer_value(json_object_get(tot, pufa_itest_figures[k])))
+            fail_msg("%s: the rows' %s sum to %lld, the totals say %lld", path,
+                     pufa_itest_figures[k], sum[k],
+                     (long long)json_integer_value(json_object_get(tot, pufa_itest_figures[k])));
     figures_equal_sql(path, tot, from, to);
     if (compare)
         check_compare(path, json_object_get(doc, "compare"), tot, compare, window_months, from, to,
@@ -1054,7 +976,7 @@ static char *api_totals(json_t *doc) {
     json_t *t = json_object_get(doc, "totals");
     for (int k = 0; k < 11; k++)
         pufa_buf_printf(&b, "%s%lld", k ? "," : "",
-                        (long long)json_integer_value(json_object_get(t, FIGS[k])));
+                        (long long)json_integer_value(json_object_get(t, pufa_itest_figures[k])));
     return pufa_buf_steal(&b);
 }
 
@@ -1123,7 +1045,7 @@ static void compare_dashboard(const char *topic, const char *county) {
                 fail_msg("%s %s: Dashboard totals %s, API %s", topic, w->window, tot.data,
                          want_tot);
             char *got = dashboard_rows(by[b], n_by[b]);
-            char *want = api_rows(api);
+            char *want = pufa_itest_api_rows(api);
             if (strcmp(got, want))
                 fail_msg("%s: the Dashboard's by_%s differs\nDashboard:\n%s\nAPI:\n%s", path,
                          dims[b], got, want);
@@ -1162,7 +1084,7 @@ static void windows_follow_the_configured_zone(void **state) {
     int offset = tz[0] == '-' ? -720 : 840;
     pufa_proc other;
     char port[16], ep[128];
-    start_publisher_in(&other, tz, port, sizeof port, ep, sizeof ep);
+    start_publisher_in(&other, tz, port, ep);
     /* Ready and caught up before asking: right after its snapshot, a publisher
      * may still resync (a delta published while it subscribed), answering 503. */
     long long want = pufa_itest_sql_ll(db, "SELECT seq FROM feed_state"),
@@ -1193,7 +1115,7 @@ static void windows_follow_the_configured_zone(void **state) {
         char from[PUFA_CIVIL_STRLEN], to[PUFA_CIVIL_STRLEN];
         if (pufa_civil_cmp(here, pufa_civil_today(offset)) == 0) { /* not across its midnight */
             check_window(doc, STANDARD_WINDOWS[w], offset, from, to);
-            char *api = api_rows(doc), *sql = sql_rows("none", from, to);
+            char *api = pufa_itest_api_rows(doc), *sql = sql_rows("none", from, to);
             if (strcmp(api, sql))
                 fail_msg("zone %s, %s: API %s, SQL %s", tz, path, api, sql);
             free(api);

@@ -576,47 +576,23 @@ static void through_nginx(void **state) {
 /* ---- setup ---- */
 
 static void start_publisher(int i) {
-    char *dbinfo = pufa_itest_dbinfo("pufa_publisher");
-    char *argv[] = {(char *)pub_bin, "--feed", feed_ep, "--db", dbinfo, "--http", "127.0.0.1:0",
-                    "--pub", "", "--home", PUFA_TEST_HOME,
-                    /* Behind a proxy every client has its address. */
-                    "--http-per-ip", "0", NULL};
-    pufa_proc_start(&pubs[i], argv, NULL);
-    free(dbinfo);
-    if (!pufa_proc_wait_log(&pubs[i], "id=PUB-HTTP", "port", pub_port[i], sizeof pub_port[i],
-                            10000) ||
-        !pufa_proc_wait_log(&pubs[i], "id=PUB-SNAPSHOT", NULL, NULL, 0, 20000)) {
-        pufa_proc_dump(&pubs[i]);
+    const char *extra[] = {"--pub",         "",  "--home",
+                           PUFA_TEST_HOME, /* Behind a proxy every client has its address. */
+                           "--http-per-ip", "0", NULL};
+    if (!pufa_itest_pub_start(&pubs[i], pub_bin, feed_ep, extra, pub_port[i], NULL))
         fail_msg("publisher %d did not start", i);
-    }
 }
 
 static int group_setup(void **state) {
     (void)state;
     if (!mkdtemp(tmp_dir))
         return -1;
-    int rc =
-        pufa_itest_migrate(pufa_bin, pufa_test_demo_tree_path(), pufa_test_data_path("units.csv"));
-    db = PQconnectdb(getenv("PUFA_TEST_DB"));
-    if (rc || PQstatus(db) != CONNECTION_OK)
+    if (pufa_itest_setup_db(NULL, 0, NULL, pufa_bin, pufa_test_demo_tree_path(),
+                            pufa_test_data_path("units.csv"), &db))
         return -1;
     zctx = zmq_ctx_new();
-    char *dbinfo = pufa_itest_dbinfo("pufa_aggregator");
-    char *argv[] = {(char *)agg_bin,
-                    "--insecure",
-                    "--listen",
-                    "tcp://127.0.0.1:0",
-                    "--feed",
-                    "tcp://127.0.0.1:0",
-                    "--http",
-                    "127.0.0.1:0",
-                    "--db",
-                    dbinfo,
-                    "--home",
-                    PUFA_TEST_HOME,
-                    NULL};
-    pufa_proc_start(&agg, argv, NULL);
-    free(dbinfo);
+    const char *extra[] = {"--insecure", "--home", PUFA_TEST_HOME, NULL};
+    pufa_itest_agg_start(&agg, agg_bin, extra, NULL);
     if (!pufa_itest_agg_wait(&agg, agg_ep, feed_ep, NULL, 0, 10000))
         return -1;
     dealer = pufa_itest_dealer(zctx, agg_ep, NULL, NULL, NULL);
