@@ -25,6 +25,7 @@
 #include "alloc.h"
 #include "date.h"
 #include "httpc.h"
+#include "itest.h"
 #include "keyfile.h"
 #include "proc.h"
 #include "pufa.pb-c.h"
@@ -70,71 +71,29 @@ static size_t nledger;
 
 /* ---- processes ---- */
 
-static void keygen(const char *name, char pub[41], char sec[41]) {
-    char *cmd = pufa_asprintf("'%s' keygen --out %s --name %s >/dev/null", pufa_bin, dir, name);
-    assert_int_equal(pufa_sh(cmd), 0);
-    free(cmd);
-    char err[256];
-    char *p = pufa_asprintf("%s/%s.pub", dir, name), *s = pufa_asprintf("%s/%s.key", dir, name);
-    assert_int_equal(pufa_read_curve_key(p, 0, pub, err, sizeof err), 0);
-    assert_int_equal(pufa_read_curve_key(s, 1, sec, err, sizeof err), 0);
-    free(p);
-    free(s);
-}
-
-static void write_file(const char *name, const char *text) {
-    char *path = pufa_asprintf("%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    free(path);
-}
-
 static void start_level(level *l) {
-    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", l->conninfo);
     char *sec = pufa_asprintf("%s/%s.key", dir, l->name);
     char *allow = pufa_asprintf("%s/%s.allow", dir, l->name);
     char *listen = *l->listen ? pufa_strdup(l->listen) : pufa_strdup("tcp://127.0.0.1:0");
     char *http = pufa_asprintf("127.0.0.1:%s", *l->http ? l->http : "0");
-    char *argv[32] = {(char *)agg_bin,
-                      "--listen",
-                      listen,
-                      "--feed",
-                      "tcp://127.0.0.1:0",
-                      "--http",
-                      http,
-                      "--db",
-                      dbinfo,
-                      "--curve-secret-file",
-                      sec,
-                      "--allow-list",
-                      allow,
-                      "--home",
-                      (char *)l->home};
-    int n = 15;
+    const char *extra[32] = {"--curve-secret-file", sec, "--allow-list", allow, "--home", l->home};
+    int n = 6;
     char *upub = NULL;
     if (l->upper) {
         upub = pufa_asprintf("%s/%s.pub", dir, lv[PROV].name);
-        argv[n++] = "--upstream";
-        argv[n++] = lv[PROV].listen;
-        argv[n++] = "--upstream-server-public-file";
-        argv[n++] = upub;
-        argv[n++] = "--heartbeat-ms";
-        argv[n++] = "200";
+        extra[n++] = "--upstream";
+        extra[n++] = lv[PROV].listen;
+        extra[n++] = "--upstream-server-public-file";
+        extra[n++] = upub;
+        extra[n++] = "--heartbeat-ms";
+        extra[n++] = "200";
     }
-    argv[n] = NULL;
-    pufa_proc_start(&l->proc, argv, NULL);
-    if (!pufa_proc_wait_log(&l->proc, "id=AGG-FEED", "endpoint", l->feed, sizeof l->feed, 20000) ||
-        !pufa_proc_wait_log(&l->proc, "id=AGG-LISTEN", "endpoint", l->listen, sizeof l->listen,
-                            20000) ||
-        !pufa_proc_wait_log(&l->proc, "id=AGG-HTTP", "port", l->http, sizeof l->http, 1000) ||
-        !pufa_proc_wait_log(&l->proc, "id=AGG-READY", NULL, NULL, 0, 20000)) {
-        pufa_proc_dump(&l->proc);
+    extra[n] = NULL;
+    pufa_itest_agg_start(&l->proc, agg_bin, extra,
+                         &(pufa_itest_agg_opts){.db = l->conninfo, .listen = listen, .http = http});
+    if (!pufa_itest_agg_wait(&l->proc, l->listen, l->feed, l->http, 1000, 20000))
         fail_msg("aggregator %s did not start", l->name);
-    }
     l->running = true;
-    free(dbinfo);
     free(sec);
     free(allow);
     free(listen);
@@ -142,24 +101,12 @@ static void start_level(level *l) {
     free(upub);
 }
 
+/* -1 when NULL or no row. */
 static long long scalar_ll(PGconn *c, const char *sql) {
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-    long long v = PQntuples(r) && !PQgetisnull(r, 0, 0) ? atoll(PQgetvalue(r, 0, 0)) : -1;
-    PQclear(r);
-    return v;
+    return pufa_itest_sql_ll_or(c, sql, -1);
 }
 
 /* ---- offices and the approval API ---- */
-
-static void add_office(level *l, const char *name, const char *org, const char *role) {
-    char *cmd = pufa_asprintf("'%s' office add --db '%s' --name %s --org %s --role %s "
-                              "--secret-file '%s/%s.secret' >/dev/null",
-                              pufa_bin, l->conninfo, name, org, role, dir, name);
-    assert_int_equal(pufa_sh(cmd), 0);
-    free(cmd);
-}
 
 static int http(const char *method, const char *port, const char *path, const char *headers,
                 const char *body, json_t **out) {
@@ -253,39 +200,15 @@ static void wait_state(level *l, const char *org, const char *want, int timeout_
 /* ---- reports from the counties' collectors ---- */
 
 static void *dealer(const level *l, const char *pub, const char *sec) {
-    void *d = zmq_socket(zctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, l->pub, 40);
-    zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, pub, 40);
-    zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, sec, 40);
-    assert_int_equal(zmq_connect(d, l->listen), 0);
-    return d;
+    return pufa_itest_dealer(zctx, l->listen, l->pub, pub, sec);
 }
 
 /* Sends frame on d until its ack arrives (at most 30 s); the ack. */
 static Pufa__BatchAck *send_acked(void *d, const pufa_buf *frame, uint64_t seq) {
-    long long deadline = pufa_mono_ms() + 30000;
-    while (pufa_mono_ms() < deadline) {
-        zmq_send(d, frame->data, frame->len, ZMQ_DONTWAIT);
-        long long until = pufa_mono_ms() + 3000;
-        while (pufa_mono_ms() < until) {
-            zmq_pollitem_t it = {.socket = d, .events = ZMQ_POLLIN};
-            if (zmq_poll(&it, 1, 200) != 1)
-                continue;
-            zmq_msg_t m;
-            zmq_msg_init(&m);
-            zmq_msg_recv(&m, d, 0);
-            Pufa__BatchAck *a = NULL;
-            int rc = pufa_ack_decode(zmq_msg_data(&m), zmq_msg_size(&m), &a);
-            zmq_msg_close(&m);
-            if (rc == 0 && a->batch_seq == seq)
-                return a;
-            pufa_ack_destroy(&a);
-        }
-    }
-    fail_msg("no ack for batch %llu", (unsigned long long)seq);
-    return NULL;
+    Pufa__BatchAck *a = pufa_itest_send_until_acked(d, frame, seq, 30000, false);
+    if (!a)
+        fail_msg("no ack for batch %llu", (unsigned long long)seq);
+    return a;
 }
 
 /* Sends ledger entry e (as it stands) from its county's collector to the
@@ -434,33 +357,23 @@ static int group_setup(void **state) {
     snprintf(dir, sizeof dir, "/tmp/pufa-afed-XXXXXX");
     if (!mkdtemp(dir) || sodium_init() < 0)
         return -1;
-    int y, m, d;
-    pufa_date_to_ymd(pufa_city_day(pufa_now_ms()), &y, &m, &d);
-    unsigned mo = (unsigned)(y * 12 + m - 2);
-    snprintf(M, sizeof M, "%04u-%02u", (mo / 12u) % 10000u, mo % 12u + 1u);
+    pufa_itest_month_back(1, M);
     const char *src = getenv("PUFA_SOURCE_DIR");
     PGconn *super = PQconnectdb(getenv("PUFA_TEST_DB"));
     if (PQstatus(super) != CONNECTION_OK)
         return -1;
     for (int i = 0; i < NLEVELS; i++) {
         level *l = &lv[i];
-        char *q = pufa_asprintf("CREATE DATABASE afed_%s", l->name);
-        PQclear(PQexec(super, q));
-        free(q);
-        snprintf(l->conninfo, sizeof l->conninfo, "%s dbname=afed_%s", getenv("PUFA_TEST_DB"),
-                 l->name);
-        char *cmd = pufa_asprintf(
-            "'%s' migrate --db '%s' --org-units '%s/deploy/data/divisions/province-150000.csv'"
-            " >/dev/null",
-            pufa_bin, l->conninfo, src ? src : ".");
-        int rc = pufa_sh(cmd);
-        free(cmd);
+        char *name = pufa_asprintf("afed_%s", l->name);
+        char *org_units =
+            pufa_asprintf("%s/deploy/data/divisions/%s", src ? src : ".", "province-150000.csv");
+        int rc = pufa_itest_level_db(super, pufa_bin, name, org_units, l->conninfo,
+                                     sizeof l->conninfo, &l->db);
+        free(name);
+        free(org_units);
         if (rc)
             return -1;
-        l->db = PQconnectdb(l->conninfo);
-        if (PQstatus(l->db) != CONNECTION_OK)
-            return -1;
-        keygen(l->name, l->pub, l->sec);
+        pufa_itest_keygen(pufa_bin, dir, l->name, l->pub, l->sec);
     }
     PQfinish(super);
     pufa_buf city, prov;
@@ -468,18 +381,19 @@ static int group_setup(void **state) {
     pufa_buf_init(&prov);
     for (int k = 0; k < NCOUNTIES; k++) {
         char *name = pufa_asprintf("county-%s", counties[k]);
-        keygen(name, county_pub[k], county_sec[k]);
+        pufa_itest_keygen(pufa_bin, dir, name, county_pub[k], county_sec[k]);
         pufa_buf_printf(&city, "%s %s\n", county_pub[k], counties[k]);
-        add_office(&lv[CITY], name, counties[k], "submitter");
+        pufa_itest_add_office(pufa_bin, lv[CITY].conninfo, dir, name, counties[k], "submitter");
         free(name);
     }
     pufa_buf_printf(&prov, "%s 150800\n", lv[CITY].pub);
-    write_file("city.allow", city.data);
-    write_file("prov.allow", prov.data);
+    pufa_itest_write_file(dir, "city.allow", city.data);
+    pufa_itest_write_file(dir, "prov.allow", prov.data);
     pufa_buf_free(&city);
     pufa_buf_free(&prov);
-    add_office(&lv[CITY], "city-150800", "150800", "approver");
-    add_office(&lv[PROV], "province-150000", "150000", "acceptor");
+    pufa_itest_add_office(pufa_bin, lv[CITY].conninfo, dir, "city-150800", "150800", "approver");
+    pufa_itest_add_office(pufa_bin, lv[PROV].conninfo, dir, "province-150000", "150000",
+                          "acceptor");
     zctx = zmq_ctx_new();
     start_level(&lv[PROV]);
     start_level(&lv[CITY]);
@@ -502,9 +416,7 @@ static int group_teardown(void **state) {
         PQfinish(lv[i].db);
     }
     zmq_ctx_term(zctx);
-    char *cmd = pufa_asprintf("rm -rf '%s'", dir);
-    pufa_sh(cmd);
-    free(cmd);
+    pufa_test_rm_rf(dir);
     return rc;
 }
 

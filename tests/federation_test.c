@@ -19,6 +19,7 @@
 
 #include "alloc.h"
 #include "cells.h"
+#include "itest.h"
 #include "keyfile.h"
 #include "proc.h"
 #include "report_json.h"
@@ -85,27 +86,6 @@ static level *find(const char *name) {
     return NULL;
 }
 
-static void keygen(const char *name, char pub[41], char sec[41]) {
-    char *cmd = pufa_asprintf("'%s' keygen --out %s --name %s >/dev/null", pufa_bin, dir, name);
-    assert_int_equal(pufa_sh(cmd), 0);
-    free(cmd);
-    char err[256];
-    char *p = pufa_asprintf("%s/%s.pub", dir, name), *s = pufa_asprintf("%s/%s.key", dir, name);
-    assert_int_equal(pufa_read_curve_key(p, 0, pub, err, sizeof err), 0);
-    assert_int_equal(pufa_read_curve_key(s, 1, sec, err, sizeof err), 0);
-    free(p);
-    free(s);
-}
-
-static void write_file(const char *name, const char *text) {
-    char *path = pufa_asprintf("%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    free(path);
-}
-
 /* Each level's allow-list: the county keys at the cities, the cities' keys
  * at the province, the province's at the nation.  c1_unit binds city 1's
  * key at the province (normally 150800). */
@@ -121,7 +101,7 @@ static void write_allow_lists(const char *c1_unit) {
             if (lv[j].upper && !strcmp(lv[j].upper, lv[i].name))
                 pufa_buf_printf(&b, "%s %s\n", lv[j].pub, j == C1 ? c1_unit : lv[j].home);
         char *name = pufa_asprintf("%s.allow", lv[i].name);
-        write_file(name, b.data);
+        pufa_itest_write_file(dir, name, b.data);
         free(name);
         pufa_buf_free(&b);
     }
@@ -130,54 +110,35 @@ static void write_allow_lists(const char *c1_unit) {
 /* Starts level l (on its previous endpoints when it ran before, so that the
  * level below finds it again), with env_extra (or NULL) in its environment. */
 static void start_level(level *l, const char *env_extra) {
-    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", l->conninfo);
     char *sec = pufa_asprintf("%s/%s.key", dir, l->name);
     char *allow = pufa_asprintf("%s/%s.allow", dir, l->name);
     char *listen = *l->listen ? pufa_strdup(l->listen) : pufa_strdup("tcp://127.0.0.1:0");
     char *http = pufa_asprintf("127.0.0.1:%s", *l->http ? l->http : "0");
-    char *argv[32] = {(char *)agg_bin,
-                      "--listen",
-                      listen,
-                      "--feed",
-                      "tcp://127.0.0.1:0",
-                      "--http",
-                      http,
-                      "--db",
-                      dbinfo,
-                      "--curve-secret-file",
-                      sec,
-                      "--allow-list",
-                      allow,
-                      "--home",
-                      (char *)l->home,
-                      "--compact-interval",
-                      "200ms"};
-    int n = 17;
+    const char *extra[32] = {
+        "--curve-secret-file", sec,    "--allow-list", allow, "--home", l->home,
+        "--compact-interval",  "200ms"};
+    int n = 8;
     char *upub = NULL;
     if (l->upper) {
         level *u = find(l->upper);
         assert_true(*u->listen);
         upub = pufa_asprintf("%s/%s.pub", dir, u->name);
-        argv[n++] = "--upstream";
-        argv[n++] = u->listen;
-        argv[n++] = "--upstream-server-public-file";
-        argv[n++] = upub;
-        argv[n++] = "--forward-batch";
-        argv[n++] = "100";
-        argv[n++] = "--heartbeat-ms";
-        argv[n++] = "200";
+        extra[n++] = "--upstream";
+        extra[n++] = u->listen;
+        extra[n++] = "--upstream-server-public-file";
+        extra[n++] = upub;
+        extra[n++] = "--forward-batch";
+        extra[n++] = "100";
+        extra[n++] = "--heartbeat-ms";
+        extra[n++] = "200";
     }
-    argv[n] = NULL;
-    pufa_proc_start(&l->proc, argv, env_extra);
-    if (!pufa_proc_wait_log(&l->proc, "id=AGG-LISTEN", "endpoint", l->listen, sizeof l->listen,
-                            20000) ||
-        !pufa_proc_wait_log(&l->proc, "id=AGG-HTTP", "port", l->http, sizeof l->http, 1000) ||
-        !pufa_proc_wait_log(&l->proc, "id=AGG-READY", NULL, NULL, 0, 20000)) {
-        pufa_proc_dump(&l->proc);
+    extra[n] = NULL;
+    pufa_itest_agg_start(&l->proc, agg_bin, extra,
+                         &(pufa_itest_agg_opts){
+                             .db = l->conninfo, .listen = listen, .http = http, .env = env_extra});
+    if (!pufa_itest_agg_wait(&l->proc, l->listen, NULL, l->http, 1000, 20000))
         fail_msg("aggregator %s did not start", l->name);
-    }
     l->running = true;
-    free(dbinfo);
     free(sec);
     free(allow);
     free(listen);
@@ -194,24 +155,8 @@ static void stop_level(level *l) {
     }
 }
 
-static char *scalar(PGconn *c, const char *sql) {
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-    char *v = pufa_strdup(PQntuples(r) && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "");
-    PQclear(r);
-    return v;
-}
-
-static void exec_ok(PGconn *c, const char *sql) {
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-    PQclear(r);
-}
-
 static long long count_reports(level *l) {
-    char *v = scalar(l->db, "SELECT count(*) FROM reports");
+    char *v = pufa_itest_sql_str(l->db, "SELECT count(*) FROM reports");
     long long n = atoll(v);
     free(v);
     return n;
@@ -242,41 +187,7 @@ static void to_report(const entry *e, pufa_report *r) {
 }
 
 static void *dealer_to(const level *l, const char *pub, const char *sec) {
-    void *d = zmq_socket(zctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, l->pub, 40);
-    zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, pub, 40);
-    zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, sec, 40);
-    assert_int_equal(zmq_connect(d, l->listen), 0);
-    return d;
-}
-
-/* Sends batch (frame) on d until its ack comes (resending every 3 s, for up
- * to 90 s: the aggregator may be restarting); the decoded ack (caller
- * destroys) or NULL on timeout. */
-static Pufa__BatchAck *send_until_acked(void *d, const pufa_buf *frame, uint64_t seq,
-                                        int timeout_ms) {
-    long long deadline = pufa_mono_ms() + timeout_ms;
-    while (pufa_mono_ms() < deadline) {
-        zmq_send(d, frame->data, frame->len, ZMQ_DONTWAIT);
-        long long until = pufa_mono_ms() + 3000;
-        while (pufa_mono_ms() < until) {
-            zmq_pollitem_t it = {.socket = d, .events = ZMQ_POLLIN};
-            if (zmq_poll(&it, 1, 200) != 1)
-                continue;
-            zmq_msg_t m;
-            zmq_msg_init(&m);
-            zmq_msg_recv(&m, d, 0);
-            Pufa__BatchAck *a = NULL;
-            int rc = pufa_ack_decode(zmq_msg_data(&m), zmq_msg_size(&m), &a);
-            zmq_msg_close(&m);
-            if (rc == 0 && !a->error && a->batch_seq == seq)
-                return a;
-            pufa_ack_destroy(&a);
-        }
-    }
-    return NULL;
+    return pufa_itest_dealer(zctx, l->listen, l->pub, pub, sec);
 }
 
 /* Sends ledger entries [from, to) (as they stand) through their counties'
@@ -310,7 +221,7 @@ static bool deliver_within(size_t from, size_t to, int timeout_ms, bool must) {
                 pufa_buf_free(&frame);
                 break;
             }
-            Pufa__BatchAck *a = send_until_acked(d, &frame, seq, timeout_ms);
+            Pufa__BatchAck *a = pufa_itest_send_until_acked(d, &frame, seq, timeout_ms, true);
             pufa_buf_free(&frame);
             if (!a && !must) {
                 zmq_close(d);
@@ -440,7 +351,7 @@ static char *level_reports(level *l, const char *prefix) {
         " (extract(epoch FROM received_at) * 1000)::int8, ',' ORDER BY report_id)), '') || '/' ||"
         " count(*) FROM reports WHERE county_code LIKE '%s%%'",
         prefix);
-    char *v = scalar(l->db, q);
+    char *v = pufa_itest_sql_str(l->db, q);
     free(q);
     return v;
 }
@@ -510,27 +421,21 @@ static int group_setup(void **state) {
         return -1;
     for (int i = 0; i < NLEVELS; i++) {
         level *l = &lv[i];
-        char *q = pufa_asprintf("CREATE DATABASE fed_%s", l->name);
-        PQclear(PQexec(super, q));
-        free(q);
-        snprintf(l->conninfo, sizeof l->conninfo, "%s dbname=fed_%s", getenv("PUFA_TEST_DB"),
-                 l->name);
-        char *cmd = pufa_asprintf(
-            "'%s' migrate --db '%s' --org-units '%s/deploy/data/divisions/%s' >/dev/null", pufa_bin,
-            l->conninfo, src ? src : ".", i == NAT ? "nation.csv" : "province-150000.csv");
-        int rc = pufa_sh(cmd);
-        free(cmd);
+        char *name = pufa_asprintf("fed_%s", l->name);
+        char *org_units = pufa_asprintf("%s/deploy/data/divisions/%s", src ? src : ".",
+                                        i == NAT ? "nation.csv" : "province-150000.csv");
+        int rc = pufa_itest_level_db(super, pufa_bin, name, org_units, l->conninfo,
+                                     sizeof l->conninfo, &l->db);
+        free(name);
+        free(org_units);
         if (rc)
             return -1;
-        l->db = PQconnectdb(l->conninfo);
-        if (PQstatus(l->db) != CONNECTION_OK)
-            return -1;
-        keygen(l->name, l->pub, l->sec);
+        pufa_itest_keygen(pufa_bin, dir, l->name, l->pub, l->sec);
     }
     PQfinish(super);
     for (size_t k = 0; k < NCOUNTY; k++) {
         char *name = pufa_asprintf("county-%s", ck[k].county);
-        keygen(name, ck[k].pub, ck[k].sec);
+        pufa_itest_keygen(pufa_bin, dir, name, ck[k].pub, ck[k].sec);
         free(name);
     }
     write_allow_lists("150800");
@@ -550,9 +455,7 @@ static int group_teardown(void **state) {
     }
     zmq_ctx_term(zctx);
     free(ledger);
-    char *cmd = pufa_asprintf("rm -rf '%s'", dir);
-    pufa_sh(cmd);
-    free(cmd);
+    pufa_test_rm_rf(dir);
     return 0;
 }
 
@@ -580,10 +483,12 @@ static void three_levels_exactly_once(void **state) {
     wait_converged(60000);
     check_all_levels();
     assert_true(fixed > 100 && pulled > 50);
-    char *v = scalar(lv[PROV].db, "SELECT string_agg(DISTINCT collector_id, ',') FROM reports");
+    char *v = pufa_itest_sql_str(lv[PROV].db,
+                                 "SELECT string_agg(DISTINCT collector_id, ',') FROM reports");
     assert_string_equal(v, "aggregator-150800,aggregator-150900");
     free(v);
-    v = scalar(lv[NAT].db, "SELECT string_agg(DISTINCT collector_id, ',') FROM reports");
+    v = pufa_itest_sql_str(lv[NAT].db,
+                           "SELECT string_agg(DISTINCT collector_id, ',') FROM reports");
     assert_string_equal(v, "aggregator-150000");
     free(v);
     long long deadline = pufa_mono_ms() + 10000;
@@ -629,8 +534,8 @@ static void upper_down_cities_keep_working_and_catch_up(void **state) {
     (void)state;
     stop_level(&lv[PROV]);
     long long before = count_reports(&lv[NAT]);
-    char *hist_prov = scalar(lv[PROV].db, "SELECT count(*) FROM report_history");
-    char *hist_c1 = scalar(lv[C1].db, "SELECT count(*) FROM report_history");
+    char *hist_prov = pufa_itest_sql_str(lv[PROV].db, "SELECT count(*) FROM report_history");
+    char *hist_c1 = pufa_itest_sql_str(lv[C1].db, "SELECT count(*) FROM report_history");
     size_t first = add_reports(400);
     deliver(first, nledger);
     revise(first, nledger, 5, false);
@@ -647,10 +552,10 @@ static void upper_down_cities_keep_working_and_catch_up(void **state) {
     check_all_levels();
     /* Revisions 1 and 2 of each corrected report both waited at the city:
      * only revision 2 went up, so the province superseded nothing. */
-    char *v = scalar(lv[PROV].db, "SELECT count(*) FROM report_history");
+    char *v = pufa_itest_sql_str(lv[PROV].db, "SELECT count(*) FROM report_history");
     assert_string_equal(v, hist_prov);
     free(v);
-    v = scalar(lv[C1].db, "SELECT count(*) FROM report_history");
+    v = pufa_itest_sql_str(lv[C1].db, "SELECT count(*) FROM report_history");
     assert_true(atoll(v) > atoll(hist_c1));
     free(v);
     free(hist_prov);
@@ -665,7 +570,8 @@ static void cursor_reset_changes_no_total(void **state) {
     long long dup0 =
         metric(&lv[C1], "pufa_aggregator_forward_reports_total{status=\"duplicate\"} ");
     long long rows = count_reports(&lv[C1]);
-    exec_ok(lv[C1].db, "UPDATE forward_cursor SET acked_seq = 0, acked_report_id = NULL");
+    pufa_itest_sql_exec(lv[C1].db,
+                        "UPDATE forward_cursor SET acked_seq = 0, acked_report_id = NULL");
     long long deadline = pufa_mono_ms() + 60000;
     while (metric(&lv[C1], "pufa_aggregator_forward_reports_total{status=\"duplicate\"} ") <
                dup0 + rows &&
@@ -761,7 +667,7 @@ static void refusals_are_recorded_and_do_not_stall(void **state) {
                      committed0 + (long long)through);
     char *q = pufa_asprintf("SELECT count(*) || ' ' || count(DISTINCT reason) || ' ' ||"
                             " min(reason) FROM forward_refused WHERE status = 'rejected'");
-    char *v = scalar(lv[C1].db, q);
+    char *v = pufa_itest_sql_str(lv[C1].db, q);
     char *want = pufa_asprintf("%zu 1 county_code: this collector's key may only report for "
                                "county 150821 (got 150802)",
                                refused);
@@ -775,7 +681,8 @@ static void refusals_are_recorded_and_do_not_stall(void **state) {
     stop_level(&lv[PROV]);
     write_allow_lists("150800");
     start_level(&lv[PROV], NULL);
-    exec_ok(lv[C1].db, "UPDATE forward_cursor SET acked_seq = 0, acked_report_id = NULL");
+    pufa_itest_sql_exec(lv[C1].db,
+                        "UPDATE forward_cursor SET acked_seq = 0, acked_report_id = NULL");
     wait_converged(60000);
     check_all_levels();
 }
@@ -802,7 +709,7 @@ static void keys_outside_their_unit_are_refused_at_the_province(void **state) {
     pufa_batch_add(&frame, enc, len);
     free(enc);
     pufa_report_clear(&r);
-    Pufa__BatchAck *a = send_until_acked(d, &frame, 77, 10000);
+    Pufa__BatchAck *a = pufa_itest_send_until_acked(d, &frame, 77, 10000, true);
     assert_non_null(a);
     assert_int_equal(a->n_results, 1);
     assert_int_equal(a->results[0]->status, PUFA__REPORT_STATUS__STATUS_REJECTED);

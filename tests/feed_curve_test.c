@@ -15,6 +15,7 @@
 
 #include "alloc.h"
 #include "httpc.h"
+#include "itest.h"
 #include "keyfile.h"
 #include "proc.h"
 #include "report_json.h"
@@ -30,33 +31,12 @@ static char p_pub[41], p_sec[41], q_pub[41], q_sec[41], s_pub[41], s_sec[41];
 static void *zctx, *col;
 static PGconn *db;
 
-static void keygen(const char *name, char pub[41], char sec[41]) {
-    char *cmd = pufa_asprintf("'%s' keygen --out %s --name %s >/dev/null", pufa_bin, dir, name);
-    assert_int_equal(pufa_sh(cmd), 0);
-    free(cmd);
-    char err[256];
-    char *p = pufa_asprintf("%s/%s.pub", dir, name), *s = pufa_asprintf("%s/%s.key", dir, name);
-    assert_int_equal(pufa_read_curve_key(p, 0, pub, err, sizeof err), 0);
-    assert_int_equal(pufa_read_curve_key(s, 1, sec, err, sizeof err), 0);
-    free(p);
-    free(s);
-}
-
-static void write_file(const char *name, const char *text) {
-    char *path = pufa_asprintf("%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    free(path);
-}
-
 /* The feed's allow-list: the given keys, bound to the test's home. */
 static void write_feed_list(const char *k1, const char *k2) {
     char *text = pufa_asprintf("# feed subscribers\n%s%s%s%s%s", k1 ? k1 : "",
                                k1 ? " " PUFA_TEST_HOME "\n" : "", k2 ? k2 : "",
                                k2 ? " " PUFA_TEST_HOME : "", k2 ? "\n" : "");
-    write_file("feed-allow.list", text);
+    pufa_itest_write_file(dir, "feed-allow.list", text);
     free(text);
 }
 
@@ -120,94 +100,31 @@ static int count_messages(void *s, const char *prefix, int ms) {
 /* n reports for 150821 through the collector key; every one acked. */
 static void send_reports(int n) {
     for (int i = 0; i < n; i++) {
-        pufa_report r;
-        pufa_report_init(&r);
-        uint8_t id[16];
-        char ids[37];
-        pufa_uuid_v7(id);
-        pufa_uuid_format(id, ids);
-        r.report_id = pufa_strdup(ids);
-        r.revision = 1;
-        r.county_code = pufa_strdup("150821");
-        r.unit_code = pufa_strdup("SFJ");
-        r.occurred_on = pufa_strdup("2025-12-04");
-        r.theme = r.venue = r.form = 2;
-        r.title = pufa_strdup("宪法宣传周");
-        r.counters[PUFA_C_PARTICIPANTS] = 100 + i;
-        Pufa__ReportBatch b = PUFA__REPORT_BATCH__INIT;
-        Pufa__ActivityReport m = PUFA__ACTIVITY_REPORT__INIT;
-        Pufa__ActivityReport *mp = &m;
-        pufa_report_to_pb(&r, &m);
-        static uint64_t seq;
-        b.has_batch_seq = 1;
-        b.batch_seq = ++seq;
-        b.n_reports = 1;
-        b.reports = &mp;
-        size_t len = pufa__report_batch__get_packed_size(&b);
-        uint8_t *buf = pufa_malloc(len);
-        pufa__report_batch__pack(&b, buf);
-        assert_int_equal(zmq_send(col, buf, len, 0), (int)len);
-        free(buf);
+        pufa_report r = pufa_itest_report("150821", 100 + i);
+        static uint64_t seq = 1;
+        /* One report a batch; 30 s an ack: a loaded machine, generous. */
+        pufa_itest_send_reports(col, &seq, &r, 1, 1, 0, 30000, &agg);
         pufa_report_clear(&r);
-        zmq_pollitem_t it = {.socket = col, .events = ZMQ_POLLIN};
-        if (zmq_poll(&it, 1, 30000) != 1) { /* a loaded machine: generous */
-            pufa_proc_dump(&agg);
-            fail_msg("no ack within 30 s");
-        }
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        zmq_msg_recv(&msg, col, 0);
-        Pufa__BatchAck *a = pufa__batch_ack__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
-        zmq_msg_close(&msg);
-        assert_non_null(a);
-        assert_int_equal(a->n_results, 1);
-        assert_int_equal(a->results[0]->status, PUFA__REPORT_STATUS__STATUS_COMMITTED);
-        pufa__batch_ack__free_unpacked(a, NULL);
     }
-}
-
-static long long reports_in_db(void) {
-    PGresult *r = PQexec(db, "SELECT count(*) FROM reports");
-    long long v = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
 }
 
 /* A publisher subscribing to the feed with key NAME (its .key file); its
  * HTTP port into port; extra options (NULL-terminated list) appended. */
-static void start_pub(pufa_proc *p, const char *name, char *port, size_t size,
-                      const char *const *extra) {
-    char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
+static void start_pub(pufa_proc *p, const char *name, char *port, const char *const *extra) {
     char *sec = pufa_asprintf("%s/%s.key", dir, name),
          *srv = pufa_asprintf("%s/aggregator.pub", dir);
-    const char *argv[32] = {pub_bin,
-                            "--feed",
-                            feed_ep,
-                            "--db",
-                            dbinfo,
-                            "--http",
-                            "127.0.0.1:0",
-                            "--home",
-                            PUFA_TEST_HOME,
-                            "--curve-secret-file",
-                            sec,
-                            "--feed-server-public-file",
-                            srv};
-    int n = 13;
+    const char *args[32] = {
+        "--home", PUFA_TEST_HOME, "--curve-secret-file", sec, "--feed-server-public-file", srv};
+    int n = 6;
     for (; extra && *extra; extra++)
-        argv[n++] = *extra;
-    if (n == 13) {
-        argv[n++] = "--pub";
-        argv[n++] = "";
+        args[n++] = *extra;
+    if (n == 6) {
+        args[n++] = "--pub";
+        args[n++] = "";
     }
-    argv[n] = NULL;
-    pufa_proc_start(p, (char *const *)argv, NULL);
-    if (!pufa_proc_wait_log(p, "id=PUB-HTTP", "port", port, size, 10000) ||
-        !pufa_proc_wait_log(p, "id=PUB-SNAPSHOT", NULL, NULL, 0, 20000)) {
-        pufa_proc_dump(p);
+    args[n] = NULL;
+    if (!pufa_itest_pub_start(p, pub_bin, feed_ep, args, port, NULL))
         fail_msg("publisher %s did not start", name);
-    }
-    free(dbinfo);
     free(sec);
     free(srv);
 }
@@ -241,67 +158,39 @@ static bool pub_caught_up(const char *port, int ms) {
 
 static int group_setup(void **state) {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/pufa-feedc-XXXXXX");
-    if (!mkdtemp(dir))
-        return -1;
-    char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' >/dev/null", pufa_bin,
-                              getenv("PUFA_TEST_DB"), pufa_test_demo_tree_path());
-    int rc = pufa_sh(cmd);
-    free(cmd);
-    db = PQconnectdb(getenv("PUFA_TEST_DB"));
-    if (rc || PQstatus(db) != CONNECTION_OK)
+    if (pufa_itest_setup_db(dir, sizeof dir, "feedc", pufa_bin, pufa_test_demo_tree_path(), NULL,
+                            &db))
         return -1;
     zctx = zmq_ctx_new();
-    keygen("aggregator", agg_pub, agg_sec);
-    keygen("collector", col_pub, col_sec);
-    keygen("publisher", p_pub, p_sec);
-    keygen("publisher2", q_pub, q_sec);
-    keygen("stranger", s_pub, s_sec);
+    pufa_itest_keygen(pufa_bin, dir, "aggregator", agg_pub, agg_sec);
+    pufa_itest_keygen(pufa_bin, dir, "collector", col_pub, col_sec);
+    pufa_itest_keygen(pufa_bin, dir, "publisher", p_pub, p_sec);
+    pufa_itest_keygen(pufa_bin, dir, "publisher2", q_pub, q_sec);
+    pufa_itest_keygen(pufa_bin, dir, "stranger", s_pub, s_sec);
     char *list = pufa_asprintf("%s 150821\n", col_pub);
-    write_file("allow.list", list);
+    pufa_itest_write_file(dir, "allow.list", list);
     free(list);
     write_feed_list(p_pub, q_pub);
-    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
     char *sec = pufa_asprintf("%s/aggregator.key", dir),
          *allow = pufa_asprintf("%s/allow.list", dir),
          *feed_allow = pufa_asprintf("%s/feed-allow.list", dir);
-    char *argv[] = {(char *)agg_bin,
-                    "--curve-secret-file",
-                    sec,
-                    "--allow-list",
-                    allow,
-                    "--feed-allow-list",
-                    feed_allow,
-                    "--listen",
-                    "tcp://127.0.0.1:0",
-                    "--feed",
-                    "tcp://127.0.0.1:0",
-                    "--http",
-                    "127.0.0.1:0",
-                    "--db",
-                    dbinfo,
-                    "--home",
-                    PUFA_TEST_HOME,
-                    NULL};
-    pufa_proc_start(&agg, argv, NULL);
-    free(dbinfo);
+    const char *extra[] = {"--curve-secret-file",
+                           sec,
+                           "--allow-list",
+                           allow,
+                           "--feed-allow-list",
+                           feed_allow,
+                           "--home",
+                           PUFA_TEST_HOME,
+                           NULL};
+    pufa_itest_agg_start(&agg, agg_bin, extra, NULL);
     free(sec);
     free(allow);
     free(feed_allow);
-    if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", agg_ep, sizeof agg_ep, 20000) ||
-        !pufa_proc_wait_log(&agg, "id=AGG-FEED", "endpoint", feed_ep, sizeof feed_ep, 5000) ||
-        !pufa_proc_wait_log(&agg, "id=AGG-HTTP", "port", agg_http, sizeof agg_http, 5000) ||
-        !pufa_proc_wait_log(&agg, "id=AGG-READY", NULL, NULL, 0, 10000)) {
-        pufa_proc_dump(&agg);
+    if (!pufa_itest_agg_wait(&agg, agg_ep, feed_ep, agg_http, 5000, 10000))
         return -1;
-    }
-    col = zmq_socket(zctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(col, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(col, ZMQ_CURVE_SERVERKEY, agg_pub, 40);
-    zmq_setsockopt(col, ZMQ_CURVE_PUBLICKEY, col_pub, 40);
-    zmq_setsockopt(col, ZMQ_CURVE_SECRETKEY, col_sec, 40);
-    return zmq_connect(col, agg_ep);
+    col = pufa_itest_dealer(zctx, agg_ep, agg_pub, col_pub, col_sec);
+    return 0;
 }
 
 static int group_teardown(void **state) {
@@ -313,9 +202,7 @@ static int group_teardown(void **state) {
     int rc = pufa_proc_stop(&agg, SIGTERM, 20000);
     zmq_ctx_term(zctx);
     PQfinish(db);
-    char *cmd = pufa_asprintf("rm -rf %s", dir);
-    pufa_sh(cmd);
-    free(cmd);
+    pufa_test_rm_rf(dir);
     return rc == 0 ? 0 : -1;
 }
 
@@ -348,13 +235,14 @@ static void publisher_with_its_key_gives_the_same_totals(void **state) {
     (void)state;
     pufa_proc p, s;
     char p_port[16], s_port[16];
-    start_pub(&p, "publisher", p_port, sizeof p_port, NULL);
-    start_pub(&s, "stranger", s_port, sizeof s_port, NULL);
+    start_pub(&p, "publisher", p_port, NULL);
+    start_pub(&s, "stranger", s_port, NULL);
     long long s_seq = pufa_http_metric(s_port, "pufa_publisher_seq ");
     send_reports(10);
     assert_true(pub_caught_up(p_port, 10000));
     long long applied = pufa_http_metric(p_port, "pufa_publisher_deltas_total{fate=\"applied\"} ");
-    long long sql = reports_in_db(), got = pub_reports(p_port);
+    long long sql = pufa_itest_sql_ll(db, "SELECT count(*) FROM reports"),
+              got = pub_reports(p_port);
     pufa_sleep_ms(1500); /* heartbeats included: the stranger hears nothing */
     long long s_seq_after = pufa_http_metric(s_port, "pufa_publisher_seq ");
     printf("# publisher with its key: seq %lld = feed seq, %lld deltas applied, reports %lld "
@@ -403,14 +291,14 @@ static void removed_key_and_sighup_stop_its_feed(void **state) {
 static void dashboard_pub_admits_listed_keys_only(void **state) {
     (void)state;
     char *list = pufa_asprintf("%s %s\n%s %s\n", p_pub, PUFA_TEST_HOME, q_pub, PUFA_TEST_HOME);
-    write_file("subscribers.list", list);
+    pufa_itest_write_file(dir, "subscribers.list", list);
     free(list);
     char *subs = pufa_asprintf("%s/subscribers.list", dir);
     const char *extra[] = {
         "--pub", "tcp://127.0.0.1:0", "--pub-allow-list", subs, "--heartbeat", "200ms", NULL};
     pufa_proc pub;
     char port[16], ep[128], pub_key[41];
-    start_pub(&pub, "publisher2", port, sizeof port, extra);
+    start_pub(&pub, "publisher2", port, extra);
     assert_true(pufa_proc_wait_log(&pub, "id=PUB-PUB", "endpoint", ep, sizeof ep, 5000));
     assert_true(
         pufa_proc_wait_log(&pub, "id=PUB-CURVE", "public_key", pub_key, sizeof pub_key, 1000));
@@ -422,7 +310,7 @@ static void dashboard_pub_admits_listed_keys_only(void **state) {
         got_plain = count_messages(plain, "city", 100);
     /* p removed from the list, SIGHUP: its Dashboards stop. */
     list = pufa_asprintf("%s %s\n", q_pub, PUFA_TEST_HOME);
-    write_file("subscribers.list", list);
+    pufa_itest_write_file(dir, "subscribers.list", list);
     free(list);
     kill(pub.pid, SIGHUP);
     bool rebound = pufa_proc_wait_log(&pub, "id=PUB-PUB-REBIND", NULL, NULL, 0, 5000);

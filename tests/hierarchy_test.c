@@ -12,6 +12,7 @@
 #include <zmq.h>
 
 #include "alloc.h"
+#include "itest.h"
 #include "keyfile.h"
 #include "proc.h"
 #include "report_json.h"
@@ -27,18 +28,6 @@ static char prov_pub[41], prov_sec[41], city_pub[41], city_sec[41], cnty_pub[41]
 static void *zctx;
 static PGconn *db;
 
-static void keygen(const char *name, char pub[41], char sec[41]) {
-    char *cmd = pufa_asprintf("'%s' keygen --out %s --name %s >/dev/null", pufa_bin, dir, name);
-    assert_int_equal(pufa_sh(cmd), 0);
-    free(cmd);
-    char err[256];
-    char *p = pufa_asprintf("%s/%s.pub", dir, name), *s = pufa_asprintf("%s/%s.key", dir, name);
-    assert_int_equal(pufa_read_curve_key(p, 0, pub, err, sizeof err), 0);
-    assert_int_equal(pufa_read_curve_key(s, 1, sec, err, sizeof err), 0);
-    free(p);
-    free(s);
-}
-
 static void write_allow_list(const char *text) {
     char *path = pufa_asprintf("%s/allow.list", dir);
     FILE *f = fopen(path, "w");
@@ -51,46 +40,32 @@ static void write_allow_list(const char *text) {
 /* Starts the aggregator on the test database with CURVE and the allow-list
  * (or --insecure) and home (NULL: none given). */
 static void start_agg_proc(pufa_proc *p, const char *conninfo, bool curve, const char *home) {
-    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", conninfo);
     char *sec = pufa_asprintf("%s/aggregator.key", dir),
          *allow = pufa_asprintf("%s/allow.list", dir);
-    char *argv[20] = {(char *)agg_bin,
-                      "--listen",
-                      "tcp://127.0.0.1:0",
-                      "--feed",
-                      "tcp://127.0.0.1:0",
-                      "--http",
-                      "127.0.0.1:0",
-                      "--db",
-                      dbinfo};
-    int n = 9;
+    const char *extra[8];
+    int n = 0;
     if (curve) {
-        argv[n++] = "--curve-secret-file";
-        argv[n++] = sec;
-        argv[n++] = "--allow-list";
-        argv[n++] = allow;
+        extra[n++] = "--curve-secret-file";
+        extra[n++] = sec;
+        extra[n++] = "--allow-list";
+        extra[n++] = allow;
     } else {
-        argv[n++] = "--insecure";
+        extra[n++] = "--insecure";
     }
     if (home) {
-        argv[n++] = "--home";
-        argv[n++] = (char *)home;
+        extra[n++] = "--home";
+        extra[n++] = home;
     }
-    argv[n] = NULL;
-    pufa_proc_start(p, argv, NULL);
-    free(dbinfo);
+    extra[n] = NULL;
+    pufa_itest_agg_start(p, agg_bin, extra, &(pufa_itest_agg_opts){.db = conninfo});
     free(sec);
     free(allow);
 }
 
 static void start_agg(bool curve, const char *home) {
     start_agg_proc(&agg, getenv("PUFA_TEST_DB"), curve, home);
-    if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", agg_ep, sizeof agg_ep, 20000) ||
-        !pufa_proc_wait_log(&agg, "id=AGG-HTTP", "port", agg_http, sizeof agg_http, 1000) ||
-        !pufa_proc_wait_log(&agg, "id=AGG-READY", NULL, NULL, 0, 10000)) {
-        pufa_proc_dump(&agg);
+    if (!pufa_itest_agg_wait(&agg, agg_ep, NULL, agg_http, 1000, 10000))
         fail_msg("aggregator did not start");
-    }
 }
 
 static void stop_agg(void) {
@@ -113,65 +88,17 @@ static void refuses_to_start(const char *conninfo, bool curve, const char *home,
 }
 
 static void *dealer(const char *pub, const char *sec) {
-    void *d = zmq_socket(zctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
-    if (pub) {
-        zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, agg_pub, 40);
-        zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, pub, 40);
-        zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, sec, 40);
-    }
-    assert_int_equal(zmq_connect(d, agg_ep), 0);
-    return d;
-}
-
-static long long reports_in_db(void) {
-    PGresult *r = PQexec(db, "SELECT count(*) FROM reports");
-    long long v = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
+    return pufa_itest_dealer(zctx, agg_ep, agg_pub, pub, sec);
 }
 
 /* Sends one report for county through d; returns its status and copies the
  * reason (when rejected) into why. */
 static int send_for(void *d, const char *county, char *why, size_t whysize) {
-    pufa_report r;
-    pufa_report_init(&r);
-    uint8_t id[16];
-    char ids[37];
-    pufa_uuid_v7(id);
-    pufa_uuid_format(id, ids);
-    r.report_id = pufa_strdup(ids);
-    r.revision = 1;
-    r.county_code = pufa_strdup(county);
-    r.unit_code = pufa_strdup("SFJ");
-    r.occurred_on = pufa_strdup("2025-12-04");
-    r.theme = r.venue = r.form = 2;
-    r.title = pufa_strdup("宪法宣传周");
-    r.counters[PUFA_C_PARTICIPANTS] = 100;
-    Pufa__ReportBatch b = PUFA__REPORT_BATCH__INIT;
-    Pufa__ActivityReport m = PUFA__ACTIVITY_REPORT__INIT;
-    Pufa__ActivityReport *mp = &m;
-    pufa_report_to_pb(&r, &m);
-    b.has_batch_seq = 1;
-    b.batch_seq = 1;
-    b.n_reports = 1;
-    b.reports = &mp;
-    size_t len = pufa__report_batch__get_packed_size(&b);
-    uint8_t *buf = pufa_malloc(len);
-    pufa__report_batch__pack(&b, buf);
-    zmq_send(d, buf, len, ZMQ_DONTWAIT);
-    free(buf);
+    pufa_report r = pufa_itest_report(county, 100);
+    Pufa__BatchAck *a = pufa_itest_send_one(d, &r, 1, 10000);
     pufa_report_clear(&r);
-    zmq_pollitem_t it = {.socket = d, .events = ZMQ_POLLIN};
-    if (zmq_poll(&it, 1, 10000) != 1)
+    if (!a)
         fail_msg("no ack for a report for %s", county);
-    zmq_msg_t msg;
-    zmq_msg_init(&msg);
-    zmq_msg_recv(&msg, d, 0);
-    Pufa__BatchAck *a = pufa__batch_ack__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
-    zmq_msg_close(&msg);
-    assert_non_null(a);
     assert_int_equal(a->n_results, 1);
     int status = a->results[0]->status;
     snprintf(why, whysize, "%s", a->results[0]->reason ? a->results[0]->reason : "");
@@ -181,24 +108,24 @@ static int send_for(void *d, const char *county, char *why, size_t whysize) {
 
 /* A report for county through d is committed: one more row. */
 static void accepted(void *d, const char *county) {
-    long long before = reports_in_db();
+    long long before = pufa_itest_sql_ll(db, "SELECT count(*) FROM reports");
     char why[512];
     int status = send_for(d, county, why, sizeof why);
     if (status != PUFA__REPORT_STATUS__STATUS_COMMITTED)
         fail_msg("report for %s: status %d (%s)", county, status, why);
-    assert_int_equal(reports_in_db(), before + 1);
+    assert_int_equal(pufa_itest_sql_ll(db, "SELECT count(*) FROM reports"), before + 1);
 }
 
 /* A report for county through d is rejected with a reason holding want,
  * and nothing is written. */
 static void rejected(void *d, const char *county, const char *want) {
-    long long before = reports_in_db();
+    long long before = pufa_itest_sql_ll(db, "SELECT count(*) FROM reports");
     char why[512];
     int status = send_for(d, county, why, sizeof why);
     if (status != PUFA__REPORT_STATUS__STATUS_REJECTED)
         fail_msg("report for %s: status %d, want rejected", county, status);
     assert_contains(why, want);
-    assert_int_equal(reports_in_db(), before);
+    assert_int_equal(pufa_itest_sql_ll(db, "SELECT count(*) FROM reports"), before);
 }
 
 static int group_setup(void **state) {
@@ -216,10 +143,10 @@ static int group_setup(void **state) {
     if (rc || PQstatus(db) != CONNECTION_OK)
         return -1;
     zctx = zmq_ctx_new();
-    keygen("aggregator", agg_pub, agg_sec);
-    keygen("province-150000", prov_pub, prov_sec);
-    keygen("city-150800", city_pub, city_sec);
-    keygen("county-150821", cnty_pub, cnty_sec);
+    pufa_itest_keygen(pufa_bin, dir, "aggregator", agg_pub, agg_sec);
+    pufa_itest_keygen(pufa_bin, dir, "province-150000", prov_pub, prov_sec);
+    pufa_itest_keygen(pufa_bin, dir, "city-150800", city_pub, city_sec);
+    pufa_itest_keygen(pufa_bin, dir, "county-150821", cnty_pub, cnty_sec);
     return 0;
 }
 
@@ -229,9 +156,7 @@ static int group_teardown(void **state) {
         pufa_proc_stop(&agg, SIGTERM, 10000);
     zmq_ctx_term(zctx);
     PQfinish(db);
-    char *cmd = pufa_asprintf("rm -rf '%s'", dir);
-    pufa_sh(cmd);
-    free(cmd);
+    pufa_test_rm_rf(dir);
     return 0;
 }
 

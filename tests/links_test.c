@@ -12,6 +12,7 @@
 #include "alloc.h"
 #include "date.h"
 #include "httpc.h"
+#include "itest.h"
 #include "keyfile.h"
 #include "proc.h"
 #include "report_json.h"
@@ -28,49 +29,17 @@ static void *zctx;
 static void *sockets[8]; /* open dealers, closed by the teardown after a failure */
 static PGconn *db;
 
-static void keygen(const char *name, char pub[41], char sec[41]) {
-    char *cmd = pufa_asprintf("'%s' keygen --out %s --name %s >/dev/null", pufa_bin, dir, name);
-    assert_int_equal(pufa_sh(cmd), 0);
-    free(cmd);
-    char err[256];
-    char *p = pufa_asprintf("%s/%s.pub", dir, name), *s = pufa_asprintf("%s/%s.key", dir, name);
-    assert_int_equal(pufa_read_curve_key(p, 0, pub, err, sizeof err), 0);
-    assert_int_equal(pufa_read_curve_key(s, 1, sec, err, sizeof err), 0);
-    free(p);
-    free(s);
-}
-
 /* The aggregator with CURVE, on the port of its first start. */
 static void start_agg(void) {
-    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
     char *listen = pufa_asprintf("tcp://127.0.0.1:%s", agg_port[0] ? agg_port : "0");
     char *sec = pufa_asprintf("%s/aggregator.key", dir), *allow = pufa_asprintf("%s/allow", dir);
-    char *argv[] = {(char *)agg_bin,
-                    "--listen",
-                    listen,
-                    "--feed",
-                    "tcp://127.0.0.1:0",
-                    "--http",
-                    "127.0.0.1:0",
-                    "--db",
-                    dbinfo,
-                    "--home",
-                    PUFA_TEST_HOME,
-                    "--curve-secret-file",
-                    sec,
-                    "--allow-list",
-                    allow,
-                    NULL};
-    pufa_proc_start(&agg, argv, NULL);
+    const char *extra[] = {
+        "--home", PUFA_TEST_HOME, "--curve-secret-file", sec, "--allow-list", allow, NULL};
+    pufa_itest_agg_start(&agg, agg_bin, extra, &(pufa_itest_agg_opts){.listen = listen});
     char ep[128];
-    if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", ep, sizeof ep, 20000) ||
-        !pufa_proc_wait_log(&agg, "id=AGG-HTTP", "port", agg_http, sizeof agg_http, 1000) ||
-        !pufa_proc_wait_log(&agg, "id=AGG-READY", NULL, NULL, 0, 10000)) {
-        pufa_proc_dump(&agg);
+    if (!pufa_itest_agg_wait(&agg, ep, NULL, agg_http, 1000, 10000))
         fail_msg("aggregator did not start");
-    }
     snprintf(agg_port, sizeof agg_port, "%s", strrchr(ep, ':') + 1);
-    free(dbinfo);
     free(listen);
     free(sec);
     free(allow);
@@ -225,14 +194,8 @@ static row wait_row(const char *sender, bool (*ok)(const row *), int timeout_ms)
 }
 
 static void *dealer(const char *pub, const char *sec) {
-    void *d = zmq_socket(zctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, agg_pub, 40);
-    zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, pub, 40);
-    zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, sec, 40);
     char *ep = pufa_asprintf("tcp://127.0.0.1:%s", agg_port);
-    assert_int_equal(zmq_connect(d, ep), 0);
+    void *d = pufa_itest_dealer(zctx, ep, agg_pub, pub, sec);
     free(ep);
     for (int i = 0; i < 8; i++)
         if (!sockets[i]) {
@@ -256,18 +219,7 @@ static Pufa__BatchAck *send_batch(void *d, Pufa__ReportBatch *b, const char *cou
     pufa_report_init(&r);
     Pufa__ActivityReport m = PUFA__ACTIVITY_REPORT__INIT, *mp = &m;
     if (county) {
-        uint8_t id[16];
-        char ids[37];
-        pufa_uuid_v7(id);
-        pufa_uuid_format(id, ids);
-        r.report_id = pufa_strdup(ids);
-        r.revision = 1;
-        r.county_code = pufa_strdup(county);
-        r.unit_code = pufa_strdup("SFJ");
-        r.occurred_on = pufa_strdup("2025-12-04");
-        r.theme = r.venue = r.form = 2;
-        r.title = pufa_strdup("宪法宣传周");
-        r.counters[PUFA_C_PARTICIPANTS] = 100;
+        r = pufa_itest_report(county, 100);
         pufa_report_to_pb(&r, &m);
         b->n_reports = 1;
         b->reports = &mp;
@@ -578,22 +530,14 @@ static void a_bad_collector_id_stops_the_collector(void **state) {
 
 static int group_setup(void **state) {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/pufa-links-XXXXXX");
-    if (!mkdtemp(dir))
-        return -1;
-    char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' --units '%s' >/dev/null",
-                              pufa_bin, getenv("PUFA_TEST_DB"), pufa_test_demo_tree_path(),
-                              pufa_test_data_path("units.csv"));
-    int rc = pufa_sh(cmd);
-    free(cmd);
-    db = PQconnectdb(getenv("PUFA_TEST_DB"));
-    if (rc || PQstatus(db) != CONNECTION_OK)
+    if (pufa_itest_setup_db(dir, sizeof dir, "links", pufa_bin, pufa_test_demo_tree_path(),
+                            pufa_test_data_path("units.csv"), &db))
         return -1;
     zctx = zmq_ctx_new();
-    keygen("aggregator", agg_pub, agg_sec);
-    keygen("city-150800", city_pub, city_sec);
-    keygen("county-150821", k21_pub, k21_sec);
-    keygen("county-150822", k22_pub, k22_sec);
+    pufa_itest_keygen(pufa_bin, dir, "aggregator", agg_pub, agg_sec);
+    pufa_itest_keygen(pufa_bin, dir, "city-150800", city_pub, city_sec);
+    pufa_itest_keygen(pufa_bin, dir, "county-150821", k21_pub, k21_sec);
+    pufa_itest_keygen(pufa_bin, dir, "county-150822", k22_pub, k22_sec);
     char *path = pufa_asprintf("%s/allow", dir);
     FILE *f = fopen(path, "w");
     fprintf(f, "%s 150800\n%s 150821\n%s 150822\n", city_pub, k21_pub, k22_pub);
@@ -613,9 +557,7 @@ static int group_teardown(void **state) {
             zmq_close(sockets[i]);
     zmq_ctx_term(zctx);
     PQfinish(db);
-    char *cmd = pufa_asprintf("rm -rf '%s'", dir);
-    pufa_sh(cmd);
-    free(cmd);
+    pufa_test_rm_rf(dir);
     return 0;
 }
 

@@ -13,6 +13,7 @@
 
 #include "alloc.h"
 #include "httpc.h"
+#include "itest.h"
 #include "keyfile.h"
 #include "proc.h"
 #include "report_json.h"
@@ -27,21 +28,6 @@ static char agg_pub[41], agg_sec[41], a_pub[41], a_sec[41], b_pub[41], b_sec[41]
 static void *zctx;
 static PGconn *db;
 
-static void keygen(const char *name, char pub[41], char sec[41]) {
-    char *cmd = pufa_asprintf("'%s' keygen --out %s --name %s >/dev/null", pufa_bin, dir, name);
-    assert_int_equal(pufa_sh(cmd), 0);
-    free(cmd);
-    char err[256];
-    char *p = pufa_asprintf("%s/%s.pub", dir, name), *s = pufa_asprintf("%s/%s.key", dir, name);
-    assert_int_equal(pufa_read_curve_key(p, 0, pub, err, sizeof err), 0);
-    assert_int_equal(pufa_read_curve_key(s, 1, sec, err, sizeof err), 0);
-    struct stat st;
-    assert_int_equal(stat(s, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0600);
-    free(p);
-    free(s);
-}
-
 static void write_allow_list(const char *text) {
     char *path = pufa_asprintf("%s/allow.list", dir);
     FILE *f = fopen(path, "w");
@@ -51,26 +37,11 @@ static void write_allow_list(const char *text) {
 }
 
 static void start_agg(pufa_proc *p, const char *fault, char *ep, size_t epsize) {
-    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
     char *sec = pufa_asprintf("%s/aggregator.key", dir),
          *allow = pufa_asprintf("%s/allow.list", dir);
-    char *argv[] = {(char *)agg_bin,
-                    "--curve-secret-file",
-                    sec,
-                    "--allow-list",
-                    allow,
-                    "--listen",
-                    "tcp://127.0.0.1:0",
-                    "--feed",
-                    "tcp://127.0.0.1:0",
-                    "--http",
-                    "127.0.0.1:0",
-                    "--db",
-                    dbinfo,
-                    "--home",
-                    PUFA_TEST_HOME,
-                    NULL};
-    pufa_proc_start(p, argv, fault);
+    const char *extra[] = {"--curve-secret-file", sec, "--allow-list", allow, "--home",
+                           PUFA_TEST_HOME,        NULL};
+    pufa_itest_agg_start(p, agg_bin, extra, &(pufa_itest_agg_opts){.env = fault});
     if (!pufa_proc_wait_log(p, "id=AGG-LISTEN", "endpoint", ep, epsize, 20000) ||
         !pufa_proc_wait_log(p, "id=AGG-READY", NULL, NULL, 0, 10000)) {
         pufa_proc_dump(p);
@@ -78,73 +49,31 @@ static void start_agg(pufa_proc *p, const char *fault, char *ep, size_t epsize) 
     }
     if (p == &agg)
         pufa_proc_wait_log(p, "id=AGG-HTTP", "port", agg_http, sizeof agg_http, 1000);
-    free(dbinfo);
     free(sec);
     free(allow);
 }
 
+/* A key pair in dir; the secret key's file is the owner's alone (0600). */
+static void keygen(const char *name, char pub[41], char sec[41]) {
+    pufa_itest_keygen(pufa_bin, dir, name, pub, sec);
+    char *s = pufa_asprintf("%s/%s.key", dir, name);
+    struct stat st;
+    assert_int_equal(stat(s, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    free(s);
+}
+
 static void *dealer(const char *ep, const char *pub, const char *sec) {
-    void *d = zmq_socket(zctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
-    if (pub) {
-        zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, agg_pub, 40);
-        zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, pub, 40);
-        zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, sec, 40);
-    }
-    assert_int_equal(zmq_connect(d, ep), 0);
-    return d;
+    return pufa_itest_dealer(zctx, ep, agg_pub, pub, sec);
 }
 
 static pufa_report report_for(const char *county) {
-    pufa_report r;
-    pufa_report_init(&r);
-    uint8_t id[16];
-    char ids[37];
-    pufa_uuid_v7(id);
-    pufa_uuid_format(id, ids);
-    r.report_id = pufa_strdup(ids);
-    r.revision = 1;
-    r.county_code = pufa_strdup(county);
-    r.unit_code = pufa_strdup("SFJ");
-    r.occurred_on = pufa_strdup("2025-12-04");
-    r.theme = r.venue = r.form = 2;
-    r.title = pufa_strdup("宪法宣传周");
-    r.counters[PUFA_C_PARTICIPANTS] = 100;
-    return r;
+    return pufa_itest_report(county, 100);
 }
 
 /* Sends one report; returns the ack (NULL if none came within timeout). */
 static Pufa__BatchAck *send_one(void *d, pufa_report *r, int timeout_ms) {
-    Pufa__ReportBatch b = PUFA__REPORT_BATCH__INIT;
-    Pufa__ActivityReport m = PUFA__ACTIVITY_REPORT__INIT;
-    Pufa__ActivityReport *mp = &m;
-    pufa_report_to_pb(r, &m);
-    b.has_batch_seq = 1;
-    b.batch_seq = 1;
-    b.n_reports = 1;
-    b.reports = &mp;
-    size_t len = pufa__report_batch__get_packed_size(&b);
-    uint8_t *buf = pufa_malloc(len);
-    pufa__report_batch__pack(&b, buf);
-    zmq_send(d, buf, len, ZMQ_DONTWAIT);
-    free(buf);
-    zmq_pollitem_t it = {.socket = d, .events = ZMQ_POLLIN};
-    if (zmq_poll(&it, 1, timeout_ms) != 1)
-        return NULL;
-    zmq_msg_t msg;
-    zmq_msg_init(&msg);
-    zmq_msg_recv(&msg, d, 0);
-    Pufa__BatchAck *a = pufa__batch_ack__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
-    zmq_msg_close(&msg);
-    return a;
-}
-
-static long long reports_in_db(void) {
-    PGresult *r = PQexec(db, "SELECT count(*) FROM reports");
-    long long v = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
+    return pufa_itest_send_one(d, r, 1, timeout_ms);
 }
 
 static long long agg_metric(const char *name) {
@@ -153,15 +82,8 @@ static long long agg_metric(const char *name) {
 
 static int group_setup(void **state) {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/pufa-sec-XXXXXX");
-    if (!mkdtemp(dir))
-        return -1;
-    char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' >/dev/null", pufa_bin,
-                              getenv("PUFA_TEST_DB"), pufa_test_demo_tree_path());
-    int rc = pufa_sh(cmd);
-    free(cmd);
-    db = PQconnectdb(getenv("PUFA_TEST_DB"));
-    if (rc || PQstatus(db) != CONNECTION_OK)
+    if (pufa_itest_setup_db(dir, sizeof dir, "sec", pufa_bin, pufa_test_demo_tree_path(), NULL,
+                            &db))
         return -1;
     zctx = zmq_ctx_new();
     keygen("aggregator", agg_pub, agg_sec);
@@ -184,9 +106,7 @@ static int group_teardown(void **state) {
         pufa_proc_stop(&agg, SIGTERM, 10000);
     zmq_ctx_term(zctx);
     PQfinish(db);
-    char *cmd = pufa_asprintf("rm -rf '%s'", dir);
-    pufa_sh(cmd);
-    free(cmd);
+    pufa_test_rm_rf(dir);
     return 0;
 }
 
@@ -201,12 +121,12 @@ static void listed_key_delivers_for_its_county(void **state) {
     pufa__batch_ack__free_unpacked(a, NULL);
     pufa_report_clear(&r);
     zmq_close(d);
-    assert_int_equal(reports_in_db(), 1);
+    assert_int_equal(pufa_itest_sql_ll(db, "SELECT count(*) FROM reports"), 1);
 }
 
 static void unknown_key_and_plaintext_are_refused(void **state) {
     (void)state;
-    long long before = reports_in_db();
+    long long before = pufa_itest_sql_ll(db, "SELECT count(*) FROM reports");
     void *stranger = dealer(agg_ep, b_pub, b_sec);
     void *plain = dealer(agg_ep, NULL, NULL);
     pufa_report r = report_for("150821");
@@ -215,14 +135,14 @@ static void unknown_key_and_plaintext_are_refused(void **state) {
     pufa_report_clear(&r);
     zmq_close(stranger);
     zmq_close(plain);
-    assert_int_equal(reports_in_db(), before);
+    assert_int_equal(pufa_itest_sql_ll(db, "SELECT count(*) FROM reports"), before);
     assert_true(agg_metric("pufa_aggregator_zap_total{verdict=\"denied\"} ") >= 1);
     assert_true(pufa_proc_count_log(&agg, "AGG-ZAP-DENY") >= 1);
 }
 
 static void county_a_key_cannot_report_for_county_b(void **state) {
     (void)state;
-    long long before = reports_in_db();
+    long long before = pufa_itest_sql_ll(db, "SELECT count(*) FROM reports");
     void *d = dealer(agg_ep, a_pub, a_sec);
     pufa_report r = report_for("210402");
     Pufa__BatchAck *a = send_one(d, &r, 10000);
@@ -232,7 +152,7 @@ static void county_a_key_cannot_report_for_county_b(void **state) {
     pufa__batch_ack__free_unpacked(a, NULL);
     pufa_report_clear(&r);
     zmq_close(d);
-    assert_int_equal(reports_in_db(), before);
+    assert_int_equal(pufa_itest_sql_ll(db, "SELECT count(*) FROM reports"), before);
     assert_int_equal(agg_metric("pufa_aggregator_county_mismatch_total "), 1);
 }
 
@@ -244,7 +164,7 @@ static void removed_key_cannot_deliver_after_sighup(void **state) {
     assert_non_null(a);
     pufa__batch_ack__free_unpacked(a, NULL);
     pufa_report_clear(&r);
-    long long before = reports_in_db();
+    long long before = pufa_itest_sql_ll(db, "SELECT count(*) FROM reports");
     write_allow_list("# everyone removed\n");
     int reloads = pufa_proc_count_log(&agg, "AGG-RELOAD");
     kill(agg.pid, SIGHUP);
@@ -265,7 +185,7 @@ static void removed_key_cannot_deliver_after_sighup(void **state) {
     zmq_close(d2);
     zmq_close(d);
     pufa_report_clear(&r);
-    assert_int_equal(reports_in_db(), before);
+    assert_int_equal(pufa_itest_sql_ll(db, "SELECT count(*) FROM reports"), before);
     assert_true(agg_metric("pufa_aggregator_key_refused_total ") >= 1);
     /* Back on the list for the collector test. */
     char *list = pufa_asprintf("%s 150821\n", a_pub);
@@ -306,7 +226,7 @@ static void missing_zap_handler_refuses_everyone(void **state) {
     }
     assert_int_equal(pufa_proc_count_log(&agg2, "another aggregator is writing"), 0);
     assert_int_equal(aggregator_locks(), 1); /* the writer lock, its own */
-    long long before = reports_in_db();
+    long long before = pufa_itest_sql_ll(db, "SELECT count(*) FROM reports");
     void *d = dealer(ep, a_pub, a_sec);
     pufa_report r = report_for("150821");
     Pufa__BatchAck *a = send_one(d, &r, 3000);
@@ -319,7 +239,7 @@ static void missing_zap_handler_refuses_everyone(void **state) {
     }
     pufa_report_clear(&r);
     zmq_close(d);
-    assert_int_equal(reports_in_db(), before);
+    assert_int_equal(pufa_itest_sql_ll(db, "SELECT count(*) FROM reports"), before);
     st = pufa_proc_stop(&agg2, SIGTERM, 10000);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     /* The normal aggregator again, for the cases after this one. */
@@ -337,27 +257,16 @@ static void collector_uses_curve_and_a_token(void **state) {
     char *srv = pufa_asprintf("%s/aggregator.pub", dir);
     char *pub = pufa_asprintf("%s/collector-150821.pub", dir);
     char *sec = pufa_asprintf("%s/collector-150821.key", dir);
-    char *argv[] = {(char *)col_bin,
-                    "--county",
-                    "150821",
-                    "--aggregator",
-                    agg_ep,
-                    "--spool",
-                    spool,
-                    "--http",
-                    "127.0.0.1:0",
-                    "--org-units",
-                    (char *)pufa_test_data_path("org_units.csv"),
-                    "--token-file",
-                    token_path,
-                    "--curve-server-public-file",
-                    srv,
-                    "--curve-public-file",
-                    pub,
-                    "--curve-secret-file",
-                    sec,
-                    NULL};
-    pufa_proc_start(&col, argv, NULL);
+    const char *extra[] = {"--token-file",
+                           token_path,
+                           "--curve-server-public-file",
+                           srv,
+                           "--curve-public-file",
+                           pub,
+                           "--curve-secret-file",
+                           sec,
+                           NULL};
+    pufa_itest_col_start(&col, col_bin, "150821", agg_ep, spool, extra, NULL);
     char port[16];
     if (!pufa_proc_wait_log(&col, "id=COL-HTTP", "port", port, sizeof port, 10000)) {
         pufa_proc_dump(&col);
