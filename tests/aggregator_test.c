@@ -12,6 +12,7 @@
 #include "cells.h"
 #include "error.h"
 #include "intake.h"
+#include "itest.h"
 #include "proc.h"
 #include "report_json.h"
 #include "testlib.h"
@@ -76,34 +77,11 @@ static void free_list(report_list *l) {
 /* ---- a minimal collector: send batches, resend until acked ---- */
 
 static void *new_dealer(void) {
-    void *d = zmq_socket(zctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
-    assert_int_equal(zmq_connect(d, listen_ep), 0);
-    return d;
+    return pufa_itest_dealer(zctx, listen_ep, NULL, NULL, NULL);
 }
 
 static void send_batch(void *dealer, uint64_t seq, const pufa_report *r, size_t n) {
-    Pufa__ReportBatch b = PUFA__REPORT_BATCH__INIT;
-    b.collector_id = "test-collector";
-    b.has_batch_seq = 1;
-    b.batch_seq = seq;
-    b.n_reports = n;
-    b.reports = pufa_calloc(n ? n : 1, sizeof *b.reports);
-    Pufa__ActivityReport *m = pufa_calloc(n ? n : 1, sizeof *m);
-    for (size_t i = 0; i < n; i++) {
-        Pufa__ActivityReport init = PUFA__ACTIVITY_REPORT__INIT;
-        m[i] = init;
-        pufa_report_to_pb(&r[i], &m[i]);
-        b.reports[i] = &m[i];
-    }
-    size_t len = pufa__report_batch__get_packed_size(&b);
-    uint8_t *buf = pufa_malloc(len);
-    pufa__report_batch__pack(&b, buf);
-    zmq_send(dealer, buf, len, 0);
-    free(buf);
-    free(m);
-    free(b.reports);
+    pufa_itest_send_batch(dealer, "test-collector", seq, r, n, 0);
 }
 
 static Pufa__BatchAck *recv_ack(void *dealer, int timeout_ms) {
@@ -172,20 +150,9 @@ static bool deliver(const pufa_report *r, size_t n, size_t bsize, int *status, i
 
 /* ---- SQL ---- */
 
-static char *scalar(const char *sql) {
-    PGresult *r = PQexec(db, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-    char *v = pufa_strdup(PQgetisnull(r, 0, 0) ? "" : PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
+/* 0 when NULL or no row. */
 static long long scalar_ll(const char *sql) {
-    char *v = scalar(sql);
-    long long x = atoll(v);
-    free(v);
-    return x;
+    return pufa_itest_sql_ll_or(db, sql, 0);
 }
 
 /* The totals per county and theme the effective reports must sum to. */
@@ -403,34 +370,11 @@ static void drain_feed(void) {
 /* ---- the aggregator process ---- */
 
 static void start_aggregator(const char *fault) {
-    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
-    char *argv[] = {(char *)agg_bin,
-                    "--insecure",
-                    "--listen",
-                    "tcp://127.0.0.1:0",
-                    "--feed",
-                    "tcp://127.0.0.1:0",
-                    "--http",
-                    "127.0.0.1:0",
-                    "--db",
-                    dbinfo,
-                    "--max-frame",
-                    "256KiB",
-                    "--compact-interval",
-                    "300ms",
-                    "--home",
-                    PUFA_TEST_HOME,
-                    NULL};
-    pufa_proc_start(&agg, argv, fault);
-    free(dbinfo);
-    if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", listen_ep, sizeof listen_ep,
-                            20000) ||
-        !pufa_proc_wait_log(&agg, "id=AGG-FEED", "endpoint", feed_ep, sizeof feed_ep, 5000) ||
-        !pufa_proc_wait_log(&agg, "id=AGG-HTTP", "port", http_port, sizeof http_port, 5000) ||
-        !pufa_proc_wait_log(&agg, "id=AGG-READY", NULL, NULL, 0, 10000)) {
-        pufa_proc_dump(&agg);
+    const char *extra[] = {"--insecure", "--max-frame", "256KiB",       "--compact-interval",
+                           "300ms",      "--home",      PUFA_TEST_HOME, NULL};
+    pufa_itest_agg_start(&agg, agg_bin, extra, &(pufa_itest_agg_opts){.env = fault});
+    if (!pufa_itest_agg_wait(&agg, listen_ep, feed_ep, http_port, 5000, 10000))
         fail_msg("aggregator did not start");
-    }
 }
 
 static void subscribe(void) {
@@ -456,11 +400,8 @@ static void subscribe(void) {
 
 static int group_setup(void **state) {
     (void)state;
-    char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' --units '%s' >/dev/null",
-                              pufa_bin, getenv("PUFA_TEST_DB"), pufa_test_demo_tree_path(),
-                              pufa_test_data_path("units.csv"));
-    int rc = pufa_sh(cmd);
-    free(cmd);
+    int rc = pufa_itest_migrate(pufa_bin, NULL, pufa_test_demo_tree_path(),
+                                pufa_test_data_path("units.csv"));
     if (rc != 0)
         return -1;
     db = PQconnectdb(getenv("PUFA_TEST_DB"));
@@ -775,22 +716,8 @@ static void sigkill_after_commit_before_ack_gives_duplicates_on_resend(void **st
 static void a_second_aggregator_waits_for_the_first(void **state) {
     (void)state;
     pufa_proc second;
-    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
-    char *argv[] = {(char *)agg_bin,
-                    "--insecure",
-                    "--listen",
-                    "tcp://127.0.0.1:0",
-                    "--feed",
-                    "tcp://127.0.0.1:0",
-                    "--http",
-                    "127.0.0.1:0",
-                    "--db",
-                    dbinfo,
-                    "--home",
-                    PUFA_TEST_HOME,
-                    NULL};
-    pufa_proc_start(&second, argv, NULL);
-    free(dbinfo);
+    const char *extra[] = {"--insecure", "--home", PUFA_TEST_HOME, NULL};
+    pufa_itest_agg_start(&second, agg_bin, extra, NULL);
     char port[16];
     assert_true(pufa_proc_wait_log(&second, "id=AGG-HTTP", "port", port, sizeof port, 20000));
     assert_true(pufa_proc_wait_log(&second, "another aggregator is writing", NULL, NULL, 0, 20000));

@@ -21,6 +21,7 @@
 #include "date.h"
 #include "httpc.h"
 #include "intake.h"
+#include "itest.h"
 #include "official.h"
 #include "proc.h"
 #include "pufa.pb-c.h"
@@ -44,23 +45,9 @@ static const char *const counties[] = {"150802", "150821", "150822", "150823",
 
 /* env: "NAME=value" for the process (a PUFA_FAULT), or NULL. */
 static void start_aggregator(const char *deadline_days, const char *env) {
-    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
-    char *argv[] = {(char *)agg_bin,
-                    "--insecure",
-                    "--listen",
-                    "tcp://127.0.0.1:0",
-                    "--feed",
-                    "tcp://127.0.0.1:0",
-                    "--http",
-                    "127.0.0.1:0",
-                    "--db",
-                    dbinfo,
-                    "--home",
-                    PUFA_TEST_HOME,
-                    "--entry-deadline-days",
-                    (char *)deadline_days,
-                    NULL};
-    pufa_proc_start(&agg, argv, env);
+    const char *extra[] = {"--insecure",  "--home", PUFA_TEST_HOME, "--entry-deadline-days",
+                           deadline_days, NULL};
+    pufa_itest_agg_start(&agg, agg_bin, extra, &(pufa_itest_agg_opts){.env = env});
     char ep[128];
     if (!pufa_proc_wait_log(&agg, "id=AGG-HTTP", "port", agg_http, sizeof agg_http, 20000) ||
         !pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", ep, sizeof ep, 20000) ||
@@ -69,7 +56,6 @@ static void start_aggregator(const char *deadline_days, const char *env) {
         fail_msg("aggregator did not start");
     }
     snprintf(agg_listen, sizeof agg_listen, "%s", ep);
-    free(dbinfo);
 }
 
 static void stop_aggregator(void) {
@@ -82,29 +68,10 @@ static void stop_aggregator(void) {
 
 static void start_collector(void) {
     char *spool = pufa_asprintf("%s/spool", tmpdir);
-    const char *argv[] = {col_bin,
-                          "--insecure",
-                          "--county",
-                          "150821",
-                          "--aggregator",
-                          agg_listen,
-                          "--spool",
-                          spool,
-                          "--http",
-                          "127.0.0.1:0",
-                          "--org-units",
-                          pufa_test_data_path("org_units.csv"),
-                          "--ack-timeout",
-                          "1s",
-                          "--backoff-max",
-                          "2s",
-                          NULL};
-    pufa_proc_start(&col, (char *const *)argv, NULL);
-    if (!pufa_proc_wait_log(&col, "id=COL-HTTP", "port", col_port, sizeof col_port, 10000) ||
-        !pufa_proc_wait_log(&col, "id=COL-READY", NULL, NULL, 0, 10000)) {
-        pufa_proc_dump(&col);
+    const char *extra[] = {"--insecure", "--ack-timeout", "1s", "--backoff-max", "2s", NULL};
+    pufa_itest_col_start(&col, col_bin, "150821", agg_listen, spool, extra, NULL);
+    if (!pufa_itest_col_wait(&col, col_port))
         fail_msg("collector did not start");
-    }
     free(spool);
 }
 
@@ -135,32 +102,6 @@ static char *secret_path(const char *office) {
     return pufa_asprintf("%s/%s.secret", tmpdir, office);
 }
 
-/* "Authorization: Basic ..." for office with its secret file's secret
- * (or the given wrong one). */
-static char *auth_header(const char *office, const char *secret_override) {
-    char *secret = NULL;
-    if (secret_override) {
-        secret = pufa_strdup(secret_override);
-    } else {
-        char *path = secret_path(office);
-        size_t len;
-        secret = pufa_test_read_file(path, &len);
-        free(path);
-        assert_non_null(secret);
-        secret[strcspn(secret, "\n")] = '\0';
-    }
-    char *pair = pufa_asprintf("%s:%s", office, secret);
-    size_t n = strlen(pair);
-    char *b64 = pufa_malloc(sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL));
-    sodium_bin2base64(b64, sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL),
-                      (const unsigned char *)pair, n, sodium_base64_VARIANT_ORIGINAL);
-    char *h = pufa_asprintf("Authorization: Basic %s\r\nContent-Type: application/json\r\n", b64);
-    free(b64);
-    free(pair);
-    free(secret);
-    return h;
-}
-
 /* POST /v1/approvals as office; returns the status, *out the answer. */
 static int act(const char *office, const char *action, const char *org, const char *month,
                const char *reason, json_t **out) {
@@ -172,7 +113,7 @@ static int act(const char *office, const char *action, const char *org, const ch
         json_object_set_new(o, "reason", json_string(reason));
     char *body = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    char *h = auth_header(office, NULL);
+    char *h = pufa_itest_office_auth(tmpdir, office, NULL);
     json_t *ans = NULL;
     int st = http("POST", agg_http, "/v1/approvals", h, body, &ans);
     free(h);
@@ -218,18 +159,9 @@ static void assert_state(const char *org, const char *month, const char *want) {
 
 /* ---- SQL ---- */
 
-static long long scalar_ll(const char *sql) {
-    PGresult *r = PQexec(db, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-    long long v = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
 static long long scalarf(const char *fmt, const char *a, const char *b) {
     char *sql = pufa_asprintf(fmt, a, b);
-    long long v = scalar_ll(sql);
+    long long v = pufa_itest_sql_ll(db, sql);
     free(sql);
     return v;
 }
@@ -319,23 +251,6 @@ static long long live_participants(const char *county, const char *month) {
 
 /* ---- setup ---- */
 
-static void add_office(const char *name, const char *org, const char *role) {
-    char *path = secret_path(name);
-    char *cmd = pufa_asprintf("'%s' office add --db '%s' --name %s --org %s --role %s "
-                              "--secret-file '%s' >/dev/null",
-                              pufa_bin, getenv("PUFA_TEST_DB"), name, org, role, path);
-    assert_int_equal(pufa_sh(cmd), 0);
-    free(cmd);
-    free(path);
-}
-
-static void month_back(int n, char out[8]) {
-    int y, m, d;
-    pufa_date_to_ymd(pufa_city_day(pufa_now_ms()), &y, &m, &d);
-    unsigned mo = (unsigned)(y * 12 + m - 1 - n);
-    snprintf(out, 8, "%04u-%02u", (mo / 12u) % 10000u, mo % 12u + 1u);
-}
-
 static int group_setup(void **state) {
     (void)state;
     if (sodium_init() < 0)
@@ -343,24 +258,19 @@ static int group_setup(void **state) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/pufa-appr-XXXXXX");
     if (!mkdtemp(tmpdir))
         return -1;
-    month_back(1, month1);
-    month_back(2, month2);
-    month_back(3, month3);
-    char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' --units '%s' >/dev/null",
-                              pufa_bin, getenv("PUFA_TEST_DB"), pufa_test_demo_tree_path(),
-                              pufa_test_data_path("units.csv"));
-    int rc = pufa_sh(cmd);
-    free(cmd);
-    db = PQconnectdb(getenv("PUFA_TEST_DB"));
-    if (rc || PQstatus(db) != CONNECTION_OK)
+    pufa_itest_month_back(1, month1);
+    pufa_itest_month_back(2, month2);
+    pufa_itest_month_back(3, month3);
+    if (pufa_itest_setup_db(NULL, 0, NULL, pufa_bin, pufa_test_demo_tree_path(),
+                            pufa_test_data_path("units.csv"), &db))
         return -1;
     for (int i = 0; i < NCOUNTIES; i++) {
         char name[32];
         snprintf(name, sizeof name, "county-%s", counties[i]);
-        add_office(name, counties[i], "submitter");
+        pufa_itest_add_office(pufa_bin, NULL, tmpdir, name, counties[i], "submitter");
     }
-    add_office("city-150800", "150800", "approver");
-    add_office("province-150000", "150000", "acceptor");
+    pufa_itest_add_office(pufa_bin, NULL, tmpdir, "city-150800", "150800", "approver");
+    pufa_itest_add_office(pufa_bin, NULL, tmpdir, "province-150000", "150000", "acceptor");
     start_aggregator("0", NULL);
     start_collector();
     return 0;
@@ -373,9 +283,7 @@ static int group_teardown(void **state) {
     if (agg.pid > 0)
         pufa_proc_stop(&agg, SIGTERM, 15000);
     PQfinish(db);
-    char *cmd = pufa_asprintf("rm -rf '%s'", tmpdir);
-    pufa_sh(cmd);
-    free(cmd);
+    pufa_test_rm_rf(tmpdir);
     return 0;
 }
 
@@ -446,14 +354,14 @@ static void whole_cycle_for_one_county_month(void **state) {
 
     /* The city cannot approve while counties are open: refused naming them,
      * nothing changes. */
-    long long periods_before = scalar_ll("SELECT count(*) FROM periods");
+    long long periods_before = pufa_itest_sql_ll(db, "SELECT count(*) FROM periods");
     json_t *ans;
     assert_int_equal(act("city-150800", "approve", "150800", M, NULL, &ans), 409);
     const char *err = json_string_value(json_object_get(ans, "error"));
     assert_contains(err, "150802 临河区 (open)");
     assert_contains(err, "150826 杭锦后旗 (open)");
     json_decref(ans);
-    assert_int_equal(scalar_ll("SELECT count(*) FROM periods"), periods_before);
+    assert_int_equal(pufa_itest_sql_ll(db, "SELECT count(*) FROM periods"), periods_before);
     assert_state("150800", M, "open");
 
     for (int i = 0; i < NCOUNTIES; i++) {
@@ -578,7 +486,7 @@ static void whole_cycle_for_one_county_month(void **state) {
 
     /* The publisher's official figures (as its read-only role): the
      * approved counties' totals apart from the provisional ones. */
-    char *pubdb = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
+    char *pubdb = pufa_itest_dbinfo("pufa_publisher");
     char msg[300];
     json_t *off = NULL;
     assert_int_equal(pub_official(pubdb, "150800", M, &off, msg, sizeof msg), 200);
@@ -619,8 +527,8 @@ static void whole_cycle_for_one_county_month(void **state) {
  * none of them changes or audits anything. */
 static void bad_credentials_and_bodies_change_nothing(void **state) {
     (void)state;
-    long long audit_before = scalar_ll("SELECT count(*) FROM period_audit");
-    long long periods_before = scalar_ll("SELECT count(*) FROM periods");
+    long long audit_before = pufa_itest_sql_ll(db, "SELECT count(*) FROM period_audit");
+    long long periods_before = pufa_itest_sql_ll(db, "SELECT count(*) FROM periods");
     char body[256];
     snprintf(body, sizeof body, "{\"action\":\"submit\",\"org\":\"150825\",\"month\":\"%s\"}",
              month2);
@@ -628,12 +536,12 @@ static void bad_credentials_and_bodies_change_nothing(void **state) {
     /* 401: no credential, a wrong secret, an unknown office, bad base64. */
     assert_int_equal(http("POST", agg_http, "/v1/approvals", NULL, body, &ans), 401);
     json_decref(ans);
-    char *h = auth_header("county-150825", "0123456789abcdef");
+    char *h = pufa_itest_office_auth(tmpdir, "county-150825", "0123456789abcdef");
     assert_int_equal(http("POST", agg_http, "/v1/approvals", h, body, &ans), 401);
     assert_contains(json_string_value(json_object_get(ans, "error")), "credentials:");
     json_decref(ans);
     free(h);
-    h = auth_header("nobody", "x");
+    h = pufa_itest_office_auth(tmpdir, "nobody", "x");
     assert_int_equal(http("POST", agg_http, "/v1/approvals", h, body, &ans), 401);
     json_decref(ans);
     free(h);
@@ -678,7 +586,7 @@ static void bad_credentials_and_bodies_change_nothing(void **state) {
         {"{\"action\":\"unlock\",\"org\":\"150825\",\"month\":\"2026-01\",\"reason\":\"a\\u0007\"}",
          "reason: must not hold control"},
     };
-    h = auth_header("county-150825", NULL);
+    h = pufa_itest_office_auth(tmpdir, "county-150825", NULL);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int st = http("POST", agg_http, "/v1/approvals", h, bad[i].body, &ans);
         const char *e = json_string_value(json_object_get(ans, "error"));
@@ -719,8 +627,8 @@ static void bad_credentials_and_bodies_change_nothing(void **state) {
                      400);
     assert_contains(json_string_value(json_object_get(ans, "error")), "org:");
     json_decref(ans);
-    assert_int_equal(scalar_ll("SELECT count(*) FROM period_audit"), audit_before);
-    assert_int_equal(scalar_ll("SELECT count(*) FROM periods"), periods_before);
+    assert_int_equal(pufa_itest_sql_ll(db, "SELECT count(*) FROM period_audit"), audit_before);
+    assert_int_equal(pufa_itest_sql_ll(db, "SELECT count(*) FROM periods"), periods_before);
     /* The aggregator still works. */
     assert_true(pufa_proc_alive(&agg));
     assert_state("150825", month2, "open");
@@ -760,26 +668,7 @@ static void collect(void *ctx, const pufa_intake_item *item) {
 }
 
 static void send_batch(void *dealer, uint64_t seq, const pufa_report *r, size_t n) {
-    Pufa__ReportBatch b = PUFA__REPORT_BATCH__INIT;
-    b.collector_id = "race-test";
-    b.has_batch_seq = 1;
-    b.batch_seq = seq;
-    b.n_reports = n;
-    b.reports = pufa_calloc(n, sizeof *b.reports);
-    Pufa__ActivityReport *m = pufa_calloc(n, sizeof *m);
-    for (size_t i = 0; i < n; i++) {
-        Pufa__ActivityReport init = PUFA__ACTIVITY_REPORT__INIT;
-        m[i] = init;
-        pufa_report_to_pb(&r[i], &m[i]);
-        b.reports[i] = &m[i];
-    }
-    size_t len = pufa__report_batch__get_packed_size(&b);
-    uint8_t *buf = pufa_malloc(len);
-    pufa__report_batch__pack(&b, buf);
-    zmq_send(dealer, buf, len, 0);
-    free(buf);
-    free(m);
-    free(b.reports);
+    pufa_itest_send_batch(dealer, "race-test", seq, r, n, 0);
 }
 
 /* Reports for 150824 stream in batches (4 in flight) while its office
@@ -800,10 +689,7 @@ static void lock_landing_mid_stream_loses_and_double_counts_nothing(void **state
     pthread_create(&t, NULL, lock_when_streaming, &l);
 
     void *zctx = zmq_ctx_new();
-    void *d = zmq_socket(zctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
-    assert_int_equal(zmq_connect(d, agg_listen), 0);
+    void *d = pufa_itest_dealer(zctx, agg_listen, NULL, NULL, NULL);
     size_t sent = 0, acked = 0, nb = MAXB, after_lock = 0;
     long long deadline = pufa_mono_ms() + 120000;
     while (acked < nb && pufa_mono_ms() < deadline) {
@@ -940,12 +826,12 @@ static void kill_9_during_an_approval_leaves_before_or_after(void **state) {
         stop_aggregator();
         start_aggregator("0", faults[k]);
         assert_state("150826", month3, "open");
-        long long done_before = scalar_ll(done_sql);
-        long long seq_before = scalar_ll("SELECT seq FROM feed_state");
+        long long done_before = pufa_itest_sql_ll(db, done_sql);
+        long long seq_before = pufa_itest_sql_ll(db, "SELECT seq FROM feed_state");
         char body[128];
         snprintf(body, sizeof body, "{\"action\":\"submit\",\"org\":\"150826\",\"month\":\"%s\"}",
                  month3);
-        char *h = auth_header("county-150826", NULL);
+        char *h = pufa_itest_office_auth(tmpdir, "county-150826", NULL);
         char *url = pufa_asprintf("http://127.0.0.1:%s/v1/approvals", agg_http);
         pufa_http_response r;
         char err[256];
@@ -961,11 +847,11 @@ static void kill_9_during_an_approval_leaves_before_or_after(void **state) {
         assert_int_equal(pufa_proc_count_log(&agg, "id=AGG-FAULT"), 1);
         start_aggregator("0", NULL);
         assert_state("150826", month3, k == 0 ? "open" : "submitted");
-        assert_int_equal(scalar_ll(done_sql), done_before + k);
+        assert_int_equal(pufa_itest_sql_ll(db, done_sql), done_before + k);
         /* The feed number went with the approval's transaction: taken
          * only if it committed, and the row carries it (the forwarder's
          * order). */
-        assert_int_equal(scalar_ll("SELECT seq FROM feed_state"), seq_before + k);
+        assert_int_equal(pufa_itest_sql_ll(db, "SELECT seq FROM feed_state"), seq_before + k);
         if (k == 1)
             assert_int_equal(scalarf("SELECT commit_seq FROM periods WHERE org_code = '%s'"
                                      " AND month = '%s-01'",

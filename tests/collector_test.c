@@ -14,6 +14,7 @@
 #include "alloc.h"
 #include "cells.h"
 #include "httpc.h"
+#include "itest.h"
 #include "proc.h"
 #include "report_json.h"
 #include "testlib.h"
@@ -28,31 +29,14 @@ static PGconn *db;
 /* ---- processes ---- */
 
 static void start_aggregator(void) {
-    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
     char *listen = agg_port[0] ? pufa_asprintf("tcp://127.0.0.1:%s", agg_port)
                                : pufa_strdup("tcp://127.0.0.1:0");
-    char *argv[] = {(char *)agg_bin,
-                    "--insecure",
-                    "--listen",
-                    listen,
-                    "--feed",
-                    "tcp://127.0.0.1:0",
-                    "--http",
-                    "127.0.0.1:0",
-                    "--db",
-                    dbinfo,
-                    "--home",
-                    PUFA_TEST_HOME,
-                    NULL};
-    pufa_proc_start(&agg, argv, NULL);
+    const char *extra[] = {"--insecure", "--home", PUFA_TEST_HOME, NULL};
+    pufa_itest_agg_start(&agg, agg_bin, extra, &(pufa_itest_agg_opts){.listen = listen});
     char ep[128];
-    if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", ep, sizeof ep, 20000) ||
-        !pufa_proc_wait_log(&agg, "id=AGG-READY", NULL, NULL, 0, 10000)) {
-        pufa_proc_dump(&agg);
+    if (!pufa_itest_agg_wait(&agg, ep, NULL, NULL, 0, 10000))
         fail_msg("aggregator did not start");
-    }
     snprintf(agg_port, sizeof agg_port, "%s", strrchr(ep, ':') + 1);
-    free(dbinfo);
     free(listen);
 }
 
@@ -81,11 +65,8 @@ static void start_collector(const char *spool, const char *drop, const char *quo
     }
     argv[n] = NULL;
     pufa_proc_start(&col, (char *const *)argv, NULL);
-    if (!pufa_proc_wait_log(&col, "id=COL-HTTP", "port", col_port, sizeof col_port, 10000) ||
-        !pufa_proc_wait_log(&col, "id=COL-READY", NULL, NULL, 0, 10000)) {
-        pufa_proc_dump(&col);
+    if (!pufa_itest_col_wait(&col, col_port))
         fail_msg("collector did not start");
-    }
     free(aggr);
 }
 
@@ -154,15 +135,6 @@ static int post_json(json_t *arr, json_t **out) {
     return st;
 }
 
-static long long scalar_ll(const char *sql) {
-    PGresult *r = PQexec(db, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-    long long v = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
 /* How many of ids are stored. */
 static long long count_ids(char (*ids)[37], size_t n) {
     pufa_buf b;
@@ -209,28 +181,22 @@ static bool wait_spool_empty(int timeout_ms) {
 static void assert_rollups_match_reports(void) {
     assert_cells_equal_reports(db, "rollup_live");
     assert_int_equal(
-        scalar_ll("SELECT coalesce(sum(reports), 0) FROM rollup_live WHERE dim = 'total'"),
-        scalar_ll("SELECT count(*) FROM reports WHERE NOT retracted"));
+        pufa_itest_sql_ll(db,
+                          "SELECT coalesce(sum(reports), 0) FROM rollup_live WHERE dim = 'total'"),
+        pufa_itest_sql_ll(db, "SELECT count(*) FROM reports WHERE NOT retracted"));
     assert_int_equal(
-        scalar_ll("SELECT coalesce(sum(participants), 0) FROM rollup_live WHERE dim = 'total'"),
-        scalar_ll("SELECT coalesce(sum(participants), 0) FROM reports WHERE NOT "
-                  "retracted"));
+        pufa_itest_sql_ll(
+            db, "SELECT coalesce(sum(participants), 0) FROM rollup_live WHERE dim = 'total'"),
+        pufa_itest_sql_ll(db, "SELECT coalesce(sum(participants), 0) FROM reports WHERE NOT "
+                              "retracted"));
 }
 
 /* ---- setup ---- */
 
 static int group_setup(void **state) {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/pufa-col-XXXXXX");
-    if (!mkdtemp(tmpdir))
-        return -1;
-    char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' --units '%s' >/dev/null",
-                              pufa_bin, getenv("PUFA_TEST_DB"), pufa_test_demo_tree_path(),
-                              pufa_test_data_path("units.csv"));
-    int rc = pufa_sh(cmd);
-    free(cmd);
-    db = PQconnectdb(getenv("PUFA_TEST_DB"));
-    if (rc || PQstatus(db) != CONNECTION_OK)
+    if (pufa_itest_setup_db(tmpdir, sizeof tmpdir, "col", pufa_bin, pufa_test_demo_tree_path(),
+                            pufa_test_data_path("units.csv"), &db))
         return -1;
     start_aggregator();
     return 0;
@@ -243,9 +209,7 @@ static int group_teardown(void **state) {
     if (agg.pid > 0)
         pufa_proc_stop(&agg, SIGTERM, 15000);
     PQfinish(db);
-    char *cmd = pufa_asprintf("rm -rf '%s'", tmpdir);
-    pufa_sh(cmd);
-    free(cmd);
+    pufa_test_rm_rf(tmpdir);
     return 0;
 }
 
@@ -531,7 +495,7 @@ static void submit_sample_csv_prints_24_accepted(void **state) {
     (void)state;
     char *spool = pufa_asprintf("%s/spool-submit", tmpdir);
     start_collector(spool, NULL, NULL);
-    long long before = scalar_ll("SELECT count(*) FROM reports");
+    long long before = pufa_itest_sql_ll(db, "SELECT count(*) FROM reports");
     char *cmd = pufa_asprintf("'%s' submit --url http://127.0.0.1:%s '%s' 2>&1", pufa_bin, col_port,
                               pufa_test_data_path("sample_reports.csv"));
     FILE *p = popen(cmd, "r");
@@ -555,7 +519,7 @@ static void submit_sample_csv_prints_24_accepted(void **state) {
     assert_true(wait_spool_empty(30000));
     /* The 24 reached PostgreSQL (new ids in this database), the bad file's
      * reports did not. */
-    assert_int_equal(scalar_ll("SELECT count(*) FROM reports"), before + 24);
+    assert_int_equal(pufa_itest_sql_ll(db, "SELECT count(*) FROM reports"), before + 24);
     assert_rollups_match_reports();
     stop_collector();
     free(spool);
@@ -638,15 +602,6 @@ static void write_sample_as(const char *path, const char *prefix, bool gb18030, 
     free(buf);
 }
 
-static void fresh_prefix(char out[9]) {
-    uint8_t id[16];
-    char text[37];
-    pufa_uuid_v7(id);
-    pufa_uuid_format(id, text);
-    memcpy(out, text + 28, 8); /* random bits */
-    out[8] = '\0';
-}
-
 /* Count, counter sums and a digest of the text fields of the reports
  * whose ids start with prefix, keyed by the rest of the id. */
 static char *door_totals(const char *prefix) {
@@ -658,28 +613,15 @@ static char *door_totals(const char *prefix) {
         "township || theme || venue || form, '|' ORDER BY substr(report_id::text, 9))) "
         "FROM reports WHERE report_id::text LIKE '%s%%'",
         prefix);
-    PGresult *r = PQexec(db, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-    char *v = pufa_strdup(PQgetvalue(r, 0, 0));
-    PQclear(r);
+    char *v = pufa_itest_sql_str(db, sql);
     free(sql);
     return v;
-}
-
-static char *run_out(const char *cmd, int *status) {
-    FILE *p = popen(cmd, "r");
-    char *out = pufa_calloc(1, 8192);
-    size_t n = fread(out, 1, 8191, p);
-    out[n] = '\0';
-    *status = WEXITSTATUS(pclose(p));
-    return out;
 }
 
 static char *read_file_text(const char *pattern) {
     char *cmd = pufa_asprintf("cat %s", pattern);
     int st;
-    char *out = run_out(cmd, &st);
+    char *out = pufa_itest_run_out(cmd, &st);
     free(cmd);
     return out;
 }
@@ -694,7 +636,7 @@ static void gb18030_sample_through_every_door_same_totals(void **state) {
     char(*ids)[37] = pufa_calloc(NDOORS * 24, 37);
     char *files[NDOORS];
     for (int d = 0; d < NDOORS; d++) {
-        fresh_prefix(prefix[d]);
+        pufa_itest_id_prefix(prefix[d]);
         files[d] = pufa_asprintf("%s/enc-%d.csv", tmpdir, d);
         write_sample_as(files[d], prefix[d], d != UTF8_HTTP, ids + 24 * d);
     }
@@ -702,7 +644,7 @@ static void gb18030_sample_through_every_door_same_totals(void **state) {
     int st;
     char *cmd = pufa_asprintf("'%s' validate --org-units '%s' '%s' 2>&1", pufa_bin,
                               pufa_test_data_path("org_units.csv"), files[GB_SUBMIT]);
-    char *out = run_out(cmd, &st);
+    char *out = pufa_itest_run_out(cmd, &st);
     assert_int_equal(st, 0);
     assert_contains(out, "read as GB18030 (not UTF-8)");
     assert_contains(out, "24 valid, 0 invalid");
@@ -711,14 +653,14 @@ static void gb18030_sample_through_every_door_same_totals(void **state) {
     /* Declared UTF-8: refused once, line and offset named. */
     cmd = pufa_asprintf("'%s' validate --encoding utf-8 --org-units '%s' '%s' 2>&1", pufa_bin,
                         pufa_test_data_path("org_units.csv"), files[GB_SUBMIT]);
-    out = run_out(cmd, &st);
+    out = pufa_itest_run_out(cmd, &st);
     assert_int_equal(st, 65);
     assert_contains(out, "declared UTF-8, but line 2 is not UTF-8 (byte offset");
     assert_contains(out, "0 valid, 1 invalid");
     free(out);
     free(cmd);
     cmd = pufa_asprintf("'%s' validate --encoding big5 '%s' 2>&1", pufa_bin, files[GB_SUBMIT]);
-    out = run_out(cmd, &st);
+    out = pufa_itest_run_out(cmd, &st);
     assert_int_equal(st, 64);
     assert_contains(out, "--encoding: want utf-8, gb18030 or auto (got big5)");
     free(out);
@@ -739,7 +681,7 @@ static void gb18030_sample_through_every_door_same_totals(void **state) {
     /* pufa submit. */
     cmd = pufa_asprintf("'%s' submit --quiet --url http://127.0.0.1:%s '%s' 2>&1", pufa_bin,
                         col_port, files[GB_SUBMIT]);
-    out = run_out(cmd, &st);
+    out = pufa_itest_run_out(cmd, &st);
     assert_int_equal(st, 0);
     assert_contains(out, "read as GB18030 (not UTF-8)");
     assert_contains(out, "summary: 24 accepted, 0 rejected, 24 reports in 1 file");

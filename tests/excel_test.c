@@ -17,6 +17,7 @@
 #include "alloc.h"
 #include "httpc.h"
 #include "intake.h"
+#include "itest.h"
 #include "proc.h"
 #include "report_json.h"
 #include "testlib.h"
@@ -33,61 +34,22 @@ static PGconn *db;
 /* ---- processes ---- */
 
 static void start_aggregator(void) {
-    char *dbinfo = pufa_asprintf("%s user=pufa_aggregator", getenv("PUFA_TEST_DB"));
-    char *argv[] = {(char *)agg_bin,
-                    "--insecure",
-                    "--listen",
-                    "tcp://127.0.0.1:0",
-                    "--feed",
-                    "tcp://127.0.0.1:0",
-                    "--http",
-                    "127.0.0.1:0",
-                    "--db",
-                    dbinfo,
-                    "--home",
-                    PUFA_TEST_HOME,
-                    NULL};
-    pufa_proc_start(&agg, argv, NULL);
+    const char *extra[] = {"--insecure", "--home", PUFA_TEST_HOME, NULL};
+    pufa_itest_agg_start(&agg, agg_bin, extra, NULL);
     char ep[128];
-    if (!pufa_proc_wait_log(&agg, "id=AGG-LISTEN", "endpoint", ep, sizeof ep, 20000) ||
-        !pufa_proc_wait_log(&agg, "id=AGG-READY", NULL, NULL, 0, 10000)) {
-        pufa_proc_dump(&agg);
+    if (!pufa_itest_agg_wait(&agg, ep, NULL, NULL, 0, 10000))
         fail_msg("aggregator did not start");
-    }
     snprintf(agg_port, sizeof agg_port, "%s", strrchr(ep, ':') + 1);
-    free(dbinfo);
 }
 
 static void start_collector(void) {
     char *aggr = pufa_asprintf("tcp://127.0.0.1:%s", agg_port);
     char *spool = pufa_asprintf("%s/spool", tmpdir);
-    const char *argv[] = {col_bin,
-                          "--insecure",
-                          "--county",
-                          "150821",
-                          "--aggregator",
-                          aggr,
-                          "--spool",
-                          spool,
-                          "--http",
-                          "127.0.0.1:0",
-                          "--org-units",
-                          pufa_test_data_path("org_units.csv"),
-                          "--drop",
-                          drop,
-                          "--token-file",
-                          token_file,
-                          "--ack-timeout",
-                          "1s",
-                          "--heartbeat",
-                          "500ms",
-                          NULL};
-    pufa_proc_start(&col, (char *const *)argv, NULL);
-    if (!pufa_proc_wait_log(&col, "id=COL-HTTP", "port", col_port, sizeof col_port, 10000) ||
-        !pufa_proc_wait_log(&col, "id=COL-READY", NULL, NULL, 0, 10000)) {
-        pufa_proc_dump(&col);
+    const char *extra[] = {"--insecure",    "--drop", drop,          "--token-file", token_file,
+                           "--ack-timeout", "1s",     "--heartbeat", "500ms",        NULL};
+    pufa_itest_col_start(&col, col_bin, "150821", aggr, spool, extra, NULL);
+    if (!pufa_itest_col_wait(&col, col_port))
         fail_msg("collector did not start");
-    }
     free(aggr);
     free(spool);
 }
@@ -112,21 +74,9 @@ static int post(const char *body, size_t len, const char *ctype, json_t **out) {
     return r.status;
 }
 
-static char *run_out(const char *cmd, int *status) {
-    FILE *p = popen(cmd, "r");
-    pufa_buf b;
-    pufa_buf_init(&b);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0)
-        pufa_buf_append(&b, chunk, n);
-    *status = WEXITSTATUS(pclose(p));
-    return b.data ? pufa_buf_steal(&b) : pufa_strdup("");
-}
-
 static void sh_ok(const char *cmd) {
     int st;
-    char *out = run_out(cmd, &st);
+    char *out = pufa_itest_run_out(cmd, &st);
     if (st)
         fail_msg("%s: exit %d: %s", cmd, st, out);
     free(out);
@@ -142,7 +92,7 @@ static char *wait_file_text(const char *pattern, const char *want, int timeout_m
     for (;;) {
         int st;
         free(out);
-        out = run_out(cmd, &st);
+        out = pufa_itest_run_out(cmd, &st);
         if (strstr(out, want) || pufa_mono_ms() >= deadline)
             break;
         pufa_sleep_ms(50);
@@ -151,19 +101,10 @@ static char *wait_file_text(const char *pattern, const char *want, int timeout_m
     return out;
 }
 
-static long long scalar_ll(const char *sql) {
-    PGresult *r = PQexec(db, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-    long long v = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
 static long long count_prefix(const char *prefix) {
     char *sql =
         pufa_asprintf("SELECT count(*) FROM reports WHERE report_id::text LIKE '%s%%'", prefix);
-    long long n = scalar_ll(sql);
+    long long n = pufa_itest_sql_ll(db, sql);
     free(sql);
     return n;
 }
@@ -188,11 +129,7 @@ static char *totals_where(const char *where) {
         "|| title || campaign || township || theme || venue || form || occurred_on || "
         "participants AS t, * FROM reports WHERE %s) r",
         where);
-    PGresult *r = PQexec(db, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-    char *v = pufa_strdup(PQgetvalue(r, 0, 0));
-    PQclear(r);
+    char *v = pufa_itest_sql_str(db, sql);
     free(sql);
     return v;
 }
@@ -202,15 +139,6 @@ static char *door_totals(const char *prefix) {
     char *v = totals_where(where);
     free(where);
     return v;
-}
-
-static void fresh_prefix(char out[9]) {
-    uint8_t id[16];
-    char text[37];
-    pufa_uuid_v7(id);
-    pufa_uuid_format(id, text);
-    memcpy(out, text + 28, 8);
-    out[8] = '\0';
 }
 
 /* The sample CSV as a workbook (tests/support/xlsx_files.py), its ids
@@ -242,16 +170,8 @@ static long vm_hwm_kib(pid_t pid) {
 
 static int group_setup(void **state) {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/pufa-excel-XXXXXX");
-    if (!mkdtemp(tmpdir))
-        return -1;
-    char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' --units '%s' >/dev/null",
-                              pufa_bin, getenv("PUFA_TEST_DB"), pufa_test_demo_tree_path(),
-                              pufa_test_data_path("units.csv"));
-    int rc = pufa_sh(cmd);
-    free(cmd);
-    db = PQconnectdb(getenv("PUFA_TEST_DB"));
-    if (rc || PQstatus(db) != CONNECTION_OK)
+    if (pufa_itest_setup_db(tmpdir, sizeof tmpdir, "excel", pufa_bin, pufa_test_demo_tree_path(),
+                            pufa_test_data_path("units.csv"), &db))
         return -1;
     drop = pufa_asprintf("%s/drop", tmpdir);
     mkdir(drop, 0755);
@@ -272,9 +192,7 @@ static int group_teardown(void **state) {
     if (agg.pid > 0)
         pufa_proc_stop(&agg, SIGTERM, 15000);
     PQfinish(db);
-    char *cmd = pufa_asprintf("rm -rf '%s'", tmpdir);
-    pufa_sh(cmd);
-    free(cmd);
+    pufa_test_rm_rf(tmpdir);
     free(drop);
     free(token_file);
     return 0;
@@ -287,7 +205,7 @@ static void xlsx_sample_through_every_door_same_totals(void **state) {
     enum { CSV_HTTP, XLSX_HTTP, XLSX_SNIFFED, XLSX_SUBMIT, XLSX_DROP, NDOORS };
     char prefix[NDOORS][9];
     for (int d = 0; d < NDOORS; d++)
-        fresh_prefix(prefix[d]);
+        pufa_itest_id_prefix(prefix[d]);
     /* The CSV itself, over HTTP, for the reference totals. */
     size_t len;
     char *csv = pufa_test_read_file(pufa_test_data_path("sample_reports.csv"), &len);
@@ -308,7 +226,7 @@ static void xlsx_sample_through_every_door_same_totals(void **state) {
     int st;
     char *cmd = pufa_asprintf("'%s' validate --org-units '%s' '%s' 2>&1", pufa_bin,
                               pufa_test_data_path("org_units.csv"), files[XLSX_SUBMIT]);
-    char *out = run_out(cmd, &st);
+    char *out = pufa_itest_run_out(cmd, &st);
     assert_int_equal(st, 0);
     assert_contains(out, "door-3.xlsx: 24 valid, 0 invalid");
     free(out);
@@ -329,7 +247,7 @@ static void xlsx_sample_through_every_door_same_totals(void **state) {
     /* pufa submit. */
     cmd = pufa_asprintf("'%s' submit --quiet --url http://127.0.0.1:%s --token-file '%s' '%s' 2>&1",
                         pufa_bin, col_port, token_file, files[XLSX_SUBMIT]);
-    out = run_out(cmd, &st);
+    out = pufa_itest_run_out(cmd, &st);
     assert_int_equal(st, 0);
     assert_contains(out, "summary: 24 accepted, 0 rejected, 24 reports in 1 file");
     free(out);
@@ -368,7 +286,7 @@ static void xlsx_sample_through_every_door_same_totals(void **state) {
 static void xlsx_two_bad_rows_named_by_excel_row(void **state) {
     (void)state;
     char prefix[9];
-    fresh_prefix(prefix);
+    pufa_itest_id_prefix(prefix);
     char *path = sample_xlsx("bad.xlsx", prefix);
     /* Row 5: participants -5; row 9: an unknown theme (openpyxl edits). */
     char *cmd = pufa_asprintf(
@@ -382,7 +300,7 @@ static void xlsx_two_bad_rows_named_by_excel_row(void **state) {
     int st;
     cmd = pufa_asprintf("'%s' validate --org-units '%s' '%s' 2>&1", pufa_bin,
                         pufa_test_data_path("org_units.csv"), path);
-    char *out = run_out(cmd, &st);
+    char *out = pufa_itest_run_out(cmd, &st);
     assert_int_equal(st, 65);
     assert_contains(out, "bad.xlsx:5: line 5: participants: must be >= 0 (got -5)");
     assert_contains(out, "bad.xlsx:9: line 9: theme: must be one of the theme codes or labels "
@@ -518,7 +436,7 @@ static char *fill_template(const char *tmpl, const char *out, bool bad) {
                               getenv("PUFA_SOURCE_DIR"), tmpl,
                               pufa_test_data_path("sample_reports.csv"), out, bad ? "bad" : "");
     int st;
-    char *ids = run_out(cmd, &st);
+    char *ids = pufa_itest_run_out(cmd, &st);
     if (st)
         fail_msg("%s: exit %d", cmd, st);
     free(cmd);
@@ -556,7 +474,7 @@ static void template_filled_by_openpyxl_accepted_whole(void **state) {
         "print(wb['lists'].sheet_state)\" '%s'",
         from_http);
     int st;
-    char *out = run_out(cmd, &st);
+    char *out = pufa_itest_run_out(cmd, &st);
     assert_int_equal(st, 0);
     printf("# template: %s", out);
     assert_contains(out, "['活动填报', '填写说明', 'lists'] A2 201");
@@ -576,7 +494,7 @@ static void template_filled_by_openpyxl_accepted_whole(void **state) {
     /* Empty, it holds no report. */
     cmd = pufa_asprintf("'%s' validate --org-units '%s' '%s' 2>&1", pufa_bin,
                         pufa_test_data_path("org_units.csv"), from_http);
-    out = run_out(cmd, &st);
+    out = pufa_itest_run_out(cmd, &st);
     assert_int_equal(st, 0);
     assert_contains(out, "template-http.xlsx: 0 valid, 0 invalid");
     free(out);
@@ -589,7 +507,7 @@ static void template_filled_by_openpyxl_accepted_whole(void **state) {
     char *ids_cli = fill_template(from_cli, filled_cli, false);
     cmd = pufa_asprintf("'%s' validate --org-units '%s' '%s' 2>&1", pufa_bin,
                         pufa_test_data_path("org_units.csv"), filled_http);
-    out = run_out(cmd, &st);
+    out = pufa_itest_run_out(cmd, &st);
     assert_int_equal(st, 0);
     assert_contains(out, "filled-http.xlsx: 24 valid, 0 invalid");
     free(out);
@@ -607,7 +525,7 @@ static void template_filled_by_openpyxl_accepted_whole(void **state) {
                                    NULL, 0, 10000));
     /* Committed, with the sample's totals (the CSV posted as it is). */
     char prefix[9];
-    fresh_prefix(prefix);
+    pufa_itest_id_prefix(prefix);
     char *csv = pufa_test_read_file(pufa_test_data_path("sample_reports.csv"), &len);
     for (char *line = strchr(csv, '\n'); line && line[1]; line = strchr(line + 1, '\n'))
         memcpy(line + 1, prefix, 8);
@@ -621,7 +539,7 @@ static void template_filled_by_openpyxl_accepted_whole(void **state) {
         char *where = pufa_asprintf("report_id IN (%s)", lists[k]);
         char *n_sql = pufa_asprintf("SELECT count(*) FROM reports WHERE %s", where);
         long long deadline = pufa_mono_ms() + 30000;
-        while (scalar_ll(n_sql) < 24 && pufa_mono_ms() < deadline)
+        while (pufa_itest_sql_ll(db, n_sql) < 24 && pufa_mono_ms() < deadline)
             pufa_sleep_ms(100);
         char *got = totals_where(where);
         assert_string_equal(got, want);
@@ -759,7 +677,7 @@ static void template_filled_by_libreoffice_accepted_whole(void **state) {
     }
     long long t0 = pufa_mono_ms();
     int st;
-    char *out = run_out(cmd, &st);
+    char *out = pufa_itest_run_out(cmd, &st);
     long long wall = pufa_mono_ms() - t0;
     /* Whatever happened, no soffice of this profile may be left: killed by
      * id here, and then the test fails. */
@@ -770,7 +688,7 @@ static void template_filled_by_libreoffice_accepted_whole(void **state) {
     if (st) {
         char *log = pufa_asprintf("tail -c 3000 '%s/stderr' '%s/soffice.log' 2>&1", work, work);
         int st2;
-        char *tail = run_out(log, &st2);
+        char *tail = pufa_itest_run_out(log, &st2);
         fail_msg("lo_fill.py: exit %d (124: timed out): %s\n%s", st, out, tail);
     }
     if (nleft)
@@ -810,7 +728,7 @@ static void template_filled_by_libreoffice_accepted_whole(void **state) {
     /* pufa validate, then HTTP: 24 reports from Excel's row 2 on. */
     char *v = pufa_asprintf("'%s' validate --org-units '%s' '%s' 2>&1", pufa_bin,
                             pufa_test_data_path("org_units.csv"), filled[0]);
-    char *vout = run_out(v, &st);
+    char *vout = pufa_itest_run_out(v, &st);
     assert_int_equal(st, 0);
     assert_contains(vout, "lo-filled-post.xlsx: 24 valid, 0 invalid");
     free(vout);
@@ -831,7 +749,7 @@ static void template_filled_by_libreoffice_accepted_whole(void **state) {
                                    0, 20000));
     /* The JSONL sample posted as it is (fresh ids): the reference totals. */
     char prefix[9];
-    fresh_prefix(prefix);
+    pufa_itest_id_prefix(prefix);
     char *jsonl = pufa_test_read_file(pufa_test_data_path("sample_reports.jsonl"), &len);
     int nlines = 0;
     for (char *p = strstr(jsonl, "\"report_id\": \""); p; p = strstr(p + 1, "\"report_id\": \"")) {
@@ -848,9 +766,9 @@ static void template_filled_by_libreoffice_accepted_whole(void **state) {
         char *where = pufa_asprintf("report_id IN (%s)", ids[k]);
         char *n_sql = pufa_asprintf("SELECT count(*) FROM reports WHERE %s", where);
         long long deadline = pufa_mono_ms() + 30000;
-        while (scalar_ll(n_sql) < 24 && pufa_mono_ms() < deadline)
+        while (pufa_itest_sql_ll(db, n_sql) < 24 && pufa_mono_ms() < deadline)
             pufa_sleep_ms(100);
-        assert_int_equal(scalar_ll(n_sql), 24);
+        assert_int_equal(pufa_itest_sql_ll(db, n_sql), 24);
         char *got = totals_where(where);
         assert_string_equal(got, want);
         free(got);
@@ -863,7 +781,7 @@ static void template_filled_by_libreoffice_accepted_whole(void **state) {
     /* Two bad rows, saved by Calc: named by Excel's row numbers. */
     v = pufa_asprintf("'%s' validate --org-units '%s' '%s' 2>&1", pufa_bin,
                       pufa_test_data_path("org_units.csv"), filled[2]);
-    vout = run_out(v, &st);
+    vout = pufa_itest_run_out(v, &st);
     assert_int_equal(st, 65);
     assert_contains(vout, "lo-filled-bad.xlsx:5: line 5: participants: must be >= 0 (got -5)");
     assert_contains(vout, "lo-filled-bad.xlsx:9: line 9: theme: must be one of the theme codes or "
@@ -895,9 +813,9 @@ static void template_filled_by_libreoffice_accepted_whole(void **state) {
     char *where = pufa_asprintf("report_id IN (%s)", ids[2]);
     char *n_sql = pufa_asprintf("SELECT count(*) FROM reports WHERE %s", where);
     long long deadline = pufa_mono_ms() + 30000;
-    while (scalar_ll(n_sql) < 22 && pufa_mono_ms() < deadline)
+    while (pufa_itest_sql_ll(db, n_sql) < 22 && pufa_mono_ms() < deadline)
         pufa_sleep_ms(100);
-    assert_int_equal(scalar_ll(n_sql), 22);
+    assert_int_equal(pufa_itest_sql_ll(db, n_sql), 22);
     free(n_sql);
     free(where);
 
@@ -932,7 +850,7 @@ int main(int argc, char **argv) {
     if (libreoffice) {
         char *cmd = pufa_asprintf("'%s/tests/support/lo_fill.py' check", getenv("PUFA_SOURCE_DIR"));
         int st;
-        char *why = run_out(cmd, &st);
+        char *why = pufa_itest_run_out(cmd, &st);
         free(cmd);
         if (st == 77) {
             printf("SKIP: the template filled by LibreOffice Calc cannot run here: %s", why);

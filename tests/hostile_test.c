@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "itest.h"
 #include "proc.h"
 #include "report_json.h"
 #include "testlib.h"
@@ -144,57 +145,42 @@ static long long wait_metric(const char *port, const char *name, long long want)
 /* ---- processes ---- */
 
 static void start_publisher(void) {
-    char *dbinfo = pufa_asprintf("%s user=pufa_publisher", getenv("PUFA_TEST_DB"));
-    char *argv[] = {(char *)pub_bin, "--feed", "tcp://127.0.0.1:1", "--db", dbinfo, "--http",
-                    "127.0.0.1:0", "--pub", "", "--home", PUFA_TEST_HOME,
-                    /* small limits, so that the tests reach them */
-                    "--max-streams", "2", "--keepalive", "100ms", "--stream-stall", "1s",
-                    "--stream-buffer", "4KiB", "--http-per-ip", "0", "--http-head-timeout", "1s",
-                    "--http-body-timeout", "1s", NULL};
-    pufa_proc_start(&pub, argv, NULL);
-    free(dbinfo);
-    if (!pufa_proc_wait_log(&pub, "id=PUB-HTTP", "port", pub_port, sizeof pub_port, 10000) ||
-        !pufa_proc_wait_log(&pub, "id=PUB-SNAPSHOT", NULL, NULL, 0, 20000)) {
-        pufa_proc_dump(&pub);
+    /* Small limits after the home, so that the tests reach them. */
+    const char *extra[] = {"--pub",
+                           "",
+                           "--home",
+                           PUFA_TEST_HOME,
+                           "--max-streams",
+                           "2",
+                           "--keepalive",
+                           "100ms",
+                           "--stream-stall",
+                           "1s",
+                           "--stream-buffer",
+                           "4KiB",
+                           "--http-per-ip",
+                           "0",
+                           "--http-head-timeout",
+                           "1s",
+                           "--http-body-timeout",
+                           "1s",
+                           NULL};
+    if (!pufa_itest_pub_start(&pub, pub_bin, "tcp://127.0.0.1:1", extra, pub_port, NULL))
         fail_msg("publisher did not start");
-    }
 }
 
 static void start_collector(void) {
-    char *argv[] = {(char *)col_bin,
-                    "--insecure",
-                    "--county",
-                    "150821",
-                    "--aggregator",
-                    "tcp://127.0.0.1:1",
-                    "--spool",
-                    spool_dir,
-                    "--http",
-                    "127.0.0.1:0",
-                    "--org-units",
-                    (char *)pufa_test_data_path("org_units.csv"),
-                    "--http-per-ip",
-                    "4",
-                    "--http-head-timeout",
-                    "60s",
-                    "--http-body-timeout",
-                    "1s",
-                    NULL};
-    pufa_proc_start(&col, argv, NULL);
-    if (!pufa_proc_wait_log(&col, "id=COL-HTTP", "port", col_port, sizeof col_port, 10000) ||
-        !pufa_proc_wait_log(&col, "id=COL-READY", NULL, NULL, 0, 10000)) {
-        pufa_proc_dump(&col);
+    const char *extra[] = {"--insecure", "--http-per-ip",       "4",  "--http-head-timeout",
+                           "60s",        "--http-body-timeout", "1s", NULL};
+    pufa_itest_col_start(&col, col_bin, "150821", "tcp://127.0.0.1:1", spool_dir, extra, NULL);
+    if (!pufa_itest_col_wait(&col, col_port))
         fail_msg("collector did not start");
-    }
 }
 
 static int group_setup(void **state) {
     (void)state;
-    char *cmd = pufa_asprintf("'%s' migrate --db '%s' --org-units '%s' --units '%s' >/dev/null",
-                              pufa_bin, getenv("PUFA_TEST_DB"), pufa_test_demo_tree_path(),
-                              pufa_test_data_path("units.csv"));
-    int rc = pufa_sh(cmd);
-    free(cmd);
+    int rc = pufa_itest_migrate(pufa_bin, NULL, pufa_test_demo_tree_path(),
+                                pufa_test_data_path("units.csv"));
     if (rc || !mkdtemp(spool_dir))
         return -1;
     start_publisher();
@@ -205,9 +191,7 @@ static int group_setup(void **state) {
 static int group_teardown(void **state) {
     (void)state;
     int a = pufa_proc_stop(&pub, SIGTERM, 15000), b = pufa_proc_stop(&col, SIGTERM, 15000);
-    char *cmd = pufa_asprintf("rm -rf '%s'", spool_dir);
-    pufa_sh(cmd);
-    free(cmd);
+    pufa_test_rm_rf(spool_dir);
     /* Both stop cleanly with every kind of connection left open. */
     return WIFEXITED(a) && WEXITSTATUS(a) == 0 && WIFEXITED(b) && WEXITSTATUS(b) == 0 ? 0 : -1;
 }
