@@ -110,7 +110,7 @@ static void generate(size_t n, unsigned seed) {
         for (int c = 0; c < PUFA_NCOUNTERS; c++)
             r[i].counters[c] = rand_r(&seed) % 500;
     }
-    pufa_itest_send_reports(dealer, &batch_seq, r, n, n, 0, 120000, NULL);
+    pufa_itest_send_reports(dealer, &batch_seq, r, n, n, 0, 120000, &agg);
     for (size_t i = 0; i < n; i++)
         pufa_report_clear(&r[i]);
     free(r);
