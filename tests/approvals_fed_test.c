@@ -129,17 +129,7 @@ static int http(const char *method, const char *port, const char *path, const ch
 /* POST /v1/approvals at level l as office; the HTTP status, *out the answer. */
 static int act(level *l, const char *office, const char *action, const char *org,
                const char *reason, json_t **out) {
-    char *path = pufa_asprintf("%s/%s.secret", dir, office);
-    size_t len;
-    char *secret = pufa_test_read_file(path, &len);
-    free(path);
-    assert_non_null(secret);
-    secret[strcspn(secret, "\n")] = '\0';
-    char *pair = pufa_asprintf("%s:%s", office, secret);
-    size_t n = strlen(pair), blen = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
-    char *b64 = pufa_malloc(blen);
-    sodium_bin2base64(b64, blen, (const unsigned char *)pair, n, sodium_base64_VARIANT_ORIGINAL);
-    char *h = pufa_asprintf("Authorization: Basic %s\r\nContent-Type: application/json\r\n", b64);
+    char *h = pufa_itest_office_auth(dir, office, NULL);
     json_t *o = json_pack("{s:s, s:s, s:s}", "action", action, "org", org, "month", M);
     if (reason)
         json_object_set_new(o, "reason", json_string(reason));
@@ -148,9 +138,6 @@ static int act(level *l, const char *office, const char *action, const char *org
     int st = http("POST", l->http, "/v1/approvals", h, body, out);
     free(body);
     free(h);
-    free(b64);
-    free(pair);
-    free(secret);
     return st;
 }
 
