@@ -238,6 +238,15 @@ static void find_ancestors(pub_model *m, uint32_t i) {
     }
 }
 
+/* Room for the ancestors of every interned county (the new ones' found
+ * by the caller). */
+static void anc_grow(pub_model *m) {
+    if (m->anc_cap >= m->counties.cap)
+        return;
+    m->anc_cap = m->counties.cap;
+    m->anc = pufa_realloc(m->anc, m->anc_cap * sizeof *m->anc);
+}
+
 /* The index of a county code, interned (and its ancestors found) when
  * new. */
 static uint32_t county_get(pub_model *m, const char *code) {
@@ -245,10 +254,7 @@ static uint32_t county_get(pub_model *m, const char *code) {
     uint32_t i = intern_get(&m->counties, code);
     if (m->counties.n == before)
         return i;
-    if (m->anc_cap < m->counties.cap) {
-        m->anc_cap = m->counties.cap;
-        m->anc = pufa_realloc(m->anc, m->anc_cap * sizeof *m->anc);
-    }
+    anc_grow(m);
     find_ancestors(m, i);
     return i;
 }
@@ -1763,18 +1769,17 @@ int pub_model_load(pub_model *m, const char *path, char *err, size_t errsize) {
     char end[8];
     ok = ok && get(f, end, 8) && !memcmp(end, MODEL_END, 8) && fgetc(f) == EOF;
     fclose(f);
+    /* Every county's ancestors, in the org units the model has - also when
+     * the file is refused: the counties it named stay interned, and
+     * pub_model_set_orgunits reads every one's. */
+    anc_grow(m);
+    for (uint32_t i = 0; i < m->counties.n; i++)
+        find_ancestors(m, i);
     if (!ok) {
         snprintf(err, errsize, "model file %s: truncated or damaged", path);
         pub_model_clear(m);
         return PUFA_ECORRUPT;
     }
-    /* Every county's ancestors, in the org units the model has. */
-    if (m->anc_cap < m->counties.cap) {
-        m->anc_cap = m->counties.cap;
-        m->anc = pufa_realloc(m->anc, m->anc_cap * sizeof *m->anc);
-    }
-    for (uint32_t i = 0; i < m->counties.n; i++)
-        find_ancestors(m, i);
     few_index(m);
     months_rebuild(m); /* not in the file: built from the county cells */
     areas_rebuild(m);
