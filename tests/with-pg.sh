@@ -48,6 +48,7 @@ fi
 
 # Short path: unix socket paths are limited to ~107 bytes.
 KEEP=${PUFA_TEST_PG_KEEP:-}
+unset PUFA_TEST_PG_KEEP # a nested with-pg.sh (an upper level's server) gets a folder of its own
 if [ -n "$KEEP" ]; then
     mkdir -p "$KEEP"
     TMP=$(cd "$KEEP" && pwd)
@@ -62,9 +63,11 @@ if [ "$OWNER" = postgres ] && [ "$(id -u)" -eq 0 ]; then chown postgres: "$TMP";
 
 cleanup() {
     local rc=$?
-    local mode=immediate
-    if [ -n "$KEEP" ]; then mode=fast; fi
-    "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$DATA" -m "$mode" -w -t 300 stop >/dev/null 2>&1 || true
+    if [ -n "$KEEP" ]; then # kept: stopped cleanly (no recovery at the next start)
+        "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$DATA" -m fast -w -t 300 stop >/dev/null 2>&1 || true
+    else
+        "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
     if [ $rc -ne 0 ] && [ -f "$LOG" ]; then
         echo "--- postgres log (last 30 lines) ---" >&2
         tail -n 30 "$LOG" >&2 || true
@@ -90,7 +93,8 @@ PGOPTS="-c listen_addresses='' -c unix_socket_directories='$SOCK' -p $PORT -c fs
 "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 \
     -o "$PGOPTS" start >/dev/null
 
-if [ -z "$REUSE" ]; then
+if [ -z "$REUSE" ] || [ -z "$("$PGBIN/psql" -X -At -h "$SOCK" -p "$PORT" -U postgres -d postgres \
+    -c "SELECT 1 FROM pg_database WHERE datname = 'pufa'")" ]; then
     "$PGBIN/psql" -X -q -h "$SOCK" -p "$PORT" -U postgres -d postgres \
         -c "CREATE DATABASE pufa" >/dev/null
 fi
