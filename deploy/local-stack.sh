@@ -319,6 +319,35 @@ for city in $cities; do
         "$(cat "$data/run/collectors-$city.json")" >"$data/stack-$city.json"
 done
 
+feed_caught_up() { # HOME: the publisher is at the database's feed sequence
+    local sd sp
+    sd=$("${psql[@]}" -d "pufa_$1" -tAc "SELECT seq FROM feed_state")
+    sp=$(curl -sf "${dashboard[$1]}metrics" | awk '/^pufa_publisher_seq /{print $2}')
+    [ -n "$sd" ] && [ "$sd" = "$sp" ]
+}
+# Every collector's spool empty, and each city's publisher at its feed's
+# sequence (within 60 s; 1 if not).
+wait_delivered() {
+    local busy u n city
+    for _ in $(seq 600); do
+        busy=0
+        while read -r u; do
+            n=$(curl -sf "$u/metrics" | awk '/^pufa_collector_spool_reports /{print $2}')
+            [ "${n:-1}" = "0" ] || busy=1
+        done < <(grep -o '"url": "[^"]*"' "$data/stack.json" | cut -d'"' -f4)
+        for city in $cities; do feed_caught_up "$city" || busy=1; done
+        [ $busy -eq 0 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# With --verify the baseline is what the dashboards show once what the
+# spools held from an earlier run (one killed, say) is delivered: reports
+# arriving after it would count twice against the ledger.
+if [ $verify -eq 1 ] && ! wait_delivered; then
+    echo "local-stack: the spools of an earlier run were not delivered within 60 s" >&2
+    exit 1
+fi
 for h in $homes; do
     curl -sf "${dashboard[$h]}v1/totals?window=all&by=county" >"$data/run/baseline-$h.json"
 done
@@ -335,6 +364,10 @@ quiet=""
 for city in $cities; do
     "$pufa" loadgen --stack "$data/stack-$city.json" --rate "$rate" --duration "${duration}s" \
         --ledger "$data/run/ledger-$city.json" $quiet 9>&- & loadgens+=($!)
+    # Listed with the services: an instance that takes over after this one
+    # was killed stops it too, or it would go on posting into the next
+    # instance's collectors, reports that instance's ledger never saw.
+    echo "$!" >>"$data/run/pids"
     quiet=--quiet
 done
 lg_rc=0
@@ -351,12 +384,6 @@ fi
 
 [ $verify -eq 1 ] || exit 0
 say "== verifying =="
-feed_caught_up() { # HOME: the publisher is at the database's feed sequence
-    local sd sp
-    sd=$("${psql[@]}" -d "pufa_$1" -tAc "SELECT seq FROM feed_state")
-    sp=$(curl -sf "${dashboard[$1]}metrics" | awk '/^pufa_publisher_seq /{print $2}')
-    [ -n "$sd" ] && [ "$sd" = "$sp" ]
-}
 sql_vs_api() { # HOME: SQL over its reports table agrees with its dashboard
     local sql api
     sql=$("${psql[@]}" -d "pufa_$1" -tAc "SELECT count(*) || ',' || coalesce(sum(participants), 0) FROM reports WHERE NOT retracted")
@@ -367,19 +394,7 @@ sql_vs_api() { # HOME: SQL over its reports table agrees with its dashboard
     fi
     say "verify $1: SQL and the dashboard agree ($api reports,participants)"
 }
-# Every collector's spool empty, and each city's publisher at its feed's sequence.
-delivered=0
-for _ in $(seq 600); do
-    busy=0
-    while read -r u; do
-        n=$(curl -sf "$u/metrics" | awk '/^pufa_collector_spool_reports /{print $2}')
-        [ "${n:-1}" = "0" ] || busy=1
-    done < <(grep -o '"url": "[^"]*"' "$data/stack.json" | cut -d'"' -f4)
-    for city in $cities; do feed_caught_up "$city" || busy=1; done
-    [ $busy -eq 0 ] && { delivered=1; break; }
-    sleep 0.1
-done
-if [ $delivered -eq 0 ]; then
+if ! wait_delivered; then
     echo "local-stack: delivery did not finish within 60 s (a spool not empty, or a city's" \
         "publisher behind its database's feed sequence)" >&2
     exit 1
