@@ -297,6 +297,22 @@ static void check_all(const pub_model *m) {
     check_buckets(m);
 }
 
+/* check_all under the model's read lock. */
+static void check_all_locked(pub_model *m) {
+    pub_model_rdlock(m);
+    check_all(m);
+    pub_model_unlock(m);
+}
+
+/* Saves m into a new temporary file; path: a mkstemp template, filled. */
+static void save_to_temp(pub_model *m, char *path) {
+    char err[256];
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(pub_model_save(m, path, err, sizeof err), 0);
+}
+
 static pub_model *fresh(int horizon) {
     pub_model *m = pub_model_new();
     pub_model_wrlock(m);
@@ -315,9 +331,7 @@ static void every_window_matches_the_naive_sum(void **state) {
     add_random(m, day("2019-01-01"), 5 * 365, 3000, true);
     pub_model_unlock(m);
     cold_calls = 0;
-    pub_model_rdlock(m);
-    check_all(m);
-    pub_model_unlock(m);
+    check_all_locked(m);
     assert_true(cold_calls > 0); /* the cut old years were read through it */
     /* Whole years and days from the horizon on never call it. */
     cold_calls = 0;
@@ -351,9 +365,7 @@ static void without_a_horizon_every_day_is_kept(void **state) {
     pub_model_wrlock(m);
     add_random(m, day("2019-01-01"), 5 * 365, 2000, true);
     pub_model_unlock(m);
-    pub_model_rdlock(m);
-    check_all(m);
-    pub_model_unlock(m);
+    check_all_locked(m);
     pub_model_destroy(&m);
 }
 
@@ -406,9 +418,7 @@ static void a_catch_up_replaces_what_changed(void **state) {
         }
     }
     pub_model_unlock(m);
-    pub_model_rdlock(m);
-    check_all(m);
-    pub_model_unlock(m);
+    check_all_locked(m);
     pub_model_destroy(&m);
 }
 
@@ -427,15 +437,9 @@ static void the_model_file_reads_back_the_same(void **state) {
     pub_model_set_stamp(m, 11);
     pub_model_shrink(m); /* sorted cells: a city or a county searched in them */
     pub_model_unlock(m);
-    pub_model_rdlock(m);
-    check_all(m);
-    pub_model_unlock(m);
-    char path[] = "/tmp/pufa-model-test-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
-    char err[256];
-    assert_int_equal(pub_model_save(m, path, err, sizeof err), 0);
+    check_all_locked(m);
+    char path[] = "/tmp/pufa-model-test-XXXXXX", err[256];
+    save_to_temp(m, path);
 
     pub_model *r = fresh(2022);
     pub_model_wrlock(r);
@@ -464,9 +468,7 @@ static void the_model_file_reads_back_the_same(void **state) {
                                    c->fig),
                      0);
     pub_model_unlock(r);
-    pub_model_rdlock(r);
-    check_all(r);
-    pub_model_unlock(r);
+    check_all_locked(r);
     pub_model_destroy(&r);
 
     /* Another horizon: refused, the model untouched. */
@@ -532,26 +534,18 @@ static void corrections_move_reports_between_days_and_counties(void **state) {
         gone.fig[k] = -gone.fig[k];
     add_cell(m, &gone);
     pub_model_unlock(m);
-    pub_model_rdlock(m);
-    check_all(m);
-    pub_model_unlock(m);
+    check_all_locked(m);
 
     /* Saved and read back: the per-day totals are built from the file's
      * county cells. */
-    char path[] = "/tmp/pufa-model-test-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
-    char err[256];
-    assert_int_equal(pub_model_save(m, path, err, sizeof err), 0);
+    char path[] = "/tmp/pufa-model-test-XXXXXX", err[256];
+    save_to_temp(m, path);
     pub_model *r = fresh(2022);
     pub_model_wrlock(r);
     assert_int_equal(pub_model_load(r, path, err, sizeof err), 0);
     pub_model_unlock(r);
     unlink(path);
-    pub_model_rdlock(r);
-    check_all(r);
-    pub_model_unlock(r);
+    check_all_locked(r);
 
     /* New org units: 150921 (卓资县) moved under 辽宁 / 抚顺: the
      * provinces' totals follow it. */
