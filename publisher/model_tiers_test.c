@@ -332,12 +332,19 @@ static pub_model *fresh(int horizon) {
     return m;
 }
 
+/* A fresh model (that horizon) with n random cells over 2019-2023 (the
+ * list reset), returned write-locked. */
+static pub_model *random_model(int horizon, size_t n, bool big) {
+    ncells = 0;
+    pub_model *m = fresh(horizon);
+    pub_model_wrlock(m);
+    add_random(m, day("2019-01-01"), 5 * 365, n, big);
+    return m;
+}
+
 static void every_window_matches_the_naive_sum(void **state) {
     (void)state;
-    ncells = 0;
-    pub_model *m = fresh(2022);
-    pub_model_wrlock(m);
-    add_random(m, day("2019-01-01"), 5 * 365, 3000, true);
+    pub_model *m = random_model(2022, 3000, true);
     pub_model_unlock(m);
     cold_calls = 0;
     check_all_locked(m);
@@ -368,11 +375,8 @@ static void every_window_matches_the_naive_sum(void **state) {
 /* No horizon (every day kept): the same answers, no cold read. */
 static void without_a_horizon_every_day_is_kept(void **state) {
     (void)state;
-    ncells = 0;
-    pub_model *m = fresh(0);
+    pub_model *m = random_model(0, 2000, true);
     pub_model_set_cold(m, NULL, NULL);
-    pub_model_wrlock(m);
-    add_random(m, day("2019-01-01"), 5 * 365, 2000, true);
     pub_model_unlock(m);
     check_all_locked(m);
     pub_model_destroy(&m);
@@ -383,10 +387,7 @@ static void without_a_horizon_every_day_is_kept(void **state) {
  * county's year of other dimensions is read again too. */
 static void a_catch_up_replaces_what_changed(void **state) {
     (void)state;
-    ncells = 0;
-    pub_model *m = fresh(2022);
-    pub_model_wrlock(m);
-    add_random(m, day("2019-01-01"), 5 * 365, 3000, false);
+    pub_model *m = random_model(2022, 3000, false);
     /* Change cells on both sides of the horizon: figures doubled, one moved. */
     size_t changed[] = {5, 77, 1500, 2999};
     for (size_t j = 0; j < sizeof changed / sizeof changed[0]; j++) {
@@ -435,10 +436,7 @@ static void a_catch_up_replaces_what_changed(void **state) {
  * another horizon or a damaged one is refused. */
 static void the_model_file_reads_back_the_same(void **state) {
     (void)state;
-    ncells = 0;
-    pub_model *m = fresh(2022);
-    pub_model_wrlock(m);
-    add_random(m, day("2019-01-01"), 5 * 365, 2500, true);
+    pub_model *m = random_model(2022, 2500, true);
     pub_model_set_unit_name(m, "SFJ", "司法局");
     pub_model_receipt(m, day("2023-05-02"), "150821", "SFJ");
     pub_model_receipt(m, day("2023-05-04"), "150821", "SFJ");
@@ -519,10 +517,7 @@ static void add_cell(pub_model *m, const flat *c) {
  * city and province) and a model-file reload. */
 static void corrections_move_reports_between_days_and_counties(void **state) {
     (void)state;
-    ncells = 0;
-    pub_model *m = fresh(2022);
-    pub_model_wrlock(m);
-    add_random(m, day("2019-01-01"), 5 * 365, 2500, false);
+    pub_model *m = random_model(2022, 2500, false);
     size_t n0 = ncells;
     for (size_t j = 0; j < 200; j++) {
         flat old = cells[next() % n0], neg = old, moved = old;
