@@ -347,12 +347,29 @@ bool pufa_itest_pub_start(pufa_proc *pub, const char *bin, const char *feed,
     return true;
 }
 
+/* 200 from the publisher's /readyz: its snapshot is served. */
+static bool pub_ready(const char *port) {
+    char *url = pufa_asprintf("http://127.0.0.1:%s/readyz", port);
+    pufa_http_response r;
+    char err[256];
+    int rc = pufa_http_request("GET", url, NULL, NULL, 0, 5000, &r, err, sizeof err);
+    free(url);
+    if (rc)
+        return false;
+    pufa_buf_free(&r.body);
+    return r.status == 200;
+}
+
 void pufa_itest_wait_caught_up(PGconn *db, const char *port, int timeout_ms) {
     long long want = pufa_itest_sql_ll(db, "SELECT seq FROM feed_state");
     long long deadline = pufa_mono_ms() + timeout_ms;
-    while (pufa_mono_ms() < deadline && pufa_http_metric(port, "pufa_publisher_seq ") != want)
+    /* The model's seq is the database's a moment before the publisher
+     * serves it (/readyz): both, or a request may still get 503. */
+    while (pufa_mono_ms() < deadline &&
+           (pufa_http_metric(port, "pufa_publisher_seq ") != want || !pub_ready(port)))
         pufa_sleep_ms(50);
     assert_int_equal(pufa_http_metric(port, "pufa_publisher_seq "), want);
+    assert_true(pub_ready(port));
 }
 
 char *pufa_itest_url_encode(const char *path) {
