@@ -874,6 +874,7 @@ static void a_publisher_with_a_model_file_catches_up(void **state) {
     stop_publisher();
     pub_extra[0] = NULL;
     start_publisher();
+    wait_caught_up(); /* served before the next test asks */
     unlink(file);
     rmdir(dir);
     free(file);
